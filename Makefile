@@ -1,0 +1,128 @@
+# suitd — build, test, run, install. `make run` and `make check` are the two
+# commands a newcomer needs (README.md).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DESTDIR ?=
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+OPT = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT_LD = -fsanitize=address,undefined
+TEST_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+else
+BUILD ?= build
+OPT = -O2 -D_FORTIFY_SOURCE=2
+OPT_LD =
+TEST_ENV =
+endif
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd
+TEST_PKGS = check libcurl
+
+WARN = -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wconversion -Wsign-conversion -Wimplicit-fallthrough
+CFLAGS ?= -std=c11 -g $(OPT) -fstack-protector-strong -fPIE $(WARN)
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)/gen -DSUITD_VERSION='"$(VERSION)"'
+LDFLAGS ?= -pie -Wl,-z,relro,-z,now $(OPT_LD)
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+# Layers, bottom up (DESIGN.md §1).
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c api/*.c) \
+	server/router.c server/routes.c server/daemon.c server/tls.c server/cli.c server/run.c
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+MIGRATIONS = $(sort $(wildcard migrations/*.sql))
+
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
+E2E_TESTS = $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/check_*.c))
+TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o
+
+.PHONY: all deps deps-check run check test-unit test-e2e lint install clean
+
+all: $(BUILD)/suitd
+
+deps:
+	@tools/deps.sh build
+
+deps-check:
+	@tools/deps.sh check
+
+$(BUILD)/suitd: $(BUILD)/obj/server/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(@D)
+	tools/embed-migrations.sh $@ $(MIGRATIONS)
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/check_%: $(BUILD)/obj/tests/unit/check_%.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/check_e2e_%: $(BUILD)/obj/tests/e2e/check_e2e_%.o $(TEST_SUPPORT) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+run: deps $(BUILD)/suitd
+	@tools/dev-run.sh $(BUILD)/suitd config/dev.conf
+
+# Unit suites, then end-to-end suites against the real binary, then the
+# checks on the shipped files (man pages, systemd unit, example config).
+check: deps-check
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS)
+	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
+		echo "== $$t"; \
+		$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd SUITD_SRC=$(CURDIR) $$t; \
+	done
+	@tests/files.sh $(BUILD)/suitd
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -I. $$(git ls-files '*.c')
+	clang-tidy --quiet $$(git ls-files 'common/*.c' 'config/*.c' 'storage/*.c' 'api/*.c' 'server/*.c') \
+		-- $(CPPFLAGS) $(PKG_CFLAGS) -std=c11
+	@! git grep -nE '\b(strcpy|strcat|strncpy|sprintf|vsprintf|strtok|atoi|gets)\(' -- '*.c' '*.h' \
+		|| { echo "banned function used (see STYLE.md)"; exit 1; }
+
+install: $(BUILD)/suitd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/suitd $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(BUILD)/suitd $(DESTDIR)$(BINDIR)/suitd
+	test -e $(DESTDIR)$(SYSCONFDIR)/suitd/suitd.conf || \
+		install -m 0640 config/suitd.conf $(DESTDIR)$(SYSCONFDIR)/suitd/suitd.conf
+	install -m 0644 man/suitd.8 $(DESTDIR)$(MANDIR)/man8/suitd.8
+	install -m 0644 man/suitd.conf.5 $(DESTDIR)$(MANDIR)/man5/suitd.conf.5
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/suitd.service \
+		> $(DESTDIR)$(UNITDIR)/suitd.service
+	install -m 0644 systemd/suitd.sysusers $(DESTDIR)$(SYSUSERSDIR)/suitd.conf
+	install -m 0644 systemd/suitd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/suitd.conf
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,84 @@
+#include "api/auth.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "common/timeutil.h"
+
+/* last_used_at is written at most this often per key: a read-mostly API
+ * must not turn every request into a database write. */
+#define TOUCH_INTERVAL_S 60
+
+bool auth_key_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > BOUND_KEY_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+enum err auth_key_create(struct storage *s, const char *name, enum role role, const char *actor,
+			 char secret_out[SECRET_TEXT_MAX])
+{
+	char secret[SECRET_TEXT_MAX];
+	uint8_t hash[SHA256_LEN];
+	enum err e;
+
+	if (!auth_key_name_valid(name))
+		return ERR_INVALID;
+	e = crypto_secret_new(API_KEY_PREFIX, secret);
+	if (e)
+		return e;
+	crypto_sha256(secret, strlen(secret), hash);
+	e = storage_api_key_insert(s, name, role, hash, actor);
+	if (!e)
+		memcpy(secret_out, secret, sizeof(secret));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return e;
+}
+
+enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role need,
+		      struct api_key *ret_key, struct response *res)
+{
+	struct api_key key;
+	uint8_t hash[SHA256_LEN];
+	const char *token;
+	size_t len;
+	enum err e;
+
+	if (!authorization)
+		return api_fail(res, ERR_UNAUTHORIZED, "an API key is required (Authorization: Bearer KEY)");
+	if (strncasecmp(authorization, "Bearer ", 7) != 0)
+		return api_fail(res, ERR_UNAUTHORIZED, "the Authorization scheme must be Bearer");
+	token = authorization + 7;
+	while (*token == ' ')
+		token++;
+	len = strlen(token);
+	if (len == 0 || len > BOUND_BEARER_MAX)
+		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
+	crypto_sha256(token, len, hash);
+	e = storage_api_key_by_hash(ctx->storage, hash, &key);
+	if (e == ERR_NOT_FOUND || (!e && !crypto_equal(key.hash, hash, SHA256_LEN)))
+		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
+	if (e)
+		return api_fail(res, e, "cannot check the API key");
+	if (key.revoked_at)
+		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
+	if (key.role < need)
+		return api_fail(res, ERR_FORBIDDEN, "this operation needs the %s role; key '%s' has %s",
+				role_name(need), key.name, role_name(key.role));
+	int64_t now = time_now();
+	if (now - key.last_used_at >= TOUCH_INTERVAL_S)
+		(void)storage_api_key_touch(ctx->storage, hash, now); /* best effort */
+	*ret_key = key;
+	return ERR_OK;
+}

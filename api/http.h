@@ -1,0 +1,81 @@
+/* What a handler sees of an HTTP exchange, without libmicrohttpd: server/
+ * fills a struct request, the handler fills a struct response and returns an
+ * error code (DESIGN.md §1: a handler never calls MHD). */
+#ifndef SUITD_API_HTTP_H
+#define SUITD_API_HTTP_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/bounds.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "storage/api_keys.h"
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_PATCH,
+	HTTP_DELETE,
+	HTTP_OPTIONS,
+	HTTP_OTHER,
+};
+
+const char *http_method_name(enum http_method m);
+enum http_method http_method_parse(const char *name);
+
+struct request {
+	enum http_method method;
+	const char *path;
+	/* {name} segments of the route pattern, in order. */
+	const char *params[BOUND_ROUTE_PARAMS];
+	unsigned param_count;
+	/* Buffered body (bounded by [server] max_body); NULL when empty. */
+	const char *body;
+	size_t body_len;
+	/* The authenticated API key, NULL on routes without auth. */
+	const struct api_key *key;
+	/* Accessors provided by server/ (NULL when absent). */
+	const char *(*header)(const struct request *req, const char *name);
+	const char *(*query)(const struct request *req, const char *name);
+	void *server_data;
+};
+
+struct response_header {
+	const char *name; /* static string */
+	char value[256];
+};
+
+struct response {
+	unsigned status;
+	const char *content_type; /* static string */
+	struct buf body;
+	struct response_header headers[BOUND_RESPONSE_HEADERS];
+	unsigned header_count;
+	/* Set by api_fail(): rendered as problem+json by the server. */
+	enum err problem;
+	char detail[BOUND_DETAIL_MAX];
+};
+
+void response_init(struct response *res);
+void response_release(struct response *res);
+enum err response_header_set(struct response *res, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Serialise json (reference stolen) as the body with status. */
+enum err response_json(struct response *res, unsigned status, json_t *json);
+/* Plain text body. */
+enum err response_text(struct response *res, unsigned status, const char *content_type,
+		       const char *text);
+
+/* Mark the response as a problem with this detail and return e, so handlers
+ * write `return api_fail(res, ERR_INVALID, "field 'name' ...")`. */
+enum err api_fail(struct response *res, enum err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* HTTP status for an error code (one switch, no default). */
+unsigned api_http_status(enum err e);
+/* Fill res with application/problem+json for res->problem. */
+void api_problem_render(struct response *res, const char *instance);
+
+#endif

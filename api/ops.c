@@ -1,0 +1,49 @@
+#include "api/ops.h"
+
+#include "common/timeutil.h"
+#include "common/version.h"
+
+enum err api_ops_healthz(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	(void)ctx;
+	(void)req;
+	return response_text(res, 200, "text/plain; charset=utf-8", "ok\n");
+}
+
+enum err api_ops_readyz(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	(void)req;
+	if (storage_ping(ctx->storage) != ERR_OK)
+		return api_fail(res, ERR_UNAVAILABLE, "the database does not answer");
+	return response_text(res, 200, "text/plain; charset=utf-8", "ready\n");
+}
+
+enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	enum err e;
+
+	(void)req;
+	e = metrics_render(ctx->metrics, &res->body, SUITD_VERSION, ctx->started_at);
+	if (e)
+		return e;
+	res->status = 200;
+	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return ERR_OK;
+}
+
+enum err api_ops_status(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	char started[RFC3339_LEN];
+	unsigned have = 0, want = 0;
+	enum err e = storage_schema_version(ctx->storage, &have, &want);
+
+	if (e)
+		return api_fail(res, e, "cannot read the schema version");
+	time_format_rfc3339(ctx->started_at, started);
+	return response_json(res, 200,
+			     json_pack("{s:s, s:s, s:I, s:i, s:{s:s, s:s}}", "version", SUITD_VERSION,
+				       "started_at", started, "uptime_seconds",
+				       (json_int_t)(time_now() - ctx->started_at), "schema_version",
+				       (int)have, "key", "name", req->key ? req->key->name : "",
+				       "role", req->key ? role_name(req->key->role) : "none"));
+}

@@ -1,0 +1,30 @@
+/* Every hard limit of the daemon in one place (STYLE.md "Memory"). Values a
+ * operator may tune live in the config; these are the compiled-in ceilings. */
+#ifndef SUITD_COMMON_BOUNDS_H
+#define SUITD_COMMON_BOUNDS_H
+
+/* Request line + path handed to the router. */
+#define BOUND_PATH_MAX 1024
+/* Path parameters captured by one route pattern. */
+#define BOUND_ROUTE_PARAMS 4
+/* Extra response headers a handler may set. */
+#define BOUND_RESPONSE_HEADERS 8
+/* Bearer credentials longer than this are rejected without hashing. */
+#define BOUND_BEARER_MAX 256
+/* Name of an API key. */
+#define BOUND_KEY_NAME_MAX 64
+/* Problem `detail` strings. */
+#define BOUND_DETAIL_MAX 256
+/* JSON response bodies built by handlers. */
+#define BOUND_JSON_RESPONSE_MAX (8u * 1024u * 1024u)
+/* One config file line (inih's compiled-in buffer is 200 bytes). */
+#define BOUND_CONFIG_LINE 200
+/* Config files larger than this are refused before parsing. */
+#define BOUND_CONFIG_FILE (1024 * 1024)
+/* MHD per-connection memory pool: headers must fit in it (431/413 beyond). */
+#define BOUND_CONNECTION_MEMORY (64u * 1024u)
+/* Listing pages. */
+#define BOUND_PAGE_DEFAULT 100
+#define BOUND_PAGE_MAX 1000
+
+#endif

@@ -1,0 +1,117 @@
+#include "common/metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const unsigned statuses[] = { METRICS_STATUSES };
+static const uint64_t buckets_us[] = { METRICS_BUCKETS_US };
+
+_Static_assert(sizeof(statuses) / sizeof(statuses[0]) + 1 == METRICS_STATUS_SLOTS,
+	       "METRICS_STATUS_SLOTS must match METRICS_STATUSES");
+_Static_assert(sizeof(buckets_us) / sizeof(buckets_us[0]) == METRICS_BUCKET_COUNT,
+	       "METRICS_BUCKET_COUNT must match METRICS_BUCKETS_US");
+
+int metrics_init(struct metrics *m, const struct metrics_route *routes, unsigned route_count)
+{
+	*m = (struct metrics){ .route_count = route_count, .routes = routes };
+	m->requests = calloc(route_count + 1, sizeof(*m->requests));
+	return m->requests ? 0 : -1;
+}
+
+void metrics_release(struct metrics *m)
+{
+	free(m->requests);
+	m->requests = NULL;
+}
+
+static unsigned status_slot(unsigned status)
+{
+	for (unsigned i = 0; i < METRICS_STATUS_SLOTS - 1; i++)
+		if (statuses[i] == status)
+			return i;
+	return METRICS_STATUS_SLOTS - 1;
+}
+
+void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_t usec,
+		     uint64_t bytes)
+{
+	if (route > m->route_count)
+		route = m->route_count;
+	atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
+	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
+		if (usec <= buckets_us[i]) {
+			atomic_fetch_add_explicit(&m->duration_buckets[i], 1, memory_order_relaxed);
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&m->duration_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->duration_sum_us, usec, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
+}
+
+enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
+			int64_t started_at)
+{
+	enum err e = ERR_OK;
+	uint64_t cumulative = 0;
+
+#define EMIT(...)                                                                     \
+	do {                                                                          \
+		if (!e)                                                               \
+			e = buf_printf(out, __VA_ARGS__);                             \
+	} while (0)
+
+	EMIT("# HELP suitd_build_info Build information.\n# TYPE suitd_build_info gauge\n"
+	     "suitd_build_info{version=\"%s\"} 1\n",
+	     version);
+	EMIT("# HELP suitd_start_time_seconds Start time of the process since the epoch.\n"
+	     "# TYPE suitd_start_time_seconds gauge\nsuitd_start_time_seconds %" PRId64 "\n",
+	     started_at);
+	EMIT("# HELP suitd_http_requests_total HTTP requests by route and status.\n"
+	     "# TYPE suitd_http_requests_total counter\n");
+	for (unsigned r = 0; r <= m->route_count; r++) {
+		for (unsigned s = 0; s < METRICS_STATUS_SLOTS; s++) {
+			uint64_t v = atomic_load_explicit(&m->requests[r][s], memory_order_relaxed);
+			char status[8];
+			if (!v)
+				continue;
+			if (s < METRICS_STATUS_SLOTS - 1)
+				snprintf(status, sizeof(status), "%u", statuses[s]);
+			else
+				snprintf(status, sizeof(status), "other");
+			if (r < m->route_count)
+				EMIT("suitd_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} "
+				     "%" PRIu64 "\n",
+				     m->routes[r].method, m->routes[r].pattern, status, v);
+			else
+				EMIT("suitd_http_requests_total{method=\"\",route=\"unmatched\",status=\"%s\"} "
+				     "%" PRIu64 "\n",
+				     status, v);
+		}
+	}
+	EMIT("# HELP suitd_http_request_duration_seconds Time from request start to response queued.\n"
+	     "# TYPE suitd_http_request_duration_seconds histogram\n");
+	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
+		cumulative += atomic_load_explicit(&m->duration_buckets[i], memory_order_relaxed);
+		EMIT("suitd_http_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		     (double)buckets_us[i] / 1e6, cumulative);
+	}
+	uint64_t count = atomic_load_explicit(&m->duration_count, memory_order_relaxed);
+	EMIT("suitd_http_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", count);
+	EMIT("suitd_http_request_duration_seconds_sum %.6f\n",
+	     (double)atomic_load_explicit(&m->duration_sum_us, memory_order_relaxed) / 1e6);
+	EMIT("suitd_http_request_duration_seconds_count %" PRIu64 "\n", count);
+	EMIT("# HELP suitd_http_connections_open Open client connections.\n"
+	     "# TYPE suitd_http_connections_open gauge\nsuitd_http_connections_open %" PRId64 "\n",
+	     atomic_load_explicit(&m->connections_open, memory_order_relaxed));
+	EMIT("# HELP suitd_http_connections_total Client connections accepted.\n"
+	     "# TYPE suitd_http_connections_total counter\nsuitd_http_connections_total %" PRIu64 "\n",
+	     atomic_load_explicit(&m->connections_total, memory_order_relaxed));
+	EMIT("# HELP suitd_http_response_bytes_total Response body bytes queued.\n"
+	     "# TYPE suitd_http_response_bytes_total counter\nsuitd_http_response_bytes_total %" PRIu64
+	     "\n",
+	     atomic_load_explicit(&m->bytes_sent, memory_order_relaxed));
+#undef EMIT
+	return e;
+}

@@ -1,0 +1,26 @@
+#include "common/timeutil.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int64_t time_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+uint64_t time_mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void time_format_rfc3339(int64_t t, char out[RFC3339_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, RFC3339_LEN, "1970-01-01T00:00:00Z");
+}

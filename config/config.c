@@ -1,0 +1,465 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/bounds.h"
+#include "common/cleanup.h"
+
+enum key_type {
+	KEY_STRING,
+	KEY_PATH, /* relative paths are taken from the config file's folder */
+	KEY_BOOL,
+	KEY_UINT,
+	KEY_SIZE,     /* bytes, with optional K/M/G (binary) suffix */
+	KEY_DURATION, /* seconds, with optional s/m/h suffix */
+	KEY_LISTEN,
+	KEY_LOG_LEVEL,
+	KEY_SYNCHRONOUS,
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *def;
+	uint64_t min, max; /* for UINT, SIZE, DURATION */
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+/* Keep in step with config/suitd.conf and man/suitd.conf.5 (a test checks
+ * that the example file names every key). */
+static const struct key keys[] = {
+	{ "server", "listen", KEY_LISTEN, OFF(server.listen_host), "127.0.0.1:8443", 0, 0 },
+	{ "server", "threads", KEY_UINT, OFF(server.threads), "0", 0, 256 },
+	{ "server", "tls", KEY_BOOL, OFF(server.tls), "on", 0, 0 },
+	{ "server", "tls_cert", KEY_PATH, OFF(server.tls_cert), "/var/lib/suitd/tls/cert.pem", 0, 0 },
+	{ "server", "tls_key", KEY_PATH, OFF(server.tls_key), "/var/lib/suitd/tls/key.pem", 0, 0 },
+	{ "server", "tls_self_signed", KEY_BOOL, OFF(server.tls_self_signed), "off", 0, 0 },
+	{ "server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0 },
+	{ "server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536 },
+	{ "server", "connection_timeout", KEY_DURATION, OFF(server.connection_timeout), "30", 1, 3600 },
+	{ "server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, 64u * 1024 * 1024 },
+	{ "storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0 },
+	{ "storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0 },
+	{ "log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0 },
+};
+
+#define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+
+struct loader {
+	struct config *config;
+	const char *dir; /* folder of the config file, for relative paths */
+	unsigned line;   /* line of the key being handled */
+	bool seen[KEY_COUNT];
+	bool line_too_long;
+	struct diag *diag;
+	bool failed;
+	FILE *file;
+};
+
+static const struct key *key_find(const char *section, const char *name, size_t *ret_index)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+			*ret_index = i;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static bool section_known(const char *section)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* Unsigned decimal with an optional unit suffix from units[] (multipliers). */
+static bool parse_scaled(const char *value, const char *const *suffixes, const uint64_t *mult,
+			 uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (value[0] < '0' || value[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno)
+		return false;
+	if (*end == '\0') {
+		*ret = v;
+		return true;
+	}
+	for (size_t i = 0; suffixes[i]; i++) {
+		if (strcmp(end, suffixes[i]) == 0) {
+			if (v > UINT64_MAX / mult[i])
+				return false;
+			*ret = v * mult[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool parse_size(const char *value, uint64_t *ret)
+{
+	static const char *const sfx[] = { "K", "KiB", "M", "MiB", "G", "GiB", NULL };
+	static const uint64_t mul[] = { 1ull << 10, 1ull << 10, 1ull << 20,
+					1ull << 20, 1ull << 30, 1ull << 30 };
+	return parse_scaled(value, sfx, mul, ret);
+}
+
+static bool parse_duration(const char *value, uint64_t *ret)
+{
+	static const char *const sfx[] = { "s", "m", "h", NULL };
+	static const uint64_t mul[] = { 1, 60, 3600 };
+	return parse_scaled(value, sfx, mul, ret);
+}
+
+static bool parse_bool(const char *value, bool *ret)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(value, yes[i]) == 0) {
+			*ret = true;
+			return true;
+		}
+		if (strcmp(value, no[i]) == 0) {
+			*ret = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or "*:PORT" (any address). */
+static bool parse_listen(const char *value, char **ret_host, uint16_t *ret_port)
+{
+	const char *colon, *host_start = value, *host_end;
+	char *end;
+	unsigned long port;
+
+	if (value[0] == '[') {
+		host_start = value + 1;
+		host_end = strchr(value, ']');
+		if (!host_end || host_end[1] != ':')
+			return false;
+		colon = host_end + 1;
+	} else {
+		colon = strrchr(value, ':');
+		if (!colon || memchr(value, ':', (size_t)(colon - value)))
+			return false;
+		host_end = colon;
+	}
+	if (host_end == host_start)
+		return false;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == '\0' || port > 65535 || colon[1] == '-')
+		return false;
+	char *host = strndup(host_start, (size_t)(host_end - host_start));
+	if (!host)
+		return false;
+	free(*ret_host);
+	*ret_host = host;
+	*ret_port = (uint16_t)port;
+	return true;
+}
+
+static char *path_resolve(const char *dir, const char *value)
+{
+	char *out;
+
+	if (value[0] == '/' || !dir)
+		return strdup(value);
+	size_t n = strlen(dir) + 1 + strlen(value) + 1;
+	out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s/%s", dir, value);
+	return out;
+}
+
+/* Store one value; on error fill *why and return false. */
+static bool key_apply(struct loader *l, const struct key *k, const char *value, char *why,
+		      size_t why_size)
+{
+	char *base = (char *)l->config + k->offset;
+	uint64_t n;
+
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_PATH: {
+		char *s = k->type == KEY_PATH && value[0] ? path_resolve(l->dir, value) : strdup(value);
+		if (!s) {
+			snprintf(why, why_size, "out of memory");
+			return false;
+		}
+		free(*(char **)base);
+		*(char **)base = s;
+		return true;
+	}
+	case KEY_BOOL:
+		if (!parse_bool(value, (bool *)base)) {
+			snprintf(why, why_size, "'%s' is not on or off", value);
+			return false;
+		}
+		return true;
+	case KEY_UINT:
+	case KEY_SIZE:
+	case KEY_DURATION: {
+		bool ok = k->type == KEY_UINT	  ? parse_scaled(value, (const char *const[]){ NULL }, NULL, &n)
+			  : k->type == KEY_SIZE ? parse_size(value, &n)
+						: parse_duration(value, &n);
+		if (!ok) {
+			snprintf(why, why_size, "'%s' is not a %s", value,
+				 k->type == KEY_UINT   ? "whole number"
+				 : k->type == KEY_SIZE ? "size (bytes, or with K, M, G)"
+						       : "duration (seconds, or with s, m, h)");
+			return false;
+		}
+		if (n < k->min || n > k->max) {
+			snprintf(why, why_size, "%s is out of range %" PRIu64 "..%" PRIu64, value,
+				 k->min, k->max);
+			return false;
+		}
+		if (k->type == KEY_SIZE)
+			*(uint64_t *)base = n;
+		else
+			*(unsigned *)base = (unsigned)n;
+		return true;
+	}
+	case KEY_LISTEN:
+		if (!parse_listen(value, (char **)base, &l->config->server.listen_port)) {
+			snprintf(why, why_size, "'%s' is not HOST:PORT or [IPV6]:PORT", value);
+			return false;
+		}
+		return true;
+	case KEY_LOG_LEVEL:
+		if (!log_level_parse(value, (enum log_level *)base)) {
+			snprintf(why, why_size, "'%s' is not one of err, warning, notice, info, debug",
+				 value);
+			return false;
+		}
+		return true;
+	case KEY_SYNCHRONOUS:
+		if (strcmp(value, "normal") == 0)
+			*(enum config_synchronous *)base = CONFIG_SYNC_NORMAL;
+		else if (strcmp(value, "full") == 0)
+			*(enum config_synchronous *)base = CONFIG_SYNC_FULL;
+		else {
+			snprintf(why, why_size, "'%s' is not normal or full", value);
+			return false;
+		}
+		return true;
+	}
+	snprintf(why, why_size, "unhandled key type");
+	return false;
+}
+
+static void loader_fail(struct loader *l, const char *section, const char *name, const char *why)
+{
+	if (l->failed)
+		return; /* the first error is the one reported */
+	l->failed = true;
+	if (name)
+		diag_set(l->diag, ERR_CONFIG, "", "[%s] %s: %s", section, name, why);
+	else
+		diag_set(l->diag, ERR_CONFIG, "", "%s", why);
+	if (l->diag) {
+		snprintf(l->diag->field, sizeof(l->diag->field), "%s%s%s", section,
+			 name ? "." : "", name ? name : "");
+		l->diag->offset = l->line;
+	}
+}
+
+static int config_ini_handler(void *user, const char *section, const char *name,
+			      const char *value)
+{
+	struct loader *l = user;
+	const struct key *k;
+	size_t idx;
+	char why[160];
+
+	if (l->failed)
+		return 0;
+	if (!section_known(section)) {
+		snprintf(why, sizeof(why), "unknown section [%s]", section);
+		loader_fail(l, section, NULL, why);
+		return 0;
+	}
+	k = key_find(section, name, &idx);
+	if (!k) {
+		loader_fail(l, section, name, "unknown key");
+		return 0;
+	}
+	if (l->seen[idx]) {
+		loader_fail(l, section, name, "duplicate key");
+		return 0;
+	}
+	l->seen[idx] = true;
+	if (!key_apply(l, k, value, why, sizeof(why))) {
+		loader_fail(l, section, name, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* fgets-like reader that counts lines and refuses lines inih would split. */
+static char *config_line_reader(char *str, int num, void *stream)
+{
+	struct loader *l = stream;
+	char *r = fgets(str, num, l->file);
+	size_t n;
+
+	if (!r)
+		return NULL;
+	l->line++;
+	n = strlen(r);
+	if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(l->file)) {
+		l->line_too_long = true;
+		return NULL;
+	}
+	return r;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+enum err config_load(const char *path, struct config **ret_config, struct diag *d)
+{
+	struct loader l = { .diag = d };
+	CLEANUP_FREE char *dir = NULL;
+	struct stat st;
+	char why[160];
+	int rc;
+
+	l.config = calloc(1, sizeof(*l.config));
+	dir = dir_of(path);
+	if (!l.config || !dir) {
+		free(l.config);
+		return diag_set(d, ERR_NOMEM, "", "out of memory");
+	}
+	l.config->path = strdup(path);
+	/* Defaults go through the same parsers as file values. */
+	l.dir = NULL;
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (!key_apply(&l, &keys[i], keys[i].def, why, sizeof(why))) {
+			config_free(l.config);
+			return diag_set(d, ERR_INTERNAL, keys[i].name, "bad default: %s", why);
+		}
+	}
+	l.dir = dir;
+
+	l.file = fopen(path, "re");
+	if (!l.file) {
+		config_free(l.config);
+		return diag_set(d, ERR_CONFIG, "", "cannot open: %s", strerror(errno));
+	}
+	if (fstat(fileno(l.file), &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > BOUND_CONFIG_FILE)) {
+		fclose(l.file);
+		config_free(l.config);
+		return diag_set(d, ERR_CONFIG, "", "not a regular file of at most %d bytes",
+				BOUND_CONFIG_FILE);
+	}
+	rc = ini_parse_stream(config_line_reader, &l, config_ini_handler, &l);
+	fclose(l.file);
+	if (l.line_too_long) {
+		l.failed = false;
+		loader_fail(&l, "", NULL, "line too long");
+		if (d)
+			snprintf(d->text, sizeof(d->text), "line longer than %d characters",
+				 BOUND_CONFIG_LINE - 2);
+	} else if (rc != 0 && !l.failed) {
+		/* A syntax error inih found by itself (no '=', unclosed '['). */
+		l.line = (unsigned)rc;
+		loader_fail(&l, "", NULL, "syntax error (expected [section] or key = value)");
+	}
+	if (l.failed) {
+		config_free(l.config);
+		return ERR_CONFIG;
+	}
+	*ret_config = l.config;
+	return ERR_OK;
+}
+
+void config_free(struct config *config)
+{
+	if (!config)
+		return;
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (keys[i].type == KEY_STRING || keys[i].type == KEY_PATH ||
+		    keys[i].type == KEY_LISTEN)
+			free(*(char **)((char *)config + keys[i].offset));
+	}
+	free(config->path);
+	free(config);
+}
+
+static bool key_equal(const struct key *k, const struct config *a, const struct config *b)
+{
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_PATH:
+		return strcmp(*(char *const *)pa, *(char *const *)pb) == 0;
+	case KEY_LISTEN:
+		return strcmp(*(char *const *)pa, *(char *const *)pb) == 0 &&
+		       a->server.listen_port == b->server.listen_port;
+	case KEY_BOOL:
+		return *(const bool *)pa == *(const bool *)pb;
+	case KEY_SIZE:
+		return *(const uint64_t *)pa == *(const uint64_t *)pb;
+	case KEY_UINT:
+	case KEY_DURATION:
+		return *(const unsigned *)pa == *(const unsigned *)pb;
+	case KEY_LOG_LEVEL:
+		return *(const enum log_level *)pa == *(const enum log_level *)pb;
+	case KEY_SYNCHRONOUS:
+		return *(const enum config_synchronous *)pa == *(const enum config_synchronous *)pb;
+	}
+	return false;
+}
+
+unsigned config_diff(const struct config *a, const struct config *b, char *out, size_t out_size)
+{
+	unsigned count = 0;
+	size_t used = 0;
+
+	if (out_size)
+		out[0] = '\0';
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (key_equal(&keys[i], a, b))
+			continue;
+		count++;
+		if (used < out_size) {
+			int n = snprintf(out + used, out_size - used, "%s[%s] %s", count > 1 ? ", " : "",
+					 keys[i].section, keys[i].name);
+			if (n > 0)
+				used += (size_t)n;
+		}
+	}
+	return count;
+}

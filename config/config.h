@@ -1,0 +1,53 @@
+/* The configuration file (INI, read by libinih) turned into an immutable,
+ * validated struct. One table of keys (config/config.c) says for each key its
+ * section, type, default and range; docs/the example config follow it. */
+#ifndef SUITD_CONFIG_CONFIG_H
+#define SUITD_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/suitd/suitd.conf"
+
+enum config_synchronous {
+	CONFIG_SYNC_NORMAL,
+	CONFIG_SYNC_FULL,
+};
+
+struct config {
+	char *path; /* the file it was read from */
+	struct {
+		char *listen_host; /* numeric address or host name */
+		uint16_t listen_port;
+		unsigned threads; /* 0 = one per core */
+		bool tls;
+		char *tls_cert;
+		char *tls_key;
+		bool tls_self_signed;
+		char *public_url; /* "" = derived from listen */
+		unsigned connection_limit;
+		unsigned connection_timeout; /* seconds of inactivity */
+		uint64_t max_body;           /* bytes of a buffered request body */
+	} server;
+	struct {
+		char *database;
+		enum config_synchronous synchronous;
+	} storage;
+	struct {
+		enum log_level level;
+	} log;
+};
+
+/* Read and validate FILE. On error *d says "FILE:LINE: [section] key: why". */
+enum err config_load(const char *path, struct config **ret_config, struct diag *d);
+void config_free(struct config *config);
+
+/* The keys whose values differ between a and b, as "[section] key" lines
+ * joined by ", " into out; returns the number of differing keys. */
+unsigned config_diff(const struct config *a, const struct config *b, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,250 @@
+/* Offline commands: they work on the database and files directly, and may run
+ * while the daemon runs (SQLite WAL lets them share the file). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "api/auth.h"
+#include "common/cleanup.h"
+#include "common/timeutil.h"
+#include "server/commands.h"
+#include "server/tls.h"
+#include "storage/api_keys.h"
+
+struct config *command_config_load(const char *path)
+{
+	struct diag d = { 0 };
+	struct config *config = NULL;
+
+	if (config_load(path, &config, &d) != ERR_OK) {
+		if (d.offset)
+			fprintf(stderr, "suitd: %s:%zu: %s\n", path, d.offset, d.text);
+		else
+			fprintf(stderr, "suitd: %s: %s\n", path, d.text);
+		return NULL;
+	}
+	return config;
+}
+
+struct storage *command_storage_open(const struct config *config, bool migrate)
+{
+	struct storage_options opt = {
+		.path = config->storage.database,
+		.synchronous_full = config->storage.synchronous == CONFIG_SYNC_FULL,
+		.migrate = migrate,
+	};
+	struct storage *s = NULL;
+	struct diag d = { 0 };
+
+	if (storage_open(&opt, &s, &d) != ERR_OK) {
+		fprintf(stderr, "suitd: %s: %s\n", config->storage.database, d.text);
+		return NULL;
+	}
+	return s;
+}
+
+static bool parent_dir_writable(const char *path)
+{
+	CLEANUP_FREE char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+
+	if (!dir)
+		return false;
+	if (!slash)
+		return access(".", W_OK) == 0;
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return access(dir, W_OK) == 0;
+}
+
+int command_check_config(const struct config *config)
+{
+	struct diag d = { 0 };
+
+	if (config->server.tls) {
+		bool have_cert = access(config->server.tls_cert, F_OK) == 0;
+		bool have_key = access(config->server.tls_key, F_OK) == 0;
+		if (config->server.tls_self_signed && !have_cert && !have_key) {
+			/* Generated at start. */
+		} else {
+			struct tls_files f;
+			if (tls_files_load(config->server.tls_cert, config->server.tls_key, &f, &d)) {
+				fprintf(stderr, "suitd: %s: [server] %s: %s\n", config->path,
+					d.field[0] ? d.field : "tls_cert", d.text);
+				return 1;
+			}
+			if (f.days_left < 0) {
+				fprintf(stderr, "suitd: %s: [server] tls_cert: '%s' has expired\n",
+					config->path, config->server.tls_cert);
+				tls_files_release(&f);
+				return 1;
+			}
+			tls_files_release(&f);
+		}
+	}
+	if (access(config->storage.database, F_OK) != 0 &&
+	    !parent_dir_writable(config->storage.database)) {
+		fprintf(stderr, "suitd: %s: [storage] database: cannot create '%s': %s\n",
+			config->path, config->storage.database, strerror(errno));
+		return 1;
+	}
+	printf("configuration OK\n");
+	return 0;
+}
+
+int command_migrate(const struct config *config)
+{
+	struct storage *s = command_storage_open(config, true);
+	unsigned have = 0, want = 0;
+
+	if (!s)
+		return 1;
+	storage_schema_version(s, &have, &want);
+	printf("database '%s' is at schema version %u\n", config->storage.database, have);
+	storage_free(s);
+	return 0;
+}
+
+static int key_create(struct storage *s, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL, *role_text = NULL;
+	char secret[SECRET_TEXT_MAX];
+	enum role role;
+	enum err e;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:r:", longopts, NULL)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'r')
+			role_text = optarg;
+		else
+			return 2;
+	}
+	if (!name || !role_text || optind != argc) {
+		fprintf(stderr, "usage: suitd key create --name NAME --role reader|operator|admin\n");
+		return 2;
+	}
+	if (!auth_key_name_valid(name)) {
+		fprintf(stderr, "suitd: key name '%s' must match [A-Za-z0-9._-]{1,64}\n", name);
+		return 1;
+	}
+	if (!role_parse(role_text, &role)) {
+		fprintf(stderr, "suitd: role '%s' is not reader, operator or admin\n", role_text);
+		return 1;
+	}
+	e = auth_key_create(s, name, role, "cli", secret);
+	if (e == ERR_EXISTS) {
+		fprintf(stderr, "suitd: an active key named '%s' exists\n", name);
+		return 1;
+	}
+	if (e) {
+		fprintf(stderr, "suitd: cannot create key '%s': %s\n", name, err_title(e));
+		return 1;
+	}
+	fprintf(stderr, "created %s key '%s'; it is shown once, on the next line:\n",
+		role_name(role), name);
+	/* The key alone on the last line of stdout, for scripts. */
+	printf("%s\n", secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+static int key_list(struct storage *s)
+{
+	struct api_key keys[BOUND_PAGE_MAX];
+	int64_t after = 0;
+	unsigned n;
+
+	printf("%-24s %-9s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "STATUS");
+	do {
+		if (storage_api_key_list(s, after, BOUND_PAGE_MAX, keys, &n) != ERR_OK) {
+			fprintf(stderr, "suitd: cannot list keys\n");
+			return 1;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			char created[RFC3339_LEN], used[RFC3339_LEN] = "-", revoked[RFC3339_LEN];
+			time_format_rfc3339(keys[i].created_at, created);
+			if (keys[i].last_used_at)
+				time_format_rfc3339(keys[i].last_used_at, used);
+			if (keys[i].revoked_at)
+				time_format_rfc3339(keys[i].revoked_at, revoked);
+			printf("%-24s %-9s %-21s %-21s %s%s\n", keys[i].name, role_name(keys[i].role),
+			       created, used, keys[i].revoked_at ? "revoked " : "active",
+			       keys[i].revoked_at ? revoked : "");
+			after = keys[i].id;
+		}
+	} while (n == BOUND_PAGE_MAX);
+	return 0;
+}
+
+int command_key(const struct config *config, int argc, char **argv)
+{
+	struct storage *s;
+	int rc;
+
+	if (argc < 1 || (strcmp(argv[0], "create") != 0 && strcmp(argv[0], "list") != 0 &&
+			 strcmp(argv[0], "revoke") != 0)) {
+		fprintf(stderr, "usage: suitd key create|list|revoke ...\n");
+		return 2;
+	}
+	if (strcmp(argv[0], "revoke") == 0 && argc != 2) {
+		fprintf(stderr, "usage: suitd key revoke NAME\n");
+		return 2;
+	}
+	s = command_storage_open(config, true);
+	if (!s)
+		return 1;
+	if (strcmp(argv[0], "create") == 0) {
+		rc = key_create(s, argc, argv);
+	} else if (strcmp(argv[0], "list") == 0) {
+		rc = key_list(s);
+	} else {
+		enum err e = storage_api_key_revoke(s, argv[1], "cli");
+		if (e == ERR_NOT_FOUND)
+			fprintf(stderr, "suitd: no active key named '%s'\n", argv[1]);
+		else if (e)
+			fprintf(stderr, "suitd: cannot revoke '%s': %s\n", argv[1], err_title(e));
+		else
+			printf("revoked key '%s'\n", argv[1]);
+		rc = e ? 1 : 0;
+	}
+	storage_free(s);
+	return rc;
+}
+
+int command_backup(const struct config *config, int argc, char **argv)
+{
+	struct storage *s;
+	struct diag d = { 0 };
+	enum err e;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: suitd backup FILE\n");
+		return 2;
+	}
+	s = command_storage_open(config, false);
+	if (!s)
+		return 1;
+	e = storage_backup(s, argv[0], &d);
+	storage_free(s);
+	if (e) {
+		fprintf(stderr, "suitd: %s\n", d.text);
+		return 1;
+	}
+	printf("backup written to '%s'\n", argv[0]);
+	return 0;
+}

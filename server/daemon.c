@@ -1,0 +1,485 @@
+#include "server/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <systemd/sd-daemon.h>
+
+#include "api/auth.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/router.h"
+#include "server/tls.h"
+
+/* TLS 1.2 and 1.3 with AEAD ciphers only; the server's order wins so that a
+ * client preferring ChaCha20 still gets AES-GCM where the CPU has AES-NI
+ * (GnuTLS ChaCha20 costs 3x the CPU here, PLATFORM.md §3.3). */
+#define TLS_PRIORITIES                                                                \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"         \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+/* A request whose body overflows without a Content-Length is read and
+ * dropped up to this many times max_body, then the connection is cut. */
+#define DISCARD_FACTOR 16
+/* libmicrohttpd messages per second that reach the log (TLS noise). */
+#define MHD_LOG_PER_SECOND 10
+
+struct daemon {
+	struct MHD_Daemon *mhd;
+	struct api_ctx ctx;
+	struct tls_files tls;
+	gnutls_datum_t ticket_key;
+	bool tls_on;
+	uint64_t max_body;
+	_Atomic int inflight;
+	_Atomic int64_t log_second;
+	_Atomic int log_count;
+	char url[320];
+};
+
+/* One request from first header to completion. */
+struct exchange {
+	struct daemon *dm;
+	struct MHD_Connection *conn;
+	uint64_t start_us;
+	unsigned route; /* route_count when unmatched */
+	enum err early; /* decided before the body: 404, 405, 401, 403, 413 */
+	bool queued;
+	bool body_allowed;
+	uint64_t discarded;
+	unsigned status;
+	uint64_t bytes;
+	char method[8];
+	char path[BOUND_PATH_MAX + 1];
+	char allow[64];
+	struct route_match match;
+	struct api_key key;
+	struct buf body;
+	struct request req;
+	struct response res;
+};
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	struct daemon *dm = cls;
+	int64_t now = time_now();
+	char line[512];
+
+	/* Rate-limit: broken TLS clients can make MHD log on every connection. */
+	if (atomic_exchange(&dm->log_second, now) != now)
+		atomic_store(&dm->log_count, 0);
+	if (atomic_fetch_add(&dm->log_count, 1) >= MHD_LOG_PER_SECOND)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_notice("libmicrohttpd: %s", line);
+}
+
+static const char *exchange_header(const struct request *req, const char *name)
+{
+	struct exchange *x = req->server_data;
+
+	return MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *exchange_query(const struct request *req, const char *name)
+{
+	struct exchange *x = req->server_data;
+
+	return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool parse_content_length(const char *text, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!text || *text < '0' || *text > '9')
+		return false;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* First call: route, authenticate, check the declared body size. */
+static void exchange_prepare(struct exchange *x, const char *url, const char *method)
+{
+	struct daemon *dm = x->dm;
+	const struct route *r;
+	uint64_t length;
+
+	snprintf(x->method, sizeof(x->method), "%s", method);
+	snprintf(x->path, sizeof(x->path), "%s", url);
+	x->route = route_count;
+	x->req.method = http_method_parse(method);
+	x->req.path = x->path;
+	x->req.server_data = x;
+	x->req.header = exchange_header;
+	x->req.query = exchange_query;
+	if (strlen(url) > BOUND_PATH_MAX) {
+		x->early = api_fail(&x->res, ERR_NOT_FOUND, "the path is longer than %d bytes",
+				    BOUND_PATH_MAX);
+		return;
+	}
+	x->early = router_match(routes, route_count, x->req.method, url, &x->match, x->allow,
+				sizeof(x->allow));
+	if (x->early == ERR_NOT_FOUND) {
+		api_fail(&x->res, ERR_NOT_FOUND, "no resource at this path");
+		return;
+	}
+	if (x->early == ERR_METHOD) {
+		api_fail(&x->res, ERR_METHOD, "%s is not allowed here; allowed: %s", x->method,
+			 x->allow);
+		return;
+	}
+	x->route = x->match.index;
+	r = &routes[x->route];
+	memcpy(x->req.params, x->match.params, sizeof(x->req.params));
+	x->req.param_count = x->match.param_count;
+	x->body_allowed = r->body;
+	if (r->role != ROLE_NONE) {
+		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"), r->role,
+					&x->key, &x->res);
+		if (x->early)
+			return;
+		x->req.key = &x->key;
+	}
+	if (parse_content_length(exchange_header(&x->req, "Content-Length"), &length) &&
+	    length > dm->max_body)
+		x->early = api_fail(&x->res, ERR_TOO_LARGE,
+				    "the body is %" PRIu64 " bytes; at most %" PRIu64 " are accepted",
+				    length, dm->max_body);
+}
+
+static bool exchange_has_body(struct exchange *x)
+{
+	uint64_t length = 0;
+
+	return exchange_header(&x->req, "Transfer-Encoding") != NULL ||
+	       (parse_content_length(exchange_header(&x->req, "Content-Length"), &length) &&
+		length > 0);
+}
+
+static enum MHD_Result exchange_queue(struct exchange *x)
+{
+	struct response *res = &x->res;
+	struct MHD_Response *mr;
+	enum MHD_Result rc;
+	size_t len = 0;
+	char *data;
+
+	if (res->problem || res->status == 0) {
+		if (!res->problem)
+			res->problem = ERR_INTERNAL;
+		api_problem_render(res, x->path);
+	}
+	data = buf_take(&res->body, &len);
+	mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!mr) {
+		free(data);
+		return MHD_NO;
+	}
+	if (res->content_type)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+	for (unsigned i = 0; i < res->header_count; i++)
+		MHD_add_response_header(mr, res->headers[i].name, res->headers[i].value);
+	if (res->status == 401)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"suitd\"");
+	if (res->status == 405 && x->allow[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, x->allow);
+	x->status = res->status;
+	x->bytes = len;
+	x->queued = true;
+	rc = MHD_queue_response(x->conn, res->status, mr);
+	MHD_destroy_response(mr);
+	return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct daemon *dm = cls;
+	struct exchange *x = *con_cls;
+
+	(void)version;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return MHD_NO;
+		x->dm = dm;
+		x->conn = conn;
+		x->start_us = time_mono_usec();
+		buf_init(&x->body, dm->max_body);
+		response_init(&x->res);
+		*con_cls = x;
+		atomic_fetch_add(&dm->inflight, 1);
+		exchange_prepare(x, url, method);
+		/* An error with a body still to come is answered now and the
+		 * connection closed; otherwise queue on the next call so
+		 * keep-alive stays on (PLATFORM.md gotcha 1). */
+		if (x->early && exchange_has_body(x))
+			return exchange_queue(x);
+		return MHD_YES;
+	}
+	if (x->queued) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (!x->early && !x->body_allowed)
+			x->early = api_fail(&x->res, ERR_INVALID, "this route takes no request body");
+		if (!x->early && buf_append(&x->body, upload_data, n) != ERR_OK)
+			x->early = api_fail(&x->res, ERR_TOO_LARGE,
+					    "the body exceeds %" PRIu64 " bytes", dm->max_body);
+		if (x->early) {
+			x->discarded += n;
+			if (x->discarded > DISCARD_FACTOR * dm->max_body)
+				return MHD_NO;
+		}
+		return MHD_YES;
+	}
+	if (!x->early) {
+		const struct route *r = &routes[x->route];
+		x->req.body = x->body.len ? x->body.data : NULL;
+		x->req.body_len = x->body.len;
+		enum err e = r->handler(&dm->ctx, &x->req, &x->res);
+		if (e && !x->res.problem)
+			api_fail(&x->res, e, "%s", err_title(e));
+		if (x->res.problem >= ERR_NOMEM && api_http_status(x->res.problem) >= 500)
+			log_err("%s %s: %s: %s", x->method, x->path, err_title(x->res.problem),
+				x->res.detail);
+	}
+	return exchange_queue(x);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct daemon *dm = cls;
+	struct exchange *x = *con_cls;
+	uint64_t usec;
+	char client[INET6_ADDRSTRLEN] = "-";
+
+	if (!x)
+		return;
+	usec = time_mono_usec() - x->start_us;
+	metrics_request(dm->ctx.metrics, x->route, x->queued ? x->status : 0, usec, x->bytes);
+	if (log_enabled(LOG_LEVEL_INFO)) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr) {
+			const struct sockaddr *sa = ci->client_addr;
+			if (sa->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+					  client, sizeof(client));
+			else if (sa->sa_family == AF_INET6)
+				inet_ntop(AF_INET6,
+					  &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+					  client, sizeof(client));
+		}
+		/* Never a secret here: path without query, key by name only. */
+		log_info("%s %s %s %u %" PRIu64 " %" PRIu64 "us key=%s%s", client, x->method, x->path,
+			 x->queued ? x->status : 0, x->bytes, usec, x->key.name[0] ? x->key.name : "-",
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	}
+	buf_release(&x->body);
+	response_release(&x->res);
+	free(x);
+	*con_cls = NULL;
+	atomic_fetch_sub(&dm->inflight, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct daemon *dm = cls;
+
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		atomic_fetch_add(&dm->ctx.metrics->connections_open, 1);
+		atomic_fetch_add(&dm->ctx.metrics->connections_total, 1);
+		/* MHD 0.9.75 issues no TLS session tickets; this callback runs
+		 * after gnutls_init() and before the handshake (PLATFORM.md
+		 * gotcha 2). GnuTLS derives and rotates the ticket encryption
+		 * keys from this master key by itself. */
+		if (dm->tls_on) {
+			const union MHD_ConnectionInfo *ci =
+				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+			if (ci && ci->tls_session)
+				gnutls_session_ticket_enable_server(ci->tls_session, &dm->ticket_key);
+		}
+	} else {
+		atomic_fetch_sub(&dm->ctx.metrics->connections_open, 1);
+	}
+}
+
+static enum err listen_address(const struct config *c, struct sockaddr_storage *ret,
+			       bool *ret_any, struct diag *d)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
+			*ai = NULL;
+	char port[8];
+	int rc;
+
+	*ret_any = strcmp(c->server.listen_host, "*") == 0;
+	if (*ret_any)
+		return ERR_OK;
+	snprintf(port, sizeof(port), "%u", c->server.listen_port);
+	rc = getaddrinfo(c->server.listen_host, port, &hints, &ai);
+	if (rc != 0 || !ai)
+		return diag_set(d, ERR_CONFIG, "listen", "cannot resolve '%s': %s",
+				c->server.listen_host, gai_strerror(rc));
+	memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return ERR_OK;
+}
+
+enum err daemon_start(const struct config *config, struct storage *storage,
+		      struct metrics *metrics, struct daemon **ret_daemon, struct diag *d)
+{
+	struct daemon *dm = calloc(1, sizeof(*dm));
+	struct sockaddr_storage addr = { 0 };
+	struct MHD_OptionItem opts[16];
+	unsigned n = 0, threads = config->server.threads;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			     MHD_USE_ERROR_LOG;
+	bool any = false;
+	int listen_fd = -1;
+	enum err e;
+
+	if (!dm)
+		return diag_set(d, ERR_NOMEM, "", "out of memory");
+	dm->ctx = (struct api_ctx){ .config = config, .storage = storage, .metrics = metrics,
+				    .started_at = time_now() };
+	dm->max_body = config->server.max_body;
+	dm->tls_on = config->server.tls;
+	if (threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cores > 0 ? (unsigned)cores : 1;
+	}
+
+	/* The logger must be the first option (PLATFORM.md gotcha 3). */
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, dm };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, dm };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, dm };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+					     (intptr_t)config->server.connection_limit, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+					     (intptr_t)config->server.connection_timeout, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					     (intptr_t)BOUND_CONNECTION_MEMORY, NULL };
+	if (threads > 1)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL };
+
+	if (dm->tls_on) {
+		e = tls_files_load(config->server.tls_cert, config->server.tls_key, &dm->tls, d);
+		if (e)
+			goto fail;
+		if (dm->tls.days_left < 30)
+			log_warn("the TLS certificate '%s' expires in %ld days", config->server.tls_cert,
+				 dm->tls.days_left);
+		if (gnutls_session_ticket_key_generate(&dm->ticket_key) != GNUTLS_E_SUCCESS) {
+			e = diag_set(d, ERR_CRYPTO, "", "cannot generate a TLS ticket key");
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, dm->tls.cert_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, dm->tls.key_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+						     (void *)(uintptr_t)TLS_PRIORITIES };
+	} else {
+		log_warn("TLS is off ([server] tls = off): devices and API keys travel in clear text; "
+			 "only do this behind a TLS-terminating proxy");
+	}
+
+	/* systemd socket activation hands us the listening socket. */
+	if (sd_listen_fds(1) > 0) {
+		listen_fd = SD_LISTEN_FDS_START;
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
+	} else {
+		e = listen_address(config, &addr, &any, d);
+		if (e)
+			goto fail;
+		if (any)
+			flags |= MHD_USE_DUAL_STACK;
+		else {
+			if (addr.ss_family == AF_INET6)
+				flags |= MHD_USE_IPv6;
+			opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &addr };
+		}
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	dm->mhd = MHD_start_daemon(flags, listen_fd >= 0 ? 0 : config->server.listen_port, NULL,
+				   NULL, on_request, dm, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!dm->mhd) {
+		e = diag_set(d, ERR_IO, "listen", "cannot listen on %s:%u: %s",
+			     config->server.listen_host, config->server.listen_port,
+			     errno ? strerror(errno) : "libmicrohttpd refused the settings");
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(dm->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = info ? info->port : config->server.listen_port;
+	const char *host = config->server.listen_host;
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(dm->url, sizeof(dm->url), "%s://%s%s%s:%u", dm->tls_on ? "https" : "http",
+		 v6 ? "[" : "", any ? "localhost" : host, v6 ? "]" : "", port);
+	*ret_daemon = dm;
+	return ERR_OK;
+fail:
+	tls_files_release(&dm->tls);
+	if (dm->ticket_key.data)
+		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
+	gnutls_free(dm->ticket_key.data);
+	free(dm);
+	return e;
+}
+
+const char *daemon_url(const struct daemon *dm)
+{
+	return dm->url;
+}
+
+void daemon_stop(struct daemon *dm, unsigned drain_ms)
+{
+	MHD_socket s;
+	uint64_t deadline;
+
+	if (!dm)
+		return;
+	s = MHD_quiesce_daemon(dm->mhd);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+	deadline = time_mono_usec() + (uint64_t)drain_ms * 1000;
+	while (atomic_load(&dm->inflight) > 0 && time_mono_usec() < deadline) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&dm->inflight) > 0)
+		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
+	MHD_stop_daemon(dm->mhd);
+	tls_files_release(&dm->tls);
+	if (dm->ticket_key.data)
+		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
+	gnutls_free(dm->ticket_key.data);
+	free(dm);
+}

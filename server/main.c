@@ -1,0 +1,80 @@
+/* suitd: SUIT Firmware Server and Status Tracker. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/version.h"
+#include "server/commands.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: suitd [-c FILE] [COMMAND]\n"
+		"\n"
+		"  (no command)                 run the daemon\n"
+		"  check-config                 validate the configuration and certificates\n"
+		"  migrate                      apply pending database migrations\n"
+		"  key create --name N --role reader|operator|admin\n"
+		"                               create an API key; the key is printed once\n"
+		"  key list                     list API keys (never the secrets)\n"
+		"  key revoke NAME              revoke the active key NAME\n"
+		"  backup FILE                  consistent copy of the live database\n"
+		"\n"
+		"  -c, --config FILE            configuration file (default %s)\n"
+		"  -h, --help                   this text\n"
+		"  -V, --version                print the version\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH, *verb;
+	struct config *config;
+	int c, rc;
+
+	/* '+': stop at the first non-option, the verb, whose options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("suitd %s\n", SUITD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	verb = optind < argc ? argv[optind] : NULL;
+	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
+	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0) {
+		fprintf(stderr, "suitd: unknown command '%s'\n", verb);
+		usage(stderr);
+		return 2;
+	}
+	config = command_config_load(path);
+	if (!config)
+		return 1;
+	if (!verb)
+		rc = command_run(config);
+	else if (strcmp(verb, "check-config") == 0)
+		rc = command_check_config(config);
+	else if (strcmp(verb, "migrate") == 0)
+		rc = command_migrate(config);
+	else if (strcmp(verb, "key") == 0)
+		rc = command_key(config, argc - optind - 1, argv + optind + 1);
+	else
+		rc = command_backup(config, argc - optind - 1, argv + optind + 1);
+	config_free(config);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/* The daemon's life: start-up (fatal errors allowed), the signal loop, and
+ * an orderly stop. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/version.h"
+#include "server/commands.h"
+#include "server/daemon.h"
+#include "server/router.h"
+#include "server/tls.h"
+
+/* In-flight requests get this long to finish on SIGTERM. */
+#define DRAIN_MS 10000
+
+static void reload(const struct config *running)
+{
+	struct config *fresh = command_config_load(running->path);
+	char changed[512];
+
+	if (!fresh) {
+		log_err("reload of '%s' failed; keeping the running configuration", running->path);
+		return;
+	}
+	log_level_set(fresh->log.level);
+	log_notice("reloaded '%s': [log] level = %s", running->path,
+		   log_level_name(fresh->log.level));
+	/* Everything else is bound at start (sockets, TLS, database). */
+	struct config probe = *fresh;
+	probe.log = running->log;
+	if (config_diff(running, &probe, changed, sizeof(changed)))
+		log_warn("changed but applied only after a restart: %s", changed);
+	config_free(fresh);
+}
+
+static struct metrics_route *metrics_routes(void)
+{
+	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
+
+	for (unsigned i = 0; mr && i < route_count; i++)
+		mr[i] = (struct metrics_route){ http_method_name(routes[i].method),
+						routes[i].pattern };
+	return mr;
+}
+
+int command_run(const struct config *config)
+{
+	struct storage *storage = NULL;
+	struct daemon *dm = NULL;
+	struct metrics metrics = { 0 };
+	struct metrics_route *labels = NULL;
+	struct diag d = { 0 };
+	sigset_t sigs;
+	uint64_t watchdog_usec = 0, next_ping = 0;
+	int rc = 1;
+
+	log_level_set(config->log.level);
+	signal(SIGPIPE, SIG_IGN);
+	/* Block before any thread starts so that only this thread sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (config->server.tls && config->server.tls_self_signed) {
+		int created = 0;
+		if (tls_self_signed_ensure(config->server.tls_cert, config->server.tls_key,
+					   config->server.listen_host, &created, &d)) {
+			log_err("cannot create a self-signed certificate: %s", d.text);
+			return 1;
+		}
+		if (created)
+			log_notice("generated a self-signed certificate '%s' (development only)",
+				   config->server.tls_cert);
+	}
+	storage = command_storage_open(config, true);
+	if (!storage)
+		goto out;
+	labels = metrics_routes();
+	if (!labels || metrics_init(&metrics, labels, route_count) != 0) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (daemon_start(config, storage, &metrics, &dm, &d)) {
+		log_err("cannot start: %s", d.text);
+		goto out;
+	}
+	log_notice("suitd %s listening on %s", SUITD_VERSION, daemon_url(dm));
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s\nMAINPID=%lu", daemon_url(dm),
+		   (unsigned long)getpid());
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+
+	for (;;) {
+		struct timespec timeout = { 1, 0 };
+		siginfo_t si;
+		int sig;
+
+		if (watchdog_usec) {
+			uint64_t now = time_mono_usec();
+			if (now >= next_ping) {
+				sd_notify(0, "WATCHDOG=1");
+				next_ping = now + watchdog_usec / 2;
+			}
+		}
+		sig = sigtimedwait(&sigs, &si, &timeout);
+		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			reload(config);
+			sd_notify(0, "READY=1");
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_notice("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		} else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+			log_err("sigtimedwait: %s", strerror(errno));
+			break;
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	daemon_stop(dm, DRAIN_MS);
+	dm = NULL;
+	rc = 0;
+	log_notice("stopped");
+out:
+	daemon_stop(dm, 0);
+	storage_free(storage);
+	metrics_release(&metrics);
+	free(labels);
+	return rc;
+}

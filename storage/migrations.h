@@ -1,0 +1,14 @@
+/* Schema migrations embedded at build time from migrations/NNNN_name.sql. */
+#ifndef SUITD_STORAGE_MIGRATIONS_H
+#define SUITD_STORAGE_MIGRATIONS_H
+
+struct migration {
+	unsigned version;
+	const char *name;
+	const char *sql;
+};
+
+extern const struct migration migrations[];
+extern const unsigned migrations_count;
+
+#endif

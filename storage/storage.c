@@ -1,0 +1,401 @@
+#include "storage/storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "storage/db.h"
+#include "storage/migrations.h"
+
+/* Writers wait this long for the write lock before the request fails busy. */
+#define BUSY_TIMEOUT_MS 5000
+
+struct storage {
+	char *path;
+	bool synchronous_full;
+	pthread_key_t conn_key;
+};
+
+static const char *const statement_sql[] = {
+#define STATEMENT_SQL(name, sql) [STMT_##name] = sql,
+	STATEMENT_LIST(STATEMENT_SQL)
+#undef STATEMENT_SQL
+};
+
+enum err db_error(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return ERR_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ERR_BUSY;
+	case SQLITE_NOMEM:
+		return ERR_NOMEM;
+	case SQLITE_CONSTRAINT:
+		return ERR_CONFLICT;
+	case SQLITE_TOOBIG:
+		return ERR_TOO_LARGE;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+		return ERR_IO;
+	default:
+		return ERR_STORAGE;
+	}
+}
+
+static void db_free(struct db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < STMT__COUNT; i++)
+		sqlite3_finalize(db->stmts[i]);
+	sqlite3_close(db->handle);
+	free(db);
+}
+
+static void db_free_cb(void *p)
+{
+	db_free(p);
+}
+
+static enum err db_exec(sqlite3 *h, const char *sql, struct diag *d)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		diag_set(d, db_error(rc), "", "%s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+	}
+	return ERR_OK;
+}
+
+/* A raw connection with the daemon's pragmas but no prepared statements. */
+static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct diag *d)
+{
+	sqlite3 *h = NULL;
+	enum err e;
+	int rc = sqlite3_open_v2(s->path, &h,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+
+	if (rc != SQLITE_OK) {
+		diag_set(d, ERR_IO, "database", "cannot open '%s': %s", s->path,
+			 h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+		sqlite3_close(h);
+		return ERR_IO;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
+	e = db_exec(h, s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+					   : "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+		    d);
+	if (e) {
+		sqlite3_close(h);
+		return e;
+	}
+	*ret = h;
+	return ERR_OK;
+}
+
+enum err db_get(struct storage *s, struct db **ret_db)
+{
+	struct db *db = pthread_getspecific(s->conn_key);
+	enum err e;
+
+	if (db) {
+		*ret_db = db;
+		return ERR_OK;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return ERR_NOMEM;
+	e = db_open_handle(s, &db->handle, NULL);
+	if (e) {
+		free(db);
+		return e;
+	}
+	for (int i = 0; i < STMT__COUNT; i++) {
+		int rc = sqlite3_prepare_v3(db->handle, statement_sql[i], -1,
+					    SQLITE_PREPARE_PERSISTENT, &db->stmts[i], NULL);
+		if (rc != SQLITE_OK) {
+			db_free(db);
+			return ERR_STORAGE;
+		}
+	}
+	if (pthread_setspecific(s->conn_key, db) != 0) {
+		db_free(db);
+		return ERR_NOMEM;
+	}
+	*ret_db = db;
+	return ERR_OK;
+}
+
+sqlite3_stmt *db_stmt(struct db *db, enum stmt id)
+{
+	return db->stmts[id];
+}
+
+static enum err db_step_once(struct db *db, enum stmt id)
+{
+	sqlite3_stmt *st = db->stmts[id];
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ERR_OK : (db_error(rc) ? db_error(rc) : ERR_STORAGE);
+}
+
+enum err db_begin(struct db *db)
+{
+	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
+}
+
+enum err db_commit(struct db *db)
+{
+	enum err e = db_step_once(db, STMT_COMMIT);
+
+	if (e)
+		db_rollback(db);
+	return e;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->handle))
+		db_step_once(db, STMT_ROLLBACK);
+}
+
+int db_bind_text(sqlite3_stmt *st, int idx, const char *text)
+{
+	return sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT);
+}
+
+int db_bind_blob(sqlite3_stmt *st, int idx, const void *data, size_t len)
+{
+	return sqlite3_bind_blob64(st, idx, data, (sqlite3_uint64)len, SQLITE_TRANSIENT);
+}
+
+const char *db_column_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t ? (const char *)t : "";
+}
+
+static enum err user_version(sqlite3 *h, unsigned *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+	}
+	*ret = (unsigned)sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return ERR_OK;
+}
+
+/* Apply every migration newer than the file, each in its own transaction
+ * together with its user_version, so a crash leaves a whole version. */
+static enum err migrate(sqlite3 *h, bool apply, struct diag *d)
+{
+	unsigned have;
+	enum err e = user_version(h, &have);
+
+	if (e)
+		return diag_set(d, e, "database", "cannot read schema version: %s", sqlite3_errmsg(h));
+	if (have > migrations_count)
+		return diag_set(d, ERR_DB_TOO_NEW, "database",
+				"schema version %u is newer than this suitd knows (%u): refusing "
+				"to touch it",
+				have, migrations_count);
+	if (have < migrations_count && !apply)
+		return diag_set(d, ERR_STORAGE, "database",
+				"schema version %u is older than %u: run 'suitd migrate'", have,
+				migrations_count);
+	for (unsigned i = have; i < migrations_count; i++) {
+		char pragma[64];
+
+		e = db_exec(h, "BEGIN IMMEDIATE", d);
+		if (e)
+			return e;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", migrations[i].version);
+		e = db_exec(h, migrations[i].sql, d);
+		if (!e)
+			e = db_exec(h, pragma, d);
+		if (!e)
+			e = db_exec(h, "COMMIT", d);
+		if (e) {
+			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+			if (d) {
+				char why[sizeof(d->text)];
+				snprintf(why, sizeof(why), "%s", d->text);
+				diag_set(d, e, "database", "migration %s failed: %s",
+					 migrations[i].name, why);
+			}
+			return e;
+		}
+	}
+	return ERR_OK;
+}
+
+enum err storage_open(const struct storage_options *opt, struct storage **ret_storage,
+		      struct diag *d)
+{
+	struct storage *s;
+	sqlite3 *h = NULL;
+	enum err e;
+
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(opt->path))) {
+		free(s);
+		return diag_set(d, ERR_NOMEM, "", "out of memory");
+	}
+	s->synchronous_full = opt->synchronous_full;
+	if (pthread_key_create(&s->conn_key, db_free_cb) != 0) {
+		free(s->path);
+		free(s);
+		return diag_set(d, ERR_NOMEM, "", "out of thread keys");
+	}
+	e = db_open_handle(s, &h, d);
+	/* WAL is persistent in the file: readers never block the writer. */
+	if (!e)
+		e = db_exec(h, "PRAGMA journal_mode = WAL", d);
+	if (!e)
+		e = migrate(h, opt->migrate, d);
+	sqlite3_close(h);
+	if (e) {
+		storage_free(s);
+		return e;
+	}
+	/* Prepare every statement now: a bad one fails start-up, not a request. */
+	struct db *db;
+	e = db_get(s, &db);
+	if (e) {
+		storage_free(s);
+		return diag_set(d, e, "database", "cannot prepare statements on '%s'", opt->path);
+	}
+	*ret_storage = s;
+	return ERR_OK;
+}
+
+void storage_free(struct storage *s)
+{
+	if (!s)
+		return;
+	db_free(pthread_getspecific(s->conn_key));
+	pthread_setspecific(s->conn_key, NULL);
+	pthread_key_delete(s->conn_key);
+	free(s->path);
+	free(s);
+}
+
+enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e)
+		e = user_version(db->handle, ret_have);
+	if (!e)
+		*ret_want = migrations_count;
+	return e;
+}
+
+enum err storage_ping(struct storage *s)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	CLEANUP_STMT sqlite3_stmt *st = NULL;
+
+	if (e)
+		return e;
+	st = db_stmt(db, STMT_PING);
+	return sqlite3_step(st) == SQLITE_ROW ? ERR_OK : ERR_UNAVAILABLE;
+}
+
+enum err storage_backup(struct storage *s, const char *out, struct diag *d)
+{
+	struct db *db;
+	sqlite3_stmt *st = NULL;
+	CLEANUP_FREE char *tmp = NULL;
+	enum err e = db_get(s, &db);
+	size_t n;
+	int rc, fd;
+
+	if (e)
+		return diag_set(d, e, "", "cannot open database");
+	if (access(out, F_OK) == 0)
+		return diag_set(d, ERR_EXISTS, "", "'%s' exists: refusing to overwrite it", out);
+	n = strlen(out) + 32;
+	tmp = malloc(n);
+	if (!tmp)
+		return diag_set(d, ERR_NOMEM, "", "out of memory");
+	snprintf(tmp, n, "%s.partial-%ld", out, (long)getpid());
+	unlink(tmp);
+	/* VACUUM INTO reads one snapshot: consistent while writers go on. */
+	rc = sqlite3_prepare_v2(db->handle, "VACUUM INTO ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = db_bind_text(st, 1, tmp);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		diag_set(d, ERR_IO, "", "backup to '%s' failed: %s", out, sqlite3_errmsg(db->handle));
+		sqlite3_finalize(st);
+		unlink(tmp);
+		return ERR_IO;
+	}
+	sqlite3_finalize(st);
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		e = diag_set(d, ERR_IO, "", "cannot sync '%s': %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return e;
+	}
+	close(fd);
+	/* link() does not replace an existing file, unlike rename(). */
+	if (link(tmp, out) != 0) {
+		e = diag_set(d, errno == EEXIST ? ERR_EXISTS : ERR_IO, "", "cannot create '%s': %s",
+			     out, strerror(errno));
+		unlink(tmp);
+		return e;
+	}
+	unlink(tmp);
+	return ERR_OK;
+}
+
+enum err storage_integrity_check(struct storage *s, bool *ret_ok)
+{
+	struct db *db;
+	sqlite3_stmt *st = NULL;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	rc = sqlite3_prepare_v2(db->handle, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return ERR_STORAGE;
+	}
+	*ret_ok = strcmp(db_column_text(st, 0), "ok") == 0;
+	sqlite3_finalize(st);
+	return ERR_OK;
+}

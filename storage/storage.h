@@ -1,0 +1,39 @@
+/* The storage layer: SQLite behind a narrow interface (DESIGN.md §10), so a
+ * PostgreSQL backend stays a backend and not a rewrite. Nothing here knows of
+ * HTTP. Each thread gets its own connection on first use. */
+#ifndef SUITD_STORAGE_STORAGE_H
+#define SUITD_STORAGE_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct storage;
+
+struct storage_options {
+	const char *path;
+	bool synchronous_full; /* PRAGMA synchronous = FULL (else NORMAL) */
+	bool migrate;          /* apply pending migrations at open */
+};
+
+/* Open (creating the file if needed), check the schema version, migrate if
+ * asked. ERR_DB_TOO_NEW when the database was written by a newer suitd. */
+enum err storage_open(const struct storage_options *opt, struct storage **ret_storage,
+		      struct diag *d);
+/* Closes the calling thread's connection; other threads close theirs at exit. */
+void storage_free(struct storage *s);
+
+/* Schema versions: what the file has and what this binary knows. */
+enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want);
+
+/* Cheap query for /readyz. */
+enum err storage_ping(struct storage *s);
+
+/* Consistent copy of the live database into a new file OUT (not overwritten). */
+enum err storage_backup(struct storage *s, const char *out, struct diag *d);
+
+/* Result of PRAGMA integrity_check: true when "ok". */
+enum err storage_integrity_check(struct storage *s, bool *ret_ok);
+
+#endif

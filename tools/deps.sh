@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install the Debian packages a make target needs, or say exactly how.
+# usage: tools/deps.sh build|check|bench
+set -eu
+build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev"
+check="$build check libcurl4-openssl-dev man-db groff-base systemd"
+case "${1:-build}" in
+build) want=$build ;;
+check) want=$check ;;
+*) echo "usage: $0 build|check" >&2; exit 2 ;;
+esac
+missing=
+for p in $want; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+line="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "suitd: missing build dependencies; as root run:" >&2
+	echo "  apt-get update && $line" >&2
+	exit 1
+fi
+echo "suitd: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
