@@ -56,7 +56,8 @@ enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role 
 	enum err e;
 
 	if (!authorization)
-		return api_fail(res, ERR_UNAUTHORIZED, "an API key is required (Authorization: Bearer KEY)");
+		return api_fail(res, ERR_UNAUTHORIZED,
+				"an API key is required (Authorization: Bearer KEY)");
 	if (strncasecmp(authorization, "Bearer ", 7) != 0)
 		return api_fail(res, ERR_UNAUTHORIZED, "the Authorization scheme must be Bearer");
 	token = authorization + 7;
@@ -74,7 +75,8 @@ enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role 
 	if (key.revoked_at)
 		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
 	if (key.role < need)
-		return api_fail(res, ERR_FORBIDDEN, "this operation needs the %s role; key '%s' has %s",
+		return api_fail(res, ERR_FORBIDDEN,
+				"this operation needs the %s role; key '%s' has %s",
 				role_name(need), key.name, role_name(key.role));
 	int64_t now = time_now();
 	if (now - key.last_used_at >= TOUCH_INTERVAL_S)

@@ -5,8 +5,8 @@
 #include <string.h>
 
 static const char *const method_names[] = {
-	[HTTP_GET] = "GET",	[HTTP_HEAD] = "HEAD",	  [HTTP_POST] = "POST",
-	[HTTP_PUT] = "PUT",	[HTTP_PATCH] = "PATCH",	  [HTTP_DELETE] = "DELETE",
+	[HTTP_GET] = "GET",	    [HTTP_HEAD] = "HEAD",   [HTTP_POST] = "POST",
+	[HTTP_PUT] = "PUT",	    [HTTP_PATCH] = "PATCH", [HTTP_DELETE] = "DELETE",
 	[HTTP_OPTIONS] = "OPTIONS", [HTTP_OTHER] = "OTHER",
 };
 
@@ -138,8 +138,12 @@ static void text_sanitize(char *dst, size_t size, const char *src)
 {
 	size_t i = 0;
 
-	for (; src && *src && i + 1 < size; src++)
-		dst[i++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	for (; src && *src && i + 1 < size; src++) {
+		char c = *src;
+		if (c < 0x20 || c >= 0x7f)
+			c = '?';
+		dst[i++] = c;
+	}
 	dst[i] = '\0';
 }
 
@@ -158,13 +162,14 @@ void api_problem_render(struct response *res, const char *instance)
 	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", err_title(e), "status",
 		      (int)status, "detail",
 		      status >= 500 && e != ERR_BUSY && e != ERR_UNAVAILABLE ? err_title(e)
-		      : safe_detail[0]					       ? safe_detail
-										       : err_title(e),
+		      : safe_detail[0]					     ? safe_detail
+									     : err_title(e),
 		      "instance", safe_instance);
 	buf_clear(&res->body);
 	if (response_json(res, status, j) != ERR_OK) {
 		buf_clear(&res->body);
-		buf_append_str(&res->body, "{\"type\":\"urn:suitd:out-of-memory\",\"status\":500}\n");
+		buf_append_str(&res->body,
+			       "{\"type\":\"urn:suitd:out-of-memory\",\"status\":500}\n");
 		res->status = 500;
 	}
 	res->content_type = "application/problem+json";

@@ -47,7 +47,8 @@ enum err api_json_string(json_t *obj, const char *member, size_t max, struct res
 	if (!json_is_string(v))
 		return api_fail(res, ERR_INVALID, "field '%s' must be a string", member);
 	if (json_string_length(v) > max)
-		return api_fail(res, ERR_INVALID, "field '%s' is longer than %zu bytes", member, max);
+		return api_fail(res, ERR_INVALID, "field '%s' is longer than %zu bytes", member,
+				max);
 	*ret = json_string_value(v);
 	return ERR_OK;
 }
@@ -83,7 +84,8 @@ enum err api_page_params(const struct request *req, struct response *res, unsign
 	}
 	if (after) {
 		if (!parse_int64(after, 0, INT64_MAX, &v))
-			return api_fail(res, ERR_INVALID, "after must be a cursor from a 'next' field");
+			return api_fail(res, ERR_INVALID,
+					"after must be a cursor from a 'next' field");
 		*ret_after = v;
 	}
 	return ERR_OK;
@@ -94,5 +96,6 @@ json_t *api_page_json(json_t *items, bool more, int64_t last)
 	char cursor[24];
 
 	snprintf(cursor, sizeof(cursor), "%lld", (long long)last);
-	return json_pack("{s:o, s:o}", "items", items, "next", more ? json_string(cursor) : json_null());
+	return json_pack("{s:o, s:o}", "items", items, "next",
+			 more ? json_string(cursor) : json_null());
 }

@@ -75,8 +75,9 @@ enum err api_keys_create(struct api_ctx *ctx, const struct request *req, struct 
 		return api_fail(res, e, "an active key named '%s' exists", name);
 	if (e)
 		return api_fail(res, e, "cannot create the key");
-	e = response_json(res, 201, json_pack("{s:s, s:s, s:s}", "name", name, "role",
-					       role_name(role), "key", secret));
+	e = response_json(
+		res, 201,
+		json_pack("{s:s, s:s, s:s}", "name", name, "role", role_name(role), "key", secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (!e)
 		e = response_header_set(res, "Cache-Control", "no-store");

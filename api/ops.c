@@ -41,8 +41,8 @@ enum err api_ops_status(struct api_ctx *ctx, const struct request *req, struct r
 		return api_fail(res, e, "cannot read the schema version");
 	time_format_rfc3339(ctx->started_at, started);
 	return response_json(res, 200,
-			     json_pack("{s:s, s:s, s:I, s:i, s:{s:s, s:s}}", "version", SUITD_VERSION,
-				       "started_at", started, "uptime_seconds",
+			     json_pack("{s:s, s:s, s:I, s:i, s:{s:s, s:s}}", "version",
+				       SUITD_VERSION, "started_at", started, "uptime_seconds",
 				       (json_int_t)(time_now() - ctx->started_at), "schema_version",
 				       (int)have, "key", "name", req->key ? req->key->name : "",
 				       "role", req->key ? role_name(req->key->role) : "none"));

@@ -16,15 +16,15 @@
 /* Problem `detail` strings. */
 #define BOUND_DETAIL_MAX 256
 /* JSON response bodies built by handlers. */
-#define BOUND_JSON_RESPONSE_MAX (8u * 1024u * 1024u)
+#define BOUND_JSON_RESPONSE_MAX ((size_t)8 << 20)
 /* One config file line (inih's compiled-in buffer is 200 bytes). */
 #define BOUND_CONFIG_LINE 200
 /* Config files larger than this are refused before parsing. */
-#define BOUND_CONFIG_FILE (1024 * 1024)
+#define BOUND_CONFIG_FILE (1L << 20)
 /* MHD per-connection memory pool: headers must fit in it (431/413 beyond). */
 #define BOUND_CONNECTION_MEMORY (64u * 1024u)
 /* Listing pages. */
 #define BOUND_PAGE_DEFAULT 100
-#define BOUND_PAGE_MAX 1000
+#define BOUND_PAGE_MAX	   1000
 
 #endif

@@ -23,16 +23,16 @@ static inline void cleanup_close(int *fd)
 		close(*fd);
 }
 
-#define CLEANUP_FREE __attribute__((cleanup(cleanup_free)))
+#define CLEANUP_FREE   __attribute__((cleanup(cleanup_free)))
 #define CLEANUP_FCLOSE __attribute__((cleanup(cleanup_fclose)))
-#define CLEANUP_CLOSE __attribute__((cleanup(cleanup_close)))
+#define CLEANUP_CLOSE  __attribute__((cleanup(cleanup_close)))
 
 /* Hand ownership out of a cleanup-managed local. */
-#define TAKE_PTR(p)                                                                   \
-	__extension__({                                                               \
-		__typeof__(p) taken_ = (p);                                           \
-		(p) = NULL;                                                           \
-		taken_;                                                               \
+#define TAKE_PTR(p)                         \
+	__extension__({                     \
+		__typeof__(p) taken_ = (p); \
+		(p) = NULL;                 \
+		taken_;                     \
 	})
 
 #endif

@@ -31,7 +31,7 @@ static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 enum err crypto_secret_new(const char *prefix, char out[SECRET_TEXT_MAX])
 {
-	uint8_t raw[SECRET_RANDOM_BYTES + 1] = { 0 };
+	uint8_t raw[SECRET_RANDOM_BYTES + 1] = {0};
 	size_t plen = strlen(prefix), o;
 	enum err e;
 

@@ -8,11 +8,11 @@
 
 #include "common/error.h"
 
-#define SHA256_LEN 32
+#define SHA256_LEN     32
 #define SHA256_HEX_LEN 64
 /* Secrets (API keys, device tokens): prefix + base64url of 32 random bytes. */
 #define SECRET_RANDOM_BYTES 32
-#define SECRET_TEXT_MAX 64
+#define SECRET_TEXT_MAX	    64
 
 void crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 enum err crypto_random(void *out, size_t len);

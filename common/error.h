@@ -7,33 +7,33 @@
 #include <stddef.h>
 
 /* X(name, slug, title) */
-#define ERROR_LIST(X)                                                                 \
-	X(OK, "ok", "OK")                                                             \
-	X(NOMEM, "out-of-memory", "Out of memory")                                    \
-	X(INVALID, "invalid-request", "Invalid request")                              \
-	X(TOO_LARGE, "too-large", "Request too large")                                \
-	X(NOT_FOUND, "not-found", "Not found")                                        \
-	X(METHOD, "method-not-allowed", "Method not allowed")                         \
-	X(UNAUTHORIZED, "unauthorized", "Authentication required")                    \
-	X(FORBIDDEN, "forbidden", "Insufficient role")                                \
-	X(EXISTS, "already-exists", "Already exists")                                 \
-	X(CONFLICT, "conflict", "Conflict")                                           \
-	X(MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")             \
-	X(UNPROCESSABLE, "unprocessable", "Unprocessable content")                    \
-	X(BUSY, "busy", "Service busy")                                               \
-	X(UNAVAILABLE, "unavailable", "Service unavailable")                          \
-	X(STORAGE, "storage", "Storage error")                                        \
-	X(DB_TOO_NEW, "database-too-new", "Database is newer than this binary")       \
-	X(IO, "io", "I/O error")                                                      \
-	X(CRYPTO, "crypto", "Cryptography error")                                     \
-	X(CONFIG, "config", "Configuration error")                                    \
+#define ERROR_LIST(X)                                                           \
+	X(OK, "ok", "OK")                                                       \
+	X(NOMEM, "out-of-memory", "Out of memory")                              \
+	X(INVALID, "invalid-request", "Invalid request")                        \
+	X(TOO_LARGE, "too-large", "Request too large")                          \
+	X(NOT_FOUND, "not-found", "Not found")                                  \
+	X(METHOD, "method-not-allowed", "Method not allowed")                   \
+	X(UNAUTHORIZED, "unauthorized", "Authentication required")              \
+	X(FORBIDDEN, "forbidden", "Insufficient role")                          \
+	X(EXISTS, "already-exists", "Already exists")                           \
+	X(CONFLICT, "conflict", "Conflict")                                     \
+	X(MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")       \
+	X(UNPROCESSABLE, "unprocessable", "Unprocessable content")              \
+	X(BUSY, "busy", "Service busy")                                         \
+	X(UNAVAILABLE, "unavailable", "Service unavailable")                    \
+	X(STORAGE, "storage", "Storage error")                                  \
+	X(DB_TOO_NEW, "database-too-new", "Database is newer than this binary") \
+	X(IO, "io", "I/O error")                                                \
+	X(CRYPTO, "crypto", "Cryptography error")                               \
+	X(CONFIG, "config", "Configuration error")                              \
 	X(INTERNAL, "internal", "Internal error")
 
 enum err {
 #define ERROR_ENUM(name, slug, title) ERR_##name,
 	ERROR_LIST(ERROR_ENUM)
 #undef ERROR_ENUM
-	ERR__COUNT
+		ERR__COUNT
 };
 
 /* Human text for logs and problem titles ("Not found"). */

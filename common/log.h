@@ -24,10 +24,10 @@ const char *log_level_name(enum log_level level);
 /* Preserves errno. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_err(...)	log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const unsigned statuses[] = { METRICS_STATUSES };
-static const uint64_t buckets_us[] = { METRICS_BUCKETS_US };
+static const unsigned statuses[] = {METRICS_STATUSES};
+static const uint64_t buckets_us[] = {METRICS_BUCKETS_US};
 
 _Static_assert(sizeof(statuses) / sizeof(statuses[0]) + 1 == METRICS_STATUS_SLOTS,
 	       "METRICS_STATUS_SLOTS must match METRICS_STATUSES");
@@ -14,7 +14,7 @@ _Static_assert(sizeof(buckets_us) / sizeof(buckets_us[0]) == METRICS_BUCKET_COUN
 
 int metrics_init(struct metrics *m, const struct metrics_route *routes, unsigned route_count)
 {
-	*m = (struct metrics){ .route_count = route_count, .routes = routes };
+	*m = (struct metrics){.route_count = route_count, .routes = routes};
 	m->requests = calloc(route_count + 1, sizeof(*m->requests));
 	return m->requests ? 0 : -1;
 }
@@ -38,7 +38,8 @@ void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_
 {
 	if (route > m->route_count)
 		route = m->route_count;
-	atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1,
+				  memory_order_relaxed);
 	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
 		if (usec <= buckets_us[i]) {
 			atomic_fetch_add_explicit(&m->duration_buckets[i], 1, memory_order_relaxed);
@@ -50,16 +51,15 @@ void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_
 	atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
 }
 
-enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
-			int64_t started_at)
+enum err metrics_render(struct metrics *m, struct buf *out, const char *version, int64_t started_at)
 {
 	enum err e = ERR_OK;
 	uint64_t cumulative = 0;
 
-#define EMIT(...)                                                                     \
-	do {                                                                          \
-		if (!e)                                                               \
-			e = buf_printf(out, __VA_ARGS__);                             \
+#define EMIT(...)                                         \
+	do {                                              \
+		if (!e)                                   \
+			e = buf_printf(out, __VA_ARGS__); \
 	} while (0)
 
 	EMIT("# HELP suitd_build_info Build information.\n# TYPE suitd_build_info gauge\n"
@@ -81,16 +81,19 @@ enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 			else
 				snprintf(status, sizeof(status), "other");
 			if (r < m->route_count)
-				EMIT("suitd_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} "
+				EMIT("suitd_http_requests_total{method=\"%s\",route=\"%s\",status="
+				     "\"%s\"} "
 				     "%" PRIu64 "\n",
 				     m->routes[r].method, m->routes[r].pattern, status, v);
 			else
-				EMIT("suitd_http_requests_total{method=\"\",route=\"unmatched\",status=\"%s\"} "
+				EMIT("suitd_http_requests_total{method=\"\",route=\"unmatched\","
+				     "status=\"%s\"} "
 				     "%" PRIu64 "\n",
 				     status, v);
 		}
 	}
-	EMIT("# HELP suitd_http_request_duration_seconds Time from request start to response queued.\n"
+	EMIT("# HELP suitd_http_request_duration_seconds Time from request start to response "
+	     "queued.\n"
 	     "# TYPE suitd_http_request_duration_seconds histogram\n");
 	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
 		cumulative += atomic_load_explicit(&m->duration_buckets[i], memory_order_relaxed);
@@ -106,11 +109,12 @@ enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 	     "# TYPE suitd_http_connections_open gauge\nsuitd_http_connections_open %" PRId64 "\n",
 	     atomic_load_explicit(&m->connections_open, memory_order_relaxed));
 	EMIT("# HELP suitd_http_connections_total Client connections accepted.\n"
-	     "# TYPE suitd_http_connections_total counter\nsuitd_http_connections_total %" PRIu64 "\n",
+	     "# TYPE suitd_http_connections_total counter\nsuitd_http_connections_total %" PRIu64
+	     "\n",
 	     atomic_load_explicit(&m->connections_total, memory_order_relaxed));
 	EMIT("# HELP suitd_http_response_bytes_total Response body bytes queued.\n"
-	     "# TYPE suitd_http_response_bytes_total counter\nsuitd_http_response_bytes_total %" PRIu64
-	     "\n",
+	     "# TYPE suitd_http_response_bytes_total counter\nsuitd_http_response_bytes_total "
+	     "%" PRIu64 "\n",
 	     atomic_load_explicit(&m->bytes_sent, memory_order_relaxed));
 #undef EMIT
 	return e;

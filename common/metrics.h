@@ -9,10 +9,13 @@
 #include "common/buf.h"
 
 /* Status codes counted one by one; anything else lands in "other". */
-#define METRICS_STATUSES 200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 409, 413, 415, 416, 422, 429, 500, 503
+#define METRICS_STATUSES \
+	200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 409, 413, 415, 416, 422, 429, 500, 503
 #define METRICS_STATUS_SLOTS 19 /* the list above + other */
 /* Request duration histogram upper bounds, in microseconds. */
-#define METRICS_BUCKETS_US 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000
+#define METRICS_BUCKETS_US                                                                     \
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, \
+		2500000, 10000000
 #define METRICS_BUCKET_COUNT 15
 
 struct metrics_route {

@@ -38,19 +38,20 @@ struct key {
 /* Keep in step with config/suitd.conf and man/suitd.conf.5 (a test checks
  * that the example file names every key). */
 static const struct key keys[] = {
-	{ "server", "listen", KEY_LISTEN, OFF(server.listen_host), "127.0.0.1:8443", 0, 0 },
-	{ "server", "threads", KEY_UINT, OFF(server.threads), "0", 0, 256 },
-	{ "server", "tls", KEY_BOOL, OFF(server.tls), "on", 0, 0 },
-	{ "server", "tls_cert", KEY_PATH, OFF(server.tls_cert), "/var/lib/suitd/tls/cert.pem", 0, 0 },
-	{ "server", "tls_key", KEY_PATH, OFF(server.tls_key), "/var/lib/suitd/tls/key.pem", 0, 0 },
-	{ "server", "tls_self_signed", KEY_BOOL, OFF(server.tls_self_signed), "off", 0, 0 },
-	{ "server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0 },
-	{ "server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536 },
-	{ "server", "connection_timeout", KEY_DURATION, OFF(server.connection_timeout), "30", 1, 3600 },
-	{ "server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, 64u * 1024 * 1024 },
-	{ "storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0 },
-	{ "storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0 },
-	{ "log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0 },
+	{"server", "listen", KEY_LISTEN, OFF(server.listen_host), "127.0.0.1:8443", 0, 0},
+	{"server", "threads", KEY_UINT, OFF(server.threads), "0", 0, 256},
+	{"server", "tls", KEY_BOOL, OFF(server.tls), "on", 0, 0},
+	{"server", "tls_cert", KEY_PATH, OFF(server.tls_cert), "/var/lib/suitd/tls/cert.pem", 0, 0},
+	{"server", "tls_key", KEY_PATH, OFF(server.tls_key), "/var/lib/suitd/tls/key.pem", 0, 0},
+	{"server", "tls_self_signed", KEY_BOOL, OFF(server.tls_self_signed), "off", 0, 0},
+	{"server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0},
+	{"server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536},
+	{"server", "connection_timeout", KEY_DURATION, OFF(server.connection_timeout), "30", 1,
+	 3600},
+	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20},
+	{"storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0},
+	{"storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0},
+	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
@@ -58,13 +59,26 @@ static const struct key keys[] = {
 struct loader {
 	struct config *config;
 	const char *dir; /* folder of the config file, for relative paths */
-	unsigned line;   /* line of the key being handled */
+	unsigned line;	 /* line of the key being handled */
 	bool seen[KEY_COUNT];
 	bool line_too_long;
 	struct diag *diag;
 	bool failed;
 	FILE *file;
 };
+
+unsigned config_key_count(void)
+{
+	return KEY_COUNT;
+}
+
+const char *config_key_name(unsigned i, const char **ret_section)
+{
+	if (i >= KEY_COUNT)
+		return NULL;
+	*ret_section = keys[i].section;
+	return keys[i].name;
+}
 
 static const struct key *key_find(const char *section, const char *name, size_t *ret_index)
 {
@@ -115,23 +129,23 @@ static bool parse_scaled(const char *value, const char *const *suffixes, const u
 
 static bool parse_size(const char *value, uint64_t *ret)
 {
-	static const char *const sfx[] = { "K", "KiB", "M", "MiB", "G", "GiB", NULL };
-	static const uint64_t mul[] = { 1ull << 10, 1ull << 10, 1ull << 20,
-					1ull << 20, 1ull << 30, 1ull << 30 };
+	static const char *const sfx[] = {"K", "KiB", "M", "MiB", "G", "GiB", NULL};
+	static const uint64_t mul[] = {1ull << 10, 1ull << 10, 1ull << 20,
+				       1ull << 20, 1ull << 30, 1ull << 30};
 	return parse_scaled(value, sfx, mul, ret);
 }
 
 static bool parse_duration(const char *value, uint64_t *ret)
 {
-	static const char *const sfx[] = { "s", "m", "h", NULL };
-	static const uint64_t mul[] = { 1, 60, 3600 };
+	static const char *const sfx[] = {"s", "m", "h", NULL};
+	static const uint64_t mul[] = {1, 60, 3600};
 	return parse_scaled(value, sfx, mul, ret);
 }
 
 static bool parse_bool(const char *value, bool *ret)
 {
-	static const char *const yes[] = { "on", "yes", "true", "1" };
-	static const char *const no[] = { "off", "no", "false", "0" };
+	static const char *const yes[] = {"on", "yes", "true", "1"};
+	static const char *const no[] = {"off", "no", "false", "0"};
 
 	for (size_t i = 0; i < 4; i++) {
 		if (strcmp(value, yes[i]) == 0) {
@@ -203,7 +217,8 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 	switch (k->type) {
 	case KEY_STRING:
 	case KEY_PATH: {
-		char *s = k->type == KEY_PATH && value[0] ? path_resolve(l->dir, value) : strdup(value);
+		char *s = k->type == KEY_PATH && value[0] ? path_resolve(l->dir, value)
+							  : strdup(value);
 		if (!s) {
 			snprintf(why, why_size, "out of memory");
 			return false;
@@ -221,7 +236,8 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 	case KEY_UINT:
 	case KEY_SIZE:
 	case KEY_DURATION: {
-		bool ok = k->type == KEY_UINT	  ? parse_scaled(value, (const char *const[]){ NULL }, NULL, &n)
+		bool ok = k->type == KEY_UINT
+				  ? parse_scaled(value, (const char *const[]){NULL}, NULL, &n)
 			  : k->type == KEY_SIZE ? parse_size(value, &n)
 						: parse_duration(value, &n);
 		if (!ok) {
@@ -250,8 +266,8 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 		return true;
 	case KEY_LOG_LEVEL:
 		if (!log_level_parse(value, (enum log_level *)base)) {
-			snprintf(why, why_size, "'%s' is not one of err, warning, notice, info, debug",
-				 value);
+			snprintf(why, why_size,
+				 "'%s' is not one of err, warning, notice, info, debug", value);
 			return false;
 		}
 		return true;
@@ -280,14 +296,13 @@ static void loader_fail(struct loader *l, const char *section, const char *name,
 	else
 		diag_set(l->diag, ERR_CONFIG, "", "%s", why);
 	if (l->diag) {
-		snprintf(l->diag->field, sizeof(l->diag->field), "%s%s%s", section,
-			 name ? "." : "", name ? name : "");
+		snprintf(l->diag->field, sizeof(l->diag->field), "%s%s%s", section, name ? "." : "",
+			 name ? name : "");
 		l->diag->offset = l->line;
 	}
 }
 
-static int config_ini_handler(void *user, const char *section, const char *name,
-			      const char *value)
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *l = user;
 	const struct key *k;
@@ -349,7 +364,7 @@ static char *dir_of(const char *path)
 
 enum err config_load(const char *path, struct config **ret_config, struct diag *d)
 {
-	struct loader l = { .diag = d };
+	struct loader l = {.diag = d};
 	CLEANUP_FREE char *dir = NULL;
 	struct stat st;
 	char why[160];
@@ -377,10 +392,11 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 		config_free(l.config);
 		return diag_set(d, ERR_CONFIG, "", "cannot open: %s", strerror(errno));
 	}
-	if (fstat(fileno(l.file), &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > BOUND_CONFIG_FILE)) {
+	if (fstat(fileno(l.file), &st) == 0 &&
+	    (!S_ISREG(st.st_mode) || st.st_size > BOUND_CONFIG_FILE)) {
 		fclose(l.file);
 		config_free(l.config);
-		return diag_set(d, ERR_CONFIG, "", "not a regular file of at most %d bytes",
+		return diag_set(d, ERR_CONFIG, "", "not a regular file of at most %ld bytes",
 				BOUND_CONFIG_FILE);
 	}
 	rc = ini_parse_stream(config_line_reader, &l, config_ini_handler, &l);
@@ -455,8 +471,8 @@ unsigned config_diff(const struct config *a, const struct config *b, char *out, 
 			continue;
 		count++;
 		if (used < out_size) {
-			int n = snprintf(out + used, out_size - used, "%s[%s] %s", count > 1 ? ", " : "",
-					 keys[i].section, keys[i].name);
+			int n = snprintf(out + used, out_size - used, "%s[%s] %s",
+					 count > 1 ? ", " : "", keys[i].section, keys[i].name);
 			if (n > 0)
 				used += (size_t)n;
 		}

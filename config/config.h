@@ -31,7 +31,7 @@ struct config {
 		char *public_url; /* "" = derived from listen */
 		unsigned connection_limit;
 		unsigned connection_timeout; /* seconds of inactivity */
-		uint64_t max_body;           /* bytes of a buffered request body */
+		uint64_t max_body;	     /* bytes of a buffered request body */
 	} server;
 	struct {
 		char *database;
@@ -45,6 +45,10 @@ struct config {
 /* Read and validate FILE. On error *d says "FILE:LINE: [section] key: why". */
 enum err config_load(const char *path, struct config **ret_config, struct diag *d);
 void config_free(struct config *config);
+
+/* The table of known keys, for docs checks: name of key i and its section. */
+unsigned config_key_count(void);
+const char *config_key_name(unsigned i, const char **ret_section);
 
 /* The keys whose values differ between a and b, as "[section] key" lines
  * joined by ", " into out; returns the number of differing keys. */

@@ -18,7 +18,7 @@
 
 struct config *command_config_load(const char *path)
 {
-	struct diag d = { 0 };
+	struct diag d = {0};
 	struct config *config = NULL;
 
 	if (config_load(path, &config, &d) != ERR_OK) {
@@ -39,7 +39,7 @@ struct storage *command_storage_open(const struct config *config, bool migrate)
 		.migrate = migrate,
 	};
 	struct storage *s = NULL;
-	struct diag d = { 0 };
+	struct diag d = {0};
 
 	if (storage_open(&opt, &s, &d) != ERR_OK) {
 		fprintf(stderr, "suitd: %s: %s\n", config->storage.database, d.text);
@@ -66,7 +66,7 @@ static bool parent_dir_writable(const char *path)
 
 int command_check_config(const struct config *config)
 {
-	struct diag d = { 0 };
+	struct diag d = {0};
 
 	if (config->server.tls) {
 		bool have_cert = access(config->server.tls_cert, F_OK) == 0;
@@ -75,7 +75,8 @@ int command_check_config(const struct config *config)
 			/* Generated at start. */
 		} else {
 			struct tls_files f;
-			if (tls_files_load(config->server.tls_cert, config->server.tls_key, &f, &d)) {
+			if (tls_files_load(config->server.tls_cert, config->server.tls_key, &f,
+					   &d)) {
 				fprintf(stderr, "suitd: %s: [server] %s: %s\n", config->path,
 					d.field[0] ? d.field : "tls_cert", d.text);
 				return 1;
@@ -115,9 +116,9 @@ int command_migrate(const struct config *config)
 static int key_create(struct storage *s, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "role", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+		{"name", required_argument, NULL, 'n'},
+		{"role", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *role_text = NULL;
 	char secret[SECRET_TEXT_MAX];
@@ -135,7 +136,8 @@ static int key_create(struct storage *s, int argc, char **argv)
 			return 2;
 	}
 	if (!name || !role_text || optind != argc) {
-		fprintf(stderr, "usage: suitd key create --name NAME --role reader|operator|admin\n");
+		fprintf(stderr,
+			"usage: suitd key create --name NAME --role reader|operator|admin\n");
 		return 2;
 	}
 	if (!auth_key_name_valid(name)) {
@@ -182,8 +184,9 @@ static int key_list(struct storage *s)
 				time_format_rfc3339(keys[i].last_used_at, used);
 			if (keys[i].revoked_at)
 				time_format_rfc3339(keys[i].revoked_at, revoked);
-			printf("%-24s %-9s %-21s %-21s %s%s\n", keys[i].name, role_name(keys[i].role),
-			       created, used, keys[i].revoked_at ? "revoked " : "active",
+			printf("%-24s %-9s %-21s %-21s %s%s\n", keys[i].name,
+			       role_name(keys[i].role), created, used,
+			       keys[i].revoked_at ? "revoked " : "active",
 			       keys[i].revoked_at ? revoked : "");
 			after = keys[i].id;
 		}
@@ -229,7 +232,7 @@ int command_key(const struct config *config, int argc, char **argv)
 int command_backup(const struct config *config, int argc, char **argv)
 {
 	struct storage *s;
-	struct diag d = { 0 };
+	struct diag d = {0};
 	enum err e;
 
 	if (argc != 1) {

@@ -27,8 +27,8 @@
 /* TLS 1.2 and 1.3 with AEAD ciphers only; the server's order wins so that a
  * client preferring ChaCha20 still gets AES-GCM where the CPU has AES-NI
  * (GnuTLS ChaCha20 costs 3x the CPU here, PLATFORM.md §3.3). */
-#define TLS_PRIORITIES                                                                \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"         \
+#define TLS_PRIORITIES                                                         \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
 	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
 /* A request whose body overflows without a Content-Length is read and
  * dropped up to this many times max_body, then the connection is cut. */
@@ -153,26 +153,39 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	x->req.param_count = x->match.param_count;
 	x->body_allowed = r->body;
 	if (r->role != ROLE_NONE) {
-		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"), r->role,
-					&x->key, &x->res);
+		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
+					r->role, &x->key, &x->res);
 		if (x->early)
 			return;
 		x->req.key = &x->key;
 	}
 	if (parse_content_length(exchange_header(&x->req, "Content-Length"), &length) &&
 	    length > dm->max_body)
-		x->early = api_fail(&x->res, ERR_TOO_LARGE,
-				    "the body is %" PRIu64 " bytes; at most %" PRIu64 " are accepted",
-				    length, dm->max_body);
+		x->early =
+			api_fail(&x->res, ERR_TOO_LARGE,
+				 "the body is %" PRIu64 " bytes; at most %" PRIu64 " are accepted",
+				 length, dm->max_body);
 }
 
-static bool exchange_has_body(struct exchange *x)
+/* An early error (404, 401, 413...) on a request with a body: answer at once
+ * and close, or read and drop the body first? Closing with unread data makes
+ * the kernel reset the connection, and the client may lose the answer. So
+ * answer at once only when the client waits for "100 Continue" (it sends
+ * nothing yet) or the declared body is too large to drop; a small body is
+ * drained and the answer queued after it, on a connection that stays up. */
+static bool exchange_answer_before_body(struct exchange *x)
 {
+	const char *expect = exchange_header(&x->req, "Expect");
 	uint64_t length = 0;
+	bool declared = parse_content_length(exchange_header(&x->req, "Content-Length"), &length);
 
-	return exchange_header(&x->req, "Transfer-Encoding") != NULL ||
-	       (parse_content_length(exchange_header(&x->req, "Content-Length"), &length) &&
-		length > 0);
+	if (!declared && !exchange_header(&x->req, "Transfer-Encoding"))
+		return false; /* no body: queue on the next call, keep-alive stays */
+	if (declared && length == 0)
+		return false;
+	if (expect && strcasecmp(expect, "100-continue") == 0)
+		return true;
+	return declared && length > DISCARD_FACTOR * x->dm->max_body;
 }
 
 static enum MHD_Result exchange_queue(struct exchange *x)
@@ -199,7 +212,8 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 	for (unsigned i = 0; i < res->header_count; i++)
 		MHD_add_response_header(mr, res->headers[i].name, res->headers[i].value);
 	if (res->status == 401)
-		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"suitd\"");
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"suitd\"");
 	if (res->status == 405 && x->allow[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, x->allow);
 	x->status = res->status;
@@ -230,10 +244,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = x;
 		atomic_fetch_add(&dm->inflight, 1);
 		exchange_prepare(x, url, method);
-		/* An error with a body still to come is answered now and the
-		 * connection closed; otherwise queue on the next call so
-		 * keep-alive stays on (PLATFORM.md gotcha 1). */
-		if (x->early && exchange_has_body(x))
+		/* Otherwise queue on a later call so that keep-alive stays on
+		 * (PLATFORM.md gotcha 1). */
+		if (x->early && exchange_answer_before_body(x))
 			return exchange_queue(x);
 		return MHD_YES;
 	}
@@ -245,7 +258,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		if (!x->early && !x->body_allowed)
-			x->early = api_fail(&x->res, ERR_INVALID, "this route takes no request body");
+			x->early =
+				api_fail(&x->res, ERR_INVALID, "this route takes no request body");
 		if (!x->early && buf_append(&x->body, upload_data, n) != ERR_OK)
 			x->early = api_fail(&x->res, ERR_TOO_LARGE,
 					    "the body exceeds %" PRIu64 " bytes", dm->max_body);
@@ -288,16 +302,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (ci && ci->client_addr) {
 			const struct sockaddr *sa = ci->client_addr;
 			if (sa->sa_family == AF_INET)
-				inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				inet_ntop(AF_INET,
+					  &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
 					  client, sizeof(client));
 			else if (sa->sa_family == AF_INET6)
-				inet_ntop(AF_INET6,
-					  &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-					  client, sizeof(client));
+				inet_ntop(
+					AF_INET6,
+					&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+					client, sizeof(client));
 		}
 		/* Never a secret here: path without query, key by name only. */
-		log_info("%s %s %s %u %" PRIu64 " %" PRIu64 "us key=%s%s", client, x->method, x->path,
-			 x->queued ? x->status : 0, x->bytes, usec, x->key.name[0] ? x->key.name : "-",
+		log_info("%s %s %s %u %" PRIu64 " %" PRIu64 "us key=%s%s", client, x->method,
+			 x->path, x->queued ? x->status : 0, x->bytes, usec,
+			 x->key.name[0] ? x->key.name : "-",
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	}
 	buf_release(&x->body);
@@ -324,18 +341,19 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			const union MHD_ConnectionInfo *ci =
 				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 			if (ci && ci->tls_session)
-				gnutls_session_ticket_enable_server(ci->tls_session, &dm->ticket_key);
+				gnutls_session_ticket_enable_server(ci->tls_session,
+								    &dm->ticket_key);
 		}
 	} else {
 		atomic_fetch_sub(&dm->ctx.metrics->connections_open, 1);
 	}
 }
 
-static enum err listen_address(const struct config *c, struct sockaddr_storage *ret,
-			       bool *ret_any, struct diag *d)
+static enum err listen_address(const struct config *c, struct sockaddr_storage *ret, bool *ret_any,
+			       struct diag *d)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
 			*ai = NULL;
 	char port[8];
 	int rc;
@@ -353,23 +371,23 @@ static enum err listen_address(const struct config *c, struct sockaddr_storage *
 	return ERR_OK;
 }
 
-enum err daemon_start(const struct config *config, struct storage *storage,
-		      struct metrics *metrics, struct daemon **ret_daemon, struct diag *d)
+enum err daemon_start(const struct config *config, struct storage *storage, struct metrics *metrics,
+		      struct daemon **ret_daemon, struct diag *d)
 {
 	struct daemon *dm = calloc(1, sizeof(*dm));
-	struct sockaddr_storage addr = { 0 };
+	struct sockaddr_storage addr = {0};
 	struct MHD_OptionItem opts[16];
 	unsigned n = 0, threads = config->server.threads;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	bool any = false;
 	int listen_fd = -1;
 	enum err e;
 
 	if (!dm)
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
-	dm->ctx = (struct api_ctx){ .config = config, .storage = storage, .metrics = metrics,
-				    .started_at = time_now() };
+	dm->ctx = (struct api_ctx){
+		.config = config, .storage = storage, .metrics = metrics, .started_at = time_now()};
 	dm->max_body = config->server.max_body;
 	dm->tls_on = config->server.tls;
 	if (threads == 0) {
@@ -378,43 +396,47 @@ enum err daemon_start(const struct config *config, struct storage *storage,
 	}
 
 	/* The logger must be the first option (PLATFORM.md gotcha 3). */
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, dm };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, dm };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, dm };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-					     (intptr_t)config->server.connection_limit, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-					     (intptr_t)config->server.connection_timeout, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					     (intptr_t)BOUND_CONNECTION_MEMORY, NULL };
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, dm};
+	opts[n++] =
+		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, dm};
+	opts[n++] =
+		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, dm};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+					    (intptr_t)config->server.connection_limit, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+					    (intptr_t)config->server.connection_timeout, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					    (intptr_t)BOUND_CONNECTION_MEMORY, NULL};
 	if (threads > 1)
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL };
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads,
+						    NULL};
 
 	if (dm->tls_on) {
 		e = tls_files_load(config->server.tls_cert, config->server.tls_key, &dm->tls, d);
 		if (e)
 			goto fail;
 		if (dm->tls.days_left < 30)
-			log_warn("the TLS certificate '%s' expires in %ld days", config->server.tls_cert,
-				 dm->tls.days_left);
+			log_warn("the TLS certificate '%s' expires in %ld days",
+				 config->server.tls_cert, dm->tls.days_left);
 		if (gnutls_session_ticket_key_generate(&dm->ticket_key) != GNUTLS_E_SUCCESS) {
 			e = diag_set(d, ERR_CRYPTO, "", "cannot generate a TLS ticket key");
 			goto fail;
 		}
 		flags |= MHD_USE_TLS;
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, dm->tls.cert_pem };
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, dm->tls.key_pem };
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
-						     (void *)(uintptr_t)TLS_PRIORITIES };
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, dm->tls.cert_pem};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, dm->tls.key_pem};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						    (void *)(uintptr_t)TLS_PRIORITIES};
 	} else {
-		log_warn("TLS is off ([server] tls = off): devices and API keys travel in clear text; "
+		log_warn("TLS is off ([server] tls = off): devices and API keys travel in clear "
+			 "text; "
 			 "only do this behind a TLS-terminating proxy");
 	}
 
 	/* systemd socket activation hands us the listening socket. */
 	if (sd_listen_fds(1) > 0) {
 		listen_fd = SD_LISTEN_FDS_START;
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
 	} else {
 		e = listen_address(config, &addr, &any, d);
 		if (e)
@@ -424,10 +446,10 @@ enum err daemon_start(const struct config *config, struct storage *storage,
 		else {
 			if (addr.ss_family == AF_INET6)
 				flags |= MHD_USE_IPv6;
-			opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &addr };
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr};
 		}
 	}
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	dm->mhd = MHD_start_daemon(flags, listen_fd >= 0 ? 0 : config->server.listen_port, NULL,
 				   NULL, on_request, dm, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -471,7 +493,7 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 		close(s);
 	deadline = time_mono_usec() + (uint64_t)drain_ms * 1000;
 	while (atomic_load(&dm->inflight) > 0 && time_mono_usec() < deadline) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10000000L};
 		nanosleep(&ts, NULL);
 	}
 	if (atomic_load(&dm->inflight) > 0)

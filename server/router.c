@@ -39,7 +39,7 @@ enum err router_match(const struct route *table, unsigned count, enum http_metho
 		      const char *path, struct route_match *m, char *allow, size_t allow_size)
 {
 	enum http_method want = method == HTTP_HEAD ? HTTP_GET : method;
-	bool path_found = false, listed[HTTP_OTHER + 1] = { false };
+	bool path_found = false, listed[HTTP_OTHER + 1] = {false};
 	size_t used = 0;
 
 	if (allow_size)

@@ -12,7 +12,7 @@ struct route {
 	const char *pattern;
 	api_handler handler;
 	enum role role; /* ROLE_NONE: open (operations endpoints) */
-	bool body;      /* accepts a buffered request body of up to [server] max_body */
+	bool body;	/* accepts a buffered request body of up to [server] max_body */
 };
 
 extern const struct route routes[];

@@ -47,8 +47,8 @@ static struct metrics_route *metrics_routes(void)
 	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
 
 	for (unsigned i = 0; mr && i < route_count; i++)
-		mr[i] = (struct metrics_route){ http_method_name(routes[i].method),
-						routes[i].pattern };
+		mr[i] = (struct metrics_route){http_method_name(routes[i].method),
+					       routes[i].pattern};
 	return mr;
 }
 
@@ -56,9 +56,9 @@ int command_run(const struct config *config)
 {
 	struct storage *storage = NULL;
 	struct daemon *dm = NULL;
-	struct metrics metrics = { 0 };
+	struct metrics metrics = {0};
 	struct metrics_route *labels = NULL;
-	struct diag d = { 0 };
+	struct diag d = {0};
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_ping = 0;
 	int rc = 1;
@@ -102,7 +102,7 @@ int command_run(const struct config *config)
 		watchdog_usec = 0;
 
 	for (;;) {
-		struct timespec timeout = { 1, 0 };
+		struct timespec timeout = {1, 0};
 		siginfo_t si;
 		int sig;
 

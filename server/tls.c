@@ -22,7 +22,7 @@
 #include "common/cleanup.h"
 
 #define SELF_SIGNED_DAYS 825
-#define PEM_FILE_MAX (256 * 1024)
+#define PEM_FILE_MAX	 (256L * 1024)
 
 static void cleanup_pkey(EVP_PKEY **p)
 {
@@ -52,8 +52,7 @@ static int mkdir_parent(const char *path)
 }
 
 /* Write via a temporary file and rename, so a crash never leaves half a PEM. */
-static enum err write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
-			  struct diag *d)
+static enum err write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert, struct diag *d)
 {
 	size_t n = strlen(path) + 16;
 	CLEANUP_FREE char *tmp = malloc(n);
@@ -72,7 +71,8 @@ static enum err write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *ce
 			close(fd);
 		return diag_set(d, ERR_IO, "", "cannot write '%s': %s", tmp, strerror(errno));
 	}
-	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
+		 : PEM_write_X509(f, cert);
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
@@ -91,7 +91,8 @@ static enum err add_san(X509 *cert, const char *host)
 	bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 	bool is_default = !host[0] || strcmp(host, "localhost") == 0 ||
 			  strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
-			  strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+			  strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0 ||
+			  strcmp(host, "::") == 0;
 
 	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s%s", is_default ? "" : ",",
 		 is_default ? "" : (is_ip ? "IP:" : "DNS:"), is_default ? "" : host);
@@ -137,7 +138,8 @@ enum err tls_self_signed_ensure(const char *cert_path, const char *key_path, con
 	X509_gmtime_adj(X509_getm_notAfter(cert), (long)SELF_SIGNED_DAYS * 86400);
 	X509_set_pubkey(cert, key);
 	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"suitd", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"suitd", -1, -1,
+				   0);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 				   (const unsigned char *)"suitd self-signed", -1, -1, 0);
 	X509_set_issuer_name(cert, name);
@@ -161,8 +163,9 @@ static enum err read_small_file(const char *path, char **ret, struct diag *d)
 	if (!f)
 		return diag_set(d, ERR_CONFIG, "", "cannot open '%s': %s", path, strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX)
-		return diag_set(d, ERR_CONFIG, "", "'%s' is not a regular file of at most %d bytes",
-				path, PEM_FILE_MAX);
+		return diag_set(d, ERR_CONFIG, "",
+				"'%s' is not a regular file of at most %ld bytes", path,
+				PEM_FILE_MAX);
 	data = malloc((size_t)st.st_size + 1);
 	if (!data)
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
@@ -177,7 +180,7 @@ static enum err read_small_file(const char *path, char **ret, struct diag *d)
 enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_files *ret,
 			struct diag *d)
 {
-	struct tls_files f = { 0 };
+	struct tls_files f = {0};
 	CLEANUP_PKEY EVP_PKEY *key = NULL;
 	CLEANUP_X509 X509 *cert = NULL;
 	BIO *bio;

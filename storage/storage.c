@@ -97,8 +97,9 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	}
 	sqlite3_extended_result_codes(h, 1);
 	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
-	e = db_exec(h, s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-					   : "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+	e = db_exec(h,
+		    s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+					: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
 		    d);
 	if (e) {
 		sqlite3_close(h);
@@ -216,7 +217,8 @@ static enum err migrate(sqlite3 *h, bool apply, struct diag *d)
 	enum err e = user_version(h, &have);
 
 	if (e)
-		return diag_set(d, e, "database", "cannot read schema version: %s", sqlite3_errmsg(h));
+		return diag_set(d, e, "database", "cannot read schema version: %s",
+				sqlite3_errmsg(h));
 	if (have > migrations_count)
 		return diag_set(d, ERR_DB_TOO_NEW, "database",
 				"schema version %u is newer than this suitd knows (%u): refusing "
@@ -353,7 +355,8 @@ enum err storage_backup(struct storage *s, const char *out, struct diag *d)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
-		diag_set(d, ERR_IO, "", "backup to '%s' failed: %s", out, sqlite3_errmsg(db->handle));
+		diag_set(d, ERR_IO, "", "backup to '%s' failed: %s", out,
+			 sqlite3_errmsg(db->handle));
 		sqlite3_finalize(st);
 		unlink(tmp);
 		return ERR_IO;
@@ -376,6 +379,16 @@ enum err storage_backup(struct storage *s, const char *out, struct diag *d)
 		return e;
 	}
 	unlink(tmp);
+	/* The new name must survive a crash too: sync the folder. */
+	CLEANUP_FREE char *dir = strdup(out);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? (slash == dir ? "/" : dir) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
 	return ERR_OK;
 }
 

@@ -14,7 +14,7 @@ struct storage;
 struct storage_options {
 	const char *path;
 	bool synchronous_full; /* PRAGMA synchronous = FULL (else NORMAL) */
-	bool migrate;          /* apply pending migrations at open */
+	bool migrate;	       /* apply pending migrations at open */
 };
 
 /* Open (creating the file if needed), check the schema version, migrate if

@@ -1,0 +1,508 @@
+/* The foundation end to end: the real daemon over TLS on loopback. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#include "tests/check_run.h"
+
+static struct suitd_proc P;
+
+static void start_default(void)
+{
+	harness_setup(&P, "[server]\n");
+	/* The setup config already has [server]; use a fresh file with limits. */
+	harness_write_config(&P, "[log]\nlevel = info\n");
+	harness_admin_key(&P);
+	harness_start(&P);
+}
+
+static void stop_default(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	harness_cleanup(&P);
+}
+
+static json_t *body_json(const struct http_result *r)
+{
+	json_t *j = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+
+	ck_assert_msg(j != NULL, "body is not JSON: %s", r->body ? r->body : "(empty)");
+	return j;
+}
+
+/* Assert a problem+json response with this status and type slug. */
+static void assert_problem(const struct http_result *r, long status, const char *slug)
+{
+	char ct[128], type[96];
+	json_t *j;
+
+	ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status,
+		      r->body ? r->body : "");
+	ck_assert_ptr_nonnull(http_header(r, "Content-Type", ct, sizeof(ct)));
+	ck_assert_str_eq(ct, "application/problem+json");
+	j = body_json(r);
+	snprintf(type, sizeof(type), "urn:suitd:%s", slug);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "title")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "detail")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "instance")));
+	json_decref(j);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+START_TEST(test_health_ready)
+{
+	struct http_result r;
+	char v[64];
+
+	harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	http_result_release(&r);
+	harness_request(&P, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	harness_request(&P, "HEAD", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(http_header(&r, "Content-Length", v, sizeof(v)));
+	ck_assert_str_eq(v, "3");
+	ck_assert_uint_eq(r.body_len, 0);
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_metrics_format)
+{
+	struct http_result r;
+	char ct[128];
+
+	harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/nowhere", NULL, NULL, NULL, 0, &r);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(http_header(&r, "Content-Type", ct, sizeof(ct)));
+	ck_assert_str_eq(ct, "text/plain; version=0.0.4; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(
+		r.body,
+		"suitd_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "route=\"unmatched\",status=\"404\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "# TYPE suitd_http_request_duration_seconds histogram\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "suitd_http_request_duration_seconds_bucket{le=\"+Inf\"} "));
+	ck_assert_ptr_nonnull(strstr(r.body, "suitd_build_info{version=\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "suitd_http_connections_open 1\n"));
+	/* Every non-comment line is "name{labels} value" or "name value". */
+	for (char *line = r.body; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (*line == '#' || *line == '\n')
+			continue;
+		char name[128];
+		double value;
+		ck_assert_msg(sscanf(line, "%127[a-z_]%*[^ ] %lf", name, &value) == 2 ||
+				      sscanf(line, "%127[a-z_] %lf", name, &value) == 2,
+			      "bad metrics line: %.80s", line);
+	}
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_auth_errors)
+{
+	struct http_result r;
+	char v[128], reader[96], out[512];
+
+	harness_request(&P, "GET", "/api/v1/status", NULL, NULL, NULL, 0, &r);
+	assert_problem(&r, 401, "unauthorized");
+	ck_assert_ptr_nonnull(http_header(&r, "WWW-Authenticate", v, sizeof(v)));
+	ck_assert_ptr_nonnull(strstr(v, "Bearer"));
+	http_result_release(&r);
+
+	harness_request(&P, "GET", "/api/v1/status", "suitd_ak_not-a-real-key", NULL, NULL, 0, &r);
+	assert_problem(&r, 401, "unauthorized");
+	http_result_release(&r);
+
+	/* A key of 1000 bytes is refused without a lookup. */
+	char huge[1001];
+	memset(huge, 'A', 1000);
+	huge[1000] = '\0';
+	harness_request(&P, "GET", "/api/v1/status", huge, NULL, NULL, 0, &r);
+	assert_problem(&r, 401, "unauthorized");
+	http_result_release(&r);
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "ro",
+				     "--role", "reader", (char *)NULL),
+			 0);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(reader, sizeof(reader), "%s", out);
+	harness_request(&P, "GET", "/api/v1/status", reader, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	json_t *j = body_json(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "key"), "role")),
+			 "reader");
+	json_decref(j);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/api/v1/keys", reader, NULL, NULL, 0, &r);
+	assert_problem(&r, 403, "forbidden");
+	http_result_release(&r);
+	/* The secret never reaches the log; the key name does. */
+	ck_assert(!harness_log_contains(&P, reader));
+	ck_assert(harness_log_contains(&P, "key=ro"));
+}
+END_TEST
+
+START_TEST(test_not_found_and_method)
+{
+	struct http_result r;
+	char allow[64];
+
+	harness_request(&P, "GET", "/api/v1/nothing", P.admin_key, NULL, NULL, 0, &r);
+	assert_problem(&r, 404, "not-found");
+	http_result_release(&r);
+	harness_request(&P, "PUT", "/api/v1/keys", P.admin_key, NULL, NULL, 0, &r);
+	assert_problem(&r, 405, "method-not-allowed");
+	ck_assert_ptr_nonnull(http_header(&r, "Allow", allow, sizeof(allow)));
+	ck_assert_str_eq(allow, "GET, HEAD, POST");
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_body_errors)
+{
+	struct http_result r;
+	char *big = malloc(2 * 1024 * 1024);
+
+	memset(big, '{', 2 * 1024 * 1024);
+	/* Content-Length over max_body (1 MiB): refused before the body. */
+	harness_request(&P, "POST", "/api/v1/keys", P.admin_key, "application/json", big,
+			2 * 1024 * 1024, &r);
+	assert_problem(&r, 413, "too-large");
+	http_result_release(&r);
+	free(big);
+	static const struct {
+		const char *type, *body;
+		long status;
+		const char *slug;
+	} bad[] = {
+		{"text/plain", "{}", 415, "unsupported-media-type"},
+		{"application/json", "{\"name\":", 400, "invalid-request"},
+		{"application/json", "[1]", 400, "invalid-request"},
+		{"application/json", "{\"name\":\"a\",\"name\":\"b\",\"role\":\"admin\"}", 400,
+		 "invalid-request"},
+		{"application/json", "{\"name\":\"x y\",\"role\":\"admin\"}", 400,
+		 "invalid-request"},
+		{"application/json", "{\"name\":\"xy\",\"role\":\"root\"}", 400, "invalid-request"},
+		{"application/json", "{\"name\":7,\"role\":\"admin\"}", 400, "invalid-request"},
+		{"application/json", "{\"role\":\"admin\"}", 400, "invalid-request"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		harness_request(&P, "POST", "/api/v1/keys", P.admin_key, bad[i].type, bad[i].body,
+				strlen(bad[i].body), &r);
+		assert_problem(&r, bad[i].status, bad[i].slug);
+		http_result_release(&r);
+	}
+	/* The daemon still answers. */
+	harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_keys_over_api)
+{
+	struct http_result r;
+	char body[128], key[96], cc[64];
+	json_t *j;
+
+	harness_request(&P, "POST", "/api/v1/keys", P.admin_key, "application/json",
+			"{\"name\":\"ci\",\"role\":\"operator\"}", 31, &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_ptr_nonnull(http_header(&r, "Cache-Control", cc, sizeof(cc)));
+	ck_assert_str_eq(cc, "no-store");
+	j = body_json(&r);
+	snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(j, "key")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "role")), "operator");
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_int_eq(strncmp(key, "suitd_ak_", 9), 0);
+
+	harness_request(&P, "POST", "/api/v1/keys", P.admin_key, "application/json",
+			"{\"name\":\"ci\",\"role\":\"reader\"}", 29, &r);
+	assert_problem(&r, 409, "already-exists");
+	http_result_release(&r);
+
+	harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+
+	/* Listing: names and roles, never a secret or hash. */
+	harness_request(&P, "GET", "/api/v1/keys?limit=1", P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	j = body_json(&r);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 1);
+	ck_assert(json_is_string(json_object_get(j, "next")));
+	snprintf(body, sizeof(body), "/api/v1/keys?after=%s",
+		 json_string_value(json_object_get(j, "next")));
+	json_decref(j);
+	ck_assert_ptr_null(strstr(r.body, "suitd_ak_"));
+	http_result_release(&r);
+	harness_request(&P, "GET", body, P.admin_key, NULL, NULL, 0, &r);
+	j = body_json(&r);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 1);
+	ck_assert(json_is_null(json_object_get(j, "next")));
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "items"), 0), "name")),
+			 "ci");
+	json_decref(j);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/api/v1/keys?limit=0", P.admin_key, NULL, NULL, 0, &r);
+	assert_problem(&r, 400, "invalid-request");
+	http_result_release(&r);
+
+	harness_request(&P, "DELETE", "/api/v1/keys/ci", P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 204);
+	http_result_release(&r);
+	harness_request(&P, "DELETE", "/api/v1/keys/ci", P.admin_key, NULL, NULL, 0, &r);
+	assert_problem(&r, 404, "not-found");
+	http_result_release(&r);
+	/* A revoked key stops working at once. */
+	harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
+	assert_problem(&r, 401, "unauthorized");
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_keys_cli)
+{
+	struct http_result r;
+	char out[2048], key[96];
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "cli1",
+				     "--role", "operator", (char *)NULL),
+			 0);
+	/* The key alone on the last line. */
+	ck_assert_uint_eq((unsigned)(strchr(out, '\n') - out), strlen(out) - 1);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(key, sizeof(key), "%s", out);
+	harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "list", (char *)NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "cli1"));
+	ck_assert_ptr_nonnull(strstr(out, "operator"));
+	ck_assert_ptr_null(strstr(out, key));
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "revoke", "cli1", (char *)NULL),
+			 0);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "revoke", "cli1", (char *)NULL),
+			 1);
+	harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
+	assert_problem(&r, 401, "unauthorized");
+	http_result_release(&r);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "bad name",
+				     "--role", "admin", (char *)NULL),
+			 1);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "x", "--role",
+				     "god", (char *)NULL),
+			 1);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "frobnicate", (char *)NULL), 2);
+}
+END_TEST
+
+START_TEST(test_keep_alive)
+{
+	/* Two requests on one handle share one connection (PLATFORM.md gotcha 1). */
+	CURL *c = curl_easy_init();
+	char url[256];
+	long connects = -1, code = 0;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	snprintf(url, sizeof(url), "%s/healthz", P.url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, P.ca);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	ck_assert_int_eq(code, 200);
+	ck_assert_int_eq(connects, 0);
+	/* TLS 1.2 still works, with an AEAD suite; TLS 1.1 does not. */
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "ECDHE-ECDSA-AES128-SHA256");
+	ck_assert_int_ne(curl_easy_perform(c), CURLE_OK);
+	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, NULL);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
+	ck_assert_int_ne(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	fclose(devnull);
+}
+END_TEST
+
+START_TEST(test_check_config)
+{
+	char out[1024];
+	FILE *f;
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "check-config", (char *)NULL), 0);
+	ck_assert_str_eq(out, "configuration OK\n");
+	harness_write_config(&P, "[server]\nmax_body = lots\n");
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "check-config", (char *)NULL), 1);
+	ck_assert_str_eq(out, "");
+	ck_assert(
+		harness_log_contains(&P, "suitd.conf:11: [server] max_body: 'lots' is not a size"));
+	/* A certificate that does not match its key. */
+	harness_write_config(&P, "");
+	char key[192];
+	snprintf(key, sizeof(key), "%s/server.key", P.dir);
+	f = fopen(key, "w");
+	fputs("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", f);
+	fclose(f);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "check-config", (char *)NULL), 1);
+	ck_assert(harness_log_contains(&P, "holds no unencrypted PEM private key"));
+}
+END_TEST
+
+START_TEST(test_sighup_reload)
+{
+	struct http_result r;
+
+	ck_assert(!harness_log_contains(&P, "<7>"));
+	harness_write_config(&P, "[log]\nlevel = debug\n");
+	kill(P.pid, SIGHUP);
+	for (int i = 0; i < 100 && !harness_log_contains(&P, "reloaded"); i++)
+		sleep_ms(50);
+	ck_assert(harness_log_contains(&P, "[log] level = debug"));
+	/* A broken file keeps the running configuration. */
+	harness_write_config(&P, "[log]\nlevel = shouty\n");
+	kill(P.pid, SIGHUP);
+	for (int i = 0; i < 100 && !harness_log_contains(&P, "keeping the running"); i++)
+		sleep_ms(50);
+	ck_assert(harness_log_contains(&P, "keeping the running configuration"));
+	harness_write_config(&P, "[server]\nmax_body = 2M\n");
+	kill(P.pid, SIGHUP);
+	for (int i = 0; i < 100 && !harness_log_contains(&P, "after a restart"); i++)
+		sleep_ms(50);
+	ck_assert(harness_log_contains(&P, "applied only after a restart: [server] max_body"));
+	harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_backup_online)
+{
+	char out[512], path[192];
+	sqlite3 *h;
+	sqlite3_stmt *st;
+
+	snprintf(path, sizeof(path), "%s/backup.db", P.dir);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "backup", path, (char *)NULL), 0);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "backup", path, (char *)NULL), 1);
+	ck_assert_int_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT name FROM api_keys", -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "test-admin");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+END_TEST
+
+/* Start-up errors are fatal and said clearly, before listening. */
+START_TEST(test_refuses_newer_database)
+{
+	struct suitd_proc p;
+	char db[192], out[256];
+	sqlite3 *h;
+
+	harness_setup(&p, "");
+	snprintf(db, sizeof(db), "%s/suitd.db", p.dir);
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_exec(h, "PRAGMA user_version = 4242", NULL, NULL, NULL);
+	sqlite3_close(h);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 1);
+	ck_assert(harness_log_contains(&p, "schema version 4242 is newer"));
+	harness_cleanup(&p);
+}
+END_TEST
+
+START_TEST(test_self_signed_and_plain_warning)
+{
+	struct suitd_proc p;
+	char cert[192];
+
+	harness_setup(&p, "");
+	/* Point at files that do not exist and let the daemon make them. */
+	harness_write_config(&p, "");
+	FILE *f = fopen(p.conf, "w");
+	fprintf(f, "[server]\nlisten = 127.0.0.1:0\ntls_self_signed = on\ntls_cert = gen/c.pem\n"
+		   "tls_key = gen/k.pem\n[storage]\ndatabase = suitd.db\n");
+	fclose(f);
+	snprintf(cert, sizeof(cert), "%s/gen/c.pem", p.dir);
+	snprintf(p.ca, sizeof(p.ca), "%s", cert); /* trust the generated certificate */
+	harness_start(&p);
+	ck_assert(harness_log_contains(&p, "generated a self-signed certificate"));
+	ck_assert_int_eq(access(cert, R_OK), 0);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-foundation");
+	TCase *tc = tcase_create("daemon");
+	TCase *tc2 = tcase_create("startup");
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc2, 60);
+	tcase_add_checked_fixture(tc, start_default, stop_default);
+	tcase_add_test(tc, test_health_ready);
+	tcase_add_test(tc, test_metrics_format);
+	tcase_add_test(tc, test_auth_errors);
+	tcase_add_test(tc, test_not_found_and_method);
+	tcase_add_test(tc, test_body_errors);
+	tcase_add_test(tc, test_keys_over_api);
+	tcase_add_test(tc, test_keys_cli);
+	tcase_add_test(tc, test_keep_alive);
+	tcase_add_test(tc, test_check_config);
+	tcase_add_test(tc, test_sighup_reload);
+	tcase_add_test(tc, test_backup_online);
+	tcase_add_test(tc2, test_refuses_newer_database);
+	tcase_add_test(tc2, test_self_signed_and_plain_warning);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, tc2);
+	rc = check_run(s);
+	curl_global_cleanup();
+	return rc;
+}

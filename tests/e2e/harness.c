@@ -1,0 +1,394 @@
+#include "harness.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+static const char *suitd_bin(void)
+{
+	const char *b = getenv("SUITD_BIN");
+
+	return b ? b : "build/suitd";
+}
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	ck_assert_ptr_nonnull(ext);
+	X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+}
+
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+		       long serial)
+{
+	X509 *cert = X509_new();
+
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 7 * 86400);
+	X509_set_pubkey(cert, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert));
+	if (ca) {
+		add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(cert, issuer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+		add_ext(cert, issuer, NID_ext_key_usage, "serverAuth");
+	}
+	ck_assert(X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+	return cert;
+}
+
+static void write_pem(const char *path, EVP_PKEY *key, X509 *cert)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	if (key)
+		ck_assert(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	else
+		ck_assert(PEM_write_X509(f, cert));
+	fclose(f);
+}
+
+/* Test-only CA and server certificate, generated fresh for every setup. */
+static void make_test_pki(struct suitd_proc *p)
+{
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *srv_key = EVP_EC_gen("P-256");
+	X509 *ca = make_cert(ca_key, "suitd test CA (test only)", NULL, NULL, true, 1);
+	X509 *srv = make_cert(srv_key, "localhost", ca, ca_key, false, 2);
+	char path[192];
+
+	snprintf(p->ca, sizeof(p->ca), "%s/ca.pem", p->dir);
+	write_pem(p->ca, NULL, ca);
+	snprintf(path, sizeof(path), "%s/server.pem", p->dir);
+	write_pem(path, NULL, srv);
+	snprintf(path, sizeof(path), "%s/server.key", p->dir);
+	write_pem(path, srv_key, NULL);
+	X509_free(ca);
+	X509_free(srv);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(srv_key);
+}
+
+void harness_write_config(struct suitd_proc *p, const char *extra_conf)
+{
+	FILE *f = fopen(p->conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntls_cert = server.pem\n"
+		"tls_key = server.key\nconnection_timeout = 5\n"
+		"[storage]\ndatabase = suitd.db\nsynchronous = normal\n%s",
+		extra_conf ? extra_conf : "");
+	fclose(f);
+}
+
+void harness_setup(struct suitd_proc *p, const char *extra_conf)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "/tmp/suitd-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(p->dir));
+	snprintf(p->conf, sizeof(p->conf), "%s/suitd.conf", p->dir);
+	snprintf(p->log, sizeof(p->log), "%s/suitd.log", p->dir);
+	make_test_pki(p);
+	harness_write_config(p, extra_conf);
+}
+
+static int run_child(struct suitd_proc *p, char *const argv[], char *out, size_t out_size)
+{
+	int pipefd[2], status;
+	size_t used = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(pipefd[1], 1);
+		dup2(logfd, 2);
+		close(pipefd[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char tmp[4096];
+		ssize_t n = read(pipefd[0], tmp, sizeof(tmp));
+		if (n <= 0)
+			break;
+		if (out && used + 1 < out_size) {
+			size_t take =
+				(size_t)n < out_size - 1 - used ? (size_t)n : out_size - 1 - used;
+			memcpy(out + used, tmp, take);
+			used += take;
+		}
+	}
+	if (out)
+		out[used] = '\0';
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_cli(struct suitd_proc *p, char *out, size_t out_size, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)suitd_bin();
+	argv[argc++] = (char *)"-c";
+	argv[argc++] = p->conf;
+	va_start(ap, out_size);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run_child(p, argv, out, out_size);
+}
+
+void harness_admin_key(struct suitd_proc *p)
+{
+	char out[512], *last;
+
+	ck_assert_int_eq(harness_cli(p, out, sizeof(out), "key", "create", "--name", "test-admin",
+				     "--role", "admin", (char *)NULL),
+			 0);
+	out[strcspn(out, "\n")] = '\0';
+	last = strrchr(out, '\n');
+	snprintf(p->admin_key, sizeof(p->admin_key), "%s", last ? last + 1 : out);
+	ck_assert_uint_gt(strlen(p->admin_key), 20);
+}
+
+bool harness_log_contains(struct suitd_proc *p, const char *text)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[2048];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* The port is read from the "listening on" log line (we listen on port 0). */
+static bool read_url(struct suitd_proc *p)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[2048];
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *u = strstr(line, "listening on ");
+		if (u) {
+			u += strlen("listening on ");
+			u[strcspn(u, " \n")] = '\0';
+			snprintf(p->url, sizeof(p->url), "%s", u);
+		}
+	}
+	fclose(f);
+	return p->url[0] != '\0';
+}
+
+void harness_start(struct suitd_proc *p)
+{
+	struct http_result r;
+	int status;
+
+	p->url[0] = '\0';
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		int logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		execl(suitd_bin(), suitd_bin(), "-c", p->conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		ck_assert_msg(waitpid(p->pid, &status, WNOHANG) == 0,
+			      "suitd exited at start; see %s", p->log);
+		if (read_url(p)) {
+			harness_request(p, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+			long code = r.status;
+			http_result_release(&r);
+			if (code == 200)
+				return;
+		}
+		sleep_ms(50);
+	}
+	ck_abort_msg("suitd did not become ready; see %s", p->log);
+}
+
+int harness_stop(struct suitd_proc *p)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return 0;
+	kill(p->pid, SIGTERM);
+	for (int i = 0; i < 300; i++) {
+		pid_t w = waitpid(p->pid, &status, WNOHANG);
+		if (w == p->pid) {
+			p->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(50);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	ck_abort_msg("suitd did not stop within 15 s of SIGTERM");
+	return -1;
+}
+
+void harness_cleanup(struct suitd_proc *p)
+{
+	char cmd[128];
+
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+	if (p->dir[0] && !getenv("SUITD_KEEP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", p->dir);
+	}
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+	struct http_result *r = userp;
+	size_t len = size * n;
+	char *grown = realloc(r->body, r->body_len + len + 1);
+
+	if (!grown)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+	return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	struct http_result *r = userp;
+	size_t len = size * n, used = strlen(r->headers);
+
+	if (used + len < sizeof(r->headers)) {
+		memcpy(r->headers + used, data, len);
+		r->headers[used + len] = '\0';
+	}
+	return len;
+}
+
+void harness_request(struct suitd_proc *p, const char *method, const char *path, const char *key,
+		     const char *content_type, const void *body, size_t body_len,
+		     struct http_result *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[512], line[256];
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_ptr_nonnull(c);
+	snprintf(url, sizeof(url), "%s%s", p->url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, p->ca);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (key) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", key);
+		h = curl_slist_append(h, line);
+	}
+	if (content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		h = curl_slist_append(h, line);
+	}
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = -(long)rc;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+const char *http_header(const struct http_result *r, const char *name, char *out, size_t size)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = r->headers; l && *l;
+	     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+			const char *v = l + n + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(out, size, "%.*s", (int)strcspn(v, "\r\n"), v);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+void http_result_release(struct http_result *r)
+{
+	free(r->body);
+	r->body = NULL;
+}

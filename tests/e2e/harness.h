@@ -1,0 +1,54 @@
+/* End-to-end harness: start the real build/suitd binary with a temporary
+ * state folder, config and test CA on a free loopback port, talk to it over
+ * real TLS with libcurl, stop it with SIGTERM. Reused by every e2e suite. */
+#ifndef SUITD_TESTS_HARNESS_H
+#define SUITD_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct suitd_proc {
+	pid_t pid;
+	char dir[64];	/* temporary state folder */
+	char conf[128]; /* config file */
+	char ca[128];	/* test CA certificate (trust anchor for curl) */
+	char log[128];	/* the daemon's stderr */
+	char url[128];	/* https://127.0.0.1:PORT once started */
+	char admin_key[96];
+};
+
+struct http_result {
+	long status;
+	char *body;
+	size_t body_len;
+	char headers[8192];
+};
+
+/* Temp folder, test CA and server certificate, config (extra lines are
+ * appended verbatim, e.g. "[log]\nlevel = debug\n"). */
+void harness_setup(struct suitd_proc *p, const char *extra_conf);
+/* Rewrite the config file (same folder and certificates). */
+void harness_write_config(struct suitd_proc *p, const char *extra_conf);
+/* Create an admin key with the CLI into p->admin_key. */
+void harness_admin_key(struct suitd_proc *p);
+/* Run `suitd -c CONF args...` (NULL-terminated) and return its exit code;
+ * stdout into out (may be NULL), stderr appended to the log file. */
+int harness_cli(struct suitd_proc *p, char *out, size_t out_size, ...);
+/* Start the daemon and wait until /readyz answers 200. */
+void harness_start(struct suitd_proc *p);
+/* SIGTERM and wait; returns the exit status (-1 if killed by a signal). */
+int harness_stop(struct suitd_proc *p);
+void harness_cleanup(struct suitd_proc *p);
+/* True when the daemon's log contains text. */
+bool harness_log_contains(struct suitd_proc *p, const char *text);
+
+/* One request over TLS verified against the test CA. key may be NULL. */
+void harness_request(struct suitd_proc *p, const char *method, const char *path, const char *key,
+		     const char *content_type, const void *body, size_t body_len,
+		     struct http_result *r);
+/* Value of a response header (case-insensitive name), or NULL. */
+const char *http_header(const struct http_result *r, const char *name, char *out, size_t size);
+void http_result_release(struct http_result *r);
+
+#endif

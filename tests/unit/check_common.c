@@ -1,0 +1,161 @@
+/* common/ and the error mapping of api/: bounded buffer, errors, secrets. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http.h"
+#include "common/buf.h"
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/metrics.h"
+
+#include "tests/check_run.h"
+
+START_TEST(test_buf_bounded)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	ck_assert_str_eq(buf_str(&b), "");
+	ck_assert_int_eq(buf_append(&b, "12345", 5), ERR_OK);
+	ck_assert_int_eq(buf_append(&b, "678", 3), ERR_OK);
+	ck_assert_str_eq(buf_str(&b), "12345678");
+	/* One byte past the maximum fails and changes nothing. */
+	ck_assert_int_eq(buf_append(&b, "9", 1), ERR_TOO_LARGE);
+	ck_assert_uint_eq(b.len, 8);
+	ck_assert_int_eq(buf_append(&b, "", 0), ERR_OK);
+	ck_assert_int_eq(buf_append(&b, "x", SIZE_MAX), ERR_TOO_LARGE);
+	buf_clear(&b);
+	ck_assert_int_eq(buf_printf(&b, "%d-%s", 42, "ab"), ERR_OK);
+	ck_assert_str_eq(buf_str(&b), "42-ab");
+	ck_assert_int_eq(buf_printf(&b, "%s", "toolong"), ERR_TOO_LARGE);
+	ck_assert_str_eq(buf_str(&b), "42-ab");
+	size_t n;
+	char *p = buf_take(&b, &n);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(p, "42-ab");
+	ck_assert_ptr_null(b.data);
+	free(p);
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_errors_complete)
+{
+	/* Every code has a distinct slug and title; 4xx/5xx as intended. */
+	for (int e = 0; e < ERR__COUNT; e++) {
+		ck_assert_ptr_nonnull(err_slug((enum err)e));
+		ck_assert_ptr_nonnull(err_title((enum err)e));
+		for (int f = 0; f < e; f++)
+			ck_assert_str_ne(err_slug((enum err)e), err_slug((enum err)f));
+		unsigned status = api_http_status((enum err)e);
+		ck_assert(e == ERR_OK ? status == 200 : status >= 400 && status <= 599);
+	}
+	ck_assert_uint_eq(api_http_status(ERR_INVALID), 400);
+	ck_assert_uint_eq(api_http_status(ERR_UNAUTHORIZED), 401);
+	ck_assert_uint_eq(api_http_status(ERR_FORBIDDEN), 403);
+	ck_assert_uint_eq(api_http_status(ERR_NOT_FOUND), 404);
+	ck_assert_uint_eq(api_http_status(ERR_METHOD), 405);
+	ck_assert_uint_eq(api_http_status(ERR_EXISTS), 409);
+	ck_assert_uint_eq(api_http_status(ERR_TOO_LARGE), 413);
+	ck_assert_uint_eq(api_http_status(ERR_MEDIA_TYPE), 415);
+	ck_assert_uint_eq(api_http_status(ERR_UNPROCESSABLE), 422);
+	ck_assert_uint_eq(api_http_status(ERR_BUSY), 503);
+	ck_assert_uint_eq(api_http_status(ERR_STORAGE), 500);
+	ck_assert_str_eq(err_slug(ERR_NOT_FOUND), "not-found");
+}
+END_TEST
+
+START_TEST(test_problem_render)
+{
+	struct response res;
+	json_t *j;
+
+	response_init(&res);
+	api_fail(&res, ERR_INVALID, "bad \x01 field \xff");
+	api_problem_render(&res, "/x/\x80y");
+	ck_assert_uint_eq(res.status, 400);
+	ck_assert_str_eq(res.content_type, "application/problem+json");
+	j = json_loads(buf_str(&res.body), 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")),
+			 "urn:suitd:invalid-request");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 400);
+	/* Control and non-ASCII bytes never reach the document. */
+	ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), "bad ? field ?");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "instance")), "/x/?y");
+	json_decref(j);
+	/* Internal errors do not leak their detail. */
+	api_fail(&res, ERR_STORAGE, "disk /secret/path broke");
+	api_problem_render(&res, "/");
+	ck_assert_ptr_null(strstr(buf_str(&res.body), "secret"));
+	ck_assert_uint_eq(res.status, 500);
+	response_release(&res);
+}
+END_TEST
+
+START_TEST(test_secret_and_hex)
+{
+	char a[SECRET_TEXT_MAX], b[SECRET_TEXT_MAX], hex[65];
+	uint8_t raw[32], back[32];
+
+	ck_assert_int_eq(crypto_secret_new("p_", a), ERR_OK);
+	ck_assert_int_eq(crypto_secret_new("p_", b), ERR_OK);
+	ck_assert_uint_eq(strlen(a), 2 + 43);
+	ck_assert_str_ne(a, b);
+	ck_assert_uint_eq(
+		strspn(a + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+		43);
+	crypto_sha256("abc", 3, raw);
+	hex_encode(raw, 32, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert(hex_decode(hex, back, 32));
+	ck_assert(crypto_equal(raw, back, 32));
+	ck_assert(!hex_decode("zz", back, 1));
+	ck_assert(!hex_decode("abc", back, 2));
+}
+END_TEST
+
+START_TEST(test_metrics_render)
+{
+	static const struct metrics_route r[] = {{"GET", "/a"}};
+	struct metrics m;
+	struct buf out;
+
+	ck_assert_int_eq(metrics_init(&m, r, 1), 0);
+	metrics_request(&m, 0, 200, 150, 10);
+	metrics_request(&m, 0, 200, 150, 10);
+	metrics_request(&m, 1, 404, 20000000, 0);
+	metrics_request(&m, 0, 299, 1, 0);
+	buf_init(&out, 1 << 20);
+	ck_assert_int_eq(metrics_render(&m, &out, "v", 0), ERR_OK);
+	const char *t = buf_str(&out);
+	ck_assert_ptr_nonnull(strstr(
+		t, "suitd_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "route=\"unmatched\",status=\"404\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "status=\"other\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(t, "suitd_http_request_duration_seconds_bucket{le=\"0.00025\"} 3\n"));
+	ck_assert_ptr_nonnull(
+		strstr(t, "suitd_http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+	ck_assert_ptr_nonnull(strstr(t, "suitd_http_request_duration_seconds_count 4\n"));
+	buf_release(&out);
+	metrics_release(&m);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc = tcase_create("common");
+	int rc;
+
+	tcase_add_test(tc, test_buf_bounded);
+	tcase_add_test(tc, test_errors_complete);
+	tcase_add_test(tc, test_problem_render);
+	tcase_add_test(tc, test_secret_and_hex);
+	tcase_add_test(tc, test_metrics_render);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	return rc;
+}

@@ -1,0 +1,216 @@
+/* config/: every error path names file line and key; defaults; paths. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+#include "tests/check_run.h"
+
+static char path[256];
+
+static const char *write_conf(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/suitd-check-config-%ld.conf", (long)getpid());
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(test_defaults)
+{
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(config_load(write_conf("# empty\n"), &c, &d), ERR_OK);
+	ck_assert_str_eq(c->server.listen_host, "127.0.0.1");
+	ck_assert_uint_eq(c->server.listen_port, 8443);
+	ck_assert(c->server.tls);
+	ck_assert(!c->server.tls_self_signed);
+	ck_assert_uint_eq(c->server.connection_limit, 1024);
+	ck_assert_uint_eq(c->server.connection_timeout, 30);
+	ck_assert_uint_eq(c->server.max_body, 1024 * 1024);
+	ck_assert_str_eq(c->storage.database, "/var/lib/suitd/suitd.db");
+	ck_assert_int_eq(c->storage.synchronous, CONFIG_SYNC_FULL);
+	ck_assert_int_eq(c->log.level, LOG_LEVEL_INFO);
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_values_and_units)
+{
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(
+		config_load(write_conf("[server]\nlisten = [::1]:0\nthreads = 4\n"
+				       "tls = off\nmax_body = 64K\nconnection_timeout = 2m\n"
+				       "[storage]\ndatabase = state/x.db\nsynchronous = normal\n"
+				       "[log]\nlevel = debug\n"),
+			    &c, &d),
+		ERR_OK);
+	ck_assert_str_eq(c->server.listen_host, "::1");
+	ck_assert_uint_eq(c->server.listen_port, 0);
+	ck_assert_uint_eq(c->server.threads, 4);
+	ck_assert(!c->server.tls);
+	ck_assert_uint_eq(c->server.max_body, 65536);
+	ck_assert_uint_eq(c->server.connection_timeout, 120);
+	/* Relative paths are taken from the config file's folder. */
+	ck_assert_str_eq(c->storage.database, "/tmp/state/x.db");
+	ck_assert_int_eq(c->storage.synchronous, CONFIG_SYNC_NORMAL);
+	ck_assert_int_eq(c->log.level, LOG_LEVEL_DEBUG);
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Each bad file must fail on the given line naming the given key, with a
+ * reason containing `why`. */
+static const struct bad_case {
+	const char *text;
+	unsigned line;
+	const char *field;
+	const char *why;
+} bad_cases[] = {
+	{"[nosuch]\nkey = 1\n", 2, "nosuch", "unknown section [nosuch]"},
+	{"[server]\nlisten = 1.2.3.4:1\nfoo = 1\n", 3, "server.foo", "unknown key"},
+	{"[server]\nthreads = 1\nthreads = 2\n", 3, "server.threads", "duplicate key"},
+	{"[server]\ntls = maybe\n", 2, "server.tls", "is not on or off"},
+	{"[server]\nthreads = many\n", 2, "server.threads", "is not a whole number"},
+	{"[server]\nthreads = -1\n", 2, "server.threads", "is not a whole number"},
+	{"[server]\nthreads = 1000\n", 2, "server.threads", "out of range 0..256"},
+	{"[server]\nconnection_limit = 0\n", 2, "server.connection_limit", "out of range"},
+	{"[server]\nconnection_timeout = 2d\n", 2, "server.connection_timeout", "not a duration"},
+	{"[server]\nconnection_timeout = 2h\n", 2, "server.connection_timeout", "out of range"},
+	{"[server]\nmax_body = 10T\n", 2, "server.max_body", "is not a size"},
+	{"[server]\nmax_body = 1\n", 2, "server.max_body", "out of range"},
+	{"[server]\nmax_body = 99999999999999999999\n", 2, "server.max_body", "is not a size"},
+	{"[server]\nlisten = localhost\n", 2, "server.listen", "HOST:PORT"},
+	{"[server]\nlisten = host:99999\n", 2, "server.listen", "HOST:PORT"},
+	{"[server]\nlisten = ::1:80\n", 2, "server.listen", "HOST:PORT"},
+	{"[server]\nlisten = :80\n", 2, "server.listen", "HOST:PORT"},
+	{"[storage]\nsynchronous = off\n", 2, "storage.synchronous", "normal or full"},
+	{"[log]\nlevel = loud\n", 2, "log.level", "err, warning"},
+	{"\n\n[log\n", 3, "", "syntax error"},
+	{"[log]\nlevel\n", 2, "", "syntax error"},
+	{"key = 1\n", 1, "", "unknown section []"},
+};
+
+START_TEST(test_bad)
+{
+	const struct bad_case *bc = &bad_cases[_i];
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(config_load(write_conf(bc->text), &c, &d), ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(d.offset, bc->line);
+	if (bc->field[0])
+		ck_assert_str_eq(d.field, bc->field);
+	ck_assert_msg(strstr(d.text, bc->why), "'%s' lacks '%s'", d.text, bc->why);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	char text[400] = "[storage]\ndatabase = /";
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	memset(text + strlen(text), 'a', 300);
+	text[strlen("[storage]\ndatabase = /") + 300] = '\0';
+	ck_assert_int_eq(config_load(write_conf(text), &c, &d), ERR_CONFIG);
+	ck_assert_uint_eq(d.offset, 2);
+	ck_assert_ptr_nonnull(strstr(d.text, "line longer than"));
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(config_load("/nonexistent/suitd.conf", &c, &d), ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(d.text, "cannot open"));
+	ck_assert_int_eq(config_load("/tmp", &c, &d), ERR_CONFIG);
+}
+END_TEST
+
+START_TEST(test_diff)
+{
+	struct config *a = NULL, *b = NULL;
+	struct diag d = {0};
+	char out[256];
+
+	ck_assert_int_eq(config_load(write_conf("[server]\nthreads = 1\n"), &a, &d), ERR_OK);
+	ck_assert_int_eq(
+		config_load(write_conf("[server]\nthreads = 2\n[log]\nlevel = err\n"), &b, &d),
+		ERR_OK);
+	ck_assert_uint_eq(config_diff(a, b, out, sizeof(out)), 2);
+	ck_assert_str_eq(out, "[server] threads, [log] level");
+	ck_assert_uint_eq(config_diff(a, a, out, sizeof(out)), 0);
+	config_free(a);
+	config_free(b);
+	unlink(path);
+}
+END_TEST
+
+/* The shipped example must load and name every key the table knows. */
+START_TEST(test_example_file_complete)
+{
+	char example[512], line[512];
+	const char *src = getenv("SUITD_SRC");
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	snprintf(example, sizeof(example), "%s/config/suitd.conf", src ? src : ".");
+	ck_assert_msg(config_load(example, &c, &d) == ERR_OK, "%s:%zu: %s", example, d.offset,
+		      d.text);
+	config_free(c);
+	for (unsigned i = 0; i < config_key_count(); i++) {
+		const char *section, *name = config_key_name(i, &section);
+		char want[128], current[64] = "";
+		bool found = false;
+		FILE *f = fopen(example, "r");
+		ck_assert_ptr_nonnull(f);
+		snprintf(want, sizeof(want), "%s =", name);
+		while (fgets(line, sizeof(line), f)) {
+			if (line[0] == '[')
+				snprintf(current, sizeof(current), "%.*s",
+					 (int)strcspn(line + 1, "]"), line + 1);
+			else if (strcmp(current, section) == 0 &&
+				 strncmp(line, want, strlen(want)) == 0)
+				found = true;
+		}
+		fclose(f);
+		ck_assert_msg(found, "config/suitd.conf does not document [%s] %s", section, name);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+	int rc;
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_values_and_units);
+	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_example_file_complete);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	return rc;
+}

@@ -1,0 +1,181 @@
+/* storage/: migrations on a temp database, API keys, backup. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/api_keys.h"
+#include "storage/migrations.h"
+#include "storage/storage.h"
+
+#include "tests/check_run.h"
+
+static char dir[64], db_path[256];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/suitd-check-storage-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct storage *open_db(bool migrate, enum err expect)
+{
+	struct storage_options opt = {
+		.path = db_path, .synchronous_full = true, .migrate = migrate};
+	struct storage *s = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(storage_open(&opt, &s, &d), expect);
+	return s;
+}
+
+static int pragma_int(const char *pragma)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int v;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, pragma, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+START_TEST(test_migrate_fresh_and_again)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	unsigned have, want;
+
+	ck_assert_int_eq(storage_schema_version(s, &have, &want), ERR_OK);
+	ck_assert_uint_eq(have, migrations_count);
+	ck_assert_uint_eq(want, migrations_count);
+	storage_free(s);
+	/* Idempotent: a second open applies nothing and keeps the version. */
+	s = open_db(true, ERR_OK);
+	storage_free(s);
+	ck_assert_int_eq(pragma_int("PRAGMA user_version"), (int)migrations_count);
+	/* WAL persists in the file. */
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open(db_path, &h), SQLITE_OK);
+	sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(test_refuse_newer_database)
+{
+	sqlite3 *h;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ck_assert_ptr_null(open_db(true, ERR_DB_TOO_NEW));
+	/* And it was not touched. */
+	ck_assert_int_eq(pragma_int("PRAGMA user_version"), 999);
+}
+END_TEST
+
+START_TEST(test_refuse_unmigrated_without_migrate)
+{
+	ck_assert_ptr_null(open_db(false, ERR_STORAGE));
+	ck_assert_int_eq(pragma_int("PRAGMA user_version"), 0);
+}
+END_TEST
+
+START_TEST(test_api_keys)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	uint8_t h1[SHA256_LEN], h2[SHA256_LEN], h3[SHA256_LEN];
+	struct api_key k, list[4];
+	unsigned n;
+
+	crypto_sha256("one", 3, h1);
+	crypto_sha256("two", 3, h2);
+	crypto_sha256("three", 5, h3);
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_OPERATOR, h1, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, "test"), ERR_EXISTS);
+	ck_assert_int_eq(storage_api_key_by_hash(s, h1, &k), ERR_OK);
+	ck_assert_str_eq(k.name, "ops");
+	ck_assert_int_eq(k.role, ROLE_OPERATOR);
+	ck_assert_int_eq(k.revoked_at, 0);
+	ck_assert_int_eq(storage_api_key_by_hash(s, h2, &k), ERR_NOT_FOUND);
+	ck_assert_int_eq(storage_api_key_touch(s, h1, 12345), ERR_OK);
+	ck_assert_int_eq(storage_api_key_by_hash(s, h1, &k), ERR_OK);
+	ck_assert_int_eq(k.last_used_at, 12345);
+	ck_assert_int_eq(storage_api_key_revoke(s, "ops", "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_revoke(s, "ops", "test"), ERR_NOT_FOUND);
+	ck_assert_int_eq(storage_api_key_by_hash(s, h1, &k), ERR_OK);
+	ck_assert_int_ne(k.revoked_at, 0);
+	/* The name is free again once revoked. */
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "other", ROLE_READER, h3, "test"), ERR_OK);
+	/* Keyset pagination. */
+	ck_assert_int_eq(storage_api_key_list(s, 0, 2, list, &n), ERR_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(storage_api_key_list(s, list[1].id, 4, list, &n), ERR_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].name, "other");
+	storage_free(s);
+	/* 3 creations and 1 revocation; the refused ones left no row. */
+	ck_assert_int_eq(pragma_int("SELECT count(*) FROM audit_log"), 4);
+}
+END_TEST
+
+START_TEST(test_backup)
+{
+	struct storage *s = open_db(true, ERR_OK), *copy;
+	uint8_t h[SHA256_LEN];
+	char out[160];
+	struct diag d = {0};
+	bool ok = false;
+
+	crypto_sha256("k", 1, h);
+	ck_assert_int_eq(storage_api_key_insert(s, "a", ROLE_ADMIN, h, "test"), ERR_OK);
+	snprintf(out, sizeof(out), "%s/backup.db", dir);
+	ck_assert_int_eq(storage_backup(s, out, &d), ERR_OK);
+	ck_assert_int_eq(storage_backup(s, out, &d), ERR_EXISTS);
+	storage_free(s);
+	snprintf(db_path, sizeof(db_path), "%s", out);
+	copy = open_db(false, ERR_OK);
+	ck_assert_int_eq(storage_integrity_check(copy, &ok), ERR_OK);
+	ck_assert(ok);
+	struct api_key k;
+	ck_assert_int_eq(storage_api_key_by_hash(copy, h, &k), ERR_OK);
+	storage_free(copy);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("storage");
+	TCase *tc = tcase_create("sqlite");
+	int rc;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_migrate_fresh_and_again);
+	tcase_add_test(tc, test_refuse_newer_database);
+	tcase_add_test(tc, test_refuse_unmigrated_without_migrate);
+	tcase_add_test(tc, test_api_keys);
+	tcase_add_test(tc, test_backup);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	return rc;
+}
