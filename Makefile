@@ -46,13 +46,18 @@ LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c api/*.c) \
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
 
+FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
 E2E_TESTS = $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/check_*.c))
 TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o
 
 .SECONDARY:
 
-.PHONY: all deps deps-check run check test-unit test-e2e lint install clean
+.PHONY: all deps deps-check deps-fuzz run check fuzz lint install clean
 
 all: $(BUILD)/suitd
 
@@ -61,6 +66,9 @@ deps:
 
 deps-check:
 	@tools/deps.sh check
+
+deps-fuzz:
+	@tools/deps.sh fuzz
 
 $(BUILD)/suitd: $(BUILD)/obj/server/main.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
@@ -89,16 +97,56 @@ $(BUILD)/tests/check_e2e_%: $(BUILD)/obj/tests/e2e/check_e2e_%.o $(TEST_SUPPORT)
 	@mkdir -p $(@D)
 	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
+# Fuzz targets replayed over their seed corpus and saved crash inputs with
+# the normal compiler (part of `make check`).
+$(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/driver.o $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+# libFuzzer builds (clang, ASan+UBSan) in build/fuzz; each target runs for
+# FUZZ_SECONDS over a working copy of its seed corpus; crashes are written to
+# tests/fuzz/regressions/TARGET/ where `make check` replays them from then on.
+FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC(fuzz) $<"; clang $(CPPFLAGS) -Ibuild/gen $(PKG_CFLAGS) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/obj/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@echo "  LD(fuzz) $@"; clang $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+		-o $@ $^ $(PKG_LIBS)
+
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory BUILD=build $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/regressions/$$t/ \
+			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+			{ tail -40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb)' build/fuzz/$$t.log \
+			| tr '\n' ' '; echo; \
+	done
+
 run: deps $(BUILD)/suitd
 	@tools/dev-run.sh $(BUILD)/suitd config/dev.conf
 
 # Unit suites, then end-to-end suites against the real binary, then the
 # checks on the shipped files (man pages, systemd unit, example config).
 check: deps-check
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
 		echo "== $$t"; \
 		$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd SUITD_SRC=$(CURDIR) $$t; \
+	done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done
 	@tests/files.sh $(BUILD)/suitd
 

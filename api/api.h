@@ -19,4 +19,21 @@ struct api_ctx {
 typedef enum err (*api_handler)(struct api_ctx *ctx, const struct request *req,
 				struct response *res);
 
+/* A route whose request body is streamed to the handler instead of being
+ * buffered (payload uploads). */
+struct api_upload {
+	/* After authentication, before any body byte: may refuse (413 from
+	 * Content-Length, 415, 400) by returning an error with res set. */
+	enum err (*begin)(struct api_ctx *ctx, const struct request *req, struct response *res,
+			  void **ret_state);
+	/* Each piece of the body as it arrives. */
+	enum err (*data)(void *state, const char *data, size_t len, struct response *res);
+	/* After the last byte: fills the response. */
+	enum err (*finish)(struct api_ctx *ctx, const struct request *req, void *state,
+			   struct response *res);
+	/* Exactly once after a successful begin, whatever happened since
+	 * (finished, failed, client gone). */
+	void (*release)(void *state);
+};
+
 #endif

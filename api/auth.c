@@ -84,3 +84,13 @@ enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role 
 	*ret_key = key;
 	return ERR_OK;
 }
+
+enum err auth_device_require(struct api_ctx *ctx, const char *authorization, bool anonymous_ok,
+			     struct response *res)
+{
+	(void)ctx;
+	(void)authorization;
+	if (anonymous_ok)
+		return ERR_OK;
+	return api_fail(res, ERR_UNAUTHORIZED, "a device identity is required");
+}

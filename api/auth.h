@@ -22,4 +22,10 @@ enum err auth_key_create(struct storage *s, const char *name, enum role role, co
 enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role need,
 		      struct api_key *ret_key, struct response *res);
 
+/* Device routes. Device identities (client certificates, device tokens)
+ * are not implemented yet: a device route answers only when the
+ * configuration opens it (anonymous_ok), else 401. */
+enum err auth_device_require(struct api_ctx *ctx, const char *authorization, bool anonymous_ok,
+			     struct response *res);
+
 #endif

@@ -32,6 +32,9 @@ void response_init(struct response *res)
 void response_release(struct response *res)
 {
 	buf_release(&res->body);
+	if (res->stream.free)
+		res->stream.free(res->stream.cls);
+	res->stream = (struct response_stream){0};
 }
 
 enum err response_header_set(struct response *res, const char *name, const char *fmt, ...)
@@ -116,6 +119,8 @@ unsigned api_http_status(enum err e)
 		return 415;
 	case ERR_UNPROCESSABLE:
 		return 422;
+	case ERR_RANGE:
+		return 416;
 	case ERR_BUSY:
 	case ERR_UNAVAILABLE:
 		return 503;
@@ -166,6 +171,9 @@ void api_problem_render(struct response *res, const char *instance)
 									     : err_title(e),
 		      "instance", safe_instance);
 	buf_clear(&res->body);
+	if (res->stream.free)
+		res->stream.free(res->stream.cls);
+	res->stream = (struct response_stream){0};
 	if (response_json(res, status, j) != ERR_OK) {
 		buf_clear(&res->body);
 		buf_append_str(&res->body,

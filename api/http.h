@@ -48,10 +48,22 @@ struct response_header {
 	char value[256];
 };
 
+/* A body produced piece by piece while it is sent (payload bytes): memory
+ * stays bounded whatever the size. read() fills up to max bytes at body
+ * offset pos and returns how many, or -1 on error (the connection is cut:
+ * the client sees a short body, never wrong bytes). free() runs once. */
+struct response_stream {
+	uint64_t size;
+	long (*read)(void *cls, uint64_t pos, char *buf, size_t max);
+	void (*free)(void *cls);
+	void *cls;
+};
+
 struct response {
 	unsigned status;
 	const char *content_type; /* static string */
 	struct buf body;
+	struct response_stream stream; /* used instead of body when read is set */
 	struct response_header headers[BOUND_RESPONSE_HEADERS];
 	unsigned header_count;
 	/* Set by api_fail(): rendered as problem+json by the server. */

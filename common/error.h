@@ -20,6 +20,7 @@
 	X(CONFLICT, "conflict", "Conflict")                                     \
 	X(MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")       \
 	X(UNPROCESSABLE, "unprocessable", "Unprocessable content")              \
+	X(RANGE, "range-not-satisfiable", "Range not satisfiable")              \
 	X(BUSY, "busy", "Service busy")                                         \
 	X(UNAVAILABLE, "unavailable", "Service unavailable")                    \
 	X(STORAGE, "storage", "Storage error")                                  \

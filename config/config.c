@@ -51,6 +51,8 @@ static const struct key keys[] = {
 	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20},
 	{"storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0},
 	{"storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0},
+	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40},
+	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0},
 	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0},
 };
 
@@ -129,9 +131,9 @@ static bool parse_scaled(const char *value, const char *const *suffixes, const u
 
 static bool parse_size(const char *value, uint64_t *ret)
 {
-	static const char *const sfx[] = {"K", "KiB", "M", "MiB", "G", "GiB", NULL};
-	static const uint64_t mul[] = {1ull << 10, 1ull << 10, 1ull << 20,
-				       1ull << 20, 1ull << 30, 1ull << 30};
+	static const char *const sfx[] = {"K", "KiB", "M", "MiB", "G", "GiB", "T", "TiB", NULL};
+	static const uint64_t mul[] = {1ull << 10, 1ull << 10, 1ull << 20, 1ull << 20,
+				       1ull << 30, 1ull << 30, 1ull << 40, 1ull << 40};
 	return parse_scaled(value, sfx, mul, ret);
 }
 
@@ -243,7 +245,7 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 		if (!ok) {
 			snprintf(why, why_size, "'%s' is not a %s", value,
 				 k->type == KEY_UINT   ? "whole number"
-				 : k->type == KEY_SIZE ? "size (bytes, or with K, M, G)"
+				 : k->type == KEY_SIZE ? "size (bytes, or with K, M, G, T)"
 						       : "duration (seconds, or with s, m, h)");
 			return false;
 		}

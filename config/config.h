@@ -38,6 +38,10 @@ struct config {
 		enum config_synchronous synchronous;
 	} storage;
 	struct {
+		uint64_t max_size;	 /* largest payload upload, bytes */
+		bool anonymous_download; /* device payload route without identity */
+	} payloads;
+	struct {
 		enum log_level level;
 	} log;
 };

@@ -33,6 +33,9 @@
 /* A request whose body overflows without a Content-Length is read and
  * dropped up to this many times max_body, then the connection is cut. */
 #define DISCARD_FACTOR 16
+/* Block size of streamed responses: over TLS MHD copies a file descriptor
+ * 4 KiB at a time, a callback fills whole 16 KiB records (PLATFORM.md §2d). */
+#define STREAM_BLOCK ((size_t)256 << 10)
 /* libmicrohttpd messages per second that reach the log (TLS noise). */
 #define MHD_LOG_PER_SECOND 10
 
@@ -57,7 +60,7 @@ struct exchange {
 	unsigned route; /* route_count when unmatched */
 	enum err early; /* decided before the body: 404, 405, 401, 403, 413 */
 	bool queued;
-	bool body_allowed;
+	void *upload; /* state of a BODY_STREAM route after begin() */
 	uint64_t discarded;
 	unsigned status;
 	uint64_t bytes;
@@ -151,13 +154,25 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	r = &routes[x->route];
 	memcpy(x->req.params, x->match.params, sizeof(x->req.params));
 	x->req.param_count = x->match.param_count;
-	x->body_allowed = r->body;
-	if (r->role != ROLE_NONE) {
+	if (r->auth == AUTH_KEY) {
 		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
 					r->role, &x->key, &x->res);
 		if (x->early)
 			return;
 		x->req.key = &x->key;
+	} else if (r->auth == AUTH_DEVICE) {
+		x->early =
+			auth_device_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
+					    r->anonymous && r->anonymous(dm->ctx.config), &x->res);
+		if (x->early)
+			return;
+	}
+	if (r->body == BODY_STREAM) {
+		/* The upload checks its own limits (Content-Length included). */
+		x->early = r->upload->begin(&dm->ctx, &x->req, &x->res, &x->upload);
+		if (x->early)
+			x->upload = NULL;
+		return;
 	}
 	if (parse_content_length(exchange_header(&x->req, "Content-Length"), &length) &&
 	    length > dm->max_body)
@@ -188,6 +203,41 @@ static bool exchange_answer_before_body(struct exchange *x)
 	return declared && length > DISCARD_FACTOR * x->dm->max_body;
 }
 
+/* MHD reads a streamed body through these; the stream is owned by the MHD
+ * response from here on (its free runs when MHD is done with it). */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct response_stream *st = cls;
+	long n = st->read(st->cls, pos, buf, max);
+
+	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct response_stream *st = cls;
+
+	if (st->free)
+		st->free(st->cls);
+	free(st);
+}
+
+static struct MHD_Response *stream_response(struct response *res)
+{
+	struct response_stream *st = malloc(sizeof(*st));
+	struct MHD_Response *mr;
+
+	if (!st)
+		return NULL;
+	*st = res->stream;
+	res->stream = (struct response_stream){0};
+	mr = MHD_create_response_from_callback(st->size, STREAM_BLOCK, stream_reader, st,
+					       stream_free);
+	if (!mr)
+		stream_free(st);
+	return mr;
+}
+
 static enum MHD_Result exchange_queue(struct exchange *x)
 {
 	struct response *res = &x->res;
@@ -201,12 +251,17 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 			res->problem = ERR_INTERNAL;
 		api_problem_render(res, x->path);
 	}
-	data = buf_take(&res->body, &len);
-	mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (!mr) {
-		free(data);
-		return MHD_NO;
+	if (res->stream.read) {
+		len = res->stream.size;
+		mr = stream_response(res);
+	} else {
+		data = buf_take(&res->body, &len);
+		mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+		if (!mr)
+			free(data);
 	}
+	if (!mr)
+		return MHD_NO;
 	if (res->content_type)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
 	for (unsigned i = 0; i < res->header_count; i++)
@@ -257,10 +312,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (!x->early && !x->body_allowed)
+		enum route_body mode = x->route < route_count ? routes[x->route].body : BODY_NONE;
+		if (!x->early && mode == BODY_NONE)
 			x->early =
 				api_fail(&x->res, ERR_INVALID, "this route takes no request body");
-		if (!x->early && buf_append(&x->body, upload_data, n) != ERR_OK)
+		if (!x->early && mode == BODY_STREAM)
+			x->early =
+				routes[x->route].upload->data(x->upload, upload_data, n, &x->res);
+		else if (!x->early && buf_append(&x->body, upload_data, n) != ERR_OK)
 			x->early = api_fail(&x->res, ERR_TOO_LARGE,
 					    "the body exceeds %" PRIu64 " bytes", dm->max_body);
 		if (x->early) {
@@ -274,7 +333,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const struct route *r = &routes[x->route];
 		x->req.body = x->body.len ? x->body.data : NULL;
 		x->req.body_len = x->body.len;
-		enum err e = r->handler(&dm->ctx, &x->req, &x->res);
+		enum err e = r->body == BODY_STREAM
+				     ? r->upload->finish(&dm->ctx, &x->req, x->upload, &x->res)
+				     : r->handler(&dm->ctx, &x->req, &x->res);
 		if (e && !x->res.problem)
 			api_fail(&x->res, e, "%s", err_title(e));
 		if (x->res.problem >= ERR_NOMEM && api_http_status(x->res.problem) >= 500)
@@ -317,6 +378,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 x->key.name[0] ? x->key.name : "-",
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	}
+	if (x->upload)
+		routes[x->route].upload->release(x->upload);
 	buf_release(&x->body);
 	response_release(&x->res);
 	free(x);

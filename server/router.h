@@ -7,12 +7,29 @@
 #include "api/api.h"
 #include "common/bounds.h"
 
+enum route_auth {
+	AUTH_OPEN,   /* operations endpoints */
+	AUTH_KEY,    /* management API: an API key with at least `role` */
+	AUTH_DEVICE, /* device API: a device identity */
+};
+
+enum route_body {
+	BODY_NONE,     /* a request body is refused (400) */
+	BODY_BUFFERED, /* buffered up to [server] max_body, then the handler runs */
+	BODY_STREAM,   /* handed to `upload` piece by piece as it arrives */
+};
+
 struct route {
 	enum http_method method;
 	const char *pattern;
-	api_handler handler;
-	enum role role; /* ROLE_NONE: open (operations endpoints) */
-	bool body;	/* accepts a buffered request body of up to [server] max_body */
+	api_handler handler; /* NULL for BODY_STREAM routes */
+	enum route_auth auth;
+	enum role role;
+	enum route_body body;
+	const struct api_upload *upload;
+	/* AUTH_DEVICE: true when the configuration opens the route to
+	 * requests without a device identity. */
+	bool (*anonymous)(const struct config *config);
 };
 
 extern const struct route routes[];

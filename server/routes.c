@@ -2,16 +2,36 @@
  * test compares the two). */
 #include "api/keys.h"
 #include "api/ops.h"
+#include "api/payloads.h"
 #include "server/router.h"
 
+static bool payloads_anonymous(const struct config *config)
+{
+	return config->payloads.anonymous_download;
+}
+
 const struct route routes[] = {
-	{HTTP_GET, "/healthz", api_ops_healthz, ROLE_NONE, false},
-	{HTTP_GET, "/readyz", api_ops_readyz, ROLE_NONE, false},
-	{HTTP_GET, "/metrics", api_ops_metrics, ROLE_NONE, false},
-	{HTTP_GET, "/api/v1/status", api_ops_status, ROLE_READER, false},
-	{HTTP_GET, "/api/v1/keys", api_keys_list, ROLE_ADMIN, false},
-	{HTTP_POST, "/api/v1/keys", api_keys_create, ROLE_ADMIN, true},
-	{HTTP_DELETE, "/api/v1/keys/{name}", api_keys_revoke, ROLE_ADMIN, false},
+	{HTTP_GET, "/healthz", api_ops_healthz, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/readyz", api_ops_readyz, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/metrics", api_ops_metrics, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/api/v1/status", api_ops_status, AUTH_KEY, ROLE_READER, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/api/v1/keys", api_keys_list, AUTH_KEY, ROLE_ADMIN, BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/api/v1/keys", api_keys_create, AUTH_KEY, ROLE_ADMIN, BODY_BUFFERED, NULL,
+	 NULL},
+	{HTTP_DELETE, "/api/v1/keys/{name}", api_keys_revoke, AUTH_KEY, ROLE_ADMIN, BODY_NONE, NULL,
+	 NULL},
+	{HTTP_POST, "/api/v1/payloads", NULL, AUTH_KEY, ROLE_OPERATOR, BODY_STREAM,
+	 &api_payloads_upload, NULL},
+	{HTTP_GET, "/api/v1/payloads", api_payloads_list, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL},
+	{HTTP_GET, "/api/v1/payloads/{sha256}", api_payloads_get, AUTH_KEY, ROLE_READER, BODY_NONE,
+	 NULL, NULL},
+	{HTTP_DELETE, "/api/v1/payloads/{sha256}", api_payloads_delete, AUTH_KEY, ROLE_ADMIN,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/api/v1/payloads/{sha256}/content", api_payloads_content, AUTH_KEY, ROLE_READER,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,
+	 BODY_NONE, NULL, payloads_anonymous},
 };
 
 const unsigned route_count = sizeof(routes) / sizeof(routes[0]);

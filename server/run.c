@@ -18,6 +18,7 @@
 #include "server/daemon.h"
 #include "server/router.h"
 #include "server/tls.h"
+#include "storage/payloads.h"
 
 /* In-flight requests get this long to finish on SIGTERM. */
 #define DRAIN_MS 10000
@@ -86,6 +87,15 @@ int command_run(const struct config *config)
 	storage = command_storage_open(config, true);
 	if (!storage)
 		goto out;
+	/* Uploads cut short by a crash or kill -9 are never visible; drop
+	 * their chunks before serving. */
+	unsigned stale = 0;
+	if (storage_payload_cleanup(storage, &stale) != ERR_OK) {
+		log_err("cannot remove unfinished uploads from '%s'", config->storage.database);
+		goto out;
+	}
+	if (stale)
+		log_notice("removed %u unfinished uploads left by the previous run", stale);
 	labels = metrics_routes();
 	if (!labels || metrics_init(&metrics, labels, route_count) != 0) {
 		log_err("out of memory");

@@ -98,8 +98,10 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	sqlite3_extended_result_codes(h, 1);
 	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
 	e = db_exec(h,
-		    s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-					: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+		    s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+					  "PRAGMA mmap_size = 1073741824;"
+					: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+					  "PRAGMA mmap_size = 1073741824;",
 		    d);
 	if (e) {
 		sqlite3_close(h);

@@ -4,10 +4,12 @@
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev"
 check="$build check libcurl4-openssl-dev man-db groff-base systemd"
+fuzz="$build clang libclang-rt-14-dev"
 case "${1:-build}" in
 build) want=$build ;;
 check) want=$check ;;
-*) echo "usage: $0 build|check" >&2; exit 2 ;;
+fuzz) want=$fuzz ;;
+*) echo "usage: $0 build|check|fuzz" >&2; exit 2 ;;
 esac
 missing=
 for p in $want; do

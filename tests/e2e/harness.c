@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -327,9 +329,23 @@ void harness_request(struct suitd_proc *p, const char *method, const char *path,
 		     const char *content_type, const void *body, size_t body_len,
 		     struct http_result *r)
 {
+	char line[256];
+	const char *headers[2] = {NULL, NULL};
+
+	if (content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		headers[0] = line;
+	}
+	harness_request_ex(p, method, path, key, headers, body, body_len, r);
+}
+
+void harness_request_ex(struct suitd_proc *p, const char *method, const char *path, const char *key,
+			const char *const *headers, const void *body, size_t body_len,
+			struct http_result *r)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	char url[512], line[256];
+	char url[512], line[1200];
 	CURLcode rc;
 
 	memset(r, 0, sizeof(*r));
@@ -340,7 +356,7 @@ void harness_request(struct suitd_proc *p, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -351,11 +367,13 @@ void harness_request(struct suitd_proc *p, const char *method, const char *path,
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", key);
 		h = curl_slist_append(h, line);
 	}
-	if (content_type) {
-		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
-		h = curl_slist_append(h, line);
+	bool expect = false;
+	for (unsigned i = 0; headers && headers[i]; i++) {
+		h = curl_slist_append(h, headers[i]);
+		expect = expect || strncasecmp(headers[i], "Expect:", 7) == 0;
 	}
-	h = curl_slist_append(h, "Expect:");
+	if (!expect)
+		h = curl_slist_append(h, "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -368,6 +386,34 @@ void harness_request(struct suitd_proc *p, const char *method, const char *path,
 		r->status = -(long)rc;
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+}
+
+void harness_kill9(struct suitd_proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+}
+
+long long harness_sql_int(struct suitd_proc *p, const char *sql)
+{
+	char db[192];
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v;
+
+	snprintf(db, sizeof(db), "%s/suitd.db", p->dir);
+	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	ck_assert_msg(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+		      sqlite3_errmsg(h));
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
 }
 
 const char *http_header(const struct http_result *r, const char *name, char *out, size_t size)

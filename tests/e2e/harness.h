@@ -47,6 +47,15 @@ bool harness_log_contains(struct suitd_proc *p, const char *text);
 void harness_request(struct suitd_proc *p, const char *method, const char *path, const char *key,
 		     const char *content_type, const void *body, size_t body_len,
 		     struct http_result *r);
+/* The same with extra request headers (NULL-terminated list of "Name: value"). */
+void harness_request_ex(struct suitd_proc *p, const char *method, const char *path, const char *key,
+			const char *const *headers, const void *body, size_t body_len,
+			struct http_result *r);
+/* SIGKILL the daemon (crash simulation) and reap it. */
+void harness_kill9(struct suitd_proc *p);
+/* One integer from SQL run on the daemon's database file. */
+long long harness_sql_int(struct suitd_proc *p, const char *sql);
+
 /* Value of a response header (case-insensitive name), or NULL. */
 const char *http_header(const struct http_result *r, const char *name, char *out, size_t size);
 void http_result_release(struct http_result *r);

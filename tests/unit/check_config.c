@@ -89,7 +89,7 @@ static const struct bad_case {
 	{"[server]\nconnection_limit = 0\n", 2, "server.connection_limit", "out of range"},
 	{"[server]\nconnection_timeout = 2d\n", 2, "server.connection_timeout", "not a duration"},
 	{"[server]\nconnection_timeout = 2h\n", 2, "server.connection_timeout", "out of range"},
-	{"[server]\nmax_body = 10T\n", 2, "server.max_body", "is not a size"},
+	{"[server]\nmax_body = 10P\n", 2, "server.max_body", "is not a size"},
 	{"[server]\nmax_body = 1\n", 2, "server.max_body", "out of range"},
 	{"[server]\nmax_body = 99999999999999999999\n", 2, "server.max_body", "is not a size"},
 	{"[server]\nlisten = localhost\n", 2, "server.listen", "HOST:PORT"},

@@ -18,11 +18,11 @@ static enum err h(struct api_ctx *c, const struct request *r, struct response *s
 }
 
 static const struct route table[] = {
-	{HTTP_GET, "/a", h, ROLE_NONE, false},
-	{HTTP_POST, "/a", h, ROLE_NONE, true},
-	{HTTP_GET, "/a/{id}", h, ROLE_NONE, false},
-	{HTTP_DELETE, "/a/{id}", h, ROLE_NONE, false},
-	{HTTP_GET, "/a/{id}/b/{sub}", h, ROLE_NONE, false},
+	{HTTP_GET, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_BUFFERED, NULL, NULL},
+	{HTTP_GET, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_DELETE, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/a/{id}/b/{sub}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
 };
 
 static const struct match_case {

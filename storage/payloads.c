@@ -1,0 +1,337 @@
+#include "storage/payloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+#include "storage/db.h"
+
+/* Chunk size of new uploads (docs/design.md "Payload storage" has the
+ * measurement behind it); each payload remembers its own. */
+#define PAYLOAD_CHUNK_SIZE (64u * 1024u)
+/* Chunks written per write transaction: the write lock is held only while a
+ * batch already in memory is inserted, never across network reads. */
+#define CHUNKS_PER_TXN 16u
+
+struct payload_writer {
+	struct storage *s;
+	int64_t upload_id;
+	uint32_t chunk_size;
+	int64_t next_seq;
+	char *batch;
+	size_t batch_len;
+	size_t batch_cap;
+	bool committed;
+};
+
+static enum err step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return ERR_OK;
+	return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+}
+
+enum err storage_payload_writer_new(struct storage *s, struct payload_writer **ret_writer)
+{
+	struct payload_writer *w;
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return ERR_NOMEM;
+	w->s = s;
+	w->chunk_size = PAYLOAD_CHUNK_SIZE;
+	w->batch_cap = (size_t)w->chunk_size * CHUNKS_PER_TXN;
+	w->batch = malloc(w->batch_cap);
+	if (!w->batch) {
+		free(w);
+		return ERR_NOMEM;
+	}
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_INSERT);
+		sqlite3_bind_int64(st, 1, w->chunk_size);
+		sqlite3_bind_int64(st, 2, time_now());
+		e = step_done(st);
+	}
+	if (e) {
+		free(w->batch);
+		free(w);
+		return e;
+	}
+	w->upload_id = sqlite3_last_insert_rowid(db->handle);
+	*ret_writer = w;
+	return ERR_OK;
+}
+
+/* Insert every chunk in the batch (the last may be short) in one transaction. */
+static enum err writer_flush(struct payload_writer *w)
+{
+	struct db *db;
+	enum err e;
+
+	if (w->batch_len == 0)
+		return ERR_OK;
+	e = db_get(w->s, &db);
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	for (size_t off = 0; off < w->batch_len && !e; off += w->chunk_size) {
+		size_t n = w->batch_len - off < w->chunk_size ? w->batch_len - off : w->chunk_size;
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNK_INSERT);
+		sqlite3_bind_int64(st, 1, w->upload_id);
+		sqlite3_bind_int64(st, 2, w->next_seq);
+		sqlite3_bind_blob64(st, 3, w->batch + off, (sqlite3_uint64)n, SQLITE_STATIC);
+		e = step_done(st);
+		if (!e)
+			w->next_seq++;
+	}
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	e = db_commit(db);
+	if (!e)
+		w->batch_len = 0;
+	return e;
+}
+
+enum err storage_payload_writer_append(struct payload_writer *w, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		size_t n = w->batch_cap - w->batch_len < len ? w->batch_cap - w->batch_len : len;
+		memcpy(w->batch + w->batch_len, p, n);
+		w->batch_len += n;
+		p += n;
+		len -= n;
+		if (w->batch_len == w->batch_cap) {
+			enum err e = writer_flush(w);
+			if (e)
+				return e;
+		}
+	}
+	return ERR_OK;
+}
+
+static void payload_from_row(sqlite3_stmt *st, struct payload *p)
+{
+	const void *sha = sqlite3_column_blob(st, 1);
+
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(st, 0);
+	if (sha && sqlite3_column_bytes(st, 1) == SHA256_LEN)
+		memcpy(p->sha256, sha, SHA256_LEN);
+	p->size = (uint64_t)sqlite3_column_int64(st, 2);
+	snprintf(p->name, sizeof(p->name), "%s", db_column_text(st, 3));
+	p->created_at = sqlite3_column_int64(st, 4);
+	p->upload_id = sqlite3_column_int64(st, 5);
+	p->chunk_size = (uint32_t)sqlite3_column_int64(st, 6);
+}
+
+static enum err payload_by_sha(struct db *db, const uint8_t sha256[SHA256_LEN], struct payload *ret)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_BY_SHA);
+	int rc;
+
+	db_bind_blob(st, 1, sha256, SHA256_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+	payload_from_row(st, ret);
+	return ERR_OK;
+}
+
+static enum err upload_delete(struct db *db, int64_t upload_id)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_DELETE);
+
+	sqlite3_bind_int64(st, 1, upload_id);
+	return step_done(st);
+}
+
+enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t sha256[SHA256_LEN],
+				       uint64_t size, const char *name, struct payload *ret_payload,
+				       bool *ret_created)
+{
+	struct db *db;
+	bool created = false;
+	enum err e = writer_flush(w);
+
+	if (!e)
+		e = db_get(w->s, &db);
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	e = payload_by_sha(db, sha256, ret_payload);
+	if (e == ERR_NOT_FOUND) {
+		{
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_INSERT);
+			db_bind_blob(st, 1, sha256, SHA256_LEN);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+			if (name && name[0])
+				db_bind_text(st, 3, name);
+			else
+				sqlite3_bind_null(st, 3);
+			sqlite3_bind_int64(st, 4, w->upload_id);
+			sqlite3_bind_int64(st, 5, time_now());
+			e = step_done(st);
+		}
+		if (!e) {
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_COMPLETE);
+			sqlite3_bind_int64(st, 1, w->upload_id);
+			e = step_done(st);
+		}
+		if (!e)
+			e = payload_by_sha(db, sha256, ret_payload);
+		created = true;
+	} else if (!e) {
+		/* Same bytes again (or a concurrent twin won): keep one copy. */
+		e = upload_delete(db, w->upload_id);
+	}
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	e = db_commit(db);
+	if (e)
+		return e;
+	w->committed = true;
+	*ret_created = created;
+	return ERR_OK;
+}
+
+void storage_payload_writer_free(struct payload_writer *w)
+{
+	struct db *db;
+
+	if (!w)
+		return;
+	if (!w->committed && db_get(w->s, &db) == ERR_OK)
+		(void)upload_delete(db, w->upload_id); /* start-up cleanup catches a failure */
+	free(w->batch);
+	free(w);
+}
+
+enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOADS_STALE_DELETE);
+	e = step_done(st);
+	if (!e)
+		*ret_removed = (unsigned)sqlite3_changes(db->handle);
+	return e;
+}
+
+enum err storage_payload_get(struct storage *s, const uint8_t sha256[SHA256_LEN],
+			     struct payload *ret_payload)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	return e ? e : payload_by_sha(db, sha256, ret_payload);
+}
+
+enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
+			      struct payload *ret_payloads, unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	unsigned n = 0;
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_LIST);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		payload_from_row(st, &ret_payloads[n++]);
+	if (n < max && rc != SQLITE_DONE)
+		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+	*ret_count = n;
+	return ERR_OK;
+}
+
+enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN])
+{
+	struct payload p;
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	e = payload_by_sha(db, sha256, &p);
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_DELETE);
+		sqlite3_bind_int64(st, 1, p.id);
+		e = step_done(st);
+	}
+	/* The upload's chunks go with it (ON DELETE CASCADE). */
+	if (!e)
+		e = upload_delete(db, p.upload_id);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+enum err storage_payload_read(struct storage *s, const struct payload *p, uint64_t offset,
+			      void *buf, size_t len)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	uint64_t first, last, want;
+	char *out = buf;
+	int rc;
+
+	if (e)
+		return e;
+	if (len == 0)
+		return ERR_OK;
+	if (offset > p->size || len > p->size - offset || p->chunk_size == 0)
+		return ERR_INTERNAL;
+	first = offset / p->chunk_size;
+	last = (offset + len - 1) / p->chunk_size;
+	want = first;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNKS_READ);
+	sqlite3_bind_int64(st, 1, p->upload_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		const char *data = sqlite3_column_blob(st, 1);
+		uint64_t bytes = (uint64_t)sqlite3_column_bytes(st, 1);
+		uint64_t chunk_start = seq * p->chunk_size;
+		uint64_t expect = p->size - chunk_start < p->chunk_size ? p->size - chunk_start
+									: p->chunk_size;
+		/* A missing or short chunk is corruption, never silently served. */
+		if (seq != want || bytes != expect || !data)
+			return ERR_STORAGE;
+		uint64_t from = offset > chunk_start ? offset - chunk_start : 0;
+		uint64_t to =
+			offset + len < chunk_start + bytes ? offset + len - chunk_start : bytes;
+		memcpy(out + (chunk_start + from - offset), data + from, (size_t)(to - from));
+		want++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+	return want == last + 1 ? ERR_OK : ERR_STORAGE;
+}

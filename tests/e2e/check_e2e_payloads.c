@@ -1,0 +1,543 @@
+/* Payload store end to end: upload, metadata, resumable download. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "harness.h"
+#include "tests/check_run.h"
+
+#define MIB (1024 * 1024)
+
+static struct suitd_proc P;
+static unsigned char *data5; /* 5 MiB of random bytes */
+static char sha5[65];
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	static const char digits[] = "0123456789abcdef";
+
+	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static void fill_random(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+static void setup(void)
+{
+	harness_setup(&P, "[payloads]\nmax_size = 8M\nanonymous_download = on\n");
+	harness_admin_key(&P);
+	harness_start(&P);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	/* Whatever a test did, the database stays sound. */
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
+					     "WHERE integrity_check != 'ok'"),
+			 0);
+	harness_cleanup(&P);
+}
+
+static long upload(const void *body, size_t len, const char *query, const char *extra_header,
+		   struct http_result *r)
+{
+	const char *headers[] = {"Content-Type: application/octet-stream", extra_header, NULL};
+	char path[300];
+
+	snprintf(path, sizeof(path), "/api/v1/payloads%s", query ? query : "");
+	harness_request_ex(&P, "POST", path, P.admin_key, headers, body, len, r);
+	return r->status;
+}
+
+static void get(const char *path, const char *h1, const char *h2, struct http_result *r)
+{
+	const char *headers[] = {h1, h2, NULL};
+
+	if (!h1)
+		headers[0] = h2, headers[1] = NULL;
+	harness_request_ex(&P, "GET", path, NULL, headers, NULL, 0, r);
+}
+
+static void upload5(void)
+{
+	struct http_result r;
+
+	ck_assert_int_eq(upload(data5, 5 * MIB, "?name=fw-1.0.bin", NULL, &r), 201);
+	http_result_release(&r);
+}
+
+static const char *hdr(const struct http_result *r, const char *name)
+{
+	static char v[512];
+
+	return http_header(r, name, v, sizeof(v));
+}
+
+START_TEST(test_round_trip)
+{
+	struct http_result r;
+	char path[128], got[65];
+	json_t *j;
+
+	ck_assert_int_eq(upload(data5, 5 * MIB, "?name=fw-1.0.bin", NULL, &r), 201);
+	j = json_loadb(r.body, r.body_len, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "sha256")), sha5);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "size")), 5 * MIB);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "fw-1.0.bin");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/payloads/%s", sha5);
+	ck_assert_str_eq(hdr(&r, "Location"), path);
+	http_result_release(&r);
+
+	/* Device route (anonymous here) and management route give the same bytes. */
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	get(path, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 5 * MIB);
+	sha256_hex(r.body, r.body_len, got);
+	ck_assert_str_eq(got, sha5);
+	ck_assert_str_eq(hdr(&r, "Accept-Ranges"), "bytes");
+	char etag[80];
+	snprintf(etag, sizeof(etag), "\"%s\"", sha5);
+	ck_assert_str_eq(hdr(&r, "ETag"), etag);
+	http_result_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/payloads/%s/content", sha5);
+	harness_request(&P, "GET", path, P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	sha256_hex(r.body, r.body_len, got);
+	ck_assert_str_eq(got, sha5);
+	http_result_release(&r);
+	harness_request(&P, "GET", path, NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 401);
+	http_result_release(&r);
+
+	/* Same bytes again: 200 and the same single record. */
+	ck_assert_int_eq(upload(data5, 5 * MIB, NULL, NULL, &r), 200);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/api/v1/payloads", P.admin_key, NULL, NULL, 0, &r);
+	j = json_loadb(r.body, r.body_len, 0, NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 1);
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT sum(length(data)) FROM chunks"), 5 * MIB);
+}
+END_TEST
+
+/* Range forms: each request and the exact bytes expected. */
+static const struct range_case {
+	const char *range;
+	long status;
+	long long first, last; /* -1: whole body */
+} range_cases[] = {
+	{"bytes=0-99", 206, 0, 99},
+	{"bytes=100-", 206, 100, 5 * MIB - 1},
+	{"bytes=-500", 206, 5 * MIB - 500, 5 * MIB - 1},
+	{"bytes=5242879-", 206, 5 * MIB - 1, 5 * MIB - 1},
+	{"bytes=-99999999", 206, 0, 5 * MIB - 1},
+	{"bytes=131072-262143", 206, 131072, 262143},
+	{"bytes=65530-65545", 206, 65530, 65545}, /* across a chunk border */
+	{"bytes=0-999999999", 206, 0, 5 * MIB - 1},
+	{"BYTES=1-1", 206, 1, 1},
+	{"bytes=5-2", 200, -1, -1},    /* malformed: ignored */
+	{"bytes=abc", 200, -1, -1},    /* malformed: ignored */
+	{"pages=1-2", 200, -1, -1},    /* other unit: ignored */
+	{"bytes=", 200, -1, -1},       /* no ranges: ignored */
+	{"bytes=-0", 416, 0, 0},       /* unsatisfiable */
+	{"bytes=5242880-", 416, 0, 0}, /* starts at the end */
+};
+
+START_TEST(test_range)
+{
+	const struct range_case *c = &range_cases[_i];
+	struct http_result r;
+	char path[128], h[128], want[128];
+
+	upload5();
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	snprintf(h, sizeof(h), "Range: %s", c->range);
+	get(path, h, NULL, &r);
+	ck_assert_msg(r.status == c->status, "%s: %ld", c->range, r.status);
+	if (c->status == 416) {
+		snprintf(want, sizeof(want), "bytes */%d", 5 * MIB);
+		ck_assert_str_eq(hdr(&r, "Content-Range"), want);
+		ck_assert_str_eq(hdr(&r, "Content-Type"), "application/problem+json");
+	} else if (c->status == 206) {
+		snprintf(want, sizeof(want), "bytes %lld-%lld/%d", c->first, c->last, 5 * MIB);
+		ck_assert_str_eq(hdr(&r, "Content-Range"), want);
+		ck_assert_uint_eq(r.body_len, (size_t)(c->last - c->first + 1));
+		ck_assert(memcmp(r.body, data5 + c->first, r.body_len) == 0);
+	} else {
+		ck_assert_uint_eq(r.body_len, 5 * MIB);
+		ck_assert_ptr_null(hdr(&r, "Content-Range"));
+	}
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_multipart)
+{
+	struct http_result r;
+	char path[128], boundary[80], want[256];
+	const char *ct;
+
+	upload5();
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	get(path, "Range: bytes=0-9, 1000-1019,-5", NULL, &r);
+	ck_assert_int_eq(r.status, 206);
+	ct = hdr(&r, "Content-Type");
+	ck_assert_int_eq(strncmp(ct, "multipart/byteranges; boundary=", 31), 0);
+	snprintf(boundary, sizeof(boundary), "%s", ct + 31);
+	/* Rebuild the exact body expected and compare byte for byte. */
+	size_t cap = 4096, n = 0;
+	char *expect = malloc(cap);
+	long long parts[3][2] = {{0, 9}, {1000, 1019}, {5 * MIB - 5, 5 * MIB - 1}};
+	for (int i = 0; i < 3; i++) {
+		n += (size_t)snprintf(expect + n, cap - n,
+				      "%s--%s\r\nContent-Type: application/octet-stream\r\n"
+				      "Content-Range: bytes %lld-%lld/%d\r\n\r\n",
+				      i ? "\r\n" : "", boundary, parts[i][0], parts[i][1], 5 * MIB);
+		memcpy(expect + n, data5 + parts[i][0], (size_t)(parts[i][1] - parts[i][0] + 1));
+		n += (size_t)(parts[i][1] - parts[i][0] + 1);
+	}
+	n += (size_t)snprintf(expect + n, cap - n, "\r\n--%s--\r\n", boundary);
+	ck_assert_uint_eq(r.body_len, n);
+	ck_assert(memcmp(r.body, expect, n) == 0);
+	snprintf(want, sizeof(want), "%zu", n);
+	ck_assert_str_eq(hdr(&r, "Content-Length"), want);
+	free(expect);
+	http_result_release(&r);
+	/* More than RANGE_MAX ranges: the header is ignored, the whole body sent. */
+	char many[2048] = "Range: bytes=";
+	for (int i = 0; i < 40; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%d-%d", i ? "," : "",
+			 i * 10, i * 10 + 1);
+	get(path, many, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 5 * MIB);
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_conditionals_and_head)
+{
+	struct http_result r;
+	char path[128], inm[128], ifr[128];
+
+	upload5();
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	snprintf(inm, sizeof(inm), "If-None-Match: \"abc\", \"%s\"", sha5);
+	get(path, inm, NULL, &r);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_uint_eq(r.body_len, 0);
+	http_result_release(&r);
+	get(path, "If-None-Match: \"other\"", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	/* If-Range with our ETag keeps the range; any other makes it a 200. */
+	snprintf(ifr, sizeof(ifr), "If-Range: \"%s\"", sha5);
+	get(path, "Range: bytes=10-19", ifr, &r);
+	ck_assert_int_eq(r.status, 206);
+	ck_assert_uint_eq(r.body_len, 10);
+	http_result_release(&r);
+	get(path, "Range: bytes=10-19", "If-Range: \"stale\"", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 5 * MIB);
+	http_result_release(&r);
+	harness_request(&P, "HEAD", path, NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(hdr(&r, "Content-Length"), "5242880");
+	ck_assert_str_eq(hdr(&r, "Accept-Ranges"), "bytes");
+	ck_assert_uint_eq(r.body_len, 0);
+	http_result_release(&r);
+}
+END_TEST
+
+START_TEST(test_upload_errors)
+{
+	struct http_result r;
+	unsigned char md[32];
+	char digest[128], b64[64];
+	unsigned char *big = calloc(1, 9 * MIB);
+
+	/* Content-Length over max_size with Expect: the answer comes before the body. */
+	ck_assert_int_eq(upload(big, 9 * MIB, NULL, "Expect: 100-continue", &r), 413);
+	ck_assert_str_eq(hdr(&r, "Content-Type"), "application/problem+json");
+	http_result_release(&r);
+	ck_assert_int_eq(upload(big, 9 * MIB, NULL, NULL, &r), 413);
+	http_result_release(&r);
+	free(big);
+	/* Content-Digest checked: a wrong one is 422, a good one passes. */
+	EVP_Digest("other", 5, md, NULL, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)b64, md, 32);
+	snprintf(digest, sizeof(digest), "Content-Digest: sha-256=:%s:", b64);
+	ck_assert_int_eq(upload(data5, MIB, NULL, digest, &r), 422);
+	ck_assert_ptr_nonnull(strstr(r.body, "urn:suitd:unprocessable"));
+	http_result_release(&r);
+	EVP_Digest(data5, MIB, md, NULL, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)b64, md, 32);
+	snprintf(digest, sizeof(digest), "Content-Digest: sha-512=:AAAA:, sha-256=:%s:", b64);
+	ck_assert_int_eq(upload(data5, MIB, NULL, digest, &r), 201);
+	http_result_release(&r);
+	ck_assert_int_eq(upload(data5, 10, NULL, "Content-Digest: sha-256=:nope:", &r), 400);
+	http_result_release(&r);
+	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "text/plain", "x", 1, &r);
+	ck_assert_int_eq(r.status, 415);
+	http_result_release(&r);
+	ck_assert_int_eq(upload("", 0, NULL, NULL, &r), 400);
+	http_result_release(&r);
+	ck_assert_int_eq(upload(data5, 10, "?name=%01bad", NULL, &r), 400);
+	http_result_release(&r);
+	/* Only the one good upload is stored: no leftovers of the others. */
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM chunks"), 16);
+}
+END_TEST
+
+START_TEST(test_lookup_errors_and_delete)
+{
+	struct http_result r;
+	char path[160];
+
+	get("/device/v1/payloads/0000000000000000000000000000000000000000000000000000000000000000",
+	    NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	http_result_release(&r);
+	get("/device/v1/payloads/xyz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "urn:suitd:invalid-request"));
+	http_result_release(&r);
+	upload5();
+	snprintf(path, sizeof(path), "/api/v1/payloads/%s", sha5);
+	harness_request(&P, "GET", path, P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"size\":5242880"));
+	http_result_release(&r);
+	harness_request(&P, "DELETE", path, P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 204);
+	http_result_release(&r);
+	harness_request(&P, "DELETE", path, P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM chunks"), 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads"), 0);
+}
+END_TEST
+
+/* An upload whose body stops after `stop_after` bytes of `total`. */
+struct partial {
+	size_t sent, stop_after, total;
+};
+
+static size_t partial_read(char *buf, size_t size, size_t n, void *userp)
+{
+	struct partial *pa = userp;
+	size_t want = size * n;
+
+	if (pa->sent >= pa->stop_after)
+		return CURL_READFUNC_ABORT;
+	if (want > pa->stop_after - pa->sent)
+		want = pa->stop_after - pa->sent;
+	memcpy(buf, data5 + pa->sent, want);
+	pa->sent += want;
+	return want;
+}
+
+static CURL *partial_upload(struct partial *pa, struct curl_slist **h)
+{
+	CURL *c = curl_easy_init();
+	char url[256], auth[160];
+
+	snprintf(url, sizeof(url), "%s/api/v1/payloads", P.url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", P.admin_key);
+	*h = curl_slist_append(NULL, auth);
+	*h = curl_slist_append(*h, "Content-Type: application/octet-stream");
+	*h = curl_slist_append(*h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, P.ca);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)pa->total);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, partial_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, pa);
+	return c;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+START_TEST(test_client_abort_leaves_nothing)
+{
+	struct partial pa = {0, 3 * MIB, 5 * MIB};
+	struct curl_slist *h;
+	CURL *c = partial_upload(&pa, &h);
+
+	ck_assert_int_ne(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	/* The daemon notices the closed connection and drops the chunks. */
+	long long left = -1;
+	for (int i = 0; i < 100 && left != 0; i++) {
+		sleep_ms(50);
+		left = harness_sql_int(&P, "SELECT count(*) FROM uploads") +
+		       harness_sql_int(&P, "SELECT count(*) FROM chunks");
+	}
+	ck_assert_int_eq(left, 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 0);
+}
+END_TEST
+
+START_TEST(test_kill9_mid_upload)
+{
+	struct partial pa = {0, 5 * MIB, 5 * MIB};
+	struct curl_slist *h;
+	CURL *c = partial_upload(&pa, &h);
+	CURLM *m = curl_multi_init();
+	int running = 1;
+
+	curl_multi_add_handle(m, c);
+	/* Drive the upload until 3 MiB are out, then crash the daemon. */
+	while (running && pa.sent < 3 * MIB) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 50, NULL);
+	}
+	ck_assert_uint_ge(pa.sent, 3 * MIB);
+	sleep_ms(100);
+	harness_kill9(&P);
+	curl_multi_remove_handle(m, c);
+	curl_easy_cleanup(c);
+	curl_multi_cleanup(m);
+	curl_slist_free_all(h);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 0);
+	/* Restart: start-up removes the dead upload; the daemon serves again. */
+	harness_start(&P);
+	ck_assert(harness_log_contains(&P, "unfinished uploads") ||
+		  harness_sql_int(&P, "SELECT count(*) FROM chunks") == 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM chunks"), 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads"), 0);
+	upload5();
+}
+END_TEST
+
+START_TEST(test_concurrent_identical_uploads)
+{
+	CURLM *m = curl_multi_init();
+	CURL *c[4];
+	struct curl_slist *h = NULL;
+	char url[256], auth[160];
+	int running = 1, created = 0, existing = 0;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	snprintf(url, sizeof(url), "%s/api/v1/payloads", P.url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", P.admin_key);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	h = curl_slist_append(h, "Expect:");
+	for (int i = 0; i < 4; i++) {
+		c[i] = curl_easy_init();
+		curl_easy_setopt(c[i], CURLOPT_URL, url);
+		curl_easy_setopt(c[i], CURLOPT_CAINFO, P.ca);
+		curl_easy_setopt(c[i], CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c[i], CURLOPT_POSTFIELDS, data5);
+		curl_easy_setopt(c[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(3 * MIB));
+		curl_easy_setopt(c[i], CURLOPT_WRITEDATA, devnull);
+		curl_multi_add_handle(m, c[i]);
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (int i = 0; i < 4; i++) {
+		long code = 0;
+		curl_easy_getinfo(c[i], CURLINFO_RESPONSE_CODE, &code);
+		created += code == 201;
+		existing += code == 200;
+		curl_multi_remove_handle(m, c[i]);
+		curl_easy_cleanup(c[i]);
+	}
+	curl_multi_cleanup(m);
+	curl_slist_free_all(h);
+	fclose(devnull);
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(existing, 3);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT sum(length(data)) FROM chunks"), 3 * MIB);
+}
+END_TEST
+
+START_TEST(test_device_route_closed_by_default)
+{
+	struct suitd_proc p;
+	struct http_result r;
+
+	harness_setup(&p, "");
+	harness_start(&p);
+	harness_request(&p, "GET",
+			"/device/v1/payloads/" /* any */
+			"0000000000000000000000000000000000000000000000000000000000000000",
+			NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_ptr_nonnull(strstr(r.body, "urn:suitd:unauthorized"));
+	http_result_release(&r);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-payloads");
+	TCase *tc = tcase_create("payloads");
+	TCase *tc2 = tcase_create("closed");
+	int rc;
+
+	data5 = malloc(5 * MIB);
+	fill_random(data5, 5 * MIB, 42);
+	sha256_hex(data5, 5 * MIB, sha5);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc2, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_loop_test(tc, test_range, 0, (int)(sizeof(range_cases) / sizeof(range_cases[0])));
+	tcase_add_test(tc, test_multipart);
+	tcase_add_test(tc, test_conditionals_and_head);
+	tcase_add_test(tc, test_upload_errors);
+	tcase_add_test(tc, test_lookup_errors_and_delete);
+	tcase_add_test(tc, test_client_abort_leaves_nothing);
+	tcase_add_test(tc, test_kill9_mid_upload);
+	tcase_add_test(tc, test_concurrent_identical_uploads);
+	tcase_add_test(tc2, test_device_route_closed_by_default);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, tc2);
+	rc = check_run(s);
+	curl_global_cleanup();
+	free(data5);
+	return rc;
+}
