@@ -26,7 +26,7 @@ endif
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd
+PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd libcbor
 TEST_PKGS = check libcurl
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -41,7 +41,7 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c api/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c api/*.c) \
 	server/router.c server/routes.c server/daemon.c server/tls.c server/cli.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))

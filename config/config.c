@@ -22,6 +22,7 @@ enum key_type {
 	KEY_LISTEN,
 	KEY_LOG_LEVEL,
 	KEY_SYNCHRONOUS,
+	KEY_PATH_LIST, /* repeatable; each a path */
 };
 
 struct key {
@@ -53,6 +54,12 @@ static const struct key keys[] = {
 	{"storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0},
 	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40},
 	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0},
+	{"manifests", "trust_anchor", KEY_PATH_LIST, OFF(manifests.trust_anchors), "", 0, 0},
+	{"manifests", "hmac_key", KEY_PATH_LIST, OFF(manifests.hmac_keys), "", 0, 0},
+	{"manifests", "require_signature", KEY_BOOL, OFF(manifests.require_signature), "on", 0, 0},
+	{"manifests", "max_size", KEY_SIZE, OFF(manifests.max_size), "1M", 64, (uint64_t)16 << 20},
+	{"manifests", "allow_external_uri", KEY_BOOL, OFF(manifests.allow_external_uri), "off", 0,
+	 0},
 	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0},
 };
 
@@ -260,6 +267,22 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 			*(unsigned *)base = (unsigned)n;
 		return true;
 	}
+	case KEY_PATH_LIST: {
+		struct config_list *list = (struct config_list *)(void *)base;
+		if (!value[0])
+			return true; /* the default: no entries */
+		if (list->count >= CONFIG_LIST_MAX) {
+			snprintf(why, why_size, "given more than %d times", CONFIG_LIST_MAX);
+			return false;
+		}
+		char *item = path_resolve(l->dir, value);
+		if (!item) {
+			snprintf(why, why_size, "out of memory");
+			return false;
+		}
+		list->items[list->count++] = item;
+		return true;
+	}
 	case KEY_LISTEN:
 		if (!parse_listen(value, (char **)base, &l->config->server.listen_port)) {
 			snprintf(why, why_size, "'%s' is not HOST:PORT or [IPV6]:PORT", value);
@@ -323,7 +346,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 		loader_fail(l, section, name, "unknown key");
 		return 0;
 	}
-	if (l->seen[idx]) {
+	if (l->seen[idx] && k->type != KEY_PATH_LIST) {
 		loader_fail(l, section, name, "duplicate key");
 		return 0;
 	}
@@ -430,6 +453,12 @@ void config_free(struct config *config)
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_PATH ||
 		    keys[i].type == KEY_LISTEN)
 			free(*(char **)((char *)config + keys[i].offset));
+		if (keys[i].type == KEY_PATH_LIST) {
+			struct config_list *list =
+				(struct config_list *)(void *)((char *)config + keys[i].offset);
+			for (unsigned j = 0; j < list->count; j++)
+				free(list->items[j]);
+		}
 	}
 	free(config->path);
 	free(config);
@@ -457,6 +486,15 @@ static bool key_equal(const struct key *k, const struct config *a, const struct 
 		return *(const enum log_level *)pa == *(const enum log_level *)pb;
 	case KEY_SYNCHRONOUS:
 		return *(const enum config_synchronous *)pa == *(const enum config_synchronous *)pb;
+	case KEY_PATH_LIST: {
+		const struct config_list *la = (const void *)pa, *lb = (const void *)pb;
+		if (la->count != lb->count)
+			return false;
+		for (unsigned i = 0; i < la->count; i++)
+			if (strcmp(la->items[i], lb->items[i]) != 0)
+				return false;
+		return true;
+	}
 	}
 	return false;
 }

@@ -18,6 +18,13 @@ enum config_synchronous {
 	CONFIG_SYNC_FULL,
 };
 
+/* A key that may be given several times, in file order. */
+#define CONFIG_LIST_MAX 64
+struct config_list {
+	unsigned count;
+	char *items[CONFIG_LIST_MAX];
+};
+
 struct config {
 	char *path; /* the file it was read from */
 	struct {
@@ -37,6 +44,13 @@ struct config {
 		char *database;
 		enum config_synchronous synchronous;
 	} storage;
+	struct {
+		struct config_list trust_anchors; /* PEM public keys or certificates */
+		struct config_list hmac_keys;     /* files of 32 raw bytes */
+		bool require_signature;
+		uint64_t max_size;
+		bool allow_external_uri;
+	} manifests;
 	struct {
 		uint64_t max_size;	 /* largest payload upload, bytes */
 		bool anonymous_download; /* device payload route without identity */

@@ -1,0 +1,149 @@
+/* SUIT envelopes (draft-ietf-suit-manifest): parse, verify, extract facts.
+ * No HTTP and no SQL in here. docs/suit.md describes what is checked. */
+#ifndef SUITD_SUIT_SUIT_H
+#define SUITD_SUIT_SUIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+
+/* Every reason an envelope is refused; the slug is the problem type
+ * urn:suitd:manifest:<slug>. X(name, slug) */
+#define SUIT_CHECK_LIST(X)                                                                   \
+	X(OK, "ok")                                                                          \
+	X(CBOR_PARSE, "cbor-parse")                                                          \
+	X(OBSOLETE_ENCODING, "obsolete-encoding")                                            \
+	X(MANIFEST_VERSION, "manifest-version")                                              \
+	X(UNSUPPORTED, "unsupported")                                                        \
+	X(DIGEST_ALG_UNSUPPORTED, "digest-alg-unsupported")                                  \
+	X(DIGEST_MISMATCH, "digest-mismatch")                                                \
+	X(UNSIGNED, "unsigned")                                                              \
+	X(ALG_UNSUPPORTED, "alg-unsupported")                                                \
+	X(SIGNATURE_INVALID, "signature-invalid")                                            \
+	X(NO_TRUSTED_SIGNATURE, "no-trusted-signature")                                      \
+	X(SEVERED_DIGEST_MISMATCH, "severed-digest-mismatch")                                \
+	X(INTEGRATED_PAYLOAD_MISMATCH, "integrated-payload-mismatch")                        \
+	X(PAYLOAD_MISSING, "payload-missing")                                                \
+	X(PAYLOAD_SIZE_MISMATCH, "payload-size-mismatch")                                    \
+	X(EXTERNAL_URI, "external-uri")                                                      \
+	X(SEQUENCE_CONFLICT, "sequence-conflict")
+
+enum suit_check {
+#define SUIT_CHECK_ENUM(name, slug) SUIT_##name,
+	SUIT_CHECK_LIST(SUIT_CHECK_ENUM)
+#undef SUIT_CHECK_ENUM
+	SUIT__COUNT
+};
+
+const char *suit_check_slug(enum suit_check c);
+
+/* Bounds of what suitd indexes; larger manifests are refused as
+ * unsupported rather than silently truncated. */
+#define SUIT_MAX_COMPONENTS 16
+#define SUIT_MAX_IMAGES 64
+#define SUIT_MAX_SIGNERS 8
+#define SUIT_MAX_DIGEST 64
+#define SUIT_MAX_URI 1024
+#define SUIT_MAX_INTEGRATED 16
+
+/* COSE algorithm ids */
+#define COSE_ALG_ES256 (-7)
+#define COSE_ALG_ESP256 (-9)
+#define COSE_ALG_EDDSA (-8)
+#define COSE_ALG_ED25519 (-19)
+#define COSE_ALG_HMAC256 5
+#define COSE_ALG_SHA256 (-16)
+
+struct suit_digest {
+	int64_t alg;
+	uint8_t bytes[SUIT_MAX_DIGEST];
+	size_t len;
+};
+
+/* One image the manifest fetches: directive-fetch with these parameters. */
+struct suit_image {
+	unsigned component;
+	bool has_digest;
+	struct suit_digest digest;
+	bool has_size;
+	uint64_t size;
+	char uri[SUIT_MAX_URI + 1];
+};
+
+struct suit_component {
+	bool has_vendor, has_class;
+	uint8_t vendor[16], class_id[16];
+	uint8_t id[128]; /* encoded SUIT_Component_Identifier */
+	size_t id_len;
+};
+
+struct suit_signer {
+	int64_t alg;
+	uint8_t kid[64];
+	size_t kid_len;
+	int anchor; /* index into the keyring, -1 when not verified */
+	enum suit_check result;
+};
+
+struct suit_integrated {
+	char key[128];
+	struct suit_digest digest; /* SHA-256 of the bstr content */
+	uint64_t size;
+};
+
+struct suit_keyring;
+
+struct suit_facts {
+	bool tagged;
+	struct suit_digest manifest_digest;
+	uint64_t version;
+	uint64_t sequence;
+	unsigned component_count;
+	struct suit_component components[SUIT_MAX_COMPONENTS];
+	unsigned image_count; /* fetched images */
+	struct suit_image images[SUIT_MAX_IMAGES];
+	unsigned signer_count;
+	struct suit_signer signers[SUIT_MAX_SIGNERS];
+	unsigned integrated_count;
+	struct suit_integrated integrated[SUIT_MAX_INTEGRATED];
+	/* Everything, for the API (components with digests/sizes/URIs,
+	 * dependencies, text, reference URI, severable members, signers). */
+	json_t *json;
+};
+
+struct suit_verify_options {
+	const struct suit_keyring *keyring;
+	bool require_signature;
+};
+
+/* Parse and verify an envelope; on failure ret_check and d say why. On
+ * success facts is filled (release with suit_facts_release). */
+enum suit_check suit_envelope_check(const uint8_t *data, size_t len,
+				    const struct suit_verify_options *opt, struct suit_facts *facts,
+				    struct diag *d);
+void suit_facts_release(struct suit_facts *facts);
+
+/* Copy of the envelope without the severable members named (16 payload-fetch,
+ * 20 install, 23 text ...) whose digests are in the manifest, so the
+ * signature stays valid. *ret is malloc'ed. */
+enum suit_check suit_envelope_sever(const uint8_t *data, size_t len, const int64_t *keys,
+				    unsigned key_count, uint8_t **ret, size_t *ret_len,
+				    struct diag *d);
+
+/* ---- trust anchors ---- */
+enum err suit_keyring_new(struct suit_keyring **ret);
+/* PEM public key (SubjectPublicKeyInfo) or certificate: P-256 or Ed25519. */
+enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct diag *d);
+/* A raw 32-byte HMAC-SHA-256 secret. */
+enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct diag *d);
+unsigned suit_keyring_count(const struct suit_keyring *kr);
+/* Name (file) and RFC 9679 thumbprint of anchor i. */
+const char *suit_keyring_name(const struct suit_keyring *kr, unsigned i);
+const uint8_t *suit_keyring_kid(const struct suit_keyring *kr, unsigned i);
+void suit_keyring_free(struct suit_keyring *kr);
+
+#endif
