@@ -9,8 +9,12 @@
 #include "config/config.h"
 #include "storage/storage.h"
 
+struct manifest_policy_holder;
+
 struct api_ctx {
 	const struct config *config;
+	/* Trust anchors and manifest rules: replaced on SIGHUP. */
+	struct manifest_policy_holder *manifests;
 	struct storage *storage;
 	struct metrics *metrics;
 	int64_t started_at;

@@ -89,6 +89,19 @@ enum err api_fail(struct response *res, enum err e, const char *fmt, ...)
 	va_list ap;
 
 	res->problem = e;
+	res->problem_type = NULL;
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+enum err api_fail_type(struct response *res, enum err e, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->problem = e;
+	res->problem_type = type;
 	va_start(ap, fmt);
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	va_end(ap);
@@ -157,10 +170,11 @@ void api_problem_render(struct response *res, const char *instance)
 	char safe_instance[BOUND_DETAIL_MAX], safe_detail[BOUND_DETAIL_MAX];
 	enum err e = res->problem ? res->problem : ERR_INTERNAL;
 	unsigned status = api_http_status(e);
-	char type[64];
+	char type[96];
 	json_t *j;
 
-	snprintf(type, sizeof(type), "urn:suitd:%s", err_slug(e));
+	snprintf(type, sizeof(type), "urn:suitd:%s",
+		 res->problem_type ? res->problem_type : err_slug(e));
 	text_sanitize(safe_instance, sizeof(safe_instance), instance);
 	text_sanitize(safe_detail, sizeof(safe_detail), res->detail);
 	/* Internal errors never leak details to the client: they go to the log. */

@@ -69,6 +69,9 @@ struct response {
 	/* Set by api_fail(): rendered as problem+json by the server. */
 	enum err problem;
 	char detail[BOUND_DETAIL_MAX];
+	/* A more precise problem type than the error's own slug (static
+	 * string, e.g. "manifest:digest-mismatch"), or NULL. */
+	const char *problem_type;
 };
 
 void response_init(struct response *res);
@@ -85,6 +88,9 @@ enum err response_text(struct response *res, unsigned status, const char *conten
  * write `return api_fail(res, ERR_INVALID, "field 'name' ...")`. */
 enum err api_fail(struct response *res, enum err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a precise problem type slug (urn:suitd:<type>). */
+enum err api_fail_type(struct response *res, enum err e, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* HTTP status for an error code (one switch, no default). */
 unsigned api_http_status(enum err e);
 /* Fill res with application/problem+json for res->problem. */

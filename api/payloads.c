@@ -11,6 +11,7 @@
 #include "api/input.h"
 #include "api/range.h"
 #include "common/timeutil.h"
+#include "storage/manifests.h"
 #include "storage/payloads.h"
 
 /* ---- upload ---------------------------------------------------------- */
@@ -243,10 +244,27 @@ enum err api_payloads_list(struct api_ctx *ctx, const struct request *req, struc
 
 enum err api_payloads_get(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
+	uint8_t digests[MANIFEST_LINKS_MAX][MANIFEST_DIGEST_MAX];
+	size_t lens[MANIFEST_LINKS_MAX];
+	char hex[2 * MANIFEST_DIGEST_MAX + 1];
+	unsigned n = 0;
 	struct payload p;
+	json_t *j, *manifests;
 	enum err e = payload_lookup(ctx, req, res, &p);
 
-	return e ? e : response_json(res, 200, payload_json(&p));
+	if (e)
+		return e;
+	e = storage_payload_manifests(ctx->storage, p.id, digests, lens, MANIFEST_LINKS_MAX, &n);
+	if (e)
+		return api_fail(res, e, "cannot list the manifests of the payload");
+	j = payload_json(&p);
+	manifests = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		hex_encode(digests[i], lens[i], hex);
+		json_array_append_new(manifests, json_string(hex));
+	}
+	json_object_set_new(j, "manifests", manifests);
+	return response_json(res, 200, j);
 }
 
 enum err api_payloads_delete(struct api_ctx *ctx, const struct request *req, struct response *res)

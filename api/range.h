@@ -16,7 +16,7 @@ struct byte_range {
 };
 
 enum range_result {
-	RANGE_IGNORE,        /* absent, malformed, other unit, too many: send 200 */
+	RANGE_IGNORE,	     /* absent, malformed, other unit, too many: send 200 */
 	RANGE_SATISFIABLE,   /* *ret_count >= 1 ranges, clipped to the size */
 	RANGE_UNSATISFIABLE, /* well-formed but no range overlaps: send 416 */
 };

@@ -60,16 +60,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KIB ((size_t)1024)
-#define MIB (KIB * KIB)
+#define KIB	     ((size_t)1024)
+#define MIB	     (KIB * KIB)
 #define PAYLOAD_SIZE (64 * MIB)
-#define RANGE_LEN (128 * KIB)
-#define SEQ_BLOCK (256 * KIB)
-#define TXN_BYTES (1 * MIB)
-#define UPLOAD_ID 1
-#define DEFAULT_N 10000L
+#define RANGE_LEN    (128 * KIB)
+#define SEQ_BLOCK    (256 * KIB)
+#define TXN_BYTES    (1 * MIB)
+#define UPLOAD_ID    1
+#define DEFAULT_N    10000L
 #define PAYLOAD_SEED UINT64_C(0x5017D0001)
-#define OFFSET_SEED UINT64_C(0x5017D0002)
+#define OFFSET_SEED  UINT64_C(0x5017D0002)
 
 static const size_t CHUNK_SIZES[] = {16 * KIB, 64 * KIB, 256 * KIB, 1 * MIB};
 #define N_CHUNK_SIZES (sizeof CHUNK_SIZES / sizeof CHUNK_SIZES[0])
@@ -93,8 +93,7 @@ static void die(const char *fmt, ...)
 static void check(sqlite3 *db, int rc, int want, const char *what)
 {
 	if (rc != want)
-		die("%s: rc=%d (%s)", what, rc,
-		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		die("%s: rc=%d (%s)", what, rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
 static uint64_t now_ns(void)
@@ -120,8 +119,14 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
-static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+static size_t max_sz(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
 
 /* -------------------------------------------- counting pass-through VFS */
 
@@ -388,8 +393,7 @@ static void conn_open(conn *c, const char *path, size_t chunk, int reopen)
 {
 	memset(c, 0, sizeof *c);
 	c->chunk = chunk;
-	check(NULL,
-	      sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	check(NULL, sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
 	      SQLITE_OK, "sqlite3_open_v2");
 	set_wal(c->db);
 	exec(c->db, "PRAGMA synchronous=NORMAL");
@@ -529,11 +533,11 @@ static size_t read_range_blob(conn *c, size_t off, size_t len, unsigned char *ou
 /* ----------------------------------------------------------- range test */
 
 typedef struct {
-	double rps;      /* ranges / summed per-range latency */
+	double rps; /* ranges / summed per-range latency */
 	double med_us, p99_us;
-	double sql_kib;  /* bytes delivered by SQLite per range */
-	double os_kib;   /* bytes read from the OS per range */
-	double preads;   /* xRead calls per range */
+	double sql_kib; /* bytes delivered by SQLite per range */
+	double os_kib;	/* bytes read from the OS per range */
+	double preads;	/* xRead calls per range */
 	double pg_hit, pg_miss;
 } result;
 
@@ -549,8 +553,7 @@ static void cache_stats(sqlite3 *db, int reset, int *hit, int *miss)
 }
 
 static void run_ranges(conn *c, enum strategy s, const unsigned char *payload,
-		       const size_t *offsets, long n, uint64_t *lat, unsigned char *buf,
-		       result *r)
+		       const size_t *offsets, long n, uint64_t *lat, unsigned char *buf, result *r)
 {
 	int hit, miss;
 	uint64_t sql_bytes = 0, total = 0;
@@ -577,7 +580,9 @@ static void run_ranges(conn *c, enum strategy s, const unsigned char *payload,
 	size_t p99 = (size_t)((99 * n + 99) / 100) - 1; /* ceil(0.99 n) - 1 */
 	double dn = (double)n;
 	r->rps = dn / ((double)total / 1e9);
-	r->med_us = (n % 2 ? (double)lat[n / 2] : ((double)lat[n / 2 - 1] + (double)lat[n / 2]) / 2) / 1e3;
+	r->med_us =
+		(n % 2 ? (double)lat[n / 2] : ((double)lat[n / 2 - 1] + (double)lat[n / 2]) / 2) /
+		1e3;
 	r->p99_us = (double)lat[p99] / 1e3;
 	r->sql_kib = (double)sql_bytes / dn / 1024.0;
 	r->os_kib = (double)g_os.bytes / dn / 1024.0;
@@ -587,8 +592,7 @@ static void run_ranges(conn *c, enum strategy s, const unsigned char *payload,
 }
 
 /* Strategy (a) over the whole payload in SEQ_BLOCK blocks. */
-static double seq_read(conn *c, const unsigned char *payload, unsigned char *buf,
-		       double *os_mib)
+static double seq_read(conn *c, const unsigned char *payload, unsigned char *buf, double *os_mib)
 {
 	uint64_t total = 0;
 	g_os.reads = g_os.bytes = 0;
@@ -707,9 +711,9 @@ int main(int argc, char **argv)
 
 		printf("%-6s %-5s %7s | %-6s %8s %7s %7s %7s %6s %6s %6s | %-6s %8s %7s %7s %7s "
 		       "%6s %6s %6s\n",
-		       "chunk", "strat", "sqlKiB", "phase", "rng/s", "med", "p99", "osKiB", "preads",
-		       "pgHit", "pgMiss", "phase", "rng/s", "med", "p99", "osKiB", "preads", "pgHit",
-		       "pgMiss");
+		       "chunk", "strat", "sqlKiB", "phase", "rng/s", "med", "p99", "osKiB",
+		       "preads", "pgHit", "pgMiss", "phase", "rng/s", "med", "p99", "osKiB",
+		       "preads", "pgHit", "pgMiss");
 		for (int st = 0; st < 2; st++) {
 			char label[32];
 			snprintf(label, sizeof label, "%zuK", cs / KIB);

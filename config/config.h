@@ -46,7 +46,7 @@ struct config {
 	} storage;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */
-		struct config_list hmac_keys;     /* files of 32 raw bytes */
+		struct config_list hmac_keys;	  /* files of 32 raw bytes */
 		bool require_signature;
 		uint64_t max_size;
 		bool allow_external_uri;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "api/auth.h"
+#include "api/manifests.h"
 #include "common/cleanup.h"
 #include "common/timeutil.h"
 #include "server/commands.h"
@@ -90,6 +91,12 @@ int command_check_config(const struct config *config)
 			tls_files_release(&f);
 		}
 	}
+	struct manifest_policy *policy = NULL;
+	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
+		fprintf(stderr, "suitd: %s: [manifests] %s: %s\n", config->path, d.field, d.text);
+		return 1;
+	}
+	manifest_policy_put(policy);
 	if (access(config->storage.database, F_OK) != 0 &&
 	    !parent_dir_writable(config->storage.database)) {
 		fprintf(stderr, "suitd: %s: [storage] database: cannot create '%s': %s\n",

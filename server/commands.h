@@ -9,6 +9,7 @@ int command_check_config(const struct config *config);
 int command_migrate(const struct config *config);
 int command_key(const struct config *config, int argc, char **argv);
 int command_backup(const struct config *config, int argc, char **argv);
+int command_manifest(const struct config *config, int argc, char **argv);
 
 /* Load the file, printing "suitd: FILE:LINE: [section] key: why" on error. */
 struct config *command_config_load(const char *path);

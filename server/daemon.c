@@ -435,7 +435,8 @@ static enum err listen_address(const struct config *c, struct sockaddr_storage *
 }
 
 enum err daemon_start(const struct config *config, struct storage *storage, struct metrics *metrics,
-		      struct daemon **ret_daemon, struct diag *d)
+		      struct manifest_policy_holder *manifests, struct daemon **ret_daemon,
+		      struct diag *d)
 {
 	struct daemon *dm = calloc(1, sizeof(*dm));
 	struct sockaddr_storage addr = {0};
@@ -449,8 +450,11 @@ enum err daemon_start(const struct config *config, struct storage *storage, stru
 
 	if (!dm)
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
-	dm->ctx = (struct api_ctx){
-		.config = config, .storage = storage, .metrics = metrics, .started_at = time_now()};
+	dm->ctx = (struct api_ctx){.config = config,
+				   .storage = storage,
+				   .metrics = metrics,
+				   .manifests = manifests,
+				   .started_at = time_now()};
 	dm->max_body = config->server.max_body;
 	dm->tls_on = config->server.tls;
 	if (threads == 0) {

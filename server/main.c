@@ -19,6 +19,11 @@ static void usage(FILE *out)
 		"  key list                     list API keys (never the secrets)\n"
 		"  key revoke NAME              revoke the active key NAME\n"
 		"  backup FILE                  consistent copy of the live database\n"
+		"  manifest verify ENVELOPE     check a SUIT envelope as an upload would\n"
+		"  manifest create --key KEY.pem --payload FILE --vendor-domain D --class-info C\n"
+		"        --sequence N [--uri URI] [--component ID] [--description TEXT]\n"
+		"        [--integrated] -o OUT.suit\n"
+		"                               build and sign a single-image envelope\n"
 		"\n"
 		"  -c, --config FILE            configuration file (default %s)\n"
 		"  -h, --help                   this text\n"
@@ -57,7 +62,8 @@ int main(int argc, char **argv)
 	}
 	verb = optind < argc ? argv[optind] : NULL;
 	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
-	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0) {
+	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0 &&
+	    strcmp(verb, "manifest") != 0) {
 		fprintf(stderr, "suitd: unknown command '%s'\n", verb);
 		usage(stderr);
 		return 2;
@@ -73,6 +79,8 @@ int main(int argc, char **argv)
 		rc = command_migrate(config);
 	else if (strcmp(verb, "key") == 0)
 		rc = command_key(config, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(verb, "manifest") == 0)
+		rc = command_manifest(config, argc - optind - 1, argv + optind + 1);
 	else
 		rc = command_backup(config, argc - optind - 1, argv + optind + 1);
 	config_free(config);

@@ -1,6 +1,7 @@
 /* Every route of the daemon. api/openapi.yaml describes exactly these (a
  * test compares the two). */
 #include "api/keys.h"
+#include "api/manifests.h"
 #include "api/ops.h"
 #include "api/payloads.h"
 #include "server/router.h"
@@ -29,6 +30,16 @@ const struct route routes[] = {
 	{HTTP_DELETE, "/api/v1/payloads/{sha256}", api_payloads_delete, AUTH_KEY, ROLE_ADMIN,
 	 BODY_NONE, NULL, NULL},
 	{HTTP_GET, "/api/v1/payloads/{sha256}/content", api_payloads_content, AUTH_KEY, ROLE_READER,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/api/v1/manifests", NULL, AUTH_KEY, ROLE_OPERATOR, BODY_STREAM,
+	 &api_manifests_upload, NULL},
+	{HTTP_GET, "/api/v1/manifests", api_manifests_list, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL},
+	{HTTP_GET, "/api/v1/manifests/{digest}", api_manifests_get, AUTH_KEY, ROLE_READER,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/api/v1/manifests/{digest}/envelope", api_manifests_envelope, AUTH_KEY,
+	 ROLE_READER, BODY_NONE, NULL, NULL},
+	{HTTP_DELETE, "/api/v1/manifests/{digest}", api_manifests_delete, AUTH_KEY, ROLE_ADMIN,
 	 BODY_NONE, NULL, NULL},
 	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,
 	 BODY_NONE, NULL, payloads_anonymous},

@@ -11,6 +11,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "api/manifests.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/version.h"
@@ -23,21 +24,37 @@
 /* In-flight requests get this long to finish on SIGTERM. */
 #define DRAIN_MS 10000
 
-static void reload(const struct config *running)
+static void reload(const struct config *running, struct manifest_policy_holder *manifests)
 {
 	struct config *fresh = command_config_load(running->path);
+	struct manifest_policy *policy = NULL;
+	struct diag d = {0};
 	char changed[512];
 
 	if (!fresh) {
 		log_err("reload of '%s' failed; keeping the running configuration", running->path);
 		return;
 	}
+	/* All or nothing: a trust anchor that does not load keeps the old set. */
+	if (manifest_policy_new(fresh, &policy, &d) != ERR_OK) {
+		log_err("reload of '%s' failed: [manifests] %s: %s; keeping the running "
+			"configuration",
+			running->path, d.field, d.text);
+		config_free(fresh);
+		return;
+	}
+	manifest_policy_swap(manifests, policy);
 	log_level_set(fresh->log.level);
-	log_notice("reloaded '%s': [log] level = %s", running->path,
-		   log_level_name(fresh->log.level));
+	log_notice("reloaded '%s': [log] level = %s, [manifests] %u trust anchors, "
+		   "require_signature = %s, allow_external_uri = %s",
+		   running->path, log_level_name(fresh->log.level),
+		   manifest_policy_anchor_count(policy),
+		   fresh->manifests.require_signature ? "on" : "off",
+		   fresh->manifests.allow_external_uri ? "on" : "off");
 	/* Everything else is bound at start (sockets, TLS, database). */
 	struct config probe = *fresh;
 	probe.log = running->log;
+	probe.manifests = running->manifests;
 	if (config_diff(running, &probe, changed, sizeof(changed)))
 		log_warn("changed but applied only after a restart: %s", changed);
 	config_free(fresh);
@@ -59,6 +76,8 @@ int command_run(const struct config *config)
 	struct daemon *dm = NULL;
 	struct metrics metrics = {0};
 	struct metrics_route *labels = NULL;
+	struct manifest_policy *policy = NULL;
+	struct manifest_policy_holder *manifests = NULL;
 	struct diag d = {0};
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_ping = 0;
@@ -84,6 +103,17 @@ int command_run(const struct config *config)
 			log_notice("generated a self-signed certificate '%s' (development only)",
 				   config->server.tls_cert);
 	}
+	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
+		log_err("cannot load [manifests] %s: %s", d.field, d.text);
+		goto out;
+	}
+	if (manifest_policy_holder_new(policy, &manifests) != ERR_OK) {
+		manifest_policy_put(policy);
+		goto out;
+	}
+	if (manifest_policy_anchor_count(policy) == 0 && config->manifests.require_signature)
+		log_warn("no [manifests] trust_anchor or hmac_key: every manifest upload will be "
+			 "refused until one is configured");
 	storage = command_storage_open(config, true);
 	if (!storage)
 		goto out;
@@ -101,7 +131,7 @@ int command_run(const struct config *config)
 		log_err("out of memory");
 		goto out;
 	}
-	if (daemon_start(config, storage, &metrics, &dm, &d)) {
+	if (daemon_start(config, storage, &metrics, manifests, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
 	}
@@ -126,7 +156,7 @@ int command_run(const struct config *config)
 		sig = sigtimedwait(&sigs, &si, &timeout);
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
-			reload(config);
+			reload(config, manifests);
 			sd_notify(0, "READY=1");
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			log_notice("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -144,6 +174,7 @@ int command_run(const struct config *config)
 out:
 	daemon_stop(dm, 0);
 	storage_free(storage);
+	manifest_policy_holder_free(manifests);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;

@@ -95,7 +95,7 @@ enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LE
 	if (rc == SQLITE_DONE)
 		return ERR_NOT_FOUND;
 	if (rc != SQLITE_ROW)
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+		return db_result(rc);
 	memset(ret_key, 0, sizeof(*ret_key));
 	key_from_row(st, 0, ret_key);
 	memcpy(ret_key->hash, hash, SHA256_LEN);
@@ -135,7 +135,7 @@ enum err storage_api_key_list(struct storage *s, int64_t after, unsigned max,
 		n++;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
 }

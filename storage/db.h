@@ -20,6 +20,8 @@ sqlite3_stmt *db_stmt(struct db *db, enum stmt id);
 
 /* Map a SQLite result code to the project's error enum. */
 enum err db_error(int rc);
+/* ERR_OK for SQLITE_DONE/ROW, else the mapped error (never ERR_OK). */
+enum err db_result(int rc);
 
 enum err db_begin(struct db *db);
 enum err db_commit(struct db *db);

@@ -25,15 +25,6 @@ struct payload_writer {
 	bool committed;
 };
 
-static enum err step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return ERR_OK;
-	return db_error(rc) ? db_error(rc) : ERR_STORAGE;
-}
-
 enum err storage_payload_writer_new(struct storage *s, struct payload_writer **ret_writer)
 {
 	struct payload_writer *w;
@@ -57,7 +48,7 @@ enum err storage_payload_writer_new(struct storage *s, struct payload_writer **r
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_INSERT);
 		sqlite3_bind_int64(st, 1, w->chunk_size);
 		sqlite3_bind_int64(st, 2, time_now());
-		e = step_done(st);
+		e = db_result(sqlite3_step(st));
 	}
 	if (e) {
 		free(w->batch);
@@ -88,7 +79,7 @@ static enum err writer_flush(struct payload_writer *w)
 		sqlite3_bind_int64(st, 1, w->upload_id);
 		sqlite3_bind_int64(st, 2, w->next_seq);
 		sqlite3_bind_blob64(st, 3, w->batch + off, (sqlite3_uint64)n, SQLITE_STATIC);
-		e = step_done(st);
+		e = db_result(sqlite3_step(st));
 		if (!e)
 			w->next_seq++;
 	}
@@ -146,7 +137,7 @@ static enum err payload_by_sha(struct db *db, const uint8_t sha256[SHA256_LEN], 
 	if (rc == SQLITE_DONE)
 		return ERR_NOT_FOUND;
 	if (rc != SQLITE_ROW)
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+		return db_result(rc);
 	payload_from_row(st, ret);
 	return ERR_OK;
 }
@@ -156,7 +147,7 @@ static enum err upload_delete(struct db *db, int64_t upload_id)
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_DELETE);
 
 	sqlite3_bind_int64(st, 1, upload_id);
-	return step_done(st);
+	return db_result(sqlite3_step(st));
 }
 
 enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t sha256[SHA256_LEN],
@@ -185,12 +176,12 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 				sqlite3_bind_null(st, 3);
 			sqlite3_bind_int64(st, 4, w->upload_id);
 			sqlite3_bind_int64(st, 5, time_now());
-			e = step_done(st);
+			e = db_result(sqlite3_step(st));
 		}
 		if (!e) {
 			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_COMPLETE);
 			sqlite3_bind_int64(st, 1, w->upload_id);
-			e = step_done(st);
+			e = db_result(sqlite3_step(st));
 		}
 		if (!e)
 			e = payload_by_sha(db, sha256, ret_payload);
@@ -231,7 +222,7 @@ enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed)
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOADS_STALE_DELETE);
-	e = step_done(st);
+	e = db_result(sqlite3_step(st));
 	if (!e)
 		*ret_removed = (unsigned)sqlite3_changes(db->handle);
 	return e;
@@ -262,7 +253,7 @@ enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		payload_from_row(st, &ret_payloads[n++]);
 	if (n < max && rc != SQLITE_DONE)
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
 }
@@ -281,7 +272,7 @@ enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_L
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_DELETE);
 		sqlite3_bind_int64(st, 1, p.id);
-		e = step_done(st);
+		e = db_result(sqlite3_step(st));
 	}
 	/* The upload's chunks go with it (ON DELETE CASCADE). */
 	if (!e)
@@ -332,6 +323,6 @@ enum err storage_payload_read(struct storage *s, const struct payload *p, uint64
 		want++;
 	}
 	if (rc != SQLITE_DONE)
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+		return db_result(rc);
 	return want == last + 1 ? ERR_OK : ERR_STORAGE;
 }

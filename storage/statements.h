@@ -5,38 +5,66 @@
 #define SUITD_STORAGE_STATEMENTS_H
 
 /* X(name, sql) */
-#define STATEMENT_LIST(X)                                                                      \
-	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                  \
-	X(COMMIT, "COMMIT")                                                                    \
-	X(ROLLBACK, "ROLLBACK")                                                                \
-	X(PING, "SELECT 1")                                                                    \
-	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "           \
-			  "VALUES (?1, ?2, ?3, ?4)")                                           \
-	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "          \
-			   "FROM api_keys WHERE key_hash = ?1")                                \
-	X(API_KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1")          \
-	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at "         \
-			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                    \
-	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                               \
-			  "WHERE name = ?1 AND revoked_at IS NULL")                            \
-	X(UPLOAD_INSERT, "INSERT INTO uploads (state, chunk_size, started_at) "                \
-			 "VALUES ('receiving', ?1, ?2)")                                       \
-	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")              \
-	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = ?1")                                  \
-	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")               \
-	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES (?1, ?2, ?3)")       \
-	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = ?1 "                    \
-		       "AND seq BETWEEN ?2 AND ?3 ORDER BY seq")                               \
-	X(PAYLOAD_INSERT, "INSERT INTO payloads (sha256, size, name, upload_id, created_at) "  \
-			  "VALUES (?1, ?2, ?3, ?4, ?5)")                                       \
-	X(PAYLOAD_BY_SHA, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, " \
-			  "u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id " \
-			  "WHERE p.sha256 = ?1")                                               \
-	X(PAYLOAD_LIST, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "   \
-			"u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "   \
-			"WHERE p.id > ?1 ORDER BY p.id LIMIT ?2")                              \
-	X(PAYLOAD_DELETE, "DELETE FROM payloads WHERE id = ?1")                                \
-	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                  \
+#define STATEMENT_LIST(X)                                                                         \
+	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                     \
+	X(COMMIT, "COMMIT")                                                                       \
+	X(ROLLBACK, "ROLLBACK")                                                                   \
+	X(PING, "SELECT 1")                                                                       \
+	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "              \
+			  "VALUES (?1, ?2, ?3, ?4)")                                              \
+	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "             \
+			   "FROM api_keys WHERE key_hash = ?1")                                   \
+	X(API_KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1")             \
+	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at "            \
+			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                       \
+	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                  \
+			  "WHERE name = ?1 AND revoked_at IS NULL")                               \
+	X(UPLOAD_INSERT, "INSERT INTO uploads (state, chunk_size, started_at) "                   \
+			 "VALUES ('receiving', ?1, ?2)")                                          \
+	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")                 \
+	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = ?1")                                     \
+	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")                  \
+	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES (?1, ?2, ?3)")          \
+	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = ?1 "                       \
+		       "AND seq BETWEEN ?2 AND ?3 ORDER BY seq")                                  \
+	X(PAYLOAD_INSERT, "INSERT INTO payloads (sha256, size, name, upload_id, created_at) "     \
+			  "VALUES (?1, ?2, ?3, ?4, ?5)")                                          \
+	X(PAYLOAD_BY_SHA, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "    \
+			  "u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "    \
+			  "WHERE p.sha256 = ?1")                                                  \
+	X(PAYLOAD_LIST, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "      \
+			"u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "      \
+			"WHERE p.id > ?1 ORDER BY p.id LIMIT ?2")                                 \
+	X(PAYLOAD_DELETE, "DELETE FROM payloads WHERE id = ?1")                                   \
+	X(MANIFEST_INSERT,                                                                        \
+	  "INSERT INTO manifests (digest, digest_alg, envelope, sequence_number, "                \
+	  "facts, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                   \
+	X(MANIFEST_COMPONENT_INSERT, "INSERT INTO manifest_components (manifest_id, "             \
+				     "component_index, component_id, vendor_id, class_id) "       \
+				     "VALUES (?1, ?2, ?3, ?4, ?5)")                               \
+	X(MANIFEST_PAYLOAD_INSERT, "INSERT OR IGNORE INTO manifest_payloads (manifest_id, "       \
+				   "payload_id) VALUES (?1, ?2)")                                 \
+	X(MANIFEST_BY_DIGEST, "SELECT id, digest, digest_alg, sequence_number, facts, "           \
+			      "created_at FROM manifests WHERE digest = ?1")                      \
+	X(MANIFEST_ENVELOPE, "SELECT envelope FROM manifests WHERE digest = ?1")                  \
+	X(MANIFEST_LIST, "SELECT DISTINCT m.id, m.digest, m.digest_alg, m.sequence_number, "      \
+			 "m.facts, m.created_at FROM manifests m "                                \
+			 "LEFT JOIN manifest_components mc ON mc.manifest_id = m.id "             \
+			 "WHERE m.id > ?1 AND (?3 IS NULL OR mc.vendor_id = ?3) "                 \
+			 "AND (?4 IS NULL OR mc.class_id = ?4) ORDER BY m.id LIMIT ?2")           \
+	X(MANIFEST_DELETE, "DELETE FROM manifests WHERE digest = ?1")                             \
+	X(MANIFEST_SEQUENCE_CONFLICT, "SELECT m.digest FROM manifest_components mc "              \
+				      "JOIN manifests m ON m.id = mc.manifest_id "                \
+				      "WHERE mc.vendor_id IS ?1 AND mc.class_id IS ?2 "           \
+				      "AND mc.component_id = ?3 AND m.sequence_number = ?4 "      \
+				      "AND m.digest != ?5 LIMIT 1")                               \
+	X(MANIFEST_PAYLOADS, "SELECT p.sha256 FROM manifest_payloads mp "                         \
+			     "JOIN payloads p ON p.id = mp.payload_id WHERE mp.manifest_id = ?1 " \
+			     "ORDER BY p.id")                                                     \
+	X(PAYLOAD_MANIFESTS, "SELECT m.digest FROM manifest_payloads mp "                         \
+			     "JOIN manifests m ON m.id = mp.manifest_id "                         \
+			     "WHERE mp.payload_id = ?1 ORDER BY m.id LIMIT 100")                  \
+	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 
 enum stmt {

@@ -52,6 +52,13 @@ enum err db_error(int rc)
 	}
 }
 
+enum err db_result(int rc)
+{
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return ERR_OK;
+	return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+}
+
 static void db_free(struct db *db)
 {
 	if (!db)
@@ -155,7 +162,7 @@ static enum err db_step_once(struct db *db, enum stmt id)
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ERR_OK : (db_error(rc) ? db_error(rc) : ERR_STORAGE);
+	return rc == SQLITE_ROW ? ERR_STORAGE : db_result(rc);
 }
 
 enum err db_begin(struct db *db)

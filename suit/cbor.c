@@ -29,13 +29,14 @@ bool cbor_head_read(const uint8_t *p, size_t len, struct cbor_head *ret)
 	return true;
 }
 
-static bool item_len(const uint8_t *p, size_t len, unsigned depth, size_t *ret_len)
+static bool item_len(const uint8_t *p, size_t len, unsigned depth, size_t *ret_len, size_t *budget)
 {
 	struct cbor_head h;
 	size_t off;
 
-	if (depth > CBOR_MAX_DEPTH || !cbor_head_read(p, len, &h))
+	if (depth > CBOR_MAX_DEPTH || !cbor_head_read(p, len, &h) || *budget == 0)
 		return false;
+	(*budget)--;
 	off = h.head_len;
 	switch (h.major) {
 	case CBOR_UINT:
@@ -61,7 +62,7 @@ static bool item_len(const uint8_t *p, size_t len, unsigned depth, size_t *ret_l
 			return false;
 		for (uint64_t i = 0; i < n; i++) {
 			size_t sub;
-			if (!item_len(p + off, len - off, depth + 1, &sub))
+			if (!item_len(p + off, len - off, depth + 1, &sub, budget))
 				return false;
 			off += sub;
 		}
@@ -69,7 +70,7 @@ static bool item_len(const uint8_t *p, size_t len, unsigned depth, size_t *ret_l
 	}
 	case CBOR_TAG: {
 		size_t sub;
-		if (!item_len(p + off, len - off, depth + 1, &sub))
+		if (!item_len(p + off, len - off, depth + 1, &sub, budget))
 			return false;
 		off += sub;
 		break;
@@ -81,7 +82,9 @@ static bool item_len(const uint8_t *p, size_t len, unsigned depth, size_t *ret_l
 
 bool cbor_item_len(const uint8_t *p, size_t len, size_t *ret_len)
 {
-	return item_len(p, len, 0, ret_len);
+	size_t budget = SIZE_MAX;
+
+	return item_len(p, len, 0, ret_len, &budget);
 }
 
 bool cbor_bstr_content(struct cbor_span item, struct cbor_span *ret_content)
@@ -155,6 +158,16 @@ bool cbor_span_int(struct cbor_span item, int64_t *ret)
 cbor_item_t *cbor_span_load(struct cbor_span item)
 {
 	struct cbor_load_result res;
+	size_t n;
+
+	/* libcbor 0.8 allocates a definite array or map for its declared count
+	 * before it knows the bytes are there (13 bytes could ask for
+	 * gigabytes): walk the item first, which refuses counts larger than the
+	 * bytes left, nesting deeper than CBOR_MAX_DEPTH and more than
+	 * CBOR_MAX_ITEMS items (each costs libcbor a heap object). */
+	size_t budget = CBOR_MAX_ITEMS;
+	if (!item_len(item.p, item.len, 0, &n, &budget) || n != item.len)
+		return NULL;
 	cbor_item_t *it = cbor_load(item.p, item.len, &res);
 
 	if (it && (res.error.code != CBOR_ERR_NONE || res.read != item.len)) {

@@ -14,6 +14,9 @@
 
 /* Nesting deeper than this is refused (stack and time stay bounded). */
 #define CBOR_MAX_DEPTH 48
+/* Items one libcbor decode may create (a 1 MiB manifest of one-byte items
+ * would otherwise cost ~100 MB of heap). */
+#define CBOR_MAX_ITEMS 65536
 
 enum cbor_major {
 	CBOR_UINT = 0,
@@ -28,7 +31,7 @@ enum cbor_major {
 
 struct cbor_head {
 	enum cbor_major major;
-	uint64_t arg;    /* value, length, count or tag number */
+	uint64_t arg;	 /* value, length, count or tag number */
 	size_t head_len; /* bytes of the initial byte + argument */
 };
 

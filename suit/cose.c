@@ -170,7 +170,8 @@ enum suit_check suit_cose_verify(struct cbor_span block, struct cbor_span digest
 	if (block.p[0] == 0xd2 || block.p[0] == 0xd1) {
 		mac = block.p[0] == 0xd1;
 		body = (struct cbor_span){block.p + 1, block.len - 1};
-	} else if (block.len > 2 && block.p[0] == 0xd8 && (block.p[1] == 0x62 || block.p[1] == 0x61)) {
+	} else if (block.len > 2 && block.p[0] == 0xd8 &&
+		   (block.p[1] == 0x62 || block.p[1] == 0x61)) {
 		signer->result = SUIT_UNSUPPORTED;
 		diag_set(d, ERR_UNPROCESSABLE, "authentication",
 			 "COSE_%s (tag %d) is not supported; use COSE_Sign1 or COSE_Mac0",
@@ -182,7 +183,8 @@ enum suit_check suit_cose_verify(struct cbor_span block, struct cbor_span digest
 		return SUIT_CBOR_PARSE;
 	}
 	if (!cbor_iter_init(body, CBOR_ARRAY, &it) || it.left != 4) {
-		diag_set(d, ERR_UNPROCESSABLE, "authentication", "a COSE block is not a 4-element array");
+		diag_set(d, ERR_UNPROCESSABLE, "authentication",
+			 "a COSE block is not a 4-element array");
 		return SUIT_CBOR_PARSE;
 	}
 	for (int i = 0; i < 4; i++)
@@ -218,8 +220,8 @@ enum suit_check suit_cose_verify(struct cbor_span block, struct cbor_span digest
 	header_kid(prot, unprot, signer);
 	if (!alg_anchor_type(signer->alg, &want) || (mac != (want == ANCHOR_HMAC))) {
 		diag_set(d, ERR_UNPROCESSABLE, "authentication",
-			 "COSE algorithm %lld (%s) is not supported",
-			 (long long)signer->alg, suit_cose_alg_name(signer->alg));
+			 "COSE algorithm %lld (%s) is not supported", (long long)signer->alg,
+			 suit_cose_alg_name(signer->alg));
 		signer->result = SUIT_ALG_UNSUPPORTED;
 		return SUIT_ALG_UNSUPPORTED;
 	}
@@ -233,7 +235,8 @@ enum suit_check suit_cose_verify(struct cbor_span block, struct cbor_span digest
 		bool ok;
 		if (a->type != want)
 			continue;
-		if (signer->kid_len && (signer->kid_len != 32 || memcmp(signer->kid, a->kid, 32) != 0))
+		if (signer->kid_len &&
+		    (signer->kid_len != 32 || memcmp(signer->kid, a->kid, 32) != 0))
 			continue;
 		candidates++;
 		if (want == ANCHOR_P256)

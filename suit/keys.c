@@ -153,7 +153,8 @@ enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct 
 	snprintf(a->name, sizeof(a->name), "%s", path);
 	if (suit_cose_key_thumbprint(a->type, pkey, NULL, a->kid) != ERR_OK) {
 		EVP_PKEY_free(pkey);
-		return diag_set(d, ERR_CRYPTO, "trust_anchor", "'%s': cannot compute its kid", path);
+		return diag_set(d, ERR_CRYPTO, "trust_anchor", "'%s': cannot compute its kid",
+				path);
 	}
 	kr->count++;
 	return ERR_OK;

@@ -14,7 +14,7 @@ enum anchor_type {
 
 struct suit_anchor {
 	enum anchor_type type;
-	EVP_PKEY *pkey;     /* public key (P-256, Ed25519) */
+	EVP_PKEY *pkey;	    /* public key (P-256, Ed25519) */
 	uint8_t secret[32]; /* HMAC */
 	uint8_t kid[32];    /* RFC 9679 COSE_Key thumbprint (SHA-256) */
 	char name[256];

@@ -11,17 +11,18 @@
 /* Paths through try-each alternatives followed at once, nesting of
  * try-each/run-sequence, decoded sequences kept alive, commands walked. */
 #define MAX_STATES 16
-#define MAX_NEST 8
+#define MAX_NEST   8
 #define MAX_LOADED 256
-#define MAX_STEPS 100000
+#define MAX_STEPS  100000
 
 /* Manifest and envelope keys of severable members, with their names. */
 static const struct {
 	int64_t key;
 	const char *name;
 } severable_names[] = {
-	{14, "coswid"},		 {15, "dependency-resolution"}, {16, "payload-fetch"},
-	{18, "candidate-verification"}, {20, "install"},	       {23, "text"},
+	{14, "coswid"},	       {15, "dependency-resolution"},
+	{16, "payload-fetch"}, {18, "candidate-verification"},
+	{20, "install"},       {23, "text"},
 };
 
 bool suit_digest_compute(int64_t alg, const uint8_t *data, size_t len, struct suit_digest *out)
@@ -100,7 +101,8 @@ struct state {
 struct walk {
 	struct suit_facts *f;
 	unsigned ncomp;
-	json_t *digests[SUIT_MAX_COMPONENTS], *sizes[SUIT_MAX_COMPONENTS], *uris[SUIT_MAX_COMPONENTS];
+	json_t *digests[SUIT_MAX_COMPONENTS], *sizes[SUIT_MAX_COMPONENTS],
+		*uris[SUIT_MAX_COMPONENTS];
 	cbor_item_t *loaded[MAX_LOADED];
 	unsigned loaded_count;
 	unsigned steps;
@@ -150,8 +152,8 @@ static cbor_item_t *walk_load(struct walk *w, const cbor_item_t *bstr)
 		walk_fail(w, SUIT_UNSUPPORTED, "more nested command sequences than suitd walks");
 		return NULL;
 	}
-	it = cbor_span_load((struct cbor_span){cbor_bytestring_handle(bstr),
-					       cbor_bytestring_length(bstr)});
+	it = cbor_span_load(
+		(struct cbor_span){cbor_bytestring_handle(bstr), cbor_bytestring_length(bstr)});
 	if (!it || !cbor_isa_array(it) || cbor_array_size(it) % 2) {
 		if (it)
 			cbor_decref(&it);
@@ -164,10 +166,9 @@ static cbor_item_t *walk_load(struct walk *w, const cbor_item_t *bstr)
 
 static void uuid_text(const uint8_t u[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
 }
 
 /* Apply one parameter map to the selected components of a state. */
@@ -195,16 +196,19 @@ static void apply_params(struct walk *w, struct state *st, const cbor_item_t *ma
 			if (key == 1 && cbor_isa_bytestring(v) && cbor_bytestring_length(v) == 16) {
 				comp->has_vendor = true;
 				memcpy(comp->vendor, cbor_bytestring_handle(v), 16);
-			} else if (key == 2 && cbor_isa_bytestring(v) && cbor_bytestring_length(v) == 16) {
+			} else if (key == 2 && cbor_isa_bytestring(v) &&
+				   cbor_bytestring_length(v) == 16) {
 				comp->has_class = true;
 				memcpy(comp->class_id, cbor_bytestring_handle(v), 16);
 			} else if (key == 3 && (override || !p->has_digest)) {
 				CLEANUP_CBOR cbor_item_t *dg = NULL;
 				if (cbor_isa_bytestring(v))
-					dg = cbor_span_load((struct cbor_span){
-						cbor_bytestring_handle(v), cbor_bytestring_length(v)});
+					dg = cbor_span_load(
+						(struct cbor_span){cbor_bytestring_handle(v),
+								   cbor_bytestring_length(v)});
 				if (!suit_digest_from_item(dg, &p->digest)) {
-					walk_fail(w, SUIT_CBOR_PARSE, "image-digest is not a bstr-wrapped SUIT_Digest");
+					walk_fail(w, SUIT_CBOR_PARSE,
+						  "image-digest is not a bstr-wrapped SUIT_Digest");
 					return;
 				}
 				p->has_digest = true;
@@ -215,11 +219,17 @@ static void apply_params(struct walk *w, struct state *st, const cbor_item_t *ma
 			} else if (key == 14 && cbor_isa_uint(v) && (override || !p->has_size)) {
 				p->has_size = true;
 				p->size = cbor_get_int(v);
+				if (p->size > (uint64_t)INT64_MAX) {
+					walk_fail(w, SUIT_UNSUPPORTED,
+						  "an image-size above 2^63-1");
+					return;
+				}
 				json_add_unique(w->sizes[ci], json_integer((json_int_t)p->size));
 			} else if (key == 21 && cbor_isa_string(v) && cbor_string_is_definite(v) &&
 				   (override || !p->uri)) {
 				if (cbor_string_length(v) > SUIT_MAX_URI) {
-					walk_fail(w, SUIT_UNSUPPORTED, "a uri is longer than 1024 bytes");
+					walk_fail(w, SUIT_UNSUPPORTED,
+						  "a uri is longer than 1024 bytes");
 					return;
 				}
 				p->uri = (const char *)cbor_string_handle(v);
@@ -375,7 +385,8 @@ static void run_sequence(struct walk *w, const cbor_item_t *seq, struct state_se
 		case 12: /* set-component-index */
 			for (unsigned s = 0; s < set->n; s++)
 				if (!set_index(w, &set->s[s], arg)) {
-					walk_fail(w, SUIT_CBOR_PARSE, "set-component-index names no such component");
+					walk_fail(w, SUIT_CBOR_PARSE,
+						  "set-component-index names no such component");
 					return;
 				}
 			break;
@@ -470,12 +481,17 @@ static cbor_item_t *load_bstr_item(const cbor_item_t *bstr)
 
 static const char *text_key_name(int64_t k, bool component)
 {
-	static const char *const manifest_keys[] = {NULL, "manifest-description",
-						    "update-description", "json-source",
-						    "yaml-source"};
-	static const char *const component_keys[] = {
-		NULL,		 "vendor-name",	      "model-name",	  "vendor-domain", "model-info",
-		"component-description", "component-version", "version-required", "current-version"};
+	static const char *const manifest_keys[] = {
+		NULL, "manifest-description", "update-description", "json-source", "yaml-source"};
+	static const char *const component_keys[] = {NULL,
+						     "vendor-name",
+						     "model-name",
+						     "vendor-domain",
+						     "model-info",
+						     "component-description",
+						     "component-version",
+						     "version-required",
+						     "current-version"};
 
 	if (component)
 		return k >= 1 && k <= 8 ? component_keys[k] : NULL;
@@ -546,8 +562,8 @@ static const struct suit_severable *find_severable(const struct suit_severable *
 }
 
 enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
-				    const struct suit_severable *severable, unsigned severable_count,
-				    struct suit_facts *f, struct diag *d)
+				    const struct suit_severable *severable,
+				    unsigned severable_count, struct suit_facts *f, struct diag *d)
 {
 	CLEANUP_CBOR cbor_item_t *m = cbor_span_load(manifest_content);
 	CLEANUP_CBOR cbor_item_t *common = NULL;
@@ -558,11 +574,11 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 	const cbor_item_t *v;
 	int64_t key;
 
-#define FAIL(check, ...)                                                                     \
-	do {                                                                                 \
-		diag_set(d, ERR_UNPROCESSABLE, "manifest", __VA_ARGS__);                    \
-		w.err = (check);                                                             \
-		goto out;                                                                    \
+#define FAIL(check, ...)                                                 \
+	do {                                                             \
+		diag_set(d, ERR_UNPROCESSABLE, "manifest", __VA_ARGS__); \
+		w.err = (check);                                         \
+		goto out;                                                \
 	} while (0)
 
 	if (!m || !cbor_isa_map(m))
@@ -591,12 +607,15 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 	if (!v || !cbor_isa_uint(v))
 		FAIL(SUIT_CBOR_PARSE, "the manifest has no unsigned manifest-sequence-number (2)");
 	f->sequence = cbor_get_int(v);
+	if (f->sequence > (uint64_t)INT64_MAX)
+		FAIL(SUIT_UNSUPPORTED, "sequence numbers above 2^63-1 are not supported");
 	common = load_bstr_item(cbor_map_get_int(m, 3));
 	if (!common || !cbor_isa_map(common) || has_duplicate_int_keys(common))
 		FAIL(SUIT_CBOR_PARSE, "the manifest has no bstr-wrapped common map (3)");
 	v = cbor_map_get_int(m, 4);
 	if (v && cbor_isa_string(v) && cbor_string_is_definite(v)) {
-		json_t *ref = json_stringn((const char *)cbor_string_handle(v), cbor_string_length(v));
+		json_t *ref =
+			json_stringn((const char *)cbor_string_handle(v), cbor_string_length(v));
 		json_object_set_new(j, "reference_uri", ref ? ref : json_null());
 	} else {
 		json_object_set_new(j, "reference_uri", json_null());
@@ -615,14 +634,15 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		struct cbor_pair p = cbor_map_handle(deps)[i];
 		json_t *prefix = NULL;
 		if (!cbor_isa_uint(p.key) || cbor_get_int(p.key) >= SUIT_MAX_COMPONENTS)
-			FAIL(SUIT_UNSUPPORTED, "dependency indexes must be below %d", SUIT_MAX_COMPONENTS);
+			FAIL(SUIT_UNSUPPORTED, "dependency indexes must be below %d",
+			     SUIT_MAX_COMPONENTS);
 		if (cbor_get_int(p.key) + 1 > w.ncomp)
 			w.ncomp = (unsigned)cbor_get_int(p.key) + 1;
 		const cbor_item_t *pre = cbor_map_get_int(p.value, 1);
 		if (pre)
 			prefix = component_id_json(pre);
 		json_array_append_new(jdeps, json_pack("{s:I, s:o}", "index",
-						       (json_int_t)cbor_get_int(p.key),
+						       (json_int_t)cbor_get_int(p.key), "prefix",
 						       prefix ? prefix : json_null()));
 	}
 	f->component_count = w.ncomp;
@@ -644,6 +664,10 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 				f->components[i].id_len = len;
 			}
 			free(buf);
+			if (!f->components[i].id_len)
+				FAIL(SUIT_UNSUPPORTED,
+				     "component %u has an identifier over %zu encoded bytes", i,
+				     sizeof(f->components[i].id));
 		}
 	}
 
@@ -659,14 +683,16 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		if (mv && cbor_isa_bytestring(mv)) {
 			if (ev)
 				FAIL(SUIT_SEVERED_DIGEST_MISMATCH,
-				     "the envelope carries %s (%lld), which the manifest does not sever",
+				     "the envelope carries %s (%lld), which the manifest does not "
+				     "sever",
 				     severable_names[i].name, (long long)k);
 			state = "inline";
 			content = load_bstr_item(mv);
 		} else if (mv) {
 			struct suit_digest want, got;
 			if (!suit_digest_from_item(mv, &want))
-				FAIL(SUIT_CBOR_PARSE, "severable %s is neither a bstr nor a SUIT_Digest",
+				FAIL(SUIT_CBOR_PARSE,
+				     "severable %s is neither a bstr nor a SUIT_Digest",
 				     severable_names[i].name);
 			if (ev) {
 				if (!suit_digest_compute(want.alg, ev->envelope_item.p,
@@ -674,9 +700,11 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 					FAIL(SUIT_DIGEST_ALG_UNSUPPORTED,
 					     "digest algorithm %lld of %s is not supported",
 					     (long long)want.alg, severable_names[i].name);
-				if (got.len != want.len || memcmp(got.bytes, want.bytes, got.len) != 0)
+				if (got.len != want.len ||
+				    memcmp(got.bytes, want.bytes, got.len) != 0)
 					FAIL(SUIT_SEVERED_DIGEST_MISMATCH,
-					     "the envelope's %s (%lld) does not match its digest in the "
+					     "the envelope's %s (%lld) does not match its digest "
+					     "in the "
 					     "manifest",
 					     severable_names[i].name, (long long)k);
 				struct cbor_span c;
@@ -693,10 +721,17 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		}
 		if (state)
 			json_object_set_new(members, severable_names[i].name, json_string(state));
+		if (state && strcmp(state, "severed") != 0 && !content)
+			FAIL(SUIT_CBOR_PARSE, "%s (%lld) is not bstr-wrapped CBOR",
+			     severable_names[i].name, (long long)k);
 		if (k == 23)
 			text = content;
-		else
+		else if (k == 14) {
+			if (content) /* a CoSWID, not a command sequence */
+				cbor_decref(&content);
+		} else {
 			sequences[k] = content;
+		}
 	}
 	for (int64_t k = 7; k <= 9; k++) {
 		v = cbor_map_get_int(m, k);
@@ -705,12 +740,16 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 			if (!sequences[k])
 				FAIL(SUIT_CBOR_PARSE, "sequence %lld is not a bstr-wrapped array",
 				     (long long)k);
-			json_object_set_new(members, k == 7 ? "validate" : k == 8 ? "load" : "invoke",
+			json_object_set_new(members,
+					    k == 7   ? "validate"
+					    : k == 8 ? "load"
+						     : "invoke",
 					    json_string("inline"));
 		}
 	}
 	for (int k = 0; k < 24; k++)
-		if (sequences[k] && (!cbor_isa_array(sequences[k]) || cbor_array_size(sequences[k]) % 2))
+		if (sequences[k] &&
+		    (!cbor_isa_array(sequences[k]) || cbor_array_size(sequences[k]) % 2))
 			FAIL(SUIT_CBOR_PARSE, "sequence %d is not an array of command pairs", k);
 	json_object_set_new(j, "members", members);
 	members = NULL;
@@ -751,7 +790,8 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		char uuid[37];
 		json_t *jc = json_pack("{s:I}", "index", (json_int_t)i);
 		if (comps && i < cbor_array_size(comps))
-			json_object_set_new(jc, "id", component_id_json(cbor_array_handle(comps)[i]));
+			json_object_set_new(jc, "id",
+					    component_id_json(cbor_array_handle(comps)[i]));
 		else
 			json_object_set_new(jc, "dependency", json_true());
 		if (c->has_vendor) {

@@ -15,8 +15,9 @@ struct suit_severable {
 /* Decode the manifest (content of the bstr at envelope key 3), check
  * severable members against their digests, extract the facts. */
 enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
-				    const struct suit_severable *severable, unsigned severable_count,
-				    struct suit_facts *facts, struct diag *d);
+				    const struct suit_severable *severable,
+				    unsigned severable_count, struct suit_facts *facts,
+				    struct diag *d);
 
 /* Digest of data with a COSE hash algorithm (-16, -43, -44). */
 bool suit_digest_compute(int64_t alg, const uint8_t *data, size_t len, struct suit_digest *out);

@@ -13,50 +13,54 @@
 
 /* Every reason an envelope is refused; the slug is the problem type
  * urn:suitd:manifest:<slug>. X(name, slug) */
-#define SUIT_CHECK_LIST(X)                                                                   \
-	X(OK, "ok")                                                                          \
-	X(CBOR_PARSE, "cbor-parse")                                                          \
-	X(OBSOLETE_ENCODING, "obsolete-encoding")                                            \
-	X(MANIFEST_VERSION, "manifest-version")                                              \
-	X(UNSUPPORTED, "unsupported")                                                        \
-	X(DIGEST_ALG_UNSUPPORTED, "digest-alg-unsupported")                                  \
-	X(DIGEST_MISMATCH, "digest-mismatch")                                                \
-	X(UNSIGNED, "unsigned")                                                              \
-	X(ALG_UNSUPPORTED, "alg-unsupported")                                                \
-	X(SIGNATURE_INVALID, "signature-invalid")                                            \
-	X(NO_TRUSTED_SIGNATURE, "no-trusted-signature")                                      \
-	X(SEVERED_DIGEST_MISMATCH, "severed-digest-mismatch")                                \
-	X(INTEGRATED_PAYLOAD_MISMATCH, "integrated-payload-mismatch")                        \
-	X(PAYLOAD_MISSING, "payload-missing")                                                \
-	X(PAYLOAD_SIZE_MISMATCH, "payload-size-mismatch")                                    \
-	X(EXTERNAL_URI, "external-uri")                                                      \
+#define SUIT_CHECK_LIST(X)                                            \
+	X(OK, "ok")                                                   \
+	X(CBOR_PARSE, "cbor-parse")                                   \
+	X(OBSOLETE_ENCODING, "obsolete-encoding")                     \
+	X(MANIFEST_VERSION, "manifest-version")                       \
+	X(UNSUPPORTED, "unsupported")                                 \
+	X(DIGEST_ALG_UNSUPPORTED, "digest-alg-unsupported")           \
+	X(DIGEST_MISMATCH, "digest-mismatch")                         \
+	X(UNSIGNED, "unsigned")                                       \
+	X(ALG_UNSUPPORTED, "alg-unsupported")                         \
+	X(SIGNATURE_INVALID, "signature-invalid")                     \
+	X(NO_TRUSTED_SIGNATURE, "no-trusted-signature")               \
+	X(SEVERED_DIGEST_MISMATCH, "severed-digest-mismatch")         \
+	X(SEVERED_MEMBER_MISSING, "severed-member-missing")           \
+	X(INTEGRATED_PAYLOAD_MISMATCH, "integrated-payload-mismatch") \
+	X(PAYLOAD_MISSING, "payload-missing")                         \
+	X(PAYLOAD_SIZE_MISMATCH, "payload-size-mismatch")             \
+	X(EXTERNAL_URI, "external-uri")                               \
 	X(SEQUENCE_CONFLICT, "sequence-conflict")
 
 enum suit_check {
 #define SUIT_CHECK_ENUM(name, slug) SUIT_##name,
 	SUIT_CHECK_LIST(SUIT_CHECK_ENUM)
 #undef SUIT_CHECK_ENUM
-	SUIT__COUNT
+		SUIT__COUNT
 };
 
 const char *suit_check_slug(enum suit_check c);
+/* Fill d (field "envelope") with the formatted reason and return c. */
+enum suit_check suit_fail(struct diag *d, enum suit_check c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Bounds of what suitd indexes; larger manifests are refused as
  * unsupported rather than silently truncated. */
 #define SUIT_MAX_COMPONENTS 16
-#define SUIT_MAX_IMAGES 64
-#define SUIT_MAX_SIGNERS 8
-#define SUIT_MAX_DIGEST 64
-#define SUIT_MAX_URI 1024
+#define SUIT_MAX_IMAGES	    64
+#define SUIT_MAX_SIGNERS    8
+#define SUIT_MAX_DIGEST	    64
+#define SUIT_MAX_URI	    1024
 #define SUIT_MAX_INTEGRATED 16
 
 /* COSE algorithm ids */
-#define COSE_ALG_ES256 (-7)
-#define COSE_ALG_ESP256 (-9)
-#define COSE_ALG_EDDSA (-8)
+#define COSE_ALG_ES256	 (-7)
+#define COSE_ALG_ESP256	 (-9)
+#define COSE_ALG_EDDSA	 (-8)
 #define COSE_ALG_ED25519 (-19)
 #define COSE_ALG_HMAC256 5
-#define COSE_ALG_SHA256 (-16)
+#define COSE_ALG_SHA256	 (-16)
 
 struct suit_digest {
 	int64_t alg;

@@ -69,9 +69,18 @@ done
 #
 # Each list is "section.key<TAB>default", sorted.
 
-# config/suitd.conf: "[section]" lines and "key = value" lines.
-awk '
+# config/suitd.conf: "[section]" lines and "key = value" lines. A key without
+# a default (empty in keys[], such as a repeatable list) is shown commented
+# out with an example value, "#key = value": those go to conf.commented,
+# checked below to be keys of keys[] that really have no default.
+awk -v commented="$tmp/conf.commented" '
+BEGIN { printf "" >commented }
 /^\[[a-z_]+\]/ { s = substr($0, 2, index($0, "]") - 2); next }
+/^#[a-z_]+[ \t]*=/ {
+	k = $0; sub(/^#/, "", k); sub(/[ \t]*=.*/, "", k)
+	print s "." k >commented
+	next
+}
 /^[a-z_]+[ \t]*=/ {
 	k = $0; sub(/[ \t]*=.*/, "", k)
 	v = $0; sub(/^[a-z_]+[ \t]*=[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
@@ -116,6 +125,29 @@ awk -F'"' '/^[ \t]*\{ *"[a-z_]+", *"[a-z_]+", *KEY_/ { print $2 "." $4 "\t" $6 }
 for f in conf man code; do
 	cut -f1 "$tmp/$f.keys" >"$tmp/$f.names"
 done
+LC_ALL=C sort -u -o "$tmp/conf.commented" "$tmp/conf.commented"
+awk -F'\t' '$2 == "" { print $1 }' "$tmp/code.keys" | LC_ALL=C sort >"$tmp/code.nodefault"
+
+# A commented-out key stands for the key only when keys[] gives it no default:
+# a key with a default must be shown with it, uncommented.
+LC_ALL=C comm -23 "$tmp/conf.commented" "$tmp/code.nodefault" |
+	while IFS= read -r name; do
+		if grep -qxF "$name" "$tmp/code.names"; then
+			def=$(awk -F'\t' -v k="$name" '$1 == k { print $2 }' "$tmp/code.keys")
+			echo "#$name: config.c gives it the default \"$def\": show it uncommented, with it"
+		else
+			echo "#$name: not a key of keys[] in config/config.c"
+		fi
+	done >"$tmp/err"
+if [ -s "$tmp/err" ]; then
+	not_ok "keys commented out in config/suitd.conf are keys of config/config.c without a default" "$tmp/err"
+else
+	ok "keys commented out in config/suitd.conf are keys of config/config.c without a default"
+fi
+# From here on config/suitd.conf names its keys and those commented-out keys.
+LC_ALL=C comm -12 "$tmp/conf.commented" "$tmp/code.nodefault" |
+	LC_ALL=C sort -u - "$tmp/conf.names" >"$tmp/conf.all"
+mv "$tmp/conf.all" "$tmp/conf.names"
 
 if [ ! -s "$tmp/conf.names" ] || [ ! -s "$tmp/man.names" ] || [ ! -s "$tmp/code.names" ]; then
 	printf 'config/suitd.conf: %s keys, man/suitd.conf.5: %s keys, config/config.c: %s keys\n' \
