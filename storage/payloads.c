@@ -260,7 +260,7 @@ enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
 
 enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN])
 {
-	struct payload p;
+	struct payload p = {0};
 	struct db *db;
 	enum err e = db_get(s, &db);
 
