@@ -10,11 +10,14 @@
 #include "storage/storage.h"
 
 struct manifest_policy_holder;
+struct seen_tracker;
 
 struct api_ctx {
 	const struct config *config;
 	/* Trust anchors and manifest rules: replaced on SIGHUP. */
 	struct manifest_policy_holder *manifests;
+	/* Device last-seen times, flushed in batches. */
+	struct seen_tracker *seen;
 	struct storage *storage;
 	struct metrics *metrics;
 	int64_t started_at;

@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "api/seen.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 
 /* last_used_at is written at most this often per key: a read-mostly API
@@ -85,12 +87,74 @@ enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role 
 	return ERR_OK;
 }
 
-enum err auth_device_require(struct api_ctx *ctx, const char *authorization, bool anonymous_ok,
-			     struct response *res)
+enum err auth_device_token_new(char secret[SECRET_TEXT_MAX], uint8_t hash[SHA256_LEN])
 {
-	(void)ctx;
-	(void)authorization;
-	if (anonymous_ok)
+	enum err e = crypto_secret_new(DEVICE_TOKEN_PREFIX, secret);
+
+	if (!e)
+		crypto_sha256(secret, strlen(secret), hash);
+	return e;
+}
+
+static enum err device_by_certificate(struct api_ctx *ctx, const struct device_cert *cert,
+				      struct device_ident *ret)
+{
+	const struct config *c = ctx->config;
+	enum err e;
+
+	if (!cert->valid || !device_name_valid(cert->name, DEVICE_ID_MAX))
+		return ERR_UNAUTHORIZED;
+	e = storage_device_ident(ctx->storage, cert->name, ret);
+	if (e != ERR_NOT_FOUND || !c->devices.auto_register)
+		return e;
+	struct device_new d = {.id = cert->name, .group = c->devices.default_group};
+	e = storage_device_insert(ctx->storage, &d, "auto-register", ret);
+	if (e == ERR_EXISTS) /* registered by a concurrent request */
+		e = storage_device_ident(ctx->storage, cert->name, ret);
+	if (!e)
+		log_notice("registered device '%s' from its certificate", cert->name);
+	return e;
+}
+
+static enum err device_by_token(struct api_ctx *ctx, const char *authorization,
+				struct device_ident *ret)
+{
+	uint8_t hash[SHA256_LEN];
+	const char *token;
+	size_t len;
+
+	if (strncasecmp(authorization, "Bearer ", 7) != 0)
+		return ERR_UNAUTHORIZED;
+	token = authorization + 7;
+	while (*token == ' ')
+		token++;
+	len = strlen(token);
+	if (len == 0 || len > BOUND_BEARER_MAX)
+		return ERR_UNAUTHORIZED;
+	crypto_sha256(token, len, hash);
+	return storage_device_by_token(ctx->storage, hash, ret);
+}
+
+enum err auth_device_require(struct api_ctx *ctx, const struct device_cert *cert,
+			     const char *authorization, bool anonymous_ok,
+			     struct device_ident *ret_device, struct response *res)
+{
+	unsigned allowed = ctx->config->devices.auth;
+	enum err e = ERR_UNAUTHORIZED;
+
+	memset(ret_device, 0, sizeof(*ret_device));
+	/* A presented certificate decides; a bad one is not rescued by a token. */
+	if ((allowed & CONFIG_DEVICE_AUTH_CERTIFICATE) && cert && cert->presented)
+		e = device_by_certificate(ctx, cert, ret_device);
+	else if ((allowed & CONFIG_DEVICE_AUTH_TOKEN) && authorization)
+		e = device_by_token(ctx, authorization, ret_device);
+	else if (anonymous_ok)
 		return ERR_OK;
-	return api_fail(res, ERR_UNAUTHORIZED, "a device identity is required");
+	if (e == ERR_NOT_FOUND || e == ERR_UNAUTHORIZED)
+		return api_fail(res, ERR_UNAUTHORIZED, "device authentication failed");
+	if (e)
+		return api_fail(res, e, "cannot check the device identity");
+	if (ctx->seen)
+		seen_record(ctx->seen, ret_device->num, time_now(), false, 0);
+	return ERR_OK;
 }

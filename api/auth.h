@@ -5,9 +5,11 @@
 #include "api/api.h"
 #include "common/crypto.h"
 #include "storage/api_keys.h"
+#include "storage/devices.h"
 
 /* Prefix of API key secrets, so they are recognisable in a leak scanner. */
-#define API_KEY_PREFIX "suitd_ak_"
+#define API_KEY_PREFIX	    "suitd_ak_"
+#define DEVICE_TOKEN_PREFIX "suitd_dt_"
 
 /* Key names: [A-Za-z0-9._-]{1,64}. */
 bool auth_key_name_valid(const char *name);
@@ -22,10 +24,23 @@ enum err auth_key_create(struct storage *s, const char *name, enum role role, co
 enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role need,
 		      struct api_key *ret_key, struct response *res);
 
-/* Device routes. Device identities (client certificates, device tokens)
- * are not implemented yet: a device route answers only when the
- * configuration opens it (anonymous_ok), else 401. */
-enum err auth_device_require(struct api_ctx *ctx, const char *authorization, bool anonymous_ok,
-			     struct response *res);
+/* What the TLS layer learnt of a client certificate (server/ fills it). */
+struct device_cert {
+	bool presented;
+	bool valid; /* chain to [devices] client_ca, dates and key usage checked */
+	char name[DEVICE_ID_MAX + 1]; /* the identity it names ([devices] identity) */
+};
+
+/* Device routes: a device identity from a client certificate or a device
+ * token, as [devices] auth allows; a valid certificate of an unknown device
+ * registers it when auto_register is on. Without an identity the request
+ * passes only when anonymous_ok (*ret_device is then zeroed). Every failure
+ * is the same 401: nothing tells which part was wrong. */
+enum err auth_device_require(struct api_ctx *ctx, const struct device_cert *cert,
+			     const char *authorization, bool anonymous_ok,
+			     struct device_ident *ret_device, struct response *res);
+
+/* New device token ("suitd_dt_..."), its SHA-256 into hash. */
+enum err auth_device_token_new(char secret[SECRET_TEXT_MAX], uint8_t hash[SHA256_LEN]);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "storage/api_keys.h"
+#include "storage/devices.h"
 
 enum http_method {
 	HTTP_GET,
@@ -37,6 +38,8 @@ struct request {
 	size_t body_len;
 	/* The authenticated API key, NULL on routes without auth. */
 	const struct api_key *key;
+	/* The authenticated device on device routes (NULL: anonymous). */
+	const struct device_ident *device;
 	/* Accessors provided by server/ (NULL when absent). */
 	const char *(*header)(const struct request *req, const char *name);
 	const char *(*query)(const struct request *req, const char *name);

@@ -21,9 +21,15 @@ enum key_type {
 	KEY_DURATION, /* seconds, with optional s/m/h suffix */
 	KEY_LISTEN,
 	KEY_LOG_LEVEL,
-	KEY_SYNCHRONOUS,
 	KEY_PATH_LIST, /* repeatable; each a path */
+	KEY_ENUM,      /* one of choices, stored as its index (int) */
+	KEY_FLAGS,     /* comma-separated choices, stored as a bit mask (unsigned) */
+	KEY_NAME,      /* a string of [A-Za-z0-9._:@-], at most max characters */
 };
+
+static const char *const sync_choices[] = {"normal", "full", NULL};
+static const char *const auth_choices[] = {"certificate", "token", NULL};
+static const char *const identity_choices[] = {"cn", "san-uri", "san-dns", NULL};
 
 struct key {
 	const char *section;
@@ -31,7 +37,8 @@ struct key {
 	enum key_type type;
 	size_t offset;
 	const char *def;
-	uint64_t min, max; /* for UINT, SIZE, DURATION */
+	uint64_t min, max;	    /* for UINT, SIZE, DURATION */
+	const char *const *choices; /* for ENUM (index) and FLAGS (bit per choice) */
 };
 
 #define OFF(field) offsetof(struct config, field)
@@ -39,28 +46,45 @@ struct key {
 /* Keep in step with config/suitd.conf and man/suitd.conf.5 (a test checks
  * that the example file names every key). */
 static const struct key keys[] = {
-	{"server", "listen", KEY_LISTEN, OFF(server.listen_host), "127.0.0.1:8443", 0, 0},
-	{"server", "threads", KEY_UINT, OFF(server.threads), "0", 0, 256},
-	{"server", "tls", KEY_BOOL, OFF(server.tls), "on", 0, 0},
-	{"server", "tls_cert", KEY_PATH, OFF(server.tls_cert), "/var/lib/suitd/tls/cert.pem", 0, 0},
-	{"server", "tls_key", KEY_PATH, OFF(server.tls_key), "/var/lib/suitd/tls/key.pem", 0, 0},
-	{"server", "tls_self_signed", KEY_BOOL, OFF(server.tls_self_signed), "off", 0, 0},
-	{"server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0},
-	{"server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536},
+	{"server", "listen", KEY_LISTEN, OFF(server.listen_host), "127.0.0.1:8443", 0, 0, NULL},
+	{"server", "threads", KEY_UINT, OFF(server.threads), "0", 0, 256, NULL},
+	{"server", "tls", KEY_BOOL, OFF(server.tls), "on", 0, 0, NULL},
+	{"server", "tls_cert", KEY_PATH, OFF(server.tls_cert), "/var/lib/suitd/tls/cert.pem", 0, 0,
+	 NULL},
+	{"server", "tls_key", KEY_PATH, OFF(server.tls_key), "/var/lib/suitd/tls/key.pem", 0, 0,
+	 NULL},
+	{"server", "tls_self_signed", KEY_BOOL, OFF(server.tls_self_signed), "off", 0, 0, NULL},
+	{"server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0, NULL},
+	{"server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536,
+	 NULL},
 	{"server", "connection_timeout", KEY_DURATION, OFF(server.connection_timeout), "30", 1,
-	 3600},
-	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20},
-	{"storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0},
-	{"storage", "synchronous", KEY_SYNCHRONOUS, OFF(storage.synchronous), "full", 0, 0},
-	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40},
-	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0},
-	{"manifests", "trust_anchor", KEY_PATH_LIST, OFF(manifests.trust_anchors), "", 0, 0},
-	{"manifests", "hmac_key", KEY_PATH_LIST, OFF(manifests.hmac_keys), "", 0, 0},
-	{"manifests", "require_signature", KEY_BOOL, OFF(manifests.require_signature), "on", 0, 0},
-	{"manifests", "max_size", KEY_SIZE, OFF(manifests.max_size), "1M", 64, (uint64_t)16 << 20},
+	 3600, NULL},
+	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20,
+	 NULL},
+	{"storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0,
+	 NULL},
+	{"storage", "synchronous", KEY_ENUM, OFF(storage.synchronous), "full", 0, 0, sync_choices},
+	{"storage", "mmap_size", KEY_SIZE, OFF(storage.mmap_size), "0", 0, (uint64_t)16 << 30,
+	 NULL},
+	{"devices", "auth", KEY_FLAGS, OFF(devices.auth), "token", 0, 0, auth_choices},
+	{"devices", "client_ca", KEY_PATH, OFF(devices.client_ca), "", 0, 0, NULL},
+	{"devices", "identity", KEY_ENUM, OFF(devices.identity), "cn", 0, 0, identity_choices},
+	{"devices", "auto_register", KEY_BOOL, OFF(devices.auto_register), "off", 0, 0, NULL},
+	{"devices", "default_group", KEY_NAME, OFF(devices.default_group), "", 0, 128, NULL},
+	{"devices", "seen_flush", KEY_DURATION, OFF(devices.seen_flush), "5", 1, 60, NULL},
+	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40,
+	 NULL},
+	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0,
+	 NULL},
+	{"manifests", "trust_anchor", KEY_PATH_LIST, OFF(manifests.trust_anchors), "", 0, 0, NULL},
+	{"manifests", "hmac_key", KEY_PATH_LIST, OFF(manifests.hmac_keys), "", 0, 0, NULL},
+	{"manifests", "require_signature", KEY_BOOL, OFF(manifests.require_signature), "on", 0, 0,
+	 NULL},
+	{"manifests", "max_size", KEY_SIZE, OFF(manifests.max_size), "1M", 64, (uint64_t)16 << 20,
+	 NULL},
 	{"manifests", "allow_external_uri", KEY_BOOL, OFF(manifests.allow_external_uri), "off", 0,
-	 0},
-	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0},
+	 0, NULL},
+	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0, NULL},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
@@ -216,6 +240,17 @@ static char *path_resolve(const char *dir, const char *value)
 	return out;
 }
 
+static void choices_text(const struct key *k, const char *value, char *why, size_t why_size)
+{
+	size_t used = (size_t)snprintf(why, why_size, "'%s' is not ", value);
+
+	for (int i = 0; k->choices[i] && used < why_size; i++)
+		used += (size_t)snprintf(why + used, why_size - used, "%s%s", i ? ", " : "",
+					 k->choices[i]);
+	if (k->type == KEY_FLAGS && used < why_size)
+		snprintf(why + used, why_size - used, " (one or more, comma-separated)");
+}
+
 /* Store one value; on error fill *why and return false. */
 static bool key_apply(struct loader *l, const struct key *k, const char *value, char *why,
 		      size_t why_size)
@@ -224,6 +259,17 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 	uint64_t n;
 
 	switch (k->type) {
+	case KEY_NAME:
+		if (strlen(value) > k->max || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+							    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							    "0123456789._:@-") != strlen(value)) {
+			snprintf(why, why_size,
+				 "'%s' is not up to %" PRIu64
+				 " characters of A-Z a-z 0-9 . _ : @ -",
+				 value, k->max);
+			return false;
+		}
+		/* fall through */
 	case KEY_STRING:
 	case KEY_PATH: {
 		char *s = k->type == KEY_PATH && value[0] ? path_resolve(l->dir, value)
@@ -296,16 +342,43 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 			return false;
 		}
 		return true;
-	case KEY_SYNCHRONOUS:
-		if (strcmp(value, "normal") == 0)
-			*(enum config_synchronous *)base = CONFIG_SYNC_NORMAL;
-		else if (strcmp(value, "full") == 0)
-			*(enum config_synchronous *)base = CONFIG_SYNC_FULL;
-		else {
-			snprintf(why, why_size, "'%s' is not normal or full", value);
+	case KEY_ENUM:
+		for (int i = 0; k->choices[i]; i++) {
+			if (strcmp(value, k->choices[i]) == 0) {
+				*(int *)(void *)base = i;
+				return true;
+			}
+		}
+		choices_text(k, value, why, why_size);
+		return false;
+	case KEY_FLAGS: {
+		unsigned mask = 0;
+		for (const char *p = value; *p;) {
+			size_t word;
+			bool found = false;
+			while (*p == ' ' || *p == ',')
+				p++;
+			word = strcspn(p, " ,");
+			for (unsigned i = 0; word && k->choices[i]; i++) {
+				if (strlen(k->choices[i]) == word &&
+				    strncmp(p, k->choices[i], word) == 0) {
+					mask |= 1u << i;
+					found = true;
+				}
+			}
+			if (word && !found) {
+				choices_text(k, value, why, why_size);
+				return false;
+			}
+			p += word;
+		}
+		if (!mask) {
+			choices_text(k, value, why, why_size);
 			return false;
 		}
+		*(unsigned *)(void *)base = mask;
 		return true;
+	}
 	}
 	snprintf(why, why_size, "unhandled key type");
 	return false;
@@ -437,6 +510,12 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 		l.line = (unsigned)rc;
 		loader_fail(&l, "", NULL, "syntax error (expected [section] or key = value)");
 	}
+	if (!l.failed && (l.config->devices.auth & CONFIG_DEVICE_AUTH_CERTIFICATE) &&
+	    !l.config->devices.client_ca[0]) {
+		l.line = 0;
+		loader_fail(&l, "devices", "auth",
+			    "certificate needs [devices] client_ca (the device CA certificates)");
+	}
 	if (l.failed) {
 		config_free(l.config);
 		return ERR_CONFIG;
@@ -451,7 +530,7 @@ void config_free(struct config *config)
 		return;
 	for (size_t i = 0; i < KEY_COUNT; i++) {
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_PATH ||
-		    keys[i].type == KEY_LISTEN)
+		    keys[i].type == KEY_NAME || keys[i].type == KEY_LISTEN)
 			free(*(char **)((char *)config + keys[i].offset));
 		if (keys[i].type == KEY_PATH_LIST) {
 			struct config_list *list =
@@ -470,6 +549,7 @@ static bool key_equal(const struct key *k, const struct config *a, const struct 
 
 	switch (k->type) {
 	case KEY_STRING:
+	case KEY_NAME:
 	case KEY_PATH:
 		return strcmp(*(char *const *)pa, *(char *const *)pb) == 0;
 	case KEY_LISTEN:
@@ -484,8 +564,10 @@ static bool key_equal(const struct key *k, const struct config *a, const struct 
 		return *(const unsigned *)pa == *(const unsigned *)pb;
 	case KEY_LOG_LEVEL:
 		return *(const enum log_level *)pa == *(const enum log_level *)pb;
-	case KEY_SYNCHRONOUS:
-		return *(const enum config_synchronous *)pa == *(const enum config_synchronous *)pb;
+	case KEY_ENUM:
+		return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+	case KEY_FLAGS:
+		return *(const unsigned *)(const void *)pa == *(const unsigned *)(const void *)pb;
 	case KEY_PATH_LIST: {
 		const struct config_list *la = (const void *)pa, *lb = (const void *)pb;
 		if (la->count != lb->count)

@@ -18,6 +18,16 @@ enum config_synchronous {
 	CONFIG_SYNC_FULL,
 };
 
+/* [devices] auth bits, in the order of their names. */
+#define CONFIG_DEVICE_AUTH_CERTIFICATE 1u
+#define CONFIG_DEVICE_AUTH_TOKEN       2u
+
+enum config_device_identity {
+	CONFIG_IDENTITY_CN,
+	CONFIG_IDENTITY_SAN_URI,
+	CONFIG_IDENTITY_SAN_DNS,
+};
+
 /* A key that may be given several times, in file order. */
 #define CONFIG_LIST_MAX 64
 struct config_list {
@@ -43,7 +53,16 @@ struct config {
 	struct {
 		char *database;
 		enum config_synchronous synchronous;
+		uint64_t mmap_size; /* bytes of the database file SQLite maps; 0 = none */
 	} storage;
+	struct {
+		unsigned auth;			      /* CONFIG_DEVICE_AUTH_* bits */
+		char *client_ca;		      /* PEM CA certificates ("" = none) */
+		enum config_device_identity identity; /* where a certificate names the device */
+		bool auto_register;
+		char *default_group;
+		unsigned seen_flush; /* seconds between last-seen flushes */
+	} devices;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */
 		struct config_list hmac_keys;	  /* files of 32 raw bytes */

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "api/auth.h"
+#include "api/devices.h"
 #include "api/manifests.h"
 #include "common/cleanup.h"
 #include "common/timeutil.h"
@@ -38,6 +39,7 @@ struct storage *command_storage_open(const struct config *config, bool migrate)
 		.path = config->storage.database,
 		.synchronous_full = config->storage.synchronous == CONFIG_SYNC_FULL,
 		.migrate = migrate,
+		.mmap_size = config->storage.mmap_size,
 	};
 	struct storage *s = NULL;
 	struct diag d = {0};
@@ -90,6 +92,15 @@ int command_check_config(const struct config *config)
 			}
 			tls_files_release(&f);
 		}
+	}
+	if (config->server.tls && (config->devices.auth & CONFIG_DEVICE_AUTH_CERTIFICATE)) {
+		char *ca = NULL;
+		if (tls_read_pem(config->devices.client_ca, &ca, &d) != ERR_OK) {
+			fprintf(stderr, "suitd: %s: [devices] client_ca: %s\n", config->path,
+				d.text);
+			return 1;
+		}
+		free(ca);
 	}
 	struct manifest_policy *policy = NULL;
 	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
@@ -256,5 +267,65 @@ int command_backup(const struct config *config, int argc, char **argv)
 		return 1;
 	}
 	printf("backup written to '%s'\n", argv[0]);
+	return 0;
+}
+
+int command_device(const struct config *config, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"group", required_argument, NULL, 'g'},
+		{"tag", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *tags[DEVICE_TAGS_MAX], *group = NULL;
+	char token[SECRET_TEXT_MAX];
+	unsigned tag_count = 0;
+	struct storage *s;
+	enum err e;
+	int c;
+
+	if (argc < 2 || strcmp(argv[0], "add") != 0) {
+		fprintf(stderr, "usage: suitd device add ID [--group G] [--tag T]...\n");
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "g:t:", longopts, NULL)) != -1) {
+		if (c == 'g') {
+			group = optarg;
+		} else if (c == 't' && tag_count < DEVICE_TAGS_MAX) {
+			tags[tag_count++] = optarg;
+		} else {
+			fprintf(stderr, "usage: suitd device add ID [--group G] [--tag T]...\n");
+			return 2;
+		}
+	}
+	if (optind != argc || !device_name_valid(argv[1], DEVICE_ID_MAX) ||
+	    (group && !device_name_valid(group, DEVICE_GROUP_MAX))) {
+		fprintf(stderr, "suitd: ids and groups must match [A-Za-z0-9._:@-]{1,128}\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < tag_count; i++)
+		if (!device_name_valid(tags[i], DEVICE_TAG_MAX)) {
+			fprintf(stderr, "suitd: tag '%s' must match [A-Za-z0-9._:@-]{1,64}\n",
+				tags[i]);
+			return 1;
+		}
+	s = command_storage_open(config, true);
+	if (!s)
+		return 1;
+	struct device_new d = {.id = argv[1], .group = group, .tags = tags, .tag_count = tag_count};
+	e = devices_add(s, &d, "cli", token);
+	storage_free(s);
+	if (e == ERR_EXISTS) {
+		fprintf(stderr, "suitd: a device with id '%s' exists\n", argv[1]);
+		return 1;
+	}
+	if (e) {
+		fprintf(stderr, "suitd: cannot add device '%s': %s\n", argv[1], err_title(e));
+		return 1;
+	}
+	fprintf(stderr, "added device '%s'; its token is shown once, on the next line:\n", argv[1]);
+	printf("%s\n", token);
+	OPENSSL_cleanse(token, sizeof(token));
 	return 0;
 }

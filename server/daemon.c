@@ -21,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "server/client_cert.h"
 #include "server/router.h"
 #include "server/tls.h"
 
@@ -44,6 +45,7 @@ struct daemon {
 	struct api_ctx ctx;
 	struct tls_files tls;
 	gnutls_datum_t ticket_key;
+	char *client_ca_pem; /* device CA certificates, when devices may use them */
 	bool tls_on;
 	uint64_t max_body;
 	_Atomic int inflight;
@@ -69,6 +71,7 @@ struct exchange {
 	char allow[64];
 	struct route_match match;
 	struct api_key key;
+	struct device_ident device;
 	struct buf body;
 	struct request req;
 	struct response res;
@@ -119,6 +122,37 @@ static bool parse_content_length(const char *text, uint64_t *ret)
 	return true;
 }
 
+/* Per TLS connection: the client certificate is checked once, not per
+ * request (a chain verification costs a signature check). */
+struct conn_ctx {
+	bool cert_checked;
+	struct device_cert cert;
+};
+
+static const struct device_cert *exchange_client_cert(struct exchange *x)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_ctx *cc;
+	const char *why = NULL;
+
+	if (!x->dm->tls_on || !x->dm->client_ca_pem)
+		return NULL;
+	ci = MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cc = ci ? ci->socket_context : NULL;
+	if (!cc)
+		return NULL;
+	if (!cc->cert_checked) {
+		ci = MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci && ci->tls_session)
+			client_cert_check(ci->tls_session, x->dm->ctx.config->devices.identity,
+					  &cc->cert, &why);
+		cc->cert_checked = true;
+		if (why)
+			log_notice("client certificate refused: %s", why);
+	}
+	return &cc->cert;
+}
+
 /* First call: route, authenticate, check the declared body size. */
 static void exchange_prepare(struct exchange *x, const char *url, const char *method)
 {
@@ -161,11 +195,14 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 			return;
 		x->req.key = &x->key;
 	} else if (r->auth == AUTH_DEVICE) {
-		x->early =
-			auth_device_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
-					    r->anonymous && r->anonymous(dm->ctx.config), &x->res);
+		x->early = auth_device_require(&dm->ctx, exchange_client_cert(x),
+					       exchange_header(&x->req, "Authorization"),
+					       r->anonymous && r->anonymous(dm->ctx.config),
+					       &x->device, &x->res);
 		if (x->early)
 			return;
+		if (x->device.num)
+			x->req.device = &x->device;
 	}
 	if (r->body == BODY_STREAM) {
 		/* The upload checks its own limits (Content-Length included). */
@@ -372,10 +409,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 					&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 					client, sizeof(client));
 		}
-		/* Never a secret here: path without query, key by name only. */
-		log_info("%s %s %s %u %" PRIu64 " %" PRIu64 "us key=%s%s", client, x->method,
+		/* Never a secret here: path without query, key and device by
+		 * name only. */
+		log_info("%s %s %s %u %" PRIu64 " %" PRIu64 "us %s=%s%s", client, x->method,
 			 x->path, x->queued ? x->status : 0, x->bytes, usec,
-			 x->key.name[0] ? x->key.name : "-",
+			 x->device.num ? "device" : "key",
+			 x->device.num	  ? x->device.id
+			 : x->key.name[0] ? x->key.name
+					  : "-",
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	}
 	if (x->upload)
@@ -392,8 +433,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct daemon *dm = cls;
 
-	(void)socket_context;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_ctx));
 		atomic_fetch_add(&dm->ctx.metrics->connections_open, 1);
 		atomic_fetch_add(&dm->ctx.metrics->connections_total, 1);
 		/* MHD 0.9.75 issues no TLS session tickets; this callback runs
@@ -408,6 +449,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 								    &dm->ticket_key);
 		}
 	} else {
+		free(*socket_context);
+		*socket_context = NULL;
 		atomic_fetch_sub(&dm->ctx.metrics->connections_open, 1);
 	}
 }
@@ -434,10 +477,9 @@ static enum err listen_address(const struct config *c, struct sockaddr_storage *
 	return ERR_OK;
 }
 
-enum err daemon_start(const struct config *config, struct storage *storage, struct metrics *metrics,
-		      struct manifest_policy_holder *manifests, struct daemon **ret_daemon,
-		      struct diag *d)
+enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, struct diag *d)
 {
+	const struct config *config = ctx->config;
 	struct daemon *dm = calloc(1, sizeof(*dm));
 	struct sockaddr_storage addr = {0};
 	struct MHD_OptionItem opts[16];
@@ -450,11 +492,8 @@ enum err daemon_start(const struct config *config, struct storage *storage, stru
 
 	if (!dm)
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
-	dm->ctx = (struct api_ctx){.config = config,
-				   .storage = storage,
-				   .metrics = metrics,
-				   .manifests = manifests,
-				   .started_at = time_now()};
+	dm->ctx = *ctx;
+	dm->ctx.started_at = time_now();
 	dm->max_body = config->server.max_body;
 	dm->tls_on = config->server.tls;
 	if (threads == 0) {
@@ -494,6 +533,15 @@ enum err daemon_start(const struct config *config, struct storage *storage, stru
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, dm->tls.key_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
 						    (void *)(uintptr_t)TLS_PRIORITIES};
+		/* With a trust store MHD asks for (does not require) a client
+		 * certificate; suitd checks it per connection. */
+		if (config->devices.auth & CONFIG_DEVICE_AUTH_CERTIFICATE) {
+			e = tls_read_pem(config->devices.client_ca, &dm->client_ca_pem, d);
+			if (e)
+				goto fail;
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							    dm->client_ca_pem};
+		}
 	} else {
 		log_warn("TLS is off ([server] tls = off): devices and API keys travel in clear "
 			 "text; "
@@ -535,6 +583,7 @@ enum err daemon_start(const struct config *config, struct storage *storage, stru
 	*ret_daemon = dm;
 	return ERR_OK;
 fail:
+	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
 	if (dm->ticket_key.data)
 		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
@@ -566,6 +615,7 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	if (atomic_load(&dm->inflight) > 0)
 		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
 	MHD_stop_daemon(dm->mhd);
+	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
 	if (dm->ticket_key.data)
 		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);

@@ -10,10 +10,9 @@
 
 struct daemon;
 
-/* Start listening (config, storage and metrics outlive the daemon). */
-enum err daemon_start(const struct config *config, struct storage *storage, struct metrics *metrics,
-		      struct manifest_policy_holder *manifests, struct daemon **ret_daemon,
-		      struct diag *d);
+/* Start listening with this context (everything it points to outlives the
+ * daemon; started_at is set here). */
+enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, struct diag *d);
 /* "https://127.0.0.1:8443" — where it really listens (port 0 resolved). */
 const char *daemon_url(const struct daemon *dm);
 /* Stop accepting, wait up to drain_ms for in-flight requests, close. */

@@ -19,6 +19,8 @@ static void usage(FILE *out)
 		"  key list                     list API keys (never the secrets)\n"
 		"  key revoke NAME              revoke the active key NAME\n"
 		"  backup FILE                  consistent copy of the live database\n"
+		"  device add ID [--group G] [--tag T]...\n"
+		"                               register a device; its token is printed once\n"
 		"  manifest verify ENVELOPE     check a SUIT envelope as an upload would\n"
 		"  manifest create --key KEY.pem --payload FILE --vendor-domain D --class-info C\n"
 		"        --sequence N [--uri URI] [--component ID] [--description TEXT]\n"
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 	verb = optind < argc ? argv[optind] : NULL;
 	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
 	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0 &&
-	    strcmp(verb, "manifest") != 0) {
+	    strcmp(verb, "manifest") != 0 && strcmp(verb, "device") != 0) {
 		fprintf(stderr, "suitd: unknown command '%s'\n", verb);
 		usage(stderr);
 		return 2;
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
 		rc = command_migrate(config);
 	else if (strcmp(verb, "key") == 0)
 		rc = command_key(config, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(verb, "device") == 0)
+		rc = command_device(config, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(verb, "manifest") == 0)
 		rc = command_manifest(config, argc - optind - 1, argv + optind + 1);
 	else

@@ -1,5 +1,6 @@
 /* Every route of the daemon. api/openapi.yaml describes exactly these (a
  * test compares the two). */
+#include "api/devices.h"
 #include "api/keys.h"
 #include "api/manifests.h"
 #include "api/ops.h"
@@ -41,6 +42,20 @@ const struct route routes[] = {
 	 ROLE_READER, BODY_NONE, NULL, NULL},
 	{HTTP_DELETE, "/api/v1/manifests/{digest}", api_manifests_delete, AUTH_KEY, ROLE_ADMIN,
 	 BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/api/v1/devices", api_devices_create, AUTH_KEY, ROLE_OPERATOR, BODY_BUFFERED,
+	 NULL, NULL},
+	{HTTP_GET, "/api/v1/devices", api_devices_list, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL},
+	{HTTP_GET, "/api/v1/devices/{id}", api_devices_get, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL},
+	{HTTP_PATCH, "/api/v1/devices/{id}", api_devices_update, AUTH_KEY, ROLE_OPERATOR,
+	 BODY_BUFFERED, NULL, NULL},
+	{HTTP_DELETE, "/api/v1/devices/{id}", api_devices_delete, AUTH_KEY, ROLE_ADMIN, BODY_NONE,
+	 NULL, NULL},
+	{HTTP_POST, "/api/v1/devices/{id}/token", api_devices_token, AUTH_KEY, ROLE_OPERATOR,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/device/v1/whoami", api_devices_whoami, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
+	 NULL},
 	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,
 	 BODY_NONE, NULL, payloads_anonymous},
 };

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api/manifests.h"
+#include "api/seen.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/version.h"
@@ -60,6 +61,18 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 	config_free(fresh);
 }
 
+static void flush_seen(struct seen_tracker *seen, struct storage *storage)
+{
+	unsigned n = 0;
+	enum err e = seen_flush(seen, storage, &n);
+
+	if (e)
+		log_warn("cannot write device last-seen times (%s); kept for the next try",
+			 err_title(e));
+	else if (n)
+		log_debug("wrote last-seen times of %u devices", n);
+}
+
 static struct metrics_route *metrics_routes(void)
 {
 	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
@@ -78,6 +91,8 @@ int command_run(const struct config *config)
 	struct metrics_route *labels = NULL;
 	struct manifest_policy *policy = NULL;
 	struct manifest_policy_holder *manifests = NULL;
+	struct seen_tracker *seen = NULL;
+	uint64_t next_flush = 0;
 	struct diag d = {0};
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_ping = 0;
@@ -126,12 +141,19 @@ int command_run(const struct config *config)
 	}
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
+	if (seen_tracker_new(&seen) != ERR_OK)
+		goto out;
 	labels = metrics_routes();
 	if (!labels || metrics_init(&metrics, labels, route_count) != 0) {
 		log_err("out of memory");
 		goto out;
 	}
-	if (daemon_start(config, storage, &metrics, manifests, &dm, &d)) {
+	struct api_ctx ctx = {.config = config,
+			      .storage = storage,
+			      .metrics = &metrics,
+			      .manifests = manifests,
+			      .seen = seen};
+	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
 	}
@@ -153,6 +175,11 @@ int command_run(const struct config *config)
 				next_ping = now + watchdog_usec / 2;
 			}
 		}
+		if (time_mono_usec() >= next_flush) {
+			flush_seen(seen, storage);
+			next_flush =
+				time_mono_usec() + (uint64_t)config->devices.seen_flush * 1000000u;
+		}
 		sig = sigtimedwait(&sigs, &si, &timeout);
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
@@ -168,6 +195,8 @@ int command_run(const struct config *config)
 	}
 	sd_notify(0, "STOPPING=1");
 	daemon_stop(dm, DRAIN_MS);
+	/* After the last request: nothing seen is lost at shutdown. */
+	flush_seen(seen, storage);
 	dm = NULL;
 	rc = 0;
 	log_notice("stopped");
@@ -175,6 +204,7 @@ out:
 	daemon_stop(dm, 0);
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);
+	seen_tracker_free(seen);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;

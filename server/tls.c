@@ -219,6 +219,11 @@ enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_
 	return ERR_OK;
 }
 
+enum err tls_read_pem(const char *path, char **ret, struct diag *d)
+{
+	return read_small_file(path, ret, d);
+}
+
 void tls_files_release(struct tls_files *f)
 {
 	if (f->key_pem)

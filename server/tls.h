@@ -24,4 +24,7 @@ enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_
 			struct diag *d);
 void tls_files_release(struct tls_files *f);
 
+/* A PEM file (at most 256 KiB) into a NUL-terminated string. */
+enum err tls_read_pem(const char *path, char **ret, struct diag *d);
+
 #endif

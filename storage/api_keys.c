@@ -29,17 +29,6 @@ bool role_parse(const char *name, enum role *ret_role)
 	return false;
 }
 
-static enum err audit(struct db *db, const char *actor, const char *action, const char *subject)
-{
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_INSERT);
-
-	sqlite3_bind_int64(st, 1, time_now());
-	db_bind_text(st, 2, actor);
-	db_bind_text(st, 3, action);
-	db_bind_text(st, 4, subject);
-	return db_error(sqlite3_step(st));
-}
-
 enum err storage_api_key_insert(struct storage *s, const char *name, enum role role,
 				const uint8_t hash[SHA256_LEN], const char *actor)
 {
@@ -62,7 +51,7 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 	if (e == ERR_CONFLICT)
 		e = ERR_EXISTS;
 	if (!e)
-		e = audit(db, actor, "key.create", name);
+		e = db_audit(db, actor, "key.create", name);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -159,7 +148,7 @@ enum err storage_api_key_revoke(struct storage *s, const char *name, const char 
 			e = ERR_NOT_FOUND;
 	}
 	if (!e)
-		e = audit(db, actor, "key.revoke", name);
+		e = db_audit(db, actor, "key.revoke", name);
 	if (e) {
 		db_rollback(db);
 		return e;

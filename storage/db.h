@@ -24,6 +24,8 @@ enum err db_error(int rc);
 enum err db_result(int rc);
 
 enum err db_begin(struct db *db);
+/* An audit_log row (call inside the transaction of the change). */
+enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject);
 enum err db_commit(struct db *db);
 void db_rollback(struct db *db);
 

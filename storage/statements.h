@@ -64,6 +64,29 @@
 	X(PAYLOAD_MANIFESTS, "SELECT m.digest FROM manifest_payloads mp "                         \
 			     "JOIN manifests m ON m.id = mp.manifest_id "                         \
 			     "WHERE mp.payload_id = ?1 ORDER BY m.id LIMIT 100")                  \
+	X(DEVICE_INSERT, "INSERT INTO devices (id, grp, vendor_id, class_id, attributes, "        \
+			 "token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")           \
+	X(DEVICE_TAG_INSERT,                                                                      \
+	  "INSERT OR IGNORE INTO device_tags (device_num, tag) VALUES (?1, ?2)")                  \
+	X(DEVICE_TAGS_CLEAR, "DELETE FROM device_tags WHERE device_num = ?1")                     \
+	X(DEVICE_TAGS, "SELECT tag FROM device_tags WHERE device_num = ?1 ORDER BY tag")          \
+	X(DEVICE_BY_ID, "SELECT num, id, grp, vendor_id, class_id, attributes, "                  \
+			"reported_sequence, last_seen_at, created_at FROM devices WHERE id = ?1") \
+	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash FROM devices WHERE token_hash = ?1")  \
+	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                   \
+	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "       \
+		       "d.reported_sequence, d.last_seen_at, d.created_at FROM devices d "        \
+		       "WHERE d.num > ?1 AND (?3 IS NULL OR d.grp = ?3) "                         \
+		       "AND (?4 IS NULL OR d.class_id = ?4) "                                     \
+		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                \
+		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                  \
+		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")     \
+	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1")                         \
+	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")             \
+	X(DEVICE_SET_TOKEN, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")                   \
+	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                     \
+	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "   \
+		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")      \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 

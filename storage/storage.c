@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/timeutil.h"
 #include "storage/db.h"
 #include "storage/migrations.h"
 
@@ -18,6 +19,7 @@
 struct storage {
 	char *path;
 	bool synchronous_full;
+	uint64_t mmap_size;
 	pthread_key_t conn_key;
 };
 
@@ -104,12 +106,11 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	}
 	sqlite3_extended_result_codes(h, 1);
 	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
-	e = db_exec(h,
-		    s->synchronous_full ? "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-					  "PRAGMA mmap_size = 1073741824;"
-					: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-					  "PRAGMA mmap_size = 1073741824;",
-		    d);
+	char pragmas[160];
+	snprintf(pragmas, sizeof(pragmas),
+		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu;",
+		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size);
+	e = db_exec(h, pragmas, d);
 	if (e) {
 		sqlite3_close(h);
 		return e;
@@ -168,6 +169,17 @@ static enum err db_step_once(struct db *db, enum stmt id)
 enum err db_begin(struct db *db)
 {
 	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
+}
+
+enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_INSERT);
+
+	sqlite3_bind_int64(st, 1, time_now());
+	db_bind_text(st, 2, actor);
+	db_bind_text(st, 3, action);
+	db_bind_text(st, 4, subject);
+	return db_result(sqlite3_step(st));
 }
 
 enum err db_commit(struct db *db)
@@ -276,6 +288,7 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
 	}
 	s->synchronous_full = opt->synchronous_full;
+	s->mmap_size = opt->mmap_size;
 	if (pthread_key_create(&s->conn_key, db_free_cb) != 0) {
 		free(s->path);
 		free(s);

@@ -15,6 +15,7 @@ struct storage_options {
 	const char *path;
 	bool synchronous_full; /* PRAGMA synchronous = FULL (else NORMAL) */
 	bool migrate;	       /* apply pending migrations at open */
+	uint64_t mmap_size;    /* PRAGMA mmap_size per connection (0 = plain reads) */
 };
 
 /* Open (creating the file if needed), check the schema version, migrate if

@@ -291,6 +291,9 @@ fi
 # depend on the state `make run` left in .dev/ (its paths are ../.dev/...).
 mkdir -p "$tmp/dev/config" "$tmp/dev/.dev"
 cp config/dev.conf "$tmp/dev/config/dev.conf"
+# What `make run` (tools/dev-run.sh) creates before the first start.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/dev/.dev/author.key" 2>/dev/null
+openssl pkey -in "$tmp/dev/.dev/author.key" -pubout -out "$tmp/dev/.dev/author.pub"
 if "$bin" -c "$tmp/dev/config/dev.conf" check-config >"$tmp/out" 2>"$tmp/err" &&
 	[ "$(cat "$tmp/out")" = "configuration OK" ]; then
 	ok "suitd -c config/dev.conf check-config prints 'configuration OK'"

@@ -2,7 +2,7 @@
 # Install the Debian packages a make target needs, or say exactly how.
 # usage: tools/deps.sh build|check|bench
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev"
+build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev openssl"
 check="$build check libcurl4-openssl-dev man-db groff-base systemd"
 fuzz="$build clang libclang-rt-14-dev"
 case "${1:-build}" in

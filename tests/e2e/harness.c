@@ -438,3 +438,182 @@ void http_result_release(struct http_result *r)
 	free(r->body);
 	r->body = NULL;
 }
+
+/* ---- Client certificates and reusable connections ---- */
+
+const char *harness_path(const struct suitd_proc *p, const char *name, const char *ext, char *out,
+			 size_t size)
+{
+	int n = snprintf(out, size, "%s/%s.%s", p->dir, name, ext);
+
+	ck_assert(n > 0 && (size_t)n < size);
+	return out;
+}
+
+static long next_serial = 1000;
+
+void harness_make_ca(struct suitd_proc *p, const char *name, const char *cn)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *ca;
+	char path[256];
+
+	ck_assert_ptr_nonnull(key);
+	ca = make_cert(key, cn, NULL, NULL, true, next_serial++);
+	write_pem(harness_path(p, name, "pem", path, sizeof(path)), NULL, ca);
+	write_pem(harness_path(p, name, "key", path, sizeof(path)), key, NULL);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
+void harness_make_cert(struct suitd_proc *p, const char *ca_name, const char *name,
+		       const struct harness_cert_opts *o)
+{
+	static const struct harness_cert_opts defaults = {0};
+	EVP_PKEY *key = EVP_EC_gen("P-256"), *ca_key;
+	X509 *cert = X509_new(), *ca;
+	char path[256];
+	FILE *f;
+
+	if (!o)
+		o = &defaults;
+	ck_assert_ptr_nonnull(key);
+	f = fopen(harness_path(p, ca_name, "pem", path, sizeof(path)), "r");
+	ck_assert_ptr_nonnull(f);
+	ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	f = fopen(harness_path(p, ca_name, "key", path, sizeof(path)), "r");
+	ck_assert_ptr_nonnull(f);
+	ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(ca);
+	ck_assert_ptr_nonnull(ca_key);
+
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), next_serial++);
+	X509_gmtime_adj(X509_getm_notBefore(cert), o->window ? o->not_before : -3600);
+	X509_gmtime_adj(X509_getm_notAfter(cert), o->window ? o->not_after : 7 * 86400);
+	X509_set_pubkey(cert, key);
+	if (o->cn)
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+					   (const unsigned char *)o->cn, -1, -1, 0);
+	X509_set_issuer_name(cert, X509_get_subject_name(ca));
+	add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
+	if (!o->key_usage || o->key_usage[0])
+		add_ext(cert, ca, NID_key_usage,
+			o->key_usage ? o->key_usage : "critical,digitalSignature");
+	if (!o->eku || o->eku[0])
+		add_ext(cert, ca, NID_ext_key_usage, o->eku ? o->eku : "clientAuth");
+	if (o->san)
+		add_ext(cert, ca, NID_subject_alt_name, o->san);
+	ck_assert(X509_sign(cert, ca_key, EVP_sha256()) > 0);
+	write_pem(harness_path(p, name, "pem", path, sizeof(path)), NULL, cert);
+	write_pem(harness_path(p, name, "key", path, sizeof(path)), key, NULL);
+	X509_free(cert);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+struct harness_conn {
+	struct suitd_proc *p;
+	CURL *curl;
+	long connects;
+	char cert[256], key[256];
+};
+
+struct harness_conn *harness_conn_open(struct suitd_proc *p, const char *cert)
+{
+	struct harness_conn *c = calloc(1, sizeof(*c));
+
+	ck_assert_ptr_nonnull(c);
+	c->p = p;
+	c->curl = curl_easy_init();
+	ck_assert_ptr_nonnull(c->curl);
+	if (cert) {
+		harness_path(p, cert, "pem", c->cert, sizeof(c->cert));
+		harness_path(p, cert, "key", c->key, sizeof(c->key));
+	}
+	return c;
+}
+
+void harness_conn_request(struct harness_conn *c, const char *method, const char *path,
+			  const char *key, const char *const *headers, const void *body,
+			  size_t body_len, struct http_result *r)
+{
+	CURL *h = c->curl;
+	struct curl_slist *list = NULL;
+	char url[512], line[1200];
+	bool expect = false;
+	long connects = 0;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	/* Options from the previous request are cleared, the connection kept. */
+	curl_easy_reset(h);
+	snprintf(url, sizeof(url), "%s%s", c->p->url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, c->p->ca);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->cert[0]) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (key) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", key);
+		list = curl_slist_append(list, line);
+	}
+	for (unsigned i = 0; headers && headers[i]; i++) {
+		list = curl_slist_append(list, headers[i]);
+		expect = expect || strncasecmp(headers[i], "Expect:", 7) == 0;
+	}
+	if (!expect)
+		list = curl_slist_append(list, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = -(long)rc;
+	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+		c->connects += connects;
+	curl_slist_free_all(list);
+}
+
+long harness_conn_connects(const struct harness_conn *c)
+{
+	return c->connects;
+}
+
+void harness_conn_close(struct harness_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+void harness_request_cert(struct suitd_proc *p, const char *cert, const char *method,
+			  const char *path, const char *key, const char *const *headers,
+			  const void *body, size_t body_len, struct http_result *r)
+{
+	struct harness_conn *c = harness_conn_open(p, cert);
+
+	harness_conn_request(c, method, path, key, headers, body, body_len, r);
+	harness_conn_close(c);
+}

@@ -60,4 +60,43 @@ long long harness_sql_int(struct suitd_proc *p, const char *sql);
 const char *http_header(const struct http_result *r, const char *name, char *out, size_t size);
 void http_result_release(struct http_result *r);
 
+/* ---- Client certificates (test-only PKI, generated per run) ---- */
+
+/* What a device certificate holds. Zeroed fields take the defaults. */
+struct harness_cert_opts {
+	const char *cn;	       /* subject CN; NULL = no CN */
+	const char *san;       /* subjectAltName, OpenSSL syntax ("URI:urn:x,DNS:y"); NULL = none */
+	const char *eku;       /* extendedKeyUsage; NULL = "clientAuth", "" = none */
+	const char *key_usage; /* keyUsage; NULL = "critical,digitalSignature", "" = none */
+	bool window;	       /* use not_before/not_after (else one hour ago .. in 7 days) */
+	long not_before;       /* seconds from now (negative: in the past) */
+	long not_after;
+};
+
+/* A CA (P-256, self-signed, CN cn) as DIR/NAME.pem and DIR/NAME.key. */
+void harness_make_ca(struct suitd_proc *p, const char *name, const char *cn);
+/* A certificate issued by the CA named ca (from harness_make_ca), as
+ * DIR/NAME.pem and DIR/NAME.key. */
+void harness_make_cert(struct suitd_proc *p, const char *ca, const char *name,
+		       const struct harness_cert_opts *o);
+/* DIR/NAME.EXT into out. */
+const char *harness_path(const struct suitd_proc *p, const char *name, const char *ext, char *out,
+			 size_t size);
+
+/* A connection: one CURL handle, so requests reuse one TLS connection
+ * (keep-alive) while the server keeps it. cert names a certificate from
+ * harness_make_cert presented as the client certificate (NULL = none). */
+struct harness_conn;
+struct harness_conn *harness_conn_open(struct suitd_proc *p, const char *cert);
+void harness_conn_request(struct harness_conn *c, const char *method, const char *path,
+			  const char *key, const char *const *headers, const void *body,
+			  size_t body_len, struct http_result *r);
+/* TLS connections opened by this handle so far. */
+long harness_conn_connects(const struct harness_conn *c);
+void harness_conn_close(struct harness_conn *c);
+/* One request on a new connection presenting certificate cert (NULL = none). */
+void harness_request_cert(struct suitd_proc *p, const char *cert, const char *method,
+			  const char *path, const char *key, const char *const *headers,
+			  const void *body, size_t body_len, struct http_result *r);
+
 #endif

@@ -1,0 +1,426 @@
+#include "api/devices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "api/auth.h"
+#include "api/input.h"
+#include "api/seen.h"
+#include "common/timeutil.h"
+
+enum err devices_add(struct storage *s, const struct device_new *d, const char *actor,
+		     char token[SECRET_TEXT_MAX])
+{
+	uint8_t hash[SHA256_LEN];
+	struct device_new with = *d;
+	struct device_ident ident;
+	enum err e = auth_device_token_new(token, hash);
+
+	if (e)
+		return e;
+	with.token_hash = hash;
+	return storage_device_insert(s, &with, actor, &ident);
+}
+
+static void uuid_text(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static bool uuid_parse(const char *text, uint8_t out[16])
+{
+	char hex[33];
+	size_t n = 0;
+
+	if (strlen(text) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash != (text[i] == '-'))
+			return false;
+		if (!dash)
+			hex[n++] = text[i];
+	}
+	hex[n] = '\0';
+	return hex_decode(hex, out, 16);
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char text[RFC3339_LEN];
+
+	if (!t)
+		return json_null();
+	time_format_rfc3339(t, text);
+	return json_string(text);
+}
+
+static json_t *device_json(struct api_ctx *ctx, const struct device *d)
+{
+	char uuid[37];
+	json_t *j = json_object(), *tags = json_array();
+	int64_t at = d->last_seen_at;
+	bool has_seq = d->has_sequence;
+	uint64_t seq = d->reported_sequence;
+	int64_t pending_at;
+	bool pending_has_seq;
+	uint64_t pending_seq;
+
+	/* What the device did since the last flush is newer than the row. */
+	if (ctx->seen &&
+	    seen_pending(ctx->seen, d->ident.num, &pending_at, &pending_has_seq, &pending_seq)) {
+		if (pending_at > at)
+			at = pending_at;
+		if (pending_has_seq) {
+			has_seq = true;
+			seq = pending_seq;
+		}
+	}
+	json_object_set_new(j, "id", json_string(d->ident.id));
+	json_object_set_new(j, "group",
+			    d->ident.group[0] ? json_string(d->ident.group) : json_null());
+	for (unsigned i = 0; i < d->tag_count; i++)
+		json_array_append_new(tags, json_string(d->tags[i]));
+	json_object_set_new(j, "tags", tags);
+	if (d->has_vendor)
+		uuid_text(d->vendor, uuid);
+	json_object_set_new(j, "vendor_id", d->has_vendor ? json_string(uuid) : json_null());
+	if (d->has_class)
+		uuid_text(d->class_id, uuid);
+	json_object_set_new(j, "class_id", d->has_class ? json_string(uuid) : json_null());
+	json_t *attrs = json_loads(d->attributes ? d->attributes : "{}", 0, NULL);
+	json_object_set_new(j, "attributes", attrs ? attrs : json_object());
+	json_object_set_new(j, "reported_sequence",
+			    has_seq ? json_integer((json_int_t)seq) : json_null());
+	json_object_set_new(j, "last_seen_at", time_or_null(at));
+	json_object_set_new(j, "created_at", time_or_null(d->created_at));
+	return j;
+}
+
+/* Tags: an array of at most DEVICE_TAGS_MAX distinct names. */
+static enum err tags_param(json_t *v, struct response *res, const char *tags[DEVICE_TAGS_MAX],
+			   unsigned *ret_count)
+{
+	size_t i;
+	json_t *t;
+
+	if (!json_is_array(v) || json_array_size(v) > DEVICE_TAGS_MAX)
+		return api_fail(res, ERR_INVALID,
+				"field 'tags' must be an array of at most %d names",
+				DEVICE_TAGS_MAX);
+	*ret_count = 0;
+	json_array_foreach(v, i, t)
+	{
+		if (!json_is_string(t) || !device_name_valid(json_string_value(t), DEVICE_TAG_MAX))
+			return api_fail(res, ERR_INVALID, "tags must match [A-Za-z0-9._:@-]{1,%d}",
+					DEVICE_TAG_MAX);
+		tags[(*ret_count)++] = json_string_value(t);
+	}
+	return ERR_OK;
+}
+
+static enum err group_param(json_t *v, struct response *res, const char **ret)
+{
+	if (json_is_null(v)) {
+		*ret = "";
+		return ERR_OK;
+	}
+	if (!json_is_string(v) || !device_name_valid(json_string_value(v), DEVICE_GROUP_MAX))
+		return api_fail(res, ERR_INVALID,
+				"field 'group' must be null or match [A-Za-z0-9._:@-]{1,%d}",
+				DEVICE_GROUP_MAX);
+	*ret = json_string_value(v);
+	return ERR_OK;
+}
+
+/* attributes: an object of at most DEVICE_ATTRIBUTES_MAX bytes of JSON. */
+static enum err attributes_param(json_t *v, struct response *res, char **ret)
+{
+	char *text;
+
+	if (!json_is_object(v))
+		return api_fail(res, ERR_INVALID, "field 'attributes' must be an object");
+	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return ERR_NOMEM;
+	if (strlen(text) > DEVICE_ATTRIBUTES_MAX) {
+		free(text);
+		return api_fail(res, ERR_INVALID, "field 'attributes' is over %d bytes of JSON",
+				DEVICE_ATTRIBUTES_MAX);
+	}
+	*ret = text;
+	return ERR_OK;
+}
+
+static enum err only_fields(json_t *body, const char *const *allowed, struct response *res)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(body, k, v)
+	{
+		bool ok = false;
+		for (size_t i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(k, allowed[i]) == 0;
+		if (!ok)
+			return api_fail(res, ERR_INVALID, "unknown field '%.64s'", k);
+	}
+	return ERR_OK;
+}
+
+static enum err uuid_field(json_t *body, const char *name, struct response *res, uint8_t out[16],
+			   const uint8_t **ret)
+{
+	json_t *v = json_object_get(body, name);
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return ERR_OK;
+	if (!json_is_string(v) || !uuid_parse(json_string_value(v), out))
+		return api_fail(res, ERR_INVALID, "field '%s' must be a UUID", name);
+	*ret = out;
+	return ERR_OK;
+}
+
+static enum err respond_device(struct api_ctx *ctx, struct response *res, const char *id,
+			       unsigned status, const char *token)
+{
+	struct device d;
+	enum err e = storage_device_get(ctx->storage, id, &d);
+	json_t *j;
+
+	if (e)
+		return api_fail(res, e, "cannot read the device");
+	j = device_json(ctx, &d);
+	device_release(&d);
+	if (token) {
+		json_object_set_new(j, "token", json_string(token));
+		response_header_set(res, "Cache-Control", "no-store");
+	}
+	return response_json(res, status, j);
+}
+
+enum err api_devices_create(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	static const char *const allowed[] = {"id",	  "group",	"tags", "vendor_id",
+					      "class_id", "attributes", NULL};
+	json_auto_t *body = NULL;
+	const char *id, *group = "", *tags[DEVICE_TAGS_MAX];
+	unsigned tag_count = 0;
+	uint8_t vendor[16], class_id[16];
+	char token[SECRET_TEXT_MAX];
+	char *attributes = NULL;
+	struct device_new d = {0};
+	json_t *v;
+	enum err e;
+
+	if ((e = api_json_body(req, res, &body)) || (e = only_fields(body, allowed, res)) ||
+	    (e = api_json_string(body, "id", DEVICE_ID_MAX, res, &id)))
+		return e;
+	if (!device_name_valid(id, DEVICE_ID_MAX))
+		return api_fail(res, ERR_INVALID, "field 'id' must match [A-Za-z0-9._:@-]{1,128}");
+	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &group)))
+		return e;
+	if ((v = json_object_get(body, "tags")) && (e = tags_param(v, res, tags, &tag_count)))
+		return e;
+	if ((e = uuid_field(body, "vendor_id", res, vendor, &d.vendor)) ||
+	    (e = uuid_field(body, "class_id", res, class_id, &d.class_id)))
+		return e;
+	if ((v = json_object_get(body, "attributes")) &&
+	    (e = attributes_param(v, res, &attributes)))
+		return e;
+	d.id = id;
+	d.group = group;
+	d.tags = tags;
+	d.tag_count = tag_count;
+	d.attributes = attributes;
+	e = devices_add(ctx->storage, &d, req->key->name, token);
+	free(attributes);
+	if (e == ERR_EXISTS)
+		return api_fail(res, e, "a device with id '%s' exists", id);
+	if (e)
+		return api_fail(res, e, "cannot create the device");
+	e = respond_device(ctx, res, id, 201, token);
+	OPENSSL_cleanse(token, sizeof(token));
+	if (!e)
+		e = response_header_set(res, "Location", "/api/v1/devices/%s", id);
+	return e;
+}
+
+/* RFC 3339 UTC ("2026-11-25T20:00:00Z") or seconds since the epoch. */
+static bool time_parse(const char *text, int64_t *ret)
+{
+	struct tm tm = {0};
+	const char *end;
+	char *num_end;
+	long long v;
+
+	if (text[0] >= '0' && text[0] <= '9' && !strchr(text, '-')) {
+		v = strtoll(text, &num_end, 10);
+		if (*num_end)
+			return false;
+		*ret = v;
+		return true;
+	}
+	end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return false;
+	*ret = (int64_t)timegm(&tm);
+	return true;
+}
+
+enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct device_filter f = {.group = req->query(req, "group"), .tag = req->query(req, "tag")};
+	const char *class_text = req->query(req, "class_id"),
+		   *since = req->query(req, "seen_since");
+	uint8_t class_id[16];
+	struct device *items;
+	unsigned limit, n = 0;
+	int64_t after;
+	json_t *arr;
+	enum err e;
+
+	if ((e = api_page_params(req, res, &limit, &after)))
+		return e;
+	if (class_text) {
+		if (!uuid_parse(class_text, class_id))
+			return api_fail(res, ERR_INVALID, "class_id must be a UUID");
+		f.class_id = class_id;
+	}
+	if (since) {
+		if (!time_parse(since, &f.seen_since))
+			return api_fail(res, ERR_INVALID,
+					"seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) or "
+					"seconds since the epoch");
+		f.has_seen_since = true;
+	}
+	items = calloc(limit + 1, sizeof(*items));
+	if (!items)
+		return ERR_NOMEM;
+	e = storage_device_list(ctx->storage, &f, after, limit + 1, items, &n);
+	if (e) {
+		free(items);
+		return api_fail(res, e, "cannot list devices");
+	}
+	arr = json_array();
+	for (unsigned i = 0; i < n && i < limit; i++)
+		json_array_append_new(arr, device_json(ctx, &items[i]));
+	int64_t last = n ? items[(n > limit ? limit : n) - 1].ident.num : 0;
+	for (unsigned i = 0; i < n; i++)
+		device_release(&items[i]);
+	free(items);
+	return response_json(res, 200, api_page_json(arr, n > limit, last));
+}
+
+static enum err id_param(const struct request *req, struct response *res)
+{
+	if (!device_name_valid(req->params[0], DEVICE_ID_MAX))
+		return api_fail(res, ERR_INVALID, "a device id must match [A-Za-z0-9._:@-]{1,128}");
+	return ERR_OK;
+}
+
+static enum err not_found_or(enum err e, struct response *res, const char *what)
+{
+	if (e == ERR_NOT_FOUND)
+		return api_fail(res, e, "no such device");
+	return api_fail(res, e, "cannot %s the device", what);
+}
+
+enum err api_devices_get(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct device d;
+	enum err e = id_param(req, res);
+	json_t *j;
+
+	if (e)
+		return e;
+	e = storage_device_get(ctx->storage, req->params[0], &d);
+	if (e)
+		return not_found_or(e, res, "read");
+	j = device_json(ctx, &d);
+	device_release(&d);
+	return response_json(res, 200, j);
+}
+
+enum err api_devices_update(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	static const char *const allowed[] = {"group", "tags", "attributes", NULL};
+	json_auto_t *body = NULL;
+	const char *group = NULL, *tags[DEVICE_TAGS_MAX];
+	unsigned tag_count = 0;
+	char *attributes = NULL;
+	json_t *v;
+	enum err e;
+
+	if ((e = id_param(req, res)) || (e = api_json_body(req, res, &body)) ||
+	    (e = only_fields(body, allowed, res)))
+		return e;
+	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &group)))
+		return e;
+	v = json_object_get(body, "tags");
+	if (v && (e = tags_param(v, res, tags, &tag_count)))
+		return e;
+	json_t *a = json_object_get(body, "attributes");
+	if (a && (e = attributes_param(a, res, &attributes)))
+		return e;
+	e = storage_device_update(ctx->storage, req->params[0], group, tags, tag_count, v != NULL,
+				  attributes);
+	free(attributes);
+	if (e)
+		return not_found_or(e, res, "update");
+	return respond_device(ctx, res, req->params[0], 200, NULL);
+}
+
+enum err api_devices_delete(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	enum err e = id_param(req, res);
+
+	if (e)
+		return e;
+	e = storage_device_delete(ctx->storage, req->params[0], req->key->name);
+	if (e)
+		return not_found_or(e, res, "delete");
+	res->status = 204;
+	return ERR_OK;
+}
+
+enum err api_devices_token(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	char token[SECRET_TEXT_MAX];
+	uint8_t hash[SHA256_LEN];
+	enum err e = id_param(req, res);
+
+	if (e)
+		return e;
+	if ((e = auth_device_token_new(token, hash)))
+		return e;
+	/* The old token stops working in the same transaction. */
+	e = storage_device_set_token(ctx->storage, req->params[0], hash, req->key->name);
+	if (e) {
+		OPENSSL_cleanse(token, sizeof(token));
+		return not_found_or(e, res, "rotate the token of");
+	}
+	e = response_json(res, 200, json_pack("{s:s, s:s}", "id", req->params[0], "token", token));
+	OPENSSL_cleanse(token, sizeof(token));
+	if (!e)
+		e = response_header_set(res, "Cache-Control", "no-store");
+	return e;
+}
+
+enum err api_devices_whoami(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	(void)ctx;
+	if (!req->device)
+		return response_json(res, 200, json_pack("{s:n}", "id"));
+	return response_json(
+		res, 200,
+		json_pack("{s:s, s:o}", "id", req->device->id, "group",
+			  req->device->group[0] ? json_string(req->device->group) : json_null()));
+}

@@ -1,0 +1,27 @@
+/* Last-seen times and reported sequence numbers of devices, kept in memory
+ * and written in one transaction every [devices] seen_flush seconds and at
+ * shutdown: a device poll never costs a database write for this. */
+#ifndef SUITD_API_SEEN_H
+#define SUITD_API_SEEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "storage/storage.h"
+
+struct seen_tracker;
+
+enum err seen_tracker_new(struct seen_tracker **ret);
+void seen_tracker_free(struct seen_tracker *t);
+/* at: seconds since the epoch; sequence only when has_sequence. */
+void seen_record(struct seen_tracker *t, int64_t device_num, int64_t at, bool has_sequence,
+		 uint64_t sequence);
+/* What is pending for a device (not yet in the database). */
+bool seen_pending(struct seen_tracker *t, int64_t device_num, int64_t *ret_at,
+		  bool *ret_has_sequence, uint64_t *ret_sequence);
+/* Write everything pending; on failure it stays pending for the next try.
+ * *ret_count tells how many devices were written. */
+enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_count);
+
+#endif

@@ -1,0 +1,337 @@
+#include "storage/devices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+#include "storage/db.h"
+
+bool device_name_valid(const char *name, size_t max)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '@' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void ident_from_row(sqlite3_stmt *st, struct device_ident *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->num = sqlite3_column_int64(st, 0);
+	snprintf(d->id, sizeof(d->id), "%s", db_column_text(st, 1));
+	snprintf(d->group, sizeof(d->group), "%s", db_column_text(st, 2));
+}
+
+static void uuid_column(sqlite3_stmt *st, int col, bool *has, uint8_t out[16])
+{
+	*has = sqlite3_column_bytes(st, col) == 16;
+	if (*has)
+		memcpy(out, sqlite3_column_blob(st, col), 16);
+}
+
+static enum err load_tags(struct db *db, struct device *d)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, d->ident.num);
+	d->tag_count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && d->tag_count < DEVICE_TAGS_MAX)
+		snprintf(d->tags[d->tag_count++], DEVICE_TAG_MAX + 1, "%s", db_column_text(st, 0));
+	return rc == SQLITE_ROW ? ERR_OK : db_result(rc);
+}
+
+/* Columns: num, id, grp, vendor_id, class_id, attributes, seq, seen, created. */
+static enum err device_from_row(struct db *db, sqlite3_stmt *st, struct device *d)
+{
+	memset(d, 0, sizeof(*d));
+	ident_from_row(st, &d->ident);
+	uuid_column(st, 3, &d->has_vendor, d->vendor);
+	uuid_column(st, 4, &d->has_class, d->class_id);
+	d->attributes = strdup(db_column_text(st, 5));
+	d->has_sequence = sqlite3_column_type(st, 6) != SQLITE_NULL;
+	d->reported_sequence = (uint64_t)sqlite3_column_int64(st, 6);
+	d->last_seen_at = sqlite3_column_int64(st, 7);
+	d->created_at = sqlite3_column_int64(st, 8);
+	if (!d->attributes)
+		return ERR_NOMEM;
+	return load_tags(db, d);
+}
+
+void device_release(struct device *d)
+{
+	free(d->attributes);
+	d->attributes = NULL;
+}
+
+static enum err set_tags(struct db *db, int64_t num, const char *const *tags, unsigned n)
+{
+	enum err e;
+
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS_CLEAR);
+		sqlite3_bind_int64(st, 1, num);
+		if ((e = db_result(sqlite3_step(st))))
+			return e;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAG_INSERT);
+		sqlite3_bind_int64(st, 1, num);
+		db_bind_text(st, 2, tags[i]);
+		if ((e = db_result(sqlite3_step(st))))
+			return e;
+	}
+	return ERR_OK;
+}
+
+static enum err ident_by_id(struct db *db, const char *id, struct device_ident *ret)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_IDENT_BY_ID);
+	int rc;
+
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	ident_from_row(st, ret);
+	return ERR_OK;
+}
+
+enum err storage_device_insert(struct storage *s, const struct device_new *d, const char *actor,
+			       struct device_ident *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_INSERT);
+		db_bind_text(st, 1, d->id);
+		if (d->group && d->group[0])
+			db_bind_text(st, 2, d->group);
+		if (d->vendor)
+			db_bind_blob(st, 3, d->vendor, 16);
+		if (d->class_id)
+			db_bind_blob(st, 4, d->class_id, 16);
+		db_bind_text(st, 5, d->attributes ? d->attributes : "{}");
+		if (d->token_hash)
+			db_bind_blob(st, 6, d->token_hash, SHA256_LEN);
+		sqlite3_bind_int64(st, 7, time_now());
+		e = db_result(sqlite3_step(st));
+	}
+	if (e == ERR_CONFLICT)
+		e = ERR_EXISTS;
+	if (!e)
+		e = set_tags(db, sqlite3_last_insert_rowid(db->handle), d->tags, d->tag_count);
+	if (!e)
+		e = db_audit(db, actor, "device.create", d->id);
+	if (!e)
+		e = ident_by_id(db, d->id, ret);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+enum err storage_device_get(struct storage *s, const char *id, struct device *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_ID);
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	e = device_from_row(db, st, ret);
+	if (e)
+		device_release(ret);
+	return e;
+}
+
+enum err storage_device_ident(struct storage *s, const char *id, struct device_ident *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	return e ? e : ident_by_id(db, id, ret);
+}
+
+enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN],
+				 struct device_ident *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_TOKEN);
+	db_bind_blob(st, 1, hash, SHA256_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	if (sqlite3_column_bytes(st, 3) != SHA256_LEN ||
+	    !crypto_equal(sqlite3_column_blob(st, 3), hash, SHA256_LEN))
+		return ERR_NOT_FOUND;
+	ident_from_row(st, ret);
+	return ERR_OK;
+}
+
+enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
+			     unsigned max, struct device *ret, unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	unsigned n = 0;
+	int rc = SQLITE_DONE;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_LIST);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, max);
+	if (f->group)
+		db_bind_text(st, 3, f->group);
+	if (f->class_id)
+		db_bind_blob(st, 4, f->class_id, 16);
+	if (f->has_seen_since)
+		sqlite3_bind_int64(st, 5, f->seen_since);
+	if (f->tag)
+		db_bind_text(st, 6, f->tag);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e = device_from_row(db, st, &ret[n]);
+		n++;
+		if (e)
+			break;
+	}
+	if (!e && n < max && rc != SQLITE_DONE)
+		e = db_result(rc);
+	if (e) {
+		while (n)
+			device_release(&ret[--n]);
+		return e;
+	}
+	*ret_count = n;
+	return ERR_OK;
+}
+
+enum err storage_device_update(struct storage *s, const char *id, const char *group,
+			       const char *const *tags, unsigned tag_count, bool set_tags_too,
+			       const char *attributes)
+{
+	struct device_ident ident = {0};
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	e = ident_by_id(db, id, &ident);
+	if (!e && group) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_GROUP);
+		sqlite3_bind_int64(st, 1, ident.num);
+		if (group[0])
+			db_bind_text(st, 2, group);
+		e = db_result(sqlite3_step(st));
+	}
+	if (!e && attributes) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_ATTRIBUTES);
+		sqlite3_bind_int64(st, 1, ident.num);
+		db_bind_text(st, 2, attributes);
+		e = db_result(sqlite3_step(st));
+	}
+	if (!e && set_tags_too)
+		e = set_tags(db, ident.num, tags, tag_count);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+/* One statement that changes a row by id, with its audit row. */
+static enum err change_by_id(struct storage *s, enum stmt which, const char *id,
+			     const uint8_t *hash, const char *actor, const char *action)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+		db_bind_text(st, 1, id);
+		if (hash)
+			db_bind_blob(st, 2, hash, SHA256_LEN);
+		e = db_result(sqlite3_step(st));
+		if (!e && sqlite3_changes(db->handle) == 0)
+			e = ERR_NOT_FOUND;
+	}
+	if (!e)
+		e = db_audit(db, actor, action, id);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+enum err storage_device_delete(struct storage *s, const char *id, const char *actor)
+{
+	return change_by_id(s, STMT_DEVICE_DELETE, id, NULL, actor, "device.delete");
+}
+
+enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
+				  const char *actor)
+{
+	return change_by_id(s, STMT_DEVICE_SET_TOKEN, id, hash, actor, "device.token");
+}
+
+enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (!e && n)
+		e = db_begin(db);
+	if (e || !n)
+		return e;
+	for (unsigned i = 0; i < n && !e; i++) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
+		sqlite3_bind_int64(st, 1, entries[i].num);
+		sqlite3_bind_int64(st, 2, entries[i].at);
+		if (entries[i].has_sequence)
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)entries[i].sequence);
+		e = db_result(sqlite3_step(st));
+	}
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}

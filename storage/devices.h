@@ -1,0 +1,88 @@
+/* The device registry. Device tokens are stored as SHA-256 only. */
+#ifndef SUITD_STORAGE_DEVICES_H
+#define SUITD_STORAGE_DEVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/crypto.h"
+#include "common/error.h"
+#include "storage/storage.h"
+
+#define DEVICE_ID_MAX	      128
+#define DEVICE_GROUP_MAX      128
+#define DEVICE_TAG_MAX	      64
+#define DEVICE_TAGS_MAX	      32
+#define DEVICE_ATTRIBUTES_MAX 4096
+
+/* Just enough to authenticate and scope a request. */
+struct device_ident {
+	int64_t num;
+	char id[DEVICE_ID_MAX + 1];
+	char group[DEVICE_GROUP_MAX + 1];
+};
+
+struct device {
+	struct device_ident ident;
+	bool has_vendor, has_class;
+	uint8_t vendor[16], class_id[16];
+	char *attributes; /* JSON object text, malloc'ed */
+	unsigned tag_count;
+	char tags[DEVICE_TAGS_MAX][DEVICE_TAG_MAX + 1];
+	bool has_sequence;
+	uint64_t reported_sequence;
+	int64_t last_seen_at; /* 0 = never */
+	int64_t created_at;
+};
+
+struct device_new {
+	const char *id;
+	const char *group; /* NULL = none */
+	const uint8_t *vendor, *class_id;
+	const char *attributes; /* JSON object text */
+	const char *const *tags;
+	unsigned tag_count;
+	const uint8_t *token_hash; /* NULL = no token */
+};
+
+struct device_filter {
+	const char *group;
+	const char *tag;
+	const uint8_t *class_id;
+	bool has_seen_since;
+	int64_t seen_since;
+};
+
+/* Each entry of a last-seen flush. */
+struct device_seen {
+	int64_t num;
+	int64_t at;
+	bool has_sequence;
+	uint64_t sequence;
+};
+
+/* ERR_EXISTS when the id is taken. Writes an audit row. */
+enum err storage_device_insert(struct storage *s, const struct device_new *d, const char *actor,
+			       struct device_ident *ret);
+enum err storage_device_get(struct storage *s, const char *id, struct device *ret);
+enum err storage_device_ident(struct storage *s, const char *id, struct device_ident *ret);
+/* Constant-time compare of the stored hash after the lookup. */
+enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN],
+				 struct device_ident *ret);
+enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
+			     unsigned max, struct device *ret, unsigned *ret_count);
+/* Change what is not NULL: group ("" clears), tags, attributes. */
+enum err storage_device_update(struct storage *s, const char *id, const char *group,
+			       const char *const *tags, unsigned tag_count, bool set_tags,
+			       const char *attributes);
+enum err storage_device_delete(struct storage *s, const char *id, const char *actor);
+enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
+				  const char *actor);
+/* Write a batch of last-seen times and reported sequence numbers. */
+enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n);
+void device_release(struct device *d);
+
+/* [A-Za-z0-9._:@-]{1,max} */
+bool device_name_valid(const char *name, size_t max);
+
+#endif
