@@ -11,6 +11,7 @@
 
 struct manifest_policy_holder;
 struct seen_tracker;
+struct assignment_index;
 
 struct api_ctx {
 	const struct config *config;
@@ -18,6 +19,8 @@ struct api_ctx {
 	struct manifest_policy_holder *manifests;
 	/* Device last-seen times, flushed in batches. */
 	struct seen_tracker *seen;
+	/* Active assignments by device, for check-ins without SQL. */
+	struct assignment_index *assignments;
 	struct storage *storage;
 	struct metrics *metrics;
 	int64_t started_at;

@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/deployments.h"
 #include "api/seen.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -111,8 +112,10 @@ static enum err device_by_certificate(struct api_ctx *ctx, const struct device_c
 	e = storage_device_insert(ctx->storage, &d, "auto-register", ret);
 	if (e == ERR_EXISTS) /* registered by a concurrent request */
 		e = storage_device_ident(ctx->storage, cert->name, ret);
-	if (!e)
+	if (!e) {
 		log_notice("registered device '%s' from its certificate", cert->name);
+		deployments_device_changed(ctx, cert->name); /* its default group's deployment */
+	}
 	return e;
 }
 

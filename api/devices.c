@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "api/auth.h"
+#include "api/deployments.h"
 #include "api/input.h"
 #include "api/seen.h"
 #include "common/timeutil.h"
@@ -246,6 +247,7 @@ enum err api_devices_create(struct api_ctx *ctx, const struct request *req, stru
 		return api_fail(res, e, "a device with id '%s' exists", id);
 	if (e)
 		return api_fail(res, e, "cannot create the device");
+	deployments_device_changed(ctx, id);
 	e = respond_device(ctx, res, id, 201, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	if (!e)
@@ -375,6 +377,8 @@ enum err api_devices_update(struct api_ctx *ctx, const struct request *req, stru
 	free(attributes);
 	if (e)
 		return not_found_or(e, res, "update");
+	if (group || v)
+		deployments_device_changed(ctx, req->params[0]);
 	return respond_device(ctx, res, req->params[0], 200, NULL);
 }
 

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "api/deployments.h"
 #include "api/input.h"
 #include "api/range.h"
 #include "common/timeutil.h"
@@ -299,6 +300,11 @@ struct segment {
 struct payload_stream {
 	struct storage *storage;
 	struct payload payload;
+	/* A device download: its assignment moves to downloaded when the
+	 * payload's last byte has been served. */
+	struct api_ctx *ctx;
+	struct device_ident device;
+	bool last_byte_served;
 	unsigned count;
 	struct segment seg[2 * RANGE_MAX + 2];
 	char text[RANGE_MAX * 160 + 128];
@@ -357,6 +363,11 @@ static long stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		else if (storage_payload_read(ps->storage, &ps->payload, s->from + off, buf + done,
 					      n))
 			return -1;
+		else if (ps->device.num && !ps->last_byte_served &&
+			 s->from + off + n == ps->payload.size) {
+			ps->last_byte_served = true;
+			deployments_payload_fetch(ps->ctx, &ps->device, ps->payload.id, true);
+		}
 		done += n;
 	}
 	return (long)done;
@@ -457,6 +468,11 @@ enum err api_payloads_content(struct api_ctx *ctx, const struct request *req, st
 			stream_add(ps, NULL, ranges[i].first, ranges[i].last - ranges[i].first + 1);
 		}
 		stream_add_text(ps, "\r\n--%s--\r\n", boundary);
+	}
+	if (req->device) {
+		ps->ctx = ctx;
+		ps->device = *req->device;
+		deployments_payload_fetch(ctx, req->device, ps->payload.id, false);
 	}
 	const struct segment *end = &ps->seg[ps->count - 1];
 	res->stream = (struct response_stream){

@@ -61,7 +61,10 @@ struct config {
 		enum config_device_identity identity; /* where a certificate names the device */
 		bool auto_register;
 		char *default_group;
-		unsigned seen_flush; /* seconds between last-seen flushes */
+		unsigned seen_flush;	       /* seconds between last-seen flushes */
+		unsigned poll_interval;	       /* seconds between polls when idle */
+		unsigned poll_interval_active; /* ... while an assignment is under way */
+		unsigned poll_jitter;	       /* percent of random spread */
 	} devices;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */

@@ -17,6 +17,7 @@
 #include "server/commands.h"
 #include "server/tls.h"
 #include "storage/api_keys.h"
+#include "storage/deployments.h"
 
 struct config *command_config_load(const char *path)
 {
@@ -315,6 +316,17 @@ int command_device(const struct config *config, int argc, char **argv)
 		return 1;
 	struct device_new d = {.id = argv[1], .group = group, .tags = tags, .tag_count = tag_count};
 	e = devices_add(s, &d, "cli", token);
+	if (!e) {
+		/* Join a deployment to its group or tag now; a running daemon
+		 * picks it up on SIGHUP or its next deployment change. */
+		struct device_ident ident;
+		bool joined = false;
+		if (storage_device_ident(s, argv[1], &ident) == ERR_OK &&
+		    storage_deployment_join(s, ident.num, &joined) == ERR_OK && joined)
+			fprintf(stderr,
+				"device '%s' joined an active deployment of its group or tag\n",
+				argv[1]);
+	}
 	storage_free(s);
 	if (e == ERR_EXISTS) {
 		fprintf(stderr, "suitd: a device with id '%s' exists\n", argv[1]);

@@ -1,5 +1,6 @@
 /* Every route of the daemon. api/openapi.yaml describes exactly these (a
  * test compares the two). */
+#include "api/deployments.h"
 #include "api/devices.h"
 #include "api/keys.h"
 #include "api/manifests.h"
@@ -54,6 +55,18 @@ const struct route routes[] = {
 	 NULL, NULL},
 	{HTTP_POST, "/api/v1/devices/{id}/token", api_devices_token, AUTH_KEY, ROLE_OPERATOR,
 	 BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/api/v1/deployments", api_deployments_create, AUTH_KEY, ROLE_OPERATOR,
+	 BODY_BUFFERED, NULL, NULL},
+	{HTTP_GET, "/api/v1/deployments", api_deployments_list, AUTH_KEY, ROLE_READER, BODY_NONE,
+	 NULL, NULL},
+	{HTTP_GET, "/api/v1/deployments/{id}", api_deployments_get, AUTH_KEY, ROLE_READER,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/api/v1/deployments/{id}/devices", api_deployments_devices, AUTH_KEY,
+	 ROLE_READER, BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/api/v1/deployments/{id}/cancel", api_deployments_cancel, AUTH_KEY,
+	 ROLE_OPERATOR, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/device/v1/manifest", api_checkin, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
+	 NULL},
 	{HTTP_GET, "/device/v1/whoami", api_devices_whoami, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
 	 NULL},
 	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,

@@ -11,6 +11,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "api/assignments.h"
 #include "api/manifests.h"
 #include "api/seen.h"
 #include "common/log.h"
@@ -92,6 +93,7 @@ int command_run(const struct config *config)
 	struct manifest_policy *policy = NULL;
 	struct manifest_policy_holder *manifests = NULL;
 	struct seen_tracker *seen = NULL;
+	struct assignment_index *assignments = NULL;
 	uint64_t next_flush = 0;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -141,8 +143,13 @@ int command_run(const struct config *config)
 	}
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
-	if (seen_tracker_new(&seen) != ERR_OK)
+	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK)
 		goto out;
+	if (assignment_index_load(assignments, storage) != ERR_OK) {
+		log_err("cannot load the active assignments from '%s'", config->storage.database);
+		goto out;
+	}
+	log_info("%u active assignments in memory", assignment_index_count(assignments));
 	labels = metrics_routes();
 	if (!labels || metrics_init(&metrics, labels, route_count) != 0) {
 		log_err("out of memory");
@@ -152,7 +159,8 @@ int command_run(const struct config *config)
 			      .storage = storage,
 			      .metrics = &metrics,
 			      .manifests = manifests,
-			      .seen = seen};
+			      .seen = seen,
+			      .assignments = assignments};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -184,6 +192,9 @@ int command_run(const struct config *config)
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
 			reload(config, manifests);
+			/* Assignments written by the command line (device add). */
+			if (assignment_index_load(assignments, storage) != ERR_OK)
+				log_err("cannot reload the active assignments");
 			sd_notify(0, "READY=1");
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			log_notice("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -205,6 +216,7 @@ out:
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);
 	seen_tracker_free(seen);
+	assignment_index_free(assignments);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;

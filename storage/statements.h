@@ -4,6 +4,10 @@
 #ifndef SUITD_STORAGE_STATEMENTS_H
 #define SUITD_STORAGE_STATEMENTS_H
 
+/* Assignment states that count as "active": at most one per device. */
+#define SQL_ACTIVE_STATES \
+	"('pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed')"
+
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                         \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                     \
@@ -87,6 +91,73 @@
 	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                     \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "   \
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")      \
+	X(DEPLOYMENT_INSERT,                                                                      \
+	  "INSERT INTO deployments (name, manifest_id, target_kind, "                             \
+	  "target_value, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                \
+	X(DEPLOYMENT_BY_ID, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "       \
+			    "d.target_value, d.status, d.created_at, d.created_by, "              \
+			    "m.sequence_number FROM deployments d "                               \
+			    "JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1")           \
+	X(DEPLOYMENT_LIST, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "        \
+			   "d.target_value, d.status, d.created_at, d.created_by, "               \
+			   "m.sequence_number FROM deployments d "                                \
+			   "JOIN manifests m ON m.id = d.manifest_id WHERE d.id > ?1 "            \
+			   "AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR m.digest = ?4) " \
+			   "ORDER BY d.id LIMIT ?2")                                              \
+	X(DEPLOYMENT_COUNTS, "SELECT state, count(*) FROM assignments WHERE deployment_id = ?1 "  \
+			     "GROUP BY state")                                                    \
+	X(DEPLOYMENT_CANCEL, "UPDATE deployments SET status = 'canceled' "                        \
+			     "WHERE id = ?1 AND status = 'active'")                               \
+	X(ASSIGNMENTS_CANCEL,                                                                     \
+	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                              \
+	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)             \
+	X(DEVICE_NUMS_BY_GROUP, "SELECT num FROM devices WHERE grp = ?1")                         \
+	X(DEVICE_NUMS_BY_TAG, "SELECT device_num FROM device_tags WHERE tag = ?1")                \
+	X(ASSIGNMENT_SUPERSEDE, "UPDATE assignments SET state = 'canceled', reason = ?3, "        \
+				"updated_at = ?4 WHERE device_num = ?1 AND deployment_id != ?2 "  \
+				"AND state IN " SQL_ACTIVE_STATES)                                \
+	X(ASSIGNMENT_INSERT, "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "     \
+			     "state, reason, created_at, updated_at) SELECT ?1, d.num, "          \
+			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "              \
+			     "AND d.vendor_id != ?3 THEN 'skipped' "                              \
+			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                    \
+			     "AND d.class_id != ?4 THEN 'skipped' "                               \
+			     "WHEN d.reported_sequence >= ?5 THEN 'skipped' ELSE 'pending' END, " \
+			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "              \
+			     "AND d.vendor_id != ?3 THEN 'vendor id differs from the manifest' "  \
+			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                    \
+			     "AND d.class_id != ?4 THEN 'class id differs from the manifest' "    \
+			     "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "    \
+			     "d.reported_sequence ELSE NULL END, ?6, ?6 "                         \
+			     "FROM devices d WHERE d.num = ?2 RETURNING state")                   \
+	X(MANIFEST_IDENTITY, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "         \
+			     "FROM manifests m LEFT JOIN manifest_components mc "                 \
+			     "ON mc.manifest_id = m.id AND mc.component_index = 0 "               \
+			     "WHERE m.digest = ?1")                                               \
+	X(MANIFEST_IDENTITY_BY_ID, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "   \
+				   "FROM manifests m LEFT JOIN manifest_components mc "           \
+				   "ON mc.manifest_id = m.id AND mc.component_index = 0 "         \
+				   "WHERE m.id = ?1")                                             \
+	X(ACTIVE_ASSIGNMENTS,                                                                     \
+	  "SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, "                           \
+	  "a.state, m.digest, m.sequence_number FROM assignments a "                              \
+	  "JOIN deployments d ON d.id = a.deployment_id "                                         \
+	  "JOIN manifests m ON m.id = d.manifest_id WHERE a.state IN " SQL_ACTIVE_STATES          \
+	  " AND (?1 IS NULL OR a.device_num = ?1)")                                               \
+	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                \
+				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                   \
+	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at "              \
+			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "      \
+			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                         \
+			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")          \
+	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id FROM deployments d "                   \
+			       "WHERE d.status = 'active' AND ((d.target_kind = 'group' "         \
+			       "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "  \
+			       "OR (d.target_kind = 'tag' AND d.target_value IN "                 \
+			       "(SELECT tag FROM device_tags WHERE device_num = ?1))) "           \
+			       "ORDER BY d.id DESC LIMIT 1")                                      \
+	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "     \
+				    "AND payload_id = ?2")                                        \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 

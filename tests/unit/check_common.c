@@ -7,6 +7,7 @@
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/error.h"
+#include "common/i64map.h"
 #include "common/metrics.h"
 
 #include "tests/check_run.h"
@@ -144,6 +145,46 @@ START_TEST(test_metrics_render)
 }
 END_TEST
 
+/* Random puts and deletes against a plain array as the reference. */
+START_TEST(test_i64map_against_reference)
+{
+	enum { KEYS = 5000 };
+	static int64_t ref[KEYS + 1]; /* value per key, 0 = absent */
+	struct i64map m;
+	unsigned seed = 7;
+	bool fresh;
+
+	memset(ref, 0, sizeof(ref));
+	i64map_init(&m, sizeof(int64_t));
+	ck_assert_ptr_null(i64map_get(&m, 1));
+	ck_assert_ptr_null(i64map_put(&m, 0, &fresh));
+	ck_assert_ptr_null(i64map_put(&m, -5, &fresh));
+	for (int step = 0; step < 200000; step++) {
+		seed = seed * 1103515245u + 12345u;
+		int64_t key = 1 + (int64_t)((seed >> 8) % KEYS);
+		if ((seed >> 4) % 3) {
+			int64_t *v = i64map_put(&m, key, &fresh);
+			ck_assert_ptr_nonnull(v);
+			ck_assert(fresh == (ref[key] == 0));
+			*v = ref[key] = step + 1;
+		} else {
+			ck_assert(i64map_del(&m, key) == (ref[key] != 0));
+			ref[key] = 0;
+		}
+	}
+	size_t live = 0;
+	for (int64_t k = 1; k <= KEYS; k++) {
+		int64_t *v = i64map_get(&m, k);
+		ck_assert(ref[k] ? v && *v == ref[k] : v == NULL);
+		live += ref[k] != 0;
+	}
+	ck_assert_uint_eq(m.used, live);
+	i64map_clear(&m);
+	ck_assert_ptr_null(i64map_get(&m, 1));
+	i64map_release(&m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -155,6 +196,7 @@ int main(void)
 	tcase_add_test(tc, test_problem_render);
 	tcase_add_test(tc, test_secret_and_hex);
 	tcase_add_test(tc, test_metrics_render);
+	tcase_add_test(tc, test_i64map_against_reference);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	return rc;

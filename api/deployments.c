@@ -1,0 +1,500 @@
+#include "api/deployments.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/assignments.h"
+#include "api/input.h"
+#include "api/seen.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "storage/deployments.h"
+#include "storage/devices.h"
+#include "suit/suit.h"
+
+/* Device ids in one deployment request. */
+#define TARGET_DEVICES_MAX 10000
+
+static json_t *time_json(int64_t t)
+{
+	char text[RFC3339_LEN];
+
+	time_format_rfc3339(t, text);
+	return json_string(text);
+}
+
+static json_t *deployment_json(struct api_ctx *ctx, const struct deployment *d)
+{
+	static const char *const kinds[] = {"devices", "group", "tag"};
+	unsigned counts[ASSIGN__COUNT];
+	char hex[2 * MANIFEST_DIGEST_MAX + 1];
+	json_t *c = json_object(), *target = json_object();
+
+	hex_encode(d->digest, d->digest_len, hex);
+	if (storage_deployment_counts(ctx->storage, d->id, counts) == ERR_OK)
+		for (int i = 0; i < ASSIGN__COUNT; i++)
+			json_object_set_new(c, assignment_state_name((enum assignment_state)i),
+					    json_integer(counts[i]));
+	json_object_set_new(target, "kind", json_string(kinds[d->kind]));
+	if (d->kind != TARGET_DEVICES)
+		json_object_set_new(target, kinds[d->kind], json_string(d->target));
+	return json_pack("{s:I, s:o, s:s, s:I, s:o, s:s, s:o, s:s, s:o}", "id", (json_int_t)d->id,
+			 "name", d->name[0] ? json_string(d->name) : json_null(), "manifest", hex,
+			 "sequence_number", (json_int_t)d->sequence, "target", target, "status",
+			 d->active ? "active" : "canceled", "created_at", time_json(d->created_at),
+			 "created_by", d->created_by, "counts", c);
+}
+
+static enum err digest_text(const char *text, uint8_t out[MANIFEST_DIGEST_MAX], size_t *ret_len)
+{
+	size_t n = strlen(text);
+
+	if (n % 2 || n < 64 || n > 2 * (size_t)MANIFEST_DIGEST_MAX || !hex_decode(text, out, n / 2))
+		return ERR_INVALID;
+	*ret_len = n / 2;
+	return ERR_OK;
+}
+
+/* {devices: [ids]}: resolved to device numbers; unknown ids → 422. */
+static enum err resolve_devices(struct api_ctx *ctx, json_t *ids, struct response *res,
+				int64_t **ret_nums, unsigned *ret_count)
+{
+	size_t n = json_array_size(ids), i;
+	int64_t *nums;
+	json_t *v;
+	char missing[200] = "";
+	size_t used = 0;
+	unsigned unknown = 0;
+
+	if (!json_is_array(ids) || n == 0 || n > TARGET_DEVICES_MAX)
+		return api_fail(res, ERR_INVALID,
+				"target.devices must be an array of 1 to %d device ids",
+				TARGET_DEVICES_MAX);
+	nums = calloc(n, sizeof(*nums));
+	if (!nums)
+		return ERR_NOMEM;
+	json_array_foreach(ids, i, v)
+	{
+		struct device_ident d;
+		const char *id = json_string_value(v);
+		if (!id || !device_name_valid(id, DEVICE_ID_MAX)) {
+			free(nums);
+			return api_fail(res, ERR_INVALID, "target.devices[%zu] is not a device id",
+					i);
+		}
+		enum err e = storage_device_ident(ctx->storage, id, &d);
+		if (e == ERR_NOT_FOUND) {
+			if (unknown++ < 5 && used < sizeof(missing)) {
+				int w = snprintf(missing + used, sizeof(missing) - used, "%s%s",
+						 used ? ", " : "", id);
+				if (w > 0)
+					used += (size_t)w;
+			}
+			continue;
+		}
+		if (e) {
+			free(nums);
+			return api_fail(res, e, "cannot look up the target devices");
+		}
+		nums[i] = d.num;
+	}
+	if (unknown) {
+		free(nums);
+		return api_fail(res, ERR_UNPROCESSABLE, "%u unknown device%s: %s%s", unknown,
+				unknown == 1 ? "" : "s", missing, unknown > 5 ? ", ..." : "");
+	}
+	*ret_nums = nums;
+	*ret_count = (unsigned)n;
+	return ERR_OK;
+}
+
+enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
+				struct response *res)
+{
+	json_auto_t *body = NULL;
+	struct deployment_new dn = {.actor = req->key->name};
+	uint8_t digest[MANIFEST_DIGEST_MAX];
+	const char *manifest, *k;
+	int64_t *nums = NULL, id = 0;
+	struct deployment d;
+	json_t *target, *v;
+	unsigned flushed;
+	enum err e;
+
+	if ((e = api_json_body(req, res, &body)) ||
+	    (e = api_json_string(body, "manifest", (size_t)2 * MANIFEST_DIGEST_MAX, res,
+				 &manifest)))
+		return e;
+	json_object_foreach(body, k, v)
+	{
+		if (strcmp(k, "manifest") != 0 && strcmp(k, "target") != 0 &&
+		    strcmp(k, "name") != 0)
+			return api_fail(res, ERR_INVALID, "unknown field '%.64s'", k);
+	}
+	if (digest_text(manifest, digest, &dn.digest_len))
+		return api_fail(res, ERR_INVALID,
+				"field 'manifest' must be a manifest digest in hex");
+	dn.digest = digest;
+	if ((v = json_object_get(body, "name")) && !json_is_null(v)) {
+		if (!json_is_string(v) || !json_string_length(v) ||
+		    json_string_length(v) > DEPLOYMENT_NAME_MAX)
+			return api_fail(res, ERR_INVALID, "field 'name' must be 1 to %d bytes",
+					DEPLOYMENT_NAME_MAX);
+		dn.name = json_string_value(v);
+	}
+	target = json_object_get(body, "target");
+	if (!json_is_object(target) || json_object_size(target) != 1)
+		return api_fail(res, ERR_INVALID,
+				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
+	if ((v = json_object_get(target, "devices"))) {
+		dn.kind = TARGET_DEVICES;
+		if ((e = resolve_devices(ctx, v, res, &nums, &dn.count)))
+			return e;
+		dn.nums = nums;
+	} else if ((v = json_object_get(target, "group")) || (v = json_object_get(target, "tag"))) {
+		dn.kind = json_object_get(target, "group") ? TARGET_GROUP : TARGET_TAG;
+		if (!json_is_string(v) ||
+		    !device_name_valid(json_string_value(v),
+				       dn.kind == TARGET_GROUP ? DEVICE_GROUP_MAX : DEVICE_TAG_MAX))
+			return api_fail(res, ERR_INVALID,
+					"target group must match [A-Za-z0-9._:@-]{1,128}, a tag "
+					"[A-Za-z0-9._:@-]{1,64}");
+		dn.value = json_string_value(v);
+	} else {
+		return api_fail(res, ERR_INVALID,
+				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
+	}
+	/* Sequence numbers devices reported since the last flush decide skips. */
+	if (ctx->seen)
+		seen_flush(ctx->seen, ctx->storage, &flushed);
+	e = storage_deployment_create(ctx->storage, &dn, &id);
+	free(nums);
+	if (e == ERR_NOT_FOUND)
+		return api_fail(res, ERR_UNPROCESSABLE, "no manifest with digest %s", manifest);
+	if (e)
+		return api_fail(res, e, "cannot create the deployment");
+	if ((e = assignment_index_load(ctx->assignments, ctx->storage)))
+		log_err("deployment %lld: cannot reload the assignment index: %s", (long long)id,
+			err_title(e));
+	if ((e = storage_deployment_get(ctx->storage, id, &d)))
+		return api_fail(res, e, "cannot read the deployment");
+	e = response_json(res, 201, deployment_json(ctx, &d));
+	if (!e)
+		e = response_header_set(res, "Location", "/api/v1/deployments/%lld", (long long)id);
+	return e;
+}
+
+enum err api_deployments_list(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	const char *status = req->query(req, "status"), *manifest = req->query(req, "manifest");
+	uint8_t digest[MANIFEST_DIGEST_MAX];
+	size_t digest_len = 0;
+	struct deployment *items;
+	unsigned limit, n = 0;
+	int64_t after;
+	json_t *arr;
+	enum err e;
+
+	if ((e = api_page_params(req, res, &limit, &after)))
+		return e;
+	if (status && strcmp(status, "active") != 0 && strcmp(status, "canceled") != 0)
+		return api_fail(res, ERR_INVALID, "status must be active or canceled");
+	if (manifest && digest_text(manifest, digest, &digest_len))
+		return api_fail(res, ERR_INVALID, "manifest must be a manifest digest in hex");
+	items = calloc(limit + 1, sizeof(*items));
+	if (!items)
+		return ERR_NOMEM;
+	e = storage_deployment_list(ctx->storage, status, manifest ? digest : NULL, digest_len,
+				    after, limit + 1, items, &n);
+	if (e) {
+		free(items);
+		return api_fail(res, e, "cannot list deployments");
+	}
+	arr = json_array();
+	for (unsigned i = 0; i < n && i < limit; i++)
+		json_array_append_new(arr, deployment_json(ctx, &items[i]));
+	int64_t last = n ? items[(n > limit ? limit : n) - 1].id : 0;
+	free(items);
+	return response_json(res, 200, api_page_json(arr, n > limit, last));
+}
+
+static enum err id_param(const struct request *req, struct response *res, int64_t *ret)
+{
+	char *end;
+	long long v = strtoll(req->params[0], &end, 10);
+
+	if (*end || v <= 0 || req->params[0][0] == '+')
+		return api_fail(res, ERR_INVALID, "a deployment id is a positive number");
+	*ret = v;
+	return ERR_OK;
+}
+
+enum err api_deployments_get(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct deployment d;
+	int64_t id = 0;
+	enum err e = id_param(req, res, &id);
+
+	if (e)
+		return e;
+	e = storage_deployment_get(ctx->storage, id, &d);
+	if (e == ERR_NOT_FOUND)
+		return api_fail(res, e, "no such deployment");
+	if (e)
+		return api_fail(res, e, "cannot read the deployment");
+	return response_json(res, 200, deployment_json(ctx, &d));
+}
+
+enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
+				 struct response *res)
+{
+	const char *state = req->query(req, "state");
+	enum assignment_state parsed;
+	struct assignment_row *rows;
+	struct deployment d;
+	unsigned limit, n = 0;
+	int64_t id = 0, after;
+	json_t *arr;
+	enum err e;
+
+	if ((e = id_param(req, res, &id)) || (e = api_page_params(req, res, &limit, &after)))
+		return e;
+	if (state && !assignment_state_parse(state, &parsed))
+		return api_fail(res, ERR_INVALID, "'%.32s' is not an assignment state", state);
+	if ((e = storage_deployment_get(ctx->storage, id, &d)))
+		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such deployment")
+					  : api_fail(res, e, "cannot read the deployment");
+	rows = calloc(limit + 1, sizeof(*rows));
+	if (!rows)
+		return ERR_NOMEM;
+	e = storage_deployment_devices(ctx->storage, id, state, after, limit + 1, rows, &n);
+	if (e) {
+		free(rows);
+		return api_fail(res, e, "cannot list the deployment's devices");
+	}
+	arr = json_array();
+	for (unsigned i = 0; i < n && i < limit; i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:o, s:o}", "device", rows[i].device, "state",
+				  assignment_state_name(rows[i].state), "reason",
+				  rows[i].reason[0] ? json_string(rows[i].reason) : json_null(),
+				  "updated_at", time_json(rows[i].updated_at)));
+	int64_t last = n ? rows[(n > limit ? limit : n) - 1].id : 0;
+	free(rows);
+	return response_json(res, 200, api_page_json(arr, n > limit, last));
+}
+
+enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
+				struct response *res)
+{
+	struct deployment d;
+	int64_t id = 0;
+	enum err e = id_param(req, res, &id);
+
+	if (e)
+		return e;
+	if ((e = storage_deployment_get(ctx->storage, id, &d)))
+		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such deployment")
+					  : api_fail(res, e, "cannot read the deployment");
+	e = storage_deployment_cancel(ctx->storage, id, req->key->name);
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e, "the deployment is not active");
+	if (e)
+		return api_fail(res, e, "cannot cancel the deployment");
+	if ((e = assignment_index_load(ctx->assignments, ctx->storage)))
+		log_err("cannot reload the assignment index: %s", err_title(e));
+	storage_deployment_get(ctx->storage, id, &d);
+	return response_json(res, 200, deployment_json(ctx, &d));
+}
+
+void deployments_device_changed(struct api_ctx *ctx, const char *device_id)
+{
+	struct device_ident d;
+	bool joined = false;
+
+	unsigned flushed;
+
+	if (storage_device_ident(ctx->storage, device_id, &d) != ERR_OK)
+		return;
+	/* The sequence the device reported since the last flush decides a
+	 * skip, as at deployment creation. */
+	if (ctx->seen)
+		seen_flush(ctx->seen, ctx->storage, &flushed);
+	if (storage_deployment_join(ctx->storage, d.num, &joined) != ERR_OK) {
+		log_err("device '%s': cannot join its deployments", device_id);
+		return;
+	}
+	if (joined && assignment_index_refresh(ctx->assignments, ctx->storage, d.num) != ERR_OK)
+		log_err("device '%s': cannot refresh its assignment", device_id);
+}
+
+void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *device,
+			       int64_t payload_id, bool last_byte)
+{
+	struct active_assignment a;
+
+	if (!device || !ctx->assignments ||
+	    !assignment_index_get(ctx->assignments, device->num, &a))
+		return;
+	if (a.state != ASSIGN_DELIVERED && a.state != ASSIGN_DOWNLOADING)
+		return;
+	if (!storage_manifest_fetches_payload(ctx->storage, a.manifest_id, payload_id))
+		return;
+	if (a.state == ASSIGN_DELIVERED) {
+		if (assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADING,
+					  NULL) != ERR_OK)
+			return;
+		a.state = ASSIGN_DOWNLOADING;
+	}
+	if (last_byte)
+		(void)assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADED,
+					    NULL);
+}
+
+/* ---- check-in --------------------------------------------------------- */
+
+static _Thread_local uint64_t jitter_state;
+
+/* interval ± jitter percent, never below 1 s. */
+static unsigned jittered(unsigned interval, unsigned jitter_percent)
+{
+	uint64_t x;
+	long spread, v;
+
+	if (!jitter_state && crypto_random(&jitter_state, sizeof(jitter_state)))
+		jitter_state = time_mono_usec() | 1;
+	/* xorshift64: cheap, per thread, good enough to spread polls. */
+	x = jitter_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	jitter_state = x;
+	spread = (long)interval * (long)jitter_percent / 100;
+	v = (long)interval + (spread ? (long)(x % (uint64_t)(2 * spread + 1)) - spread : 0);
+	return v < 1 ? 1u : (unsigned)v;
+}
+
+static void poll_header(struct api_ctx *ctx, struct response *res, bool active)
+{
+	const struct config *c = ctx->config;
+
+	response_header_set(
+		res, "Cache-Control", "max-age=%u",
+		jittered(active ? c->devices.poll_interval_active : c->devices.poll_interval,
+			 c->devices.poll_jitter));
+}
+
+static enum err nothing_to_do(struct api_ctx *ctx, struct response *res)
+{
+	poll_header(ctx, res, false);
+	res->status = 204;
+	return ERR_OK;
+}
+
+enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	const char *seq_text = req->query(req, "seq"), *inm = req->header(req, "If-None-Match");
+	struct active_assignment a;
+	bool has_seq = false;
+	uint64_t seq = 0;
+	char hex[2 * MANIFEST_DIGEST_MAX + 1], etag[2 * MANIFEST_DIGEST_MAX + 64], reason[64];
+	uint8_t *env = NULL;
+	size_t env_len = 0;
+	enum err e;
+
+	if (seq_text) {
+		char *end;
+		if (*seq_text < '0' || *seq_text > '9')
+			return api_fail(res, ERR_INVALID, "seq must be an unsigned number");
+		seq = strtoull(seq_text, &end, 10);
+		if (*end || seq > (uint64_t)INT64_MAX)
+			return api_fail(res, ERR_INVALID, "seq must be an unsigned number");
+		has_seq = true;
+		seen_record(ctx->seen, req->device->num, time_now(), true, seq);
+	}
+	/* The common case: nothing to do, answered from memory. */
+	if (!assignment_index_get(ctx->assignments, req->device->num, &a))
+		return nothing_to_do(ctx, res);
+	if (has_seq && seq >= a.sequence) {
+		enum assignment_state to = ASSIGN_SKIPPED;
+		if (seq == a.sequence && a.state != ASSIGN_PENDING)
+			to = ASSIGN_CONFIRMED;
+		snprintf(reason, sizeof(reason), "device runs sequence %llu",
+			 (unsigned long long)seq);
+		e = assignment_transition(ctx->assignments, ctx->storage, &a, to,
+					  to == ASSIGN_SKIPPED ? reason : NULL);
+		if (e && e != ERR_CONFLICT)
+			return api_fail(res, e, "cannot record the device's state");
+		return nothing_to_do(ctx, res);
+	}
+	/* A severed body is another representation: another ETag. */
+	const char *sever = req->query(req, "sever");
+	hex_encode(a.digest, a.digest_len, hex);
+	snprintf(etag, sizeof(etag), "\"%s%s%.48s\"", hex, sever ? ";sever=" : "",
+		 sever ? sever : "");
+	response_header_set(res, "ETag", "%s", etag);
+	poll_header(ctx, res, true);
+	if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
+		res->status = 304;
+		return ERR_OK;
+	}
+	e = storage_manifest_envelope(ctx->storage, a.digest, a.digest_len, &env, &env_len);
+	if (e)
+		return api_fail(res, e, "cannot read the manifest");
+	/* Constrained devices may ask for severed members to be left out. */
+	if (sever) {
+		static const struct {
+			const char *name;
+			int64_t key;
+		} names[] = {{"payload-fetch", 16}, {"install", 20}, {"text", 23}, {"coswid", 14}};
+		int64_t keys[4];
+		unsigned n = 0;
+		for (const char *p = sever; *p;) {
+			size_t len = strcspn(p, ",");
+			bool found = false;
+			for (size_t i = 0; i < 4 && n < 4; i++)
+				if (strlen(names[i].name) == len &&
+				    !strncmp(p, names[i].name, len)) {
+					keys[n++] = names[i].key;
+					found = true;
+					break;
+				}
+			if (!found) {
+				free(env);
+				return api_fail(res, ERR_INVALID,
+						"sever takes payload-fetch, install, text, coswid");
+			}
+			p += len + (p[len] == ',');
+		}
+		uint8_t *cut = NULL;
+		size_t cut_len = 0;
+		struct diag d = {0};
+		if (suit_envelope_sever(env, env_len, keys, n, &cut, &cut_len, &d) != SUIT_OK) {
+			free(env);
+			return api_fail(res, ERR_UNPROCESSABLE, "%s", d.text);
+		}
+		free(env);
+		env = cut;
+		env_len = cut_len;
+	}
+	/* HEAD tells what a GET would send; only a GET delivers. */
+	if (a.state == ASSIGN_PENDING && req->method == HTTP_GET) {
+		e = assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DELIVERED,
+					  NULL);
+		if (e && e != ERR_CONFLICT) {
+			free(env);
+			return api_fail(res, e, "cannot record the delivery");
+		}
+	}
+	buf_clear(&res->body);
+	e = buf_append(&res->body, env, env_len);
+	free(env);
+	if (e)
+		return e;
+	res->status = 200;
+	res->content_type = "application/suit-envelope+cose";
+	return ERR_OK;
+}

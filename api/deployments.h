@@ -1,0 +1,25 @@
+/* /api/v1/deployments and the device check-in GET /device/v1/manifest. */
+#ifndef SUITD_API_DEPLOYMENTS_H
+#define SUITD_API_DEPLOYMENTS_H
+
+#include "api/api.h"
+
+enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
+				struct response *res);
+enum err api_deployments_list(struct api_ctx *ctx, const struct request *req, struct response *res);
+enum err api_deployments_get(struct api_ctx *ctx, const struct request *req, struct response *res);
+enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
+				 struct response *res);
+enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
+				struct response *res);
+enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct response *res);
+
+/* A device's group or tags changed (or it was created): join the newest
+ * active deployment that targets it. Logs and ignores failures. */
+void deployments_device_changed(struct api_ctx *ctx, const char *device_id);
+/* The device fetched a payload: downloading, and downloaded once the last
+ * byte is served (called by the payload route). */
+void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *device,
+			       int64_t payload_id, bool last_byte);
+
+#endif

@@ -1,0 +1,1334 @@
+/* Deployments end to end: a signed manifest made with `suitd manifest
+ * create`, devices registered through the API, deployments to a device list,
+ * a group and a tag, and the device check-in (GET /device/v1/manifest) with
+ * its states: pending, delivered, downloading, downloaded, confirmed,
+ * skipped, canceled. Everything runs against the real daemon over real TLS on
+ * loopback; the author key and the PKI are test-only, generated per run. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "harness.h"
+#include "tests/check_run.h"
+
+static struct suitd_proc P;
+
+#define CHECKIN	     "/device/v1/manifest"
+#define VENDOR_OTHER "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe"
+#define CLASS_OTHER  "bb8ec15d-a2be-4fbe-9a0b-8dbd5c2d6f8e"
+/* [devices] poll_interval = 100, poll_interval_active = 10, poll_jitter = 20. */
+#define IDLE_MIN   80
+#define IDLE_MAX   120
+#define ACTIVE_MIN 8
+#define ACTIVE_MAX 12
+
+/* A manifest made by the CLI and uploaded: its digest, identity, bytes. */
+struct manifest {
+	char digest[65];
+	char vendor[37], class_id[37];
+	unsigned char *env;
+	size_t env_len;
+};
+
+static struct {
+	char key[192], pub[192], fw[192];
+	char fw_sha[65];
+	unsigned char *fw_bytes;
+	size_t fw_len;
+	struct manifest m1; /* sequence 1, example.com / sensor-v1 */
+} F;
+
+/* ---- Helpers ---- */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long size;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	*len = fread(buf, 1, (size_t)size, f);
+	ck_assert_uint_eq(*len, (size_t)size);
+	fclose(f);
+	return buf;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static json_t *body_json(const struct http_result *r)
+{
+	json_t *j = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+
+	ck_assert_msg(j != NULL, "body is not JSON: %s", r->body ? r->body : "(empty)");
+	return j;
+}
+
+static const char *hdr(const struct http_result *r, const char *name)
+{
+	static char v[512];
+
+	return http_header(r, name, v, sizeof(v));
+}
+
+static void assert_status(const struct http_result *r, long status)
+{
+	ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status,
+		      r->body ? r->body : "");
+}
+
+/* A problem+json answer with this status, slug and (when not NULL) detail. */
+static void assert_problem(const struct http_result *r, long status, const char *slug,
+			   const char *detail)
+{
+	char type[96];
+	json_t *j;
+
+	assert_status(r, status);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/problem+json");
+	j = body_json(r);
+	snprintf(type, sizeof(type), "urn:suitd:%s", slug);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+	if (detail)
+		ck_assert_msg(strcmp(json_string_value(json_object_get(j, "detail")), detail) == 0,
+			      "detail '%s', want '%s'",
+			      json_string_value(json_object_get(j, "detail")), detail);
+	json_decref(j);
+}
+
+/* An admin API request with a JSON body (or none). */
+static void api(const char *method, const char *path, const char *json, struct http_result *r)
+{
+	harness_request(&P, method, path, P.admin_key, json ? "application/json" : NULL, json,
+			json ? strlen(json) : 0, r);
+}
+
+/* max-age of Cache-Control, -1 when absent or in another form. */
+static long max_age(const struct http_result *r)
+{
+	const char *cc = hdr(r, "Cache-Control");
+	char *end;
+	long v;
+
+	if (!cc || strncmp(cc, "max-age=", 8) != 0)
+		return -1;
+	v = strtol(cc + 8, &end, 10);
+	return *end ? -1 : v;
+}
+
+static void assert_max_age(const struct http_result *r, long lo, long hi)
+{
+	long v = max_age(r);
+
+	ck_assert_msg(v >= lo && v <= hi, "Cache-Control '%s', want max-age in %ld..%ld",
+		      hdr(r, "Cache-Control") ? hdr(r, "Cache-Control") : "(none)", lo, hi);
+}
+
+/* `suitd manifest create` into DIR/NAME.suit, uploaded (201), its facts read
+ * from the upload's JSON. */
+static void make_manifest(const char *name, const char *class_info, const char *seq,
+			  struct manifest *m)
+{
+	char out[256], desc[64];
+	struct http_result r;
+	json_t *j, *c0;
+
+	snprintf(out, sizeof(out), "%s/%s.suit", P.dir, name);
+	snprintf(desc, sizeof(desc), "%s firmware", name);
+	ck_assert_int_eq(harness_cli(&P, NULL, 0, "manifest", "create", "--key", F.key, "--payload",
+				     F.fw, "--vendor-domain", "example.com", "--class-info",
+				     class_info, "--sequence", seq, "--description", desc, "-o",
+				     out, (char *)NULL),
+			 0);
+	memset(m, 0, sizeof(*m));
+	m->env = read_all(out, &m->env_len);
+	harness_request(&P, "POST", "/api/v1/manifests", P.admin_key,
+			"application/suit-envelope+cose", m->env, m->env_len, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	snprintf(m->digest, sizeof(m->digest), "%s",
+		 json_string_value(json_object_get(json_object_get(j, "digest"), "value")));
+	ck_assert_uint_eq(strlen(m->digest), 64);
+	c0 = json_array_get(json_object_get(j, "components"), 0);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "vendor_id")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "class_id")));
+	snprintf(m->vendor, sizeof(m->vendor), "%s",
+		 json_string_value(json_object_get(c0, "vendor_id")));
+	snprintf(m->class_id, sizeof(m->class_id), "%s",
+		 json_string_value(json_object_get(c0, "class_id")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+static void manifest_release(struct manifest *m)
+{
+	free(m->env);
+	m->env = NULL;
+}
+
+/* POST /api/v1/devices with this body; 201; the token from the body. */
+static void create_device(const char *json, char *token, size_t size)
+{
+	struct http_result r;
+	json_t *j;
+
+	api("POST", "/api/v1/devices", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "token")));
+	if (token)
+		snprintf(token, size, "%s", json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+static void add_device(const char *id, const char *group, char *token, size_t size)
+{
+	char json[512];
+
+	if (group)
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"group\":\"%s\"}", id, group);
+	else
+		snprintf(json, sizeof(json), "{\"id\":\"%s\"}", id);
+	create_device(json, token, size);
+}
+
+/* POST /api/v1/deployments; 201 expected; returns the id, the body in *ret
+ * (when not NULL). */
+static long deploy(const char *json, json_t **ret)
+{
+	struct http_result r;
+	char loc[64];
+	json_t *j;
+	long id;
+
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	id = (long)json_integer_value(json_object_get(j, "id"));
+	ck_assert_int_gt(id, 0);
+	snprintf(loc, sizeof(loc), "/api/v1/deployments/%ld", id);
+	ck_assert_str_eq(hdr(&r, "Location"), loc);
+	http_result_release(&r);
+	if (ret)
+		*ret = j;
+	else
+		json_decref(j);
+	return id;
+}
+
+static long deploy_devices(const struct manifest *m, const char *ids_json)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":%s}}", m->digest,
+		 ids_json);
+	return deploy(json, NULL);
+}
+
+/* GET /device/v1/manifest?QUERY with this device token; extra header (e.g.
+ * If-None-Match) may be NULL. */
+static void checkin(const char *token, const char *query, const char *extra, struct http_result *r)
+{
+	char path[256];
+	const char *h[] = {extra, NULL};
+
+	snprintf(path, sizeof(path), "%s%s%s", CHECKIN, query ? "?" : "", query ? query : "");
+	harness_request_ex(&P, "GET", path, token, extra ? h : NULL, NULL, 0, r);
+}
+
+/* The device got exactly manifest m: 200, the bytes of the .suit file, its
+ * ETag, its media type, an active poll interval. */
+static void assert_envelope(const struct http_result *r, const struct manifest *m)
+{
+	char etag[80];
+
+	assert_status(r, 200);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/suit-envelope+cose");
+	snprintf(etag, sizeof(etag), "\"%s\"", m->digest);
+	ck_assert_str_eq(hdr(r, "ETag"), etag);
+	ck_assert_uint_eq(r->body_len, m->env_len);
+	ck_assert_msg(memcmp(r->body, m->env, m->env_len) == 0,
+		      "the envelope differs from the .suit file");
+	assert_max_age(r, ACTIVE_MIN, ACTIVE_MAX);
+}
+
+/* Nothing to do: 204, no body, no ETag, the idle poll interval. */
+static void assert_nothing(const struct http_result *r)
+{
+	assert_status(r, 204);
+	ck_assert_uint_eq(r->body_len, 0);
+	ck_assert_ptr_null(hdr(r, "ETag"));
+	assert_max_age(r, IDLE_MIN, IDLE_MAX);
+}
+
+static void expect_envelope(const char *token, const char *query, const struct manifest *m)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_envelope(&r, m);
+	http_result_release(&r);
+}
+
+static void expect_nothing(const char *token, const char *query)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_nothing(&r);
+	http_result_release(&r);
+}
+
+/* GET /api/v1/deployments/ID. */
+static json_t *deployment(long id)
+{
+	struct http_result r;
+	char path[64];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	http_result_release(&r);
+	return j;
+}
+
+static long count_of(json_t *dep, const char *state)
+{
+	json_t *v = json_object_get(json_object_get(dep, "counts"), state);
+
+	ck_assert_msg(json_is_integer(v), "counts.%s missing", state);
+	return (long)json_integer_value(v);
+}
+
+/* The deployment's counts are exactly these ("state=n,state=n"), every other
+ * state 0. */
+static void assert_counts(long id, const char *want)
+{
+	static const char *const states[] = {"pending",	   "delivered", "downloading", "downloaded",
+					     "installing", "installed", "confirmed",   "failed",
+					     "timed_out",  "canceled",	"skipped"};
+	json_t *d = deployment(id);
+
+	ck_assert_uint_eq(json_object_size(json_object_get(d, "counts")), 11);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		long n = 0;
+		const char *at = strstr(want, states[i]);
+		/* "pending=1": match the name exactly, not as a suffix. */
+		while (at && ((at != want && at[-1] != ',') || at[strlen(states[i])] != '='))
+			at = strstr(at + 1, states[i]);
+		if (at)
+			n = strtol(at + strlen(states[i]) + 1, NULL, 10);
+		ck_assert_msg(count_of(d, states[i]) == n, "deployment %ld: %s = %ld, want %ld", id,
+			      states[i], count_of(d, states[i]), n);
+	}
+	json_decref(d);
+}
+
+/* One device's assignment in deployment id: state and reason ("" = null). */
+static void assignment(long id, const char *device, char *state, size_t state_size, char *reason,
+		       size_t reason_size)
+{
+	struct http_result r;
+	char path[96];
+	json_t *j, *items, *it;
+	size_t i;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/devices", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	items = json_object_get(j, "items");
+	json_array_foreach(items, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "device")), device) != 0)
+			continue;
+		found = true;
+		snprintf(state, state_size, "%s", json_string_value(json_object_get(it, "state")));
+		json_t *rs = json_object_get(it, "reason");
+		if (reason)
+			snprintf(reason, reason_size, "%s",
+				 json_is_string(rs) ? json_string_value(rs) : "");
+		ck_assert(json_is_string(json_object_get(it, "updated_at")));
+	}
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_msg(found, "device %s is not in deployment %ld", device, id);
+}
+
+static void assert_assignment(long id, const char *device, const char *state, const char *reason)
+{
+	char s[32], why[256];
+
+	assignment(id, device, s, sizeof(s), why, sizeof(why));
+	ck_assert_msg(strcmp(s, state) == 0, "deployment %ld, device %s: state %s, want %s", id,
+		      device, s, state);
+	if (reason)
+		ck_assert_msg(strcmp(why, reason) == 0,
+			      "deployment %ld, device %s: reason '%s', want '%s'", id, device, why,
+			      reason);
+}
+
+/* The device ids of GET /api/v1/deployments/ID/devices?QUERY, comma-joined. */
+static void device_list(long id, const char *query, char *out, size_t size)
+{
+	struct http_result r;
+	char path[160];
+	size_t used = 0, i;
+	json_t *j, *it;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/devices%s%s", id, query ? "?" : "",
+		 query ? query : "");
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(j, "items"), i, it)
+	{
+		int n = snprintf(out + used, size - used, "%s%s", used ? "," : "",
+				 json_string_value(json_object_get(it, "device")));
+		ck_assert(n > 0 && (size_t)n < size - used);
+		used += (size_t)n;
+	}
+	json_decref(j);
+	http_result_release(&r);
+}
+
+/* The ids of GET /api/v1/deployments?QUERY, comma-joined, are want. */
+static void assert_deployment_ids(const char *query, const char *want)
+{
+	struct http_result r;
+	char path[256], got[256];
+	size_t used = 0, i;
+	json_t *j, *it;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments%s", query);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	got[0] = '\0';
+	json_array_foreach(json_object_get(j, "items"), i, it)
+	{
+		int n = snprintf(got + used, sizeof(got) - used, "%s%lld", used ? "," : "",
+				 (long long)json_integer_value(json_object_get(it, "id")));
+		ck_assert(n > 0 && (size_t)n < sizeof(got) - used);
+		used += (size_t)n;
+	}
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_msg(strcmp(got, want) == 0, "deployments%s: [%s], want [%s]", query, got, want);
+}
+
+static long wal_size(void)
+{
+	char path[192];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/suitd.db-wal", P.dir);
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* ---- Fixture ---- */
+
+/* Test-only P-256 author key, trusted in the config; a firmware payload
+ * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
+ * during a test the reported sequences are flushed only when a deployment
+ * is created and at shutdown. */
+static void setup(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct http_result r;
+	char conf[1024];
+	FILE *f;
+
+	harness_setup(&P, "");
+	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
+	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
+	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
+	f = fopen(F.key, "w");
+	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	f = fopen(F.pub, "w");
+	ck_assert(PEM_write_PUBKEY(f, k));
+	fclose(f);
+	EVP_PKEY_free(k);
+	F.fw_len = 50000;
+	F.fw_bytes = malloc(F.fw_len);
+	for (size_t i = 0; i < F.fw_len; i++)
+		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
+	write_file(F.fw, F.fw_bytes, F.fw_len);
+	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
+		 "poll_interval_active = 10\npoll_jitter = 20\n"
+		 "[manifests]\ntrust_anchor = %s\n",
+		 F.pub);
+	harness_write_config(&P, conf);
+	harness_admin_key(&P);
+	harness_start(&P);
+	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
+			F.fw_bytes, F.fw_len, &r);
+	assert_status(&r, 201);
+	http_result_release(&r);
+	make_manifest("m1", "sensor-v1", "1", &F.m1);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
+					     "WHERE integrity_check != 'ok'"),
+			 0);
+	/* A device has at most one active assignment. */
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM (SELECT device_num FROM "
+					 "assignments WHERE state IN ('pending', 'delivered', "
+					 "'downloading', 'downloaded', 'installing', "
+					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
+			 0);
+	manifest_release(&F.m1);
+	free(F.fw_bytes);
+	F.fw_bytes = NULL;
+	harness_cleanup(&P);
+}
+
+/* ---- Tests ---- */
+
+/* Upload, sign, register, deploy to a list, a group and a tag: each targeted
+ * device gets exactly its envelope, others nothing. */
+START_TEST(test_full_flow)
+{
+	struct manifest m2, m3;
+	char tok[8][128], json[512], etag[80], inm[128], list[512];
+	struct http_result r;
+	json_t *d;
+	long dl, dg, dt;
+
+	/* The manifest's identity is UUID5(DNS, example.com) and
+	 * UUID5(vendor, class-info), as the upload reports. */
+	ck_assert_str_eq(F.m1.vendor, "cfbff0d1-9375-5685-968c-48ce8b15ae17");
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	make_manifest("m3", "gateway-v1", "1", &m3);
+	ck_assert_str_eq(m3.vendor, F.m1.vendor);
+	ck_assert_str_ne(m3.class_id, F.m1.class_id);
+
+	/* d-match names the manifest's vendor and class; d-wrong-class and
+	 * d-wrong-vendor do not match it. */
+	add_device("d-plain", NULL, tok[0], sizeof(tok[0]));
+	snprintf(json, sizeof(json),
+		 "{\"id\":\"d-match\",\"vendor_id\":\"%s\",\"class_id\":\"%s\"}", F.m1.vendor,
+		 F.m1.class_id);
+	create_device(json, tok[1], sizeof(tok[1]));
+	snprintf(json, sizeof(json),
+		 "{\"id\":\"d-wrong-class\",\"vendor_id\":\"%s\",\"class_id\":\"%s\"}", F.m1.vendor,
+		 CLASS_OTHER);
+	create_device(json, tok[2], sizeof(tok[2]));
+	snprintf(json, sizeof(json), "{\"id\":\"d-wrong-vendor\",\"vendor_id\":\"%s\"}",
+		 VENDOR_OTHER);
+	create_device(json, tok[3], sizeof(tok[3]));
+	add_device("g-1", "ring-a", tok[4], sizeof(tok[4]));
+	add_device("g-2", "ring-a", tok[5], sizeof(tok[5]));
+	create_device("{\"id\":\"t-1\",\"tags\":[\"gw\",\"eu\"]}", tok[6], sizeof(tok[6]));
+	add_device("other", "ring-b", tok[7], sizeof(tok[7]));
+
+	/* Before any deployment: nothing to do for anyone. */
+	for (int i = 0; i < 8; i++)
+		expect_nothing(tok[i], "seq=0");
+
+	/* A device list. */
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"canary\",\"manifest\":\"%s\",\"target\":{\"devices\":"
+		 "[\"d-plain\",\"d-match\",\"d-wrong-class\",\"d-wrong-vendor\"]}}",
+		 F.m1.digest);
+	dl = deploy(json, &d);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "name")), "canary");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "manifest")), F.m1.digest);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "sequence_number")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "target"), "kind")),
+			 "devices");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "status")), "active");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "created_by")), "test-admin");
+	ck_assert(json_is_string(json_object_get(d, "created_at")));
+	ck_assert_int_eq(count_of(d, "pending"), 2);
+	ck_assert_int_eq(count_of(d, "skipped"), 2);
+	json_decref(d);
+	assert_assignment(dl, "d-plain", "pending", "");
+	assert_assignment(dl, "d-match", "pending", "");
+	assert_assignment(dl, "d-wrong-class", "skipped", "class id differs from the manifest");
+	assert_assignment(dl, "d-wrong-vendor", "skipped", "vendor id differs from the manifest");
+
+	/* A group (another manifest) and a tag (a third). */
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"group\":\"ring-a\"}}",
+		 m2.digest);
+	dg = deploy(json, &d);
+	ck_assert(json_is_null(json_object_get(d, "name")));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "target"), "kind")),
+			 "group");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "target"), "group")),
+			 "ring-a");
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "sequence_number")), 2);
+	json_decref(d);
+	assert_counts(dg, "pending=2");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"tag\":\"gw\"}}",
+		 m3.digest);
+	dt = deploy(json, &d);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "target"), "tag")),
+			 "gw");
+	json_decref(d);
+	assert_counts(dt, "pending=1");
+
+	/* Each targeted device gets exactly its envelope; the rest nothing. */
+	expect_envelope(tok[0], "seq=0", &F.m1);
+	expect_envelope(tok[1], NULL, &F.m1);
+	expect_nothing(tok[2], "seq=0"); /* skipped: never offered */
+	expect_nothing(tok[3], NULL);
+	expect_envelope(tok[4], "seq=0", &m2);
+	expect_envelope(tok[5], "seq=1", &m2);
+	expect_envelope(tok[6], "seq=0", &m3);
+	expect_nothing(tok[7], "seq=0");
+	assert_counts(dl, "delivered=2,skipped=2");
+	assert_counts(dg, "delivered=2");
+	assert_counts(dt, "delivered=1");
+
+	/* If-None-Match with the ETag: 304, same ETag, no body, still the
+	 * active interval; another ETag: the envelope again. */
+	snprintf(etag, sizeof(etag), "\"%s\"", F.m1.digest);
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+	checkin(tok[0], "seq=0", inm, &r);
+	assert_status(&r, 304);
+	ck_assert_uint_eq(r.body_len, 0);
+	ck_assert_str_eq(hdr(&r, "ETag"), etag);
+	assert_max_age(&r, ACTIVE_MIN, ACTIVE_MAX);
+	http_result_release(&r);
+	snprintf(inm, sizeof(inm), "If-None-Match: \"%s\"", m2.digest);
+	checkin(tok[0], "seq=0", inm, &r);
+	assert_envelope(&r, &F.m1);
+	http_result_release(&r);
+	/* Delivered stays delivered: a repeat poll is offered the same bytes. */
+	expect_envelope(tok[1], "seq=0", &F.m1);
+	assert_counts(dl, "delivered=2,skipped=2");
+
+	/* The devices filter. */
+	device_list(dl, "state=delivered", list, sizeof(list));
+	ck_assert_str_eq(list, "d-plain,d-match");
+	device_list(dl, "state=skipped", list, sizeof(list));
+	ck_assert_str_eq(list, "d-wrong-class,d-wrong-vendor");
+	device_list(dl, "state=pending", list, sizeof(list));
+	ck_assert_str_eq(list, "");
+	device_list(dl, NULL, list, sizeof(list));
+	ck_assert_str_eq(list, "d-plain,d-match,d-wrong-class,d-wrong-vendor");
+	device_list(dg, "state=delivered&limit=1", list, sizeof(list));
+	ck_assert_str_eq(list, "g-1");
+
+	/* The severed form on request (text is in the envelope). */
+	checkin(tok[0], "seq=0&sever=text", NULL, &r);
+	assert_status(&r, 200);
+	ck_assert_uint_lt(r.body_len, F.m1.env_len);
+	http_result_release(&r);
+	checkin(tok[0], "seq=0&sever=bogus", NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	http_result_release(&r);
+	manifest_release(&m2);
+	manifest_release(&m3);
+}
+END_TEST
+
+/* Cache-Control on 200 and 204 within the configured ranges, jittered. */
+START_TEST(test_poll_intervals)
+{
+	char tok_idle[128], tok_active[128];
+	struct http_result r;
+	long first_idle = -1, first_active = -1;
+	bool idle_varies = false, active_varies = false;
+
+	add_device("idle", NULL, tok_idle, sizeof(tok_idle));
+	add_device("busy", NULL, tok_active, sizeof(tok_active));
+	deploy_devices(&F.m1, "[\"busy\"]");
+	for (int i = 0; i < 40; i++) {
+		checkin(tok_idle, "seq=0", NULL, &r);
+		assert_nothing(&r);
+		if (first_idle < 0)
+			first_idle = max_age(&r);
+		idle_varies = idle_varies || max_age(&r) != first_idle;
+		http_result_release(&r);
+		checkin(tok_active, "seq=0", NULL, &r);
+		assert_envelope(&r, &F.m1);
+		if (first_active < 0)
+			first_active = max_age(&r);
+		active_varies = active_varies || max_age(&r) != first_active;
+		http_result_release(&r);
+	}
+	/* ±20 % of 100 is 41 values, of 10 it is 5: 40 equal draws would
+	 * mean no jitter. */
+	ck_assert_msg(idle_varies, "40 idle polls all had max-age=%ld", first_idle);
+	ck_assert_msg(active_varies, "40 active polls all had max-age=%ld", first_active);
+}
+END_TEST
+
+/* A newer manifest deployed to the same device supersedes the older
+ * assignment; a skipped one never displaces a valid update. */
+START_TEST(test_supersede)
+{
+	struct manifest m2;
+	char tok[128], reason[64], json[256];
+	long d1, d2, d3;
+
+	add_device("dev", NULL, tok, sizeof(tok));
+	d1 = deploy_devices(&F.m1, "[\"dev\"]");
+	expect_envelope(tok, "seq=0", &F.m1);
+	assert_assignment(d1, "dev", "delivered", "");
+
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	d2 = deploy_devices(&m2, "[\"dev\"]");
+	snprintf(reason, sizeof(reason), "superseded by deployment %ld", d2);
+	assert_assignment(d1, "dev", "canceled", reason);
+	assert_counts(d1, "canceled=1");
+	assert_assignment(d2, "dev", "pending", "");
+	/* The device runs sequence 1 (older): it is offered the new envelope. */
+	expect_envelope(tok, "seq=1", &m2);
+	assert_counts(d2, "delivered=1");
+	/* The first deployment itself stays active. */
+	json_t *d = deployment(d1);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "status")), "active");
+	json_decref(d);
+
+	/* m1 again: the device reported sequence 1, so it is skipped and the
+	 * delivered m2 assignment is kept. */
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"dev\"]}}",
+		 F.m1.digest);
+	d3 = deploy(json, NULL);
+	assert_assignment(d3, "dev", "skipped", "device runs sequence 1");
+	assert_assignment(d2, "dev", "delivered", "");
+	expect_envelope(tok, "seq=1", &m2);
+
+	/* Canceling the newer deployment does not bring the superseded one
+	 * back. */
+	struct http_result r;
+	char path[96];
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/cancel", d2);
+	api("POST", path, NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	expect_nothing(tok, "seq=1");
+	expect_nothing(tok, NULL);
+	assert_assignment(d1, "dev", "canceled", reason);
+	assert_assignment(d2, "dev", "canceled", "deployment canceled");
+	manifest_release(&m2);
+}
+END_TEST
+
+/* Cancel: active assignments canceled, the device gets 204; twice → 409. */
+START_TEST(test_cancel)
+{
+	char tok_a[128], tok_b[128], tok_c[128], path[96], list[256];
+	struct http_result r;
+	long id;
+	json_t *j;
+
+	add_device("a", "fleet", tok_a, sizeof(tok_a));
+	add_device("b", "fleet", tok_b, sizeof(tok_b));
+	add_device("c", "fleet", tok_c, sizeof(tok_c));
+	char json[256];
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"group\":\"fleet\"}}",
+		 F.m1.digest);
+	id = deploy(json, NULL);
+	expect_envelope(tok_a, "seq=0", &F.m1);
+	expect_envelope(tok_b, "seq=0", &F.m1);
+	expect_nothing(tok_b, "seq=1"); /* b confirms */
+	assert_counts(id, "pending=1,delivered=1,confirmed=1");
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/cancel", id);
+	api("POST", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "canceled");
+	ck_assert_int_eq(count_of(j, "canceled"), 2);
+	ck_assert_int_eq(count_of(j, "confirmed"), 1);
+	json_decref(j);
+	http_result_release(&r);
+	assert_assignment(id, "a", "canceled", "deployment canceled");
+	assert_assignment(id, "c", "canceled", "deployment canceled");
+	assert_assignment(id, "b", "confirmed", "");
+	expect_nothing(tok_a, "seq=0");
+	expect_nothing(tok_c, "seq=0");
+	device_list(id, "state=canceled", list, sizeof(list));
+	ck_assert_str_eq(list, "a,c");
+
+	api("POST", path, NULL, &r);
+	assert_problem(&r, 409, "conflict", "the deployment is not active");
+	http_result_release(&r);
+	api("POST", "/api/v1/deployments/999/cancel", NULL, &r);
+	assert_problem(&r, 404, "not-found", "no such deployment");
+	http_result_release(&r);
+	api("POST", "/api/v1/deployments/x/cancel", NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	http_result_release(&r);
+
+	/* A late joiner does not join a canceled deployment. */
+	add_device("d", "fleet", tok_c, sizeof(tok_c));
+	expect_nothing(tok_c, "seq=0");
+	assert_counts(id, "canceled=2,confirmed=1");
+}
+END_TEST
+
+/* The sequence number a device reports decides. */
+START_TEST(test_seq_rules)
+{
+	char tok[5][128];
+	struct http_result r;
+	long id;
+
+	add_device("older", NULL, tok[0], sizeof(tok[0]));
+	add_device("newer", NULL, tok[1], sizeof(tok[1]));
+	add_device("equal-pending", NULL, tok[2], sizeof(tok[2]));
+	add_device("ahead", NULL, tok[3], sizeof(tok[3]));
+	add_device("no-seq", NULL, tok[4], sizeof(tok[4]));
+	/* ahead reported sequence 3 before the deployment exists. */
+	expect_nothing(tok[3], "seq=3");
+	id = deploy_devices(&F.m1, "[\"older\",\"newer\",\"equal-pending\",\"ahead\",\"no-seq\"]");
+	/* Known at creation (the reported sequences are flushed first). */
+	assert_assignment(id, "ahead", "skipped", "device runs sequence 3");
+	expect_nothing(tok[3], "seq=3");
+
+	/* Older: the envelope; then equal after delivery: confirmed, 204. */
+	expect_envelope(tok[0], "seq=0", &F.m1);
+	assert_assignment(id, "older", "delivered", "");
+	expect_nothing(tok[0], "seq=1");
+	assert_assignment(id, "older", "confirmed", "");
+	expect_nothing(tok[0], "seq=1");
+	expect_nothing(tok[0], "seq=0"); /* confirmed is not active: never offered again */
+
+	/* Newer on a pending assignment: skipped with the reason, 204. */
+	expect_nothing(tok[1], "seq=5");
+	assert_assignment(id, "newer", "skipped", "device runs sequence 5");
+	expect_nothing(tok[1], "seq=0");
+
+	/* Equal while still pending (never delivered): skipped, not confirmed. */
+	expect_nothing(tok[2], "seq=1");
+	assert_assignment(id, "equal-pending", "skipped", "device runs sequence 1");
+
+	/* No seq: the envelope, whatever it runs. */
+	expect_envelope(tok[4], NULL, &F.m1);
+	assert_counts(id, "delivered=1,confirmed=1,skipped=3");
+
+	/* Malformed seq. */
+	const char *bad[] = {"seq=",   "seq=-1",  "seq=%2B1",
+			     "seq=1x", "seq=0x1", "seq=9223372036854775808"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		checkin(tok[4], bad[i], NULL, &r);
+		ck_assert_msg(r.status == 400, "%s: %ld", bad[i], r.status);
+		assert_problem(&r, 400, "invalid-request", "seq must be an unsigned number");
+		http_result_release(&r);
+	}
+	/* Largest allowed: newer than anything, so skipped. */
+	checkin(tok[4], "seq=9223372036854775807", NULL, &r);
+	assert_nothing(&r);
+	http_result_release(&r);
+	assert_assignment(id, "no-seq", "skipped", "device runs sequence 9223372036854775807");
+
+	/* No or a wrong token: 401. */
+	checkin(NULL, "seq=0", NULL, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+	checkin("suitd_dt_not-a-token", "seq=0", NULL, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+	/* An API key is not a device identity. */
+	checkin(P.admin_key, "seq=0", NULL, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+
+	/* Leading white space is refused too: "seq=+1" arrives as " 1"
+	 * (libmicrohttpd decodes '+' as a space, like "%20"), and strtoull()
+	 * would skip it; api_checkin wants a digit first. */
+	const char *spaced[] = {"seq=+1", "seq=%201", "seq=%091"};
+	for (size_t i = 0; i < sizeof(spaced) / sizeof(spaced[0]); i++) {
+		checkin(tok[4], spaced[i], NULL, &r);
+		ck_assert_msg(r.status == 400, "%s: %ld, want 400", spaced[i], r.status);
+		assert_problem(&r, 400, "invalid-request", "seq must be an unsigned number");
+		http_result_release(&r);
+	}
+}
+END_TEST
+
+/* Late joiners: a device created in, or moved to, a deployed group or tag
+ * gets the envelope; one whose class differs is skipped. */
+START_TEST(test_late_joiner)
+{
+	char tok[5][128], json[256];
+	struct http_result r;
+	long g, t;
+
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"group\":\"late\"}}",
+		 F.m1.digest);
+	g = deploy(json, NULL);
+	assert_counts(g, "");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"tag\":\"beta\"}}",
+		 F.m1.digest);
+	t = deploy(json, NULL);
+
+	add_device("mover", NULL, tok[0], sizeof(tok[0]));
+	expect_nothing(tok[0], "seq=0");
+	api("PATCH", "/api/v1/devices/mover", "{\"group\":\"late\"}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(g, "mover", "pending", "");
+	expect_envelope(tok[0], "seq=0", &F.m1);
+
+	add_device("born-in", "late", tok[1], sizeof(tok[1]));
+	expect_envelope(tok[1], "seq=0", &F.m1);
+
+	add_device("tagged", NULL, tok[2], sizeof(tok[2]));
+	api("PATCH", "/api/v1/devices/tagged", "{\"tags\":[\"x\",\"beta\"]}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	expect_envelope(tok[2], "seq=0", &F.m1);
+	assert_assignment(t, "tagged", "delivered", "");
+
+	snprintf(json, sizeof(json),
+		 "{\"id\":\"odd-class\",\"group\":\"late\",\"vendor_id\":\"%s\",\"class_id\":\"%"
+		 "s\"}",
+		 F.m1.vendor, CLASS_OTHER);
+	create_device(json, tok[3], sizeof(tok[3]));
+	assert_assignment(g, "odd-class", "skipped", "class id differs from the manifest");
+	expect_nothing(tok[3], "seq=0");
+
+	/* An unrelated change (attributes) adds nothing; a group elsewhere
+	 * neither. */
+	add_device("stay", "elsewhere", tok[4], sizeof(tok[4]));
+	api("PATCH", "/api/v1/devices/stay", "{\"attributes\":{\"k\":1}}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	expect_nothing(tok[4], "seq=0");
+	assert_counts(g, "delivered=2,skipped=1");
+	assert_counts(t, "delivered=1");
+
+	/* Leaving the group keeps the assignment. */
+	api("PATCH", "/api/v1/devices/mover", "{\"group\":null}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	expect_envelope(tok[0], "seq=0", &F.m1);
+
+	/* `suitd device add` joins in the database; the running daemon offers
+	 * the envelope after SIGHUP. */
+	char out[256], cli_tok[128];
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "device", "add", "cli-dev", "--group",
+				     "late", (char *)NULL),
+			 0);
+	snprintf(cli_tok, sizeof(cli_tok), "%.*s", (int)strcspn(out, "\n"), out);
+	assert_assignment(g, "cli-dev", "pending", "");
+	expect_nothing(cli_tok, "seq=0");
+	kill(P.pid, SIGHUP);
+	for (int i = 0; i < 100 && !harness_log_contains(&P, "reloaded"); i++)
+		usleep(50000);
+	ck_assert(harness_log_contains(&P, "reloaded"));
+	/* HEAD answers like GET without the body, and delivers nothing
+	 * (api/deployments.c: "only a GET delivers"). */
+	{
+		char head_path[64];
+		snprintf(head_path, sizeof(head_path), "%s?seq=0", CHECKIN);
+		harness_request_ex(&P, "HEAD", head_path, cli_tok, NULL, NULL, 0, &r);
+		assert_status(&r, 200);
+		ck_assert_uint_eq(r.body_len, 0);
+		char etag[80];
+		snprintf(etag, sizeof(etag), "\"%s\"", F.m1.digest);
+		ck_assert_str_eq(hdr(&r, "ETag"), etag);
+		assert_max_age(&r, ACTIVE_MIN, ACTIVE_MAX);
+		http_result_release(&r);
+	}
+	assert_assignment(g, "cli-dev", "pending", "");
+	expect_envelope(cli_tok, "seq=0", &F.m1);
+	assert_assignment(g, "cli-dev", "delivered", "");
+	assert_counts(g, "delivered=3,skipped=1");
+
+	/* A device that reported sequence 4 (in memory: seen_flush = 60) joins
+	 * the group deployed with sequence 1. Creating a deployment flushes
+	 * the reported sequences first so that such a device is skipped; a
+	 * late joiner should be judged the same way.
+	 * (man/suitd.8, "Late joiners": "the skip and supersession rules
+	 * apply as at creation"; "Skips": the reported sequence numbers are
+	 * written first.)
+	 * BUG: api/deployments.c:311 deployments_device_changed() calls
+	 * storage_deployment_join() without seen_flush(), and the
+	 * ASSIGNMENT_INSERT statement (storage/statements.h:119) reads
+	 * devices.reported_sequence, still NULL in the database. The
+	 * assignment is "pending" instead of "skipped" with "device runs
+	 * sequence 4" (a later flush does not revisit it); the next check-in
+	 * with seq=4 skips it, but one without seq is offered the older
+	 * envelope, and a pending assignment supersedes the device's active
+	 * one in another deployment. Left failing on purpose. */
+	expect_nothing(tok[4], "seq=4");
+	api("PATCH", "/api/v1/devices/stay", "{\"group\":\"late\"}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(g, "stay", "skipped", "device runs sequence 4");
+}
+END_TEST
+
+/* Payload downloads move the assignment: a range → downloading, the last
+ * byte → downloaded. */
+START_TEST(test_download_states)
+{
+	char tok[3][128], path[128], list[128];
+	const char *range[] = {"Range: bytes=0-999", NULL};
+	struct http_result r;
+	long id;
+
+	add_device("fetcher", NULL, tok[0], sizeof(tok[0]));
+	add_device("early", NULL, tok[1], sizeof(tok[1]));
+	add_device("bystander", NULL, tok[2], sizeof(tok[2]));
+	/* A repeated id is one assignment. */
+	id = deploy_devices(&F.m1, "[\"fetcher\",\"early\",\"fetcher\"]");
+	assert_counts(id, "pending=2");
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", F.fw_sha);
+
+	/* Before the envelope was delivered: a download changes nothing. */
+	harness_request_ex(&P, "GET", path, tok[1], NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(id, "early", "pending", "");
+
+	expect_envelope(tok[0], "seq=0", &F.m1);
+	harness_request_ex(&P, "GET", path, tok[0], range, NULL, 0, &r);
+	assert_status(&r, 206);
+	ck_assert_uint_eq(r.body_len, 1000);
+	ck_assert(memcmp(r.body, F.fw_bytes, 1000) == 0);
+	http_result_release(&r);
+	assert_assignment(id, "fetcher", "downloading", "");
+	assert_counts(id, "pending=1,downloading=1");
+	device_list(id, "state=downloading", list, sizeof(list));
+	ck_assert_str_eq(list, "fetcher");
+
+	harness_request_ex(&P, "GET", path, tok[0], NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	ck_assert_uint_eq(r.body_len, F.fw_len);
+	ck_assert(memcmp(r.body, F.fw_bytes, F.fw_len) == 0);
+	http_result_release(&r);
+	assert_assignment(id, "fetcher", "downloaded", "");
+	assert_counts(id, "pending=1,downloaded=1");
+	device_list(id, "state=downloaded", list, sizeof(list));
+	ck_assert_str_eq(list, "fetcher");
+	/* Still active: still offered while it installs. */
+	expect_envelope(tok[0], "seq=0", &F.m1);
+
+	/* The whole payload in one go straight after delivery: downloaded. */
+	expect_envelope(tok[1], "seq=0", &F.m1);
+	harness_request_ex(&P, "GET", path, tok[1], NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(id, "early", "downloaded", "");
+
+	/* A device outside the deployment downloads: no assignment appears. */
+	harness_request_ex(&P, "GET", path, tok[2], NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_counts(id, "downloaded=2");
+
+	/* The device reports the sequence: confirmed. */
+	expect_nothing(tok[0], "seq=1");
+	expect_nothing(tok[1], "seq=1");
+	assert_counts(id, "confirmed=2");
+}
+END_TEST
+
+/* List filters, lookups, and every refusal with its status and detail. */
+START_TEST(test_list_and_refusals)
+{
+	struct manifest m2;
+	char tok[128], json[1024], path[160];
+	struct http_result r;
+	long a, b;
+	json_t *j, *items;
+
+	add_device("x", NULL, tok, sizeof(tok));
+	add_device("y", "grp", NULL, 0);
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	a = deploy_devices(&F.m1, "[\"x\"]");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"group\":\"grp\"}}",
+		 m2.digest);
+	b = deploy(json, NULL);
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/cancel", b);
+	api("POST", path, NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+
+	/* Filters. */
+	char want_ab[64], want_a[32], want_b[32];
+	snprintf(want_ab, sizeof(want_ab), "%ld,%ld", a, b);
+	snprintf(want_a, sizeof(want_a), "%ld", a);
+	snprintf(want_b, sizeof(want_b), "%ld", b);
+	assert_deployment_ids("", want_ab);
+	assert_deployment_ids("?status=active", want_a);
+	assert_deployment_ids("?status=canceled", want_b);
+	assert_deployment_ids("?limit=1", want_a);
+	snprintf(path, sizeof(path), "?manifest=%s", m2.digest);
+	assert_deployment_ids(path, want_b);
+	snprintf(path, sizeof(path), "?manifest=%s", F.m1.digest);
+	assert_deployment_ids(path, want_a);
+	snprintf(path, sizeof(path), "?status=active&manifest=%s", m2.digest);
+	assert_deployment_ids(path, "");
+	api("GET", "/api/v1/deployments?limit=1", NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	ck_assert(json_is_string(json_object_get(j, "next")));
+	snprintf(path, sizeof(path), "/api/v1/deployments?limit=1&after=%s",
+		 json_string_value(json_object_get(j, "next")));
+	json_decref(j);
+	http_result_release(&r);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	items = json_object_get(j, "items");
+	ck_assert_uint_eq(json_array_size(items), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "id")), b);
+	json_decref(j);
+	http_result_release(&r);
+
+	/* Lookups. */
+	api("GET", "/api/v1/deployments/424242", NULL, &r);
+	assert_problem(&r, 404, "not-found", "no such deployment");
+	http_result_release(&r);
+	api("GET", "/api/v1/deployments/424242/devices", NULL, &r);
+	assert_problem(&r, 404, "not-found", "no such deployment");
+	http_result_release(&r);
+	const char *bad_get[] = {
+		"/api/v1/deployments/abc",
+		"/api/v1/deployments/0",
+		"/api/v1/deployments/-1",
+		"/api/v1/deployments?status=done",
+		"/api/v1/deployments?manifest=zz",
+		"/api/v1/deployments?limit=0",
+		"/api/v1/deployments/1/devices?state=bogus",
+	};
+	for (size_t i = 0; i < sizeof(bad_get) / sizeof(bad_get[0]); i++) {
+		api("GET", bad_get[i], NULL, &r);
+		ck_assert_msg(r.status == 400, "%s: %ld", bad_get[i], r.status);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+
+	/* 422: unknown devices are named; an unknown manifest. */
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"x\",\"ghost-1\",\"ghost-2\"]}}",
+		 F.m1.digest);
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_problem(&r, 422, "unprocessable", "2 unknown devices: ghost-1, ghost-2");
+	http_result_release(&r);
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"ghost-3\"]}}",
+		 F.m1.digest);
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_problem(&r, 422, "unprocessable", "1 unknown device: ghost-3");
+	http_result_release(&r);
+	char zeros[65];
+	memset(zeros, '0', 64);
+	zeros[64] = '\0';
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"x\"]}}",
+		 zeros);
+	api("POST", "/api/v1/deployments", json, &r);
+	char detail[128];
+	snprintf(detail, sizeof(detail), "no manifest with digest %s", zeros);
+	assert_problem(&r, 422, "unprocessable", detail);
+	http_result_release(&r);
+
+	/* 400: malformed bodies. */
+	const char *bad_body[] = {
+		"{",
+		"[]",
+		"{}",
+		"{\"manifest\":12,\"target\":{\"group\":\"grp\"}}",
+		"{\"manifest\":\"abc\",\"target\":{\"group\":\"grp\"}}",
+		"{\"manifest\":\"MANIFEST\"}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":[\"x\"]}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":\"grp\",\"tag\":\"t\"}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"devices\":[]}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"devices\":\"x\"}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"devices\":[\"bad id\"]}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"devices\":[7]}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":\"\"}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":5}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"tag\":\"a b\"}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"label\":\"x\"}}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":\"grp\"},\"extra\":1}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":\"grp\"},\"name\":\"\"}",
+		"{\"manifest\":\"MANIFEST\",\"target\":{\"group\":\"grp\"},\"name\":3}",
+	};
+	for (size_t i = 0; i < sizeof(bad_body) / sizeof(bad_body[0]); i++) {
+		char body[512], *at;
+		snprintf(body, sizeof(body), "%s", bad_body[i]);
+		if ((at = strstr(body, "MANIFEST"))) {
+			char rest[512];
+			snprintf(rest, sizeof(rest), "%s", at + 8);
+			snprintf(at, sizeof(body) - (size_t)(at - body), "%s%s", F.m1.digest, rest);
+		}
+		api("POST", "/api/v1/deployments", body, &r);
+		ck_assert_msg(r.status == 400, "body %s: status %ld %s", body, r.status,
+			      r.body ? r.body : "");
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+	harness_request(&P, "POST", "/api/v1/deployments", P.admin_key, "text/plain", "x", 1, &r);
+	assert_status(&r, 415);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM deployments"), 2);
+
+	/* A manifest a deployment uses cannot be deleted (active or not). */
+	snprintf(path, sizeof(path), "/api/v1/manifests/%s", F.m1.digest);
+	api("DELETE", path, NULL, &r);
+	assert_problem(&r, 409, "conflict", "the manifest is deployed");
+	http_result_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/manifests/%s", m2.digest);
+	api("DELETE", path, NULL, &r);
+	assert_problem(&r, 409, "conflict", "the manifest is deployed");
+	http_result_release(&r);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	/* A reader key cannot deploy. */
+	char reader[256], *nl;
+	ck_assert_int_eq(harness_cli(&P, reader, sizeof(reader), "key", "create", "--name", "ro",
+				     "--role", "reader", (char *)NULL),
+			 0);
+	reader[strcspn(reader, "\n")] = '\0';
+	nl = strrchr(reader, '\n');
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"x\"]}}",
+		 F.m1.digest);
+	harness_request(&P, "POST", "/api/v1/deployments", nl ? nl + 1 : reader, "application/json",
+			json, strlen(json), &r);
+	assert_status(&r, 403);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/api/v1/deployments", nl ? nl + 1 : reader, NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	manifest_release(&m2);
+}
+END_TEST
+
+/* A poll with nothing to do answers from memory: after 200 of them the
+ * database's WAL has not grown; the reported sequence is shown from memory
+ * before any flush (seen_flush = 60), and written at shutdown. */
+START_TEST(test_no_write_on_idle_poll)
+{
+	char tok[128], tok_busy[128], inm[128];
+	struct http_result r;
+	struct harness_conn *c;
+	long before, after;
+	json_t *j;
+
+	add_device("quiet", NULL, tok, sizeof(tok));
+	add_device("busy", NULL, tok_busy, sizeof(tok_busy));
+	deploy_devices(&F.m1, "[\"busy\"]");
+	expect_envelope(tok_busy, NULL, &F.m1);
+	expect_nothing(tok, "seq=6");
+
+	c = harness_conn_open(&P, NULL);
+	before = wal_size();
+	ck_assert_int_gt(before, 0);
+	/* A checkpoint lets later writes reuse the WAL from its start without
+	 * growing it: its bytes must be unchanged too (a checkpoint alone
+	 * writes the database file, not the WAL). */
+	char wal[192];
+	size_t wal_len0, wal_len1;
+	snprintf(wal, sizeof(wal), "%s/suitd.db-wal", P.dir);
+	unsigned char *wal0 = read_all(wal, &wal_len0);
+	for (int i = 0; i < 200; i++) {
+		harness_conn_request(c, "GET", CHECKIN "?seq=7", tok, NULL, NULL, 0, &r);
+		assert_nothing(&r);
+		http_result_release(&r);
+	}
+	/* A delivered assignment answered 304 or 200 is no write either. */
+	snprintf(inm, sizeof(inm), "If-None-Match: \"%s\"", F.m1.digest);
+	const char *h[] = {inm, NULL};
+	for (int i = 0; i < 50; i++) {
+		harness_conn_request(c, "GET", CHECKIN "?seq=0", tok_busy, h, NULL, 0, &r);
+		assert_status(&r, 304);
+		http_result_release(&r);
+		harness_conn_request(c, "GET", CHECKIN, tok_busy, NULL, NULL, 0, &r);
+		assert_envelope(&r, &F.m1);
+		http_result_release(&r);
+	}
+	ck_assert_int_eq(harness_conn_connects(c), 1);
+	harness_conn_close(c);
+	after = wal_size();
+	ck_assert_msg(after <= before, "the WAL grew from %ld to %ld bytes over 300 polls", before,
+		      after);
+	unsigned char *wal1 = read_all(wal, &wal_len1);
+	ck_assert_msg(wal_len0 == wal_len1 && memcmp(wal0, wal1, wal_len0) == 0,
+		      "the WAL was written during 300 polls");
+	free(wal0);
+	free(wal1);
+
+	/* Shown from memory, not yet in the database. */
+	api("GET", "/api/v1/devices/quiet", NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reported_sequence")), 7);
+	ck_assert(json_is_string(json_object_get(j, "last_seen_at")));
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id = 'quiet' "
+					     "AND reported_sequence IS NULL"),
+			 1);
+	ck_assert_int_eq(harness_stop(&P), 0);
+	ck_assert_int_eq(
+		harness_sql_int(&P, "SELECT reported_sequence FROM devices WHERE id = 'quiet'"), 7);
+	harness_start(&P);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-deployments");
+	TCase *tc = tcase_create("deployments");
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_full_flow);
+	tcase_add_test(tc, test_poll_intervals);
+	tcase_add_test(tc, test_supersede);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_seq_rules);
+	tcase_add_test(tc, test_late_joiner);
+	tcase_add_test(tc, test_download_states);
+	tcase_add_test(tc, test_list_and_refusals);
+	tcase_add_test(tc, test_no_write_on_idle_poll);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	curl_global_cleanup();
+	return rc;
+}
