@@ -12,6 +12,7 @@
 struct manifest_policy_holder;
 struct seen_tracker;
 struct assignment_index;
+struct token_cache;
 
 struct api_ctx {
 	const struct config *config;
@@ -21,6 +22,8 @@ struct api_ctx {
 	struct seen_tracker *seen;
 	/* Active assignments by device, for check-ins without SQL. */
 	struct assignment_index *assignments;
+	/* Device token → identity; cleared when tokens or identities change. */
+	struct token_cache *tokens;
 	struct storage *storage;
 	struct metrics *metrics;
 	int64_t started_at;

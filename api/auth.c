@@ -7,6 +7,7 @@
 
 #include "api/deployments.h"
 #include "api/seen.h"
+#include "api/token_cache.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -135,7 +136,12 @@ static enum err device_by_token(struct api_ctx *ctx, const char *authorization,
 	if (len == 0 || len > BOUND_BEARER_MAX)
 		return ERR_UNAUTHORIZED;
 	crypto_sha256(token, len, hash);
-	return storage_device_by_token(ctx->storage, hash, ret);
+	if (ctx->tokens && token_cache_get(ctx->tokens, hash, ret))
+		return ERR_OK;
+	enum err e = storage_device_by_token(ctx->storage, hash, ret);
+	if (!e && ctx->tokens)
+		token_cache_put(ctx->tokens, hash, ret);
+	return e;
 }
 
 enum err auth_device_require(struct api_ctx *ctx, const struct device_cert *cert,

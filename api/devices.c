@@ -11,6 +11,7 @@
 #include "api/deployments.h"
 #include "api/input.h"
 #include "api/seen.h"
+#include "api/token_cache.h"
 #include "common/timeutil.h"
 
 enum err devices_add(struct storage *s, const struct device_new *d, const char *actor,
@@ -375,6 +376,7 @@ enum err api_devices_update(struct api_ctx *ctx, const struct request *req, stru
 	e = storage_device_update(ctx->storage, req->params[0], group, tags, tag_count, v != NULL,
 				  attributes);
 	free(attributes);
+	token_cache_clear(ctx->tokens); /* cached identities carry the group */
 	if (e)
 		return not_found_or(e, res, "update");
 	if (group || v)
@@ -389,6 +391,7 @@ enum err api_devices_delete(struct api_ctx *ctx, const struct request *req, stru
 	if (e)
 		return e;
 	e = storage_device_delete(ctx->storage, req->params[0], req->key->name);
+	token_cache_clear(ctx->tokens);
 	if (e)
 		return not_found_or(e, res, "delete");
 	res->status = 204;
@@ -407,6 +410,7 @@ enum err api_devices_token(struct api_ctx *ctx, const struct request *req, struc
 		return e;
 	/* The old token stops working in the same transaction. */
 	e = storage_device_set_token(ctx->storage, req->params[0], hash, req->key->name);
+	token_cache_clear(ctx->tokens); /* the old token stops working at once */
 	if (e) {
 		OPENSSL_cleanse(token, sizeof(token));
 		return not_found_or(e, res, "rotate the token of");

@@ -14,6 +14,7 @@
 #include "api/assignments.h"
 #include "api/manifests.h"
 #include "api/seen.h"
+#include "api/token_cache.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/version.h"
@@ -94,6 +95,7 @@ int command_run(const struct config *config)
 	struct manifest_policy_holder *manifests = NULL;
 	struct seen_tracker *seen = NULL;
 	struct assignment_index *assignments = NULL;
+	struct token_cache *tokens = NULL;
 	uint64_t next_flush = 0;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -143,7 +145,8 @@ int command_run(const struct config *config)
 	}
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
-	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK)
+	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
+	    token_cache_new(&tokens) != ERR_OK)
 		goto out;
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
 		log_err("cannot load the active assignments from '%s'", config->storage.database);
@@ -160,7 +163,8 @@ int command_run(const struct config *config)
 			      .metrics = &metrics,
 			      .manifests = manifests,
 			      .seen = seen,
-			      .assignments = assignments};
+			      .assignments = assignments,
+			      .tokens = tokens};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -217,6 +221,7 @@ out:
 	manifest_policy_holder_free(manifests);
 	seen_tracker_free(seen);
 	assignment_index_free(assignments);
+	token_cache_free(tokens);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;
