@@ -44,6 +44,8 @@
 # 127.0.0.1 only.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
+DIE_PREFIX="auth.sh: FAILED: "
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -58,26 +60,11 @@ KINDS=(healthz token cert)
 
 # ---- tools ----------------------------------------------------------------
 need=()
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-command -v ss >/dev/null || need+=(iproute2)
-command -v top >/dev/null || need+=(procps)
-command -v cc >/dev/null || need+=(gcc)
-command -v pkg-config >/dev/null || need+=(pkg-config)
+need_cmds curl openssl ss:iproute2 top:procps cc:gcc pkg-config
 if ! command -v pkg-config >/dev/null || ! pkg-config --exists libcurl; then
 	need+=(libcurl4-openssl-dev)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "installing: apt-get install -y --no-install-recommends ${need[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" ||
-			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"; }
-	else
-		echo "missing tools; as root run:" >&2
-		echo "  apt-get install -y --no-install-recommends ${need[*]}" >&2
-		exit 1
-	fi
-fi
+install_tools "${need[@]}"
 
 # ---- helpers ----------------------------------------------------------------
 tmp=$(mktemp -d)
@@ -85,41 +72,11 @@ SUITD_PID=
 cleanup() {
 	if [ -n "$SUITD_PID" ]; then
 		kill -TERM "$SUITD_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$SUITD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$SUITD_PID" 2>/dev/null || true
+		kill_after 50 "$SUITD_PID"
 	fi
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-die() {
-	echo "auth.sh: FAILED: $*" >&2
-	exit 1
-}
-
-# A free TCP port on 127.0.0.1, from 20000-59999.
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# utime+stime in clock ticks of the given process (all its threads).
-cpu_ticks() {
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-HZ=$(getconf CLK_TCK)
+install_traps
 
 # "tid ticks" for every thread of the process.
 task_ticks() {
@@ -137,12 +94,6 @@ thread_split() {
 		      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] > v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
 		      out = ""; for (i = 1; i <= n; i++) if (v[i] * 100 / s >= 1) out = out (out == "" ? "" : "+") sprintf("%.0f", v[i] * 100 / s)
 		      print out }' "$1" "$2"
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
-		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # Value of KEY in loadgen's "key=value ..." line.
@@ -202,14 +153,8 @@ machine_ticks() {
 }
 
 # ---- machine, build ---------------------------------------------------------
-model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: nproc=$(nproc), model name: ${model:-unknown}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-if ! make >"$tmp/make.log" 2>&1; then
-	cat "$tmp/make.log" >&2
-	die "make failed"
-fi
-SUITD=$ROOT/build/suitd
+print_machine
+build_suitd
 LOADGEN=$ROOT/build/bench/loadgen
 mkdir -p "$ROOT/build/bench"
 # shellcheck disable=SC2046 # pkg-config prints several words
@@ -244,6 +189,7 @@ ossl openssl verify -CAfile "$tmp/device-ca.pem" -purpose sslclient "$tmp/dev-1.
 
 # ---- suitd ---------------------------------------------------------------------
 mkdir -p "$tmp/db"
+# shellcheck disable=SC2119 # no port to avoid
 SUITD_PORT=$(free_port) || die "no free port"
 SUITD_CONF=$tmp/suitd.conf
 cat >"$SUITD_CONF" <<EOF
@@ -265,8 +211,7 @@ EOF
 TOKEN=$("$SUITD" -c "$SUITD_CONF" device add dev-1 2>"$tmp/device.log" | tail -n1) ||
 	{ cat "$tmp/device.log" >&2; die "device add failed"; }
 [ -n "$TOKEN" ] || die "device add printed no token"
-"$SUITD" -c "$SUITD_CONF" >"$tmp/suitd.log" 2>&1 &
-SUITD_PID=$!
+start_suitd "$SUITD_CONF"
 BASE=https://127.0.0.1:$SUITD_PORT
 up=0
 for _ in $(seq 1 100); do
@@ -407,7 +352,6 @@ for k in "${KINDS[@]}"; do
 	CCPU10K[$k]=$(awk -v c="${CLIENT_CPU[$k]}" -v n="${REQS[$k]}" 'BEGIN { printf "%.3f", (n > 0 ? c / n * 10000 : 0) }')
 	BOTH10K[$k]=$(awk -v a="${CPU10K[$k]}" -v b="${CCPU10K[$k]}" 'BEGIN { printf "%.3f", a + b }')
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 verdict() { awk -v r="$1" -v g="$GOAL" 'BEGIN { printf "%s", (r >= g ? "ok" : "MISSED") }'; }
 echo
 echo "RESULTS (loadgen -c $CONNS -d $SECONDS_PER_RUN, HTTPS keep-alive, median of $ROUNDS runs; suitd [log] level = warning)"

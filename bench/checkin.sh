@@ -55,6 +55,7 @@
 # Cache-Control or wrk socket error makes the script fail.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -72,102 +73,23 @@ CONTENDERS=(suitd-idle nginx suitd-offered)
 # ---- tools ----------------------------------------------------------------
 need=()
 [ -x "$NGINX" ] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-command -v ss >/dev/null || need+=(iproute2)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v python3 >/dev/null || need+=(python3-minimal)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "installing: apt-get install -y --no-install-recommends ${need[*]}"
-		# Debian's nginx package may start its own service on port 80 when
-		# installed; this script never uses, stops or reconfigures it.
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" ||
-			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"; }
-	else
-		echo "missing tools; as root run:" >&2
-		echo "  apt-get install -y --no-install-recommends ${need[*]}" >&2
-		exit 1
-	fi
-fi
+need_cmds wrk curl openssl ss:iproute2 sqlite3 python3:python3-minimal
+# Debian's nginx package may start its own service on port 80 when
+# installed; this script never uses, stops or reconfigures it.
+install_tools "${need[@]}"
 
 # ---- helpers ----------------------------------------------------------------
 tmp=$(mktemp -d)
 SUITD_PID=
 NGINX_PID=
 cleanup() {
-	local p
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
-	for p in $SUITD_PID $NGINX_PID; do
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2086 # empty PIDs vanish
+	kill_after 100 $SUITD_PID $NGINX_PID
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-die() {
-	echo "checkin.sh: $*" >&2
-	exit 1
-}
-
-# A free TCP port on 127.0.0.1 (not $1), from 20000-59999.
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		[ "$p" = "${1:-}" ] && continue
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# Wait until URL answers anything over TLS (max 10 s) while PID lives.
-wait_up() {
-	local code
-	for _ in $(seq 1 100); do
-		kill -0 "$2" 2>/dev/null || return 1
-		code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
-		[ "$code" != 000 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# utime+stime in clock ticks of the given processes (all their threads).
-cpu_ticks() {
-	local f=()
-	for p; do f+=("/proc/$p/stat"); done
-	awk '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }' "${f[@]}"
-}
-HZ=$(getconf CLK_TCK)
-
-nginx_pids() {
-	# shellcheck disable=SC2046 # one PID per word
-	echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true)
-}
-server_pids() {
-	case $1 in
-	nginx) nginx_pids ;;
-	*) echo "$SUITD_PID" ;;
-	esac
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
-		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
+install_traps
 
 # wrk --latency output -> "req/s requests seconds p50_ms p99_ms socket_errors"
 wrk_parse() {
@@ -191,23 +113,14 @@ flush_mark() { sqlite3 "file:$DB?mode=ro" "SELECT coalesce(max(last_seen_at), 0)
 wal_sum() { sha256sum "$DB-wal" 2>/dev/null | cut -c1-16 || echo none; }
 
 # ---- machine, build ---------------------------------------------------------
-model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: nproc=$(nproc), model name: ${model:-unknown}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 echo "tools: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), curl $(curl -V | head -n1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
-if ! make >"$tmp/make.log" 2>&1; then
-	cat "$tmp/make.log" >&2
-	die "make failed"
-fi
-SUITD=$ROOT/build/suitd
+build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = 0 (one per core)"
-echo "temp dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
+print_tmpdir
 
 # ---- files --------------------------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj "/CN=localhost" \
-	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>"$tmp/openssl.log" ||
-	{ cat "$tmp/openssl.log" >&2; die "openssl failed"; }
+make_server_cert 30
 # Test-only manifest author key, trusted by this suitd only.
 if ! openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>>"$tmp/openssl.log" ||
 	! openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>>"$tmp/openssl.log"; then
@@ -239,8 +152,7 @@ trust_anchor = $tmp/author.pub
 level = warning
 EOF
 # Creates the database at the current schema version.
-KEY=$("$SUITD" -c "$SUITD_CONF" key create --name bench --role admin 2>"$tmp/key.log" | tail -n1) ||
-	{ cat "$tmp/key.log" >&2; die "key create failed"; }
+KEY=$(admin_key "$SUITD_CONF") || exit 1
 
 t0=$(date +%s.%N)
 python3 - "$DEVICES" >"$tmp/devices.sql" <<'EOF'
@@ -263,8 +175,7 @@ got=$(sqlite3 "$DB" "SELECT count(*) FROM devices")
 [ "$got" = "$DEVICES" ] || die "$got devices in the database, expected $DEVICES"
 echo "registered $DEVICES devices (python3 SHA-256 + one sqlite3 transaction) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 
-"$SUITD" -c "$SUITD_CONF" >"$tmp/suitd.log" 2>&1 &
-SUITD_PID=$!
+start_suitd "$SUITD_CONF"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 
@@ -298,8 +209,7 @@ echo "deployment $DEP_ID of a $ENV_LEN-byte envelope to group canary: $pending p
 # ---- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port "$SUITD_PORT") || die "no free port"
 N=$tmp/nginx
-user_line=
-[ "$(id -u)" = 0 ] && user_line="user root;" # the worker must read the 0700 temp dir
+user_line=$(nginx_user_line)
 cat >"$N/nginx.conf" <<EOF
 $user_line
 worker_processes $NGINX_WORKERS;
@@ -327,10 +237,7 @@ http {
     }
 }
 EOF
-"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" -t >"$N/t.log" 2>&1 ||
-	{ cat "$N/t.log" >&2; die "nginx config test failed"; }
-"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" >"$N/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
+start_nginx
 NGINX_BASE=https://127.0.0.1:$NGINX_PORT
 wait_up "$NGINX_BASE/" "$NGINX_PID" || { cat "$N/logs/error.log" >&2; die "nginx did not start"; }
 
@@ -455,7 +362,6 @@ flushed=$(sqlite3 "$DB" "SELECT count(*) FROM devices WHERE last_seen_at IS NOT 
 echo "  devices with last_seen_at in the database now: $flushed (written by periodic flushes, not per request)"
 
 # ---- table ------------------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 declare -A MR MP50 MP99 MCPU
 for c in "${CONTENDERS[@]}"; do
 	# shellcheck disable=SC2086

@@ -27,6 +27,7 @@
 # runs with its own prefix (-p), config (-c), error log (-e) and pid file.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -43,24 +44,11 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 # ---- tools ----------------------------------------------------------------
 need=()
 [ -x "$NGINX" ] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-command -v ss >/dev/null || need+=(iproute2)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "installing: apt-get install -y --no-install-recommends ${need[*]}"
-		# Note: on a host without a policy-rc.d that denies it, Debian's
-		# nginx package starts its own service on port 80 when installed.
-		# This script never uses, stops or reconfigures that service.
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" ||
-			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"; }
-	else
-		echo "missing tools; as root run:" >&2
-		echo "  apt-get install -y --no-install-recommends ${need[*]}" >&2
-		exit 1
-	fi
-fi
+need_cmds wrk curl openssl ss:iproute2
+# Note: on a host without a policy-rc.d that denies it, Debian's nginx
+# package starts its own service on port 80 when installed. This script
+# never uses, stops or reconfigures that service.
+install_tools "${need[@]}"
 
 # ---- helpers ----------------------------------------------------------------
 tmp=$(mktemp -d)
@@ -72,76 +60,11 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
-	for p in $SUITD_PID $NGINX_PID; do
-		for _ in $(seq 1 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2086 # empty PIDs vanish
+	kill_after 50 $SUITD_PID $NGINX_PID
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-die() {
-	echo "download.sh: $*" >&2
-	exit 1
-}
-
-# A free TCP port on 127.0.0.1 (not $1), from 20000-59999.
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		[ "$p" = "${1:-}" ] && continue
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# Wait until URL answers anything over TLS (max 10 s) while PID lives
-# (GET of its first byte).
-wait_up() {
-	local code
-	for _ in $(seq 1 100); do
-		kill -0 "$2" 2>/dev/null || return 1
-		code=$(curl -sk -r 0-0 -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
-		[ "$code" != 000 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# utime+stime in clock ticks of the given processes (all their threads).
-cpu_ticks() {
-	local f=()
-	for p; do f+=("/proc/$p/stat"); done
-	awk '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }' "${f[@]}"
-}
-HZ=$(getconf CLK_TCK)
-
-# nginx master and its workers.
-nginx_pids() {
-	# shellcheck disable=SC2046 # one PID per word
-	echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true)
-}
-server_pids() {
-	case $1 in
-	nginx) nginx_pids ;;
-	*) echo "$SUITD_PID" ;;
-	esac
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
-		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
+install_traps
 
 # wrk output -> "req/s MiB/s requests seconds socket_errors timeouts non2xx"
 wrk_parse() {
@@ -178,23 +101,14 @@ contender_prepare() {
 }
 
 # ---- machine, build ---------------------------------------------------------
-model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: nproc=$(nproc), model name: ${model:-unknown}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 echo "tools: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), curl $(curl -V | head -n1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2)"
-if ! make >"$tmp/make.log" 2>&1; then
-	cat "$tmp/make.log" >&2
-	die "make failed"
-fi
-SUITD=$ROOT/build/suitd
+build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = 0 (one per core)"
-echo "temp dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
+print_tmpdir
 
 # ---- files --------------------------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj "/CN=localhost" \
-	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>"$tmp/openssl.log" ||
-	{ cat "$tmp/openssl.log" >&2; die "openssl failed"; }
+make_server_cert 2
 mkdir -p "$tmp/www" "$tmp/db" "$tmp/nginx/logs" "$tmp/nginx/tmp"
 SMALL=$tmp/www/p64.bin
 SMALL_BYTES=$((SMALL_MIB * 1048576))
@@ -219,12 +133,10 @@ max_size = 2G
 [log]
 level = warning
 EOF
-KEY=$("$SUITD" -c "$SUITD_CONF" key create --name bench --role admin 2>"$tmp/key.log" | tail -n1) ||
-	{ cat "$tmp/key.log" >&2; die "key create failed"; }
-"$SUITD" -c "$SUITD_CONF" >"$tmp/suitd.log" 2>&1 &
-SUITD_PID=$!
+KEY=$(admin_key "$SUITD_CONF") || exit 1
+start_suitd "$SUITD_CONF"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
-wait_up "$SUITD_BASE/api/v1/status" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
+wait_up "$SUITD_BASE/api/v1/status" "$SUITD_PID" -r 0-0 || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 
 # Upload FILE (POST, streamed from the file: curl's --data-binary @FILE reads
 # the file into memory and refuses 1 GiB); checks the SHA-256 suitd reports
@@ -235,7 +147,7 @@ upload() {
 		-H "Authorization: Bearer $KEY" -H 'Content-Type: application/octet-stream' \
 		-X POST -T "$1" "$SUITD_BASE/api/v1/payloads") || die "upload of $1 failed"
 	code=${out%% *}
-	sha=$(sed -n 's/.*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p' "$tmp/upload.json")
+	sha=$(json_sha256 "$tmp/upload.json")
 	[ "$code" = 201 ] || [ "$code" = 200 ] || die "upload of $1: HTTP $code: $(cat "$tmp/upload.json")"
 	[ "$sha" = "$2" ] || die "upload of $1: suitd says sha256 $sha, expected $2"
 	echo "${out#* }"
@@ -246,8 +158,7 @@ echo "uploaded 64 MiB to suitd at $(awk -v b="$speed" 'BEGIN { printf "%.0f", b 
 # ---- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port "$SUITD_PORT") || die "no free port"
 N=$tmp/nginx
-user_line=
-[ "$(id -u)" = 0 ] && user_line="user root;" # the worker must read the 0700 temp dir
+user_line=$(nginx_user_line)
 cat >"$N/nginx.conf" <<EOF
 $user_line
 worker_processes 1;
@@ -274,12 +185,9 @@ http {
     }
 }
 EOF
-"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" -t >"$N/t.log" 2>&1 ||
-	{ cat "$N/t.log" >&2; die "nginx config test failed"; }
-"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" >"$N/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
+start_nginx
 NGINX_BASE=https://127.0.0.1:$NGINX_PORT
-wait_up "$NGINX_BASE/p64.bin" "$NGINX_PID" || { cat "$N/logs/error.log" >&2; die "nginx did not start"; }
+wait_up "$NGINX_BASE/p64.bin" "$NGINX_PID" -r 0-0 || { cat "$N/logs/error.log" >&2; die "nginx did not start"; }
 
 url_of() {
 	case $1 in
@@ -465,7 +373,6 @@ fi
 
 # ---- table ------------------------------------------------------------------------------------
 cpu_per_gib() { awk -v t="$1" -v hz="$HZ" -v g="$2" 'BEGIN { printf "%.2f", (g > 0 ? t / hz / g : 0) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 goal() { awk -v r="$1" -v g="$2" 'BEGIN { printf "%s", (r >= g ? "ok" : "MISSED") }'; }
 declare -A AM BM CR CM ACPU BCPU CCPU
 for c in "${CONTENDERS[@]}"; do

@@ -14,6 +14,7 @@
 # 1 GiB file: "option --data-binary: out of memory").
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
@@ -24,31 +25,15 @@ if [ $((SIZE_MIB % 64)) != 0 ] || [ "$SIZE_MIB" -le 0 ]; then
 fi
 
 need=()
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-command -v ss >/dev/null || need+=(iproute2)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "installing: apt-get install -y --no-install-recommends ${need[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" ||
-			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"; }
-	else
-		echo "missing tools; as root run:" >&2
-		echo "  apt-get install -y --no-install-recommends ${need[*]}" >&2
-		exit 1
-	fi
-fi
+need_cmds curl openssl ss:iproute2
+install_tools "${need[@]}"
 
 tmp=$(mktemp -d)
 SUITD_PID=
 stop_suitd() {
 	[ -n "$SUITD_PID" ] || return 0
 	kill -TERM "$SUITD_PID" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$SUITD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SUITD_PID" 2>/dev/null || true
+	kill_after 100 "$SUITD_PID"
 	wait "$SUITD_PID" 2>/dev/null || true
 	SUITD_PID=
 }
@@ -56,47 +41,14 @@ cleanup() {
 	stop_suitd
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-die() {
-	echo "upload.sh: $*" >&2
-	exit 1
-}
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
-		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
+install_traps
 
-model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: nproc=$(nproc), model name: ${model:-unknown}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-if ! make >"$tmp/make.log" 2>&1; then
-	cat "$tmp/make.log" >&2
-	die "make failed"
-fi
-SUITD=$ROOT/build/suitd
+print_machine
+build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), curl $(curl -V | head -n1 | cut -d' ' -f2)"
-echo "temp dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
+print_tmpdir
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj "/CN=localhost" \
-	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>"$tmp/openssl.log" ||
-	{ cat "$tmp/openssl.log" >&2; die "openssl failed"; }
+make_server_cert 2
 head -c 64M /dev/urandom >"$tmp/r64.bin"
 FILE=$tmp/payload.bin
 for _ in $(seq 1 $((SIZE_MIB / 64))); do cat "$tmp/r64.bin"; done >"$FILE"
@@ -114,6 +66,7 @@ one_upload() {
 	stop_suitd
 	rm -rf "$tmp/db"
 	mkdir -p "$tmp/db"
+	# shellcheck disable=SC2119 # no port to avoid
 	port=$(free_port) || die "no free port"
 	conf=$tmp/suitd.conf
 	cat >"$conf" <<EOF
@@ -131,10 +84,8 @@ max_size = 2G
 [log]
 level = warning
 EOF
-	key=$("$SUITD" -c "$conf" key create --name bench --role admin 2>"$tmp/key.log" | tail -n1) ||
-		{ cat "$tmp/key.log" >&2; die "key create failed"; }
-	"$SUITD" -c "$conf" >"$tmp/suitd.log" 2>&1 &
-	SUITD_PID=$!
+	key=$(admin_key "$conf") || exit 1
+	start_suitd "$conf"
 	for _ in $(seq 1 100); do
 		kill -0 "$SUITD_PID" 2>/dev/null || { cat "$tmp/suitd.log" >&2; die "suitd exited"; }
 		code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "https://127.0.0.1:$port/api/v1/status" || true)
@@ -149,7 +100,7 @@ EOF
 		-X POST -T "$FILE" "https://127.0.0.1:$port/api/v1/payloads") || die "curl failed"
 	t1=$(cpu_ticks "$SUITD_PID")
 	read -r code bps size <<<"$out"
-	sha=$(sed -n 's/.*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p' "$tmp/upload.json")
+	sha=$(json_sha256 "$tmp/upload.json")
 	[ "$code" = 201 ] || die "HTTP $code: $(cat "$tmp/upload.json")"
 	[ "$size" = "$BYTES" ] || die "curl sent $size bytes, expected $BYTES"
 	[ "$sha" = "$SHA" ] || die "suitd says sha256 $sha, expected $SHA"

@@ -1,0 +1,175 @@
+# shellcheck shell=bash
+# Shared helpers of the bench/*.sh benchmark scripts; sourced, not run:
+#   . "$(dirname "$0")/lib.sh"
+# The scripts set $tmp (mktemp -d), $ROOT, and for nginx $NGINX and $N.
+# shellcheck disable=SC2154 # tmp, ROOT, NGINX, N, NGINX_PID: set by the script
+
+# Append to the array need the package of each COMMAND[:PACKAGE] not in PATH
+# (PACKAGE defaults to COMMAND).
+need_cmds() {
+	local c
+	for c; do
+		command -v "${c%%:*}" >/dev/null || need+=("${c#*:}")
+	done
+}
+
+# Install the given Debian packages (as root) or print the apt-get line and exit 1.
+install_tools() {
+	[ $# -gt 0 ] || return 0
+	if [ "$(id -u)" = 0 ]; then
+		echo "installing: apt-get install -y --no-install-recommends $*"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+	else
+		echo "missing tools; as root run:" >&2
+		echo "  apt-get install -y --no-install-recommends $*" >&2
+		exit 1
+	fi
+}
+
+# Print "SCRIPT: MESSAGE" (or "$DIE_PREFIXMESSAGE" if set) on stderr and exit 1.
+die() {
+	echo "${DIE_PREFIX:-${0##*/}: }$*" >&2
+	exit 1
+}
+
+# Run the script's cleanup function at exit; exit 130/143 on SIGINT/SIGTERM.
+install_traps() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# Wait up to TRIES x 0.1 s for each PID to exit, then SIGKILL it.
+kill_after() { # tries pid...
+	local p n=$1
+	shift
+	for p; do
+		for _ in $(seq 1 "$n"); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+}
+
+# A free TCP port on 127.0.0.1 (not $1), from 20000-59999.
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		[ "$p" = "${1:-}" ] && continue
+		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Wait until URL answers anything over TLS (max 10 s) while PID lives; extra
+# arguments go to curl.
+wait_up() { # url pid [curl-args...]
+	local code
+	for _ in $(seq 1 100); do
+		kill -0 "$2" 2>/dev/null || return 1
+		code=$(curl -sk "${@:3}" -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
+		[ "$code" != 000 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# utime+stime in clock ticks of the given processes (all their threads).
+cpu_ticks() {
+	local f=()
+	for p; do f+=("/proc/$p/stat"); done
+	awk '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }' "${f[@]}"
+}
+# shellcheck disable=SC2034 # used by the scripts
+HZ=$(getconf CLK_TCK)
+
+# Median of the numeric arguments ("nan" if none).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
+		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# A / B with two decimals (0 if B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# Print the date line and the machine line (CPU model, kernel, load average).
+print_machine() {
+	local model
+	model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: nproc=$(nproc), model name: ${model:-unknown}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# Run make in $ROOT (log in $tmp/make.log, shown on failure) and set SUITD.
+build_suitd() {
+	if ! make >"$tmp/make.log" 2>&1; then
+		cat "$tmp/make.log" >&2
+		die "make failed"
+	fi
+	SUITD=$ROOT/build/suitd
+}
+
+# Print the temp dir line (file system type and device).
+print_tmpdir() {
+	echo "temp dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
+}
+
+# Self-signed ECDSA P-256 server certificate for 127.0.0.1/localhost:
+# $tmp/cert.pem and $tmp/key.pem, valid DAYS days.
+make_server_cert() { # days
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$1" \
+		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj "/CN=localhost" \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>"$tmp/openssl.log" ||
+		{ cat "$tmp/openssl.log" >&2; die "openssl failed"; }
+}
+
+# Create an admin API key in the database of CONF and print it.
+admin_key() { # conf
+	"$SUITD" -c "$1" key create --name bench --role admin 2>"$tmp/key.log" | tail -n1 ||
+		{ cat "$tmp/key.log" >&2; die "key create failed"; }
+}
+
+# Start suitd with CONF in the background (log in $tmp/suitd.log); sets SUITD_PID.
+# Not to be called in $(...): the EXIT trap must see SUITD_PID.
+start_suitd() { # conf
+	"$SUITD" -c "$1" >"$tmp/suitd.log" 2>&1 &
+	SUITD_PID=$!
+}
+
+# The "sha256" that suitd reported in the JSON answer FILE.
+json_sha256() { sed -n 's/.*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p' "$1"; }
+
+# nginx master and its workers.
+nginx_pids() {
+	# shellcheck disable=SC2046 # one PID per word
+	echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true)
+}
+
+# PIDs of the server behind a contender: nginx's processes, else suitd.
+server_pids() {
+	case $1 in
+	nginx) nginx_pids ;;
+	*) echo "$SUITD_PID" ;;
+	esac
+}
+
+# "user root;" when run as root (the worker must read the 0700 temp dir), else "".
+nginx_user_line() {
+	if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
+}
+
+# Test $N/nginx.conf, then start $NGINX on it (prefix $N/) in the
+# background; sets NGINX_PID. Not to be called in $(...).
+start_nginx() {
+	"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" -t >"$N/t.log" 2>&1 ||
+		{ cat "$N/t.log" >&2; die "nginx config test failed"; }
+	"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" >"$N/logs/stdout.log" 2>&1 &
+	NGINX_PID=$!
+}
