@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/assignments.h"
 #include "api/auth.h"
 #include "api/deployments.h"
 #include "api/input.h"
@@ -101,6 +102,19 @@ static json_t *device_json(struct api_ctx *ctx, const struct device *d)
 	json_object_set_new(j, "reported_sequence",
 			    has_seq ? json_integer((json_int_t)seq) : json_null());
 	json_object_set_new(j, "last_seen_at", time_or_null(at));
+	/* The active assignment, from the check-in index (null: none). */
+	struct active_assignment a;
+	if (ctx->assignments && assignment_index_get(ctx->assignments, d->ident.num, &a)) {
+		char hex[2 * MANIFEST_DIGEST_MAX + 1];
+		hex_encode(a.digest, a.digest_len, hex);
+		json_object_set_new(j, "assignment",
+				    json_pack("{s:I, s:s, s:I, s:s}", "deployment",
+					      (json_int_t)a.deployment_id, "manifest", hex,
+					      "sequence_number", (json_int_t)a.sequence, "state",
+					      assignment_state_name(a.state)));
+	} else {
+		json_object_set_new(j, "assignment", json_null());
+	}
 	json_object_set_new(j, "created_at", time_or_null(d->created_at));
 	return j;
 }

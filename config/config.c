@@ -77,6 +77,8 @@ static const struct key keys[] = {
 	{"devices", "poll_interval_active", KEY_DURATION, OFF(devices.poll_interval_active), "30",
 	 1, 86400, NULL},
 	{"devices", "poll_jitter", KEY_UINT, OFF(devices.poll_jitter), "10", 0, 50, NULL},
+	{"devices", "max_report_size", KEY_SIZE, OFF(devices.max_report_size), "64K", 256, 1 << 20,
+	 NULL},
 	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40,
 	 NULL},
 	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0,

@@ -65,6 +65,7 @@ struct config {
 		unsigned poll_interval;	       /* seconds between polls when idle */
 		unsigned poll_interval_active; /* ... while an assignment is under way */
 		unsigned poll_jitter;	       /* percent of random spread */
+		uint64_t max_report_size;      /* bytes of one POST /device/v1/reports body */
 	} devices;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */

@@ -6,6 +6,7 @@
 #include "api/manifests.h"
 #include "api/ops.h"
 #include "api/payloads.h"
+#include "api/reports.h"
 #include "server/router.h"
 
 static bool payloads_anonymous(const struct config *config)
@@ -67,6 +68,10 @@ const struct route routes[] = {
 	 ROLE_OPERATOR, BODY_NONE, NULL, NULL},
 	{HTTP_GET, "/device/v1/manifest", api_checkin, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
 	 NULL},
+	{HTTP_GET, "/api/v1/devices/{id}/reports", api_reports_list, AUTH_KEY, ROLE_READER,
+	 BODY_NONE, NULL, NULL},
+	{HTTP_POST, "/device/v1/reports", api_reports_post, AUTH_DEVICE, ROLE_NONE, BODY_BUFFERED,
+	 NULL, NULL},
 	{HTTP_GET, "/device/v1/whoami", api_devices_whoami, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
 	 NULL},
 	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,

@@ -158,6 +158,20 @@
 			       "ORDER BY d.id DESC LIMIT 1")                                      \
 	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "     \
 				    "AND payload_id = ?2")                                        \
+	X(ASSIGNMENT_FOR_REPORT, "SELECT a.id, a.state FROM assignments a "                       \
+				 "JOIN deployments d ON d.id = a.deployment_id "                  \
+				 "JOIN manifests m ON m.id = d.manifest_id "                      \
+				 "WHERE a.device_num = ?1 AND m.digest = ?2 "                     \
+				 "ORDER BY a.id DESC LIMIT 1")                                    \
+	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                 \
+			       "updated_at = ?4 WHERE id = ?1")                                   \
+	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "      \
+			 "state, progress, reason, code, media_type, body, received_at) "         \
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                      \
+	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "    \
+			     "r.code, r.media_type, r.body, r.received_at FROM reports r "        \
+			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "            \
+			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                         \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 

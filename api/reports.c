@@ -1,0 +1,191 @@
+#include "api/reports.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "api/assignments.h"
+#include "api/input.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "storage/reports.h"
+
+#define REPORT_REASON_MAX 256
+
+/* Why a report is refused, by the assignment's (final) state. */
+static const char *const closed_why[ASSIGN__COUNT] = {
+	[ASSIGN_CONFIRMED] = "the assignment is already confirmed",
+	[ASSIGN_FAILED] = "the assignment has failed",
+	[ASSIGN_TIMED_OUT] = "the assignment has timed out",
+	[ASSIGN_CANCELED] = "the assignment was canceled",
+	[ASSIGN_SKIPPED] = "the assignment was skipped",
+};
+
+/* The state machine for reports: forward only through pending .. installed
+ * (a late or repeated report is stored and changes nothing), failed from
+ * any active state, nothing once closed except the same failed report
+ * again (idempotent). confirmed comes only from a check-in. */
+static bool decide(enum assignment_state current, const struct report_new *r,
+		   enum assignment_state *ret_next, const char **why)
+{
+	if (!assignment_state_active(current)) {
+		*ret_next = current;
+		if (current == r->state)
+			return true;
+		*why = closed_why[current] ? closed_why[current] : "the assignment is closed";
+		return false;
+	}
+	*ret_next = r->state == ASSIGN_FAILED || r->state > current ? r->state : current;
+	return true;
+}
+
+/* What a device may say: the server itself observes delivery and download
+ * of payloads it serves, and only a check-in confirms. */
+static bool report_state_allowed(enum assignment_state s)
+{
+	return s == ASSIGN_DOWNLOADING || s == ASSIGN_DOWNLOADED || s == ASSIGN_INSTALLING ||
+	       s == ASSIGN_INSTALLED || s == ASSIGN_FAILED;
+}
+
+static bool media_is(const char *type, const char *want)
+{
+	size_t n = strlen(want);
+
+	return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';');
+}
+
+enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	const char *type = req->header(req, "Content-Type");
+	struct report_new r = {.device_num = req->device->num, .progress = -1};
+	uint8_t digest[64];
+	json_auto_t *body = NULL;
+	const char *text, *why = NULL, *k;
+	enum assignment_state next;
+	int64_t assignment;
+	json_t *v;
+	enum err e;
+
+	if (req->body_len > ctx->config->devices.max_report_size)
+		return api_fail(res, ERR_TOO_LARGE, "a report is at most %llu bytes",
+				(unsigned long long)ctx->config->devices.max_report_size);
+	if (media_is(type, "application/suit-report+cose"))
+		return api_fail(res, ERR_MEDIA_TYPE,
+				"SUIT_Report bodies are not accepted yet: send application/json");
+	if ((e = api_json_body(req, res, &body)))
+		return e;
+	json_object_foreach(body, k, v)
+	{
+		if (strcmp(k, "manifest") != 0 && strcmp(k, "state") != 0 &&
+		    strcmp(k, "progress") != 0 && strcmp(k, "reason") != 0 &&
+		    strcmp(k, "code") != 0)
+			return api_fail(res, ERR_INVALID, "unknown field '%.64s'", k);
+	}
+	if ((e = api_json_string(body, "manifest", 128, res, &text)))
+		return e;
+	size_t n = strlen(text);
+	if (n % 2 || n < 64 || !hex_decode(text, digest, n / 2))
+		return api_fail(res, ERR_INVALID,
+				"field 'manifest' must be a manifest digest in hex");
+	r.digest = digest;
+	r.digest_len = n / 2;
+	if ((e = api_json_string(body, "state", 16, res, &text)))
+		return e;
+	if (!assignment_state_parse(text, &r.state) || !report_state_allowed(r.state))
+		return api_fail(
+			res, ERR_INVALID,
+			"field 'state' must be downloading, downloaded, installing, installed "
+			"or failed");
+	if ((v = json_object_get(body, "progress"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
+			return api_fail(res, ERR_INVALID, "field 'progress' must be 0 to 100");
+		r.progress = (int)json_integer_value(v);
+	}
+	if ((v = json_object_get(body, "reason"))) {
+		if (!json_is_string(v) || json_string_length(v) > REPORT_REASON_MAX)
+			return api_fail(res, ERR_INVALID,
+					"field 'reason' must be a string of at most %d "
+					"bytes",
+					REPORT_REASON_MAX);
+		r.reason = json_string_value(v);
+	}
+	if ((v = json_object_get(body, "code"))) {
+		if (!json_is_integer(v))
+			return api_fail(res, ERR_INVALID, "field 'code' must be an integer");
+		r.has_code = true;
+		r.code = (int64_t)json_integer_value(v);
+	}
+	r.media_type = "application/json";
+	r.body = req->body;
+	r.body_len = req->body_len;
+	e = storage_report_record(ctx->storage, &r, decide, &assignment, &next, &why);
+	if (e == ERR_NOT_FOUND)
+		return api_fail(res, ERR_CONFLICT, "this device was never assigned that manifest");
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e, "%s", why ? why : "the report does not fit the assignment");
+	if (e)
+		return api_fail(res, e, "cannot store the report");
+	if (assignment_index_refresh(ctx->assignments, ctx->storage, req->device->num) != ERR_OK)
+		log_err("device '%s': cannot refresh its assignment", req->device->id);
+	res->status = 204;
+	return ERR_OK;
+}
+
+enum err api_reports_list(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct report_row *rows;
+	unsigned limit, n = 0;
+	int64_t after;
+	json_t *arr;
+	enum err e;
+
+	if (!device_name_valid(req->params[0], DEVICE_ID_MAX))
+		return api_fail(res, ERR_INVALID, "a device id must match [A-Za-z0-9._:@-]{1,128}");
+	if ((e = api_page_params(req, res, &limit, &after)))
+		return e;
+	struct device_ident d;
+	if ((e = storage_device_ident(ctx->storage, req->params[0], &d)))
+		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such device")
+					  : api_fail(res, e, "cannot read the device");
+	rows = calloc(limit + 1, sizeof(*rows));
+	if (!rows)
+		return ERR_NOMEM;
+	/* Newest first: the cursor is the last id seen, the next page older. */
+	e = storage_reports_of_device(ctx->storage, req->params[0], after ? after : INT64_MAX,
+				      limit + 1, rows, &n);
+	if (e) {
+		free(rows);
+		return api_fail(res, e, "cannot list reports");
+	}
+	arr = json_array();
+	for (unsigned i = 0; i < n && i < limit; i++) {
+		const struct report_row *r = &rows[i];
+		char hex[2 * MANIFEST_DIGEST_MAX + 1], at[RFC3339_LEN];
+		char *b64 = malloc(4 * ((r->body_len + 2) / 3) + 1);
+		if (!b64)
+			break;
+		EVP_EncodeBlock((unsigned char *)b64, r->body, (int)r->body_len);
+		hex_encode(r->digest, r->digest_len, hex);
+		time_format_rfc3339(r->received_at, at);
+		json_array_append_new(
+			arr,
+			json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s}", "id",
+				  (json_int_t)r->id, "manifest", hex, "state", r->state, "progress",
+				  r->progress >= 0 ? json_integer(r->progress) : json_null(),
+				  "reason", r->reason[0] ? json_string(r->reason) : json_null(),
+				  "code",
+				  r->has_code ? json_integer((json_int_t)r->code) : json_null(),
+				  "media_type", r->media_type, "body_base64", b64, "received_at",
+				  at));
+		free(b64);
+	}
+	int64_t last = n ? rows[(n > limit ? limit : n) - 1].id : 0;
+	for (unsigned i = 0; i < n; i++)
+		report_row_release(&rows[i]);
+	free(rows);
+	return response_json(res, 200, api_page_json(arr, n > limit, last));
+}

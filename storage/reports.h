@@ -1,0 +1,60 @@
+/* Device reports: stored raw, applied to their assignment in the same
+ * transaction. */
+#ifndef SUITD_STORAGE_REPORTS_H
+#define SUITD_STORAGE_REPORTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "storage/deployments.h"
+
+struct report_new {
+	int64_t device_num;
+	const uint8_t *digest; /* manifest digest the report is about */
+	size_t digest_len;
+	enum assignment_state state; /* what the device says */
+	int progress;		     /* -1 = none */
+	const char *reason;	     /* NULL = none */
+	bool has_code;
+	int64_t code;
+	const char *media_type;
+	const void *body;
+	size_t body_len;
+};
+
+/* The decision of the state machine: from the assignment's current state
+ * and the report, the new state (== current for no change); false refuses
+ * the report (*why says why). */
+typedef bool (*report_decide)(enum assignment_state current, const struct report_new *r,
+			      enum assignment_state *ret_next, const char **why);
+
+/* In one transaction: find the device's newest assignment of this manifest
+ * (ERR_NOT_FOUND: never assigned), decide, apply, store the report raw.
+ * ERR_CONFLICT when decide refuses (*why set). *ret_assignment on success. */
+enum err storage_report_record(struct storage *s, const struct report_new *r, report_decide decide,
+			       int64_t *ret_assignment, enum assignment_state *ret_state,
+			       const char **why);
+
+struct report_row {
+	int64_t id;
+	uint8_t digest[MANIFEST_DIGEST_MAX];
+	size_t digest_len;
+	char state[16];
+	int progress; /* -1 = none */
+	char reason[257];
+	bool has_code;
+	int64_t code;
+	char media_type[64];
+	void *body; /* malloc'ed */
+	size_t body_len;
+	int64_t received_at;
+};
+
+/* Newest first: ids below before (INT64_MAX for the first page). */
+enum err storage_reports_of_device(struct storage *s, const char *device_id, int64_t before,
+				   unsigned max, struct report_row *ret, unsigned *ret_count);
+void report_row_release(struct report_row *r);
+
+#endif

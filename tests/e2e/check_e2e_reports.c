@@ -1,0 +1,967 @@
+/* Device reports end to end: POST /device/v1/reports (the state machine
+ * of an assignment driven by a device: downloading .. installed, failed,
+ * refusals) and GET /api/v1/devices/{id}/reports (history, newest first,
+ * keyset pagination, the raw body round-trips byte for byte). Everything
+ * runs against the real daemon over real TLS on loopback; the author key
+ * and the PKI are test-only, generated per run. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "harness.h"
+#include "tests/check_run.h"
+
+static struct suitd_proc P;
+
+#define CHECKIN "/device/v1/manifest"
+/* [devices] poll_interval = 100, poll_interval_active = 10, poll_jitter = 20. */
+#define IDLE_MIN   80
+#define IDLE_MAX   120
+#define ACTIVE_MIN 8
+#define ACTIVE_MAX 12
+
+/* A manifest made by the CLI and uploaded: its digest, identity, bytes. */
+struct manifest {
+	char digest[65];
+	char vendor[37], class_id[37];
+	unsigned char *env;
+	size_t env_len;
+};
+
+static struct {
+	char key[192], pub[192], fw[192];
+	char fw_sha[65];
+	unsigned char *fw_bytes;
+	size_t fw_len;
+	struct manifest m1; /* sequence 1, example.com / sensor-v1 */
+} F;
+
+/* ---- Helpers ---- */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long size;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	*len = fread(buf, 1, (size_t)size, f);
+	ck_assert_uint_eq(*len, (size_t)size);
+	fclose(f);
+	return buf;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static json_t *body_json(const struct http_result *r)
+{
+	json_t *j = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+
+	ck_assert_msg(j != NULL, "body is not JSON: %s", r->body ? r->body : "(empty)");
+	return j;
+}
+
+static const char *hdr(const struct http_result *r, const char *name)
+{
+	static char v[512];
+
+	return http_header(r, name, v, sizeof(v));
+}
+
+static void assert_status(const struct http_result *r, long status)
+{
+	ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status,
+		      r->body ? r->body : "");
+}
+
+/* A problem+json answer with this status, slug and (when not NULL) detail. */
+static void assert_problem(const struct http_result *r, long status, const char *slug,
+			   const char *detail)
+{
+	char type[96];
+	json_t *j;
+
+	assert_status(r, status);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/problem+json");
+	j = body_json(r);
+	snprintf(type, sizeof(type), "urn:suitd:%s", slug);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+	if (detail)
+		ck_assert_msg(strcmp(json_string_value(json_object_get(j, "detail")), detail) == 0,
+			      "detail '%s', want '%s'",
+			      json_string_value(json_object_get(j, "detail")), detail);
+	json_decref(j);
+}
+
+/* An admin API request with a JSON body (or none). */
+static void api(const char *method, const char *path, const char *json, struct http_result *r)
+{
+	harness_request(&P, method, path, P.admin_key, json ? "application/json" : NULL, json,
+			json ? strlen(json) : 0, r);
+}
+
+/* max-age of Cache-Control, -1 when absent or in another form. */
+static long max_age(const struct http_result *r)
+{
+	const char *cc = hdr(r, "Cache-Control");
+	char *end;
+	long v;
+
+	if (!cc || strncmp(cc, "max-age=", 8) != 0)
+		return -1;
+	v = strtol(cc + 8, &end, 10);
+	return *end ? -1 : v;
+}
+
+static void assert_max_age(const struct http_result *r, long lo, long hi)
+{
+	long v = max_age(r);
+
+	ck_assert_msg(v >= lo && v <= hi, "Cache-Control '%s', want max-age in %ld..%ld",
+		      hdr(r, "Cache-Control") ? hdr(r, "Cache-Control") : "(none)", lo, hi);
+}
+
+/* `suitd manifest create` into DIR/NAME.suit, uploaded (201), its facts read
+ * from the upload's JSON. */
+static void make_manifest(const char *name, const char *class_info, const char *seq,
+			  struct manifest *m)
+{
+	char out[256], desc[64];
+	struct http_result r;
+	json_t *j, *c0;
+
+	snprintf(out, sizeof(out), "%s/%s.suit", P.dir, name);
+	snprintf(desc, sizeof(desc), "%s firmware", name);
+	ck_assert_int_eq(harness_cli(&P, NULL, 0, "manifest", "create", "--key", F.key, "--payload",
+				     F.fw, "--vendor-domain", "example.com", "--class-info",
+				     class_info, "--sequence", seq, "--description", desc, "-o",
+				     out, (char *)NULL),
+			 0);
+	memset(m, 0, sizeof(*m));
+	m->env = read_all(out, &m->env_len);
+	harness_request(&P, "POST", "/api/v1/manifests", P.admin_key,
+			"application/suit-envelope+cose", m->env, m->env_len, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	snprintf(m->digest, sizeof(m->digest), "%s",
+		 json_string_value(json_object_get(json_object_get(j, "digest"), "value")));
+	ck_assert_uint_eq(strlen(m->digest), 64);
+	c0 = json_array_get(json_object_get(j, "components"), 0);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "vendor_id")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "class_id")));
+	snprintf(m->vendor, sizeof(m->vendor), "%s",
+		 json_string_value(json_object_get(c0, "vendor_id")));
+	snprintf(m->class_id, sizeof(m->class_id), "%s",
+		 json_string_value(json_object_get(c0, "class_id")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+static void manifest_release(struct manifest *m)
+{
+	free(m->env);
+	m->env = NULL;
+}
+
+/* POST /api/v1/devices with this body; 201; the token from the body. */
+static void create_device(const char *json, char *token, size_t size)
+{
+	struct http_result r;
+	json_t *j;
+
+	api("POST", "/api/v1/devices", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "token")));
+	if (token)
+		snprintf(token, size, "%s", json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+static void add_device(const char *id, const char *group, char *token, size_t size)
+{
+	char json[512];
+
+	if (group)
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"group\":\"%s\"}", id, group);
+	else
+		snprintf(json, sizeof(json), "{\"id\":\"%s\"}", id);
+	create_device(json, token, size);
+}
+
+/* POST /api/v1/deployments; 201 expected; returns the id, the body in *ret
+ * (when not NULL). */
+static long deploy(const char *json, json_t **ret)
+{
+	struct http_result r;
+	char loc[64];
+	json_t *j;
+	long id;
+
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	id = (long)json_integer_value(json_object_get(j, "id"));
+	ck_assert_int_gt(id, 0);
+	snprintf(loc, sizeof(loc), "/api/v1/deployments/%ld", id);
+	ck_assert_str_eq(hdr(&r, "Location"), loc);
+	http_result_release(&r);
+	if (ret)
+		*ret = j;
+	else
+		json_decref(j);
+	return id;
+}
+
+static long deploy_devices(const struct manifest *m, const char *ids_json)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":%s}}", m->digest,
+		 ids_json);
+	return deploy(json, NULL);
+}
+
+/* GET /device/v1/manifest?QUERY with this device token; extra header (e.g.
+ * If-None-Match) may be NULL. */
+static void checkin(const char *token, const char *query, const char *extra, struct http_result *r)
+{
+	char path[256];
+	const char *h[] = {extra, NULL};
+
+	snprintf(path, sizeof(path), "%s%s%s", CHECKIN, query ? "?" : "", query ? query : "");
+	harness_request_ex(&P, "GET", path, token, extra ? h : NULL, NULL, 0, r);
+}
+
+/* The device got exactly manifest m: 200, the bytes of the .suit file, its
+ * ETag, its media type, an active poll interval. */
+static void assert_envelope(const struct http_result *r, const struct manifest *m)
+{
+	char etag[80];
+
+	assert_status(r, 200);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/suit-envelope+cose");
+	snprintf(etag, sizeof(etag), "\"%s\"", m->digest);
+	ck_assert_str_eq(hdr(r, "ETag"), etag);
+	ck_assert_uint_eq(r->body_len, m->env_len);
+	ck_assert_msg(memcmp(r->body, m->env, m->env_len) == 0,
+		      "the envelope differs from the .suit file");
+	assert_max_age(r, ACTIVE_MIN, ACTIVE_MAX);
+}
+
+/* Nothing to do: 204, no body, no ETag, the idle poll interval. */
+static void assert_nothing(const struct http_result *r)
+{
+	assert_status(r, 204);
+	ck_assert_uint_eq(r->body_len, 0);
+	ck_assert_ptr_null(hdr(r, "ETag"));
+	assert_max_age(r, IDLE_MIN, IDLE_MAX);
+}
+
+static void expect_envelope(const char *token, const char *query, const struct manifest *m)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_envelope(&r, m);
+	http_result_release(&r);
+}
+
+static void expect_nothing(const char *token, const char *query)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_nothing(&r);
+	http_result_release(&r);
+}
+
+static json_t *deployment(long id)
+{
+	struct http_result r;
+	char path[64];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	http_result_release(&r);
+	return j;
+}
+
+static long count_of(json_t *dep, const char *state)
+{
+	json_t *v = json_object_get(json_object_get(dep, "counts"), state);
+
+	ck_assert_msg(json_is_integer(v), "counts.%s missing", state);
+	return (long)json_integer_value(v);
+}
+
+/* The deployment's counts are exactly these ("state=n,state=n"), every other
+ * state 0. */
+static void assert_counts(long id, const char *want)
+{
+	static const char *const states[] = {"pending",	   "delivered", "downloading", "downloaded",
+					     "installing", "installed", "confirmed",   "failed",
+					     "timed_out",  "canceled",	"skipped"};
+	json_t *d = deployment(id);
+
+	ck_assert_uint_eq(json_object_size(json_object_get(d, "counts")), 11);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		long n = 0;
+		const char *at = strstr(want, states[i]);
+		/* "pending=1": match the name exactly, not as a suffix. */
+		while (at && ((at != want && at[-1] != ',') || at[strlen(states[i])] != '='))
+			at = strstr(at + 1, states[i]);
+		if (at)
+			n = strtol(at + strlen(states[i]) + 1, NULL, 10);
+		ck_assert_msg(count_of(d, states[i]) == n, "deployment %ld: %s = %ld, want %ld", id,
+			      states[i], count_of(d, states[i]), n);
+	}
+	json_decref(d);
+}
+
+/* One device's assignment in deployment id: state and reason ("" = null). */
+static void assignment(long id, const char *device, char *state, size_t state_size, char *reason,
+		       size_t reason_size)
+{
+	struct http_result r;
+	char path[96];
+	json_t *j, *items, *it;
+	size_t i;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/devices", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	items = json_object_get(j, "items");
+	json_array_foreach(items, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "device")), device) != 0)
+			continue;
+		found = true;
+		snprintf(state, state_size, "%s", json_string_value(json_object_get(it, "state")));
+		json_t *rs = json_object_get(it, "reason");
+		if (reason)
+			snprintf(reason, reason_size, "%s",
+				 json_is_string(rs) ? json_string_value(rs) : "");
+		ck_assert(json_is_string(json_object_get(it, "updated_at")));
+	}
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_msg(found, "device %s is not in deployment %ld", device, id);
+}
+
+static void assert_assignment(long id, const char *device, const char *state, const char *reason)
+{
+	char s[32], why[256];
+
+	assignment(id, device, s, sizeof(s), why, sizeof(why));
+	ck_assert_msg(strcmp(s, state) == 0, "deployment %ld, device %s: state %s, want %s", id,
+		      device, s, state);
+	if (reason)
+		ck_assert_msg(strcmp(why, reason) == 0,
+			      "deployment %ld, device %s: reason '%s', want '%s'", id, device, why,
+			      reason);
+}
+
+/* ---- Fixture ---- */
+
+/* Test-only P-256 author key, trusted in the config; a firmware payload
+ * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
+ * during a test the reported sequences are flushed only when a deployment
+ * is created and at shutdown. */
+static void setup(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct http_result r;
+	char conf[1024];
+	FILE *f;
+
+	harness_setup(&P, "");
+	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
+	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
+	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
+	f = fopen(F.key, "w");
+	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	f = fopen(F.pub, "w");
+	ck_assert(PEM_write_PUBKEY(f, k));
+	fclose(f);
+	EVP_PKEY_free(k);
+	F.fw_len = 50000;
+	F.fw_bytes = malloc(F.fw_len);
+	for (size_t i = 0; i < F.fw_len; i++)
+		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
+	write_file(F.fw, F.fw_bytes, F.fw_len);
+	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
+		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n"
+		 "[manifests]\ntrust_anchor = %s\n",
+		 F.pub);
+	harness_write_config(&P, conf);
+	harness_admin_key(&P);
+	harness_start(&P);
+	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
+			F.fw_bytes, F.fw_len, &r);
+	assert_status(&r, 201);
+	http_result_release(&r);
+	make_manifest("m1", "sensor-v1", "1", &F.m1);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
+					     "WHERE integrity_check != 'ok'"),
+			 0);
+	/* A device has at most one active assignment. */
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM (SELECT device_num FROM "
+					 "assignments WHERE state IN ('pending', 'delivered', "
+					 "'downloading', 'downloaded', 'installing', "
+					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
+			 0);
+	manifest_release(&F.m1);
+	free(F.fw_bytes);
+	F.fw_bytes = NULL;
+	harness_cleanup(&P);
+}
+
+/* ---- Report helpers ---- */
+
+#define REPORTS "/device/v1/reports"
+
+/* POST /device/v1/reports with this token, content type and body. */
+static void report_ex(const char *token, const char *type, const void *body, size_t len,
+		      struct http_result *r)
+{
+	harness_request(&P, "POST", REPORTS, token, type, body, len, r);
+}
+
+static void report(const char *token, const char *json, struct http_result *r)
+{
+	report_ex(token, "application/json", json, strlen(json), r);
+}
+
+/* The report is accepted: 204, no body. */
+static void report_ok(const char *token, const char *json)
+{
+	struct http_result r;
+
+	report(token, json, &r);
+	assert_status(&r, 204);
+	ck_assert_uint_eq(r.body_len, 0);
+	http_result_release(&r);
+}
+
+/* The report is refused with this status, slug and detail (may be NULL). */
+static void report_refused(const char *token, const char *json, long status, const char *slug,
+			   const char *detail)
+{
+	struct http_result r;
+
+	report(token, json, &r);
+	assert_problem(&r, status, slug, detail);
+	http_result_release(&r);
+}
+
+/* {"manifest": digest, "state": state} plus extra members (may be ""). */
+static const char *rep(const struct manifest *m, const char *state, const char *extra)
+{
+	static char buf[4][1024];
+	static int k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "{\"manifest\":\"%s\",\"state\":\"%s\"%s%s}", m->digest, state,
+		 extra[0] ? "," : "", extra);
+	return b;
+}
+
+static long long report_rows(void)
+{
+	return harness_sql_int(&P, "SELECT count(*) FROM reports");
+}
+
+/* GET /api/v1/devices/ID/reports?QUERY, 200, the body. */
+static json_t *reports_of(const char *device, const char *query)
+{
+	struct http_result r;
+	char path[256];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/reports%s%s", device, query ? "?" : "",
+		 query ? query : "");
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	ck_assert_str_eq(hdr(&r, "Content-Type"), "application/json");
+	j = body_json(&r);
+	http_result_release(&r);
+	ck_assert(json_is_array(json_object_get(j, "items")));
+	return j;
+}
+
+/* Decode base64 text; the decoded length into *len. */
+static unsigned char *unbase64(const char *text, size_t *len)
+{
+	size_t n = strlen(text);
+	unsigned char *out = malloc(n + 1);
+	int got;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(n % 4, 0);
+	got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
+	ck_assert_int_ge(got, 0);
+	if (n >= 1 && text[n - 1] == '=')
+		got--;
+	if (n >= 2 && text[n - 2] == '=')
+		got--;
+	*len = (size_t)got;
+	return out;
+}
+
+/* Deploy m to one device; the device checks in and gets it (delivered). */
+static long deploy_delivered(const char *device, const char *token)
+{
+	char ids[160];
+	long id;
+
+	snprintf(ids, sizeof(ids), "[\"%s\"]", device);
+	id = deploy_devices(&F.m1, ids);
+	assert_assignment(id, device, "pending", "");
+	expect_envelope(token, "seq=0", &F.m1);
+	assert_assignment(id, device, "delivered", "");
+	return id;
+}
+
+/* ---- Tests ---- */
+
+/* pending -> delivered (check-in) -> downloading -> downloaded -> installing
+ * -> installed (reports) -> confirmed (check-in with the same sequence). A
+ * late report is stored and changes nothing; once confirmed, 409. */
+START_TEST(test_full_cycle)
+{
+	char tok[128], want[128];
+	/* Spaces, a newline and a \u escape: the stored body is the raw bytes. */
+	char raw[512];
+	json_t *j, *items, *it;
+	unsigned char *dec;
+	size_t dec_len;
+	long id;
+
+	add_device("cycle", NULL, tok, sizeof(tok));
+	id = deploy_delivered("cycle", tok);
+	ck_assert_int_eq(report_rows(), 0);
+
+	snprintf(raw, sizeof(raw),
+		 "{ \"manifest\" : \"%s\",\n  \"state\": \"downloading\", \"progress\": 10,"
+		 " \"reason\": \"caf\\u00e9 \xc3\xa9\" }\n",
+		 F.m1.digest);
+	{
+		struct http_result r;
+		report(tok, raw, &r);
+		assert_status(&r, 204);
+		http_result_release(&r);
+	}
+	assert_assignment(id, "cycle", "downloading", "");
+	assert_counts(id, "downloading=1");
+	report_ok(tok, rep(&F.m1, "downloaded", "\"progress\":100"));
+	assert_assignment(id, "cycle", "downloaded", "");
+	report_ok(tok, rep(&F.m1, "installing", ""));
+	assert_assignment(id, "cycle", "installing", "");
+	report_ok(tok, rep(&F.m1, "installed", "\"code\":0"));
+	assert_assignment(id, "cycle", "installed", "");
+	assert_counts(id, "installed=1");
+	ck_assert_int_eq(report_rows(), 4);
+
+	/* Stale and repeated reports: stored, 204, the state stays. */
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":50"));
+	assert_assignment(id, "cycle", "installed", "");
+	report_ok(tok, rep(&F.m1, "installed", ""));
+	assert_assignment(id, "cycle", "installed", "");
+	ck_assert_int_eq(report_rows(), 6);
+
+	/* A check-in with a lower sequence changes nothing; the same sequence
+	 * confirms. */
+	expect_envelope(tok, "seq=0", &F.m1);
+	assert_assignment(id, "cycle", "installed", "");
+	expect_nothing(tok, "seq=1");
+	assert_assignment(id, "cycle", "confirmed", "");
+	assert_counts(id, "confirmed=1");
+
+	/* Closed: refused, not stored. */
+	report_refused(tok, rep(&F.m1, "installed", ""), 409, "conflict",
+		       "the assignment is already confirmed");
+	report_refused(tok, rep(&F.m1, "failed", "\"reason\":\"late\""), 409, "conflict",
+		       "the assignment is already confirmed");
+	ck_assert_int_eq(report_rows(), 6);
+	assert_assignment(id, "cycle", "confirmed", "");
+
+	/* The history: newest first, every field. */
+	j = reports_of("cycle", NULL);
+	items = json_object_get(j, "items");
+	ck_assert_uint_eq(json_array_size(items), 6);
+	ck_assert(json_is_null(json_object_get(j, "next")));
+	static const char *const states[] = {"installed",  "downloading", "installed",
+					     "installing", "downloaded",  "downloading"};
+	long long prev = 0;
+	for (size_t i = 0; i < 6; i++) {
+		it = json_array_get(items, i);
+		ck_assert_uint_eq(json_object_size(it), 9);
+		long long rid = json_integer_value(json_object_get(it, "id"));
+		ck_assert_int_gt(rid, 0);
+		if (i)
+			ck_assert_int_lt(rid, prev);
+		prev = rid;
+		ck_assert_str_eq(json_string_value(json_object_get(it, "state")), states[i]);
+		ck_assert_str_eq(json_string_value(json_object_get(it, "manifest")), F.m1.digest);
+		ck_assert_str_eq(json_string_value(json_object_get(it, "media_type")),
+				 "application/json");
+		ck_assert(json_is_string(json_object_get(it, "received_at")));
+		ck_assert(json_is_string(json_object_get(it, "body_base64")));
+	}
+	/* The oldest: the raw body byte for byte, progress and reason parsed. */
+	it = json_array_get(items, 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(it, "progress")), 10);
+	ck_assert_str_eq(json_string_value(json_object_get(it, "reason")), "caf\xc3\xa9 \xc3\xa9");
+	ck_assert(json_is_null(json_object_get(it, "code")));
+	dec = unbase64(json_string_value(json_object_get(it, "body_base64")), &dec_len);
+	ck_assert_uint_eq(dec_len, strlen(raw));
+	ck_assert(memcmp(dec, raw, dec_len) == 0);
+	free(dec);
+	/* installed with code 0: code 0, not null; progress and reason null. */
+	it = json_array_get(items, 2);
+	ck_assert(json_is_integer(json_object_get(it, "code")));
+	ck_assert_int_eq(json_integer_value(json_object_get(it, "code")), 0);
+	ck_assert(json_is_null(json_object_get(it, "progress")));
+	ck_assert(json_is_null(json_object_get(it, "reason")));
+	it = json_array_get(items, 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(it, "progress")), 100);
+	dec = unbase64(json_string_value(json_object_get(it, "body_base64")), &dec_len);
+	snprintf(want, sizeof(want), "%s", rep(&F.m1, "downloaded", "\"progress\":100"));
+	ck_assert_uint_eq(dec_len, strlen(want));
+	ck_assert(memcmp(dec, want, dec_len) == 0);
+	free(dec);
+	json_decref(j);
+}
+END_TEST
+
+/* failed with a reason and a code: stored on the assignment; the same
+ * failed report again is idempotent; anything else afterwards 409. failed
+ * also from pending. */
+START_TEST(test_failed)
+{
+	char tok[128], tok2[128];
+	json_t *j, *it;
+	long id, id2;
+
+	add_device("broken", NULL, tok, sizeof(tok));
+	id = deploy_delivered("broken", tok);
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":30"));
+	assert_assignment(id, "broken", "downloading", "");
+	const char *failed = rep(&F.m1, "failed", "\"reason\":\"flash write error\",\"code\":-7");
+	char again[1024];
+	snprintf(again, sizeof(again), "%s", failed);
+	report_ok(tok, failed);
+	assert_assignment(id, "broken", "failed", "flash write error");
+	assert_counts(id, "failed=1");
+	report_ok(tok, again);
+	assert_assignment(id, "broken", "failed", "flash write error");
+	ck_assert_int_eq(report_rows(), 3);
+	report_refused(tok, rep(&F.m1, "installed", ""), 409, "conflict",
+		       "the assignment has failed");
+	report_refused(tok, rep(&F.m1, "downloading", ""), 409, "conflict",
+		       "the assignment has failed");
+	assert_assignment(id, "broken", "failed", "flash write error");
+	ck_assert_int_eq(report_rows(), 3);
+
+	j = reports_of("broken", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 3);
+	it = json_array_get(json_object_get(j, "items"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(it, "state")), "failed");
+	ck_assert_str_eq(json_string_value(json_object_get(it, "reason")), "flash write error");
+	ck_assert_int_eq(json_integer_value(json_object_get(it, "code")), -7);
+	ck_assert(json_is_null(json_object_get(it, "progress")));
+	json_decref(j);
+
+	/* failed straight from pending (never checked in). */
+	add_device("early", NULL, tok2, sizeof(tok2));
+	id2 = deploy_devices(&F.m1, "[\"early\"]");
+	assert_assignment(id2, "early", "pending", "");
+	report_ok(tok2, rep(&F.m1, "failed", "\"reason\":\"no space\""));
+	assert_assignment(id2, "early", "failed", "no space");
+	ck_assert_int_eq(report_rows(), 4);
+	/* The failed assignment is not delivered any more. */
+	expect_nothing(tok2, "seq=0");
+}
+END_TEST
+
+/* 409 for a manifest never assigned to this device; 400, 413, 415 and 401
+ * refusals; none of them stored. */
+START_TEST(test_refusals)
+{
+	char tok[128], tok2[128], json[2048], reason[300], extra[400], zeros[65];
+	struct http_result r;
+	long id;
+
+	add_device("owner", NULL, tok, sizeof(tok));
+	add_device("stranger", NULL, tok2, sizeof(tok2));
+	id = deploy_devices(&F.m1, "[\"owner\"]");
+
+	/* Another device cannot report for the first one's manifest. */
+	report_refused(tok2, rep(&F.m1, "downloading", ""), 409, "conflict",
+		       "this device was never assigned that manifest");
+	/* A digest no deployment has. */
+	memset(zeros, 'a', 64);
+	zeros[64] = '\0';
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\"}", zeros);
+	report_refused(tok, json, 409, "conflict", "this device was never assigned that manifest");
+	assert_assignment(id, "owner", "pending", "");
+
+	/* 400s. */
+	report_refused(tok, "{\"manifest\":", 400, "invalid-request", NULL);
+	report_refused(tok, "[1,2]", 400, "invalid-request", NULL);
+	static const char *const bad_states[] = {"confirmed", "pending",   "delivered",
+						 "timed_out", "canceled",  "skipped",
+						 "bogus",     "INSTALLED", ""};
+	for (size_t i = 0; i < sizeof(bad_states) / sizeof(bad_states[0]); i++)
+		report_refused(tok, rep(&F.m1, bad_states[i], ""), 400, "invalid-request",
+			       "field 'state' must be downloading, downloaded, installing, "
+			       "installed or failed");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":7}", F.m1.digest);
+	report_refused(tok, json, 400, "invalid-request", NULL);
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\"}", F.m1.digest);
+	report_refused(tok, json, 400, "invalid-request", NULL);
+	report_refused(tok, "{\"state\":\"installed\"}", 400, "invalid-request", NULL);
+	report_refused(tok, rep(&F.m1, "downloading", "\"progress\":101"), 400, "invalid-request",
+		       "field 'progress' must be 0 to 100");
+	report_refused(tok, rep(&F.m1, "downloading", "\"progress\":-1"), 400, "invalid-request",
+		       "field 'progress' must be 0 to 100");
+	report_refused(tok, rep(&F.m1, "downloading", "\"progress\":\"5\""), 400, "invalid-request",
+		       "field 'progress' must be 0 to 100");
+	report_refused(tok, rep(&F.m1, "downloading", "\"progress\":5.5"), 400, "invalid-request",
+		       "field 'progress' must be 0 to 100");
+	memset(reason, 'r', 257);
+	reason[257] = '\0';
+	snprintf(extra, sizeof(extra), "\"reason\":\"%s\"", reason);
+	report_refused(tok, rep(&F.m1, "failed", extra), 400, "invalid-request",
+		       "field 'reason' must be a string of at most 256 bytes");
+	report_refused(tok, rep(&F.m1, "failed", "\"reason\":5"), 400, "invalid-request",
+		       "field 'reason' must be a string of at most 256 bytes");
+	report_refused(tok, rep(&F.m1, "failed", "\"code\":\"E7\""), 400, "invalid-request",
+		       "field 'code' must be an integer");
+	report_refused(tok, rep(&F.m1, "installed", "\"extra\":1"), 400, "invalid-request",
+		       "unknown field 'extra'");
+	report_refused(tok, rep(&F.m1, "installed", "\"Progress\":1"), 400, "invalid-request",
+		       "unknown field 'Progress'");
+	static const char *const bad_digests[] = {
+		"abcd", "", "zz",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"};
+	for (size_t i = 0; i < sizeof(bad_digests) / sizeof(bad_digests[0]); i++) {
+		snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\"}",
+			 bad_digests[i]);
+		report_refused(tok, json, 400, "invalid-request",
+			       "field 'manifest' must be a manifest digest in hex");
+	}
+	snprintf(json, sizeof(json), "{\"manifest\":42,\"state\":\"installed\"}");
+	report_refused(tok, json, 400, "invalid-request", NULL);
+	assert_assignment(id, "owner", "pending", "");
+	ck_assert_int_eq(report_rows(), 0);
+
+	/* A reason of exactly 256 bytes is fine. */
+	memset(reason, 'r', 256);
+	reason[256] = '\0';
+	snprintf(extra, sizeof(extra), "\"reason\":\"%s\"", reason);
+	report_ok(tok, rep(&F.m1, "downloading", extra));
+	assert_assignment(id, "owner", "downloading", "");
+	ck_assert_int_eq(report_rows(), 1);
+
+	/* 413: over max_report_size = 1K (checked before anything else). */
+	memset(reason, 'x', 200);
+	reason[200] = '\0';
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\",\"reason\":\"",
+		 F.m1.digest);
+	size_t len = strlen(json);
+	memset(json + len, 'x', 1100 - len);
+	snprintf(json + 1100, sizeof(json) - 1100, "\"}");
+	report(tok, json, &r);
+	assert_problem(&r, 413, "too-large", "a report is at most 1024 bytes");
+	http_result_release(&r);
+	/* Exactly 1024 bytes is not too large (it fails later, on the reason). */
+	json[0] = '\0';
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\",\"code\":1}",
+		 F.m1.digest);
+	size_t n = strlen(json);
+	memset(json + n, ' ', 1024 - n);
+	json[1024] = '\0';
+	report(tok, json, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	ck_assert_int_eq(report_rows(), 2);
+	assert_assignment(id, "owner", "installed", "");
+
+	/* 415: SUIT_Report not accepted yet. */
+	report_ex(tok, "application/suit-report+cose", "\xa1\x01\x02", 3, &r);
+	assert_problem(&r, 415, "unsupported-media-type", NULL);
+	http_result_release(&r);
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\"}", F.m1.digest);
+	report_ex(tok, "application/suit-report+cose; charset=x", json, strlen(json), &r);
+	assert_problem(&r, 415, "unsupported-media-type", NULL);
+	http_result_release(&r);
+	report_ex(tok, "text/plain", json, strlen(json), &r);
+	ck_assert_msg(r.status == 415 || r.status == 400, "text/plain: %ld", r.status);
+	http_result_release(&r);
+
+	/* No or a wrong device token: 401; an admin key is not a device. */
+	report(NULL, json, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+	report("not-a-token", json, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+	ck_assert_int_eq(report_rows(), 2);
+
+	/* The history endpoint: 404 unknown device, 400 bad paging, 401 no key. */
+	api("GET", "/api/v1/devices/nobody/reports", NULL, &r);
+	assert_problem(&r, 404, "not-found", "no such device");
+	http_result_release(&r);
+	api("GET", "/api/v1/devices/owner/reports?limit=0", NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	http_result_release(&r);
+	api("GET", "/api/v1/devices/owner/reports?after=x", NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	http_result_release(&r);
+	harness_request(&P, "GET", "/api/v1/devices/owner/reports", NULL, NULL, NULL, 0, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+	/* The stranger has no history. */
+	json_t *j = reports_of("stranger", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 0);
+	ck_assert(json_is_null(json_object_get(j, "next")));
+	json_decref(j);
+}
+END_TEST
+
+/* 25 reports, pages of 10: 10, 10, 5, newest first, no duplicates. */
+START_TEST(test_history_pages)
+{
+	char tok[128], tok2[128], query[64], extra[64];
+	long long seen[25];
+	size_t count = 0;
+	const char *next = NULL;
+	char cursor[32] = "";
+	json_t *j;
+
+	add_device("chatty", NULL, tok, sizeof(tok));
+	add_device("other", NULL, tok2, sizeof(tok2));
+	deploy_devices(&F.m1, "[\"chatty\",\"other\"]");
+	for (int i = 0; i < 25; i++) {
+		snprintf(extra, sizeof(extra), "\"progress\":%d", i * 4);
+		report_ok(tok, rep(&F.m1, "downloading", extra));
+		/* Interleaved reports of another device are not in the history. */
+		if (i % 5 == 0)
+			report_ok(tok2, rep(&F.m1, "downloading", extra));
+	}
+	ck_assert_int_eq(report_rows(), 30);
+
+	for (int page = 0; page < 4; page++) {
+		size_t i;
+		json_t *it;
+
+		snprintf(query, sizeof(query), "limit=10%s%s", cursor[0] ? "&after=" : "", cursor);
+		j = reports_of("chatty", query);
+		json_t *items = json_object_get(j, "items");
+		size_t want = page < 2 ? 10 : 5;
+		ck_assert_msg(page < 3, "a fourth page");
+		ck_assert_uint_eq(json_array_size(items), want);
+		json_array_foreach(items, i, it)
+		{
+			long long id = json_integer_value(json_object_get(it, "id"));
+			/* Newest first: progress falls 96, 92, ... 0. */
+			ck_assert_int_eq(json_integer_value(json_object_get(it, "progress")),
+					 (long long)(24 - count) * 4);
+			for (size_t k = 0; k < count; k++)
+				ck_assert_int_ne(seen[k], id);
+			if (count)
+				ck_assert_int_lt(id, seen[count - 1]);
+			seen[count++] = id;
+		}
+		next = json_string_value(json_object_get(j, "next"));
+		if (page < 2) {
+			ck_assert_ptr_nonnull(next);
+			/* The cursor is the last id of this page. */
+			ck_assert_int_eq(strtoll(next, NULL, 10), seen[count - 1]);
+			snprintf(cursor, sizeof(cursor), "%s", next);
+			json_decref(j);
+		} else {
+			ck_assert(json_is_null(json_object_get(j, "next")));
+			json_decref(j);
+			break;
+		}
+	}
+	ck_assert_uint_eq(count, 25);
+
+	/* Without a limit: all 25 in one page (the default page is larger). */
+	j = reports_of("chatty", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 25);
+	json_decref(j);
+	j = reports_of("other", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 5);
+	json_decref(j);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-reports");
+	TCase *tc = tcase_create("reports");
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_full_cycle);
+	tcase_add_test(tc, test_failed);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_history_pages);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	curl_global_cleanup();
+	return rc;
+}
