@@ -10,9 +10,10 @@
 /* Chunk size of new uploads (docs/design.md "Payload storage" has the
  * measurement behind it); each payload remembers its own. */
 #define PAYLOAD_CHUNK_SIZE (64u * 1024u)
-/* Chunks written per write transaction: the write lock is held only while a
- * batch already in memory is inserted, never across network reads. */
-#define CHUNKS_PER_TXN 16u
+/* Chunks written per write transaction (4 MiB of memory per upload): the
+ * write lock is held only while a batch already in memory is inserted,
+ * never across network reads. */
+#define CHUNKS_PER_TXN 64u
 
 struct payload_writer {
 	struct storage *s;

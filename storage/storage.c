@@ -13,6 +13,10 @@
 #include "storage/db.h"
 #include "storage/migrations.h"
 
+/* Checkpoint the WAL every this many pages (16 MiB) rather than SQLite's
+ * 1000: payload uploads write 4 MiB batches, and fewer, larger checkpoints
+ * took a 1 GiB upload from ~150 to ~175 MB/s here (bench/upload.sh). */
+#define WAL_CHECKPOINT_PAGES 4096
 /* Writers wait this long for the write lock before the request fails busy. */
 #define BUSY_TIMEOUT_MS 5000
 
@@ -108,8 +112,10 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
 	char pragmas[160];
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu;",
-		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size);
+		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu; "
+		 "PRAGMA wal_autocheckpoint = %d;",
+		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size,
+		 WAL_CHECKPOINT_PAGES);
 	e = db_exec(h, pragmas, d);
 	if (e) {
 		sqlite3_close(h);
