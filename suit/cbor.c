@@ -190,6 +190,28 @@ bool cbor_item_int(const cbor_item_t *item, int64_t *ret)
 	return true;
 }
 
+static bool simple_value(const cbor_item_t *item, uint8_t *ret)
+{
+	if (!item || !cbor_isa_float_ctrl(item) || cbor_float_get_width(item) != CBOR_FLOAT_0)
+		return false;
+	*ret = cbor_ctrl_value(item);
+	return true;
+}
+
+bool cbor_item_is_true(const cbor_item_t *item)
+{
+	uint8_t v;
+
+	return simple_value(item, &v) && v == CBOR_CTRL_TRUE;
+}
+
+bool cbor_item_is_null(const cbor_item_t *item)
+{
+	uint8_t v;
+
+	return simple_value(item, &v) && v == CBOR_CTRL_NULL;
+}
+
 cbor_item_t *cbor_map_get_int(const cbor_item_t *map, int64_t key)
 {
 	struct cbor_pair *pairs;

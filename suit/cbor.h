@@ -76,6 +76,11 @@ static inline void cbor_item_cleanup(cbor_item_t **item)
 #define CLEANUP_CBOR __attribute__((cleanup(cbor_item_cleanup)))
 /* Integer of a libcbor item (uint or negint), false otherwise. */
 bool cbor_item_int(const cbor_item_t *item, int64_t *ret);
+/* true/false/null tests that are safe on any item: libcbor 0.8's
+ * cbor_is_bool and cbor_is_null assert (abort the process) when handed a
+ * float, which is a major-type-7 item too. */
+bool cbor_item_is_true(const cbor_item_t *item);
+bool cbor_item_is_null(const cbor_item_t *item);
 /* Map lookup by integer key (NULL if absent). */
 cbor_item_t *cbor_map_get_int(const cbor_item_t *map, int64_t key);
 

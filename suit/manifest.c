@@ -281,7 +281,7 @@ static void record_fetch(struct walk *w, const struct state *st)
 static bool set_index(struct walk *w, struct state *st, const cbor_item_t *arg)
 {
 	memset(st->sel, 0, sizeof(st->sel));
-	if (cbor_is_bool(arg) && cbor_get_bool(arg)) {
+	if (cbor_item_is_true(arg)) {
 		for (unsigned i = 0; i < w->ncomp; i++)
 			st->sel[i] = true;
 		return true;
@@ -333,11 +333,11 @@ static void run_try_each(struct walk *w, const cbor_item_t *arg, struct state_se
 		return;
 	}
 	n = cbor_array_size(arg);
-	trailing_nil = cbor_is_null(cbor_array_handle(arg)[n - 1]);
+	trailing_nil = cbor_item_is_null(cbor_array_handle(arg)[n - 1]);
 	for (unsigned si = 0; si < set->n && !w->err; si++) {
 		for (size_t a = 0; a < n && !w->err; a++) {
 			const cbor_item_t *alt = cbor_array_handle(arg)[a];
-			if (cbor_is_null(alt))
+			if (cbor_item_is_null(alt))
 				continue;
 			const cbor_item_t *seq = walk_load(w, alt);
 			struct state_set one = {calloc(MAX_STATES, sizeof(struct state)), 1};

@@ -409,7 +409,7 @@ static void setup(void)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	struct http_result r;
-	char conf[1024];
+	char conf[2048];
 	FILE *f;
 
 	harness_setup(&P, "");
@@ -432,8 +432,9 @@ static void setup(void)
 	snprintf(conf, sizeof(conf),
 		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
 		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n"
-		 "[manifests]\ntrust_anchor = %s\n",
-		 F.pub);
+		 "[manifests]\ntrust_anchor = %s\n"
+		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
+		 F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
 	harness_write_config(&P, conf);
 	harness_admin_key(&P);
 	harness_start(&P);
@@ -836,13 +837,14 @@ START_TEST(test_refusals)
 	ck_assert_int_eq(report_rows(), 2);
 	assert_assignment(id, "owner", "installed", "");
 
-	/* 415: SUIT_Report not accepted yet. */
+	/* A SUIT_Report body that is not one: 400 (test_suit_reports covers
+	 * the real ones); JSON sent as a SUIT report is not CBOR either. */
 	report_ex(tok, "application/suit-report+cose", "\xa1\x01\x02", 3, &r);
-	assert_problem(&r, 415, "unsupported-media-type", NULL);
+	assert_problem(&r, 400, "invalid-request", NULL);
 	http_result_release(&r);
 	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"state\":\"installed\"}", F.m1.digest);
 	report_ex(tok, "application/suit-report+cose; charset=x", json, strlen(json), &r);
-	assert_problem(&r, 415, "unsupported-media-type", NULL);
+	assert_problem(&r, 400, "invalid-request", NULL);
 	http_result_release(&r);
 	report_ex(tok, "text/plain", json, strlen(json), &r);
 	ck_assert_msg(r.status == 415 || r.status == 400, "text/plain: %ld", r.status);
@@ -947,6 +949,75 @@ START_TEST(test_history_pages)
 }
 END_TEST
 
+/* SUIT_Report bodies: the spec's shared vector (success, referring to spec
+ * example 0) and a failure built by hand. */
+START_TEST(test_suit_reports)
+{
+	static const char digest[] =
+		"6658ea560262696dd1f13b782239a064da7c6c5cbaf52fded428a6fc83c7e5af";
+	const char *src = getenv("SUITD_SRC");
+	char file[512], tok[128], ids[64];
+	struct http_result r;
+	unsigned char *env, *rep_bytes, failure[64];
+	size_t env_len, rep_len, n = 0;
+	long id;
+
+	snprintf(file, sizeof(file), "%s/tests/data/suit/spec-example0.signed.suit",
+		 src ? src : ".");
+	env = read_all(file, &env_len);
+	harness_request(&P, "POST", "/api/v1/manifests", P.admin_key,
+			"application/suit-envelope+cose", env, env_len, &r);
+	assert_status(&r, 201);
+	http_result_release(&r);
+	free(env);
+	add_device("spec-dev", NULL, tok, sizeof(tok));
+	snprintf(ids, sizeof(ids), "[\"spec-dev\"]");
+	char json[256];
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":%s}}", digest,
+		 ids);
+	id = deploy(json, NULL);
+	checkin(tok, "", NULL, &r); /* example 0 has sequence 0: no seq sent */
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(id, "spec-dev", "delivered", "");
+	snprintf(file, sizeof(file), "%s/tests/data/suit/reports/report-attestam-success.cbor",
+		 src ? src : ".");
+	rep_bytes = read_all(file, &rep_len);
+	report_ex(tok, "application/suit-report+cose", rep_bytes, rep_len, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	free(rep_bytes);
+	assert_assignment(id, "spec-dev", "installed", "");
+	/* {99: ["", [-16, digest]], 3: [], 4: {5: -42, 6: [[], 20, 4, 0, {}], 7: 10}} */
+	static const unsigned char head[] = {0xa3, 0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x58, 0x20};
+	static const unsigned char tail[] = {0x03, 0x80, 0x04, 0xa3, 0x05, 0x38, 0x29, 0x06,
+					     0x85, 0x80, 0x14, 0x04, 0x00, 0xa0, 0x07, 0x0a};
+	memcpy(failure, head, sizeof(head));
+	n = sizeof(head);
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(digest + 2 * i, "%2x", &v);
+		failure[n++] = (unsigned char)v;
+	}
+	memcpy(failure + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	report_ex(tok, "application/suit-report+cose", failure, n, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	assert_assignment(id, "spec-dev", "failed",
+			  "condition-failed at section 20 offset 4 component 0");
+	/* Garbage and COSE-wrapped reports are refused, nothing stored. */
+	long long rows = report_rows();
+	report_ex(tok, "application/suit-report+cose", "\xa1\x01\x02", 3, &r);
+	assert_status(&r, 400);
+	http_result_release(&r);
+	report_ex(tok, "application/suit-report+cose", "\xd2\x84\x40\xa0\xf6\x40", 6, &r);
+	assert_status(&r, 415);
+	http_result_release(&r);
+	ck_assert_int_eq(report_rows(), rows);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -960,6 +1031,7 @@ int main(void)
 	tcase_add_test(tc, test_failed);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_history_pages);
+	tcase_add_test(tc, test_suit_reports);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

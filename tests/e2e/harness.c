@@ -271,7 +271,14 @@ int harness_stop(struct suitd_proc *p)
 		pid_t w = waitpid(p->pid, &status, WNOHANG);
 		if (w == p->pid) {
 			p->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			if (WIFSIGNALED(status)) {
+				/* Say which signal and keep the state folder to look at. */
+				fprintf(stderr, "suitd died of signal %d at stop; log kept in %s\n",
+					WTERMSIG(status), p->log);
+				setenv("SUITD_KEEP", "1", 1);
+				return -1;
+			}
+			return WEXITSTATUS(status);
 		}
 		sleep_ms(50);
 	}
