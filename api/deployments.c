@@ -14,6 +14,10 @@
 #include "storage/devices.h"
 #include "suit/suit.h"
 
+/* A device that took its update and then went silent this long (seconds)
+ * is timed_out: one day by default, at most a year. */
+#define DEVICE_TIMEOUT_DEFAULT 86400
+#define DEVICE_TIMEOUT_MAX     31536000
 /* Device ids in one deployment request. */
 #define TARGET_DEVICES_MAX 10000
 
@@ -40,11 +44,15 @@ static json_t *deployment_json(struct api_ctx *ctx, const struct deployment *d)
 	json_object_set_new(target, "kind", json_string(kinds[d->kind]));
 	if (d->kind != TARGET_DEVICES)
 		json_object_set_new(target, kinds[d->kind], json_string(d->target));
-	return json_pack("{s:I, s:o, s:s, s:I, s:o, s:s, s:o, s:s, s:o}", "id", (json_int_t)d->id,
-			 "name", d->name[0] ? json_string(d->name) : json_null(), "manifest", hex,
-			 "sequence_number", (json_int_t)d->sequence, "target", target, "status",
-			 d->active ? "active" : "canceled", "created_at", time_json(d->created_at),
-			 "created_by", d->created_by, "counts", c);
+	json_t *j =
+		json_pack("{s:I, s:o, s:s, s:I, s:o, s:s, s:o, s:s, s:o}", "id", (json_int_t)d->id,
+			  "name", d->name[0] ? json_string(d->name) : json_null(), "manifest", hex,
+			  "sequence_number", (json_int_t)d->sequence, "target", target, "status",
+			  d->active ? "active" : "canceled", "created_at", time_json(d->created_at),
+			  "created_by", d->created_by, "counts", c);
+	json_object_set_new(j, "rollout",
+			    json_pack("{s:I}", "device_timeout", (json_int_t)d->device_timeout));
+	return j;
 }
 
 static enum err digest_text(const char *text, uint8_t out[MANIFEST_DIGEST_MAX], size_t *ret_len)
@@ -130,7 +138,7 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 	json_object_foreach(body, k, v)
 	{
 		if (strcmp(k, "manifest") != 0 && strcmp(k, "target") != 0 &&
-		    strcmp(k, "name") != 0)
+		    strcmp(k, "name") != 0 && strcmp(k, "rollout") != 0)
 			return api_fail(res, ERR_INVALID, "unknown field '%.64s'", k);
 	}
 	if (digest_text(manifest, digest, &dn.digest_len))
@@ -143,6 +151,20 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 			return api_fail(res, ERR_INVALID, "field 'name' must be 1 to %d bytes",
 					DEPLOYMENT_NAME_MAX);
 		dn.name = json_string_value(v);
+	}
+	/* rollout: {device_timeout: seconds} (stages come with the rollout work). */
+	dn.device_timeout = DEVICE_TIMEOUT_DEFAULT;
+	if ((v = json_object_get(body, "rollout"))) {
+		json_t *t = json_object_get(v, "device_timeout");
+		if (!json_is_object(v) || json_object_size(v) != (t ? 1u : 0u) ||
+		    (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+			   json_integer_value(t) > DEVICE_TIMEOUT_MAX)))
+			return api_fail(
+				res, ERR_INVALID,
+				"field 'rollout' must be {\"device_timeout\": 1..%d seconds}",
+				DEVICE_TIMEOUT_MAX);
+		if (t)
+			dn.device_timeout = (int64_t)json_integer_value(t);
 	}
 	target = json_object_get(body, "target");
 	if (!json_is_object(target) || json_object_size(target) != 1)

@@ -22,6 +22,7 @@
 #include "server/daemon.h"
 #include "server/router.h"
 #include "server/tls.h"
+#include "storage/deployments.h"
 #include "storage/payloads.h"
 
 /* In-flight requests get this long to finish on SIGTERM. */
@@ -73,6 +74,24 @@ static void flush_seen(struct seen_tracker *seen, struct storage *storage)
 			 err_title(e));
 	else if (n)
 		log_debug("wrote last-seen times of %u devices", n);
+}
+
+/* Engaged assignments whose device went silent past the deployment's
+ * device_timeout become timed_out (checked every second, an indexed UPDATE
+ * that usually changes nothing). */
+static void sweep_timeouts(struct storage *storage, struct assignment_index *assignments)
+{
+	unsigned n = 0;
+
+	if (storage_assignments_time_out(storage, time_now(), &n) != ERR_OK) {
+		log_warn("cannot time out silent assignments");
+		return;
+	}
+	if (!n)
+		return;
+	log_notice("%u assignments timed out (no news from their device)", n);
+	if (assignment_index_load(assignments, storage) != ERR_OK)
+		log_err("cannot reload the active assignments");
 }
 
 static struct metrics_route *metrics_routes(void)
@@ -187,6 +206,7 @@ int command_run(const struct config *config)
 				next_ping = now + watchdog_usec / 2;
 			}
 		}
+		sweep_timeouts(storage, assignments);
 		if (time_mono_usec() >= next_flush) {
 			flush_seen(seen, storage);
 			next_flush =

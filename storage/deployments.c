@@ -148,6 +148,7 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 			db_bind_text(st, 4, d->value);
 		db_bind_text(st, 5, d->actor);
 		sqlite3_bind_int64(st, 6, now);
+		sqlite3_bind_int64(st, 7, d->device_timeout > 0 ? d->device_timeout : 86400);
 		e = db_result(sqlite3_step(st));
 	}
 	id = sqlite3_last_insert_rowid(db->handle);
@@ -194,6 +195,7 @@ static void deployment_from_row(sqlite3_stmt *st, struct deployment *d)
 	d->created_at = sqlite3_column_int64(st, 7);
 	snprintf(d->created_by, sizeof(d->created_by), "%s", db_column_text(st, 8));
 	d->sequence = (uint64_t)sqlite3_column_int64(st, 9);
+	d->device_timeout = sqlite3_column_int64(st, 10);
 }
 
 enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret)
@@ -421,4 +423,19 @@ bool storage_manifest_fetches_payload(struct storage *s, int64_t manifest_id, in
 	sqlite3_bind_int64(st, 1, manifest_id);
 	sqlite3_bind_int64(st, 2, payload_id);
 	return sqlite3_step(st) == SQLITE_ROW;
+}
+
+enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
+	sqlite3_bind_int64(st, 1, now);
+	e = db_result(sqlite3_step(st));
+	if (!e)
+		*ret_count = (unsigned)sqlite3_changes(db->handle);
+	return e;
 }

@@ -54,6 +54,7 @@ struct deployment {
 	bool active;
 	int64_t created_at;
 	char created_by[65];
+	int64_t device_timeout; /* seconds */
 };
 
 struct deployment_new {
@@ -65,6 +66,7 @@ struct deployment_new {
 	const int64_t *nums; /* TARGET_DEVICES: device numbers */
 	unsigned count;
 	const char *actor;
+	int64_t device_timeout; /* seconds without news before timed_out */
 };
 
 /* What check-in needs of a device's active assignment. */
@@ -112,6 +114,9 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 /* A device that joined a group or got a tag: an assignment in the newest
  * active deployment that targets it, if it has none there yet. */
 enum err storage_deployment_join(struct storage *s, int64_t device_num, bool *ret_joined);
+/* Assignments engaged (delivered .. installed) and silent for longer than
+ * their deployment's device_timeout become timed_out. */
+enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count);
 bool storage_manifest_fetches_payload(struct storage *s, int64_t manifest_id, int64_t payload_id);
 
 #endif

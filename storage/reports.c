@@ -35,7 +35,9 @@ enum err storage_report_record(struct storage *s, const struct report_new *r, re
 	}
 	if (!e && !decide(current, r, &next, why))
 		e = ERR_CONFLICT;
-	if (!e && next != current) {
+	/* Any accepted report on an open assignment is news from the device: it
+	 * restarts the deployment's device_timeout even when the state stays. */
+	if (!e && (next != current || assignment_state_active(next))) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_REPORTED);
 		sqlite3_bind_int64(st, 1, assignment);
 		db_bind_text(st, 2, assignment_state_name(next));

@@ -92,15 +92,15 @@
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "   \
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")      \
 	X(DEPLOYMENT_INSERT,                                                                      \
-	  "INSERT INTO deployments (name, manifest_id, target_kind, "                             \
-	  "target_value, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                \
+	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "   \
+	  "created_at, device_timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                      \
 	X(DEPLOYMENT_BY_ID, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "       \
 			    "d.target_value, d.status, d.created_at, d.created_by, "              \
-			    "m.sequence_number FROM deployments d "                               \
+			    "m.sequence_number, d.device_timeout FROM deployments d "             \
 			    "JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1")           \
 	X(DEPLOYMENT_LIST, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "        \
 			   "d.target_value, d.status, d.created_at, d.created_by, "               \
-			   "m.sequence_number FROM deployments d "                                \
+			   "m.sequence_number, d.device_timeout FROM deployments d "              \
 			   "JOIN manifests m ON m.id = d.manifest_id WHERE d.id > ?1 "            \
 			   "AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR m.digest = ?4) " \
 			   "ORDER BY d.id LIMIT ?2")                                              \
@@ -172,6 +172,15 @@
 			     "r.code, r.media_type, r.body, r.received_at FROM reports r "        \
 			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "            \
 			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                         \
+	X(ASSIGNMENTS_TIME_OUT,                                                                   \
+	  "UPDATE assignments SET state = 'timed_out', "                                          \
+	  "reason = 'no news from the device for ' || "                                           \
+	  "(SELECT device_timeout FROM deployments d "                                            \
+	  "WHERE d.id = assignments.deployment_id) || ' s', updated_at = ?1 "                     \
+	  "WHERE state IN ('delivered', 'downloading', 'downloaded', "                            \
+	  "'installing', 'installed') AND updated_at + (SELECT "                                  \
+	  "device_timeout FROM deployments d "                                                    \
+	  "WHERE d.id = assignments.deployment_id) < ?1")                                         \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 

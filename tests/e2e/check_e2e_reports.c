@@ -1018,6 +1018,67 @@ START_TEST(test_suit_reports)
 }
 END_TEST
 
+/* rollout.device_timeout: a delivered assignment with no news for longer is
+ * timed_out (swept about once a second); the reason names the timeout. A
+ * device that keeps reporting is not timed out; bad values are refused. */
+START_TEST(test_device_timeout)
+{
+	char tok[128], tok2[128], json[512], s[32], why[256];
+	struct http_result r;
+	json_t *dep;
+	long id;
+	int i;
+
+	add_device("quiet", NULL, tok, sizeof(tok));
+	add_device("chatty", NULL, tok2, sizeof(tok2));
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"devices\":[\"quiet\",\"chatty\"]},"
+		 "\"rollout\":{\"device_timeout\":3}}",
+		 F.m1.digest);
+	id = deploy(json, &dep);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(dep, "rollout"),
+							    "device_timeout")),
+			 3);
+	json_decref(dep);
+	expect_envelope(tok, "seq=0", &F.m1);
+	expect_envelope(tok2, "seq=0", &F.m1);
+	assert_assignment(id, "quiet", "delivered", "");
+	/* chatty reports every second; quiet says nothing. */
+	for (i = 0; i < 100; i++) {
+		report_ok(tok2, rep(&F.m1, "downloading", "\"progress\":1"));
+		assignment(id, "quiet", s, sizeof(s), why, sizeof(why));
+		if (strcmp(s, "timed_out") == 0)
+			break;
+		usleep(200 * 1000);
+	}
+	ck_assert_str_eq(s, "timed_out");
+	ck_assert_str_eq(why, "no news from the device for 3 s");
+	assert_assignment(id, "chatty", "downloading", "");
+	assert_counts(id, "timed_out=1,downloading=1");
+
+	/* The default is one day, echoed back. */
+	id = deploy_devices(&F.m1, "[\"quiet\"]");
+	dep = deployment(id);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(dep, "rollout"),
+							    "device_timeout")),
+			 86400);
+	json_decref(dep);
+
+	const char *bad[] = {"{\"device_timeout\":0}", "{\"device_timeout\":31536001}",
+			     "{\"device_timeout\":\"3\"}", "{\"stages\":[]}", "7"};
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		snprintf(
+			json, sizeof(json),
+			"{\"manifest\":\"%s\",\"target\":{\"devices\":[\"quiet\"]},\"rollout\":%s}",
+			F.m1.digest, bad[i]);
+		api("POST", "/api/v1/deployments", json, &r);
+		assert_problem(&r, 400, "invalid-request",
+			       "field 'rollout' must be {\"device_timeout\": 1..31536000 seconds}");
+		http_result_release(&r);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -1032,6 +1093,7 @@ int main(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_history_pages);
 	tcase_add_test(tc, test_suit_reports);
+	tcase_add_test(tc, test_device_timeout);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();
