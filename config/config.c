@@ -79,6 +79,8 @@ static const struct key keys[] = {
 	{"devices", "poll_jitter", KEY_UINT, OFF(devices.poll_jitter), "10", 0, 50, NULL},
 	{"devices", "max_report_size", KEY_SIZE, OFF(devices.max_report_size), "64K", 256, 1 << 20,
 	 NULL},
+	{"devices", "report_retention", KEY_DURATION, OFF(devices.report_retention), "2160h", 0,
+	 315360000, NULL},
 	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40,
 	 NULL},
 	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0,

@@ -66,6 +66,7 @@ struct config {
 		unsigned poll_interval_active; /* ... while an assignment is under way */
 		unsigned poll_jitter;	       /* percent of random spread */
 		uint64_t max_report_size;      /* bytes of one POST /device/v1/reports body */
+		unsigned report_retention;     /* seconds a report is kept (0 = forever) */
 	} devices;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */

@@ -24,9 +24,12 @@
 #include "server/tls.h"
 #include "storage/deployments.h"
 #include "storage/payloads.h"
+#include "storage/reports.h"
 
 /* In-flight requests get this long to finish on SIGTERM. */
 #define DRAIN_MS 10000
+/* Reports deleted per second at most by report_retention. */
+#define REPORT_EXPIRE_BATCH 5000
 
 static void reload(const struct config *running, struct manifest_policy_holder *manifests)
 {
@@ -92,6 +95,21 @@ static void sweep_timeouts(struct storage *storage, struct assignment_index *ass
 	log_notice("%u assignments timed out (no news from their device)", n);
 	if (assignment_index_load(assignments, storage) != ERR_OK)
 		log_err("cannot reload the active assignments");
+}
+
+/* Reports older than [devices] report_retention go, a bounded batch per
+ * second so that the write lock is never held long. */
+static void sweep_reports(struct storage *storage, const struct config *config)
+{
+	unsigned n = 0;
+
+	if (!config->devices.report_retention)
+		return;
+	if (storage_reports_expire(storage, time_now() - config->devices.report_retention,
+				   REPORT_EXPIRE_BATCH, &n) != ERR_OK)
+		log_warn("cannot delete expired reports");
+	else if (n)
+		log_info("%u reports older than report_retention deleted", n);
 }
 
 static struct metrics_route *metrics_routes(void)
@@ -207,6 +225,7 @@ int command_run(const struct config *config)
 			}
 		}
 		sweep_timeouts(storage, assignments);
+		sweep_reports(storage, config);
 		if (time_mono_usec() >= next_flush) {
 			flush_seen(seen, storage);
 			next_flush =

@@ -132,3 +132,20 @@ void report_row_release(struct report_row *r)
 	free(r->body);
 	r->body = NULL;
 }
+
+enum err storage_reports_expire(struct storage *s, int64_t before, unsigned max,
+				unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORTS_EXPIRE);
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, (int)max);
+	e = db_result(sqlite3_step(st));
+	if (!e)
+		*ret_count = (unsigned)sqlite3_changes(db->handle);
+	return e;
+}

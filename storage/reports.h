@@ -57,4 +57,9 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 				   unsigned max, struct report_row *ret, unsigned *ret_count);
 void report_row_release(struct report_row *r);
 
+/* Delete at most max reports received before `before` (one short write
+ * transaction); *ret_count = how many went. */
+enum err storage_reports_expire(struct storage *s, int64_t before, unsigned max,
+				unsigned *ret_count);
+
 #endif

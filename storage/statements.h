@@ -181,6 +181,8 @@
 	  "'installing', 'installed') AND updated_at + (SELECT "                                  \
 	  "device_timeout FROM deployments d "                                                    \
 	  "WHERE d.id = assignments.deployment_id) < ?1")                                         \
+	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "              \
+			  "WHERE received_at < ?1 LIMIT ?2)")                                     \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
 			"VALUES (?1, ?2, ?3, ?4)")
 

@@ -401,6 +401,20 @@ static void assert_assignment(long id, const char *device, const char *state, co
 
 /* ---- Fixture ---- */
 
+/* The suite's config; extra lines go to [devices]. */
+static void write_config(const char *devices_extra)
+{
+	char conf[2048];
+
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
+		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s"
+		 "[manifests]\ntrust_anchor = %s\n"
+		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
+		 devices_extra, F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
+	harness_write_config(&P, conf);
+}
+
 /* Test-only P-256 author key, trusted in the config; a firmware payload
  * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
  * during a test the reported sequences are flushed only when a deployment
@@ -409,7 +423,6 @@ static void setup(void)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	struct http_result r;
-	char conf[2048];
 	FILE *f;
 
 	harness_setup(&P, "");
@@ -429,13 +442,7 @@ static void setup(void)
 		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
 	write_file(F.fw, F.fw_bytes, F.fw_len);
 	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
-	snprintf(conf, sizeof(conf),
-		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
-		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n"
-		 "[manifests]\ntrust_anchor = %s\n"
-		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
-		 F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
-	harness_write_config(&P, conf);
+	write_config("");
 	harness_admin_key(&P);
 	harness_start(&P);
 	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
@@ -1079,6 +1086,37 @@ START_TEST(test_device_timeout)
 }
 END_TEST
 
+/* [devices] report_retention: reports older than it leave the history (and
+ * the table); the assignment keeps the state they gave it. */
+START_TEST(test_report_retention)
+{
+	char tok[128];
+	json_t *j;
+	long id;
+	int i;
+
+	add_device("old", NULL, tok, sizeof(tok));
+	id = deploy_delivered("old", tok);
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":5"));
+	ck_assert_int_eq(report_rows(), 1);
+	ck_assert_int_eq(harness_stop(&P), 0);
+	write_config("report_retention = 2s\n");
+	harness_start(&P);
+	/* Survives the restart and is deleted only once older than 2 s. */
+	for (i = 0; i < 100 && report_rows() > 0; i++)
+		usleep(200 * 1000);
+	ck_assert_int_eq(report_rows(), 0);
+	j = reports_of("old", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 0);
+	json_decref(j);
+	assert_assignment(id, "old", "downloading", "");
+	ck_assert(harness_log_contains(&P, "1 reports older than report_retention deleted"));
+	/* A fresh report is accepted and kept for now. */
+	report_ok(tok, rep(&F.m1, "downloaded", ""));
+	ck_assert_int_eq(report_rows(), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -1094,6 +1132,7 @@ int main(void)
 	tcase_add_test(tc, test_history_pages);
 	tcase_add_test(tc, test_suit_reports);
 	tcase_add_test(tc, test_device_timeout);
+	tcase_add_test(tc, test_report_retention);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

@@ -1,0 +1,3 @@
+-- Reports are deleted by age ([devices] report_retention): find the old
+-- ones without a scan.
+CREATE INDEX reports_received ON reports (received_at);
