@@ -604,9 +604,12 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 
 	if (!dm)
 		return;
+	/* The listen socket is ours after quiesce, but it is closed only after
+	 * MHD_stop_daemon: MHD's epoll thread may still remove it from its
+	 * epoll set, and on a closed fd that fails with EBADF, which
+	 * libmicrohttpd 0.9.75 answers with MHD_PANIC (abort). Seen as a rare
+	 * SIGABRT at SIGTERM in the e2e suites. */
 	s = MHD_quiesce_daemon(dm->mhd);
-	if (s != MHD_INVALID_SOCKET)
-		close(s);
 	deadline = time_mono_usec() + (uint64_t)drain_ms * 1000;
 	while (atomic_load(&dm->inflight) > 0 && time_mono_usec() < deadline) {
 		struct timespec ts = {0, 10000000L};
@@ -615,6 +618,8 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	if (atomic_load(&dm->inflight) > 0)
 		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
 	MHD_stop_daemon(dm->mhd);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
 	if (dm->ticket_key.data)
