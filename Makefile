@@ -53,7 +53,7 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover
 	-fno-omit-frame-pointer
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
 E2E_TESTS = $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/check_*.c))
-TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o
+TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .SECONDARY:
 

@@ -1,0 +1,367 @@
+/* Helpers of the fleet fixture (fleet.h). Test-only. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "fleet.h"
+
+struct suitd_proc P;
+struct fleet_fixture F;
+
+void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long size;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	*len = fread(buf, 1, (size_t)size, f);
+	ck_assert_uint_eq(*len, (size_t)size);
+	fclose(f);
+	return buf;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+json_t *body_json(const struct http_result *r)
+{
+	json_t *j = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+
+	ck_assert_msg(j != NULL, "body is not JSON: %s", r->body ? r->body : "(empty)");
+	return j;
+}
+
+const char *hdr(const struct http_result *r, const char *name)
+{
+	static char v[512];
+
+	return http_header(r, name, v, sizeof(v));
+}
+
+void assert_status(const struct http_result *r, long status)
+{
+	ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status,
+		      r->body ? r->body : "");
+}
+
+/* A problem+json answer with this status, slug and (when not NULL) detail. */
+void assert_problem(const struct http_result *r, long status, const char *slug, const char *detail)
+{
+	char type[96];
+	json_t *j;
+
+	assert_status(r, status);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/problem+json");
+	j = body_json(r);
+	snprintf(type, sizeof(type), "urn:suitd:%s", slug);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+	if (detail)
+		ck_assert_msg(strcmp(json_string_value(json_object_get(j, "detail")), detail) == 0,
+			      "detail '%s', want '%s'",
+			      json_string_value(json_object_get(j, "detail")), detail);
+	json_decref(j);
+}
+
+/* An admin API request with a JSON body (or none). */
+void api(const char *method, const char *path, const char *json, struct http_result *r)
+{
+	harness_request(&P, method, path, P.admin_key, json ? "application/json" : NULL, json,
+			json ? strlen(json) : 0, r);
+}
+
+/* max-age of Cache-Control, -1 when absent or in another form. */
+long max_age(const struct http_result *r)
+{
+	const char *cc = hdr(r, "Cache-Control");
+	char *end;
+	long v;
+
+	if (!cc || strncmp(cc, "max-age=", 8) != 0)
+		return -1;
+	v = strtol(cc + 8, &end, 10);
+	return *end ? -1 : v;
+}
+
+void assert_max_age(const struct http_result *r, long lo, long hi)
+{
+	long v = max_age(r);
+
+	ck_assert_msg(v >= lo && v <= hi, "Cache-Control '%s', want max-age in %ld..%ld",
+		      hdr(r, "Cache-Control") ? hdr(r, "Cache-Control") : "(none)", lo, hi);
+}
+
+/* `suitd manifest create` into DIR/NAME.suit, uploaded (201), its facts read
+ * from the upload's JSON. */
+void make_manifest(const char *name, const char *class_info, const char *seq, struct manifest *m)
+{
+	char out[256], desc[64];
+	struct http_result r;
+	json_t *j, *c0;
+
+	snprintf(out, sizeof(out), "%s/%s.suit", P.dir, name);
+	snprintf(desc, sizeof(desc), "%s firmware", name);
+	ck_assert_int_eq(harness_cli(&P, NULL, 0, "manifest", "create", "--key", F.key, "--payload",
+				     F.fw, "--vendor-domain", "example.com", "--class-info",
+				     class_info, "--sequence", seq, "--description", desc, "-o",
+				     out, (char *)NULL),
+			 0);
+	memset(m, 0, sizeof(*m));
+	m->env = read_all(out, &m->env_len);
+	harness_request(&P, "POST", "/api/v1/manifests", P.admin_key,
+			"application/suit-envelope+cose", m->env, m->env_len, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	snprintf(m->digest, sizeof(m->digest), "%s",
+		 json_string_value(json_object_get(json_object_get(j, "digest"), "value")));
+	ck_assert_uint_eq(strlen(m->digest), 64);
+	c0 = json_array_get(json_object_get(j, "components"), 0);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "vendor_id")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(c0, "class_id")));
+	snprintf(m->vendor, sizeof(m->vendor), "%s",
+		 json_string_value(json_object_get(c0, "vendor_id")));
+	snprintf(m->class_id, sizeof(m->class_id), "%s",
+		 json_string_value(json_object_get(c0, "class_id")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+void manifest_release(struct manifest *m)
+{
+	free(m->env);
+	m->env = NULL;
+}
+
+/* POST /api/v1/devices with this body; 201; the token from the body. */
+void create_device(const char *json, char *token, size_t size)
+{
+	struct http_result r;
+	json_t *j;
+
+	api("POST", "/api/v1/devices", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "token")));
+	if (token)
+		snprintf(token, size, "%s", json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+void add_device(const char *id, const char *group, char *token, size_t size)
+{
+	char json[512];
+
+	if (group)
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"group\":\"%s\"}", id, group);
+	else
+		snprintf(json, sizeof(json), "{\"id\":\"%s\"}", id);
+	create_device(json, token, size);
+}
+
+/* POST /api/v1/deployments; 201 expected; returns the id, the body in *ret
+ * (when not NULL). */
+long deploy(const char *json, json_t **ret)
+{
+	struct http_result r;
+	char loc[64];
+	json_t *j;
+	long id;
+
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_status(&r, 201);
+	j = body_json(&r);
+	id = (long)json_integer_value(json_object_get(j, "id"));
+	ck_assert_int_gt(id, 0);
+	snprintf(loc, sizeof(loc), "/api/v1/deployments/%ld", id);
+	ck_assert_str_eq(hdr(&r, "Location"), loc);
+	http_result_release(&r);
+	if (ret)
+		*ret = j;
+	else
+		json_decref(j);
+	return id;
+}
+
+long deploy_devices(const struct manifest *m, const char *ids_json)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"devices\":%s}}", m->digest,
+		 ids_json);
+	return deploy(json, NULL);
+}
+
+/* GET /device/v1/manifest?QUERY with this device token; extra header (e.g.
+ * If-None-Match) may be NULL. */
+void checkin(const char *token, const char *query, const char *extra, struct http_result *r)
+{
+	char path[256];
+	const char *h[] = {extra, NULL};
+
+	snprintf(path, sizeof(path), "%s%s%s", CHECKIN, query ? "?" : "", query ? query : "");
+	harness_request_ex(&P, "GET", path, token, extra ? h : NULL, NULL, 0, r);
+}
+
+/* The device got exactly manifest m: 200, the bytes of the .suit file, its
+ * ETag, its media type, an active poll interval. */
+void assert_envelope(const struct http_result *r, const struct manifest *m)
+{
+	char etag[80];
+
+	assert_status(r, 200);
+	ck_assert_str_eq(hdr(r, "Content-Type"), "application/suit-envelope+cose");
+	snprintf(etag, sizeof(etag), "\"%s\"", m->digest);
+	ck_assert_str_eq(hdr(r, "ETag"), etag);
+	ck_assert_uint_eq(r->body_len, m->env_len);
+	ck_assert_msg(memcmp(r->body, m->env, m->env_len) == 0,
+		      "the envelope differs from the .suit file");
+	assert_max_age(r, ACTIVE_MIN, ACTIVE_MAX);
+}
+
+/* Nothing to do: 204, no body, no ETag, the idle poll interval. */
+void assert_nothing(const struct http_result *r)
+{
+	assert_status(r, 204);
+	ck_assert_uint_eq(r->body_len, 0);
+	ck_assert_ptr_null(hdr(r, "ETag"));
+	assert_max_age(r, IDLE_MIN, IDLE_MAX);
+}
+
+void expect_envelope(const char *token, const char *query, const struct manifest *m)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_envelope(&r, m);
+	http_result_release(&r);
+}
+
+void expect_nothing(const char *token, const char *query)
+{
+	struct http_result r;
+
+	checkin(token, query, NULL, &r);
+	assert_nothing(&r);
+	http_result_release(&r);
+}
+
+/* GET /api/v1/deployments/ID. */
+json_t *deployment(long id)
+{
+	struct http_result r;
+	char path[64];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	http_result_release(&r);
+	return j;
+}
+
+long count_of(json_t *dep, const char *state)
+{
+	json_t *v = json_object_get(json_object_get(dep, "counts"), state);
+
+	ck_assert_msg(json_is_integer(v), "counts.%s missing", state);
+	return (long)json_integer_value(v);
+}
+
+/* The deployment's counts are exactly these ("state=n,state=n"), every other
+ * state 0. */
+void assert_counts(long id, const char *want)
+{
+	static const char *const states[] = {"pending",	   "delivered", "downloading", "downloaded",
+					     "installing", "installed", "confirmed",   "failed",
+					     "timed_out",  "canceled",	"skipped"};
+	json_t *d = deployment(id);
+
+	ck_assert_uint_eq(json_object_size(json_object_get(d, "counts")), 11);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		long n = 0;
+		const char *at = strstr(want, states[i]);
+		/* "pending=1": match the name exactly, not as a suffix. */
+		while (at && ((at != want && at[-1] != ',') || at[strlen(states[i])] != '='))
+			at = strstr(at + 1, states[i]);
+		if (at)
+			n = strtol(at + strlen(states[i]) + 1, NULL, 10);
+		ck_assert_msg(count_of(d, states[i]) == n, "deployment %ld: %s = %ld, want %ld", id,
+			      states[i], count_of(d, states[i]), n);
+	}
+	json_decref(d);
+}
+
+/* One device's assignment in deployment id: state and reason ("" = null). */
+void assignment(long id, const char *device, char *state, size_t state_size, char *reason,
+		size_t reason_size)
+{
+	struct http_result r;
+	char path[96];
+	json_t *j, *items, *it;
+	size_t i;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/devices", id);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	items = json_object_get(j, "items");
+	json_array_foreach(items, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "device")), device) != 0)
+			continue;
+		found = true;
+		snprintf(state, state_size, "%s", json_string_value(json_object_get(it, "state")));
+		json_t *rs = json_object_get(it, "reason");
+		if (reason)
+			snprintf(reason, reason_size, "%s",
+				 json_is_string(rs) ? json_string_value(rs) : "");
+		ck_assert(json_is_string(json_object_get(it, "updated_at")));
+	}
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_msg(found, "device %s is not in deployment %ld", device, id);
+}
+
+void assert_assignment(long id, const char *device, const char *state, const char *reason)
+{
+	char s[32], why[256];
+
+	assignment(id, device, s, sizeof(s), why, sizeof(why));
+	ck_assert_msg(strcmp(s, state) == 0, "deployment %ld, device %s: state %s, want %s", id,
+		      device, s, state);
+	if (reason)
+		ck_assert_msg(strcmp(why, reason) == 0,
+			      "deployment %ld, device %s: reason '%s', want '%s'", id, device, why,
+			      reason);
+}
