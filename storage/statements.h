@@ -9,181 +9,183 @@
 	"('pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed')"
 
 /* X(name, sql) */
-#define STATEMENT_LIST(X)                                                                         \
-	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                     \
-	X(COMMIT, "COMMIT")                                                                       \
-	X(ROLLBACK, "ROLLBACK")                                                                   \
-	X(PING, "SELECT 1")                                                                       \
-	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "              \
-			  "VALUES (?1, ?2, ?3, ?4)")                                              \
-	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "             \
-			   "FROM api_keys WHERE key_hash = ?1")                                   \
-	X(API_KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1")             \
-	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at "            \
-			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                       \
-	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                  \
-			  "WHERE name = ?1 AND revoked_at IS NULL")                               \
-	X(UPLOAD_INSERT, "INSERT INTO uploads (state, chunk_size, started_at) "                   \
-			 "VALUES ('receiving', ?1, ?2)")                                          \
-	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")                 \
-	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = ?1")                                     \
-	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")                  \
-	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES (?1, ?2, ?3)")          \
-	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = ?1 "                       \
-		       "AND seq BETWEEN ?2 AND ?3 ORDER BY seq")                                  \
-	X(PAYLOAD_INSERT, "INSERT INTO payloads (sha256, size, name, upload_id, created_at) "     \
-			  "VALUES (?1, ?2, ?3, ?4, ?5)")                                          \
-	X(PAYLOAD_BY_SHA, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "    \
-			  "u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "    \
-			  "WHERE p.sha256 = ?1")                                                  \
-	X(PAYLOAD_LIST, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "      \
-			"u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "      \
-			"WHERE p.id > ?1 ORDER BY p.id LIMIT ?2")                                 \
-	X(PAYLOAD_DELETE, "DELETE FROM payloads WHERE id = ?1")                                   \
-	X(MANIFEST_INSERT,                                                                        \
-	  "INSERT INTO manifests (digest, digest_alg, envelope, sequence_number, "                \
-	  "facts, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                   \
-	X(MANIFEST_COMPONENT_INSERT, "INSERT INTO manifest_components (manifest_id, "             \
-				     "component_index, component_id, vendor_id, class_id) "       \
-				     "VALUES (?1, ?2, ?3, ?4, ?5)")                               \
-	X(MANIFEST_PAYLOAD_INSERT, "INSERT OR IGNORE INTO manifest_payloads (manifest_id, "       \
-				   "payload_id) VALUES (?1, ?2)")                                 \
-	X(MANIFEST_BY_DIGEST, "SELECT id, digest, digest_alg, sequence_number, facts, "           \
-			      "created_at FROM manifests WHERE digest = ?1")                      \
-	X(MANIFEST_ENVELOPE, "SELECT envelope FROM manifests WHERE digest = ?1")                  \
-	X(MANIFEST_LIST, "SELECT DISTINCT m.id, m.digest, m.digest_alg, m.sequence_number, "      \
-			 "m.facts, m.created_at FROM manifests m "                                \
-			 "LEFT JOIN manifest_components mc ON mc.manifest_id = m.id "             \
-			 "WHERE m.id > ?1 AND (?3 IS NULL OR mc.vendor_id = ?3) "                 \
-			 "AND (?4 IS NULL OR mc.class_id = ?4) ORDER BY m.id LIMIT ?2")           \
-	X(MANIFEST_DELETE, "DELETE FROM manifests WHERE digest = ?1")                             \
-	X(MANIFEST_SEQUENCE_CONFLICT, "SELECT m.digest FROM manifest_components mc "              \
-				      "JOIN manifests m ON m.id = mc.manifest_id "                \
-				      "WHERE mc.vendor_id IS ?1 AND mc.class_id IS ?2 "           \
-				      "AND mc.component_id = ?3 AND m.sequence_number = ?4 "      \
-				      "AND m.digest != ?5 LIMIT 1")                               \
-	X(MANIFEST_PAYLOADS, "SELECT p.sha256 FROM manifest_payloads mp "                         \
-			     "JOIN payloads p ON p.id = mp.payload_id WHERE mp.manifest_id = ?1 " \
-			     "ORDER BY p.id")                                                     \
-	X(PAYLOAD_MANIFESTS, "SELECT m.digest FROM manifest_payloads mp "                         \
-			     "JOIN manifests m ON m.id = mp.manifest_id "                         \
-			     "WHERE mp.payload_id = ?1 ORDER BY m.id LIMIT 100")                  \
-	X(DEVICE_INSERT, "INSERT INTO devices (id, grp, vendor_id, class_id, attributes, "        \
-			 "token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")           \
-	X(DEVICE_TAG_INSERT,                                                                      \
-	  "INSERT OR IGNORE INTO device_tags (device_num, tag) VALUES (?1, ?2)")                  \
-	X(DEVICE_TAGS_CLEAR, "DELETE FROM device_tags WHERE device_num = ?1")                     \
-	X(DEVICE_TAGS, "SELECT tag FROM device_tags WHERE device_num = ?1 ORDER BY tag")          \
-	X(DEVICE_BY_ID, "SELECT num, id, grp, vendor_id, class_id, attributes, "                  \
-			"reported_sequence, last_seen_at, created_at FROM devices WHERE id = ?1") \
-	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash FROM devices WHERE token_hash = ?1")  \
-	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                   \
-	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "       \
-		       "d.reported_sequence, d.last_seen_at, d.created_at FROM devices d "        \
-		       "WHERE d.num > ?1 AND (?3 IS NULL OR d.grp = ?3) "                         \
-		       "AND (?4 IS NULL OR d.class_id = ?4) "                                     \
-		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                \
-		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                  \
-		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")     \
-	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1")                         \
-	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")             \
-	X(DEVICE_SET_TOKEN, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")                   \
-	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                     \
-	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "   \
-		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")      \
-	X(DEPLOYMENT_INSERT,                                                                      \
-	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "   \
-	  "created_at, device_timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                      \
-	X(DEPLOYMENT_BY_ID, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "       \
-			    "d.target_value, d.status, d.created_at, d.created_by, "              \
-			    "m.sequence_number, d.device_timeout FROM deployments d "             \
-			    "JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1")           \
-	X(DEPLOYMENT_LIST, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "        \
-			   "d.target_value, d.status, d.created_at, d.created_by, "               \
-			   "m.sequence_number, d.device_timeout FROM deployments d "              \
-			   "JOIN manifests m ON m.id = d.manifest_id WHERE d.id > ?1 "            \
-			   "AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR m.digest = ?4) " \
-			   "ORDER BY d.id LIMIT ?2")                                              \
-	X(DEPLOYMENT_COUNTS, "SELECT state, count(*) FROM assignments WHERE deployment_id = ?1 "  \
-			     "GROUP BY state")                                                    \
-	X(DEPLOYMENT_CANCEL, "UPDATE deployments SET status = 'canceled' "                        \
-			     "WHERE id = ?1 AND status = 'active'")                               \
-	X(ASSIGNMENTS_CANCEL,                                                                     \
-	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                              \
-	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)             \
-	X(DEVICE_NUMS_BY_GROUP, "SELECT num FROM devices WHERE grp = ?1")                         \
-	X(DEVICE_NUMS_BY_TAG, "SELECT device_num FROM device_tags WHERE tag = ?1")                \
-	X(ASSIGNMENT_SUPERSEDE, "UPDATE assignments SET state = 'canceled', reason = ?3, "        \
-				"updated_at = ?4 WHERE device_num = ?1 AND deployment_id != ?2 "  \
-				"AND state IN " SQL_ACTIVE_STATES)                                \
-	X(ASSIGNMENT_INSERT, "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "     \
-			     "state, reason, created_at, updated_at) SELECT ?1, d.num, "          \
-			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "              \
-			     "AND d.vendor_id != ?3 THEN 'skipped' "                              \
-			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                    \
-			     "AND d.class_id != ?4 THEN 'skipped' "                               \
-			     "WHEN d.reported_sequence >= ?5 THEN 'skipped' ELSE 'pending' END, " \
-			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "              \
-			     "AND d.vendor_id != ?3 THEN 'vendor id differs from the manifest' "  \
-			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                    \
-			     "AND d.class_id != ?4 THEN 'class id differs from the manifest' "    \
-			     "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "    \
-			     "d.reported_sequence ELSE NULL END, ?6, ?6 "                         \
-			     "FROM devices d WHERE d.num = ?2 RETURNING state")                   \
-	X(MANIFEST_IDENTITY, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "         \
-			     "FROM manifests m LEFT JOIN manifest_components mc "                 \
-			     "ON mc.manifest_id = m.id AND mc.component_index = 0 "               \
-			     "WHERE m.digest = ?1")                                               \
-	X(MANIFEST_IDENTITY_BY_ID, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "   \
-				   "FROM manifests m LEFT JOIN manifest_components mc "           \
-				   "ON mc.manifest_id = m.id AND mc.component_index = 0 "         \
-				   "WHERE m.id = ?1")                                             \
-	X(ACTIVE_ASSIGNMENTS,                                                                     \
-	  "SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, "                           \
-	  "a.state, m.digest, m.sequence_number FROM assignments a "                              \
-	  "JOIN deployments d ON d.id = a.deployment_id "                                         \
-	  "JOIN manifests m ON m.id = d.manifest_id WHERE a.state IN " SQL_ACTIVE_STATES          \
-	  " AND (?1 IS NULL OR a.device_num = ?1)")                                               \
-	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                \
-				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                   \
-	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at "              \
-			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "      \
-			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                         \
-			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")          \
-	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id FROM deployments d "                   \
-			       "WHERE d.status = 'active' AND ((d.target_kind = 'group' "         \
-			       "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "  \
-			       "OR (d.target_kind = 'tag' AND d.target_value IN "                 \
-			       "(SELECT tag FROM device_tags WHERE device_num = ?1))) "           \
-			       "ORDER BY d.id DESC LIMIT 1")                                      \
-	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "     \
-				    "AND payload_id = ?2")                                        \
-	X(ASSIGNMENT_FOR_REPORT, "SELECT a.id, a.state FROM assignments a "                       \
-				 "JOIN deployments d ON d.id = a.deployment_id "                  \
-				 "JOIN manifests m ON m.id = d.manifest_id "                      \
-				 "WHERE a.device_num = ?1 AND m.digest = ?2 "                     \
-				 "ORDER BY a.id DESC LIMIT 1")                                    \
-	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                 \
-			       "updated_at = ?4 WHERE id = ?1")                                   \
-	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "      \
-			 "state, progress, reason, code, media_type, body, received_at) "         \
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                      \
-	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "    \
-			     "r.code, r.media_type, r.body, r.received_at FROM reports r "        \
-			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "            \
-			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                         \
-	X(ASSIGNMENTS_TIME_OUT,                                                                   \
-	  "UPDATE assignments SET state = 'timed_out', "                                          \
-	  "reason = 'no news from the device for ' || "                                           \
-	  "(SELECT device_timeout FROM deployments d "                                            \
-	  "WHERE d.id = assignments.deployment_id) || ' s', updated_at = ?1 "                     \
-	  "WHERE state IN ('delivered', 'downloading', 'downloaded', "                            \
-	  "'installing', 'installed') AND updated_at + (SELECT "                                  \
-	  "device_timeout FROM deployments d "                                                    \
-	  "WHERE d.id = assignments.deployment_id) < ?1")                                         \
-	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "              \
-			  "WHERE received_at < ?1 LIMIT ?2)")                                     \
-	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                     \
+#define STATEMENT_LIST(X)                                                                          \
+	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
+	X(COMMIT, "COMMIT")                                                                        \
+	X(ROLLBACK, "ROLLBACK")                                                                    \
+	X(PING, "SELECT 1")                                                                        \
+	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "               \
+			  "VALUES (?1, ?2, ?3, ?4)")                                               \
+	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "              \
+			   "FROM api_keys WHERE key_hash = ?1")                                    \
+	X(API_KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1")              \
+	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at "             \
+			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                        \
+	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                   \
+			  "WHERE name = ?1 AND revoked_at IS NULL")                                \
+	X(UPLOAD_INSERT, "INSERT INTO uploads (state, chunk_size, started_at) "                    \
+			 "VALUES ('receiving', ?1, ?2)")                                           \
+	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")                  \
+	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = ?1")                                      \
+	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")                   \
+	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES (?1, ?2, ?3)")           \
+	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = ?1 "                        \
+		       "AND seq BETWEEN ?2 AND ?3 ORDER BY seq")                                   \
+	X(PAYLOAD_INSERT, "INSERT INTO payloads (sha256, size, name, upload_id, created_at) "      \
+			  "VALUES (?1, ?2, ?3, ?4, ?5)")                                           \
+	X(PAYLOAD_BY_SHA, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "     \
+			  "u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "     \
+			  "WHERE p.sha256 = ?1")                                                   \
+	X(PAYLOAD_LIST, "SELECT p.id, p.sha256, p.size, p.name, p.created_at, p.upload_id, "       \
+			"u.chunk_size FROM payloads p JOIN uploads u ON u.id = p.upload_id "       \
+			"WHERE p.id > ?1 ORDER BY p.id LIMIT ?2")                                  \
+	X(PAYLOAD_DELETE, "DELETE FROM payloads WHERE id = ?1")                                    \
+	X(MANIFEST_INSERT,                                                                         \
+	  "INSERT INTO manifests (digest, digest_alg, envelope, sequence_number, "                 \
+	  "facts, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                    \
+	X(MANIFEST_COMPONENT_INSERT, "INSERT INTO manifest_components (manifest_id, "              \
+				     "component_index, component_id, vendor_id, class_id) "        \
+				     "VALUES (?1, ?2, ?3, ?4, ?5)")                                \
+	X(MANIFEST_PAYLOAD_INSERT, "INSERT OR IGNORE INTO manifest_payloads (manifest_id, "        \
+				   "payload_id) VALUES (?1, ?2)")                                  \
+	X(MANIFEST_BY_DIGEST, "SELECT id, digest, digest_alg, sequence_number, facts, "            \
+			      "created_at FROM manifests WHERE digest = ?1")                       \
+	X(MANIFEST_ENVELOPE, "SELECT envelope FROM manifests WHERE digest = ?1")                   \
+	X(MANIFEST_LIST, "SELECT DISTINCT m.id, m.digest, m.digest_alg, m.sequence_number, "       \
+			 "m.facts, m.created_at FROM manifests m "                                 \
+			 "LEFT JOIN manifest_components mc ON mc.manifest_id = m.id "              \
+			 "WHERE m.id > ?1 AND (?3 IS NULL OR mc.vendor_id = ?3) "                  \
+			 "AND (?4 IS NULL OR mc.class_id = ?4) ORDER BY m.id LIMIT ?2")            \
+	X(MANIFEST_DELETE, "DELETE FROM manifests WHERE digest = ?1")                              \
+	X(MANIFEST_SEQUENCE_CONFLICT, "SELECT m.digest FROM manifest_components mc "               \
+				      "JOIN manifests m ON m.id = mc.manifest_id "                 \
+				      "WHERE mc.vendor_id IS ?1 AND mc.class_id IS ?2 "            \
+				      "AND mc.component_id = ?3 AND m.sequence_number = ?4 "       \
+				      "AND m.digest != ?5 LIMIT 1")                                \
+	X(MANIFEST_PAYLOADS, "SELECT p.sha256 FROM manifest_payloads mp "                          \
+			     "JOIN payloads p ON p.id = mp.payload_id WHERE mp.manifest_id = ?1 "  \
+			     "ORDER BY p.id")                                                      \
+	X(PAYLOAD_MANIFESTS, "SELECT m.digest FROM manifest_payloads mp "                          \
+			     "JOIN manifests m ON m.id = mp.manifest_id "                          \
+			     "WHERE mp.payload_id = ?1 ORDER BY m.id LIMIT 100")                   \
+	X(DEVICE_INSERT, "INSERT INTO devices (id, grp, vendor_id, class_id, attributes, "         \
+			 "token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")            \
+	X(DEVICE_TAG_INSERT,                                                                       \
+	  "INSERT OR IGNORE INTO device_tags (device_num, tag) VALUES (?1, ?2)")                   \
+	X(DEVICE_TAGS_CLEAR, "DELETE FROM device_tags WHERE device_num = ?1")                      \
+	X(DEVICE_TAGS, "SELECT tag FROM device_tags WHERE device_num = ?1 ORDER BY tag")           \
+	X(DEVICE_BY_ID, "SELECT num, id, grp, vendor_id, class_id, attributes, "                   \
+			"reported_sequence, last_seen_at, created_at FROM devices WHERE id = ?1")  \
+	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash FROM devices WHERE token_hash = ?1")   \
+	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                    \
+	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "        \
+		       "d.reported_sequence, d.last_seen_at, d.created_at FROM devices d "         \
+		       "WHERE d.num > ?1 AND (?3 IS NULL OR d.grp = ?3) "                          \
+		       "AND (?4 IS NULL OR d.class_id = ?4) "                                      \
+		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                 \
+		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                   \
+		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")      \
+	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1")                          \
+	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
+	X(DEVICE_SET_TOKEN, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")                    \
+	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                      \
+	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
+		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \
+	X(DEPLOYMENT_INSERT,                                                                       \
+	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "    \
+	  "created_at, device_timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                       \
+	X(DEPLOYMENT_BY_ID, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "        \
+			    "d.target_value, d.status, d.created_at, d.created_by, "               \
+			    "m.sequence_number, d.device_timeout FROM deployments d "              \
+			    "JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1")            \
+	X(DEPLOYMENT_LIST, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "         \
+			   "d.target_value, d.status, d.created_at, d.created_by, "                \
+			   "m.sequence_number, d.device_timeout FROM deployments d "               \
+			   "JOIN manifests m ON m.id = d.manifest_id WHERE d.id > ?1 "             \
+			   "AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR m.digest = ?4) "  \
+			   "ORDER BY d.id LIMIT ?2")                                               \
+	X(DEPLOYMENT_COUNTS, "SELECT state, count(*) FROM assignments WHERE deployment_id = ?1 "   \
+			     "GROUP BY state")                                                     \
+	X(DEPLOYMENT_CANCEL, "UPDATE deployments SET status = 'canceled' "                         \
+			     "WHERE id = ?1 AND status = 'active'")                                \
+	X(ASSIGNMENTS_CANCEL,                                                                      \
+	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                               \
+	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)              \
+	X(DEVICE_NUMS_BY_GROUP, "SELECT num FROM devices WHERE grp = ?1")                          \
+	X(DEVICE_NUMS_BY_TAG, "SELECT device_num FROM device_tags WHERE tag = ?1")                 \
+	X(ASSIGNMENT_SUPERSEDE, "UPDATE assignments SET state = 'canceled', reason = ?3, "         \
+				"updated_at = ?4 WHERE device_num = ?1 AND deployment_id != ?2 "   \
+				"AND state IN " SQL_ACTIVE_STATES)                                 \
+	X(ASSIGNMENT_INSERT, "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "      \
+			     "state, reason, created_at, updated_at) SELECT ?1, d.num, "           \
+			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "               \
+			     "AND d.vendor_id != ?3 THEN 'skipped' "                               \
+			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
+			     "AND d.class_id != ?4 THEN 'skipped' "                                \
+			     "WHEN d.reported_sequence >= ?5 THEN 'skipped' ELSE 'pending' END, "  \
+			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "               \
+			     "AND d.vendor_id != ?3 THEN 'vendor id differs from the manifest' "   \
+			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
+			     "AND d.class_id != ?4 THEN 'class id differs from the manifest' "     \
+			     "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "     \
+			     "d.reported_sequence ELSE NULL END, ?6, ?6 "                          \
+			     "FROM devices d WHERE d.num = ?2 RETURNING state")                    \
+	X(MANIFEST_IDENTITY, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "          \
+			     "FROM manifests m LEFT JOIN manifest_components mc "                  \
+			     "ON mc.manifest_id = m.id AND mc.component_index = 0 "                \
+			     "WHERE m.digest = ?1")                                                \
+	X(MANIFEST_IDENTITY_BY_ID, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "    \
+				   "FROM manifests m LEFT JOIN manifest_components mc "            \
+				   "ON mc.manifest_id = m.id AND mc.component_index = 0 "          \
+				   "WHERE m.id = ?1")                                              \
+	X(ACTIVE_ASSIGNMENTS,                                                                      \
+	  "SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, "                            \
+	  "a.state, m.digest, m.sequence_number FROM assignments a "                               \
+	  "JOIN deployments d ON d.id = a.deployment_id "                                          \
+	  "JOIN manifests m ON m.id = d.manifest_id WHERE a.state IN " SQL_ACTIVE_STATES           \
+	  " AND (?1 IS NULL OR a.device_num = ?1)")                                                \
+	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                 \
+				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                    \
+	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at "               \
+			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "       \
+			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                          \
+			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")           \
+	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id FROM deployments d "                    \
+			       "WHERE d.status = 'active' AND ((d.target_kind = 'group' "          \
+			       "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "   \
+			       "OR (d.target_kind = 'tag' AND d.target_value IN "                  \
+			       "(SELECT tag FROM device_tags WHERE device_num = ?1))) "            \
+			       "ORDER BY d.id DESC LIMIT 1")                                       \
+	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "      \
+				    "AND payload_id = ?2")                                         \
+	X(ASSIGNMENT_FOR_REPORT, "SELECT a.id, a.state FROM assignments a "                        \
+				 "JOIN deployments d ON d.id = a.deployment_id "                   \
+				 "JOIN manifests m ON m.id = d.manifest_id "                       \
+				 "WHERE a.device_num = ?1 AND m.digest = ?2 "                      \
+				 "ORDER BY a.id DESC LIMIT 1")                                     \
+	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                  \
+			       "updated_at = ?4 WHERE id = ?1")                                    \
+	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
+			 "state, progress, reason, code, media_type, body, received_at) "          \
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
+	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "     \
+			     "r.code, r.media_type, r.body, r.received_at FROM reports r "         \
+			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "             \
+			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                          \
+	X(ASSIGNMENTS_TIME_OUT,                                                                    \
+	  "UPDATE assignments SET state = 'timed_out', "                                           \
+	  "reason = 'no news from the device for ' || "                                            \
+	  "(SELECT device_timeout FROM deployments d "                                             \
+	  "WHERE d.id = assignments.deployment_id) || ' s', updated_at = ?1 "                      \
+	  "WHERE state IN ('delivered', 'downloading', 'downloaded', "                             \
+	  "'installing', 'installed') " /* a bound the index (state, updated_at) can range-scan */ \
+	  "AND updated_at < ?1 - (SELECT min(device_timeout) FROM deployments) "                   \
+	  "AND updated_at + (SELECT "                                                              \
+	  "device_timeout FROM deployments d "                                                     \
+	  "WHERE d.id = assignments.deployment_id) < ?1")                                          \
+	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "               \
+			  "WHERE received_at < ?1 LIMIT ?2)")                                      \
+	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                      \
 			"VALUES (?1, ?2, ?3, ?4)")
 
 enum stmt {
