@@ -41,7 +41,7 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c api/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c api/*.c) \
 	server/router.c server/routes.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
@@ -156,7 +156,7 @@ lint:
 		--suppress=missingIncludeSystem --suppress=memleak -I. $$(git ls-files '*.c')
 	@# memleak: cppcheck does not know __attribute__((cleanup)); LeakSanitizer
 	@# in `make check SANITIZE=1` covers leaks instead.
-	clang-tidy --quiet $$(git ls-files 'common/*.c' 'config/*.c' 'storage/*.c' 'api/*.c' 'server/*.c') \
+	clang-tidy --quiet $$(git ls-files 'common/*.c' 'config/*.c' 'storage/*.c' 'suit/*.c' 'tracker/*.c' 'api/*.c' 'server/*.c') \
 		-- $(CPPFLAGS) $(PKG_CFLAGS) -std=c11
 	@! git grep -nE '\b(strcpy|strcat|strncpy|sprintf|vsprintf|strtok|atoi|gets)\(' -- '*.c' '*.h' \
 		|| { echo "banned function used (see STYLE.md)"; exit 1; }

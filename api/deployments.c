@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/assignments.h"
+#include "tracker/assignments.h"
 #include "api/input.h"
 #include "api/seen.h"
 #include "common/crypto.h"
@@ -13,11 +13,16 @@
 #include "storage/deployments.h"
 #include "storage/devices.h"
 #include "suit/suit.h"
+#include "tracker/rollout.h"
 
 /* A device that took its update and then went silent this long (seconds)
  * is timed_out: one day by default, at most a year. */
 #define DEVICE_TIMEOUT_DEFAULT 86400
 #define DEVICE_TIMEOUT_MAX     31536000
+/* Rollout defaults (DESIGN.md §6): everything at once, pause above 5 %
+ * failures, the next stage at 95 % done. */
+#define SUCCESS_THRESHOLD_DEFAULT 95
+#define FAILURE_THRESHOLD_DEFAULT 5
 /* Device ids in one deployment request. */
 #define TARGET_DEVICES_MAX 10000
 
@@ -29,29 +34,82 @@ static json_t *time_json(int64_t t)
 	return json_string(text);
 }
 
+static json_t *time_or_null(int64_t t)
+{
+	return t ? time_json(t) : json_null();
+}
+
+static json_t *counts_json(const unsigned n[ASSIGN__COUNT], unsigned *ret_total)
+{
+	json_t *c = json_object();
+	unsigned total = 0;
+
+	for (int i = 0; i < ASSIGN__COUNT; i++) {
+		json_object_set_new(c, assignment_state_name((enum assignment_state)i),
+				    json_integer(n[i]));
+		total += n[i];
+	}
+	*ret_total = total;
+	return c;
+}
+
+/* rollout (the policy), stages (each with its counts), totals. */
+static void rollout_json(json_t *j, const struct deployment *d, const struct deployment_counts *c)
+{
+	const struct rollout_policy *p = &d->rollout;
+	json_t *percents = json_array(), *stages = json_array();
+	unsigned totals[ASSIGN__COUNT] = {0}, devices, all;
+
+	for (unsigned i = 0; i < p->stage_count; i++) {
+		json_array_append_new(percents, json_integer(p->stages[i]));
+		for (int k = 0; k < ASSIGN__COUNT; k++)
+			totals[k] += c->n[i][k];
+		json_t *counts = counts_json(c->n[i], &devices);
+		json_array_append_new(
+			stages,
+			json_pack("{s:I, s:I, s:b, s:o, s:I, s:o}", "stage", (json_int_t)i + 1,
+				  "percent", (json_int_t)p->stages[i], "open", i <= d->open_stage,
+				  "opened_at", time_or_null(d->stage_opened_at[i]), "devices",
+				  (json_int_t)devices, "counts", counts));
+	}
+	json_object_set_new(j, "rollout",
+			    json_pack("{s:o, s:I, s:I, s:I}", "stages", percents,
+				      "success_threshold", (json_int_t)p->success_threshold,
+				      "failure_threshold", (json_int_t)p->failure_threshold,
+				      "device_timeout", (json_int_t)p->device_timeout));
+	json_object_set_new(j, "current_stage", json_integer((json_int_t)d->open_stage + 1));
+	json_object_set_new(j, "stages", stages);
+	json_object_set_new(j, "counts", counts_json(totals, &all));
+	json_object_set_new(j, "devices", json_integer(all));
+}
+
 static json_t *deployment_json(struct api_ctx *ctx, const struct deployment *d)
 {
 	static const char *const kinds[] = {"devices", "group", "tag"};
-	unsigned counts[ASSIGN__COUNT];
+	struct deployment_counts counts;
 	char hex[2 * MANIFEST_DIGEST_MAX + 1];
-	json_t *c = json_object(), *target = json_object();
+	json_t *target = json_object(), *paused = json_null();
 
 	hex_encode(d->digest, d->digest_len, hex);
-	if (storage_deployment_counts(ctx->storage, d->id, counts) == ERR_OK)
-		for (int i = 0; i < ASSIGN__COUNT; i++)
-			json_object_set_new(c, assignment_state_name((enum assignment_state)i),
-					    json_integer(counts[i]));
+	if (storage_deployment_counts(ctx->storage, d->id, &counts) != ERR_OK)
+		memset(&counts, 0, sizeof(counts));
 	json_object_set_new(target, "kind", json_string(kinds[d->kind]));
 	if (d->kind != TARGET_DEVICES)
 		json_object_set_new(target, kinds[d->kind], json_string(d->target));
-	json_t *j =
-		json_pack("{s:I, s:o, s:s, s:I, s:o, s:s, s:o, s:s, s:o}", "id", (json_int_t)d->id,
-			  "name", d->name[0] ? json_string(d->name) : json_null(), "manifest", hex,
-			  "sequence_number", (json_int_t)d->sequence, "target", target, "status",
-			  d->active ? "active" : "canceled", "created_at", time_json(d->created_at),
-			  "created_by", d->created_by, "counts", c);
-	json_object_set_new(j, "rollout",
-			    json_pack("{s:I}", "device_timeout", (json_int_t)d->device_timeout));
+	if (d->paused_at)
+		paused = json_pack("{s:o, s:s, s:o, s:b}", "at", time_json(d->paused_at), "by",
+				   d->paused_by, "reason",
+				   d->pause_reason[0] ? json_string(d->pause_reason) : json_null(),
+				   "automatic", d->paused_auto);
+	json_t *j = json_pack(
+		"{s:I, s:o, s:s, s:I, s:o, s:s, s:o, s:o, s:o, s:s, s:o, s:I}", "id",
+		(json_int_t)d->id, "name", d->name[0] ? json_string(d->name) : json_null(),
+		"manifest", hex, "sequence_number", (json_int_t)d->sequence, "target", target,
+		"status", deployment_status_name(d->status), "paused", paused, "completed_at",
+		time_or_null(d->completed_at), "canceled_at", time_or_null(d->canceled_at),
+		"created_by", d->created_by, "created_at", time_json(d->created_at),
+		"failures_acknowledged", (json_int_t)d->failures_acknowledged);
+	rollout_json(j, d, &counts);
 	return j;
 }
 
@@ -118,6 +176,80 @@ static enum err resolve_devices(struct api_ctx *ctx, json_t *ids, struct respons
 	return ERR_OK;
 }
 
+/* An integer member in [lo, hi], or the default when absent. */
+static bool int_member(json_t *obj, const char *name, json_int_t lo, json_int_t hi,
+		       json_int_t *value)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return false;
+	*value = json_integer_value(v);
+	return true;
+}
+
+/* rollout: {stages: [1, 10, 50, 100], success_threshold: 95,
+ * failure_threshold: 5, device_timeout: 86400}, every member optional. */
+static enum err rollout_param(json_t *v, struct response *res, struct rollout_policy *ret)
+{
+	json_int_t success = SUCCESS_THRESHOLD_DEFAULT, failure = FAILURE_THRESHOLD_DEFAULT,
+		   timeout = DEVICE_TIMEOUT_DEFAULT;
+	json_t *stages, *item;
+	const char *k;
+	size_t i;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->stage_count = 1;
+	ret->stages[0] = 100;
+	/* Absent: the defaults (jansson reads a NULL object as empty). */
+	if (v && !json_is_object(v))
+		return api_fail(res, ERR_INVALID, "field 'rollout' must be an object");
+	json_object_foreach(v, k, item)
+	{
+		if (strcmp(k, "stages") != 0 && strcmp(k, "success_threshold") != 0 &&
+		    strcmp(k, "failure_threshold") != 0 && strcmp(k, "device_timeout") != 0)
+			return api_fail(res, ERR_INVALID,
+					"unknown field 'rollout.%.64s' (stages, success_threshold, "
+					"failure_threshold, device_timeout)",
+					k);
+	}
+	if (!int_member(v, "success_threshold", 0, 100, &success) ||
+	    !int_member(v, "failure_threshold", 0, 100, &failure))
+		return api_fail(res, ERR_INVALID,
+				"fields 'rollout.success_threshold' and "
+				"'rollout.failure_threshold' are percentages 0..100");
+	if (!int_member(v, "device_timeout", 1, DEVICE_TIMEOUT_MAX, &timeout))
+		return api_fail(res, ERR_INVALID,
+				"field 'rollout.device_timeout' must be 1..%d seconds",
+				DEVICE_TIMEOUT_MAX);
+	if ((stages = json_object_get(v, "stages"))) {
+		size_t n = json_array_size(stages);
+		json_int_t prev = 0;
+		bool ok = json_is_array(stages) && n >= 1 && n <= ROLLOUT_STAGES_MAX;
+		json_array_foreach(stages, i, item)
+		{
+			if (!ok)
+				break;
+			json_int_t p = json_integer_value(item);
+			ok = json_is_integer(item) && p > prev && p <= 100;
+			ret->stages[i] = (uint8_t)(ok ? p : 0);
+			prev = p;
+		}
+		if (!ok || prev != 100)
+			return api_fail(res, ERR_INVALID,
+					"field 'rollout.stages' must be 1 to %d increasing "
+					"percentages ending with 100, like [1, 10, 50, 100]",
+					ROLLOUT_STAGES_MAX);
+		ret->stage_count = (unsigned)n;
+	}
+	ret->success_threshold = (unsigned)success;
+	ret->failure_threshold = (unsigned)failure;
+	ret->device_timeout = (int64_t)timeout;
+	return ERR_OK;
+}
+
 enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 				struct response *res)
 {
@@ -152,20 +284,8 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 					DEPLOYMENT_NAME_MAX);
 		dn.name = json_string_value(v);
 	}
-	/* rollout: {device_timeout: seconds} (stages come with the rollout work). */
-	dn.device_timeout = DEVICE_TIMEOUT_DEFAULT;
-	if ((v = json_object_get(body, "rollout"))) {
-		json_t *t = json_object_get(v, "device_timeout");
-		if (!json_is_object(v) || json_object_size(v) != (t ? 1u : 0u) ||
-		    (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
-			   json_integer_value(t) > DEVICE_TIMEOUT_MAX)))
-			return api_fail(
-				res, ERR_INVALID,
-				"field 'rollout' must be {\"device_timeout\": 1..%d seconds}",
-				DEVICE_TIMEOUT_MAX);
-		if (t)
-			dn.device_timeout = (int64_t)json_integer_value(t);
-	}
+	if ((e = rollout_param(json_object_get(body, "rollout"), res, &dn.rollout)))
+		return e;
 	target = json_object_get(body, "target");
 	if (!json_is_object(target) || json_object_size(target) != 1)
 		return api_fail(res, ERR_INVALID,
@@ -191,7 +311,7 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 	/* Sequence numbers devices reported since the last flush decide skips. */
 	if (ctx->seen)
 		seen_flush(ctx->seen, ctx->storage, &flushed);
-	e = storage_deployment_create(ctx->storage, &dn, &id);
+	e = storage_deployment_create(ctx->storage, &dn, &rollout_planner, &id);
 	free(nums);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, ERR_UNPROCESSABLE, "no manifest with digest %s", manifest);
@@ -221,8 +341,10 @@ enum err api_deployments_list(struct api_ctx *ctx, const struct request *req, st
 
 	if ((e = api_page_params(req, res, &limit, &after)))
 		return e;
-	if (status && strcmp(status, "active") != 0 && strcmp(status, "canceled") != 0)
-		return api_fail(res, ERR_INVALID, "status must be active or canceled");
+	enum deployment_status parsed_status;
+	if (status && !deployment_status_parse(status, &parsed_status))
+		return api_fail(res, ERR_INVALID,
+				"status must be active, paused, completed or canceled");
 	if (manifest && digest_text(manifest, digest, &digest_len))
 		return api_fail(res, ERR_INVALID, "manifest must be a manifest digest in hex");
 	items = calloc(limit + 1, sizeof(*items));
@@ -253,20 +375,29 @@ static enum err id_param(const struct request *req, struct response *res, int64_
 	return ERR_OK;
 }
 
-enum err api_deployments_get(struct api_ctx *ctx, const struct request *req, struct response *res)
+/* The deployment named in the path, or a 400/404 problem. */
+static enum err deployment_param(struct api_ctx *ctx, const struct request *req,
+				 struct response *res, struct deployment *ret)
 {
-	struct deployment d;
 	int64_t id = 0;
 	enum err e = id_param(req, res, &id);
 
 	if (e)
 		return e;
-	e = storage_deployment_get(ctx->storage, id, &d);
+	e = storage_deployment_get(ctx->storage, id, ret);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, e, "no such deployment");
 	if (e)
 		return api_fail(res, e, "cannot read the deployment");
-	return response_json(res, 200, deployment_json(ctx, &d));
+	return ERR_OK;
+}
+
+enum err api_deployments_get(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct deployment d;
+	enum err e = deployment_param(ctx, req, res, &d);
+
+	return e ? e : response_json(res, 200, deployment_json(ctx, &d));
 }
 
 enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
@@ -277,17 +408,17 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 	struct assignment_row *rows;
 	struct deployment d;
 	unsigned limit, n = 0;
-	int64_t id = 0, after;
+	int64_t id, after;
 	json_t *arr;
 	enum err e;
 
-	if ((e = id_param(req, res, &id)) || (e = api_page_params(req, res, &limit, &after)))
+	if ((e = api_page_params(req, res, &limit, &after)))
 		return e;
 	if (state && !assignment_state_parse(state, &parsed))
 		return api_fail(res, ERR_INVALID, "'%.32s' is not an assignment state", state);
-	if ((e = storage_deployment_get(ctx->storage, id, &d)))
-		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such deployment")
-					  : api_fail(res, e, "cannot read the deployment");
+	if ((e = deployment_param(ctx, req, res, &d)))
+		return e;
+	id = d.id;
 	rows = calloc(limit + 1, sizeof(*rows));
 	if (!rows)
 		return ERR_NOMEM;
@@ -300,7 +431,8 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 	for (unsigned i = 0; i < n && i < limit; i++)
 		json_array_append_new(
 			arr,
-			json_pack("{s:s, s:s, s:o, s:o}", "device", rows[i].device, "state",
+			json_pack("{s:s, s:I, s:s, s:o, s:o}", "device", rows[i].device, "stage",
+				  (json_int_t)rows[i].stage + 1, "state",
 				  assignment_state_name(rows[i].state), "reason",
 				  rows[i].reason[0] ? json_string(rows[i].reason) : json_null(),
 				  "updated_at", time_json(rows[i].updated_at)));
@@ -309,27 +441,109 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 	return response_json(res, 200, api_page_json(arr, n > limit, last));
 }
 
+/* After a change of what devices may fetch: the index, then the new state. */
+static enum err changed(struct api_ctx *ctx, struct response *res, struct deployment *d)
+{
+	enum err e = assignment_index_load(ctx->assignments, ctx->storage);
+
+	if (e)
+		log_err("deployment %lld: cannot reload the assignment index: %s", (long long)d->id,
+			err_title(e));
+	if ((e = storage_deployment_get(ctx->storage, d->id, d)))
+		return api_fail(res, e, "cannot read the deployment");
+	return response_json(res, 200, deployment_json(ctx, d));
+}
+
 enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
 				struct response *res)
 {
 	struct deployment d;
-	int64_t id = 0;
-	enum err e = id_param(req, res, &id);
+	enum err e = deployment_param(ctx, req, res, &d);
 
 	if (e)
 		return e;
-	if ((e = storage_deployment_get(ctx->storage, id, &d)))
-		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such deployment")
-					  : api_fail(res, e, "cannot read the deployment");
-	e = storage_deployment_cancel(ctx->storage, id, req->key->name);
+	e = storage_deployment_cancel(ctx->storage, d.id, req->key->name);
 	if (e == ERR_CONFLICT)
-		return api_fail(res, e, "the deployment is not active");
+		return api_fail(res, e, "the deployment is %s", deployment_status_name(d.status));
 	if (e)
 		return api_fail(res, e, "cannot cancel the deployment");
-	if ((e = assignment_index_load(ctx->assignments, ctx->storage)))
-		log_err("cannot reload the assignment index: %s", err_title(e));
-	storage_deployment_get(ctx->storage, id, &d);
-	return response_json(res, 200, deployment_json(ctx, &d));
+	return changed(ctx, res, &d);
+}
+
+/* An optional JSON body with at most the one member `name` of type `type`. */
+static enum err optional_member(const struct request *req, struct response *res, const char *name,
+				json_type type, json_t **ret_body, json_t **ret_value)
+{
+	const char *k;
+	json_t *v;
+	enum err e;
+
+	*ret_body = *ret_value = NULL;
+	if (!req->body_len)
+		return ERR_OK;
+	if ((e = api_json_body(req, res, ret_body)))
+		return e;
+	json_object_foreach(*ret_body, k, v)
+	{
+		if (strcmp(k, name) != 0)
+			return api_fail(res, ERR_INVALID, "unknown field '%.64s' (only '%s')", k,
+					name);
+		if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
+			return api_fail(res, ERR_INVALID, "field '%s' must be a %s", name,
+					type == JSON_STRING ? "string" : "boolean");
+		*ret_value = v;
+	}
+	return ERR_OK;
+}
+
+enum err api_deployments_pause(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	json_auto_t *body = NULL;
+	struct deployment d;
+	json_t *reason;
+	enum err e;
+
+	if ((e = optional_member(req, res, "reason", JSON_STRING, &body, &reason)) ||
+	    (e = deployment_param(ctx, req, res, &d)))
+		return e;
+	if (reason && json_string_length(reason) > PAUSE_REASON_MAX)
+		return api_fail(res, ERR_INVALID, "field 'reason' must be at most %d bytes",
+				PAUSE_REASON_MAX);
+	e = storage_deployment_pause(ctx->storage, d.id, req->key->name,
+				     reason ? json_string_value(reason) : NULL, false);
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e, "the deployment is %s", deployment_status_name(d.status));
+	if (e)
+		return api_fail(res, e, "cannot pause the deployment");
+	return changed(ctx, res, &d);
+}
+
+enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
+				struct response *res)
+{
+	json_auto_t *body = NULL;
+	struct deployment d;
+	json_t *ack;
+	enum err e;
+
+	if ((e = optional_member(req, res, "acknowledge", JSON_TRUE, &body, &ack)) ||
+	    (e = deployment_param(ctx, req, res, &d)))
+		return e;
+	if (d.status != DEPLOYMENT_PAUSED)
+		return api_fail(res, ERR_CONFLICT, "the deployment is %s, not paused",
+				deployment_status_name(d.status));
+	/* Failures stopped it: someone must say they looked. */
+	if (d.paused_auto && !json_is_true(ack))
+		return api_fail(res, ERR_CONFLICT,
+				"suitd paused this deployment (%s); resume with "
+				"{\"acknowledge\": true} to accept these failures",
+				d.pause_reason);
+	e = storage_deployment_resume(ctx->storage, d.id, req->key->name, json_is_true(ack));
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e, "the deployment changed meanwhile; read it again");
+	if (e)
+		return api_fail(res, e, "cannot resume the deployment");
+	return changed(ctx, res, &d);
 }
 
 void deployments_device_changed(struct api_ctx *ctx, const char *device_id)
@@ -345,7 +559,7 @@ void deployments_device_changed(struct api_ctx *ctx, const char *device_id)
 	 * skip, as at deployment creation. */
 	if (ctx->seen)
 		seen_flush(ctx->seen, ctx->storage, &flushed);
-	if (storage_deployment_join(ctx->storage, d.num, &joined) != ERR_OK) {
+	if (storage_deployment_join(ctx->storage, d.num, &rollout_planner, &joined) != ERR_OK) {
 		log_err("device '%s': cannot join its deployments", device_id);
 		return;
 	}
@@ -452,6 +666,9 @@ enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct resp
 			return api_fail(res, e, "cannot record the device's state");
 		return nothing_to_do(ctx, res);
 	}
+	/* Its stage is not open yet, or the deployment is paused. */
+	if (a.state == ASSIGN_PENDING && a.held)
+		return nothing_to_do(ctx, res);
 	/* A severed body is another representation: another ETag. */
 	const char *sever = req->query(req, "sever");
 	hex_encode(a.digest, a.digest_len, hex);

@@ -10,6 +10,12 @@ enum err api_deployments_list(struct api_ctx *ctx, const struct request *req, st
 enum err api_deployments_get(struct api_ctx *ctx, const struct request *req, struct response *res);
 enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 				 struct response *res);
+/* Pause ({"reason": "..."} optional) stops new deliveries; resume
+ * ({"acknowledge": true} required after an automatic pause). */
+enum err api_deployments_pause(struct api_ctx *ctx, const struct request *req,
+			       struct response *res);
+enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
+				struct response *res);
 enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
 				struct response *res);
 enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct response *res);

@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "api/assignments.h"
+#include "tracker/assignments.h"
 #include "api/auth.h"
 #include "api/deployments.h"
 #include "api/input.h"

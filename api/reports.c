@@ -7,7 +7,7 @@
 
 #include <openssl/evp.h>
 
-#include "api/assignments.h"
+#include "tracker/assignments.h"
 #include "api/input.h"
 #include "common/crypto.h"
 #include "common/log.h"

@@ -18,6 +18,7 @@
 #include "server/tls.h"
 #include "storage/api_keys.h"
 #include "storage/deployments.h"
+#include "tracker/rollout.h"
 
 struct config *command_config_load(const char *path)
 {
@@ -322,7 +323,8 @@ int command_device(const struct config *config, int argc, char **argv)
 		struct device_ident ident;
 		bool joined = false;
 		if (storage_device_ident(s, argv[1], &ident) == ERR_OK &&
-		    storage_deployment_join(s, ident.num, &joined) == ERR_OK && joined)
+		    storage_deployment_join(s, ident.num, &rollout_planner, &joined) == ERR_OK &&
+		    joined)
 			fprintf(stderr,
 				"device '%s' joined an active deployment of its group or tag\n",
 				argv[1]);

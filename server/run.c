@@ -11,7 +11,6 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "api/assignments.h"
 #include "api/manifests.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
@@ -25,11 +24,11 @@
 #include "storage/deployments.h"
 #include "storage/payloads.h"
 #include "storage/reports.h"
+#include "tracker/assignments.h"
+#include "tracker/housekeeping.h"
 
 /* In-flight requests get this long to finish on SIGTERM. */
 #define DRAIN_MS 10000
-/* Reports deleted per second at most by report_retention. */
-#define REPORT_EXPIRE_BATCH 5000
 
 static void reload(const struct config *running, struct manifest_policy_holder *manifests)
 {
@@ -77,39 +76,6 @@ static void flush_seen(struct seen_tracker *seen, struct storage *storage)
 			 err_title(e));
 	else if (n)
 		log_debug("wrote last-seen times of %u devices", n);
-}
-
-/* Engaged assignments whose device went silent past the deployment's
- * device_timeout become timed_out (checked every second, an indexed UPDATE
- * that usually changes nothing). */
-static void sweep_timeouts(struct storage *storage, struct assignment_index *assignments)
-{
-	unsigned n = 0;
-
-	if (storage_assignments_time_out(storage, time_now(), &n) != ERR_OK) {
-		log_warn("cannot time out silent assignments");
-		return;
-	}
-	if (!n)
-		return;
-	log_notice("%u assignments timed out (no news from their device)", n);
-	if (assignment_index_load(assignments, storage) != ERR_OK)
-		log_err("cannot reload the active assignments");
-}
-
-/* Reports older than [devices] report_retention go, a bounded batch per
- * second so that the write lock is never held long. */
-static void sweep_reports(struct storage *storage, const struct config *config)
-{
-	unsigned n = 0;
-
-	if (!config->devices.report_retention)
-		return;
-	if (storage_reports_expire(storage, time_now() - config->devices.report_retention,
-				   REPORT_EXPIRE_BATCH, &n) != ERR_OK)
-		log_warn("cannot delete expired reports");
-	else if (n)
-		log_info("%u reports older than report_retention deleted", n);
 }
 
 static struct metrics_route *metrics_routes(void)
@@ -224,8 +190,9 @@ int command_run(const struct config *config)
 				next_ping = now + watchdog_usec / 2;
 			}
 		}
-		sweep_timeouts(storage, assignments);
-		sweep_reports(storage, config);
+		housekeeping_timeouts(storage, assignments);
+		housekeeping_rollouts(storage, assignments);
+		housekeeping_reports(storage, config->devices.report_retention);
 		if (time_mono_usec() >= next_flush) {
 			flush_seen(seen, storage);
 			next_flush =

@@ -1,6 +1,7 @@
 #include "storage/deployments.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/timeutil.h"
@@ -13,6 +14,28 @@ static const char *const state_names[] = {
 };
 
 static const char *const kind_names[] = {"devices", "group", "tag"};
+static const char *const status_names[] = {
+	[DEPLOYMENT_ACTIVE] = "active",
+	[DEPLOYMENT_PAUSED] = "paused",
+	[DEPLOYMENT_COMPLETED] = "completed",
+	[DEPLOYMENT_CANCELED] = "canceled",
+};
+
+const char *deployment_status_name(enum deployment_status s)
+{
+	return (unsigned)s <= DEPLOYMENT_CANCELED ? status_names[s] : "unknown";
+}
+
+bool deployment_status_parse(const char *text, enum deployment_status *ret)
+{
+	for (unsigned i = 0; i <= DEPLOYMENT_CANCELED; i++) {
+		if (strcmp(text, status_names[i]) == 0) {
+			*ret = (enum deployment_status)i;
+			return true;
+		}
+	}
+	return false;
+}
 
 const char *assignment_state_name(enum assignment_state s)
 {
@@ -72,7 +95,7 @@ static enum err manifest_identity(struct db *db, enum stmt which, const void *ke
 /* Assign one device; supersede its older active assignment only when the
  * new one is pending (a skipped one never displaces a valid update). */
 static enum err assign(struct db *db, int64_t deployment_id, const struct manifest_identity *m,
-		       int64_t device_num, int64_t now, bool *ret_inserted)
+		       int64_t device_num, unsigned stage, int64_t now, bool *ret_inserted)
 {
 	enum err e = ERR_OK;
 	char reason[64];
@@ -90,6 +113,7 @@ static enum err assign(struct db *db, int64_t deployment_id, const struct manife
 			db_bind_blob(st, 4, m->class_id, 16);
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)m->sequence);
 		sqlite3_bind_int64(st, 6, now);
+		sqlite3_bind_int64(st, 7, stage);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			*ret_inserted = true;
@@ -109,32 +133,119 @@ static enum err assign(struct db *db, int64_t deployment_id, const struct manife
 	return db_result(sqlite3_step(st));
 }
 
-static enum err assign_query(struct db *db, enum stmt which, const char *value,
-			     int64_t deployment_id, const struct manifest_identity *m, int64_t now)
+static int by_num(const void *a, const void *b)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
-	enum err e = ERR_OK;
-	int rc;
-	bool inserted;
+	const struct stage_target *x = a, *y = b;
 
-	db_bind_text(st, 1, value);
-	/* Two statements interleave here; both are prepared per connection. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !e)
-		e = assign(db, deployment_id, m, sqlite3_column_int64(st, 0), now, &inserted);
+	return (x->num > y->num) - (x->num < y->num);
+}
+
+/* The target's device numbers and stage keys, in one growing array. */
+struct targets {
+	struct stage_target *t;
+	size_t n, cap;
+};
+
+static enum err target_add(struct targets *ts, const struct stage_planner *planner,
+			   int64_t deployment_id, sqlite3_stmt *row)
+{
+	if (ts->n == ts->cap) {
+		size_t cap = ts->cap ? 2 * ts->cap : 256;
+		struct stage_target *t = realloc(ts->t, cap * sizeof(*t));
+		if (!t)
+			return ERR_NOMEM;
+		ts->t = t;
+		ts->cap = cap;
+	}
+	ts->t[ts->n++] = (struct stage_target){
+		.num = sqlite3_column_int64(row, 0),
+		.key = planner->key(deployment_id, db_column_text(row, 1)),
+	};
+	return ERR_OK;
+}
+
+/* Every device of the target (rows of num, id). */
+static enum err targets_collect(struct db *db, const struct deployment_new *d,
+				const struct stage_planner *planner, int64_t deployment_id,
+				struct targets *ts)
+{
+	enum err e = ERR_OK;
+	int rc = SQLITE_DONE;
+
+	if (d->kind == TARGET_DEVICES) {
+		for (unsigned i = 0; i < d->count && !e; i++) {
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
+			sqlite3_bind_int64(st, 1, d->nums[i]);
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW)
+				e = target_add(ts, planner, deployment_id, st);
+			else
+				e = rc == SQLITE_DONE ? ERR_CONFLICT
+						      : db_result(rc); /* deleted meanwhile */
+		}
+		return e;
+	}
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(
+		db, d->kind == TARGET_GROUP ? STMT_DEVICE_NUMS_BY_GROUP : STMT_DEVICE_NUMS_BY_TAG);
+	db_bind_text(st, 1, d->value);
+	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		e = target_add(ts, planner, deployment_id, st);
 	return e ? e : db_result(rc);
 }
 
+static enum err stages_insert(struct db *db, int64_t id, const struct rollout_policy *p,
+			      int64_t now)
+{
+	enum err e = ERR_OK;
+
+	for (unsigned i = 0; i < p->stage_count && !e; i++) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_INSERT);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, i);
+		sqlite3_bind_int64(st, 3, p->stages[i]);
+		if (i == 0)
+			sqlite3_bind_int64(st, 4, now);
+		e = db_result(sqlite3_step(st));
+	}
+	return e;
+}
+
+static enum err audit_id(struct db *db, const char *actor, const char *action, int64_t id)
+{
+	char subject[32];
+
+	snprintf(subject, sizeof(subject), "%lld", (long long)id);
+	return db_audit(db, actor, action, subject);
+}
+
+/* The thread's connection, in a write transaction. */
+static enum err begin(struct storage *s, struct db **ret_db)
+{
+	enum err e = db_get(s, ret_db);
+
+	return e ? e : db_begin(*ret_db);
+}
+
+/* Commit on success, roll back otherwise. */
+static enum err finish(struct db *db, enum err e)
+{
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
 enum err storage_deployment_create(struct storage *s, const struct deployment_new *d,
-				   int64_t *ret_id)
+				   const struct stage_planner *planner, int64_t *ret_id)
 {
 	struct manifest_identity m = {0};
+	struct targets ts = {0};
 	struct db *db;
-	int64_t id, now = time_now();
+	int64_t id = 0, now = time_now();
 	bool inserted;
-	enum err e = db_get(s, &db);
+	enum err e = begin(s, &db);
 
-	if (!e)
-		e = db_begin(db);
 	if (e)
 		return e;
 	e = manifest_identity(db, STMT_MANIFEST_IDENTITY, d->digest, d->digest_len, 0, &m);
@@ -148,28 +259,27 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 			db_bind_text(st, 4, d->value);
 		db_bind_text(st, 5, d->actor);
 		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_int64(st, 7, d->device_timeout > 0 ? d->device_timeout : 86400);
+		sqlite3_bind_int64(st, 7, d->rollout.device_timeout);
+		sqlite3_bind_int64(st, 8, d->rollout.success_threshold);
+		sqlite3_bind_int64(st, 9, d->rollout.failure_threshold);
 		e = db_result(sqlite3_step(st));
+		id = sqlite3_last_insert_rowid(db->handle);
 	}
-	id = sqlite3_last_insert_rowid(db->handle);
-	if (!e && d->kind == TARGET_DEVICES)
-		for (unsigned i = 0; i < d->count && !e; i++)
-			e = assign(db, id, &m, d->nums[i], now, &inserted);
-	else if (!e)
-		e = assign_query(db,
-				 d->kind == TARGET_GROUP ? STMT_DEVICE_NUMS_BY_GROUP
-							 : STMT_DEVICE_NUMS_BY_TAG,
-				 d->value, id, &m, now);
-	if (!e) {
-		char subject[32];
-		snprintf(subject, sizeof(subject), "%lld", (long long)id);
-		e = db_audit(db, d->actor, "deployment.create", subject);
+	if (!e)
+		e = stages_insert(db, id, &d->rollout, now);
+	if (!e)
+		e = targets_collect(db, d, planner, id, &ts);
+	if (!e && ts.n) {
+		planner->plan(&d->rollout, ts.t, ts.n);
+		/* Assignment ids follow the devices' order, as lists show them. */
+		qsort(ts.t, ts.n, sizeof(*ts.t), by_num);
 	}
-	if (e) {
-		db_rollback(db);
-		return e;
-	}
-	e = db_commit(db);
+	for (size_t i = 0; i < ts.n && !e; i++)
+		e = assign(db, id, &m, ts.t[i].num, ts.t[i].stage, now, &inserted);
+	free(ts.t);
+	if (!e)
+		e = audit_id(db, d->actor, "deployment.create", id);
+	e = finish(db, e);
 	if (!e)
 		*ret_id = id;
 	return e;
@@ -191,47 +301,94 @@ static void deployment_from_row(sqlite3_stmt *st, struct deployment *d)
 		  : strcmp(kind, "tag") == 0 ? TARGET_TAG
 					     : TARGET_DEVICES;
 	snprintf(d->target, sizeof(d->target), "%s", db_column_text(st, 5));
-	d->active = strcmp(db_column_text(st, 6), "active") == 0;
+	if (!deployment_status_parse(db_column_text(st, 6), &d->status))
+		d->status = DEPLOYMENT_CANCELED;
 	d->created_at = sqlite3_column_int64(st, 7);
 	snprintf(d->created_by, sizeof(d->created_by), "%s", db_column_text(st, 8));
 	d->sequence = (uint64_t)sqlite3_column_int64(st, 9);
-	d->device_timeout = sqlite3_column_int64(st, 10);
+	d->rollout.device_timeout = sqlite3_column_int64(st, 10);
+	d->rollout.success_threshold = (unsigned)sqlite3_column_int(st, 11);
+	d->rollout.failure_threshold = (unsigned)sqlite3_column_int(st, 12);
+	d->open_stage = (unsigned)sqlite3_column_int(st, 13);
+	d->paused_at = sqlite3_column_int64(st, 14);
+	snprintf(d->paused_by, sizeof(d->paused_by), "%s", db_column_text(st, 15));
+	snprintf(d->pause_reason, sizeof(d->pause_reason), "%s", db_column_text(st, 16));
+	d->paused_auto = sqlite3_column_int(st, 17) != 0;
+	d->failures_acknowledged = (unsigned)sqlite3_column_int(st, 18);
+	d->completed_at = sqlite3_column_int64(st, 19);
+	d->canceled_at = sqlite3_column_int64(st, 20);
+}
+
+static enum err stages_load(struct db *db, struct deployment *d)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGES);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, d->id);
+	d->rollout.stage_count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	       d->rollout.stage_count < ROLLOUT_STAGES_MAX) {
+		unsigned i = d->rollout.stage_count++;
+		d->rollout.stages[i] = (uint8_t)sqlite3_column_int(st, 1);
+		d->stage_opened_at[i] = sqlite3_column_int64(st, 2);
+	}
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE; /* more stages than a policy holds: not written by suitd */
+	return db_result(rc);
+}
+
+/* Rows of SQL_DEPLOYMENT_COLUMNS into ret[], each with its stages. */
+static enum err deployments_read(struct db *db, sqlite3_stmt *st, unsigned max,
+				 struct deployment *ret, unsigned *ret_count)
+{
+	enum err e = ERR_OK;
+	unsigned n = 0;
+	int rc = SQLITE_DONE;
+
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		deployment_from_row(st, &ret[n++]);
+	if (n < max && rc != SQLITE_DONE)
+		return db_result(rc);
+	sqlite3_reset(st);
+	for (unsigned i = 0; i < n && !e; i++)
+		e = stages_load(db, &ret[i]);
+	if (!e)
+		*ret_count = n;
+	return e;
 }
 
 enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret)
 {
 	struct db *db;
+	unsigned n = 0;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
-	deployment_from_row(st, ret);
-	return ERR_OK;
+	e = deployments_read(db, st, 1, ret, &n);
+	return e ? e : n ? ERR_OK : ERR_NOT_FOUND;
 }
 
-enum err storage_deployment_counts(struct storage *s, int64_t id, unsigned counts[ASSIGN__COUNT])
+enum err storage_deployment_counts(struct storage *s, int64_t id, struct deployment_counts *ret)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	enum assignment_state st_;
+	enum assignment_state state;
 	int rc;
 
 	if (e)
 		return e;
-	memset(counts, 0, sizeof(unsigned) * ASSIGN__COUNT);
+	memset(ret, 0, sizeof(*ret));
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COUNTS);
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (assignment_state_parse(db_column_text(st, 0), &st_))
-			counts[st_] = (unsigned)sqlite3_column_int64(st, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t stage = sqlite3_column_int64(st, 0);
+		if (stage >= 0 && stage < ROLLOUT_STAGES_MAX &&
+		    assignment_state_parse(db_column_text(st, 1), &state))
+			ret->n[stage][state] = (unsigned)sqlite3_column_int64(st, 2);
+	}
 	return db_result(rc);
 }
 
@@ -241,8 +398,6 @@ enum err storage_deployment_list(struct storage *s, const char *status, const ui
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	unsigned n = 0;
-	int rc = SQLITE_DONE;
 
 	if (e)
 		return e;
@@ -253,46 +408,136 @@ enum err storage_deployment_list(struct storage *s, const char *status, const ui
 		db_bind_text(st, 3, status);
 	if (digest)
 		db_bind_blob(st, 4, digest, digest_len);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		deployment_from_row(st, &ret[n++]);
-	if (n < max && rc != SQLITE_DONE)
-		return db_result(rc);
-	*ret_count = n;
-	return ERR_OK;
+	return deployments_read(db, st, max, ret, ret_count);
+}
+
+enum err storage_deployments_running(struct storage *s, int64_t after, unsigned max,
+				     struct deployment *ret, unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_RUNNING);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, max);
+	return deployments_read(db, st, max, ret, ret_count);
+}
+
+/* One compare-and-set UPDATE of a deployment, audited, in a transaction;
+ * ERR_CONFLICT when it changed nothing. */
+static enum err deployment_update(struct db *db, sqlite3_stmt *st, const char *actor,
+				  const char *action, int64_t id)
+{
+	enum err e = db_result(sqlite3_step(st));
+
+	if (!e && sqlite3_changes(db->handle) == 0)
+		e = ERR_CONFLICT;
+	if (!e)
+		e = audit_id(db, actor, action, id);
+	return e;
 }
 
 enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor)
 {
 	struct db *db;
-	char subject[32];
-	enum err e = db_get(s, &db);
+	int64_t now = time_now();
+	enum err e = begin(s, &db);
 
-	if (!e)
-		e = db_begin(db);
 	if (e)
 		return e;
 	{
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_CANCEL);
 		sqlite3_bind_int64(st, 1, id);
-		e = db_result(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
-			e = ERR_CONFLICT;
+		sqlite3_bind_int64(st, 2, now);
+		e = deployment_update(db, st, actor, "deployment.cancel", id);
 	}
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
 		sqlite3_bind_int64(st, 1, id);
 		db_bind_text(st, 2, "deployment canceled");
+		sqlite3_bind_int64(st, 3, now);
+		e = db_result(sqlite3_step(st));
+	}
+	return finish(db, e);
+}
+
+enum err storage_deployment_pause(struct storage *s, int64_t id, const char *actor,
+				  const char *reason, bool automatic)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PAUSE);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, time_now());
+		db_bind_text(st, 3, actor);
+		if (reason && reason[0])
+			db_bind_text(st, 4, reason);
+		sqlite3_bind_int(st, 5, automatic);
+		e = deployment_update(db, st, actor, "deployment.pause", id);
+	}
+	return finish(db, e);
+}
+
+enum err storage_deployment_resume(struct storage *s, int64_t id, const char *actor,
+				   bool acknowledge)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RESUME);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, acknowledge);
+		e = deployment_update(db, st, actor, "deployment.resume", id);
+	}
+	return finish(db, e);
+}
+
+enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned stage)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_OPEN_STAGE);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, stage);
+		e = deployment_update(db, st, "suitd", "deployment.stage", id);
+	}
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_OPENED);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, stage);
 		sqlite3_bind_int64(st, 3, time_now());
 		e = db_result(sqlite3_step(st));
 	}
-	snprintf(subject, sizeof(subject), "%lld", (long long)id);
-	if (!e)
-		e = db_audit(db, actor, "deployment.cancel", subject);
-	if (e) {
-		db_rollback(db);
+	return finish(db, e);
+}
+
+enum err storage_deployment_complete(struct storage *s, int64_t id)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+
+	if (e)
 		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COMPLETE);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, time_now());
+		e = deployment_update(db, st, "suitd", "deployment.complete", id);
 	}
-	return db_commit(db);
+	return finish(db, e);
 }
 
 enum err storage_deployment_devices(struct storage *s, int64_t id, const char *state, int64_t after,
@@ -319,6 +564,7 @@ enum err storage_deployment_devices(struct storage *s, int64_t id, const char *s
 		assignment_state_parse(db_column_text(st, 2), &r->state);
 		snprintf(r->reason, sizeof(r->reason), "%s", db_column_text(st, 3));
 		r->updated_at = sqlite3_column_int64(st, 4);
+		r->stage = (unsigned)sqlite3_column_int(st, 5);
 	}
 	if (n < max && rc != SQLITE_DONE)
 		return db_result(rc);
@@ -351,6 +597,7 @@ enum err storage_active_assignments(struct storage *s, int64_t device_num,
 		if (a.digest_len)
 			memcpy(a.digest, sqlite3_column_blob(st, 5), a.digest_len);
 		a.sequence = (uint64_t)sqlite3_column_int64(st, 6);
+		a.held = sqlite3_column_int(st, 7) != 0;
 		each(cls, &a);
 	}
 	return db_result(rc);
@@ -377,11 +624,15 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 	return e;
 }
 
-enum err storage_deployment_join(struct storage *s, int64_t device_num, bool *ret_joined)
+enum err storage_deployment_join(struct storage *s, int64_t device_num,
+				 const struct stage_planner *planner, bool *ret_joined)
 {
 	struct manifest_identity m = {0};
+	struct deployment d = {0};
 	struct db *db;
-	int64_t deployment_id, manifest_id;
+	int64_t manifest_id;
+	char device_id[129] = "";
+	bool completed;
 	enum err e = db_get(s, &db);
 	int rc;
 
@@ -394,23 +645,38 @@ enum err storage_deployment_join(struct storage *s, int64_t device_num, bool *re
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_JOIN);
 		sqlite3_bind_int64(st, 1, device_num);
 		rc = sqlite3_step(st);
-		deployment_id = sqlite3_column_int64(st, 0);
+		d.id = sqlite3_column_int64(st, 0);
 		manifest_id = sqlite3_column_int64(st, 1);
+		completed = sqlite3_column_type(st, 2) != SQLITE_NULL;
 	}
 	if (rc == SQLITE_DONE) {
 		db_rollback(db);
 		return ERR_OK;
 	}
 	e = db_result(rc);
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
+		sqlite3_bind_int64(st, 1, device_num);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			snprintf(device_id, sizeof(device_id), "%s", db_column_text(st, 1));
+		e = rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
+	}
+	if (!e)
+		e = stages_load(db, &d);
 	if (!e)
 		e = manifest_identity(db, STMT_MANIFEST_IDENTITY_BY_ID, NULL, 0, manifest_id, &m);
 	if (!e)
-		e = assign(db, deployment_id, &m, device_num, time_now(), ret_joined);
-	if (e) {
-		db_rollback(db);
-		return e;
+		e = assign(db, d.id, &m, device_num,
+			   planner->stage_of_key(&d.rollout, planner->key(d.id, device_id)),
+			   time_now(), ret_joined);
+	/* A completed rollout with a new member is running again. */
+	if (!e && *ret_joined && completed) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_REOPEN);
+		sqlite3_bind_int64(st, 1, d.id);
+		e = db_result(sqlite3_step(st));
 	}
-	return db_commit(db);
+	return finish(db, e);
 }
 
 bool storage_manifest_fetches_payload(struct storage *s, int64_t manifest_id, int64_t payload_id)

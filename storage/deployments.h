@@ -41,6 +41,43 @@ enum target_kind {
 };
 
 #define DEPLOYMENT_NAME_MAX 128
+#define ROLLOUT_STAGES_MAX  20
+#define PAUSE_REASON_MAX    255
+
+/* How a deployment releases its target (DESIGN.md §6). */
+struct rollout_policy {
+	unsigned stage_count;
+	uint8_t stages[ROLLOUT_STAGES_MAX]; /* cumulative %, increasing, the last 100 */
+	unsigned success_threshold;	    /* % of released devices done to open the next */
+	unsigned failure_threshold;	    /* % failed + timed_out beyond which it pauses */
+	int64_t device_timeout;		    /* seconds without news before timed_out */
+};
+
+enum deployment_status {
+	DEPLOYMENT_ACTIVE,
+	DEPLOYMENT_PAUSED,
+	DEPLOYMENT_COMPLETED,
+	DEPLOYMENT_CANCELED,
+};
+const char *deployment_status_name(enum deployment_status s);
+bool deployment_status_parse(const char *text, enum deployment_status *ret);
+
+/* One device of a deployment's target while its stages are planned. */
+struct stage_target {
+	int64_t num;
+	uint64_t key;
+	unsigned stage;
+};
+
+/* The rollout rules storage applies inside its transactions (given by
+ * tracker/rollout.c: storage knows no policy of its own). */
+struct stage_planner {
+	uint64_t (*key)(int64_t deployment_id, const char *device_id);
+	/* Set every target's stage. */
+	void (*plan)(const struct rollout_policy *p, struct stage_target *t, size_t n);
+	/* The stage of a device that joins later. */
+	unsigned (*stage_of_key)(const struct rollout_policy *p, uint64_t key);
+};
 
 struct deployment {
 	int64_t id;
@@ -51,10 +88,23 @@ struct deployment {
 	uint64_t sequence;
 	enum target_kind kind;
 	char target[DEPLOYMENT_NAME_MAX + 1];
-	bool active;
+	enum deployment_status status;
 	int64_t created_at;
 	char created_by[65];
-	int64_t device_timeout; /* seconds */
+	struct rollout_policy rollout;
+	unsigned open_stage;			     /* index of the highest open stage */
+	int64_t stage_opened_at[ROLLOUT_STAGES_MAX]; /* 0: not yet */
+	int64_t paused_at;
+	char paused_by[65];
+	char pause_reason[PAUSE_REASON_MAX + 1];
+	bool paused_auto;
+	unsigned failures_acknowledged;
+	int64_t completed_at, canceled_at;
+};
+
+/* Counts per stage and state, from the trigger-kept counters. */
+struct deployment_counts {
+	unsigned n[ROLLOUT_STAGES_MAX][ASSIGN__COUNT];
 };
 
 struct deployment_new {
@@ -66,7 +116,7 @@ struct deployment_new {
 	const int64_t *nums; /* TARGET_DEVICES: device numbers */
 	unsigned count;
 	const char *actor;
-	int64_t device_timeout; /* seconds without news before timed_out */
+	struct rollout_policy rollout;
 };
 
 /* What check-in needs of a device's active assignment. */
@@ -79,11 +129,15 @@ struct active_assignment {
 	uint8_t digest[MANIFEST_DIGEST_MAX];
 	size_t digest_len;
 	uint64_t sequence;
+	/* Its stage is not open yet or the deployment is paused: a pending
+	 * assignment waits. */
+	bool held;
 };
 
 struct assignment_row {
 	int64_t id;
 	char device[129];
+	unsigned stage;
 	enum assignment_state state;
 	char reason[160];
 	int64_t updated_at;
@@ -94,14 +148,29 @@ struct assignment_row {
  * an equal or newer sequence), superseding each device's older active
  * assignment. ERR_NOT_FOUND: no such manifest. */
 enum err storage_deployment_create(struct storage *s, const struct deployment_new *d,
-				   int64_t *ret_id);
+				   const struct stage_planner *planner, int64_t *ret_id);
 enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret);
-enum err storage_deployment_counts(struct storage *s, int64_t id, unsigned counts[ASSIGN__COUNT]);
+enum err storage_deployment_counts(struct storage *s, int64_t id, struct deployment_counts *ret);
+/* status: NULL = any. */
 enum err storage_deployment_list(struct storage *s, const char *status, const uint8_t *digest,
 				 size_t digest_len, int64_t after, unsigned max,
 				 struct deployment *ret, unsigned *ret_count);
-/* ERR_CONFLICT when not active any more. */
+/* ERR_CONFLICT when canceled or completed already. */
 enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor);
+/* ERR_CONFLICT unless active. automatic: suitd paused it (the failure
+ * threshold); resuming then needs an acknowledgment. */
+enum err storage_deployment_pause(struct storage *s, int64_t id, const char *actor,
+				  const char *reason, bool automatic);
+/* ERR_CONFLICT unless paused. acknowledge: the released devices' failures
+ * (failed + timed_out) so far no longer count against the threshold. */
+enum err storage_deployment_resume(struct storage *s, int64_t id, const char *actor,
+				   bool acknowledge);
+/* Open stage `stage` (compare-and-set on the open stage before it). */
+enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned stage);
+enum err storage_deployment_complete(struct storage *s, int64_t id);
+/* Deployments that are neither paused, completed nor canceled, by id. */
+enum err storage_deployments_running(struct storage *s, int64_t after, unsigned max,
+				     struct deployment *ret, unsigned *ret_count);
 enum err storage_deployment_devices(struct storage *s, int64_t id, const char *state, int64_t after,
 				    unsigned max, struct assignment_row *ret, unsigned *ret_count);
 /* Every active assignment (device_num 0) or one device's. */
@@ -113,7 +182,8 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 				       enum assignment_state to, const char *reason);
 /* A device that joined a group or got a tag: an assignment in the newest
  * active deployment that targets it, if it has none there yet. */
-enum err storage_deployment_join(struct storage *s, int64_t device_num, bool *ret_joined);
+enum err storage_deployment_join(struct storage *s, int64_t device_num,
+				 const struct stage_planner *planner, bool *ret_joined);
 /* Assignments engaged (delivered .. installed) and silent for longer than
  * their deployment's device_timeout become timed_out. */
 enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count);

@@ -8,6 +8,21 @@
 #define SQL_ACTIVE_STATES \
 	"('pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed')"
 
+/* A deployment's status as the API shows it (migration 0009). */
+#define SQL_DEPLOYMENT_STATUS                                                           \
+	"CASE WHEN d.status = 'canceled' THEN 'canceled' WHEN d.paused_at IS NOT NULL " \
+	"THEN 'paused' WHEN d.completed_at IS NOT NULL THEN 'completed' ELSE 'active' END"
+
+/* Columns read by deployment_from_row() (storage/deployments.c). */
+#define SQL_DEPLOYMENT_COLUMNS                                                               \
+	"SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "                      \
+	"d.target_value, " SQL_DEPLOYMENT_STATUS                                             \
+	", d.created_at, d.created_by, m.sequence_number, "                                  \
+	"d.device_timeout, d.success_threshold, d.failure_threshold, d.open_stage, "         \
+	"d.paused_at, d.paused_by, d.pause_reason, d.paused_auto, d.failures_acknowledged, " \
+	"d.completed_at, d.canceled_at FROM deployments d JOIN manifests m ON m.id = "       \
+	"d.manifest_id "
+
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
@@ -93,31 +108,57 @@
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \
 	X(DEPLOYMENT_INSERT,                                                                       \
 	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "    \
-	  "created_at, device_timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                       \
-	X(DEPLOYMENT_BY_ID, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "        \
-			    "d.target_value, d.status, d.created_at, d.created_by, "               \
-			    "m.sequence_number, d.device_timeout FROM deployments d "              \
-			    "JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1")            \
-	X(DEPLOYMENT_LIST, "SELECT d.id, d.name, d.manifest_id, m.digest, d.target_kind, "         \
-			   "d.target_value, d.status, d.created_at, d.created_by, "                \
-			   "m.sequence_number, d.device_timeout FROM deployments d "               \
-			   "JOIN manifests m ON m.id = d.manifest_id WHERE d.id > ?1 "             \
-			   "AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR m.digest = ?4) "  \
-			   "ORDER BY d.id LIMIT ?2")                                               \
-	X(DEPLOYMENT_COUNTS, "SELECT state, count(*) FROM assignments WHERE deployment_id = ?1 "   \
-			     "GROUP BY state")                                                     \
-	X(DEPLOYMENT_CANCEL, "UPDATE deployments SET status = 'canceled' "                         \
-			     "WHERE id = ?1 AND status = 'active'")                                \
+	  "created_at, device_timeout, success_threshold, failure_threshold) "                     \
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                           \
+	X(DEPLOYMENT_STAGE_INSERT, "INSERT INTO deployment_stages (deployment_id, stage, "         \
+				   "percent, opened_at) VALUES (?1, ?2, ?3, ?4)")                  \
+	X(DEPLOYMENT_STAGES, "SELECT stage, percent, opened_at FROM deployment_stages "            \
+			     "WHERE deployment_id = ?1 ORDER BY stage")                            \
+	X(DEPLOYMENT_BY_ID, SQL_DEPLOYMENT_COLUMNS "WHERE d.id = ?1")                              \
+	X(DEPLOYMENT_LIST,                                                                         \
+	  SQL_DEPLOYMENT_COLUMNS "WHERE d.id > ?1 AND (?3 IS NULL OR " SQL_DEPLOYMENT_STATUS       \
+				 " = ?3) AND (?4 IS NULL OR m.digest = ?4) "                       \
+				 "ORDER BY d.id LIMIT ?2")                                         \
+	X(DEPLOYMENTS_RUNNING,                                                                     \
+	  SQL_DEPLOYMENT_COLUMNS "WHERE d.status = 'active' "                                      \
+				 "AND d.paused_at IS NULL AND d.completed_at IS NULL "             \
+				 "AND d.id > ?1 ORDER BY d.id LIMIT ?2")                           \
+	X(DEPLOYMENT_COUNTS, "SELECT stage, state, n FROM assignment_counts "                      \
+			     "WHERE deployment_id = ?1")                                           \
+	X(DEPLOYMENT_CANCEL, "UPDATE deployments SET status = 'canceled', canceled_at = ?2 "       \
+			     "WHERE id = ?1 AND status = 'active' AND completed_at IS NULL")       \
+	X(DEPLOYMENT_PAUSE,                                                                        \
+	  "UPDATE deployments SET paused_at = ?2, paused_by = ?3, "                                \
+	  "pause_reason = ?4, paused_auto = ?5 WHERE id = ?1 "                                     \
+	  "AND status = 'active' AND paused_at IS NULL AND completed_at IS NULL")                  \
+	X(DEPLOYMENT_RESUME,                                                                       \
+	  "UPDATE deployments SET paused_at = NULL, paused_by = NULL, pause_reason = NULL, "       \
+	  "paused_auto = 0, failures_acknowledged = CASE WHEN ?2 THEN (SELECT "                    \
+	  "coalesce(sum(c.n), 0) FROM assignment_counts c WHERE c.deployment_id = ?1 "             \
+	  "AND c.stage <= deployments.open_stage AND c.state IN ('failed', 'timed_out')) "         \
+	  "ELSE failures_acknowledged END WHERE id = ?1 AND status = 'active' "                    \
+	  "AND paused_at IS NOT NULL")                                                             \
+	X(DEPLOYMENT_OPEN_STAGE, "UPDATE deployments SET open_stage = ?2 WHERE id = ?1 "           \
+				 "AND open_stage = ?2 - 1 AND status = 'active' "                  \
+				 "AND paused_at IS NULL")                                          \
+	X(DEPLOYMENT_STAGE_OPENED, "UPDATE deployment_stages SET opened_at = ?3 "                  \
+				   "WHERE deployment_id = ?1 AND stage = ?2")                      \
+	X(DEPLOYMENT_COMPLETE, "UPDATE deployments SET completed_at = ?2 WHERE id = ?1 "           \
+			       "AND status = 'active' AND paused_at IS NULL "                      \
+			       "AND completed_at IS NULL")                                         \
+	X(DEPLOYMENT_REOPEN, "UPDATE deployments SET completed_at = NULL WHERE id = ?1")           \
 	X(ASSIGNMENTS_CANCEL,                                                                      \
 	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                               \
 	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)              \
-	X(DEVICE_NUMS_BY_GROUP, "SELECT num FROM devices WHERE grp = ?1")                          \
-	X(DEVICE_NUMS_BY_TAG, "SELECT device_num FROM device_tags WHERE tag = ?1")                 \
+	X(DEVICE_NUMS_BY_GROUP, "SELECT num, id FROM devices WHERE grp = ?1")                      \
+	X(DEVICE_NUMS_BY_TAG, "SELECT t.device_num, d.id FROM device_tags t "                      \
+			      "JOIN devices d ON d.num = t.device_num WHERE t.tag = ?1")           \
+	X(DEVICE_ID_BY_NUM, "SELECT num, id FROM devices WHERE num = ?1")                          \
 	X(ASSIGNMENT_SUPERSEDE, "UPDATE assignments SET state = 'canceled', reason = ?3, "         \
 				"updated_at = ?4 WHERE device_num = ?1 AND deployment_id != ?2 "   \
 				"AND state IN " SQL_ACTIVE_STATES)                                 \
 	X(ASSIGNMENT_INSERT, "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "      \
-			     "state, reason, created_at, updated_at) SELECT ?1, d.num, "           \
+			     "state, reason, created_at, updated_at, stage) SELECT ?1, d.num, "    \
 			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "               \
 			     "AND d.vendor_id != ?3 THEN 'skipped' "                               \
 			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
@@ -128,7 +169,7 @@
 			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
 			     "AND d.class_id != ?4 THEN 'class id differs from the manifest' "     \
 			     "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "     \
-			     "d.reported_sequence ELSE NULL END, ?6, ?6 "                          \
+			     "d.reported_sequence ELSE NULL END, ?6, ?6, ?7 "                      \
 			     "FROM devices d WHERE d.num = ?2 RETURNING state")                    \
 	X(MANIFEST_IDENTITY, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "          \
 			     "FROM manifests m LEFT JOIN manifest_components mc "                  \
@@ -140,17 +181,18 @@
 				   "WHERE m.id = ?1")                                              \
 	X(ACTIVE_ASSIGNMENTS,                                                                      \
 	  "SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, "                            \
-	  "a.state, m.digest, m.sequence_number FROM assignments a "                               \
+	  "a.state, m.digest, m.sequence_number, "                                                 \
+	  "a.stage > d.open_stage OR d.paused_at IS NOT NULL FROM assignments a "                  \
 	  "JOIN deployments d ON d.id = a.deployment_id "                                          \
 	  "JOIN manifests m ON m.id = d.manifest_id WHERE a.state IN " SQL_ACTIVE_STATES           \
 	  " AND (?1 IS NULL OR a.device_num = ?1)")                                                \
 	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                 \
 				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                    \
-	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at "               \
+	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at, a.stage "      \
 			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "       \
 			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                          \
 			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")           \
-	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id FROM deployments d "                    \
+	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id, d.completed_at FROM deployments d "    \
 			       "WHERE d.status = 'active' AND ((d.target_kind = 'group' "          \
 			       "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "   \
 			       "OR (d.target_kind = 'tag' AND d.target_value IN "                  \

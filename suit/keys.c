@@ -165,7 +165,6 @@ enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct
 	struct suit_anchor *a;
 	struct stat st;
 	FILE *f;
-	size_t n;
 
 	if (kr->count >= SUIT_MAX_ANCHORS)
 		return diag_set(d, ERR_CONFIG, "hmac_key", "more than %d trust anchors",
@@ -176,8 +175,7 @@ enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct
 				strerror(errno));
 	a = &kr->anchors[kr->count];
 	memset(a, 0, sizeof(*a));
-	if (fstat(fileno(f), &st) != 0 || st.st_size != 32 ||
-	    (n = fread(a->secret, 1, 32, f)) != 32) {
+	if (fstat(fileno(f), &st) != 0 || st.st_size != 32 || fread(a->secret, 1, 32, f) != 32) {
 		fclose(f);
 		OPENSSL_cleanse(a->secret, sizeof(a->secret));
 		return diag_set(d, ERR_CONFIG, "hmac_key", "'%s' must hold exactly 32 raw bytes",

@@ -84,68 +84,6 @@ static long wal_size(void)
 
 /* ---- Fixture ---- */
 
-/* Test-only P-256 author key, trusted in the config; a firmware payload
- * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
- * during a test the reported sequences are flushed only when a deployment
- * is created and at shutdown. */
-static void setup(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	struct http_result r;
-	char conf[1024];
-	FILE *f;
-
-	harness_setup(&P, "");
-	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
-	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
-	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
-	f = fopen(F.key, "w");
-	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
-	fclose(f);
-	f = fopen(F.pub, "w");
-	ck_assert(PEM_write_PUBKEY(f, k));
-	fclose(f);
-	EVP_PKEY_free(k);
-	F.fw_len = 50000;
-	F.fw_bytes = malloc(F.fw_len);
-	for (size_t i = 0; i < F.fw_len; i++)
-		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
-	write_file(F.fw, F.fw_bytes, F.fw_len);
-	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
-	snprintf(conf, sizeof(conf),
-		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
-		 "poll_interval_active = 10\npoll_jitter = 20\n"
-		 "[manifests]\ntrust_anchor = %s\n",
-		 F.pub);
-	harness_write_config(&P, conf);
-	harness_admin_key(&P);
-	harness_start(&P);
-	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
-			F.fw_bytes, F.fw_len, &r);
-	assert_status(&r, 201);
-	http_result_release(&r);
-	make_manifest("m1", "sensor-v1", "1", &F.m1);
-}
-
-static void teardown(void)
-{
-	ck_assert_int_eq(harness_stop(&P), 0);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
-	/* A device has at most one active assignment. */
-	ck_assert_int_eq(harness_sql_int(&P,
-					 "SELECT count(*) FROM (SELECT device_num FROM "
-					 "assignments WHERE state IN ('pending', 'delivered', "
-					 "'downloading', 'downloaded', 'installing', "
-					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
-			 0);
-	manifest_release(&F.m1);
-	free(F.fw_bytes);
-	F.fw_bytes = NULL;
-	harness_cleanup(&P);
-}
-
 /* ---- Tests ---- */
 
 /* Upload, sign, register, deploy to a list, a group and a tag: each targeted
@@ -409,7 +347,7 @@ START_TEST(test_cancel)
 	ck_assert_str_eq(list, "a,c");
 
 	api("POST", path, NULL, &r);
-	assert_problem(&r, 409, "conflict", "the deployment is not active");
+	assert_problem(&r, 409, "conflict", "the deployment is canceled");
 	http_result_release(&r);
 	api("POST", "/api/v1/deployments/999/cancel", NULL, &r);
 	assert_problem(&r, 404, "not-found", "no such deployment");
@@ -938,7 +876,7 @@ int main(void)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fleet_setup, fleet_teardown);
 	tcase_add_test(tc, test_full_flow);
 	tcase_add_test(tc, test_poll_intervals);
 	tcase_add_test(tc, test_supersede);

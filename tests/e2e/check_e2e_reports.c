@@ -22,125 +22,7 @@
 
 /* ---- Fixture ---- */
 
-/* The suite's config; extra lines go to [devices]. */
-static void write_config(const char *devices_extra)
-{
-	char conf[2048];
-
-	snprintf(conf, sizeof(conf),
-		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
-		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s"
-		 "[manifests]\ntrust_anchor = %s\n"
-		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
-		 devices_extra, F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
-	harness_write_config(&P, conf);
-}
-
-/* Test-only P-256 author key, trusted in the config; a firmware payload
- * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
- * during a test the reported sequences are flushed only when a deployment
- * is created and at shutdown. */
-static void setup(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	struct http_result r;
-	FILE *f;
-
-	harness_setup(&P, "");
-	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
-	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
-	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
-	f = fopen(F.key, "w");
-	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
-	fclose(f);
-	f = fopen(F.pub, "w");
-	ck_assert(PEM_write_PUBKEY(f, k));
-	fclose(f);
-	EVP_PKEY_free(k);
-	F.fw_len = 50000;
-	F.fw_bytes = malloc(F.fw_len);
-	for (size_t i = 0; i < F.fw_len; i++)
-		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
-	write_file(F.fw, F.fw_bytes, F.fw_len);
-	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
-	write_config("");
-	harness_admin_key(&P);
-	harness_start(&P);
-	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
-			F.fw_bytes, F.fw_len, &r);
-	assert_status(&r, 201);
-	http_result_release(&r);
-	make_manifest("m1", "sensor-v1", "1", &F.m1);
-}
-
-static void teardown(void)
-{
-	ck_assert_int_eq(harness_stop(&P), 0);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
-	/* A device has at most one active assignment. */
-	ck_assert_int_eq(harness_sql_int(&P,
-					 "SELECT count(*) FROM (SELECT device_num FROM "
-					 "assignments WHERE state IN ('pending', 'delivered', "
-					 "'downloading', 'downloaded', 'installing', "
-					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
-			 0);
-	manifest_release(&F.m1);
-	free(F.fw_bytes);
-	F.fw_bytes = NULL;
-	harness_cleanup(&P);
-}
-
 /* ---- Report helpers ---- */
-
-#define REPORTS "/device/v1/reports"
-
-/* POST /device/v1/reports with this token, content type and body. */
-static void report_ex(const char *token, const char *type, const void *body, size_t len,
-		      struct http_result *r)
-{
-	harness_request(&P, "POST", REPORTS, token, type, body, len, r);
-}
-
-static void report(const char *token, const char *json, struct http_result *r)
-{
-	report_ex(token, "application/json", json, strlen(json), r);
-}
-
-/* The report is accepted: 204, no body. */
-static void report_ok(const char *token, const char *json)
-{
-	struct http_result r;
-
-	report(token, json, &r);
-	assert_status(&r, 204);
-	ck_assert_uint_eq(r.body_len, 0);
-	http_result_release(&r);
-}
-
-/* The report is refused with this status, slug and detail (may be NULL). */
-static void report_refused(const char *token, const char *json, long status, const char *slug,
-			   const char *detail)
-{
-	struct http_result r;
-
-	report(token, json, &r);
-	assert_problem(&r, status, slug, detail);
-	http_result_release(&r);
-}
-
-/* {"manifest": digest, "state": state} plus extra members (may be ""). */
-static const char *rep(const struct manifest *m, const char *state, const char *extra)
-{
-	static char buf[4][1024];
-	static int k;
-	char *b = buf[k++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "{\"manifest\":\"%s\",\"state\":\"%s\"%s%s}", m->digest, state,
-		 extra[0] ? "," : "", extra);
-	return b;
-}
 
 static long long report_rows(void)
 {
@@ -692,16 +574,25 @@ START_TEST(test_device_timeout)
 			 86400);
 	json_decref(dep);
 
-	const char *bad[] = {"{\"device_timeout\":0}", "{\"device_timeout\":31536001}",
-			     "{\"device_timeout\":\"3\"}", "{\"stages\":[]}", "7"};
+	static const char timeout_why[] =
+		"field 'rollout.device_timeout' must be 1..31536000 seconds";
+	static const struct {
+		const char *rollout, *detail;
+	} bad[] = {
+		{"{\"device_timeout\":0}", timeout_why},
+		{"{\"device_timeout\":31536001}", timeout_why},
+		{"{\"device_timeout\":\"3\"}", timeout_why},
+		{"{\"timeout\":3}", "unknown field 'rollout.timeout' (stages, success_threshold, "
+				    "failure_threshold, device_timeout)"},
+		{"7", "field 'rollout' must be an object"},
+	};
 	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
 		snprintf(
 			json, sizeof(json),
 			"{\"manifest\":\"%s\",\"target\":{\"devices\":[\"quiet\"]},\"rollout\":%s}",
-			F.m1.digest, bad[i]);
+			F.m1.digest, bad[i].rollout);
 		api("POST", "/api/v1/deployments", json, &r);
-		assert_problem(&r, 400, "invalid-request",
-			       "field 'rollout' must be {\"device_timeout\": 1..31536000 seconds}");
+		assert_problem(&r, 400, "invalid-request", bad[i].detail);
 		http_result_release(&r);
 	}
 }
@@ -721,7 +612,7 @@ START_TEST(test_report_retention)
 	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":5"));
 	ck_assert_int_eq(report_rows(), 1);
 	ck_assert_int_eq(harness_stop(&P), 0);
-	write_config("report_retention = 2s\n");
+	fleet_write_config("report_retention = 2s\n");
 	harness_start(&P);
 	/* Survives the restart and is deleted only once older than 2 s. */
 	for (i = 0; i < 100 && report_rows() > 0; i++)
@@ -746,7 +637,7 @@ int main(void)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fleet_setup, fleet_teardown);
 	tcase_add_test(tc, test_full_cycle);
 	tcase_add_test(tc, test_failed);
 	tcase_add_test(tc, test_refusals);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "fleet.h"
 
@@ -364,4 +365,137 @@ void assert_assignment(long id, const char *device, const char *state, const cha
 		ck_assert_msg(strcmp(why, reason) == 0,
 			      "deployment %ld, device %s: reason '%s', want '%s'", id, device, why,
 			      reason);
+}
+
+/* ---- Fixture ---- */
+
+/* The suite's config; extra lines go to [devices]. */
+void fleet_write_config(const char *devices_extra)
+{
+	char conf[2048];
+
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
+		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s"
+		 "[manifests]\ntrust_anchor = %s\n"
+		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
+		 devices_extra, F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
+	harness_write_config(&P, conf);
+}
+
+/* Test-only P-256 author key, trusted in the config; a firmware payload
+ * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
+ * during a test the reported sequences are flushed only when a deployment
+ * is created and at shutdown. */
+void fleet_setup(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct http_result r;
+	FILE *f;
+
+	harness_setup(&P, "");
+	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
+	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
+	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
+	f = fopen(F.key, "w");
+	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	f = fopen(F.pub, "w");
+	ck_assert(PEM_write_PUBKEY(f, k));
+	fclose(f);
+	EVP_PKEY_free(k);
+	F.fw_len = 50000;
+	F.fw_bytes = malloc(F.fw_len);
+	for (size_t i = 0; i < F.fw_len; i++)
+		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
+	write_file(F.fw, F.fw_bytes, F.fw_len);
+	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
+	fleet_write_config("");
+	harness_admin_key(&P);
+	harness_start(&P);
+	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
+			F.fw_bytes, F.fw_len, &r);
+	assert_status(&r, 201);
+	http_result_release(&r);
+	make_manifest("m1", "sensor-v1", "1", &F.m1);
+}
+
+void fleet_teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
+					     "WHERE integrity_check != 'ok'"),
+			 0);
+	/* A device has at most one active assignment. */
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM (SELECT device_num FROM "
+					 "assignments WHERE state IN ('pending', 'delivered', "
+					 "'downloading', 'downloaded', 'installing', "
+					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
+			 0);
+	/* The trigger-kept counters equal a count of the assignments. */
+	ck_assert_int_eq(
+		harness_sql_int(&P, "SELECT count(*) FROM (SELECT deployment_id, stage, state, "
+				    "count(*) AS n FROM assignments GROUP BY 1, 2, 3 "
+				    "EXCEPT SELECT deployment_id, stage, state, n "
+				    "FROM assignment_counts WHERE n > 0)"),
+		0);
+	ck_assert_int_eq(
+		harness_sql_int(&P, "SELECT count(*) FROM (SELECT deployment_id, stage, state, n "
+				    "FROM assignment_counts WHERE n > 0 EXCEPT SELECT "
+				    "deployment_id, stage, state, count(*) FROM assignments "
+				    "GROUP BY 1, 2, 3)"),
+		0);
+	manifest_release(&F.m1);
+	free(F.fw_bytes);
+	F.fw_bytes = NULL;
+	harness_cleanup(&P);
+}
+
+/* ---- Reports ---- */
+
+/* POST /device/v1/reports with this token, content type and body. */
+void report_ex(const char *token, const char *type, const void *body, size_t len,
+	       struct http_result *r)
+{
+	harness_request(&P, "POST", REPORTS, token, type, body, len, r);
+}
+
+void report(const char *token, const char *json, struct http_result *r)
+{
+	report_ex(token, "application/json", json, strlen(json), r);
+}
+
+/* The report is accepted: 204, no body. */
+void report_ok(const char *token, const char *json)
+{
+	struct http_result r;
+
+	report(token, json, &r);
+	assert_status(&r, 204);
+	ck_assert_uint_eq(r.body_len, 0);
+	http_result_release(&r);
+}
+
+/* The report is refused with this status, slug and detail (may be NULL). */
+void report_refused(const char *token, const char *json, long status, const char *slug,
+		    const char *detail)
+{
+	struct http_result r;
+
+	report(token, json, &r);
+	assert_problem(&r, status, slug, detail);
+	http_result_release(&r);
+}
+
+/* {"manifest": digest, "state": state} plus extra members (may be ""). */
+const char *rep(const struct manifest *m, const char *state, const char *extra)
+{
+	static char buf[4][1024];
+	static int k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "{\"manifest\":\"%s\",\"state\":\"%s\"%s%s}", m->digest, state,
+		 extra[0] ? "," : "", extra);
+	return b;
 }

@@ -108,4 +108,30 @@ void assignment(long id, const char *device, char *state, size_t state_size, cha
 
 void assert_assignment(long id, const char *device, const char *state, const char *reason);
 
+/* The suites' daemon: [devices] token auth, poll 100/10 s ± 20 %,
+ * max_report_size 1K plus devices_extra; trusted: the author key and the
+ * SUIT spec examples' key. */
+void fleet_write_config(const char *devices_extra);
+/* Test-only P-256 author key, a firmware payload uploaded, manifest m1
+ * (sequence 1) made and uploaded. seen_flush = 60: reported sequences are
+ * flushed when a deployment is created and at shutdown. */
+void fleet_setup(void);
+/* Stop; the database passes integrity_check, no device has two active
+ * assignments, and the assignment counters equal a count of the rows. */
+void fleet_teardown(void);
+
+#define REPORTS "/device/v1/reports"
+
+/* POST /device/v1/reports with this token, content type and body. */
+void report_ex(const char *token, const char *type, const void *body, size_t len,
+	       struct http_result *r);
+void report(const char *token, const char *json, struct http_result *r);
+/* The report is accepted: 204, no body. */
+void report_ok(const char *token, const char *json);
+/* The report is refused with this status, slug and detail (may be NULL). */
+void report_refused(const char *token, const char *json, long status, const char *slug,
+		    const char *detail);
+/* {"manifest": digest, "state": state} plus extra members (may be ""). */
+const char *rep(const struct manifest *m, const char *state, const char *extra);
+
 #endif

@@ -1,4 +1,4 @@
-#include "api/assignments.h"
+#include "tracker/assignments.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* The in-memory index of active assignments by device: what a check-in
  * needs, so that a "nothing to do" poll touches no database. The database
  * is written first; the index follows every committed change. */
-#ifndef SUITD_API_ASSIGNMENTS_H
-#define SUITD_API_ASSIGNMENTS_H
+#ifndef SUITD_TRACKER_ASSIGNMENTS_H
+#define SUITD_TRACKER_ASSIGNMENTS_H
 
 #include "common/error.h"
 #include "storage/deployments.h"

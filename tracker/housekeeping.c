@@ -1,0 +1,105 @@
+#include "tracker/housekeeping.h"
+
+#include <stdbool.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "storage/deployments.h"
+#include "storage/reports.h"
+#include "tracker/rollout.h"
+
+/* Reports deleted per second at most: the write lock is never held long. */
+#define REPORT_EXPIRE_BATCH 5000
+/* Running deployments read per query. */
+#define ROLLOUT_BATCH 16
+
+static void reload(struct storage *s, struct assignment_index *ix)
+{
+	if (assignment_index_load(ix, s) != ERR_OK)
+		log_err("cannot reload the active assignments");
+}
+
+void housekeeping_timeouts(struct storage *s, struct assignment_index *ix)
+{
+	unsigned n = 0;
+
+	if (storage_assignments_time_out(s, time_now(), &n) != ERR_OK) {
+		log_warn("cannot time out silent assignments");
+		return;
+	}
+	if (!n)
+		return;
+	log_notice("%u assignments timed out (no news from their device)", n);
+	reload(s, ix);
+}
+
+/* Apply one decision; true when what devices may fetch changed. */
+static bool rollout_step(struct storage *s, const struct deployment *d)
+{
+	struct deployment_counts c;
+	char why[PAUSE_REASON_MAX + 1];
+	enum err e = ERR_OK;
+
+	if (storage_deployment_counts(s, d->id, &c) != ERR_OK) {
+		log_warn("deployment %lld: cannot read its counts", (long long)d->id);
+		return false;
+	}
+	switch (rollout_evaluate(&d->rollout, d->open_stage, d->failures_acknowledged,
+				 (const unsigned(*)[ASSIGN__COUNT])c.n, why, sizeof(why))) {
+	case ROLLOUT_WAIT:
+		return false;
+	case ROLLOUT_OPEN_NEXT:
+		e = storage_deployment_open_stage(s, d->id, d->open_stage + 1);
+		if (!e)
+			log_notice("deployment %lld: %s", (long long)d->id, why);
+		break;
+	case ROLLOUT_PAUSE:
+		e = storage_deployment_pause(s, d->id, "suitd", why, true);
+		if (!e)
+			log_warn("deployment %lld paused: %s", (long long)d->id, why);
+		break;
+	case ROLLOUT_COMPLETE:
+		e = storage_deployment_complete(s, d->id);
+		if (!e)
+			log_notice("deployment %lld completed: %s", (long long)d->id, why);
+		break;
+	}
+	/* ERR_CONFLICT: an operator paused or canceled it meanwhile. */
+	if (e && e != ERR_CONFLICT)
+		log_warn("deployment %lld: cannot apply the rollout step: %s", (long long)d->id,
+			 err_title(e));
+	return !e;
+}
+
+void housekeeping_rollouts(struct storage *s, struct assignment_index *ix)
+{
+	struct deployment batch[ROLLOUT_BATCH];
+	int64_t after = 0;
+	unsigned n;
+	bool changed = false;
+
+	do {
+		if (storage_deployments_running(s, after, ROLLOUT_BATCH, batch, &n) != ERR_OK) {
+			log_warn("cannot read the running deployments");
+			break;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			after = batch[i].id;
+			changed |= rollout_step(s, &batch[i]);
+		}
+	} while (n == ROLLOUT_BATCH);
+	if (changed)
+		reload(s, ix);
+}
+
+void housekeeping_reports(struct storage *s, int64_t retention)
+{
+	unsigned n = 0;
+
+	if (!retention)
+		return;
+	if (storage_reports_expire(s, time_now() - retention, REPORT_EXPIRE_BATCH, &n) != ERR_OK)
+		log_warn("cannot delete expired reports");
+	else if (n)
+		log_info("%u reports older than report_retention deleted", n);
+}
