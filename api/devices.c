@@ -7,13 +7,14 @@
 
 #include <openssl/crypto.h>
 
-#include "tracker/assignments.h"
 #include "api/auth.h"
 #include "api/deployments.h"
 #include "api/input.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
 #include "common/timeutil.h"
+#include "suit/suit.h"
+#include "tracker/assignments.h"
 
 enum err devices_add(struct storage *s, const struct device_new *d, const char *actor,
 		     char token[SECRET_TEXT_MAX])
@@ -115,6 +116,8 @@ static json_t *device_json(struct api_ctx *ctx, const struct device *d)
 	} else {
 		json_object_set_new(j, "assignment", json_null());
 	}
+	json_object_set_new(j, "report_key",
+			    d->report_key ? json_string(d->report_key) : json_null());
 	json_object_set_new(j, "created_at", time_or_null(d->created_at));
 	return j;
 }
@@ -366,12 +369,45 @@ enum err api_devices_get(struct api_ctx *ctx, const struct request *req, struct 
 	return response_json(res, 200, j);
 }
 
+/* report_key: a PEM P-256 or Ed25519 public key (or certificate), or null
+ * to remove it. */
+static enum err report_key_param(json_t *v, struct response *res, const char **ret)
+{
+	struct suit_keyring *kr = NULL;
+	struct diag d = {0};
+	enum err e;
+
+	if (json_is_null(v)) {
+		*ret = "";
+		return ERR_OK;
+	}
+	if (!json_is_string(v) || !json_string_length(v) ||
+	    json_string_length(v) > DEVICE_REPORT_KEY_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return api_fail(res, ERR_INVALID,
+				"field 'report_key' must be null or a PEM public key of at most "
+				"%d bytes",
+				DEVICE_REPORT_KEY_MAX);
+	if ((e = suit_keyring_new(&kr)))
+		return e;
+	e = suit_keyring_add_pem_text(kr, json_string_value(v), json_string_length(v), "report_key",
+				      &d);
+	suit_keyring_free(kr);
+	if (e == ERR_NOMEM || e == ERR_CRYPTO)
+		return api_fail(res, e, "cannot read the report key");
+	if (e)
+		return api_fail(res, ERR_INVALID,
+				"field 'report_key' must be a PEM P-256 or Ed25519 public key");
+	*ret = json_string_value(v);
+	return ERR_OK;
+}
+
 enum err api_devices_update(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
-	static const char *const allowed[] = {"group", "tags", "attributes", NULL};
+	static const char *const allowed[] = {"group", "tags", "attributes", "report_key", NULL};
 	json_auto_t *body = NULL;
-	const char *group = NULL, *tags[DEVICE_TAGS_MAX];
-	unsigned tag_count = 0;
+	const char *tags[DEVICE_TAGS_MAX];
+	struct device_change c = {.tags = tags};
 	char *attributes = NULL;
 	json_t *v;
 	enum err e;
@@ -379,21 +415,25 @@ enum err api_devices_update(struct api_ctx *ctx, const struct request *req, stru
 	if ((e = id_param(req, res)) || (e = api_json_body(req, res, &body)) ||
 	    (e = only_fields(body, allowed, res)))
 		return e;
-	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &group)))
+	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &c.group)))
 		return e;
 	v = json_object_get(body, "tags");
-	if (v && (e = tags_param(v, res, tags, &tag_count)))
+	if (v && (e = tags_param(v, res, tags, &c.tag_count)))
+		return e;
+	c.set_tags = v != NULL;
+	if ((v = json_object_get(body, "report_key")) &&
+	    (e = report_key_param(v, res, &c.report_key)))
 		return e;
 	json_t *a = json_object_get(body, "attributes");
 	if (a && (e = attributes_param(a, res, &attributes)))
 		return e;
-	e = storage_device_update(ctx->storage, req->params[0], group, tags, tag_count, v != NULL,
-				  attributes);
+	c.attributes = attributes;
+	e = storage_device_update(ctx->storage, req->params[0], &c);
 	free(attributes);
 	token_cache_clear(ctx->tokens); /* cached identities carry the group */
 	if (e)
 		return not_found_or(e, res, "update");
-	if (group || v)
+	if (c.group || c.set_tags)
 		deployments_device_changed(ctx, req->params[0]);
 	return respond_device(ctx, res, req->params[0], 200, NULL);
 }

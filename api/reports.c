@@ -7,13 +7,13 @@
 
 #include <openssl/evp.h>
 
-#include "tracker/assignments.h"
 #include "api/input.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "storage/reports.h"
 #include "suit/report.h"
+#include "tracker/assignments.h"
 
 #define REPORT_REASON_MAX 256
 
@@ -65,21 +65,40 @@ static enum err record(struct api_ctx *ctx, const struct request *req, struct re
 /* A bare SUIT_Report mapped to the model: result true → installed, or
  * confirmed when a record shows the invoke section (9) ran; a result map →
  * failed with the reason's registry name, the code and the failing record. */
-static enum err suit_report_fill(const struct request *req, struct response *res,
-				 struct report_new *r, uint8_t digest[64], char *reason,
-				 size_t reason_size)
+static enum err suit_report_fill(struct api_ctx *ctx, const struct request *req,
+				 struct response *res, struct report_new *r, uint8_t digest[64],
+				 char *reason, size_t reason_size)
 {
+	static const char *const auth_names[] = {
+		[SUIT_REPORT_BARE] = NULL,
+		[SUIT_REPORT_SIGNED_UNCHECKED] = "unchecked",
+		[SUIT_REPORT_SIGNED_VERIFIED] = "verified",
+	};
 	struct suit_report sr;
 	struct diag d = {0};
-	const uint8_t *body = (const uint8_t *)req->body;
+	struct cbor_span payload;
+	enum suit_report_auth auth;
+	char *key = NULL;
+	enum err e = storage_device_report_key(ctx->storage, req->device->num, &key);
 
-	if (!body || req->body_len == 0)
-		return api_fail(res, ERR_INVALID, "the body is empty");
-	if (body[0] == 0xd2 || body[0] == 0xd1 || body[0] == 0xd0)
-		return api_fail(res, ERR_MEDIA_TYPE,
-				"COSE-protected SUIT reports are not accepted yet: send the bare "
-				"SUIT_Report over this TLS connection");
-	if (suit_report_parse(body, req->body_len, &sr, &d))
+	if (e)
+		return api_fail(res, e, "cannot read the device's report key");
+	bool has_key = key != NULL;
+	e = suit_report_open((const uint8_t *)req->body, req->body_len, key, &payload, &auth, &d);
+	free(key);
+	if (e == ERR_CONFIG)
+		return api_fail(res, ERR_INTERNAL, "the device's report_key is unusable: %s",
+				d.text);
+	if (e)
+		return api_fail(res, e, "%s: %s", d.field, d.text);
+	/* A device with a key signs: an unsigned report could come from anyone
+	 * holding its token. */
+	if (has_key && auth == SUIT_REPORT_BARE)
+		return api_fail(res, ERR_UNPROCESSABLE,
+				"this device has a report_key: its SUIT reports must be "
+				"COSE_Sign1 signed with it");
+	r->signature = auth_names[auth];
+	if (suit_report_parse(payload.p, payload.len, &sr, &d))
 		return api_fail(res, ERR_INVALID, "%s: %s", d.field, d.text);
 	memcpy(digest, sr.manifest_digest.bytes, sr.manifest_digest.len);
 	r->digest = digest;
@@ -120,7 +139,8 @@ enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct
 		return api_fail(res, ERR_TOO_LARGE, "a report is at most %llu bytes",
 				(unsigned long long)ctx->config->devices.max_report_size);
 	if (media_is(type, "application/suit-report+cose")) {
-		if ((e = suit_report_fill(req, res, &r, digest, suit_reason, sizeof(suit_reason))))
+		if ((e = suit_report_fill(ctx, req, res, &r, digest, suit_reason,
+					  sizeof(suit_reason))))
 			return e;
 		return record(ctx, req, res, &r);
 	}
@@ -231,14 +251,15 @@ enum err api_reports_list(struct api_ctx *ctx, const struct request *req, struct
 		time_format_rfc3339(r->received_at, at);
 		json_array_append_new(
 			arr,
-			json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s}", "id",
+			json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:s}", "id",
 				  (json_int_t)r->id, "manifest", hex, "state", r->state, "progress",
 				  r->progress >= 0 ? json_integer(r->progress) : json_null(),
 				  "reason", r->reason[0] ? json_string(r->reason) : json_null(),
 				  "code",
 				  r->has_code ? json_integer((json_int_t)r->code) : json_null(),
-				  "media_type", r->media_type, "body_base64", b64, "received_at",
-				  at));
+				  "media_type", r->media_type, "signature",
+				  r->signature[0] ? json_string(r->signature) : json_null(),
+				  "body_base64", b64, "received_at", at));
 		free(b64);
 	}
 	int64_t last = n ? rows[(n > limit ? limit : n) - 1].id : 0;

@@ -49,7 +49,8 @@ static enum err load_tags(struct db *db, struct device *d)
 	return rc == SQLITE_ROW ? ERR_OK : db_result(rc);
 }
 
-/* Columns: num, id, grp, vendor_id, class_id, attributes, seq, seen, created. */
+/* Columns: num, id, grp, vendor_id, class_id, attributes, seq, seen, created,
+ * report_key. */
 static enum err device_from_row(struct db *db, sqlite3_stmt *st, struct device *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -61,6 +62,9 @@ static enum err device_from_row(struct db *db, sqlite3_stmt *st, struct device *
 	d->reported_sequence = (uint64_t)sqlite3_column_int64(st, 6);
 	d->last_seen_at = sqlite3_column_int64(st, 7);
 	d->created_at = sqlite3_column_int64(st, 8);
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL &&
+	    !(d->report_key = strdup(db_column_text(st, 9))))
+		return ERR_NOMEM;
 	if (!d->attributes)
 		return ERR_NOMEM;
 	return load_tags(db, d);
@@ -70,6 +74,8 @@ void device_release(struct device *d)
 {
 	free(d->attributes);
 	d->attributes = NULL;
+	free(d->report_key);
+	d->report_key = NULL;
 }
 
 static enum err set_tags(struct db *db, int64_t num, const char *const *tags, unsigned n)
@@ -237,9 +243,18 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 	return ERR_OK;
 }
 
-enum err storage_device_update(struct storage *s, const char *id, const char *group,
-			       const char *const *tags, unsigned tag_count, bool set_tags_too,
-			       const char *attributes)
+/* UPDATE devices SET <column> = text WHERE num ("" sets NULL). */
+static enum err set_text(struct db *db, enum stmt which, int64_t num, const char *text)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+
+	sqlite3_bind_int64(st, 1, num);
+	if (text[0])
+		db_bind_text(st, 2, text);
+	return db_result(sqlite3_step(st));
+}
+
+enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c)
 {
 	struct device_ident ident = {0};
 	struct db *db;
@@ -250,26 +265,41 @@ enum err storage_device_update(struct storage *s, const char *id, const char *gr
 	if (e)
 		return e;
 	e = ident_by_id(db, id, &ident);
-	if (!e && group) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_GROUP);
-		sqlite3_bind_int64(st, 1, ident.num);
-		if (group[0])
-			db_bind_text(st, 2, group);
-		e = db_result(sqlite3_step(st));
-	}
-	if (!e && attributes) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_ATTRIBUTES);
-		sqlite3_bind_int64(st, 1, ident.num);
-		db_bind_text(st, 2, attributes);
-		e = db_result(sqlite3_step(st));
-	}
-	if (!e && set_tags_too)
-		e = set_tags(db, ident.num, tags, tag_count);
+	if (!e && c->group)
+		e = set_text(db, STMT_DEVICE_SET_GROUP, ident.num, c->group);
+	if (!e && c->attributes)
+		e = set_text(db, STMT_DEVICE_SET_ATTRIBUTES, ident.num, c->attributes);
+	if (!e && c->report_key)
+		e = set_text(db, STMT_DEVICE_SET_REPORT_KEY, ident.num, c->report_key);
+	if (!e && c->set_tags)
+		e = set_tags(db, ident.num, c->tags, c->tag_count);
 	if (e) {
 		db_rollback(db);
 		return e;
 	}
 	return db_commit(db);
+}
+
+enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	*ret_pem = NULL;
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_REPORT_KEY);
+	sqlite3_bind_int64(st, 1, num);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    !(*ret_pem = strdup(db_column_text(st, 0))))
+		return ERR_NOMEM;
+	return ERR_OK;
 }
 
 /* One statement that changes a row by id, with its audit row. */

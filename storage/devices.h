@@ -14,6 +14,7 @@
 #define DEVICE_TAG_MAX	      64
 #define DEVICE_TAGS_MAX	      32
 #define DEVICE_ATTRIBUTES_MAX 4096
+#define DEVICE_REPORT_KEY_MAX 4096 /* PEM bytes */
 
 /* Just enough to authenticate and scope a request. */
 struct device_ident {
@@ -33,6 +34,17 @@ struct device {
 	uint64_t reported_sequence;
 	int64_t last_seen_at; /* 0 = never */
 	int64_t created_at;
+	char *report_key; /* PEM, malloc'ed; NULL = none */
+};
+
+/* What PATCH changes; NULL members stay as they are. */
+struct device_change {
+	const char *group; /* "" clears */
+	const char *const *tags;
+	unsigned tag_count;
+	bool set_tags;
+	const char *attributes;
+	const char *report_key; /* PEM; "" clears */
 };
 
 struct device_new {
@@ -71,10 +83,9 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 				 struct device_ident *ret);
 enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
 			     unsigned max, struct device *ret, unsigned *ret_count);
-/* Change what is not NULL: group ("" clears), tags, attributes. */
-enum err storage_device_update(struct storage *s, const char *id, const char *group,
-			       const char *const *tags, unsigned tag_count, bool set_tags,
-			       const char *attributes);
+enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c);
+/* The device's report key (malloc'ed PEM) or NULL when it has none. */
+enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem);
 enum err storage_device_delete(struct storage *s, const char *id, const char *actor);
 enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
 				  const char *actor);

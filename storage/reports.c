@@ -61,6 +61,8 @@ enum err storage_report_record(struct storage *s, const struct report_new *r, re
 		db_bind_text(st, 8, r->media_type);
 		db_bind_blob(st, 9, r->body, r->body_len);
 		sqlite3_bind_int64(st, 10, now);
+		if (r->signature)
+			db_bind_text(st, 11, r->signature);
 		e = db_result(sqlite3_step(st));
 	}
 	if (e) {
@@ -114,6 +116,7 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 			memcpy(r->body, sqlite3_column_blob(st, 7), bl);
 		r->body_len = bl;
 		r->received_at = sqlite3_column_int64(st, 8);
+		snprintf(r->signature, sizeof(r->signature), "%s", db_column_text(st, 9));
 		n++;
 	}
 	if (!e && n < max && rc != SQLITE_DONE)

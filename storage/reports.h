@@ -22,6 +22,7 @@ struct report_new {
 	const char *media_type;
 	const void *body;
 	size_t body_len;
+	const char *signature; /* "verified", "unchecked" or NULL (not signed) */
 };
 
 /* The decision of the state machine: from the assignment's current state
@@ -50,6 +51,7 @@ struct report_row {
 	void *body; /* malloc'ed */
 	size_t body_len;
 	int64_t received_at;
+	char signature[16]; /* "" = not signed */
 };
 
 /* Newest first: ids below before (INT64_MAX for the first page). */

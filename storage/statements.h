@@ -90,11 +90,13 @@
 	X(DEVICE_TAGS_CLEAR, "DELETE FROM device_tags WHERE device_num = ?1")                      \
 	X(DEVICE_TAGS, "SELECT tag FROM device_tags WHERE device_num = ?1 ORDER BY tag")           \
 	X(DEVICE_BY_ID, "SELECT num, id, grp, vendor_id, class_id, attributes, "                   \
-			"reported_sequence, last_seen_at, created_at FROM devices WHERE id = ?1")  \
+			"reported_sequence, last_seen_at, created_at, report_key FROM devices "    \
+			"WHERE id = ?1")                                                           \
 	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash FROM devices WHERE token_hash = ?1")   \
 	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                    \
 	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "        \
-		       "d.reported_sequence, d.last_seen_at, d.created_at FROM devices d "         \
+		       "d.reported_sequence, d.last_seen_at, d.created_at, d.report_key "          \
+		       "FROM devices d "                                                           \
 		       "WHERE d.num > ?1 AND (?3 IS NULL OR d.grp = ?3) "                          \
 		       "AND (?4 IS NULL OR d.class_id = ?4) "                                      \
 		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                 \
@@ -102,6 +104,8 @@
 		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")      \
 	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1")                          \
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
+	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
+	X(DEVICE_REPORT_KEY, "SELECT report_key FROM devices WHERE num = ?1")                      \
 	X(DEVICE_SET_TOKEN, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")                    \
 	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                      \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
@@ -208,10 +212,11 @@
 	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                  \
 			       "updated_at = ?4 WHERE id = ?1")                                    \
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
-			 "state, progress, reason, code, media_type, body, received_at) "          \
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
+			 "state, progress, reason, code, media_type, body, received_at, "          \
+			 "signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")       \
 	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "     \
-			     "r.code, r.media_type, r.body, r.received_at FROM reports r "         \
+			     "r.code, r.media_type, r.body, r.received_at, r.signature "           \
+			     "FROM reports r "                                                     \
 			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "             \
 			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                          \
 	X(ASSIGNMENTS_TIME_OUT,                                                                    \

@@ -116,25 +116,22 @@ static EVP_PKEY *read_public_key(FILE *f)
 	return pkey;
 }
 
-enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct diag *d)
+/* A P-256 or Ed25519 public key (or certificate) in PEM from f, named
+ * `name` in messages and as the anchor's name. */
+static enum err add_pem_stream(struct suit_keyring *kr, FILE *f, const char *name,
+			       const char *field, struct diag *d)
 {
 	struct suit_anchor *a;
-	FILE *f;
 	EVP_PKEY *pkey;
 	char group[64] = "";
 
 	if (kr->count >= SUIT_MAX_ANCHORS)
-		return diag_set(d, ERR_CONFIG, "trust_anchor", "more than %d trust anchors",
+		return diag_set(d, ERR_CONFIG, field, "more than %d trust anchors",
 				SUIT_MAX_ANCHORS);
-	f = fopen(path, "re");
-	if (!f)
-		return diag_set(d, ERR_CONFIG, "trust_anchor", "cannot open '%s': %s", path,
-				strerror(errno));
 	pkey = read_public_key(f);
-	fclose(f);
 	if (!pkey)
-		return diag_set(d, ERR_CONFIG, "trust_anchor",
-				"'%s' holds no PEM public key or certificate", path);
+		return diag_set(d, ERR_CONFIG, field, "'%s' holds no PEM public key or certificate",
+				name);
 	a = &kr->anchors[kr->count];
 	memset(a, 0, sizeof(*a));
 	if (EVP_PKEY_get_id(pkey) == EVP_PKEY_ED25519) {
@@ -146,18 +143,43 @@ enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct 
 		a->type = ANCHOR_P256;
 	} else {
 		EVP_PKEY_free(pkey);
-		return diag_set(d, ERR_CONFIG, "trust_anchor",
-				"'%s': only P-256 and Ed25519 keys are supported", path);
+		return diag_set(d, ERR_CONFIG, field,
+				"'%s': only P-256 and Ed25519 keys are supported", name);
 	}
 	a->pkey = pkey;
-	snprintf(a->name, sizeof(a->name), "%s", path);
+	snprintf(a->name, sizeof(a->name), "%s", name);
 	if (suit_cose_key_thumbprint(a->type, pkey, NULL, a->kid) != ERR_OK) {
 		EVP_PKEY_free(pkey);
-		return diag_set(d, ERR_CRYPTO, "trust_anchor", "'%s': cannot compute its kid",
-				path);
+		return diag_set(d, ERR_CRYPTO, field, "'%s': cannot compute its kid", name);
 	}
 	kr->count++;
 	return ERR_OK;
+}
+
+enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct diag *d)
+{
+	FILE *f = fopen(path, "re");
+	enum err e;
+
+	if (!f)
+		return diag_set(d, ERR_CONFIG, "trust_anchor", "cannot open '%s': %s", path,
+				strerror(errno));
+	e = add_pem_stream(kr, f, path, "trust_anchor", d);
+	fclose(f);
+	return e;
+}
+
+enum err suit_keyring_add_pem_text(struct suit_keyring *kr, const char *pem, size_t len,
+				   const char *name, struct diag *d)
+{
+	FILE *f = len ? fmemopen((void *)pem, len, "r") : NULL;
+	enum err e;
+
+	if (!f)
+		return diag_set(d, ERR_INVALID, name, "holds no PEM public key");
+	e = add_pem_stream(kr, f, name, name, d);
+	fclose(f);
+	return e;
 }
 
 enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct diag *d)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "suit/cbor.h"
 #include "suit/suit.h"
 
 struct suit_report {
@@ -30,5 +31,25 @@ const char *suit_report_reason_name(int64_t reason);
  * naming the field otherwise. */
 enum err suit_report_parse(const uint8_t *data, size_t len, struct suit_report *ret,
 			   struct diag *d);
+
+/* How a report body was protected. */
+enum suit_report_auth {
+	SUIT_REPORT_BARE,	      /* a bare SUIT_Report */
+	SUIT_REPORT_SIGNED_UNCHECKED, /* COSE_Sign1, no key to check it with */
+	SUIT_REPORT_SIGNED_VERIFIED,  /* COSE_Sign1 verified with the device's key */
+};
+
+/* Open a report body: a bare SUIT_Report, or a COSE_Sign1 (tag 18) with
+ * the SUIT_Report attached as its payload. With key_pem (the device's
+ * P-256 or Ed25519 public key in PEM; NULL = none) a COSE_Sign1 must
+ * verify with it (ES256/ESP256 or EdDSA; a kid, when present, must be the
+ * key's RFC 9679 thumbprint). *ret_payload points into data.
+ * ERR_INVALID: malformed (d names the field); ERR_MEDIA_TYPE: another COSE
+ * structure (Encrypt0, Mac0, Sign); ERR_UNPROCESSABLE: the signature does
+ * not verify or its algorithm is not supported; ERR_CONFIG: key_pem is not
+ * a usable key. */
+enum err suit_report_open(const uint8_t *data, size_t len, const char *key_pem,
+			  struct cbor_span *ret_payload, enum suit_report_auth *ret_auth,
+			  struct diag *d);
 
 #endif

@@ -143,6 +143,10 @@ enum err suit_keyring_new(struct suit_keyring **ret);
 /* PEM public key (SubjectPublicKeyInfo) or certificate: P-256 or Ed25519. */
 enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct diag *d);
 /* A raw 32-byte HMAC-SHA-256 secret. */
+/* The same from PEM text in memory (a device's report key); `name` names it
+ * in d. */
+enum err suit_keyring_add_pem_text(struct suit_keyring *kr, const char *pem, size_t len,
+				   const char *name, struct diag *d);
 enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct diag *d);
 unsigned suit_keyring_count(const struct suit_keyring *kr);
 /* Name (file) and RFC 9679 thumbprint of anchor i. */

@@ -805,11 +805,11 @@ START_TEST(test_create_every_field)
 	ck_assert_int_le(at, (int64_t)time(NULL));
 	json_object_del(j, "token");
 	want = json_pack("{s:s, s:s, s:[s,s], s:s, s:s, s:{s:s, s:i, s:{s:[i,i]}}, s:n, s:n, s:n, "
-			 "s:s}",
+			 "s:n, s:s}",
 			 "id", "full-1", "group", "lab.eu", "tags", "alpha", "beta", "vendor_id",
 			 VENDOR_1, "class_id", CLASS_1, "attributes", "hw", "rev2", "slots", 2,
 			 "nested", "a", 1, 2, "reported_sequence", "last_seen_at", "assignment",
-			 "created_at", created);
+			 "report_key", "created_at", created);
 	ck_assert_msg(json_equal(j, want), "got %s", r.body);
 	json_decref(j);
 	http_result_release(&r);

@@ -14,7 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 
 #include "fleet.h"
@@ -153,7 +156,8 @@ START_TEST(test_full_cycle)
 	long long prev = 0;
 	for (size_t i = 0; i < 6; i++) {
 		it = json_array_get(items, i);
-		ck_assert_uint_eq(json_object_size(it), 9);
+		ck_assert_uint_eq(json_object_size(it), 10);
+		ck_assert(json_is_null(json_object_get(it, "signature")));
 		long long rid = json_integer_value(json_object_get(it, "id"));
 		ck_assert_int_gt(rid, 0);
 		if (i)
@@ -521,10 +525,246 @@ START_TEST(test_suit_reports)
 	report_ex(tok, "application/suit-report+cose", "\xa1\x01\x02", 3, &r);
 	assert_status(&r, 400);
 	http_result_release(&r);
+	/* A COSE_Sign1 must carry the report; a COSE_Mac0 is not accepted. */
 	report_ex(tok, "application/suit-report+cose", "\xd2\x84\x40\xa0\xf6\x40", 6, &r);
+	assert_problem(&r, 400, "invalid-request",
+		       "COSE_Sign1 payload: must carry the SUIT_Report (a detached payload is "
+		       "not accepted)");
+	http_result_release(&r);
+	report_ex(tok, "application/suit-report+cose", "\xd1\x84\x40\xa0\xf6\x40", 6, &r);
 	assert_status(&r, 415);
 	http_result_release(&r);
 	ck_assert_int_eq(report_rows(), rows);
+}
+END_TEST
+
+/* ---- Signed SUIT reports ---- */
+
+/* A success SUIT_Report for manifest m: {99: ["", [-16, digest]], 3: [],
+ * 4: true}. Returns its length. */
+static size_t success_report(const struct manifest *m, unsigned char out[64])
+{
+	static const unsigned char head[] = {0xa3, 0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x58, 0x20};
+	size_t n = sizeof(head);
+
+	memcpy(out, head, n);
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(m->digest + 2 * i, "%2x", &v);
+		out[n++] = (unsigned char)v;
+	}
+	out[n++] = 0x03;
+	out[n++] = 0x80;
+	out[n++] = 0x04;
+	out[n++] = 0xf5;
+	return n;
+}
+
+/* COSE_Sign1 over payload (< 256 bytes) with k: ES256 for P-256, EdDSA
+ * for Ed25519; the signature is r||s for ECDSA (RFC 9053). */
+static size_t sign1(EVP_PKEY *k, const unsigned char *payload, size_t len, unsigned char *out)
+{
+	bool ed = EVP_PKEY_get_id(k) == EVP_PKEY_ED25519;
+	unsigned char prot[] = {0xa1, 0x01, ed ? 0x27 : 0x26}, tbs[512], der[128], sig[64];
+	size_t n = 0, der_len = sizeof(der);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	/* Sig_structure = ["Signature1", protected, h'', payload] */
+	tbs[n++] = 0x84;
+	tbs[n++] = 0x6a;
+	memcpy(tbs + n, "Signature1", 10);
+	n += 10;
+	tbs[n++] = 0x43;
+	memcpy(tbs + n, prot, 3);
+	n += 3;
+	tbs[n++] = 0x40;
+	tbs[n++] = 0x58;
+	tbs[n++] = (unsigned char)len;
+	memcpy(tbs + n, payload, len);
+	n += len;
+	ck_assert_int_eq(EVP_DigestSignInit(ctx, NULL, ed ? NULL : EVP_sha256(), NULL, k), 1);
+	ck_assert_int_eq(EVP_DigestSign(ctx, der, &der_len, tbs, n), 1);
+	EVP_MD_CTX_free(ctx);
+	if (ed) {
+		ck_assert_uint_eq(der_len, 64);
+		memcpy(sig, der, 64);
+	} else {
+		const unsigned char *p = der;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+		ck_assert_ptr_nonnull(es);
+		BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32);
+		BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32);
+		ECDSA_SIG_free(es);
+	}
+	n = 0;
+	out[n++] = 0xd2;
+	out[n++] = 0x84;
+	out[n++] = 0x43;
+	memcpy(out + n, prot, 3);
+	n += 3;
+	out[n++] = 0xa0;
+	out[n++] = 0x58;
+	out[n++] = (unsigned char)len;
+	memcpy(out + n, payload, len);
+	n += len;
+	out[n++] = 0x58;
+	out[n++] = 0x40;
+	memcpy(out + n, sig, 64);
+	return n + 64;
+}
+
+/* PATCH the device's report_key with k's public key in PEM (or null). */
+static void set_report_key(const char *device, EVP_PKEY *k, char *pem, size_t pem_size)
+{
+	struct http_result r;
+	char path[160];
+	json_t *body = json_object(), *got;
+
+	if (k) {
+		BIO *b = BIO_new(BIO_s_mem());
+		char *data;
+		ck_assert(PEM_write_bio_PUBKEY(b, k));
+		long len = BIO_get_mem_data(b, &data);
+		ck_assert_int_lt(len, (long)pem_size);
+		memcpy(pem, data, (size_t)len);
+		pem[len] = '\0';
+		BIO_free(b);
+		json_object_set_new(body, "report_key", json_string(pem));
+	} else {
+		json_object_set_new(body, "report_key", json_null());
+	}
+	char *text = json_dumps(body, 0);
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", device);
+	api("PATCH", path, text, &r);
+	free(text);
+	json_decref(body);
+	assert_status(&r, 200);
+	got = body_json(&r);
+	if (k)
+		ck_assert_str_eq(json_string_value(json_object_get(got, "report_key")), pem);
+	else
+		ck_assert(json_is_null(json_object_get(got, "report_key")));
+	json_decref(got);
+	http_result_release(&r);
+}
+
+/* The newest report of a device: its signature member ("" = null). */
+static void newest_signature(const char *device, char *out, size_t size)
+{
+	json_t *j = reports_of(device, NULL);
+	json_t *s = json_object_get(json_array_get(json_object_get(j, "items"), 0), "signature");
+
+	snprintf(out, size, "%s", json_is_string(s) ? json_string_value(s) : "");
+	json_decref(j);
+}
+
+/* A device with a registered report key: its COSE_Sign1 reports are
+ * verified (P-256 and Ed25519), a wrong key, a tampered payload and an
+ * unsigned report are refused with nothing stored; a device without a key
+ * has its signed reports accepted as unchecked. Test-only keys. */
+START_TEST(test_signed_reports)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *wrong = EVP_EC_gen("P-256");
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	unsigned char payload[64], cose[256];
+	char tok[128], tok2[128], pem[1024], sig[32];
+	struct http_result r;
+	size_t plen, n;
+	long long rows;
+
+	ck_assert_ptr_nonnull(ed);
+	add_device("signer", NULL, tok, sizeof(tok));
+	add_device("keyless", NULL, tok2, sizeof(tok2));
+	set_report_key("signer", k, pem, sizeof(pem));
+	deploy_devices(&F.m1, "[\"signer\",\"keyless\"]");
+	expect_envelope(tok, "seq=0", &F.m1);
+	expect_envelope(tok2, "seq=0", &F.m1);
+	plen = success_report(&F.m1, payload);
+	rows = report_rows();
+
+	report_ex(tok, "application/suit-report+cose", payload, plen, &r);
+	assert_problem(&r, 422, "unprocessable",
+		       "this device has a report_key: its SUIT reports must be COSE_Sign1 "
+		       "signed with it");
+	http_result_release(&r);
+	n = sign1(wrong, payload, plen, cose);
+	report_ex(tok, "application/suit-report+cose", cose, n, &r);
+	assert_problem(&r, 422, "unprocessable",
+		       "COSE_Sign1: the ES256 signature does not verify with the device's "
+		       "report_key");
+	http_result_release(&r);
+	n = sign1(k, payload, plen, cose);
+	cose[12] ^= 0x01; /* inside the payload's digest */
+	report_ex(tok, "application/suit-report+cose", cose, n, &r);
+	assert_status(&r, 422);
+	http_result_release(&r);
+	ck_assert_int_eq(report_rows(), rows);
+	assert_assignment(1, "signer", "delivered", "");
+
+	n = sign1(k, payload, plen, cose);
+	report_ex(tok, "application/suit-report+cose", cose, n, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	assert_assignment(1, "signer", "installed", "");
+	newest_signature("signer", sig, sizeof(sig));
+	ck_assert_str_eq(sig, "verified");
+	/* JSON reports stay possible (the TLS channel authenticates them). */
+	report_ok(tok, rep(&F.m1, "installed", "\"progress\":100"));
+	newest_signature("signer", sig, sizeof(sig));
+	ck_assert_str_eq(sig, "");
+
+	/* Ed25519, and a key removed again. */
+	set_report_key("signer", ed, pem, sizeof(pem));
+	n = sign1(ed, payload, plen, cose);
+	report_ex(tok, "application/suit-report+cose", cose, n, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	newest_signature("signer", sig, sizeof(sig));
+	ck_assert_str_eq(sig, "verified");
+	set_report_key("signer", NULL, pem, sizeof(pem));
+	report_ex(tok, "application/suit-report+cose", payload, plen, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+
+	/* No key registered: the signature is kept but not checked. */
+	n = sign1(wrong, payload, plen, cose);
+	report_ex(tok2, "application/suit-report+cose", cose, n, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	newest_signature("keyless", sig, sizeof(sig));
+	ck_assert_str_eq(sig, "unchecked");
+
+	/* Keys that are not P-256 or Ed25519 public keys. */
+	static const char *const bad[] = {
+		"{\"report_key\":\"not a key\"}",
+		"{\"report_key\":5}",
+		"{\"report_key\":\"\"}",
+		"{\"report_key\":\"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC "
+		"KEY-----\\n\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		api("PATCH", "/api/v1/devices/keyless", bad[i], &r);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+	EVP_PKEY *rsa = EVP_RSA_gen(2048);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	PEM_write_bio_PUBKEY(b, rsa);
+	long len = BIO_get_mem_data(b, &data);
+	json_t *body = json_pack("{s:s%}", "report_key", data, (size_t)len);
+	char *text = json_dumps(body, 0);
+	api("PATCH", "/api/v1/devices/keyless", text, &r);
+	assert_problem(&r, 400, "invalid-request",
+		       "field 'report_key' must be a PEM P-256 or Ed25519 public key");
+	http_result_release(&r);
+	free(text);
+	json_decref(body);
+	BIO_free(b);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(wrong);
+	EVP_PKEY_free(ed);
 }
 END_TEST
 
@@ -643,6 +883,7 @@ int main(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_history_pages);
 	tcase_add_test(tc, test_suit_reports);
+	tcase_add_test(tc, test_signed_reports);
 	tcase_add_test(tc, test_device_timeout);
 	tcase_add_test(tc, test_report_retention);
 	suite_add_tcase(s, tc);

@@ -1,10 +1,13 @@
-/* suit/report.c: SUIT_Report parsing, on the shared vector and built cases. */
+/* suit/report.c and suit/report_cose.c: SUIT_Report parsing, on the shared
+ * vector and built cases, and the COSE_Sign1 wrapper. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cbor.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "suit/cbor.h"
 #include "suit/report.h"
@@ -201,6 +204,71 @@ START_TEST(test_simple_values_safe_on_floats)
 }
 END_TEST
 
+/* The COSE wrapper: hostile and unsupported shapes (hex), with and without
+ * a registered key (generated per run, test-only). Payload "a0" is any
+ * CBOR; opening does not parse the report. */
+static const struct {
+	const char *hex;
+	bool with_key;
+	enum err want;
+	enum suit_report_auth auth;
+	const char *payload_hex; /* on success */
+} wrapped[] = {
+	{"", false, ERR_INVALID, 0, NULL},
+	{"a10102", false, ERR_OK, SUIT_REPORT_BARE, "a10102"},
+	{"a10102", true, ERR_OK, SUIT_REPORT_BARE, "a10102"},	    /* the handler refuses it */
+	{"d18443a10105a041a040", false, ERR_MEDIA_TYPE, 0, NULL},   /* COSE_Mac0 */
+	{"d08343a1010aa041a0", false, ERR_MEDIA_TYPE, 0, NULL},	    /* COSE_Encrypt0 */
+	{"d8628443a10126a041a080", false, ERR_MEDIA_TYPE, 0, NULL}, /* COSE_Sign */
+	{"d2", false, ERR_INVALID, 0, NULL},
+	{"d284", false, ERR_INVALID, 0, NULL},
+	{"d28443a10126a041a0", false, ERR_INVALID, 0, NULL},	     /* 3 of 4 */
+	{"d28443a10126a041a040ff", false, ERR_INVALID, 0, NULL},     /* trailing byte */
+	{"d28443a10126a0f640", false, ERR_INVALID, 0, NULL},	     /* detached */
+	{"d28443a10126a04040", false, ERR_INVALID, 0, NULL},	     /* empty payload */
+	{"d28443a10126a0a0a040", false, ERR_INVALID, 0, NULL},	     /* payload not a bstr */
+	{"d28443a10126a05a0000000140", false, ERR_INVALID, 0, NULL}, /* huge declared length */
+	{"d28443a10126a041a040", false, ERR_OK, SUIT_REPORT_SIGNED_UNCHECKED, "a0"},
+	{"d28443a10126a041a040", true, ERR_UNPROCESSABLE, 0, NULL},   /* empty signature */
+	{"d28444a1013822a041a040", true, ERR_UNPROCESSABLE, 0, NULL}, /* ES384 */
+	{"d28440a041a040", true, ERR_UNPROCESSABLE, 0, NULL},	      /* no algorithm */
+	{"d2849f40a041a040ff", false, ERR_INVALID, 0, NULL},	      /* indefinite array */
+};
+
+START_TEST(test_wrapped_reports)
+{
+	unsigned char buf[128], want[64];
+	struct cbor_span payload = {0};
+	enum suit_report_auth auth = SUIT_REPORT_BARE;
+	struct diag d = {0};
+	char pem[512] = "";
+	size_t n = unhex(wrapped[_i].hex, buf);
+
+	if (wrapped[_i].with_key) {
+		EVP_PKEY *k = EVP_EC_gen("P-256");
+		BIO *b = BIO_new(BIO_s_mem());
+		char *data;
+		ck_assert(PEM_write_bio_PUBKEY(b, k));
+		long len = BIO_get_mem_data(b, &data);
+		ck_assert_int_lt(len, (long)sizeof(pem));
+		memcpy(pem, data, (size_t)len);
+		BIO_free(b);
+		EVP_PKEY_free(k);
+	}
+	enum err e = suit_report_open(n ? buf : NULL, n, wrapped[_i].with_key ? pem : NULL,
+				      &payload, &auth, &d);
+	ck_assert_msg(e == wrapped[_i].want, "%s: %s, want %s (%s: %s)", wrapped[_i].hex,
+		      err_title(e), err_title(wrapped[_i].want), d.field, d.text);
+	if (e)
+		return;
+	ck_assert_int_eq(auth, wrapped[_i].auth);
+	size_t wn = unhex(wrapped[_i].payload_hex, want);
+	ck_assert_uint_eq(payload.len, wn);
+	ck_assert_mem_eq(payload.p, want, wn);
+	ck_assert(payload.p >= buf && payload.p + payload.len <= buf + n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("report");
@@ -210,6 +278,8 @@ int main(void)
 	tcase_add_test(tc, test_built_reports);
 	tcase_add_loop_test(tc, test_bad_reports, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_reason_names);
+	tcase_add_loop_test(tc, test_wrapped_reports, 0,
+			    (int)(sizeof(wrapped) / sizeof(wrapped[0])));
 	tcase_add_test(tc, test_simple_values_safe_on_floats);
 	suite_add_tcase(s, tc);
 	return check_run(s);
