@@ -13,6 +13,7 @@ struct manifest_policy_holder;
 struct seen_tracker;
 struct assignment_index;
 struct token_cache;
+struct batcher;
 
 struct api_ctx {
 	const struct config *config;
@@ -25,6 +26,8 @@ struct api_ctx {
 	/* Device token → identity; cleared when tokens or identities change. */
 	struct token_cache *tokens;
 	struct storage *storage;
+	/* Group commit of device reports (storage/batch.h). */
+	struct batcher *reports;
 	struct metrics *metrics;
 	int64_t started_at;
 };

@@ -62,8 +62,20 @@ struct response_stream {
 	void *cls;
 };
 
+/* An answer that comes later, from another thread (a report waiting for
+ * its group commit). The handler sets start and returns; the server stops
+ * polling the connection, then calls start(cls, resume, resume_cls). The
+ * work fills the response and calls resume(resume_cls) exactly once, from
+ * any thread; the server then sends the response. The request (body
+ * included) stays valid until then. */
+struct response_defer {
+	void (*start)(void *cls, void (*resume)(void *resume_cls), void *resume_cls);
+	void *cls;
+};
+
 struct response {
 	unsigned status;
+	struct response_defer defer;
 	const char *content_type; /* static string */
 	struct buf body;
 	struct response_stream stream; /* used instead of body when read is set */

@@ -2,6 +2,7 @@
 
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "storage/batch.h"
 
 enum err api_ops_healthz(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
@@ -24,6 +25,21 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 
 	(void)req;
 	e = metrics_render(ctx->metrics, &res->body, SUITD_VERSION, ctx->started_at);
+	if (!e && ctx->reports) {
+		/* Group commit of reports: jobs / commits is the mean batch size. */
+		struct batch_stats bs;
+		batcher_stats(ctx->reports, &bs);
+		e = buf_printf(&res->body,
+			       "# HELP suitd_reports_written_total Device reports through the "
+			       "group commit (stored or refused).\n"
+			       "# TYPE suitd_reports_written_total counter\n"
+			       "suitd_reports_written_total %llu\n"
+			       "# HELP suitd_report_commits_total Transactions that committed "
+			       "them.\n"
+			       "# TYPE suitd_report_commits_total counter\n"
+			       "suitd_report_commits_total %llu\n",
+			       bs.jobs, bs.commits);
+	}
 	if (e)
 		return e;
 	res->status = 200;

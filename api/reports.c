@@ -193,23 +193,82 @@ enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct
 	return record(ctx, req, res, &r);
 }
 
-/* Apply and store one report (both media types). */
+/* A report waiting for its group commit: the job, the strings it points
+ * to (the JSON body is freed when the handler returns), where to answer. */
+struct pending_report {
+	struct report_job job; /* first: the batcher hands back &job.base */
+	struct api_ctx *ctx;
+	struct response *res;
+	int64_t device_num;
+	char device_id[DEVICE_ID_MAX + 1];
+	uint8_t digest[MANIFEST_DIGEST_MAX];
+	char reason[REPORT_REASON_MAX + 1];
+	void (*resume)(void *cls);
+	void *resume_cls;
+};
+
+/* On the batch thread, after the commit: answer, then let the server send. */
+static void report_done(struct batch_job *base, enum err e)
+{
+	struct pending_report *p = (struct pending_report *)base;
+	void (*resume)(void *cls) = p->resume;
+	void *resume_cls = p->resume_cls;
+
+	if (e == ERR_NOT_FOUND)
+		api_fail(p->res, ERR_CONFLICT, "this device was never assigned that manifest");
+	else if (e == ERR_CONFLICT)
+		api_fail(p->res, e, "%s",
+			 p->job.why ? p->job.why : "the report does not fit the assignment");
+	else if (e)
+		api_fail(p->res, e, "cannot store the report");
+	else
+		p->res->status = 204;
+	/* The index holds the state: re-read it only when that changed. */
+	if (!e && p->job.changed &&
+	    assignment_index_refresh(p->ctx->assignments, p->ctx->storage, p->device_num) != ERR_OK)
+		log_err("device '%s': cannot refresh its assignment", p->device_id);
+	free(p);
+	resume(resume_cls);
+}
+
+/* The server has suspended the connection: queue the report. */
+static void report_start(void *cls, void (*resume)(void *resume_cls), void *resume_cls)
+{
+	struct pending_report *p = cls;
+
+	p->resume = resume;
+	p->resume_cls = resume_cls;
+	storage_report_submit(p->ctx->reports, &p->job);
+}
+
+/* Apply and store one report (both media types), answered 204 only after
+ * the group commit that holds it. */
 static enum err record(struct api_ctx *ctx, const struct request *req, struct response *res,
 		       const struct report_new *r)
 {
-	const char *why = NULL;
-	enum assignment_state next;
-	int64_t assignment;
-	enum err e = storage_report_record(ctx->storage, r, decide, &assignment, &next, &why);
-	if (e == ERR_NOT_FOUND)
-		return api_fail(res, ERR_CONFLICT, "this device was never assigned that manifest");
-	if (e == ERR_CONFLICT)
-		return api_fail(res, e, "%s", why ? why : "the report does not fit the assignment");
-	if (e)
-		return api_fail(res, e, "cannot store the report");
-	if (assignment_index_refresh(ctx->assignments, ctx->storage, req->device->num) != ERR_OK)
-		log_err("device '%s': cannot refresh its assignment", req->device->id);
-	res->status = 204;
+	struct pending_report *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return ERR_NOMEM;
+	if (!r->digest || r->digest_len > sizeof(p->digest)) {
+		free(p);
+		return api_fail(res, ERR_INVALID, "the report names no manifest digest");
+	}
+	p->job.r = *r;
+	memcpy(p->digest, r->digest, r->digest_len);
+	p->job.r.digest = p->digest;
+	if (r->reason) {
+		snprintf(p->reason, sizeof(p->reason), "%s", r->reason);
+		p->job.r.reason = p->reason;
+	}
+	/* body: the request's buffer, kept by the server until the answer. */
+	p->job.decide = decide;
+	p->job.base.done = report_done;
+	p->ctx = ctx;
+	p->res = res;
+	p->device_num = req->device->num;
+	snprintf(p->device_id, sizeof(p->device_id), "%s", req->device->id);
+	res->defer = (struct response_defer){report_start, p};
 	return ERR_OK;
 }
 

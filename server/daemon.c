@@ -63,7 +63,8 @@ struct exchange {
 	unsigned route; /* route_count when unmatched */
 	enum err early; /* decided before the body: 404, 405, 401, 403, 413 */
 	bool queued;
-	void *upload; /* state of a BODY_STREAM route after begin() */
+	bool suspended; /* waiting for res.defer's work (a group commit) */
+	void *upload;	/* state of a BODY_STREAM route after begin() */
 	uint64_t discarded;
 	unsigned status;
 	uint64_t bytes;
@@ -322,6 +323,14 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 	return rc;
 }
 
+/* From any thread, once per deferred answer. */
+static void exchange_resume(void *cls)
+{
+	struct exchange *x = cls;
+
+	MHD_resume_connection(x->conn);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -352,6 +361,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* Resumed: the deferred work filled the response. */
+	if (x->suspended) {
+		x->suspended = false;
+		return exchange_queue(x);
+	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
@@ -381,6 +395,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				     : r->handler(&dm->ctx, &x->req, &x->res);
 		if (e && !x->res.problem)
 			api_fail(&x->res, e, "%s", err_title(e));
+		if (!e && !x->res.problem && x->res.defer.start) {
+			/* Suspend first: resume may come before start returns. */
+			x->suspended = true;
+			MHD_suspend_connection(conn);
+			x->res.defer.start(x->res.defer.cls, exchange_resume, x);
+			return MHD_YES;
+		}
 		if (x->res.problem >= ERR_NOMEM && api_http_status(x->res.problem) >= 500)
 			log_err("%s %s: %s: %s", x->method, x->path, err_title(x->res.problem),
 				x->res.detail);
@@ -490,8 +511,8 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	struct sockaddr_storage addr = {0};
 	struct MHD_OptionItem opts[16];
 	unsigned n = 0, threads = config->server.threads;
-	unsigned int flags =
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	bool any = false;
 	int listen_fd = -1;
 	enum err e;

@@ -21,6 +21,7 @@
 #include "server/daemon.h"
 #include "server/router.h"
 #include "server/tls.h"
+#include "storage/batch.h"
 #include "storage/deployments.h"
 #include "storage/payloads.h"
 #include "storage/reports.h"
@@ -99,6 +100,7 @@ int command_run(const struct config *config)
 	struct seen_tracker *seen = NULL;
 	struct assignment_index *assignments = NULL;
 	struct token_cache *tokens = NULL;
+	struct batcher *reports = NULL;
 	uint64_t next_flush = 0;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -149,7 +151,7 @@ int command_run(const struct config *config)
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
 	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
-	    token_cache_new(&tokens) != ERR_OK)
+	    token_cache_new(&tokens) != ERR_OK || batcher_start(storage, &reports) != ERR_OK)
 		goto out;
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
 		log_err("cannot load the active assignments from '%s'", config->storage.database);
@@ -167,7 +169,8 @@ int command_run(const struct config *config)
 			      .manifests = manifests,
 			      .seen = seen,
 			      .assignments = assignments,
-			      .tokens = tokens};
+			      .tokens = tokens,
+			      .reports = reports};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -223,6 +226,8 @@ int command_run(const struct config *config)
 	log_notice("stopped");
 out:
 	daemon_stop(dm, 0);
+	/* After the daemon: every deferred answer was sent during the drain. */
+	batcher_stop(reports);
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);
 	seen_tracker_free(seen);

@@ -23,6 +23,8 @@ enum err db_error(int rc);
 /* ERR_OK for SQLITE_DONE/ROW, else the mapped error (never ERR_OK). */
 enum err db_result(int rc);
 
+/* Step a statement without parameters once, then reset it. */
+enum err db_step_once(struct db *db, enum stmt id);
 enum err db_begin(struct db *db);
 /* An audit_log row (call inside the transaction of the change). */
 enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject);

@@ -582,7 +582,8 @@ enum err storage_active_assignments(struct storage *s, int64_t device_num,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ACTIVE_ASSIGNMENTS);
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, device_num ? STMT_ACTIVE_ASSIGNMENTS_OF_DEVICE
+							       : STMT_ACTIVE_ASSIGNMENTS);
 	if (device_num)
 		sqlite3_bind_int64(st, 1, device_num);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -7,20 +7,17 @@
 #include "common/timeutil.h"
 #include "storage/db.h"
 
-enum err storage_report_record(struct storage *s, const struct report_new *r, report_decide decide,
-			       int64_t *ret_assignment, enum assignment_state *ret_state,
-			       const char **why)
+/* Find the device's newest assignment of the manifest, decide, apply,
+ * store the report raw: inside the caller's transaction. */
+static enum err report_apply(struct db *db, struct batch_job *base)
 {
+	struct report_job *job = (struct report_job *)base;
+	const struct report_new *r = &job->r;
 	enum assignment_state current = ASSIGN_PENDING, next = ASSIGN_PENDING;
 	int64_t assignment = 0, now = time_now();
-	struct db *db;
-	enum err e = db_get(s, &db);
+	enum err e;
 	int rc;
 
-	if (!e)
-		e = db_begin(db);
-	if (e)
-		return e;
 	{
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
 		sqlite3_bind_int64(st, 1, r->device_num);
@@ -33,7 +30,7 @@ enum err storage_report_record(struct storage *s, const struct report_new *r, re
 		}
 		e = rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
 	}
-	if (!e && !decide(current, r, &next, why))
+	if (!e && !job->decide(current, r, &next, &job->why))
 		e = ERR_CONFLICT;
 	/* Any accepted report on an open assignment is news from the device: it
 	 * restarts the deployment's device_timeout even when the state stays. */
@@ -65,16 +62,19 @@ enum err storage_report_record(struct storage *s, const struct report_new *r, re
 			db_bind_text(st, 11, r->signature);
 		e = db_result(sqlite3_step(st));
 	}
-	if (e) {
-		db_rollback(db);
-		return e;
-	}
-	e = db_commit(db);
 	if (!e) {
-		*ret_assignment = assignment;
-		*ret_state = next;
+		job->assignment = assignment;
+		job->next = next;
+		job->changed = next != current;
 	}
 	return e;
+}
+
+void storage_report_submit(struct batcher *b, struct report_job *job)
+{
+	job->base.apply = report_apply;
+	job->why = NULL;
+	batcher_submit(b, &job->base);
 }
 
 enum err storage_reports_of_device(struct storage *s, const char *device_id, int64_t before,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "storage/batch.h"
 #include "storage/deployments.h"
 
 struct report_new {
@@ -31,12 +32,24 @@ struct report_new {
 typedef bool (*report_decide)(enum assignment_state current, const struct report_new *r,
 			      enum assignment_state *ret_next, const char **why);
 
-/* In one transaction: find the device's newest assignment of this manifest
- * (ERR_NOT_FOUND: never assigned), decide, apply, store the report raw.
- * ERR_CONFLICT when decide refuses (*why set). *ret_assignment on success. */
-enum err storage_report_record(struct storage *s, const struct report_new *r, report_decide decide,
-			       int64_t *ret_assignment, enum assignment_state *ret_state,
-			       const char **why);
+/* A report on its way through the group commit (storage/batch.h). */
+struct report_job {
+	struct batch_job base; /* first; base.done is the caller's */
+	struct report_new r;
+	report_decide decide;
+	/* In done(), when ERR_OK: */
+	int64_t assignment;
+	enum assignment_state next;
+	bool changed; /* the assignment's state changed */
+	/* When ERR_CONFLICT: why decide refused. */
+	const char *why;
+};
+
+/* Queue a report. In the next batch transaction: find the device's newest
+ * assignment of the manifest (ERR_NOT_FOUND: never assigned), decide
+ * (ERR_CONFLICT: refused, why set), apply, store the report raw. The job
+ * and what r points to must live until base.done runs. */
+void storage_report_submit(struct batcher *b, struct report_job *job);
 
 struct report_row {
 	int64_t id;

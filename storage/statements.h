@@ -23,12 +23,22 @@
 	"d.completed_at, d.canceled_at FROM deployments d JOIN manifests m ON m.id = "       \
 	"d.manifest_id "
 
+/* What the check-in index holds of an active assignment. */
+#define SQL_ACTIVE_ASSIGNMENT_COLUMNS                                                    \
+	"SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, a.state, m.digest, " \
+	"m.sequence_number, a.stage > d.open_stage OR d.paused_at IS NOT NULL "          \
+	"FROM assignments a JOIN deployments d ON d.id = a.deployment_id "               \
+	"JOIN manifests m ON m.id = d.manifest_id "
+
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
 	X(COMMIT, "COMMIT")                                                                        \
 	X(ROLLBACK, "ROLLBACK")                                                                    \
 	X(PING, "SELECT 1")                                                                        \
+	X(SAVEPOINT, "SAVEPOINT job")                                                              \
+	X(RELEASE_SAVEPOINT, "RELEASE job")                                                        \
+	X(ROLLBACK_TO_SAVEPOINT, "ROLLBACK TO job")                                                \
 	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "               \
 			  "VALUES (?1, ?2, ?3, ?4)")                                               \
 	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "              \
@@ -183,13 +193,12 @@
 				   "FROM manifests m LEFT JOIN manifest_components mc "            \
 				   "ON mc.manifest_id = m.id AND mc.component_index = 0 "          \
 				   "WHERE m.id = ?1")                                              \
-	X(ACTIVE_ASSIGNMENTS,                                                                      \
-	  "SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, "                            \
-	  "a.state, m.digest, m.sequence_number, "                                                 \
-	  "a.stage > d.open_stage OR d.paused_at IS NOT NULL FROM assignments a "                  \
-	  "JOIN deployments d ON d.id = a.deployment_id "                                          \
-	  "JOIN manifests m ON m.id = d.manifest_id WHERE a.state IN " SQL_ACTIVE_STATES           \
-	  " AND (?1 IS NULL OR a.device_num = ?1)")                                                \
+	X(ACTIVE_ASSIGNMENTS, SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.state IN " SQL_ACTIVE_STATES) \
+	/* One device's: through assignments_device (device_num, state), not a                     \
+	 * scan of every active assignment. */                                                     \
+	X(ACTIVE_ASSIGNMENTS_OF_DEVICE,                                                            \
+	  SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.device_num = ?1 "                                 \
+					"AND a.state IN " SQL_ACTIVE_STATES)                       \
 	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                 \
 				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                    \
 	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at, a.stage "      \

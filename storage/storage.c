@@ -163,7 +163,7 @@ sqlite3_stmt *db_stmt(struct db *db, enum stmt id)
 	return db->stmts[id];
 }
 
-static enum err db_step_once(struct db *db, enum stmt id)
+enum err db_step_once(struct db *db, enum stmt id)
 {
 	sqlite3_stmt *st = db->stmts[id];
 	int rc = sqlite3_step(st);

@@ -5,6 +5,7 @@
  * runs against the real daemon over real TLS on loopback; the author key
  * and the PKI are test-only, generated per run. */
 #include <check.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -538,6 +539,93 @@ START_TEST(test_suit_reports)
 }
 END_TEST
 
+/* ---- Group commit ---- */
+
+#define GC_THREADS 8
+#define GC_EACH	   25
+
+struct gc_worker {
+	pthread_t thread;
+	char token[128];
+	long statuses[GC_EACH];
+};
+
+static void *gc_post(void *arg)
+{
+	struct gc_worker *w = arg;
+	struct http_result r;
+	char json[256];
+
+	for (int i = 0; i < GC_EACH; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"manifest\":\"%s\",\"state\":\"downloading\",\"progress\":%d}",
+			 F.m1.digest, i);
+		harness_request(&P, "POST", REPORTS, w->token, "application/json", json,
+				strlen(json), &r);
+		w->statuses[i] = r.status;
+		http_result_release(&r);
+	}
+	return NULL;
+}
+
+/* A metric's value from GET /metrics. */
+static unsigned long long metric(const char *name)
+{
+	struct http_result r;
+	char want[128];
+	unsigned long long v = 0;
+
+	harness_request(&P, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	snprintf(want, sizeof(want), "\n%s ", name);
+	const char *at = strstr(r.body, want);
+	ck_assert_msg(at != NULL, "no %s in /metrics", name);
+	v = strtoull(at + strlen(want), NULL, 10);
+	http_result_release(&r);
+	return v;
+}
+
+/* Reports from many devices at once go through the group commit: every
+ * one is answered 204 only after it is stored, each exactly once, and no
+ * more transactions than reports were needed. */
+START_TEST(test_group_commit)
+{
+	struct gc_worker w[GC_THREADS];
+	char id[32], ids[512] = "[";
+	long long rows;
+	unsigned long long written, commits;
+
+	for (int t = 0; t < GC_THREADS; t++) {
+		snprintf(id, sizeof(id), "busy-%d", t);
+		add_device(id, NULL, w[t].token, sizeof(w[t].token));
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s\"%s\"", t ? "," : "",
+			 id);
+	}
+	snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "]");
+	deploy_devices(&F.m1, ids);
+	rows = report_rows();
+	written = metric("suitd_reports_written_total");
+	commits = metric("suitd_report_commits_total");
+	for (int t = 0; t < GC_THREADS; t++)
+		ck_assert_int_eq(pthread_create(&w[t].thread, NULL, gc_post, &w[t]), 0);
+	for (int t = 0; t < GC_THREADS; t++)
+		pthread_join(w[t].thread, NULL);
+	for (int t = 0; t < GC_THREADS; t++)
+		for (int i = 0; i < GC_EACH; i++)
+			ck_assert_msg(w[t].statuses[i] == 204, "device %d report %d: %ld", t, i,
+				      w[t].statuses[i]);
+	ck_assert_int_eq(report_rows(), rows + GC_THREADS * GC_EACH);
+	ck_assert_uint_eq(metric("suitd_reports_written_total"), written + GC_THREADS * GC_EACH);
+	unsigned long long used = metric("suitd_report_commits_total") - commits;
+	ck_assert_uint_ge(used, 1);
+	ck_assert_uint_le(used, GC_THREADS * GC_EACH);
+	for (int t = 0; t < GC_THREADS; t++) {
+		snprintf(id, sizeof(id), "busy-%d", t);
+		assert_assignment(1, id, "downloading", "");
+	}
+}
+END_TEST
+
 /* ---- Signed SUIT reports ---- */
 
 /* A success SUIT_Report for manifest m: {99: ["", [-16, digest]], 3: [],
@@ -884,6 +972,7 @@ int main(void)
 	tcase_add_test(tc, test_history_pages);
 	tcase_add_test(tc, test_suit_reports);
 	tcase_add_test(tc, test_signed_reports);
+	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_device_timeout);
 	tcase_add_test(tc, test_report_retention);
 	suite_add_tcase(s, tc);
