@@ -42,7 +42,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
 LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c api/*.c) \
-	server/router.c server/routes.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/run.c
+	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
 

@@ -134,9 +134,13 @@ unsigned api_http_status(enum err e)
 		return 422;
 	case ERR_RANGE:
 		return 416;
+	case ERR_RATE_LIMITED:
+		return 429;
 	case ERR_BUSY:
 	case ERR_UNAVAILABLE:
 		return 503;
+	case ERR_NO_SPACE:
+		return 507;
 	case ERR_NOMEM:
 	case ERR_STORAGE:
 	case ERR_DB_TOO_NEW:

@@ -195,6 +195,8 @@ SUITD_CONF=$tmp/suitd.conf
 cat >"$SUITD_CONF" <<EOF
 [server]
 listen = 127.0.0.1:$SUITD_PORT
+# The benchmarks measure capacity: no per-client rate limit.
+rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]

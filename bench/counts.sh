@@ -62,6 +62,8 @@ SUITD_PORT=$(free_port) || die "no free port"
 cat >"$tmp/suitd.conf" <<EOF
 [server]
 listen = 127.0.0.1:$SUITD_PORT
+# The benchmarks measure capacity: no per-client rate limit.
+rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]

@@ -119,6 +119,8 @@ write_config() { # synchronous name
 	cat >"$SUITD_CONF" <<EOF
 [server]
 listen = 127.0.0.1:$port
+# The benchmarks measure capacity: no per-client rate limit.
+rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 connection_limit = 1024

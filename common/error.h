@@ -21,7 +21,9 @@
 	X(MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")       \
 	X(UNPROCESSABLE, "unprocessable", "Unprocessable content")              \
 	X(RANGE, "range-not-satisfiable", "Range not satisfiable")              \
+	X(RATE_LIMITED, "rate-limited", "Too many requests")                    \
 	X(BUSY, "busy", "Service busy")                                         \
+	X(NO_SPACE, "insufficient-storage", "Insufficient storage")             \
 	X(UNAVAILABLE, "unavailable", "Service unavailable")                    \
 	X(STORAGE, "storage", "Storage error")                                  \
 	X(DB_TOO_NEW, "database-too-new", "Database is newer than this binary") \

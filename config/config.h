@@ -49,11 +49,14 @@ struct config {
 		unsigned connection_limit;
 		unsigned connection_timeout; /* seconds of inactivity */
 		uint64_t max_body;	     /* bytes of a buffered request body */
+		unsigned rate_limit;	     /* requests/s per identity, 0 = off */
+		unsigned rate_burst;	     /* requests an idle identity may make at once */
 	} server;
 	struct {
 		char *database;
 		enum config_synchronous synchronous;
 		uint64_t mmap_size; /* bytes of the database file SQLite maps; 0 = none */
+		uint64_t max_size;  /* bytes the database file may grow to; 0 = no cap */
 	} storage;
 	struct {
 		unsigned auth;			      /* CONFIG_DEVICE_AUTH_* bits */

@@ -42,6 +42,7 @@ struct storage *command_storage_open(const struct config *config, bool migrate)
 		.synchronous_full = config->storage.synchronous == CONFIG_SYNC_FULL,
 		.migrate = migrate,
 		.mmap_size = config->storage.mmap_size,
+		.max_size = config->storage.max_size,
 	};
 	struct storage *s = NULL;
 	struct diag d = {0};

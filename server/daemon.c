@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/client_cert.h"
+#include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/tls.h"
 
@@ -46,6 +47,7 @@ struct daemon {
 	struct tls_files tls;
 	gnutls_datum_t ticket_key;
 	char *client_ca_pem; /* device CA certificates, when devices may use them */
+	struct ratelimit *limiter;
 	bool tls_on;
 	uint64_t max_body;
 	_Atomic int inflight;
@@ -156,6 +158,37 @@ static const struct device_cert *exchange_client_cert(struct exchange *x)
 }
 
 /* First call: route, authenticate, check the declared body size. */
+/* The rate-limit key of the client's address (an IPv6 client by its /64:
+ * one host can hold many addresses of its prefix). */
+static int64_t address_key(struct exchange *x)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		return ratelimit_key('a', &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				     4);
+	if (sa && sa->sa_family == AF_INET6)
+		return ratelimit_key(
+			'a', &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 8);
+	return ratelimit_key('a', "", 0);
+}
+
+/* One request of this identity: false (x->early = 429) when over its rate. */
+static bool exchange_admit(struct exchange *x, int64_t key)
+{
+	unsigned retry = 1;
+
+	if (ratelimit_take(x->dm->limiter, key, time_mono_usec(), &retry))
+		return true;
+	x->early = api_fail(&x->res, ERR_RATE_LIMITED,
+			    "more than %u requests per second from this client; retry in %u s",
+			    x->dm->ctx.config->server.rate_limit, retry);
+	response_header_set(&x->res, "Retry-After", "%u", retry);
+	return false;
+}
+
 static void exchange_prepare(struct exchange *x, const char *url, const char *method)
 {
 	struct daemon *dm = x->dm;
@@ -198,7 +231,13 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	if (r->auth == AUTH_KEY) {
 		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
 					r->role, &x->key, &x->res);
-		if (x->early)
+		/* Failed attempts count against the address: no free guessing. */
+		if (x->early) {
+			if (x->early == ERR_UNAUTHORIZED)
+				exchange_admit(x, address_key(x));
+			return;
+		}
+		if (!exchange_admit(x, ratelimit_key('k', x->key.name, strlen(x->key.name))))
 			return;
 		x->req.key = &x->key;
 	} else if (r->auth == AUTH_DEVICE) {
@@ -206,10 +245,19 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 					       exchange_header(&x->req, "Authorization"),
 					       r->anonymous && r->anonymous(dm->ctx.config),
 					       &x->device, &x->res);
-		if (x->early)
+		if (x->early) {
+			if (x->early == ERR_UNAUTHORIZED)
+				exchange_admit(x, address_key(x));
+			return;
+		}
+		if (!exchange_admit(x, x->device.num ? ratelimit_key('d', &x->device.num,
+								     sizeof(x->device.num))
+						     : address_key(x)))
 			return;
 		if (x->device.num)
 			x->req.device = &x->device;
+	} else if (!exchange_admit(x, address_key(x))) {
+		return;
 	}
 	if (r->body == BODY_STREAM) {
 		/* The upload checks its own limits (Content-Length included). */
@@ -522,6 +570,12 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	dm->ctx = *ctx;
 	dm->ctx.started_at = time_now();
 	dm->max_body = config->server.max_body;
+	if ((e = ratelimit_new(config->server.rate_limit, config->server.rate_burst,
+			       &dm->limiter))) {
+		diag_set(d, e, "rate_limit", "out of memory");
+		free(dm);
+		return e;
+	}
 	dm->tls_on = config->server.tls;
 	if (threads == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -610,6 +664,7 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	*ret_daemon = dm;
 	return ERR_OK;
 fail:
+	ratelimit_free(dm->limiter);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
 	if (dm->ticket_key.data)
@@ -617,6 +672,11 @@ fail:
 	gnutls_free(dm->ticket_key.data);
 	free(dm);
 	return e;
+}
+
+void daemon_housekeeping(struct daemon *dm)
+{
+	ratelimit_prune(dm->limiter, time_mono_usec());
 }
 
 const char *daemon_url(const struct daemon *dm)
@@ -645,6 +705,7 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	if (atomic_load(&dm->inflight) > 0)
 		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
 	MHD_stop_daemon(dm->mhd);
+	ratelimit_free(dm->limiter);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
 	if (dm->ticket_key.data)

@@ -17,5 +17,7 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 const char *daemon_url(const struct daemon *dm);
 /* Stop accepting, wait up to drain_ms for in-flight requests, close. */
 void daemon_stop(struct daemon *dm, unsigned drain_ms);
+/* Once a second from the main loop: forget idle rate-limit buckets. */
+void daemon_housekeeping(struct daemon *dm);
 
 #endif

@@ -196,6 +196,7 @@ int command_run(const struct config *config)
 		housekeeping_timeouts(storage, assignments);
 		housekeeping_rollouts(storage, assignments);
 		housekeeping_reports(storage, config->devices.report_retention);
+		daemon_housekeeping(dm);
 		if (time_mono_usec() >= next_flush) {
 			flush_seen(seen, storage);
 			next_flush =

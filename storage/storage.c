@@ -24,6 +24,7 @@ struct storage {
 	char *path;
 	bool synchronous_full;
 	uint64_t mmap_size;
+	uint64_t max_size; /* bytes, 0 = no cap */
 	pthread_key_t conn_key;
 };
 
@@ -50,7 +51,8 @@ enum err db_error(int rc)
 	case SQLITE_TOOBIG:
 		return ERR_TOO_LARGE;
 	case SQLITE_IOERR:
-	case SQLITE_FULL:
+	case SQLITE_FULL: /* the disk, or [storage] max_size */
+		return ERR_NO_SPACE;
 	case SQLITE_CANTOPEN:
 		return ERR_IO;
 	default:
@@ -94,6 +96,26 @@ static enum err db_exec(sqlite3 *h, const char *sql, struct diag *d)
 }
 
 /* A raw connection with the daemon's pragmas but no prepared statements. */
+
+/* [storage] max_size: SQLite answers SQLITE_FULL (507 to clients) once the
+ * file would grow beyond it; the pages of the database's own page size. */
+static enum err cap_size(sqlite3 *h, uint64_t max_size, struct diag *d)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[64];
+	int64_t page = 0;
+
+	if (sqlite3_prepare_v2(h, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		page = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (page <= 0)
+		return diag_set(d, ERR_STORAGE, "database", "cannot read the page size");
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu;",
+		 (unsigned long long)(max_size / (uint64_t)page));
+	return db_exec(h, sql, d);
+}
+
 static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct diag *d)
 {
 	sqlite3 *h = NULL;
@@ -117,6 +139,8 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size,
 		 WAL_CHECKPOINT_PAGES);
 	e = db_exec(h, pragmas, d);
+	if (!e && s->max_size)
+		e = cap_size(h, s->max_size, d);
 	if (e) {
 		sqlite3_close(h);
 		return e;
@@ -295,6 +319,7 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 	}
 	s->synchronous_full = opt->synchronous_full;
 	s->mmap_size = opt->mmap_size;
+	s->max_size = opt->max_size;
 	if (pthread_key_create(&s->conn_key, db_free_cb) != 0) {
 		free(s->path);
 		free(s);

@@ -16,6 +16,7 @@ struct storage_options {
 	bool synchronous_full; /* PRAGMA synchronous = FULL (else NORMAL) */
 	bool migrate;	       /* apply pending migrations at open */
 	uint64_t mmap_size;    /* PRAGMA mmap_size per connection (0 = plain reads) */
+	uint64_t max_size;     /* bytes the database may grow to (0 = no cap) */
 };
 
 /* Open (creating the file if needed), check the schema version, migrate if

@@ -373,7 +373,7 @@ START_TEST(test_check_config)
 	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "check-config", (char *)NULL), 1);
 	ck_assert_str_eq(out, "");
 	ck_assert(
-		harness_log_contains(&P, "suitd.conf:11: [server] max_body: 'lots' is not a size"));
+		harness_log_contains(&P, "suitd.conf:12: [server] max_body: 'lots' is not a size"));
 	/* A certificate that does not match its key. */
 	harness_write_config(&P, "");
 	char key[192];
@@ -476,6 +476,68 @@ START_TEST(test_self_signed_and_plain_warning)
 }
 END_TEST
 
+/* [server] rate_limit / rate_burst: an identity past its bucket gets 429
+ * with Retry-After, another identity is still served, failed logins count
+ * against the address, and the bucket refills. */
+START_TEST(test_rate_limit)
+{
+	struct suitd_proc p;
+	struct http_result r;
+	char other[128], out[512];
+	int ok = 0, limited = 0;
+
+	harness_setup(&p, "[server]\nrate_limit = 2\nrate_burst = 5\n");
+	harness_admin_key(&p);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "key", "create", "--name", "second",
+				     "--role", "reader", (char *)NULL),
+			 0);
+	out[strcspn(out, "\n")] = '\0'; /* the key is the first line */
+	snprintf(other, sizeof(other), "%s", out);
+	harness_start(&p);
+	for (int i = 0; i < 8; i++) {
+		harness_request(&p, "GET", "/api/v1/status", p.admin_key, NULL, NULL, 0, &r);
+		if (r.status == 200) {
+			ok++;
+		} else {
+			char retry[16];
+			ck_assert_int_eq(r.status, 429);
+			ck_assert_ptr_nonnull(
+				strstr(r.body, "\"type\":\"urn:suitd:rate-limited\""));
+			ck_assert_ptr_nonnull(http_header(&r, "Retry-After", retry, sizeof(retry)));
+			ck_assert_int_ge(strtol(retry, NULL, 10), 1);
+			limited++;
+		}
+		http_result_release(&r);
+	}
+	/* The burst of 5, maybe one more refilled meanwhile; the rest refused. */
+	ck_assert_int_ge(ok, 5);
+	ck_assert_int_le(ok, 6);
+	ck_assert_int_eq(ok + limited, 8);
+	/* Another key has its own bucket. */
+	harness_request(&p, "GET", "/api/v1/status", other, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	/* Wrong keys: 401 while the address has tokens, then 429. */
+	int unauthorized = 0, refused = 0;
+	for (int i = 0; i < 8; i++) {
+		harness_request(&p, "GET", "/api/v1/status", "suitd_ak_wrong", NULL, NULL, 0, &r);
+		unauthorized += r.status == 401;
+		refused += r.status == 429;
+		http_result_release(&r);
+	}
+	ck_assert_int_ge(unauthorized, 1);
+	ck_assert_int_ge(refused, 1);
+	ck_assert_int_eq(unauthorized + refused, 8);
+	/* 2 per second: after 1.5 s the first key may go on. */
+	usleep(1500 * 1000);
+	harness_request(&p, "GET", "/api/v1/status", p.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-foundation");
@@ -499,6 +561,7 @@ int main(void)
 	tcase_add_test(tc, test_sighup_reload);
 	tcase_add_test(tc, test_backup_online);
 	tcase_add_test(tc2, test_refuses_newer_database);
+	tcase_add_test(tc2, test_rate_limit);
 	tcase_add_test(tc2, test_self_signed_and_plain_warning);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);

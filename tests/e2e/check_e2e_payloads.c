@@ -510,6 +510,44 @@ START_TEST(test_device_route_closed_by_default)
 }
 END_TEST
 
+/* [storage] max_size reached mid-upload: 507, nothing of the upload left
+ * behind, and what is stored still downloads. */
+START_TEST(test_database_full)
+{
+	struct suitd_proc p;
+	struct http_result r;
+	const char *headers[] = {"Content-Type: application/octet-stream", NULL};
+	char sha[65], path[128];
+
+	harness_setup(&p, "[storage]\nmax_size = 3M\n[payloads]\nanonymous_download = on\n");
+	harness_admin_key(&p);
+	harness_start(&p);
+	harness_request_ex(&p, "POST", "/api/v1/payloads", p.admin_key, headers, data5, MIB, &r);
+	ck_assert_int_eq(r.status, 201);
+	const char *at = strstr(r.body, "\"sha256\":\"");
+	ck_assert_ptr_nonnull(at);
+	snprintf(sha, sizeof(sha), "%.64s", at + 10);
+	http_result_release(&r);
+	long long chunks = harness_sql_int(&p, "SELECT count(*) FROM chunks");
+
+	harness_request_ex(&p, "POST", "/api/v1/payloads", p.admin_key, headers, data5 + MIB,
+			   4 * MIB, &r);
+	ck_assert_int_eq(r.status, 507);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"urn:suitd:insufficient-storage\""));
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&p, "SELECT count(*) FROM payloads"), 1);
+	ck_assert_int_eq(harness_sql_int(&p, "SELECT count(*) FROM chunks"), chunks);
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha);
+	harness_request(&p, "GET", path, NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, MIB);
+	ck_assert_mem_eq(r.body, data5, MIB);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-payloads");
@@ -534,6 +572,7 @@ int main(void)
 	tcase_add_test(tc, test_kill9_mid_upload);
 	tcase_add_test(tc, test_concurrent_identical_uploads);
 	tcase_add_test(tc2, test_device_route_closed_by_default);
+	tcase_add_test(tc2, test_database_full);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);
 	rc = check_run(s);
