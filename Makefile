@@ -111,7 +111,7 @@ FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC(fuzz) $<"; clang $(CPPFLAGS) -Ibuild/gen $(PKG_CFLAGS) $(FUZZ_CFLAGS) \
-		-fsanitize=fuzzer-no-link -c -o $@ $<
+		-fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build/fuzz/obj/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $(@D)
@@ -149,6 +149,7 @@ check: deps-check
 		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done
 	@tests/files.sh $(BUILD)/suitd
+	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

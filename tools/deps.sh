@@ -3,7 +3,7 @@
 # usage: tools/deps.sh build|check|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev openssl"
-check="$build check libcurl4-openssl-dev man-db groff-base systemd"
+check="$build check libcurl4-openssl-dev man-db groff-base systemd sqlite3 python3"
 fuzz="$build clang libclang-rt-14-dev"
 case "${1:-build}" in
 build) want=$build ;;
