@@ -5,11 +5,13 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,9 @@
 /* Block size of streamed responses: over TLS MHD copies a file descriptor
  * 4 KiB at a time, a callback fills whole 16 KiB records (PLATFORM.md §2d). */
 #define STREAM_BLOCK ((size_t)256 << 10)
+/* A request body slower than this (bytes a second, on average after
+ * connection_timeout) is cut off. */
+#define BODY_RATE_MIN 1024
 /* libmicrohttpd messages per second that reach the log (TLS noise). */
 #define MHD_LOG_PER_SECOND 10
 
@@ -48,6 +53,9 @@ struct daemon {
 	gnutls_datum_t ticket_key;
 	char *client_ca_pem; /* device CA certificates, when devices may use them */
 	struct ratelimit *limiter;
+	uint64_t header_timeout_us; /* [server] connection_timeout */
+	pthread_mutex_t conns_lock;
+	struct conn_ctx *conns;
 	bool tls_on;
 	uint64_t max_body;
 	_Atomic int inflight;
@@ -66,7 +74,9 @@ struct exchange {
 	enum err early; /* decided before the body: 404, 405, 401, 403, 413 */
 	bool queued;
 	bool suspended; /* waiting for res.defer's work (a group commit) */
-	void *upload;	/* state of a BODY_STREAM route after begin() */
+	bool close;	/* answer with Connection: close (untrusted framing) */
+	uint64_t body_start_us, body_received;
+	void *upload; /* state of a BODY_STREAM route after begin() */
 	uint64_t discarded;
 	unsigned status;
 	uint64_t bytes;
@@ -131,7 +141,131 @@ static bool parse_content_length(const char *text, uint64_t *ret)
 struct conn_ctx {
 	bool cert_checked;
 	struct device_cert cert;
+	bool nul_in_target; /* the current request's target had %00 */
+	/* Slow-header guard (daemon_housekeeping): the socket, and since when
+	 * the connection has been waiting for a request's headers (0: not). */
+	int fd;
+	_Atomic uint64_t waiting_since_us;
+	struct conn_ctx *prev, *next; /* daemon.conns, under conns_lock */
 };
+
+static struct conn_ctx *conn_ctx_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* libmicrohttpd's percent-decoding of the path and query, except that an
+ * encoded NUL is remembered on the connection: code that reads C strings
+ * would otherwise act on the text before it ("DELETE /devices/a%00x"
+ * deleting device "a"). The request is then refused (400). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	const union MHD_ConnectionInfo *ci;
+	char *w = s;
+	bool nul = false;
+
+	(void)cls;
+	for (const char *r = s; *r;) {
+		int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
+		if (lo < 0) {
+			*w++ = *r++;
+			continue;
+		}
+		*w = (char)(hi << 4 | lo);
+		nul |= *w++ == '\0';
+		r += 3;
+	}
+	*w = '\0';
+	if (nul && (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) &&
+	    ci->socket_context)
+		((struct conn_ctx *)ci->socket_context)->nul_in_target = true;
+	return (size_t)(w - s);
+}
+
+struct framing {
+	unsigned content_lengths, hosts;
+	bool nul, bad_name;
+};
+
+/* RFC 9110 §5.1: a field name is a token. */
+static bool field_name_valid(const char *name, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c && strchr(tchar, c))))
+			return false;
+	}
+	return true;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    size_t key_size, const char *value, size_t value_size)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size))
+		f->nul = true;
+	if (!field_name_valid(key, key_size))
+		f->bad_name = true;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		f->hosts++;
+	return MHD_YES;
+}
+
+/* What libmicrohttpd 0.9.75 lets through (RFC 9112 §6.1, §6.3, RFC 9110
+ * §5.5): an encoded NUL in the target, a NUL in a header, several
+ * Content-Length headers, a Transfer-Encoding other than chunked. Such a
+ * request is refused and its connection closed (its framing cannot be
+ * trusted); Transfer-Encoding together with Content-Length is served but
+ * closes the connection after the answer, so nothing can be smuggled. */
+static enum err exchange_framing(struct exchange *x)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_ctx *cc = ci ? ci->socket_context : NULL;
+	const char *te = exchange_header(&x->req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	struct framing f = {0};
+
+	if (cc && cc->nul_in_target) {
+		cc->nul_in_target = false;
+		x->close = true;
+		return api_fail(&x->res, ERR_INVALID,
+				"the request target holds an encoded NUL (%%00)");
+	}
+	MHD_get_connection_values_n(x->conn, MHD_HEADER_KIND, count_header, &f);
+	if (f.nul || f.bad_name || f.content_lengths > 1 || f.hosts > 1 ||
+	    (te && strcasecmp(te, "chunked") != 0)) {
+		x->close = true;
+		return api_fail(&x->res, ERR_INVALID, "%s",
+				f.nul			? "a header holds a NUL byte"
+				: f.bad_name		? "a header field name is not a token"
+				: f.content_lengths > 1 ? "more than one Content-Length header"
+				: f.hosts > 1		? "more than one Host header"
+							: "Transfer-Encoding other than chunked");
+	}
+	if (te && f.content_lengths)
+		x->close = true;
+	return ERR_OK;
+}
 
 static const struct device_cert *exchange_client_cert(struct exchange *x)
 {
@@ -208,6 +342,8 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 				    "the server is stopping; retry in a moment");
 		return;
 	}
+	if ((x->early = exchange_framing(x)))
+		return;
 	if (strlen(url) > BOUND_PATH_MAX) {
 		x->early = api_fail(&x->res, ERR_NOT_FOUND, "the path is longer than %d bytes",
 				    BOUND_PATH_MAX);
@@ -282,6 +418,8 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
  * drained and the answer queued after it, on a connection that stays up. */
 static bool exchange_answer_before_body(struct exchange *x)
 {
+	if (x->close && x->early)
+		return true; /* the body's framing cannot be trusted: do not read it */
 	const char *expect = exchange_header(&x->req, "Expect");
 	uint64_t length = 0;
 	bool declared = parse_content_length(exchange_header(&x->req, "Content-Length"), &length);
@@ -363,12 +501,34 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 					"Bearer realm=\"suitd\"");
 	if (res->status == 405 && x->allow[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, x->allow);
+	if (x->close)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	x->status = res->status;
 	x->bytes = len;
 	x->queued = true;
 	rc = MHD_queue_response(x->conn, res->status, mr);
 	MHD_destroy_response(mr);
 	return rc;
+}
+
+/* A body that comes slower than BODY_RATE_MIN bytes a second on average,
+ * once connection_timeout has passed since its first byte, is cut off: a
+ * client trickling a byte a second never goes idle long enough for the
+ * idle timeout. */
+static bool exchange_body_on_time(struct exchange *x, size_t n)
+{
+	uint64_t now = time_mono_usec(), elapsed;
+
+	if (!x->body_start_us)
+		x->body_start_us = now;
+	x->body_received += n;
+	elapsed = now - x->body_start_us;
+	if (elapsed <= x->dm->header_timeout_us ||
+	    x->body_received * 1000000u >= (uint64_t)BODY_RATE_MIN * elapsed)
+		return true;
+	log_info("%s %s: body at %" PRIu64 " bytes in %" PRIu64 " ms: too slow, closed", x->method,
+		 x->path, x->body_received, elapsed / 1000);
+	return false;
 }
 
 /* From any thread, once per deferred answer. */
@@ -394,6 +554,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		x->dm = dm;
 		x->conn = conn;
 		x->start_us = time_mono_usec();
+		struct conn_ctx *cc = conn_ctx_of(conn);
+		if (cc)
+			atomic_store(&cc->waiting_since_us, 0);
 		buf_init(&x->body, dm->max_body);
 		response_init(&x->res);
 		*con_cls = x;
@@ -417,6 +580,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		if (!exchange_body_on_time(x, n))
+			return MHD_NO;
 		enum route_body mode = x->route < route_count ? routes[x->route].body : BODY_NONE;
 		if (!x->early && mode == BODY_NONE)
 			x->early =
@@ -467,6 +632,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!x)
 		return;
+	struct conn_ctx *cc = conn_ctx_of(conn);
+	if (cc)
+		atomic_store(&cc->waiting_since_us, time_mono_usec());
 	usec = time_mono_usec() - x->start_us;
 	metrics_request(dm->ctx.metrics, x->route, x->queued ? x->status : 0, usec, x->bytes);
 	if (log_enabled(LOG_LEVEL_INFO)) {
@@ -509,7 +677,20 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	struct daemon *dm = cls;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct conn_ctx));
+		struct conn_ctx *cc = calloc(1, sizeof(*cc));
+		const union MHD_ConnectionInfo *fdi =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = cc;
+		if (cc && fdi) {
+			cc->fd = fdi->connect_fd;
+			atomic_store(&cc->waiting_since_us, time_mono_usec());
+			pthread_mutex_lock(&dm->conns_lock);
+			cc->next = dm->conns;
+			if (dm->conns)
+				dm->conns->prev = cc;
+			dm->conns = cc;
+			pthread_mutex_unlock(&dm->conns_lock);
+		}
 		atomic_fetch_add(&dm->ctx.metrics->connections_open, 1);
 		atomic_fetch_add(&dm->ctx.metrics->connections_total, 1);
 		/* MHD 0.9.75 issues no TLS session tickets; this callback runs
@@ -524,7 +705,20 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 								    &dm->ticket_key);
 		}
 	} else {
-		free(*socket_context);
+		struct conn_ctx *cc = *socket_context;
+		/* libmicrohttpd notifies before it closes the socket: once out of
+		 * the list, the guard can no longer touch the descriptor. */
+		pthread_mutex_lock(&dm->conns_lock);
+		if (cc && (cc->prev || cc->next || dm->conns == cc)) {
+			if (cc->prev)
+				cc->prev->next = cc->next;
+			else
+				dm->conns = cc->next;
+			if (cc->next)
+				cc->next->prev = cc->prev;
+		}
+		pthread_mutex_unlock(&dm->conns_lock);
+		free(cc);
 		*socket_context = NULL;
 		atomic_fetch_sub(&dm->ctx.metrics->connections_open, 1);
 	}
@@ -557,7 +751,7 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	const struct config *config = ctx->config;
 	struct daemon *dm = calloc(1, sizeof(*dm));
 	struct sockaddr_storage addr = {0};
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[24];
 	unsigned n = 0, threads = config->server.threads;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -570,6 +764,8 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	dm->ctx = *ctx;
 	dm->ctx.started_at = time_now();
 	dm->max_body = config->server.max_body;
+	dm->header_timeout_us = (uint64_t)config->server.connection_timeout * 1000000u;
+	pthread_mutex_init(&dm->conns_lock, NULL);
 	if ((e = ratelimit_new(config->server.rate_limit, config->server.rate_burst,
 			       &dm->limiter))) {
 		diag_set(d, e, "rate_limit", "out of memory");
@@ -594,6 +790,9 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 					    (intptr_t)config->server.connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					    (intptr_t)BOUND_CONNECTION_MEMORY, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
+	/* RFC 9112 §3.2: an HTTP/1.1 request without Host is 400. */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
 	if (threads > 1)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads,
 						    NULL};
@@ -676,7 +875,27 @@ fail:
 
 void daemon_housekeeping(struct daemon *dm)
 {
-	ratelimit_prune(dm->limiter, time_mono_usec());
+	uint64_t now = time_mono_usec();
+	unsigned cut = 0;
+
+	ratelimit_prune(dm->limiter, now);
+	/* Headers trickled in: libmicrohttpd's timeout counts idle time only.
+	 * A connection that has waited for a request's headers longer than
+	 * connection_timeout is shut down; libmicrohttpd then sees the end
+	 * of the stream and closes it itself. */
+	pthread_mutex_lock(&dm->conns_lock);
+	for (struct conn_ctx *cc = dm->conns; cc; cc = cc->next) {
+		uint64_t since = atomic_load(&cc->waiting_since_us);
+		if (since && now - since > dm->header_timeout_us) {
+			atomic_store(&cc->waiting_since_us, 0);
+			shutdown(cc->fd, SHUT_RDWR);
+			cut++;
+		}
+	}
+	pthread_mutex_unlock(&dm->conns_lock);
+	if (cut)
+		log_info("closed %u connections that sent no complete request headers for %u s",
+			 cut, dm->ctx.config->server.connection_timeout);
 }
 
 const char *daemon_url(const struct daemon *dm)
@@ -705,6 +924,7 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	if (atomic_load(&dm->inflight) > 0)
 		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
 	MHD_stop_daemon(dm->mhd);
+	pthread_mutex_destroy(&dm->conns_lock);
 	ratelimit_free(dm->limiter);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
