@@ -1030,6 +1030,89 @@ START_TEST(test_oversized)
 }
 END_TEST
 
+/* ---- The manifest walk on a built manifest --------------------------- */
+
+/* Unsigned manifest (made with a few lines of python, kept as hex): two
+ * components, a dependency at index 2 with a prefix, a shared sequence
+ * that selects every component (index true) and checks vendor and class,
+ * an install sequence that selects component 1 (uint) and 0 (array),
+ * overrides SHA-512 and SHA-384 image digests, sizes and URIs, fetches
+ * each, and a try-each with a nil alternative. */
+static const char walk_manifest_hex[] =
+	"a401010205035841a301a102a1018141aa028281410081410104582d880cf514a2015000"
+	"0102030405060708090a0b0c0d0e0f0250101112131415161718191a1b1c1d1e1f010f02"
+	"0f1458d48e0c0114a303584582382b584000000000000000000000000000000000000000"
+	"000000000000000000000000000000000000000000000000000000000000000000000000"
+	"0000000000000000000e187b15781968747470733a2f2f6578616d706c652e636f6d2f62"
+	"2e62696e150f0c810014a303583582382a58300000000000000000000000000000000000"
+	"000000000000000000000000000000000000000000000000000000000000000e05157819"
+	"68747470733a2f2f6578616d706c652e636f6d2f612e62696e150f0f8245840c00030ff6";
+
+static uint8_t *walk_envelope(const char *hex, size_t *ret_len)
+{
+	size_t n = strlen(hex) / 2, dg_len;
+	uint8_t *m = malloc(n), *dg, *env;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+		m[i] = (uint8_t)v;
+	}
+	dg = manifest_digest((struct cbor_span){m, n}, &dg_len);
+	env = envelope_build((struct cbor_span){dg, dg_len}, NULL, 0, (struct cbor_span){m, n},
+			     ret_len);
+	free(dg);
+	free(m);
+	return env;
+}
+
+START_TEST(test_walk_components_and_digests)
+{
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{"8e0c0114", "8e0c0714"},		/* set-component-index 7 */
+		{"0c810014", "0c810914"},		/* set-component-index [9] */
+		{"a102a1018141aa", "a118ffa1018141aa"}, /* dependency index 255 */
+	};
+	struct suit_facts f;
+	struct diag d = {0};
+	size_t len;
+	uint8_t *env = walk_envelope(walk_manifest_hex, &len);
+
+	ck_assert_check(check(env, len, NULL, false, &f, &d), SUIT_OK, d);
+	ck_assert_uint_eq(f.sequence, 5);
+	/* Two components plus the dependency's index. */
+	ck_assert_uint_eq(f.component_count, 3);
+	ck_assert_uint_eq(f.image_count, 2);
+	ck_assert_int_eq(f.images[0].digest.alg, -44);
+	ck_assert_uint_eq(f.images[0].digest.len, 64);
+	ck_assert_uint_eq(f.images[0].size, 123);
+	ck_assert_str_eq(f.images[0].uri, "https://example.com/b.bin");
+	ck_assert_int_eq(f.images[1].digest.alg, -43);
+	ck_assert_uint_eq(f.images[1].size, 5);
+	json_t *deps = json_object_get(f.json, "dependencies");
+	ck_assert_uint_eq(json_array_size(deps), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(deps, 0), "index")), 2);
+	suit_facts_release(&f);
+	free(env);
+
+	/* A component index out of range, a dependency index past the bound:
+	 * refused, not walked. */
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char hex[sizeof(walk_manifest_hex) + 8];
+		const char *at = strstr(walk_manifest_hex, edits[i].from);
+		ck_assert_ptr_nonnull(at);
+		snprintf(hex, sizeof(hex), "%.*s%s%s", (int)(at - walk_manifest_hex),
+			 walk_manifest_hex, edits[i].to, at + strlen(edits[i].from));
+		env = walk_envelope(hex, &len);
+		ck_assert_msg(check_only(env, len, NULL, false, &d) != SUIT_OK, "edit %zu accepted",
+			      i);
+		free(env);
+	}
+}
+END_TEST
+
 /* ---- suit_manifest_create ------------------------------------------- */
 
 START_TEST(test_uuid5)
@@ -1876,6 +1959,7 @@ int main(void)
 	tcase_add_test(edit, test_text_member_flipped);
 	tcase_add_test(edit, test_sever_example2);
 	tcase_add_test(edit, test_oversized);
+	tcase_add_test(edit, test_walk_components_and_digests);
 	tcase_set_timeout(edit, 60);
 	tcase_add_test(cr, test_uuid5);
 	tcase_add_loop_test(cr, test_create_deterministic, 0,
