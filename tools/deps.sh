@@ -1,15 +1,17 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, or say exactly how.
-# usage: tools/deps.sh build|check|bench
+# usage: tools/deps.sh build|check|fuzz|coverage
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev openssl"
-check="$build check libcurl4-openssl-dev man-db groff-base systemd sqlite3 python3"
+build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev openssl"
+check="$build check man-db groff-base systemd sqlite3 python3"
 fuzz="$build clang libclang-rt-14-dev"
+coverage="$check lcov"
 case "${1:-build}" in
 build) want=$build ;;
 check) want=$check ;;
 fuzz) want=$fuzz ;;
-*) echo "usage: $0 build|check|fuzz" >&2; exit 2 ;;
+coverage) want=$coverage ;;
+*) echo "usage: $0 build|check|fuzz|coverage" >&2; exit 2 ;;
 esac
 missing=
 for p in $want; do

@@ -1,0 +1,531 @@
+/* The device simulator end to end: the real suitd, a handful of devices
+ * with tokens, a signed manifest of a 300 KiB payload deployed to them,
+ * and build/suit-sim driving the whole update cycle (check-in, Range
+ * download, reports, reboot, confirming check-in). Asserted from the API
+ * and from the simulator's JSON summary: JSON and SUIT reports, injected
+ * install failures, corrupted downloads detected and fetched again,
+ * crashes resumed by Range, silence timed out, an untrusted signer refused.
+ * Real daemon, real TLS, loopback; keys are test-only. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "fleet.h"
+#include "tests/check_run.h"
+
+#define GROUP	 "fleet"
+#define DEVICES	 6
+#define FW_SIZE	 307200LL /* 300 KiB */
+#define CHUNK	 65536LL
+#define CHUNKS	 ((FW_SIZE + CHUNK - 1) / CHUNK)
+#define SIM_WAIT 30 /* seconds a run may take */
+
+struct device {
+	char id[32];
+	char token[128];
+};
+
+static struct device dev[DEVICES];
+
+/* SUITSIM_BIN, else suit-sim next to SUITD_BIN, else build/suit-sim. */
+static const char *sim_bin(void)
+{
+	static char path[512];
+	const char *b = getenv("SUITSIM_BIN"), *d = getenv("SUITD_BIN");
+	char *slash;
+
+	if (b)
+		return b;
+	if (!d)
+		return "build/suit-sim";
+	snprintf(path, sizeof(path), "%s", d);
+	slash = strrchr(path, '/');
+	if (!slash)
+		return "suit-sim";
+	snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "suit-sim");
+	return path;
+}
+
+/* Short polls: [devices] poll_interval 2 s, active 1 s. */
+static void sim_setup(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct http_result r;
+	char conf[1024];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	FILE *f;
+
+	harness_setup(&P, "");
+	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
+	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
+	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
+	f = fopen(F.key, "w");
+	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	f = fopen(F.pub, "w");
+	ck_assert(PEM_write_PUBKEY(f, k));
+	fclose(f);
+	EVP_PKEY_free(k);
+	F.fw_len = (size_t)FW_SIZE;
+	F.fw_bytes = malloc(F.fw_len);
+	ck_assert_ptr_nonnull(F.fw_bytes);
+	for (size_t i = 0; i < F.fw_len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		F.fw_bytes[i] = (unsigned char)x;
+	}
+	write_file(F.fw, F.fw_bytes, F.fw_len);
+	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = token\nseen_flush = 1\npoll_interval = 2\n"
+		 "poll_interval_active = 1\npoll_jitter = 10\n"
+		 "[manifests]\ntrust_anchor = %s\n",
+		 F.pub);
+	harness_write_config(&P, conf);
+	harness_admin_key(&P);
+	harness_start(&P);
+	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
+			F.fw_bytes, F.fw_len, &r);
+	assert_status(&r, 201);
+	http_result_release(&r);
+	make_manifest("m1", "sensor-v1", "1", &F.m1);
+	for (unsigned i = 0; i < DEVICES; i++) {
+		snprintf(dev[i].id, sizeof(dev[i].id), "sim-%02u", i);
+		add_device(dev[i].id, GROUP, dev[i].token, sizeof(dev[i].token));
+	}
+}
+
+/* Devices first .. first + n - 1 into DIR/NAME, one "ID TOKEN" a line. */
+static const char *tokens_file(const char *name, unsigned first, unsigned n)
+{
+	static char path[4][256];
+	static unsigned k;
+	char *p = path[k++ % 4];
+	FILE *f;
+
+	snprintf(p, sizeof(path[0]), "%s/%s", P.dir, name);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# suit-sim tokens: DEVICE_ID TOKEN\n", f);
+	for (unsigned i = first; i < first + n; i++)
+		fprintf(f, "%s %s\n", dev[i].id, dev[i].token);
+	fclose(f);
+	return p;
+}
+
+/* The deployment to the group; failures never pause it. */
+static long deploy_group(const char *rollout_extra)
+{
+	char json[512];
+
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"group\":\"" GROUP "\"},"
+		 "\"rollout\":{\"failure_threshold\":100%s}}",
+		 F.m1.digest, rollout_extra);
+	return deploy(json, NULL);
+}
+
+/* Run suit-sim with the common options, these tokens and the extra
+ * arguments (NULL-terminated); its exit status, the summary in *ret (when
+ * not NULL). Output goes to DIR/sim.log. */
+static int run_sim_v(const char *tokens, const char *anchor, json_t **ret, va_list ap)
+{
+	char summary[256], log[256], *argv[48];
+	int argc = 0, status;
+	pid_t pid;
+
+	snprintf(summary, sizeof(summary), "%s/summary.json", P.dir);
+	snprintf(log, sizeof(log), "%s/sim.log", P.dir);
+	unlink(summary);
+	argv[argc++] = (char *)sim_bin();
+	argv[argc++] = (char *)"--url";
+	argv[argc++] = P.url;
+	argv[argc++] = (char *)"--cacert";
+	argv[argc++] = P.ca;
+	argv[argc++] = (char *)"--trust-anchor";
+	argv[argc++] = (char *)anchor;
+	argv[argc++] = (char *)"--tokens";
+	argv[argc++] = (char *)tokens;
+	argv[argc++] = (char *)"--until-done";
+	argv[argc++] = (char *)"--max-poll";
+	argv[argc++] = (char *)"1";
+	argv[argc++] = (char *)"--chunk";
+	argv[argc++] = (char *)"64K";
+	argv[argc++] = (char *)"--seed";
+	argv[argc++] = (char *)"7";
+	argv[argc++] = (char *)"--duration";
+	argv[argc++] = (char *)"25";
+	argv[argc++] = (char *)"--summary";
+	argv[argc++] = summary;
+	for (char *a; (a = va_arg(ap, char *)) && argc < 47;)
+		argv[argc++] = a;
+	argv[argc] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		FILE *out = freopen(log, "a", stdout);
+		if (!out || dup2(fileno(stdout), 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < SIM_WAIT * 20; i++) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		ck_assert_int_ge(w, 0);
+		if (w == pid) {
+			ck_assert_msg(WIFEXITED(status), "suit-sim died (see %s)", log);
+			ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
+			if (ret) {
+				*ret = json_load_file(summary, 0, NULL);
+				ck_assert_msg(*ret != NULL, "no summary from suit-sim (see %s)",
+					      log);
+			}
+			return WEXITSTATUS(status);
+		}
+		usleep(50 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_abort_msg("suit-sim ran longer than %d s (see %s)", SIM_WAIT, log);
+	return -1;
+}
+
+static int run_sim(const char *tokens, json_t **ret, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, ret);
+	rc = run_sim_v(tokens, F.pub, ret, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int run_sim_anchor(const char *tokens, const char *anchor, json_t **ret, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, ret);
+	rc = run_sim_v(tokens, anchor, ret, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* summary.a.b...: an integer member (path "injected.crashes"). */
+static long long num(json_t *s, const char *path)
+{
+	char copy[128], *part, *save = NULL;
+	json_t *v = s;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, part);
+	ck_assert_msg(json_is_integer(v), "summary: %s is not an integer", path);
+	return (long long)json_integer_value(v);
+}
+
+static void assert_num(json_t *s, const char *path, long long want)
+{
+	ck_assert_msg(num(s, path) == want, "summary: %s = %lld, want %lld", path, num(s, path),
+		      want);
+}
+
+/* The summary of a run where every device confirmed, without a single
+ * unexpected error. */
+static void assert_clean(json_t *s, unsigned devices)
+{
+	assert_num(s, "devices", devices);
+	assert_num(s, "cycles_done", devices);
+	assert_num(s, "unfinished", 0);
+	assert_num(s, "errors.total", 0);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "stopped")), "done");
+	ck_assert(json_is_real(json_object_get(s, "wall_seconds")));
+	for (const char *k = "checkin"; k; k = strcmp(k, "checkin") == 0 ? "report" : NULL) {
+		json_t *kind = json_object_get(json_object_get(s, "requests"), k);
+		ck_assert(json_is_real(json_object_get(kind, "p50_ms")));
+		ck_assert(json_is_real(json_object_get(kind, "p90_ms")));
+		ck_assert(json_is_real(json_object_get(kind, "p99_ms")));
+	}
+}
+
+/* The states of a device's reports, newest first, as "a,b,c", and the
+ * media type of the newest. */
+static void reports_of(const char *device, char *states, size_t size, char *type, size_t type_size)
+{
+	struct http_result r;
+	char path[128];
+	json_t *j, *it;
+	size_t i, used = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/reports", device);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	states[0] = '\0';
+	json_array_foreach(json_object_get(j, "items"), i, it)
+	{
+		int n = snprintf(states + used, size - used, "%s%s", i ? "," : "",
+				 json_string_value(json_object_get(it, "state")));
+		if (n > 0 && (size_t)n < size - used)
+			used += (size_t)n;
+		if (i == 0)
+			snprintf(type, type_size, "%s",
+				 json_string_value(json_object_get(it, "media_type")));
+	}
+	json_decref(j);
+	http_result_release(&r);
+}
+
+static long long reported_sequence(const char *device)
+{
+	struct http_result r;
+	char path[128];
+	json_t *j;
+	long long v;
+
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", device);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	ck_assert(json_is_integer(json_object_get(j, "reported_sequence")));
+	v = (long long)json_integer_value(json_object_get(j, "reported_sequence"));
+	json_decref(j);
+	http_result_release(&r);
+	return v;
+}
+
+/* The whole cycle with JSON reports: every device confirmed. */
+START_TEST(test_json_cycle)
+{
+	char states[512], type[64];
+	json_t *s;
+	long id = deploy_group("");
+
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, DEVICES), &s, (char *)NULL), 0);
+	assert_counts(id, "confirmed=6");
+	assert_clean(s, DEVICES);
+	assert_num(s, "failed", 0);
+	assert_num(s, "silent", 0);
+	assert_num(s, "bytes_downloaded", DEVICES * FW_SIZE);
+	assert_num(s, "requests.payload_chunk.count", DEVICES * CHUNKS);
+	assert_num(s, "requests.payload_chunk.status.206", DEVICES * CHUNKS);
+	/* Offered once, then confirmed by the check-in with seq=1 (204). */
+	assert_num(s, "requests.checkin.status.200", DEVICES);
+	ck_assert_int_ge(num(s, "requests.checkin.status.204"), DEVICES);
+	json_decref(s);
+	/* downloading at 0, 42, 64 and 85 % (64 KiB chunks of 300 KiB),
+	 * downloaded, installing, installed. */
+	reports_of("sim-00", states, sizeof(states), type, sizeof(type));
+	ck_assert_str_eq(states, "installed,installing,downloaded,downloading,downloading,"
+				 "downloading,downloading");
+	ck_assert_str_eq(type, "application/json");
+	ck_assert_int_eq(reported_sequence("sim-00"), 1);
+	ck_assert_int_eq(reported_sequence("sim-05"), 1);
+}
+END_TEST
+
+/* The final report as a SUIT_Report: the tracker reads it as installed. */
+START_TEST(test_suit_reports)
+{
+	char states[512], type[64];
+	json_t *s;
+	long id = deploy_group("");
+
+	ck_assert_int_eq(
+		run_sim(tokens_file("tokens", 0, DEVICES), &s, "--report", "suit", (char *)NULL),
+		0);
+	assert_counts(id, "confirmed=6");
+	assert_clean(s, DEVICES);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "report")), "suit");
+	json_decref(s);
+	reports_of("sim-03", states, sizeof(states), type, sizeof(type));
+	ck_assert_str_eq(type, "application/suit-report+cose");
+	ck_assert_msg(strncmp(states, "installed,installing,downloaded,", 32) == 0, "%s", states);
+}
+END_TEST
+
+/* --fail-rate 1 on some devices: failed in the tracker with the device's
+ * reason (JSON) or the SUIT_Report's record (SUIT); the others confirm.
+ * Injected failures are not errors: exit status 0. */
+START_TEST(test_injected_failures)
+{
+	json_t *s;
+	long id = deploy_group("");
+
+	ck_assert_int_eq(
+		run_sim(tokens_file("json-fail", 0, 2), &s, "--fail-rate", "1", (char *)NULL), 0);
+	assert_num(s, "failed", 2);
+	assert_num(s, "injected.install_failures", 2);
+	assert_num(s, "cycles_done", 0);
+	assert_num(s, "errors.total", 0);
+	json_decref(s);
+	ck_assert_int_eq(run_sim(tokens_file("suit-fail", 2, 2), &s, "--fail-rate", "1", "--report",
+				 "suit", (char *)NULL),
+			 0);
+	assert_num(s, "failed", 2);
+	json_decref(s);
+	ck_assert_int_eq(run_sim(tokens_file("rest", 4, 2), &s, (char *)NULL), 0);
+	assert_clean(s, 2);
+	json_decref(s);
+	assert_counts(id, "failed=4,confirmed=2");
+	assert_assignment(id, "sim-00", "failed",
+			  "injected install failure (suit-sim --fail-rate)");
+	assert_assignment(id, "sim-03", "failed",
+			  "condition-failed at section 20 offset 0 component 0");
+	assert_assignment(id, "sim-05", "confirmed", "");
+	/* A failed device stays on its sequence number. */
+	ck_assert_int_eq(reported_sequence("sim-00"), 0);
+}
+END_TEST
+
+/* A flipped byte in every first download: the digest check finds it, the
+ * image is fetched again, every device confirms. */
+START_TEST(test_corruption_detected)
+{
+	json_t *s;
+	long id = deploy_group("");
+
+	ck_assert_int_eq(
+		run_sim(tokens_file("tokens", 0, DEVICES), &s, "--corrupt-rate", "1", (char *)NULL),
+		0);
+	assert_counts(id, "confirmed=6");
+	assert_clean(s, DEVICES);
+	assert_num(s, "injected.corrupted_downloads", DEVICES);
+	assert_num(s, "detected.digest_mismatches", DEVICES);
+	assert_num(s, "errors.digest_mismatch", 0);
+	assert_num(s, "bytes_downloaded", FW_SIZE * 2 * DEVICES);
+	assert_num(s, "requests.payload_chunk.count", CHUNKS * 2 * DEVICES);
+	json_decref(s);
+}
+END_TEST
+
+/* A crash in the middle of every download: after the reboot the device
+ * checks in (304 for the envelope it has) and resumes by Range from the
+ * bytes it kept — not one byte twice. */
+START_TEST(test_crash_resumes)
+{
+	json_t *s;
+	long id = deploy_group("");
+
+	ck_assert_int_eq(
+		run_sim(tokens_file("tokens", 0, DEVICES), &s, "--crash-rate", "1", (char *)NULL),
+		0);
+	assert_counts(id, "confirmed=6");
+	assert_clean(s, DEVICES);
+	assert_num(s, "injected.crashes", DEVICES);
+	assert_num(s, "detected.resumed_downloads", DEVICES);
+	assert_num(s, "requests.checkin.status.304", DEVICES);
+	assert_num(s, "bytes_downloaded", DEVICES * FW_SIZE);
+	ck_assert_int_gt(num(s, "requests.payload_chunk.count"), DEVICES * CHUNKS);
+	json_decref(s);
+}
+END_TEST
+
+/* Silent devices download and never report: the server times them out. */
+START_TEST(test_silence_times_out)
+{
+	json_t *s, *dep = NULL;
+	long id = deploy_group(",\"device_timeout\":1");
+
+	ck_assert_int_eq(
+		run_sim(tokens_file("silent", 0, 2), &s, "--silent-rate", "1", (char *)NULL), 0);
+	assert_num(s, "silent", 2);
+	assert_num(s, "injected.silent", 2);
+	assert_num(s, "requests.report.count", 0);
+	assert_num(s, "errors.total", 0);
+	json_decref(s);
+	for (int i = 0; i < 100; i++) {
+		dep = deployment(id);
+		if (count_of(dep, "timed_out") == 2)
+			break;
+		json_decref(dep);
+		dep = NULL;
+		usleep(100 * 1000);
+	}
+	ck_assert_msg(dep != NULL, "the silent devices were not timed out within 10 s");
+	json_decref(dep);
+	assert_counts(id, "timed_out=2,pending=4");
+}
+END_TEST
+
+/* A trust anchor that did not sign the manifest: every device refuses the
+ * envelope, reports failed with the reason, and the run exits 1. */
+START_TEST(test_untrusted_signer)
+{
+	char anchor[512], state[32], reason[256];
+	const char *src = getenv("SUITD_SRC");
+	json_t *s;
+	long id = deploy_group("");
+
+	snprintf(anchor, sizeof(anchor), "%s/tests/data/suit/suit-spec-examples-p256.pub.pem",
+		 src ? src : ".");
+	ck_assert_int_eq(
+		run_sim_anchor(tokens_file("tokens", 0, DEVICES), anchor, &s, "-q", (char *)NULL),
+		1);
+	assert_num(s, "errors.verify", DEVICES);
+	assert_num(s, "errors.total", DEVICES);
+	assert_num(s, "errored_cycles", DEVICES);
+	assert_num(s, "requests.payload_chunk.count", 0);
+	json_decref(s);
+	assert_counts(id, "failed=6");
+	assignment(id, "sim-02", state, sizeof(state), reason, sizeof(reason));
+	ck_assert_msg(strncmp(reason, "manifest refused: no-trusted-signature: ", 40) == 0,
+		      "reason '%s'", reason);
+}
+END_TEST
+
+/* Usage errors exit 2 before any request: other hosts than loopback,
+ * unknown options, a missing tokens file. */
+START_TEST(test_usage_errors)
+{
+	char tokens[256];
+
+	snprintf(tokens, sizeof(tokens), "%s/none", P.dir);
+	ck_assert_int_eq(run_sim_anchor(tokens, F.pub, NULL, (char *)NULL), 2);
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), NULL, "--bogus", (char *)NULL), 2);
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), NULL, "--url",
+				 "https://192.0.2.1:8443", (char *)NULL),
+			 2);
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), NULL, "--devices", "2", (char *)NULL),
+			 2);
+	ck_assert_int_eq(
+		run_sim(tokens_file("tokens", 0, 1), NULL, "--fail-rate", "1.5", (char *)NULL), 2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-sim");
+	TCase *tc = tcase_create("sim");
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, sim_setup, fleet_teardown);
+	tcase_add_test(tc, test_json_cycle);
+	tcase_add_test(tc, test_suit_reports);
+	tcase_add_test(tc, test_injected_failures);
+	tcase_add_test(tc, test_corruption_detected);
+	tcase_add_test(tc, test_crash_resumes);
+	tcase_add_test(tc, test_silence_times_out);
+	tcase_add_test(tc, test_untrusted_signer);
+	tcase_add_test(tc, test_usage_errors);
+	suite_add_tcase(s, tc);
+	rc = check_run(s);
+	curl_global_cleanup();
+	return rc;
+}
