@@ -159,7 +159,7 @@ fuzz: deps-fuzz
 			| tr '\n' ' '; echo; \
 	done
 
-run: deps $(BUILD)/suitd
+run: deps all
 	@tools/dev-run.sh $(BUILD)/suitd config/dev.conf
 
 # Unit suites, then end-to-end suites against the real binary, then the
