@@ -2240,9 +2240,12 @@ START_TEST(test_zz_survived)
 	long rss = rss_kb();
 	struct http_result r;
 
-	soft(rss - rss_start_kb < RSS_GROWTH_MAX_KB,
-	     "VmRSS grew from %ld kB to %ld kB (more than %ld kB)", rss_start_kb, rss,
-	     RSS_GROWTH_MAX_KB);
+	/* Under AddressSanitizer (make check SANITIZE=1) the daemon keeps freed
+	 * memory in quarantine (256 MB by default) and shadow pages: the bound
+	 * holds for the normal build, a looser one catches runaway growth. */
+	long bound = getenv("ASAN_OPTIONS") ? 8 * RSS_GROWTH_MAX_KB : RSS_GROWTH_MAX_KB;
+	soft(rss - rss_start_kb < bound, "VmRSS grew from %ld kB to %ld kB (more than %ld kB)",
+	     rss_start_kb, rss, bound);
 	/* No request of the suite got a 5xx from suitd. */
 	harness_request(&P, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
 	assert_status(&r, 200);
