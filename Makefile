@@ -34,7 +34,7 @@ SIM_PKGS = libcurl libcrypto libcbor jansson
 WARN = -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wconversion -Wsign-conversion -Wimplicit-fallthrough
 CFLAGS ?= -std=c11 -g $(OPT) -fstack-protector-strong -fPIE $(WARN)
-CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)/gen -DSUITD_VERSION='"$(VERSION)"'
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)/gen
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now $(OPT_LD)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -63,7 +63,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .SECONDARY:
 
-.PHONY: all deps deps-check deps-fuzz deps-coverage run check coverage fuzz lint install clean
+.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run check coverage fuzz lint install clean
 
 all: $(BUILD)/suitd $(BUILD)/suit-sim
 
@@ -87,9 +87,18 @@ $(BUILD)/suit-sim: $(SIM_OBJ) $(SIM_LIB_OBJ)
 
 $(SIM_OBJ): PKG_CFLAGS += $(SIM_CFLAGS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/suitd_version.h
 	@mkdir -p $(@D)
 	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The version from git describe, rewritten only when it changes: the files
+# that print it (common/version.h) are rebuilt then, and only then.
+$(BUILD)/gen/suitd_version.h: FORCE
+	@mkdir -p $(@D)
+	@v='#define SUITD_VERSION "$(VERSION)"'; \
+		[ -f $@ ] && [ "$$(cat $@)" = "$$v" ] || echo "$$v" >$@
+
+FORCE:
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
 	@mkdir -p $(@D)
@@ -122,7 +131,7 @@ $(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/driver.o $(BUILD)/obj/tests/fuz
 # tests/fuzz/regressions/TARGET/ where `make check` replays them from then on.
 FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o
 
-build/fuzz/obj/%.o: %.c
+build/fuzz/obj/%.o: %.c | build/gen/suitd_version.h
 	@mkdir -p $(@D)
 	@echo "  CC(fuzz) $<"; clang $(CPPFLAGS) -Ibuild/gen $(PKG_CFLAGS) $(FUZZ_CFLAGS) \
 		-fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<

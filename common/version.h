@@ -1,9 +1,8 @@
 #ifndef SUITD_COMMON_VERSION_H
 #define SUITD_COMMON_VERSION_H
 
-/* Set by the Makefile from git describe; this is the fallback. */
-#ifndef SUITD_VERSION
-#define SUITD_VERSION "0.1.0"
-#endif
+/* Written by the Makefile from git describe (build/gen), rewritten only
+ * when the version changes so that what prints it is rebuilt. */
+#include "suitd_version.h"
 
 #endif
