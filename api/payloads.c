@@ -161,7 +161,7 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	struct upload_state *u = state;
 	uint8_t sha[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
-	struct payload p;
+	struct payload p = {0};
 	bool created = false;
 	unsigned n = SHA256_LEN;
 	enum err e;
@@ -169,15 +169,22 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	(void)ctx;
 	(void)req;
 	if (u->size == 0)
-		return api_fail(res, ERR_INVALID, "the body is empty");
-	if (EVP_DigestFinal_ex(u->md, sha, &n) != 1)
-		return ERR_CRYPTO;
-	if (u->have_digest && !crypto_equal(sha, u->digest, SHA256_LEN))
-		return api_fail(res, ERR_UNPROCESSABLE,
-				"Content-Digest sha-256 does not match the body received");
-	e = storage_payload_writer_commit(u->writer, sha, u->size, u->name, &p, &created);
-	if (e)
-		return api_fail(res, e, "cannot store the payload");
+		e = api_fail(res, ERR_INVALID, "the body is empty");
+	else if (EVP_DigestFinal_ex(u->md, sha, &n) != 1)
+		e = ERR_CRYPTO;
+	else if (u->have_digest && !crypto_equal(sha, u->digest, SHA256_LEN))
+		e = api_fail(res, ERR_UNPROCESSABLE,
+			     "Content-Digest sha-256 does not match the body received");
+	else if ((e = storage_payload_writer_commit(u->writer, sha, u->size, u->name, &p,
+						    &created)))
+		api_fail(res, e, "cannot store the payload");
+	if (e) {
+		/* Drop what was written before the answer goes out: a refused
+		 * upload leaves nothing behind, not even for a moment. */
+		storage_payload_writer_free(u->writer);
+		u->writer = NULL;
+		return e;
+	}
 	hex_encode(p.sha256, SHA256_LEN, hex);
 	e = response_json(res, created ? 201 : 200, payload_json(&p));
 	if (!e)
