@@ -1,7 +1,8 @@
 /* libFuzzer target: every JSON request body, through the real handlers and
  * a real (temporary) database: device create and update, deployment create,
- * pause and resume, and device reports (JSON and SUIT, through the group
- * commit). The first input byte picks the route, the rest is the body. */
+ * pause and resume, device reports (JSON and SUIT, through the group
+ * commit), and API key creation. The first input byte picks the route,
+ * the rest is the body. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include "api/api.h"
 #include "api/deployments.h"
 #include "api/devices.h"
+#include "api/keys.h"
 #include "api/reports.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
@@ -148,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{HTTP_POST, "1", api_deployments_resume, false, "application/json"},
 		{HTTP_POST, NULL, api_reports_post, true, "application/json"},
 		{HTTP_POST, NULL, api_reports_post, true, "application/suit-report+cose"},
+		{HTTP_POST, NULL, api_keys_create, false, "application/json"},
 	};
 	struct request req = {0};
 	struct response res;
