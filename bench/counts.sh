@@ -95,13 +95,8 @@ sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
 echo "registered $DEVICES + 10 devices"
 
 start_suitd "$tmp/suitd.conf"
-BASE=https://127.0.0.1:$SUITD_PORT
-wait_up "$BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
-api() { # METHOD PATH [CONTENT-TYPE FILE]
-	local args=(-sk --max-time 300 -H "Authorization: Bearer $KEY" -X "$1" -w '\n%{http_code}')
-	[ $# -ge 4 ] && args+=(-H "Content-Type: $3" --data-binary "@$4")
-	curl "${args[@]}" "$BASE$2"
-}
+SUITD_BASE=https://127.0.0.1:$SUITD_PORT
+wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 [ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
 "$SUITD" -c "$tmp/suitd.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
@@ -109,7 +104,7 @@ out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 	{ cat "$tmp/m.log" >&2; die "manifest create failed"; }
 out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
 [ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(printf '%s' "$out" | grep -o '"digest":{[^}]*}' | head -n1 | sed -n 's/.*"value":"\([0-9a-f]\{64\}\)".*/\1/p')
+DIGEST=$(manifest_digest "$out")
 [ ${#DIGEST} = 64 ] || die "no manifest digest in: $out"
 
 declare -A ID
@@ -132,7 +127,7 @@ echo "GET /api/v1/deployments/{id}: wrk -t1 -c$CONNS -d${SECONDS_PER_RUN}s"
 declare -A RPS P99
 for g in small fleet small fleet; do
 	wrk -t1 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency -H "Authorization: Bearer $KEY" \
-		"$BASE/api/v1/deployments/${ID[$g]}" >"$tmp/wrk.txt" 2>&1 || { cat "$tmp/wrk.txt" >&2; die "wrk failed"; }
+		"$SUITD_BASE/api/v1/deployments/${ID[$g]}" >"$tmp/wrk.txt" 2>&1 || { cat "$tmp/wrk.txt" >&2; die "wrk failed"; }
 	grep -q "Non-2xx" "$tmp/wrk.txt" && { cat "$tmp/wrk.txt" >&2; die "non-2xx answers"; }
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.txt")
 	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")

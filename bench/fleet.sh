@@ -112,13 +112,8 @@ rm -f "$tmp/devices.sql"
 echo "registered $DEVICES devices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 
 start_suitd "$tmp/suitd.conf"
-BASE=https://127.0.0.1:$SUITD_PORT
-wait_up "$BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
-api() { # METHOD PATH [CONTENT-TYPE FILE]
-	local args=(-sk --max-time 300 -H "Authorization: Bearer $KEY" -X "$1" -w '\n%{http_code}')
-	[ $# -ge 4 ] && args+=(-H "Content-Type: $3" --data-binary "@$4")
-	curl "${args[@]}" "$BASE$2"
-}
+SUITD_BASE=https://127.0.0.1:$SUITD_PORT
+wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 [ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
 "$SUITD" -c "$tmp/suitd.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
@@ -126,7 +121,7 @@ out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 	{ cat "$tmp/m.log" >&2; die "manifest create failed"; }
 out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
 [ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(printf '%s' "$out" | grep -o '"digest":{[^}]*}' | head -n1 | sed -n 's/.*"value":"\([0-9a-f]\{64\}\)".*/\1/p')
+DIGEST=$(manifest_digest "$out")
 [ ${#DIGEST} = 64 ] || die "no manifest digest in: $out"
 printf '{"manifest":"%s","target":{"group":"sim"},"rollout":{"stages":[1,10,50,100],"success_threshold":95,"failure_threshold":5,"device_timeout":600}}' \
 	"$DIGEST" >"$tmp/dep.json"
@@ -138,7 +133,7 @@ echo "deployment $DEP to group sim: stages of $(printf '%s' "$out" | grep -o '"p
 cpu0=$(cpu_ticks "$SUITD_PID")
 HZ=$(getconf CLK_TCK)
 start=$(date +%s.%N)
-"$SIM" --url "$BASE" --cacert "$tmp/cert.pem" --trust-anchor "$tmp/author.pub" --tokens "$tmp/tokens" \
+"$SIM" --url "$SUITD_BASE" --cacert "$tmp/cert.pem" --trust-anchor "$tmp/author.pub" --tokens "$tmp/tokens" \
 	--until-done --max-poll "$MAX_POLL" --fail-rate "$FAIL_RATE" --concurrency "$CONCURRENCY" \
 	--seed 1 -q --summary "$tmp/summary.json" >"$tmp/sim.log" 2>&1 &
 SIM_PID=$!

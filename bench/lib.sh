@@ -173,3 +173,33 @@ start_nginx() {
 	"$NGINX" -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" >"$N/logs/stdout.log" 2>&1 &
 	NGINX_PID=$!
 }
+
+# wrk --latency output -> "req/s requests seconds p50_ms p99_ms socket_errors"
+wrk_parse() {
+	awk '
+	function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+		if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+		if (v ~ /s$/) { sub(/s$/, "", v); return v * 1000 }
+		return v + 0 }
+	/ requests in / { n = $1; s = $4; sub(/,$/, "", s)
+		if (s ~ /ms$/) { sub(/ms$/, "", s); s /= 1000 } else if (s ~ /m$/) { sub(/m$/, "", s); s *= 60 } else sub(/s$/, "", s) }
+	/^Requests\/sec:/ { rps = $2 }
+	$1 == "50%" { p50 = ms($2) }
+	$1 == "99%" { p99 = ms($2) }
+	/Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+	END { printf "%s %d %s %.3f %.3f %d\n", rps, n, s, p50, p99, err }' "$1"
+}
+
+# suitd's API with the admin key $KEY at $SUITD_BASE: METHOD PATH
+# [CONTENT-TYPE FILE]; prints the body, then a line with the HTTP status.
+api() {
+	local args=(-sk --max-time 300 -H "Authorization: Bearer $KEY" -X "$1" -w '\n%{http_code}')
+	[ $# -ge 4 ] && args+=(-H "Content-Type: $3" --data-binary "@$4")
+	curl "${args[@]}" "$SUITD_BASE$2"
+}
+
+# The manifest digest in a manifest upload's answer (the first "digest";
+# payload digests follow).
+manifest_digest() {
+	printf '%s' "$1" | grep -o '"digest":{[^}]*}' | head -n1 | sed -n 's/.*"value":"\([0-9a-f]\{64\}\)".*/\1/p'
+}

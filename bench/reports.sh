@@ -82,22 +82,6 @@ cleanup() {
 }
 install_traps
 
-# wrk --latency output -> "req/s requests seconds p50_ms p99_ms socket_errors"
-wrk_parse() {
-	awk '
-	function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-		if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-		if (v ~ /s$/) { sub(/s$/, "", v); return v * 1000 }
-		return v + 0 }
-	/ requests in / { n = $1; s = $4; sub(/,$/, "", s)
-		if (s ~ /ms$/) { sub(/ms$/, "", s); s /= 1000 } else if (s ~ /m$/) { sub(/m$/, "", s); s *= 60 } else sub(/s$/, "", s) }
-	/^Requests\/sec:/ { rps = $2 }
-	$1 == "50%" { p50 = ms($2) }
-	$1 == "99%" { p99 = ms($2) }
-	/Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-	END { printf "%s %d %s %.3f %.3f %d\n", rps, n, s, p50, p99, err }' "$1"
-}
-
 wal_size() { stat -c %s "$DB-wal" 2>/dev/null || echo 0; }
 # Rows of the reports table, read-only (suitd keeps running).
 report_rows() { sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM reports"; }
@@ -251,11 +235,6 @@ echo "registered $DEVICES devices in group fleet (python3 SHA-256 + one sqlite3 
 # ---- suitd: payload, manifest, deployment -----------------------------------------------
 start_config full setup
 
-api() { # METHOD PATH [CONTENT-TYPE FILE] -> body, then a line with the HTTP status
-	local args=(-sk --max-time 120 -H "Authorization: Bearer $KEY" -X "$1" -w '\n%{http_code}')
-	[ $# -ge 4 ] && args+=(-H "Content-Type: $3" --data-binary "@$4")
-	curl "${args[@]}" "$SUITD_BASE$2"
-}
 out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 [ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
 "$SUITD" -c "$SUITD_CONF" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
@@ -264,8 +243,7 @@ out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
 	{ cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
 out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
 [ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-# The envelope's digest is the first "digest" member (payload digests follow).
-DIGEST=$(printf '%s' "$out" | grep -o '"digest":{[^}]*}' | head -n1 | sed -n 's/.*"value":"\([0-9a-f]\{64\}\)".*/\1/p')
+DIGEST=$(manifest_digest "$out")
 [ ${#DIGEST} = 64 ] || die "no digest in the manifest upload's answer: $out"
 printf '{"name":"bench reports","manifest":"%s","target":{"group":"fleet"}}' "$DIGEST" >"$tmp/dep.json"
 t0=$(date +%s.%N)
