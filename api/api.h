@@ -28,6 +28,9 @@ struct api_ctx {
 	struct storage *storage;
 	/* Group commit of device reports (storage/batch.h). */
 	struct batcher *reports;
+	/* Writes payload chunks while the upload thread receives more (may be
+	 * NULL: then the upload thread writes them). */
+	struct batcher *uploads;
 	struct metrics *metrics;
 	int64_t started_at;
 };

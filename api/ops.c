@@ -40,6 +40,18 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "suitd_report_commits_total %llu\n",
 			       bs.jobs, bs.commits);
 	}
+	if (!e) {
+		struct storage_wal_stats ws;
+		storage_wal_stats(ctx->storage, &ws);
+		e = buf_printf(&res->body,
+			       "# HELP suitd_wal_checkpoints_total WAL checkpoints, by the "
+			       "checkpoint thread (background) or by a committing request "
+			       "(inline: the thread fell behind).\n"
+			       "# TYPE suitd_wal_checkpoints_total counter\n"
+			       "suitd_wal_checkpoints_total{by=\"background\"} %llu\n"
+			       "suitd_wal_checkpoints_total{by=\"inline\"} %llu\n",
+			       ws.background_checkpoints, ws.inline_checkpoints);
+	}
 	if (e)
 		return e;
 	res->status = 200;

@@ -120,7 +120,7 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 		upload_release(u);
 		return ERR_CRYPTO;
 	}
-	e = storage_payload_writer_new(ctx->storage, &u->writer);
+	e = storage_payload_writer_new(ctx->storage, ctx->uploads, &u->writer);
 	if (e) {
 		upload_release(u);
 		return api_fail(res, e, "cannot start the upload");

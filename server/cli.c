@@ -37,7 +37,14 @@ struct config *command_config_load(const char *path)
 
 struct storage *command_storage_open(const struct config *config, bool migrate)
 {
+	return command_storage_open_opt(config, migrate, false);
+}
+
+struct storage *command_storage_open_opt(const struct config *config, bool migrate,
+					 bool background_checkpoint)
+{
 	struct storage_options opt = {
+		.background_checkpoint = background_checkpoint,
 		.path = config->storage.database,
 		.synchronous_full = config->storage.synchronous == CONFIG_SYNC_FULL,
 		.migrate = migrate,

@@ -16,5 +16,8 @@ int command_device(const struct config *config, int argc, char **argv);
 struct config *command_config_load(const char *path);
 /* Open the database (migrating when asked), printing errors. */
 struct storage *command_storage_open(const struct config *config, bool migrate);
+/* The same, for the daemon: WAL checkpoints on a thread of their own. */
+struct storage *command_storage_open_opt(const struct config *config, bool migrate,
+					 bool background_checkpoint);
 
 #endif

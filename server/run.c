@@ -100,7 +100,7 @@ int command_run(const struct config *config)
 	struct seen_tracker *seen = NULL;
 	struct assignment_index *assignments = NULL;
 	struct token_cache *tokens = NULL;
-	struct batcher *reports = NULL;
+	struct batcher *reports = NULL, *uploads = NULL;
 	uint64_t next_flush = 0;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -138,7 +138,7 @@ int command_run(const struct config *config)
 	if (manifest_policy_anchor_count(policy) == 0 && config->manifests.require_signature)
 		log_warn("no [manifests] trust_anchor or hmac_key: every manifest upload will be "
 			 "refused until one is configured");
-	storage = command_storage_open(config, true);
+	storage = command_storage_open_opt(config, true, true);
 	if (!storage)
 		goto out;
 	/* Uploads cut short by a crash or kill -9 are never visible; drop
@@ -151,7 +151,9 @@ int command_run(const struct config *config)
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
 	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
-	    token_cache_new(&tokens) != ERR_OK || batcher_start(storage, &reports) != ERR_OK)
+	    token_cache_new(&tokens) != ERR_OK ||
+	    batcher_start(storage, BATCH_MAX, &reports) != ERR_OK ||
+	    batcher_start(storage, UPLOAD_FLUSHES_PER_TXN, &uploads) != ERR_OK)
 		goto out;
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
 		log_err("cannot load the active assignments from '%s'", config->storage.database);
@@ -170,7 +172,8 @@ int command_run(const struct config *config)
 			      .seen = seen,
 			      .assignments = assignments,
 			      .tokens = tokens,
-			      .reports = reports};
+			      .reports = reports,
+			      .uploads = uploads};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -229,6 +232,7 @@ out:
 	daemon_stop(dm, 0);
 	/* After the daemon: every deferred answer was sent during the drain. */
 	batcher_stop(reports);
+	batcher_stop(uploads);
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);
 	seen_tracker_free(seen);

@@ -14,6 +14,7 @@ struct batcher {
 	pthread_cond_t wake;
 	struct batch_job *head, **tail;
 	bool stopping;
+	unsigned max_jobs;
 	unsigned long long jobs, commits;
 };
 
@@ -26,6 +27,11 @@ static enum err run_batch(struct db *db, struct batch_job **jobs, unsigned n, en
 		if ((e = db_step_once(db, STMT_SAVEPOINT)))
 			break;
 		errs[i] = jobs[i]->apply(db, jobs[i]);
+		/* A full disk, I/O error or lack of memory may have made SQLite
+		 * roll back the whole transaction: then every job failed, for
+		 * the same reason as this one. */
+		if (errs[i] && sqlite3_get_autocommit(db->handle))
+			return errs[i];
 		if (errs[i])
 			e = db_step_once(db, STMT_ROLLBACK_TO_SAVEPOINT);
 		if (!e)
@@ -51,7 +57,7 @@ static void *writer(void *arg)
 		pthread_mutex_lock(&b->lock);
 		while (!b->head && !b->stopping)
 			pthread_cond_wait(&b->wake, &b->lock);
-		while (b->head && n < BATCH_MAX) {
+		while (b->head && n < b->max_jobs) {
 			jobs[n++] = b->head;
 			b->head = b->head->next;
 		}
@@ -80,13 +86,17 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-enum err batcher_start(struct storage *s, struct batcher **ret)
+enum err batcher_start(struct storage *s, unsigned max_jobs, struct batcher **ret)
 {
-	struct batcher *b = calloc(1, sizeof(*b));
+	struct batcher *b;
 
+	if (max_jobs < 1 || max_jobs > BATCH_MAX)
+		return ERR_INTERNAL;
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return ERR_NOMEM;
 	b->storage = s;
+	b->max_jobs = max_jobs;
 	b->tail = &b->head;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);

@@ -26,7 +26,9 @@ struct batch_job {
 /* Jobs per transaction at most (a bound on how long the lock is held). */
 #define BATCH_MAX 256
 
-enum err batcher_start(struct storage *s, struct batcher **ret);
+/* A writer thread that puts at most MAX_JOBS (1..BATCH_MAX) jobs in one
+ * transaction: many for small writes, few for large ones. */
+enum err batcher_start(struct storage *s, unsigned max_jobs, struct batcher **ret);
 /* Queue a job; never blocks on the database. */
 void batcher_submit(struct batcher *b, struct batch_job *job);
 /* Run what is queued, then stop the thread. */

@@ -1,32 +1,63 @@
 #include "storage/payloads.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/timeutil.h"
+#include "storage/batch.h"
 #include "storage/db.h"
 
 /* Chunk size of new uploads (docs/design.md "Payload storage" has the
  * measurement behind it); each payload remembers its own. */
 #define PAYLOAD_CHUNK_SIZE (64u * 1024u)
-/* Chunks written per write transaction (4 MiB of memory per upload): the
- * write lock is held only while a batch already in memory is inserted,
- * never across network reads. */
+/* Chunks written per write transaction (4 MiB): the write lock is held
+ * only while a batch already in memory is inserted, never across network
+ * reads. With a batcher, an upload has two such buffers (8 MiB). */
 #define CHUNKS_PER_TXN 64u
+
+/* One full buffer on its way to the database through the batcher. */
+struct chunk_flush {
+	struct batch_job job; /* first: the batcher's callbacks get this */
+	struct payload_writer *w;
+	const char *data;
+	size_t len;
+	int64_t first_seq;
+};
 
 struct payload_writer {
 	struct storage *s;
+	struct batcher *batcher; /* NULL: each batch is written in place */
 	int64_t upload_id;
 	uint32_t chunk_size;
 	int64_t next_seq;
-	char *batch;
+	char *batch; /* the buffer being filled */
 	size_t batch_len;
 	size_t batch_cap;
+	char *spare; /* the other buffer: free, or in flight */
 	bool committed;
+	/* The flush in flight, if any: the writer fills one buffer while the
+	 * batcher's thread inserts the other (the network thread and the
+	 * database then use both cores). */
+	pthread_mutex_t lock;
+	pthread_cond_t flushed;
+	bool in_flight;
+	enum err flush_error; /* of an earlier flush: the upload has failed */
+	struct chunk_flush flush;
 };
 
-enum err storage_payload_writer_new(struct storage *s, struct payload_writer **ret_writer)
+static void writer_release(struct payload_writer *w)
+{
+	pthread_cond_destroy(&w->flushed);
+	pthread_mutex_destroy(&w->lock);
+	free(w->batch);
+	free(w->spare);
+	free(w);
+}
+
+enum err storage_payload_writer_new(struct storage *s, struct batcher *batcher,
+				    struct payload_writer **ret_writer)
 {
 	struct payload_writer *w;
 	struct db *db;
@@ -38,11 +69,16 @@ enum err storage_payload_writer_new(struct storage *s, struct payload_writer **r
 	if (!w)
 		return ERR_NOMEM;
 	w->s = s;
+	w->batcher = batcher;
 	w->chunk_size = PAYLOAD_CHUNK_SIZE;
 	w->batch_cap = (size_t)w->chunk_size * CHUNKS_PER_TXN;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->flushed, NULL);
 	w->batch = malloc(w->batch_cap);
-	if (!w->batch) {
-		free(w);
+	if (batcher)
+		w->spare = malloc(w->batch_cap);
+	if (!w->batch || (batcher && !w->spare)) {
+		writer_release(w);
 		return ERR_NOMEM;
 	}
 	{
@@ -52,8 +88,7 @@ enum err storage_payload_writer_new(struct storage *s, struct payload_writer **r
 		e = db_result(sqlite3_step(st));
 	}
 	if (e) {
-		free(w->batch);
-		free(w);
+		writer_release(w);
 		return e;
 	}
 	w->upload_id = sqlite3_last_insert_rowid(db->handle);
@@ -61,36 +96,102 @@ enum err storage_payload_writer_new(struct storage *s, struct payload_writer **r
 	return ERR_OK;
 }
 
-/* Insert every chunk in the batch (the last may be short) in one transaction. */
-static enum err writer_flush(struct payload_writer *w)
+/* Insert LEN bytes as chunks FIRST_SEQ, FIRST_SEQ + 1, ... (the last may be
+ * short), inside the caller's transaction. */
+static enum err insert_chunks(struct db *db, int64_t upload_id, uint32_t chunk_size,
+			      int64_t first_seq, const char *data, size_t len)
 {
-	struct db *db;
+	enum err e = ERR_OK;
+	int64_t seq = first_seq;
+
+	for (size_t off = 0; off < len && !e; off += chunk_size, seq++) {
+		size_t n = len - off < chunk_size ? len - off : chunk_size;
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNK_INSERT);
+		sqlite3_bind_int64(st, 1, upload_id);
+		sqlite3_bind_int64(st, 2, seq);
+		sqlite3_bind_blob64(st, 3, data + off, (sqlite3_uint64)n, SQLITE_STATIC);
+		e = db_result(sqlite3_step(st));
+	}
+	return e;
+}
+
+static enum err flush_apply(struct db *db, struct batch_job *job)
+{
+	const struct chunk_flush *f = (const struct chunk_flush *)job;
+
+	return insert_chunks(db, f->w->upload_id, f->w->chunk_size, f->first_seq, f->data, f->len);
+}
+
+/* On the batcher's thread, once the chunks are committed (or not). */
+static void flush_done(struct batch_job *job, enum err e)
+{
+	struct payload_writer *w = ((struct chunk_flush *)job)->w;
+
+	pthread_mutex_lock(&w->lock);
+	if (e && !w->flush_error)
+		w->flush_error = e;
+	w->in_flight = false;
+	pthread_cond_signal(&w->flushed);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Wait for the flush in flight; its error, or an earlier one. */
+static enum err writer_wait(struct payload_writer *w)
+{
 	enum err e;
 
-	if (w->batch_len == 0)
+	pthread_mutex_lock(&w->lock);
+	while (w->in_flight)
+		pthread_cond_wait(&w->flushed, &w->lock);
+	e = w->flush_error;
+	pthread_mutex_unlock(&w->lock);
+	return e;
+}
+
+/* Write the buffer being filled: in place, in one transaction, or (with a
+ * batcher and ASYNC) handed to the batcher while the other buffer fills. */
+static enum err writer_flush(struct payload_writer *w, bool async)
+{
+	struct db *db;
+	enum err e = writer_wait(w);
+
+	if (e || w->batch_len == 0)
+		return e;
+	if (async && w->batcher) {
+		char *full = w->batch;
+
+		w->flush = (struct chunk_flush){
+			.job = {.apply = flush_apply, .done = flush_done},
+			.w = w,
+			.data = full,
+			.len = w->batch_len,
+			.first_seq = w->next_seq,
+		};
+		pthread_mutex_lock(&w->lock);
+		w->in_flight = true;
+		pthread_mutex_unlock(&w->lock);
+		w->next_seq += (int64_t)((w->batch_len + w->chunk_size - 1) / w->chunk_size);
+		w->batch = w->spare;
+		w->spare = full;
+		w->batch_len = 0;
+		batcher_submit(w->batcher, &w->flush.job);
 		return ERR_OK;
+	}
 	e = db_get(w->s, &db);
 	if (!e)
 		e = db_begin(db);
 	if (e)
 		return e;
-	for (size_t off = 0; off < w->batch_len && !e; off += w->chunk_size) {
-		size_t n = w->batch_len - off < w->chunk_size ? w->batch_len - off : w->chunk_size;
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNK_INSERT);
-		sqlite3_bind_int64(st, 1, w->upload_id);
-		sqlite3_bind_int64(st, 2, w->next_seq);
-		sqlite3_bind_blob64(st, 3, w->batch + off, (sqlite3_uint64)n, SQLITE_STATIC);
-		e = db_result(sqlite3_step(st));
-		if (!e)
-			w->next_seq++;
-	}
+	e = insert_chunks(db, w->upload_id, w->chunk_size, w->next_seq, w->batch, w->batch_len);
 	if (e) {
 		db_rollback(db);
 		return e;
 	}
 	e = db_commit(db);
-	if (!e)
+	if (!e) {
+		w->next_seq += (int64_t)((w->batch_len + w->chunk_size - 1) / w->chunk_size);
 		w->batch_len = 0;
+	}
 	return e;
 }
 
@@ -105,7 +206,7 @@ enum err storage_payload_writer_append(struct payload_writer *w, const void *dat
 		p += n;
 		len -= n;
 		if (w->batch_len == w->batch_cap) {
-			enum err e = writer_flush(w);
+			enum err e = writer_flush(w, true);
 			if (e)
 				return e;
 		}
@@ -157,7 +258,7 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 {
 	struct db *db;
 	bool created = false;
-	enum err e = writer_flush(w);
+	enum err e = writer_flush(w, false); /* waits for the one in flight first */
 
 	if (!e)
 		e = db_get(w->s, &db);
@@ -209,10 +310,11 @@ void storage_payload_writer_free(struct payload_writer *w)
 
 	if (!w)
 		return;
+	/* The batcher may still be reading the spare buffer. */
+	(void)writer_wait(w);
 	if (!w->committed && db_get(w->s, &db) == ERR_OK)
 		(void)upload_delete(db, w->upload_id); /* start-up cleanup catches a failure */
-	free(w->batch);
-	free(w);
+	writer_release(w);
 }
 
 enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed)

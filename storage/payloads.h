@@ -24,9 +24,19 @@ struct payload {
 
 struct payload_writer;
 
-/* Start an upload (a 'receiving' uploads row). */
-enum err storage_payload_writer_new(struct storage *s, struct payload_writer **ret_writer);
-/* Buffer bytes; full batches of chunks are written in short transactions. */
+struct batcher;
+
+/* Chunk buffers of concurrent uploads per transaction, for the uploads'
+ * batcher: 4 × 4 MiB bounds the WAL growth of one commit. */
+#define UPLOAD_FLUSHES_PER_TXN 4
+
+/* Start an upload (a 'receiving' uploads row). With BATCHER, full batches
+ * are written by its thread while the next one fills (the caller keeps
+ * receiving); NULL writes them in the caller's thread. */
+enum err storage_payload_writer_new(struct storage *s, struct batcher *batcher,
+				    struct payload_writer **ret_writer);
+/* Buffer bytes; full batches of chunks are written in short transactions.
+ * An error of an earlier batch written in the background comes back here. */
 enum err storage_payload_writer_append(struct payload_writer *w, const void *data, size_t len);
 /* Write the rest and make the payload visible in one transaction. When a
  * payload with this digest exists already, the upload's chunks are dropped

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,19 @@
 
 #include "common/cleanup.h"
 #include "common/timeutil.h"
+#include "storage/checkpoint.h"
 #include "storage/db.h"
 #include "storage/migrations.h"
 
-/* Checkpoint the WAL every this many pages (16 MiB) rather than SQLite's
- * 1000: payload uploads write 4 MiB batches, and fewer, larger checkpoints
- * took a 1 GiB upload from ~150 to ~175 MB/s here (bench/upload.sh). */
+/* Checkpoint the WAL once it holds this many pages (16 MiB) rather than
+ * SQLite's 1000: payload uploads write 4 MiB batches, and fewer, larger
+ * checkpoints took a 1 GiB upload from ~150 to ~175 MB/s here
+ * (bench/upload.sh). With a checkpointer thread, this is when it is asked. */
 #define WAL_CHECKPOINT_PAGES 4096
+/* With a checkpointer thread, a committing connection checkpoints by itself
+ * only beyond this (64 MiB): a writer faster than the checkpointer is slowed
+ * down instead of growing the WAL without bound. */
+#define WAL_BACKSTOP_PAGES (4 * WAL_CHECKPOINT_PAGES)
 /* Writers wait this long for the write lock before the request fails busy. */
 #define BUSY_TIMEOUT_MS 5000
 
@@ -26,6 +33,8 @@ struct storage {
 	uint64_t mmap_size;
 	uint64_t max_size; /* bytes, 0 = no cap */
 	pthread_key_t conn_key;
+	struct checkpointer *checkpointer; /* NULL: commits checkpoint inline */
+	atomic_ullong inline_checkpoints;  /* by a committing connection */
 };
 
 static const char *const statement_sql[] = {
@@ -116,6 +125,23 @@ static enum err cap_size(sqlite3 *h, uint64_t max_size, struct diag *d)
 	return db_exec(h, sql, d);
 }
 
+/* Replaces SQLite's auto-checkpoint (which is itself a WAL hook): after each
+ * commit, with FRAMES pages in the WAL. */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
+{
+	struct storage *s = arg;
+
+	if (frames < WAL_CHECKPOINT_PAGES)
+		return SQLITE_OK;
+	if (s->checkpointer && frames < WAL_BACKSTOP_PAGES) {
+		checkpointer_poke(s->checkpointer);
+		return SQLITE_OK;
+	}
+	atomic_fetch_add_explicit(&s->inline_checkpoints, 1, memory_order_relaxed);
+	(void)sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct diag *d)
 {
 	sqlite3 *h = NULL;
@@ -134,11 +160,11 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
 	char pragmas[160];
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu; "
-		 "PRAGMA wal_autocheckpoint = %d;",
-		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size,
-		 WAL_CHECKPOINT_PAGES);
+		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu;",
+		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size);
 	e = db_exec(h, pragmas, d);
+	/* The const cast: the hook only counts in the storage. */
+	sqlite3_wal_hook(h, wal_hook, (void *)s);
 	if (!e && s->max_size)
 		e = cap_size(h, s->max_size, d);
 	if (e) {
@@ -343,6 +369,10 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 		storage_free(s);
 		return diag_set(d, e, "database", "cannot prepare statements on '%s'", opt->path);
 	}
+	if (opt->background_checkpoint && checkpointer_start(s, &s->checkpointer) != ERR_OK) {
+		storage_free(s);
+		return diag_set(d, ERR_NOMEM, "", "cannot start the checkpoint thread");
+	}
 	*ret_storage = s;
 	return ERR_OK;
 }
@@ -351,6 +381,8 @@ void storage_free(struct storage *s)
 {
 	if (!s)
 		return;
+	checkpointer_stop(s->checkpointer);
+	s->checkpointer = NULL;
 	db_free(pthread_getspecific(s->conn_key));
 	pthread_setspecific(s->conn_key, NULL);
 	pthread_key_delete(s->conn_key);
@@ -368,6 +400,17 @@ enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned 
 	if (!e)
 		*ret_want = migrations_count;
 	return e;
+}
+
+void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
+{
+	struct checkpoint_stats cs = {0};
+
+	if (s->checkpointer)
+		checkpointer_stats(s->checkpointer, &cs);
+	ret->background_checkpoints = cs.runs;
+	ret->inline_checkpoints =
+		atomic_load_explicit(&s->inline_checkpoints, memory_order_relaxed);
 }
 
 enum err storage_ping(struct storage *s)

@@ -13,10 +13,11 @@ struct storage;
 
 struct storage_options {
 	const char *path;
-	bool synchronous_full; /* PRAGMA synchronous = FULL (else NORMAL) */
-	bool migrate;	       /* apply pending migrations at open */
-	uint64_t mmap_size;    /* PRAGMA mmap_size per connection (0 = plain reads) */
-	uint64_t max_size;     /* bytes the database may grow to (0 = no cap) */
+	bool synchronous_full;	    /* PRAGMA synchronous = FULL (else NORMAL) */
+	bool migrate;		    /* apply pending migrations at open */
+	uint64_t mmap_size;	    /* PRAGMA mmap_size per connection (0 = plain reads) */
+	uint64_t max_size;	    /* bytes the database may grow to (0 = no cap) */
+	bool background_checkpoint; /* WAL checkpoints on a thread of their own */
 };
 
 /* Open (creating the file if needed), check the schema version, migrate if
@@ -28,6 +29,13 @@ void storage_free(struct storage *s);
 
 /* Schema versions: what the file has and what this binary knows. */
 enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want);
+
+/* WAL checkpoints so far: by the checkpointer thread, and by committing
+ * connections (without that thread, or when it fell behind). */
+struct storage_wal_stats {
+	unsigned long long background_checkpoints, inline_checkpoints;
+};
+void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret);
 
 /* Cheap query for /readyz. */
 enum err storage_ping(struct storage *s);

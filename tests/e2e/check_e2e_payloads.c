@@ -548,6 +548,33 @@ START_TEST(test_database_full)
 }
 END_TEST
 
+/* Four 5 MiB uploads fill the WAL past the 4096 pages at which suitd asks
+ * its checkpoint thread to copy it into the database file, and stay short of
+ * the 16,384 beyond which a request would have to do so itself. */
+START_TEST(test_checkpoint_thread)
+{
+	unsigned char *copy = malloc(5 * MIB);
+	struct http_result r;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, data5, 5 * MIB);
+	for (int i = 0; i < 4; i++) {
+		copy[0] = (unsigned char)(0xa0 + i); /* four digests */
+		ck_assert_int_eq(upload(copy, 5 * MIB, NULL, NULL, &r), 201);
+		http_result_release(&r);
+	}
+	free(copy);
+	unsigned long long background = 0;
+	for (int i = 0; i < 500 && !background; i++) {
+		background = harness_metric(&P, "suitd_wal_checkpoints_total{by=\"background\"}");
+		if (!background)
+			sleep_ms(20);
+	}
+	ck_assert_uint_ge(background, 1);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_wal_checkpoints_total{by=\"inline\"}"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-payloads");
@@ -571,6 +598,7 @@ int main(void)
 	tcase_add_test(tc, test_client_abort_leaves_nothing);
 	tcase_add_test(tc, test_kill9_mid_upload);
 	tcase_add_test(tc, test_concurrent_identical_uploads);
+	tcase_add_test(tc, test_checkpoint_thread);
 	tcase_add_test(tc2, test_device_route_closed_by_default);
 	tcase_add_test(tc2, test_database_full);
 	suite_add_tcase(s, tc);

@@ -569,22 +569,6 @@ static void *gc_post(void *arg)
 }
 
 /* A metric's value from GET /metrics. */
-static unsigned long long metric(const char *name)
-{
-	struct http_result r;
-	char want[128];
-	unsigned long long v = 0;
-
-	harness_request(&P, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
-	assert_status(&r, 200);
-	snprintf(want, sizeof(want), "\n%s ", name);
-	const char *at = strstr(r.body, want);
-	ck_assert_msg(at != NULL, "no %s in /metrics", name);
-	v = strtoull(at + strlen(want), NULL, 10);
-	http_result_release(&r);
-	return v;
-}
-
 /* Reports from many devices at once go through the group commit: every
  * one is answered 204 only after it is stored, each exactly once, and no
  * more transactions than reports were needed. */
@@ -604,8 +588,8 @@ START_TEST(test_group_commit)
 	snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "]");
 	deploy_devices(&F.m1, ids);
 	rows = report_rows();
-	written = metric("suitd_reports_written_total");
-	commits = metric("suitd_report_commits_total");
+	written = harness_metric(&P, "suitd_reports_written_total");
+	commits = harness_metric(&P, "suitd_report_commits_total");
 	for (int t = 0; t < GC_THREADS; t++)
 		ck_assert_int_eq(pthread_create(&w[t].thread, NULL, gc_post, &w[t]), 0);
 	for (int t = 0; t < GC_THREADS; t++)
@@ -615,8 +599,9 @@ START_TEST(test_group_commit)
 			ck_assert_msg(w[t].statuses[i] == 204, "device %d report %d: %ld", t, i,
 				      w[t].statuses[i]);
 	ck_assert_int_eq(report_rows(), rows + GC_THREADS * GC_EACH);
-	ck_assert_uint_eq(metric("suitd_reports_written_total"), written + GC_THREADS * GC_EACH);
-	unsigned long long used = metric("suitd_report_commits_total") - commits;
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_written_total"),
+			  written + GC_THREADS * GC_EACH);
+	unsigned long long used = harness_metric(&P, "suitd_report_commits_total") - commits;
 	ck_assert_uint_ge(used, 1);
 	ck_assert_uint_le(used, GC_THREADS * GC_EACH);
 	for (int t = 0; t < GC_THREADS; t++) {

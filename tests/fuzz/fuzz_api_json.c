@@ -98,7 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die(d.text);
 	ctx.config = config;
 	if (seen_tracker_new(&ctx.seen) || assignment_index_new(&ctx.assignments) ||
-	    token_cache_new(&ctx.tokens) || batcher_start(ctx.storage, &ctx.reports))
+	    token_cache_new(&ctx.tokens) || batcher_start(ctx.storage, BATCH_MAX, &ctx.reports))
 		die("context");
 	enum err e = storage_device_insert(ctx.storage, &dn, "fuzz", &device);
 	if (e)

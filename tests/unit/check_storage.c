@@ -1,4 +1,4 @@
-/* storage/: migrations on a temp database, API keys, backup. */
+/* storage/: migrations on a temp database, API keys, backup, WAL checkpoints. */
 #include <check.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "storage/api_keys.h"
+#include "storage/batch.h"
 #include "storage/migrations.h"
+#include "storage/payloads.h"
 #include "storage/storage.h"
 
 #include "tests/check_run.h"
@@ -29,15 +31,29 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static struct storage *open_db(bool migrate, enum err expect)
+static struct storage *open_db_cap(bool migrate, bool background_checkpoint, uint64_t max_size,
+				   enum err expect)
 {
-	struct storage_options opt = {
-		.path = db_path, .synchronous_full = true, .migrate = migrate};
+	struct storage_options opt = {.path = db_path,
+				      .synchronous_full = true,
+				      .migrate = migrate,
+				      .max_size = max_size,
+				      .background_checkpoint = background_checkpoint};
 	struct storage *s = NULL;
 	struct diag d = {0};
 
 	ck_assert_int_eq(storage_open(&opt, &s, &d), expect);
 	return s;
+}
+
+static struct storage *open_db_opt(bool migrate, bool background_checkpoint, enum err expect)
+{
+	return open_db_cap(migrate, background_checkpoint, 0, expect);
+}
+
+static struct storage *open_db(bool migrate, enum err expect)
+{
+	return open_db_opt(migrate, false, expect);
 }
 
 static int pragma_int(const char *pragma)
@@ -163,6 +179,121 @@ START_TEST(test_backup)
 }
 END_TEST
 
+/* Store SIZE bytes (a pattern that differs in every MiB) as a payload, with
+ * chunks written in place or by BATCHER's thread, and read them all back. */
+static void payload_round_trip(struct storage *s, struct batcher *batcher, size_t size)
+{
+	static unsigned char block[1 << 20], back[1 << 20];
+	struct payload_writer *w;
+	struct payload p;
+	uint8_t sha[SHA256_LEN] = {1};
+	bool created = false;
+
+	for (size_t i = 0; i < sizeof(block); i++)
+		block[i] = (unsigned char)(i * 7 + i / 4096);
+	ck_assert_int_eq(storage_payload_writer_new(s, batcher, &w), ERR_OK);
+	/* Odd-sized appends: buffer boundaries fall inside them. */
+	for (size_t off = 0; off < size; off += sizeof(block)) {
+		block[0] = (unsigned char)(off >> 20);
+		ck_assert_int_eq(storage_payload_writer_append(w, block, 1000), ERR_OK);
+		ck_assert_int_eq(
+			storage_payload_writer_append(w, block + 1000, sizeof(block) - 1000),
+			ERR_OK);
+	}
+	ck_assert_int_eq(storage_payload_writer_commit(w, sha, size, "t", &p, &created), ERR_OK);
+	storage_payload_writer_free(w);
+	ck_assert(created);
+	ck_assert_uint_eq(p.size, size);
+	for (size_t off = 0; off < size; off += sizeof(back)) {
+		block[0] = (unsigned char)(off >> 20);
+		ck_assert_int_eq(storage_payload_read(s, &p, off, back, sizeof(back)), ERR_OK);
+		ck_assert_msg(memcmp(back, block, sizeof(back)) == 0, "MiB %zu differs", off >> 20);
+	}
+}
+
+/* 40 MiB is ~10,000 WAL pages: past the 4096 that ask for a checkpoint and
+ * short of the 16,384 beyond which a committing thread checkpoints itself
+ * when the checkpoint thread lags. */
+#define CHECKPOINT_TEST_BYTES (40u << 20)
+
+START_TEST(test_checkpoint_thread)
+{
+	struct storage *s = open_db_opt(true, true, ERR_OK);
+	struct storage_wal_stats ws = {0};
+	bool ok = false;
+
+	payload_round_trip(s, NULL, CHECKPOINT_TEST_BYTES);
+	/* The thread was poked by the commits; give it time to run. */
+	for (int i = 0; i < 1000 && ws.background_checkpoints == 0; i++) {
+		storage_wal_stats(s, &ws);
+		if (!ws.background_checkpoints)
+			usleep(10000);
+	}
+	ck_assert_uint_gt(ws.background_checkpoints, 0);
+	ck_assert_int_eq(storage_integrity_check(s, &ok), ERR_OK);
+	ck_assert(ok);
+	storage_free(s); /* stops and joins the thread */
+}
+END_TEST
+
+START_TEST(test_checkpoint_inline_without_thread)
+{
+	struct storage *s = open_db_opt(true, false, ERR_OK);
+	struct storage_wal_stats ws = {0};
+
+	payload_round_trip(s, NULL, CHECKPOINT_TEST_BYTES);
+	storage_wal_stats(s, &ws);
+	ck_assert_uint_eq(ws.background_checkpoints, 0);
+	ck_assert_uint_gt(ws.inline_checkpoints, 0);
+	storage_free(s);
+}
+END_TEST
+
+/* Chunks written by a batcher's thread while the next buffer fills. */
+START_TEST(test_writer_in_background)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	struct batcher *b;
+	struct batch_stats bs;
+
+	ck_assert_int_eq(batcher_start(s, 4, &b), ERR_OK);
+	payload_round_trip(s, b, 21u << 20); /* 5 full buffers and a short one */
+	batcher_stats(b, &bs);
+	ck_assert_uint_eq(bs.jobs, 5); /* the last buffer is written by the commit */
+	batcher_stop(b);
+	storage_free(s);
+}
+END_TEST
+
+/* A background write that fails (the database is at [storage] max_size)
+ * fails the upload with the cause, and dropping it leaves no chunk. */
+START_TEST(test_writer_in_background_full)
+{
+	static unsigned char block[1 << 20];
+	struct storage *s = open_db_cap(true, false, 6u << 20, ERR_OK);
+	struct payload_writer *w;
+	struct batcher *b;
+	struct payload p;
+	uint8_t sha[SHA256_LEN] = {2};
+	bool created = false;
+	enum err e = ERR_OK;
+
+	ck_assert_int_eq(batcher_start(s, 4, &b), ERR_OK);
+	ck_assert_int_eq(storage_payload_writer_new(s, b, &w), ERR_OK);
+	for (int i = 0; i < 16 && !e; i++)
+		e = storage_payload_writer_append(w, block, sizeof(block));
+	if (!e)
+		e = storage_payload_writer_commit(w, sha, 16u << 20, NULL, &p, &created);
+	ck_assert_int_eq(e, ERR_NO_SPACE);
+	ck_assert(!created);
+	storage_payload_writer_free(w);
+	batcher_stop(b);
+	storage_free(s);
+	ck_assert_int_eq(pragma_int("SELECT count(*) FROM chunks"), 0);
+	ck_assert_int_eq(pragma_int("SELECT count(*) FROM uploads"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("storage");
@@ -175,6 +306,10 @@ int main(void)
 	tcase_add_test(tc, test_refuse_unmigrated_without_migrate);
 	tcase_add_test(tc, test_api_keys);
 	tcase_add_test(tc, test_backup);
+	tcase_add_test(tc, test_checkpoint_thread);
+	tcase_add_test(tc, test_checkpoint_inline_without_thread);
+	tcase_add_test(tc, test_writer_in_background);
+	tcase_add_test(tc, test_writer_in_background_full);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	return rc;
