@@ -2,6 +2,7 @@
 #ifndef SUITD_API_API_H
 #define SUITD_API_API_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "api/http.h"
@@ -31,6 +32,8 @@ struct api_ctx {
 	/* Writes payload chunks while the upload thread receives more (may be
 	 * NULL: then the upload thread writes them). */
 	struct batcher *uploads;
+	/* Uploads in progress, against [payloads] max_uploads. */
+	atomic_uint uploads_active;
 	struct metrics *metrics;
 	int64_t started_at;
 };

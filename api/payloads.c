@@ -17,7 +17,11 @@
 
 /* ---- upload ---------------------------------------------------------- */
 
+/* Seconds a client refused for too many uploads is told to wait. */
+#define UPLOAD_RETRY_AFTER 5
+
 struct upload_state {
+	struct api_ctx *ctx; /* holds one of its uploads_active */
 	struct payload_writer *writer;
 	EVP_MD_CTX *md;
 	uint64_t size;
@@ -78,7 +82,20 @@ static void upload_release(void *state)
 
 	storage_payload_writer_free(u->writer);
 	EVP_MD_CTX_free(u->md);
+	atomic_fetch_sub(&u->ctx->uploads_active, 1);
 	free(u);
+}
+
+/* Take one of the [payloads] max_uploads places, or answer 503. */
+static enum err upload_slot_take(struct api_ctx *ctx, struct response *res)
+{
+	unsigned max = ctx->config->payloads.max_uploads;
+
+	if (atomic_fetch_add(&ctx->uploads_active, 1) < max)
+		return ERR_OK;
+	atomic_fetch_sub(&ctx->uploads_active, 1);
+	response_header_set(res, "Retry-After", "%u", UPLOAD_RETRY_AFTER);
+	return api_fail(res, ERR_BUSY, "%u uploads are in progress ([payloads] max_uploads)", max);
 }
 
 static enum err upload_begin(struct api_ctx *ctx, const struct request *req, struct response *res,
@@ -106,13 +123,18 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 		return api_fail(res, ERR_INVALID,
 				"name must be 1 to %d bytes of UTF-8 without control characters",
 				PAYLOAD_NAME_MAX);
+	if ((e = upload_slot_take(ctx, res)))
+		return e;
 	u = calloc(1, sizeof(*u));
-	if (!u)
+	if (!u) {
+		atomic_fetch_sub(&ctx->uploads_active, 1);
 		return ERR_NOMEM;
+	}
+	u->ctx = ctx;
 	u->max = ctx->config->payloads.max_size;
 	snprintf(u->name, sizeof(u->name), "%s", name ? name : "");
 	if (digest && (e = content_digest_parse(digest, u, res))) {
-		free(u);
+		upload_release(u);
 		return e;
 	}
 	u->md = EVP_MD_CTX_new();

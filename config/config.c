@@ -88,6 +88,7 @@ static const struct key keys[] = {
 	 NULL},
 	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0,
 	 NULL},
+	{"payloads", "max_uploads", KEY_UINT, OFF(payloads.max_uploads), "8", 1, 1024, NULL},
 	{"manifests", "trust_anchor", KEY_PATH_LIST, OFF(manifests.trust_anchors), "", 0, 0, NULL},
 	{"manifests", "hmac_key", KEY_PATH_LIST, OFF(manifests.hmac_keys), "", 0, 0, NULL},
 	{"manifests", "require_signature", KEY_BOOL, OFF(manifests.require_signature), "on", 0, 0,

@@ -81,6 +81,7 @@ struct config {
 	struct {
 		uint64_t max_size;	 /* largest payload upload, bytes */
 		bool anonymous_download; /* device payload route without identity */
+		unsigned max_uploads;	 /* uploads in progress at once */
 	} payloads;
 	struct {
 		enum log_level level;

@@ -316,5 +316,33 @@ else
 	not_ok "config/suitd.conf (state folder moved) passes check-config" "$tmp/err"
 fi
 
+# api/openapi.yaml must be YAML that a generator can read: every path has
+# operations, every operation has an operationId and responses with
+# three-digit status codes. (check_router compares its routes with the
+# daemon's; this checks the document as a whole.)
+if python3 - api/openapi.yaml >"$tmp/openapi.err" 2>&1 <<'PY'; then
+import sys
+import yaml
+
+doc = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+bad = []
+for path, item in doc["paths"].items():
+    ops = {m: o for m, o in item.items() if m in ("get", "put", "post", "delete", "patch", "head")}
+    if not ops:
+        bad.append(f"{path}: no operation")
+    for method, op in ops.items():
+        if not op.get("operationId"):
+            bad.append(f"{method.upper()} {path}: no operationId")
+        codes = list(op.get("responses", {}))
+        if not codes or any(not (isinstance(c, str) and len(c) == 3 and c.isdigit()) for c in codes):
+            bad.append(f"{method.upper()} {path}: responses {codes}")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+	ok "api/openapi.yaml parses, every operation has an operationId and status codes"
+else
+	not_ok "api/openapi.yaml parses, every operation has an operationId and status codes" "$tmp/openapi.err"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -364,24 +364,37 @@ static size_t partial_read(char *buf, size_t size, size_t n, void *userp)
 	return want;
 }
 
-static CURL *partial_upload(struct partial *pa, struct curl_slist **h)
+static size_t discard(char *data, size_t size, size_t n, void *userp)
+{
+	(void)data;
+	(void)userp;
+	return size * n;
+}
+
+static CURL *partial_upload_to(struct suitd_proc *p, struct partial *pa, struct curl_slist **h)
 {
 	CURL *c = curl_easy_init();
 	char url[256], auth[160];
 
-	snprintf(url, sizeof(url), "%s/api/v1/payloads", P.url);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", P.admin_key);
+	snprintf(url, sizeof(url), "%s/api/v1/payloads", p->url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->admin_key);
 	*h = curl_slist_append(NULL, auth);
 	*h = curl_slist_append(*h, "Content-Type: application/octet-stream");
 	*h = curl_slist_append(*h, "Expect:");
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, P.ca);
+	curl_easy_setopt(c, CURLOPT_CAINFO, p->ca);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)pa->total);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, partial_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, pa);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	return c;
+}
+
+static CURL *partial_upload(struct partial *pa, struct curl_slist **h)
+{
+	return partial_upload_to(&P, pa, h);
 }
 
 static void sleep_ms(long ms)
@@ -575,6 +588,89 @@ START_TEST(test_checkpoint_thread)
 }
 END_TEST
 
+/* POST 1 MiB to P with the admin key: the status; Retry-After and the
+ * problem type into RETRY / TYPE when given. */
+static long upload_small(struct suitd_proc *p, unsigned char first, char *retry, char *type)
+{
+	const char *headers[] = {"Content-Type: application/octet-stream", NULL};
+	struct http_result r;
+	unsigned char *body = malloc(MIB);
+	long status;
+
+	ck_assert_ptr_nonnull(body);
+	memcpy(body, data5, MIB);
+	body[0] = first;
+	harness_request_ex(p, "POST", "/api/v1/payloads", p->admin_key, headers, body, MIB, &r);
+	free(body);
+	status = r.status;
+	if (retry && !http_header(&r, "Retry-After", retry, 16))
+		retry[0] = '\0';
+	if (type) {
+		const char *at = strstr(r.body ? r.body : "", "\"type\":\"");
+		snprintf(type, 64, "%.*s", at ? (int)strcspn(at + 8, "\"") : 0, at ? at + 8 : "");
+	}
+	http_result_release(&r);
+	return status;
+}
+
+/* [payloads] max_uploads = 1: a second upload while one is in progress
+ * gets 503 + Retry-After; the place comes back when the first finishes,
+ * and when a client gives up mid-body. */
+START_TEST(test_max_uploads)
+{
+	struct suitd_proc p;
+	struct partial pa = {0, 2 * MIB, 2 * MIB};
+	struct curl_slist *h;
+	CURLM *m = curl_multi_init();
+	CURL *c;
+	char retry[16], type[64];
+	int running = 1;
+	long code = 0, status = 0;
+
+	harness_setup(&p, "[payloads]\nmax_uploads = 1\n");
+	harness_admin_key(&p);
+	harness_start(&p);
+	c = partial_upload_to(&p, &pa, &h);
+	curl_multi_add_handle(m, c);
+	while (running && pa.sent < MIB) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 20, NULL);
+	}
+	ck_assert_uint_ge(pa.sent, MIB); /* the first upload is under way, and held */
+	sleep_ms(100);
+	ck_assert_int_eq(upload_small(&p, 0xb1, retry, type), 503);
+	ck_assert_str_eq(retry, "5");
+	ck_assert_str_eq(type, "urn:suitd:busy");
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 20, NULL);
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	ck_assert_int_eq(code, 201);
+	curl_multi_remove_handle(m, c);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	ck_assert_int_eq(upload_small(&p, 0xb2, NULL, NULL), 201);
+
+	/* A client that disconnects mid-body gives its place back. */
+	pa = (struct partial){0, MIB, 2 * MIB};
+	c = partial_upload_to(&p, &pa, &h);
+	ck_assert_int_ne(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	for (int i = 0; i < 100 && status != 201; i++) {
+		status = upload_small(&p, (unsigned char)(0xc0 + i % 32), NULL, NULL);
+		ck_assert_msg(status == 201 || status == 503, "status %ld", status);
+		if (status != 201)
+			sleep_ms(50);
+	}
+	ck_assert_int_eq(status, 201);
+	curl_multi_cleanup(m);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-payloads");
@@ -601,6 +697,7 @@ int main(void)
 	tcase_add_test(tc, test_checkpoint_thread);
 	tcase_add_test(tc2, test_device_route_closed_by_default);
 	tcase_add_test(tc2, test_database_full);
+	tcase_add_test(tc2, test_max_uploads);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);
 	rc = check_run(s);
