@@ -40,6 +40,13 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "suitd_report_commits_total %llu\n",
 			       bs.jobs, bs.commits);
 	}
+	if (!e)
+		e = buf_printf(&res->body,
+			       "# HELP suitd_uploads_in_progress Payload uploads under way "
+			       "(at most [payloads] max_uploads).\n"
+			       "# TYPE suitd_uploads_in_progress gauge\n"
+			       "suitd_uploads_in_progress %u\n",
+			       atomic_load(&ctx->uploads_active));
 	if (!e) {
 		struct storage_wal_stats ws;
 		storage_wal_stats(ctx->storage, &ws);

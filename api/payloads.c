@@ -21,7 +21,8 @@
 #define UPLOAD_RETRY_AFTER 5
 
 struct upload_state {
-	struct api_ctx *ctx; /* holds one of its uploads_active */
+	struct api_ctx *ctx;
+	bool holds_place; /* one of ctx->uploads_active */
 	struct payload_writer *writer;
 	EVP_MD_CTX *md;
 	uint64_t size;
@@ -76,13 +77,24 @@ static bool name_valid(const char *name)
 	return probe != NULL;
 }
 
+/* Give the [payloads] max_uploads place back: at the end of the upload,
+ * before its answer goes out (a client that uploads again at once must find
+ * it free), or when the upload is dropped. */
+static void upload_place_give(struct upload_state *u)
+{
+	if (u->holds_place) {
+		atomic_fetch_sub(&u->ctx->uploads_active, 1);
+		u->holds_place = false;
+	}
+}
+
 static void upload_release(void *state)
 {
 	struct upload_state *u = state;
 
 	storage_payload_writer_free(u->writer);
 	EVP_MD_CTX_free(u->md);
-	atomic_fetch_sub(&u->ctx->uploads_active, 1);
+	upload_place_give(u);
 	free(u);
 }
 
@@ -131,6 +143,7 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 		return ERR_NOMEM;
 	}
 	u->ctx = ctx;
+	u->holds_place = true;
 	u->max = ctx->config->payloads.max_size;
 	snprintf(u->name, sizeof(u->name), "%s", name ? name : "");
 	if (digest && (e = content_digest_parse(digest, u, res))) {
@@ -200,13 +213,14 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	else if ((e = storage_payload_writer_commit(u->writer, sha, u->size, u->name, &p,
 						    &created)))
 		api_fail(res, e, "cannot store the payload");
-	if (e) {
-		/* Drop what was written before the answer goes out: a refused
-		 * upload leaves nothing behind, not even for a moment. */
-		storage_payload_writer_free(u->writer);
-		u->writer = NULL;
+	/* Before the answer goes out: a refused upload leaves nothing
+	 * behind, not even for a moment (the writer drops what it wrote), and
+	 * the buffers and the max_uploads place are free for the next one. */
+	storage_payload_writer_free(u->writer);
+	u->writer = NULL;
+	upload_place_give(u);
+	if (e)
 		return e;
-	}
 	hex_encode(p.sha256, SHA256_LEN, hex);
 	e = response_json(res, created ? 201 : 200, payload_json(&p));
 	if (!e)

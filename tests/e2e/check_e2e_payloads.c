@@ -638,6 +638,7 @@ START_TEST(test_max_uploads)
 	}
 	ck_assert_uint_ge(pa.sent, MIB); /* the first upload is under way, and held */
 	sleep_ms(100);
+	ck_assert_uint_eq(harness_metric(&p, "suitd_uploads_in_progress"), 1);
 	ck_assert_int_eq(upload_small(&p, 0xb1, retry, type), 503);
 	ck_assert_str_eq(retry, "5");
 	ck_assert_str_eq(type, "urn:suitd:busy");
@@ -651,6 +652,7 @@ START_TEST(test_max_uploads)
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	ck_assert_int_eq(upload_small(&p, 0xb2, NULL, NULL), 201);
+	ck_assert_uint_eq(harness_metric(&p, "suitd_uploads_in_progress"), 0);
 
 	/* A client that disconnects mid-body gives its place back. */
 	pa = (struct partial){0, MIB, 2 * MIB};
