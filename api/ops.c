@@ -53,11 +53,15 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 		e = buf_printf(&res->body,
 			       "# HELP suitd_wal_checkpoints_total WAL checkpoints, by the "
 			       "checkpoint thread (background) or by a committing request "
-			       "(inline: the thread fell behind).\n"
+			       "(inline).\n"
 			       "# TYPE suitd_wal_checkpoints_total counter\n"
 			       "suitd_wal_checkpoints_total{by=\"background\"} %llu\n"
-			       "suitd_wal_checkpoints_total{by=\"inline\"} %llu\n",
-			       ws.background_checkpoints, ws.inline_checkpoints);
+			       "suitd_wal_checkpoints_total{by=\"inline\"} %llu\n"
+			       "# HELP suitd_wal_writer_waits_total Commits that found the WAL "
+			       "at 64 MiB and waited for the checkpoint thread.\n"
+			       "# TYPE suitd_wal_writer_waits_total counter\n"
+			       "suitd_wal_writer_waits_total %llu\n",
+			       ws.background_checkpoints, ws.inline_checkpoints, ws.writer_waits);
 	}
 	if (e)
 		return e;

@@ -302,11 +302,15 @@ echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (waited ${w
 # ---- runs -----------------------------------------------------------------------------------
 declare -A RPSS P50S P99S TICKS REPS WALS BATCHES
 
-# "written commits" from suitd's /metrics (the group commit of reports).
+# "written commits waits" from suitd's /metrics: the group commit of
+# reports, and commits that waited for the WAL checkpoint thread.
 batch_counters() {
 	curl -sk --max-time 10 "$SUITD_BASE/metrics" |
-		awk '$1 == "suitd_reports_written_total" { w = $2 } $1 == "suitd_report_commits_total" { c = $2 } END { print w + 0, c + 0 }'
+		awk '$1 == "suitd_reports_written_total" { w = $2 } $1 == "suitd_report_commits_total" { c = $2 }
+			$1 == "suitd_wal_writer_waits_total" { v = $2 } END { print w + 0, c + 0, v + 0 }'
 }
+# Commits that waited for a checkpoint between two batch_counters readings.
+wal_waits() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[3] - x[3] }'; }
 # Mean reports per commit between two batch_counters readings.
 batch_size() {
 	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); j = y[1] - x[1]; c = y[2] - x[2]; printf "%.1f", (c > 0 ? j / c : 0) }'
@@ -327,7 +331,9 @@ for c in "${CONFIGS[@]}"; do
 		run_wrk timed "$SECONDS_PER_RUN" $((SECONDS_PER_RUN + 60))
 		t1=$(cpu_ticks "$SUITD_PID")
 		check_run "$c run $i" "$rows0"
-		batch=$(batch_size "$m0" "$(batch_counters)")
+		m1=$(batch_counters)
+		batch=$(batch_size "$m0" "$m1")
+		waits=$(wal_waits "$m0" "$m1")
 		BATCHES[$c]+=" $batch"
 		wal=$(wal_size)
 		RPSS[$c]+=" $RPS"
@@ -337,8 +343,8 @@ for c in "${CONFIGS[@]}"; do
 		REPS[$c]=$((REPS[$c] + N204))
 		WALS[$c]+=" $wal"
 		cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N204" 'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1000 : 0) }')
-		printf '  synchronous=%-6s run %d %9.1f reports/s  p50 %7.3f  p99 %7.3f ms  CPU %6s s/1000  batch %6s  WAL %10d bytes  (%d reports in %.2f s, %s; +%d rows)\n' \
-			"$c" "$i" "$RPS" "$P50" "$P99" "$cpu" "$batch" "$wal" "$N204" "$SECS_MEASURED" "$STATUSES" "$ROWS_GREW"
+		printf '  synchronous=%-6s run %d %9.1f reports/s  p50 %7.3f  p99 %7.3f ms  CPU %6s s/1000  batch %6s  WAL %10d bytes, %s waits  (%d reports in %.2f s, %s; +%d rows)\n' \
+			"$c" "$i" "$RPS" "$P50" "$P99" "$cpu" "$batch" "$wal" "$waits" "$N204" "$SECS_MEASURED" "$STATUSES" "$ROWS_GREW"
 	done
 	stop_suitd
 done

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "storage/db.h"
@@ -12,8 +13,9 @@ struct checkpointer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool wanted, stopping;
-	unsigned long long runs;
+	pthread_cond_t ran; /* a run ended (checkpointer_wait) */
+	bool wanted, running, stopping;
+	unsigned long long runs, waits;
 };
 
 static void *checkpoint_loop(void *arg)
@@ -27,21 +29,23 @@ static void *checkpoint_loop(void *arg)
 			pthread_cond_wait(&c->wake, &c->lock);
 		bool stop = c->stopping;
 		c->wanted = false;
+		c->running = !stop;
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
 			break;
-		if (!db && db_get(c->storage, &db) != ERR_OK) {
-			db = NULL;
-			continue;
-		}
+		if (!db && db_get(c->storage, &db) != ERR_OK)
+			db = NULL; /* the run ends at once; waiters go on */
 		/* PASSIVE: copies what no reader still needs, never waits for a
 		 * lock; writers go on appending meanwhile. */
-		int rc = sqlite3_wal_checkpoint_v2(db->handle, NULL, SQLITE_CHECKPOINT_PASSIVE,
-						   NULL, NULL);
+		int rc = db ? sqlite3_wal_checkpoint_v2(db->handle, NULL, SQLITE_CHECKPOINT_PASSIVE,
+							NULL, NULL)
+			    : SQLITE_CANTOPEN;
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			log_warn("WAL checkpoint failed: %s", sqlite3_errstr(rc));
 		pthread_mutex_lock(&c->lock);
 		c->runs++;
+		c->running = false;
+		pthread_cond_broadcast(&c->ran);
 		pthread_mutex_unlock(&c->lock);
 	}
 	return NULL;
@@ -56,7 +60,9 @@ enum err checkpointer_start(struct storage *s, struct checkpointer **ret)
 	c->storage = s;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->ran, NULL);
 	if (pthread_create(&c->thread, NULL, checkpoint_loop, c) != 0) {
+		pthread_cond_destroy(&c->ran);
 		pthread_cond_destroy(&c->wake);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -76,6 +82,30 @@ void checkpointer_poke(struct checkpointer *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void checkpointer_wait(struct checkpointer *c, unsigned timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	/* A run already going may have started before the caller's commit:
+	 * wait for the one after it. */
+	unsigned long long target = c->runs + (c->running ? 2 : 1);
+	c->waits++;
+	c->wanted = true;
+	pthread_cond_signal(&c->wake);
+	while (c->runs < target && !c->stopping)
+		if (pthread_cond_timedwait(&c->ran, &c->lock, &until) != 0)
+			break;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void checkpointer_stop(struct checkpointer *c)
 {
 	if (!c)
@@ -83,8 +113,10 @@ void checkpointer_stop(struct checkpointer *c)
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	pthread_cond_signal(&c->wake);
+	pthread_cond_broadcast(&c->ran);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->ran);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -94,5 +126,6 @@ void checkpointer_stats(struct checkpointer *c, struct checkpoint_stats *ret)
 {
 	pthread_mutex_lock(&c->lock);
 	ret->runs = c->runs;
+	ret->waits = c->waits;
 	pthread_mutex_unlock(&c->lock);
 }

@@ -15,15 +15,20 @@
 #include "storage/db.h"
 #include "storage/migrations.h"
 
-/* Checkpoint the WAL once it holds this many pages (16 MiB) rather than
- * SQLite's 1000: payload uploads write 4 MiB batches, and fewer, larger
- * checkpoints took a 1 GiB upload from ~150 to ~175 MB/s here
- * (bench/upload.sh). With a checkpointer thread, this is when it is asked. */
-#define WAL_CHECKPOINT_PAGES 4096
-/* With a checkpointer thread, a committing connection checkpoints by itself
- * only beyond this (64 MiB): a writer faster than the checkpointer is slowed
- * down instead of growing the WAL without bound. */
-#define WAL_BACKSTOP_PAGES (4 * WAL_CHECKPOINT_PAGES)
+/* The checkpoint thread is asked for a checkpoint once the WAL holds this
+ * many pages (4 MiB, one upload batch), so that it stays busy while an
+ * upload outruns it: at 4096 pages it sat idle while the next 16 MiB were
+ * appended, and a 1 GiB upload into a database that held 1 GiB went at
+ * ~190 instead of ~240 MB/s (bench/upload.sh). Without the thread (the
+ * command line), commits checkpoint inline at this size, as SQLite would. */
+#define WAL_CHECKPOINT_PAGES 1024
+/* With a checkpointer thread, a connection whose commit leaves the WAL
+ * beyond this (64 MiB) waits for the next checkpoint (at most
+ * WAL_WAIT_MS): a writer faster than the checkpointer is slowed down to its
+ * pace instead of growing the WAL without bound. Checkpointing by itself
+ * would not do: a PASSIVE checkpoint returns at once while another runs. */
+#define WAL_BACKSTOP_PAGES 16384
+#define WAL_WAIT_MS	   1000
 /* Writers wait this long for the write lock before the request fails busy. */
 #define BUSY_TIMEOUT_MS 5000
 
@@ -35,6 +40,7 @@ struct storage {
 	pthread_key_t conn_key;
 	struct checkpointer *checkpointer; /* NULL: commits checkpoint inline */
 	atomic_ullong inline_checkpoints;  /* by a committing connection */
+	atomic_ullong writer_waits;	   /* commits that waited for a checkpoint */
 };
 
 static const char *const statement_sql[] = {
@@ -133,8 +139,14 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
 
 	if (frames < WAL_CHECKPOINT_PAGES)
 		return SQLITE_OK;
+	/* SQLite calls this after the commit, with no lock held. */
 	if (s->checkpointer && frames < WAL_BACKSTOP_PAGES) {
 		checkpointer_poke(s->checkpointer);
+		return SQLITE_OK;
+	}
+	if (s->checkpointer) {
+		atomic_fetch_add_explicit(&s->writer_waits, 1, memory_order_relaxed);
+		checkpointer_wait(s->checkpointer, WAL_WAIT_MS);
 		return SQLITE_OK;
 	}
 	atomic_fetch_add_explicit(&s->inline_checkpoints, 1, memory_order_relaxed);
@@ -411,6 +423,7 @@ void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
 	ret->background_checkpoints = cs.runs;
 	ret->inline_checkpoints =
 		atomic_load_explicit(&s->inline_checkpoints, memory_order_relaxed);
+	ret->writer_waits = atomic_load_explicit(&s->writer_waits, memory_order_relaxed);
 }
 
 enum err storage_ping(struct storage *s)

@@ -31,9 +31,10 @@ void storage_free(struct storage *s);
 enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want);
 
 /* WAL checkpoints so far: by the checkpointer thread, and by committing
- * connections (without that thread, or when it fell behind). */
+ * connections (without that thread); commits that waited for the thread
+ * because the WAL had grown past 64 MiB. */
 struct storage_wal_stats {
-	unsigned long long background_checkpoints, inline_checkpoints;
+	unsigned long long background_checkpoints, inline_checkpoints, writer_waits;
 };
 void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret);
 

@@ -561,9 +561,9 @@ START_TEST(test_database_full)
 }
 END_TEST
 
-/* Four 5 MiB uploads fill the WAL past the 4096 pages at which suitd asks
- * its checkpoint thread to copy it into the database file, and stay short of
- * the 16,384 beyond which a request would have to do so itself. */
+/* Four 5 MiB uploads fill the WAL past the 1024 pages at which suitd asks
+ * its checkpoint thread to copy it into the database file; no request ever
+ * checkpoints by itself. */
 START_TEST(test_checkpoint_thread)
 {
 	unsigned char *copy = malloc(5 * MIB);

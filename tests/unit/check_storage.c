@@ -211,9 +211,9 @@ static void payload_round_trip(struct storage *s, struct batcher *batcher, size_
 	}
 }
 
-/* 40 MiB is ~10,000 WAL pages: past the 4096 that ask for a checkpoint and
- * short of the 16,384 beyond which a committing thread checkpoints itself
- * when the checkpoint thread lags. */
+/* 40 MiB is ~10,000 WAL pages: past the 1024 that ask for a checkpoint and
+ * short of the 16,384 beyond which a committing thread waits for the
+ * checkpoint thread. */
 #define CHECKPOINT_TEST_BYTES (40u << 20)
 
 START_TEST(test_checkpoint_thread)
@@ -233,6 +233,32 @@ START_TEST(test_checkpoint_thread)
 	ck_assert_int_eq(storage_integrity_check(s, &ok), ERR_OK);
 	ck_assert(ok);
 	storage_free(s); /* stops and joins the thread */
+}
+END_TEST
+
+/* A reader that keeps its snapshot stops every checkpoint short, so the WAL
+ * grows past 64 MiB: each commit then waits for a checkpoint run, which
+ * ends at once. Writers are slowed, never stopped. */
+START_TEST(test_checkpoint_writer_waits)
+{
+	struct storage *s = open_db_opt(true, true, ERR_OK);
+	struct storage_wal_stats ws = {0};
+	sqlite3 *reader;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &reader), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(reader, "SELECT count(*) FROM chunks", -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW); /* the snapshot is taken */
+	payload_round_trip(s, NULL, 80u << 20);
+	storage_wal_stats(s, &ws);
+	ck_assert_uint_gt(ws.writer_waits, 0);
+	ck_assert_uint_eq(ws.inline_checkpoints, 0);
+	sqlite3_finalize(st);
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(reader);
+	storage_free(s);
 }
 END_TEST
 
@@ -307,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, test_api_keys);
 	tcase_add_test(tc, test_backup);
 	tcase_add_test(tc, test_checkpoint_thread);
+	tcase_add_test(tc, test_checkpoint_writer_waits);
 	tcase_add_test(tc, test_checkpoint_inline_without_thread);
 	tcase_add_test(tc, test_writer_in_background);
 	tcase_add_test(tc, test_writer_in_background_full);
