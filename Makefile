@@ -16,6 +16,14 @@ BUILD ?= build/asan
 OPT = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT_LD = -fsanitize=address,undefined
 TEST_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+else ifeq ($(SANITIZE),thread)
+# ThreadSanitizer: the daemon's threads (MHD pool, group commits, WAL
+# checkpoints, housekeeping) and the tests' own. The first report stops
+# the process, so a race fails the suite.
+BUILD ?= build/tsan
+OPT = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+OPT_LD = -fsanitize=thread
+TEST_ENV = CK_FORK=no TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 else
 BUILD ?= build
 OPT = -O2 -D_FORTIFY_SOURCE=2
