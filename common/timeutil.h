@@ -2,6 +2,7 @@
 #ifndef SUITD_COMMON_TIMEUTIL_H
 #define SUITD_COMMON_TIMEUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RFC3339_LEN 21 /* "2026-11-25T20:11:18Z" + NUL */
@@ -10,5 +11,13 @@ int64_t time_now(void);	       /* seconds since the epoch */
 uint64_t time_mono_usec(void); /* monotonic microseconds */
 /* UTC "YYYY-MM-DDTHH:MM:SSZ". */
 void time_format_rfc3339(int64_t t, char out[RFC3339_LEN]);
+
+/* Has more than LIMIT microseconds passed from SINCE (0: not started) to
+ * NOW? SINCE may be later than NOW when another thread stored it after NOW
+ * was read: that is "no", never an unsigned wrap-around. */
+static inline bool time_mono_expired(uint64_t now, uint64_t since, uint64_t limit)
+{
+	return since != 0 && now > since && now - since > limit;
+}
 
 #endif

@@ -885,8 +885,9 @@ void daemon_housekeeping(struct daemon *dm)
 	 * of the stream and closes it itself. */
 	pthread_mutex_lock(&dm->conns_lock);
 	for (struct conn_ctx *cc = dm->conns; cc; cc = cc->next) {
+		/* A worker may have stored a time after NOW was read. */
 		uint64_t since = atomic_load(&cc->waiting_since_us);
-		if (since && now - since > dm->header_timeout_us) {
+		if (time_mono_expired(now, since, dm->header_timeout_us)) {
 			atomic_store(&cc->waiting_since_us, 0);
 			shutdown(cc->fd, SHUT_RDWR);
 			cut++;

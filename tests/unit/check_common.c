@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/i64map.h"
 #include "common/metrics.h"
+#include "common/timeutil.h"
 
 #include "tests/check_run.h"
 
@@ -185,6 +186,29 @@ START_TEST(test_i64map_against_reference)
 }
 END_TEST
 
+/* The slow-header guard's clock test. A time stored by another thread after
+ * NOW was read once wrapped around and cut busy keep-alive connections. */
+START_TEST(test_mono_expired)
+{
+	static const struct {
+		uint64_t now, since, limit;
+		bool expired;
+	} cases[] = {
+		{1000, 0, 10, false},	 /* not waiting */
+		{1000, 990, 10, false},	 /* exactly the limit */
+		{1000, 989, 10, true},	 /* past it */
+		{1000, 1000, 10, false}, /* just now */
+		{1000, 1001, 10, false}, /* stored after NOW was read */
+		{1000, UINT64_MAX, 0, false}, {UINT64_MAX, 1, UINT64_MAX - 2, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(time_mono_expired(cases[i].now, cases[i].since, cases[i].limit) ==
+				      cases[i].expired,
+			      "case %zu", i);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -192,6 +216,7 @@ int main(void)
 	int rc;
 
 	tcase_add_test(tc, test_buf_bounded);
+	tcase_add_test(tc, test_mono_expired);
 	tcase_add_test(tc, test_errors_complete);
 	tcase_add_test(tc, test_problem_render);
 	tcase_add_test(tc, test_secret_and_hex);
