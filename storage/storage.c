@@ -40,7 +40,6 @@ struct storage {
 	pthread_key_t conn_key;
 	struct checkpointer *checkpointer; /* NULL: commits checkpoint inline */
 	atomic_ullong inline_checkpoints;  /* by a committing connection */
-	atomic_ullong writer_waits;	   /* commits that waited for a checkpoint */
 };
 
 static const char *const statement_sql[] = {
@@ -145,7 +144,6 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
 		return SQLITE_OK;
 	}
 	if (s->checkpointer) {
-		atomic_fetch_add_explicit(&s->writer_waits, 1, memory_order_relaxed);
 		checkpointer_wait(s->checkpointer, WAL_WAIT_MS);
 		return SQLITE_OK;
 	}
@@ -423,7 +421,7 @@ void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
 	ret->background_checkpoints = cs.runs;
 	ret->inline_checkpoints =
 		atomic_load_explicit(&s->inline_checkpoints, memory_order_relaxed);
-	ret->writer_waits = atomic_load_explicit(&s->writer_waits, memory_order_relaxed);
+	ret->writer_waits = cs.waits;
 }
 
 enum err storage_ping(struct storage *s)
