@@ -111,7 +111,7 @@ if ! openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/a
 	cat "$tmp/openssl.log" >&2
 	die "openssl (author key) failed"
 fi
-mkdir -p "$tmp/db" "$tmp/nginx/logs" "$tmp/nginx/tmp"
+mkdir -p "$tmp/db"
 head -c 65536 /dev/urandom >"$tmp/fw.bin"
 DB=$tmp/db/suitd.db
 
@@ -165,17 +165,8 @@ start_suitd "$SUITD_CONF"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 
-out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
-[ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
-"$SUITD" -c "$SUITD_CONF" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
-	--vendor-domain example.com --class-info bench-v1 --sequence 1 \
-	--description "checkin benchmark" -o "$tmp/m.suit" 2>"$tmp/manifest.log" ||
-	{ cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
+publish_firmware "$SUITD_CONF" bench-v1 "checkin benchmark"
 ENV_LEN=$(stat -c %s "$tmp/m.suit")
-out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
-[ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(manifest_digest "$out")
-[ ${#DIGEST} = 64 ] || die "no digest in the manifest upload's answer: $out"
 printf '{"name":"bench canary","manifest":"%s","target":{"group":"canary"}}' "$DIGEST" >"$tmp/dep.json"
 t0=$(date +%s.%N)
 out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
@@ -189,34 +180,11 @@ echo "deployment $DEP_ID of a $ENV_LEN-byte envelope to group canary: $pending p
 # ---- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port "$SUITD_PORT") || die "no free port"
 N=$tmp/nginx
-user_line=$(nginx_user_line)
-cat >"$N/nginx.conf" <<EOF
-$user_line
-worker_processes $NGINX_WORKERS;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $N/tmp/body;
-    proxy_temp_path $N/tmp/proxy;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    scgi_temp_path $N/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT ssl;
-        ssl_certificate $tmp/cert.pem;
-        ssl_certificate_key $tmp/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        location / {
-            add_header Cache-Control "max-age=300" always;
+write_nginx_conf "$NGINX_WORKERS" "    keepalive_requests 1000000;" \
+	"        location / {
+            add_header Cache-Control \"max-age=300\" always;
             return 204;
-        }
-    }
-}
-EOF
+        }"
 start_nginx
 NGINX_BASE=https://127.0.0.1:$NGINX_PORT
 wait_up "$NGINX_BASE/" "$NGINX_PID" || { cat "$N/logs/error.log" >&2; die "nginx did not start"; }

@@ -97,15 +97,7 @@ echo "registered $DEVICES + 10 devices"
 start_suitd "$tmp/suitd.conf"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
-out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
-[ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
-"$SUITD" -c "$tmp/suitd.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
-	--vendor-domain example.com --class-info bench-v1 --sequence 1 -o "$tmp/m.suit" 2>"$tmp/m.log" ||
-	{ cat "$tmp/m.log" >&2; die "manifest create failed"; }
-out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
-[ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(manifest_digest "$out")
-[ ${#DIGEST} = 64 ] || die "no manifest digest in: $out"
+publish_firmware "$tmp/suitd.conf" bench-v1
 
 declare -A ID
 for g in fleet small; do

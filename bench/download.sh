@@ -109,7 +109,7 @@ print_tmpdir
 
 # ---- files --------------------------------------------------------------------
 make_server_cert 2
-mkdir -p "$tmp/www" "$tmp/db" "$tmp/nginx/logs" "$tmp/nginx/tmp"
+mkdir -p "$tmp/www" "$tmp/db"
 SMALL=$tmp/www/p64.bin
 SMALL_BYTES=$((SMALL_MIB * 1048576))
 head -c "$SMALL_BYTES" /dev/urandom >"$SMALL"
@@ -160,33 +160,9 @@ echo "uploaded 64 MiB to suitd at $(awk -v b="$speed" 'BEGIN { printf "%.0f", b 
 # ---- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port "$SUITD_PORT") || die "no free port"
 N=$tmp/nginx
-user_line=$(nginx_user_line)
-cat >"$N/nginx.conf" <<EOF
-$user_line
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
+write_nginx_conf 1 "    sendfile on;
     keepalive_requests 1000000;
-    default_type application/octet-stream;
-    client_body_temp_path $N/tmp/body;
-    proxy_temp_path $N/tmp/proxy;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    scgi_temp_path $N/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT ssl;
-        ssl_certificate $tmp/cert.pem;
-        ssl_certificate_key $tmp/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root $tmp/www;
-    }
-}
-EOF
+    default_type application/octet-stream;" "        root $tmp/www;"
 start_nginx
 NGINX_BASE=https://127.0.0.1:$NGINX_PORT
 wait_up "$NGINX_BASE/p64.bin" "$NGINX_PID" -r 0-0 || { cat "$N/logs/error.log" >&2; die "nginx did not start"; }

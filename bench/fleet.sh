@@ -114,15 +114,7 @@ echo "registered $DEVICES devices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEG
 start_suitd "$tmp/suitd.conf"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
-out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
-[ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
-"$SUITD" -c "$tmp/suitd.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
-	--vendor-domain example.com --class-info fleet-v1 --sequence 1 -o "$tmp/m.suit" 2>"$tmp/m.log" ||
-	{ cat "$tmp/m.log" >&2; die "manifest create failed"; }
-out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
-[ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(manifest_digest "$out")
-[ ${#DIGEST} = 64 ] || die "no manifest digest in: $out"
+publish_firmware "$tmp/suitd.conf" fleet-v1
 printf '{"manifest":"%s","target":{"group":"sim"},"rollout":{"stages":[1,10,50,100],"success_threshold":95,"failure_threshold":5,"device_timeout":600}}' \
 	"$DIGEST" >"$tmp/dep.json"
 out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")

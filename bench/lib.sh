@@ -165,6 +165,37 @@ nginx_user_line() {
 	if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
 }
 
+# Write $N/nginx.conf (and make $N's folders): WORKERS worker processes,
+# TLS on 127.0.0.1:$NGINX_PORT with $tmp/cert.pem and key.pem, no access
+# log; HTTP are extra http-level directives, SERVER the server's own.
+write_nginx_conf() { # workers http-directives server-directives
+	mkdir -p "$N/logs" "$N/tmp"
+	cat >"$N/nginx.conf" <<EOF
+$(nginx_user_line)
+worker_processes $1;
+daemon off;
+pid $N/nginx.pid;
+error_log $N/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $N/tmp/body;
+    proxy_temp_path $N/tmp/proxy;
+    fastcgi_temp_path $N/tmp/fastcgi;
+    uwsgi_temp_path $N/tmp/uwsgi;
+    scgi_temp_path $N/tmp/scgi;
+$2
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl;
+        ssl_certificate $tmp/cert.pem;
+        ssl_certificate_key $tmp/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+$3
+    }
+}
+EOF
+}
+
 # Test $N/nginx.conf, then start $NGINX on it (prefix $N/) in the
 # background; sets NGINX_PID. Not to be called in $(...).
 start_nginx() {
@@ -202,4 +233,23 @@ api() {
 # payload digests follow).
 manifest_digest() {
 	printf '%s' "$1" | grep -o '"digest":{[^}]*}' | head -n1 | sed -n 's/.*"value":"\([0-9a-f]\{64\}\)".*/\1/p'
+}
+
+# Upload $tmp/fw.bin to the running suitd, make a manifest for it with
+# `suitd -c CONF manifest create` (signed by $tmp/author.key, class CLASS,
+# sequence 1, DESCRIPTION if given) into $tmp/m.suit, upload that; sets
+# DIGEST to the manifest's digest. Not to be called in $(...).
+publish_firmware() { # conf class [description]
+	local out desc=()
+	[ $# -ge 3 ] && desc=(--description "$3")
+	out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
+	[ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
+	"$SUITD" -c "$1" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
+		--vendor-domain example.com --class-info "$2" --sequence 1 "${desc[@]}" \
+		-o "$tmp/m.suit" 2>"$tmp/manifest.log" ||
+		{ cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
+	out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
+	[ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
+	DIGEST=$(manifest_digest "$out")
+	[ ${#DIGEST} = 64 ] || die "no digest in the manifest upload's answer: $out"
 }

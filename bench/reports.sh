@@ -235,16 +235,7 @@ echo "registered $DEVICES devices in group fleet (python3 SHA-256 + one sqlite3 
 # ---- suitd: payload, manifest, deployment -----------------------------------------------
 start_config full setup
 
-out=$(api POST /api/v1/payloads application/octet-stream "$tmp/fw.bin")
-[ "${out##*$'\n'}" = 201 ] || die "payload upload: $out"
-"$SUITD" -c "$SUITD_CONF" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
-	--vendor-domain example.com --class-info bench-v1 --sequence 1 \
-	--description "reports benchmark" -o "$tmp/m.suit" 2>"$tmp/manifest.log" ||
-	{ cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
-out=$(api POST /api/v1/manifests application/suit-envelope+cose "$tmp/m.suit")
-[ "${out##*$'\n'}" = 201 ] || die "manifest upload: $out"
-DIGEST=$(manifest_digest "$out")
-[ ${#DIGEST} = 64 ] || die "no digest in the manifest upload's answer: $out"
+publish_firmware "$SUITD_CONF" bench-v1 "reports benchmark"
 printf '{"name":"bench reports","manifest":"%s","target":{"group":"fleet"}}' "$DIGEST" >"$tmp/dep.json"
 t0=$(date +%s.%N)
 out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")

@@ -87,34 +87,12 @@ SHA2=$(sha256sum "$FILE2" | cut -d' ' -f1)
 # ---- nginx: PUT into $N/www, bodies buffered to a temp file on the same
 # file system and renamed into place.
 N=$tmp/nginx
-mkdir -p "$N/logs" "$N/www" "$N/tmp/body"
+mkdir -p "$N/www"
 # shellcheck disable=SC2119 # no port to avoid
 NGINX_PORT=$(free_port) || die "no free port"
-cat >"$N/nginx.conf" <<NGX
-$(nginx_user_line)
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path $N/tmp/body;
-    proxy_temp_path $N/tmp/proxy;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    scgi_temp_path $N/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT ssl;
-        ssl_certificate $tmp/cert.pem;
-        ssl_certificate_key $tmp/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root $N/www;
-        location / { dav_methods PUT; create_full_put_path on; }
-    }
-}
-NGX
+write_nginx_conf 1 "    client_max_body_size 0;" \
+	"        root $N/www;
+        location / { dav_methods PUT; create_full_put_path on; }"
 echo up >"$N/www/index.html" # for wait_up; each round empties www/
 start_nginx
 wait_up "https://127.0.0.1:$NGINX_PORT/" "$NGINX_PID" ||
