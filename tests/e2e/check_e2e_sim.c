@@ -19,9 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "fleet.h"
 #include "tests/check_run.h"
 
@@ -61,47 +58,9 @@ static const char *sim_bin(void)
 /* Short polls: [devices] poll_interval 2 s, active 1 s. */
 static void sim_setup(void)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	struct http_result r;
-	char conf[1024];
-	uint64_t x = 0x9e3779b97f4a7c15ULL;
-	FILE *f;
-
-	harness_setup(&P, "");
-	snprintf(F.key, sizeof(F.key), "%s/author.key", P.dir);
-	snprintf(F.pub, sizeof(F.pub), "%s/author.pub", P.dir);
-	snprintf(F.fw, sizeof(F.fw), "%s/fw.bin", P.dir);
-	f = fopen(F.key, "w");
-	ck_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
-	fclose(f);
-	f = fopen(F.pub, "w");
-	ck_assert(PEM_write_PUBKEY(f, k));
-	fclose(f);
-	EVP_PKEY_free(k);
-	F.fw_len = (size_t)FW_SIZE;
-	F.fw_bytes = malloc(F.fw_len);
-	ck_assert_ptr_nonnull(F.fw_bytes);
-	for (size_t i = 0; i < F.fw_len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		F.fw_bytes[i] = (unsigned char)x;
-	}
-	write_file(F.fw, F.fw_bytes, F.fw_len);
-	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
-	snprintf(conf, sizeof(conf),
-		 "[devices]\nauth = token\nseen_flush = 1\npoll_interval = 2\n"
-		 "poll_interval_active = 1\npoll_jitter = 10\n"
-		 "[manifests]\ntrust_anchor = %s\n",
-		 F.pub);
-	harness_write_config(&P, conf);
-	harness_admin_key(&P);
-	harness_start(&P);
-	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
-			F.fw_bytes, F.fw_len, &r);
-	assert_status(&r, 201);
-	http_result_release(&r);
-	make_manifest("m1", "sensor-v1", "1", &F.m1);
+	fleet_setup_with((size_t)FW_SIZE, true,
+			 "auth = token\nseen_flush = 1\npoll_interval = 2\n"
+			 "poll_interval_active = 1\npoll_jitter = 10\n");
 	for (unsigned i = 0; i < DEVICES; i++) {
 		snprintf(dev[i].id, sizeof(dev[i].id), "sim-%02u", i);
 		add_device(dev[i].id, GROUP, dev[i].token, sizeof(dev[i].token));

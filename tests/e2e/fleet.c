@@ -370,27 +370,36 @@ void assert_assignment(long id, const char *device, const char *state, const cha
 /* ---- Fixture ---- */
 
 /* The suite's config; extra lines go to [devices]. */
-void fleet_write_config(const char *devices_extra)
+/* The config: DEVICES as the [devices] section; trusted: the author key
+ * and the SUIT spec examples' key. */
+static void write_config(const char *devices)
 {
 	char conf[2048];
 
 	snprintf(conf, sizeof(conf),
-		 "[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
-		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s"
+		 "[devices]\n%s"
 		 "[manifests]\ntrust_anchor = %s\n"
 		 "trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n",
-		 devices_extra, F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
+		 devices, F.pub, getenv("SUITD_SRC") ? getenv("SUITD_SRC") : ".");
 	harness_write_config(&P, conf);
 }
 
-/* Test-only P-256 author key, trusted in the config; a firmware payload
- * uploaded; manifest m1 (sequence 1) made and uploaded. seen_flush = 60:
- * during a test the reported sequences are flushed only when a deployment
- * is created and at shutdown. */
-void fleet_setup(void)
+void fleet_write_config(const char *devices_extra)
+{
+	char devices[1024];
+
+	snprintf(devices, sizeof(devices),
+		 "auth = token\nseen_flush = 60\npoll_interval = 100\n"
+		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s",
+		 devices_extra);
+	write_config(devices);
+}
+
+void fleet_setup_with(size_t fw_len, bool random_fw, const char *devices)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	struct http_result r;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
 	FILE *f;
 
 	harness_setup(&P, "");
@@ -404,13 +413,25 @@ void fleet_setup(void)
 	ck_assert(PEM_write_PUBKEY(f, k));
 	fclose(f);
 	EVP_PKEY_free(k);
-	F.fw_len = 50000;
+	F.fw_len = fw_len;
 	F.fw_bytes = malloc(F.fw_len);
-	for (size_t i = 0; i < F.fw_len; i++)
-		F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
+	ck_assert_ptr_nonnull(F.fw_bytes);
+	for (size_t i = 0; i < F.fw_len; i++) {
+		if (!random_fw) {
+			F.fw_bytes[i] = (unsigned char)(i * 13 + 5);
+			continue;
+		}
+		x ^= x << 13; /* xorshift64: bytes that do not compress */
+		x ^= x >> 7;
+		x ^= x << 17;
+		F.fw_bytes[i] = (unsigned char)x;
+	}
 	write_file(F.fw, F.fw_bytes, F.fw_len);
 	sha256_hex(F.fw_bytes, F.fw_len, F.fw_sha);
-	fleet_write_config("");
+	if (devices)
+		write_config(devices);
+	else
+		fleet_write_config("");
 	harness_admin_key(&P);
 	harness_start(&P);
 	harness_request(&P, "POST", "/api/v1/payloads", P.admin_key, "application/octet-stream",
@@ -418,6 +439,11 @@ void fleet_setup(void)
 	assert_status(&r, 201);
 	http_result_release(&r);
 	make_manifest("m1", "sensor-v1", "1", &F.m1);
+}
+
+void fleet_setup(void)
+{
+	fleet_setup_with(50000, false, NULL);
 }
 
 void fleet_teardown(void)

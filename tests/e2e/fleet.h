@@ -116,6 +116,10 @@ void fleet_write_config(const char *devices_extra);
  * (sequence 1) made and uploaded. seen_flush = 60: reported sequences are
  * flushed when a deployment is created and at shutdown. */
 void fleet_setup(void);
+/* The same with a FW_LEN-byte payload (RANDOM_FW: bytes that do not
+ * compress, else a pattern) and DEVICES as the whole [devices] section
+ * (NULL: fleet_write_config's). */
+void fleet_setup_with(size_t fw_len, bool random_fw, const char *devices);
 /* Stop; the database passes integrity_check, no device has two active
  * assignments, and the assignment counters equal a count of the rows. */
 void fleet_teardown(void);
