@@ -9,6 +9,7 @@
 #include "api/seen.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "storage/deployments.h"
 #include "storage/devices.h"
@@ -642,11 +643,7 @@ enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct resp
 	enum err e;
 
 	if (seq_text) {
-		char *end;
-		if (*seq_text < '0' || *seq_text > '9')
-			return api_fail(res, ERR_INVALID, "seq must be an unsigned number");
-		seq = strtoull(seq_text, &end, 10);
-		if (*end || seq > (uint64_t)INT64_MAX)
+		if (!parse_u64(seq_text, &seq) || seq > (uint64_t)INT64_MAX)
 			return api_fail(res, ERR_INVALID, "seq must be an unsigned number");
 		has_seq = true;
 		seen_record(ctx->seen, req->device->num, time_now(), true, seq);

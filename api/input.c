@@ -1,10 +1,11 @@
 #include "api/input.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/parse.h"
 
 static bool media_type_is(const char *content_type, const char *want)
 {
@@ -53,18 +54,14 @@ enum err api_json_string(json_t *obj, const char *member, size_t max, struct res
 	return ERR_OK;
 }
 
+/* A decimal from MIN (>= 0) to MAX. */
 static bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
 {
-	char *end;
-	long long v;
+	uint64_t v;
 
-	if (!s || !*s || *s == '+' || *s == '-' || *s == ' ')
+	if (!parse_u64(s, &v) || v < (uint64_t)min || v > (uint64_t)max)
 		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*ret = v;
+	*ret = (int64_t)v;
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api/input.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "storage/manifests.h"
 #include "storage/payloads.h"
@@ -278,14 +279,13 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 	u->policy = manifest_policy_get(ctx->manifests);
 	buf_init(&u->body, u->policy->max_size);
 	if (length) {
-		char *end;
-		unsigned long long n = strtoull(length, &end, 10);
-		if (*end == '\0' && n > u->policy->max_size) {
+		uint64_t n;
+		if (parse_u64(length, &n) && n > u->policy->max_size) {
 			unsigned long long max = u->policy->max_size;
 			upload_release(u);
 			return api_fail(res, ERR_TOO_LARGE,
 					"the envelope is %llu bytes; [manifests] max_size is %llu",
-					n, max);
+					(unsigned long long)n, max);
 		}
 	}
 	*ret_state = u;

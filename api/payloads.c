@@ -11,6 +11,7 @@
 #include "api/deployments.h"
 #include "api/input.h"
 #include "api/range.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "storage/manifests.h"
 #include "storage/payloads.h"
@@ -124,11 +125,11 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 	    (type[24] != '\0' && type[24] != ';'))
 		return api_fail(res, ERR_MEDIA_TYPE, "the body must be application/octet-stream");
 	if (length) {
-		char *end;
-		unsigned long long n = strtoull(length, &end, 10);
-		if (*end == '\0' && n > ctx->config->payloads.max_size)
+		uint64_t n;
+		if (parse_u64(length, &n) && n > ctx->config->payloads.max_size)
 			return api_fail(res, ERR_TOO_LARGE,
-					"the payload is %llu bytes; [payloads] max_size is %llu", n,
+					"the payload is %llu bytes; [payloads] max_size is %llu",
+					(unsigned long long)n,
 					(unsigned long long)ctx->config->payloads.max_size);
 	}
 	if (name && !name_valid(name))

@@ -11,6 +11,7 @@
 
 #include "common/bounds.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 
 enum key_type {
 	KEY_STRING,
@@ -149,14 +150,10 @@ static bool section_known(const char *section)
 static bool parse_scaled(const char *value, const char *const *suffixes, const uint64_t *mult,
 			 uint64_t *ret)
 {
-	char *end;
-	unsigned long long v;
+	const char *end;
+	uint64_t v;
 
-	if (value[0] < '0' || value[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoull(value, &end, 10);
-	if (errno)
+	if (!parse_u64_prefix(value, &v, &end))
 		return false;
 	if (*end == '\0') {
 		*ret = v;

@@ -22,6 +22,7 @@
 #include "api/auth.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "server/client_cert.h"
 #include "server/ratelimit.h"
@@ -123,17 +124,7 @@ static const char *exchange_query(const struct request *req, const char *name)
 
 static bool parse_content_length(const char *text, uint64_t *ret)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!text || *text < '0' || *text > '9')
-		return false;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || *end)
-		return false;
-	*ret = v;
-	return true;
+	return parse_u64(text, ret);
 }
 
 /* Per TLS connection: the client certificate is checked once, not per

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/i64map.h"
 #include "common/metrics.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 
 #include "tests/check_run.h"
@@ -186,6 +187,46 @@ START_TEST(test_i64map_against_reference)
 }
 END_TEST
 
+/* The strict unsigned decimals of headers, parameters and config values. */
+START_TEST(test_parse_u64)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+		uint64_t value;
+		const char *rest; /* parse_u64_prefix */
+	} cases[] = {
+		{"0", true, 0, ""},
+		{"42", true, 42, ""},
+		{"18446744073709551615", true, UINT64_MAX, ""},
+		{"18446744073709551616", false, 0, NULL}, /* overflow */
+		{"", false, 0, NULL},
+		{"+1", false, 0, NULL},
+		{"-1", false, 0, NULL},
+		{" 1", false, 0, NULL},
+		{"x1", false, 0, NULL},
+		{"12K", false, 12, "K"}, /* a suffix: only the prefix form takes it */
+		{"1 ", false, 1, " "},
+	};
+	uint64_t v;
+	const char *rest;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = 7;
+		ck_assert_msg(parse_u64(cases[i].text, &v) == cases[i].ok, "case %zu", i);
+		if (cases[i].ok)
+			ck_assert_uint_eq(v, cases[i].value);
+		bool prefix = parse_u64_prefix(cases[i].text, &v, &rest);
+		ck_assert_msg(prefix == (cases[i].rest != NULL), "prefix case %zu", i);
+		if (prefix) {
+			ck_assert_uint_eq(v, cases[i].value);
+			ck_assert_str_eq(rest, cases[i].rest);
+		}
+	}
+	ck_assert(!parse_u64(NULL, &v));
+}
+END_TEST
+
 /* The slow-header guard's clock test. A time stored by another thread after
  * NOW was read once wrapped around and cut busy keep-alive connections. */
 START_TEST(test_mono_expired)
@@ -217,6 +258,7 @@ int main(void)
 
 	tcase_add_test(tc, test_buf_bounded);
 	tcase_add_test(tc, test_mono_expired);
+	tcase_add_test(tc, test_parse_u64);
 	tcase_add_test(tc, test_errors_complete);
 	tcase_add_test(tc, test_problem_render);
 	tcase_add_test(tc, test_secret_and_hex);

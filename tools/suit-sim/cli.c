@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "common/parse.h"
 #include "common/version.h"
 
 #define CHUNK_MAX	((uint64_t)64 << 20)
@@ -102,16 +103,11 @@ static int usage_error(const char *fmt, ...)
 	return SIM_EXIT_USAGE;
 }
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+static bool parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
+	if (!parse_u64(s, &v) || v < min || v > max)
 		return false;
 	*ret = v;
 	return true;
@@ -120,15 +116,10 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 /* A size in bytes with an optional K or M suffix (KiB, MiB). */
 static bool parse_size(const char *s, uint64_t *ret)
 {
-	unsigned long long v;
-	uint64_t mult = 1;
-	char *end;
+	uint64_t v, mult = 1;
+	const char *end;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (!parse_u64_prefix(s, &v, &end))
 		return false;
 	if ((*end == 'K' || *end == 'k') && !end[1])
 		mult = 1024;
@@ -263,7 +254,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 			o->tokens = optarg;
 			break;
 		case OPT_DEVICES:
-			if (!parse_u64(optarg, 1, UINT32_MAX, &v))
+			if (!parse_u64_range(optarg, 1, UINT32_MAX, &v))
 				return usage_error("--devices '%s': a number from 1", optarg);
 			o->devices = (unsigned)v;
 			break;
@@ -305,7 +296,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 			o->until_done = true;
 			break;
 		case OPT_CONCURRENCY:
-			if (!parse_u64(optarg, 1, CONCURRENCY_MAX, &v))
+			if (!parse_u64_range(optarg, 1, CONCURRENCY_MAX, &v))
 				return usage_error("--concurrency '%s': from 1 to 65536", optarg);
 			o->concurrency = (unsigned)v;
 			break;
@@ -313,7 +304,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 			o->summary = optarg;
 			break;
 		case OPT_SEED:
-			if (!parse_u64(optarg, 0, INT64_MAX, &o->seed))
+			if (!parse_u64_range(optarg, 0, INT64_MAX, &o->seed))
 				return usage_error("--seed '%s': a number from 0 to 2^63-1",
 						   optarg);
 			o->has_seed = true;
