@@ -54,7 +54,7 @@ SIM_LIBS = $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null) -lm
 
 # Layers, bottom up (DESIGN.md §1).
 LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c api/*.c) \
-	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/run.c
+	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/cli_gc.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
 SIM_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suit-sim/*.c))
@@ -71,7 +71,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .SECONDARY:
 
-.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run check coverage fuzz lint install clean
+.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run check stress coverage fuzz lint install clean
 
 all: $(BUILD)/suitd $(BUILD)/suit-sim
 
@@ -192,6 +192,14 @@ check: deps-check
 	done
 	@tests/files.sh $(BUILD)/suitd
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
+
+# The device-token revocation race test (issue 23) at full size: make check
+# runs it with 1000 revocations, this with STRESS_ROTATIONS.
+STRESS_ROTATIONS ?= 20000
+stress: deps-check
+	@$(MAKE) --no-print-directory $(BUILD)/suitd $(BUILD)/tests/check_e2e_tokens
+	@$(TEST_ENV) SUITD_STRESS_ROTATIONS=$(STRESS_ROTATIONS) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd \
+		SUITD_SRC=$(CURDIR) $(BUILD)/tests/check_e2e_tokens
 
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

@@ -136,11 +136,16 @@ static enum err device_by_token(struct api_ctx *ctx, const char *authorization,
 	if (len == 0 || len > BOUND_BEARER_MAX)
 		return ERR_UNAUTHORIZED;
 	crypto_sha256(token, len, hash);
-	if (ctx->tokens && token_cache_get(ctx->tokens, hash, ret))
+	if (!ctx->tokens)
+		return storage_device_by_token(ctx->storage, hash, ret);
+	if (token_cache_get(ctx->tokens, hash, ret))
 		return ERR_OK;
+	/* Before the read: a rotation or deletion that commits after it clears
+	 * the cache, and the put of the row read here is refused. */
+	uint64_t generation = token_cache_generation(ctx->tokens);
 	enum err e = storage_device_by_token(ctx->storage, hash, ret);
-	if (!e && ctx->tokens)
-		token_cache_put(ctx->tokens, hash, ret);
+	if (!e)
+		token_cache_put(ctx->tokens, generation, hash, ret);
 	return e;
 }
 

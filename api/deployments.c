@@ -442,8 +442,10 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 	return response_json(res, 200, api_page_json(arr, n > limit, last));
 }
 
-/* After a change of what devices may fetch: the index, then the new state. */
-static enum err changed(struct api_ctx *ctx, struct response *res, struct deployment *d)
+/* After a change of what devices may fetch: the index, then the new state
+ * of the deployment (*ret_json). */
+static enum err changed_json(struct api_ctx *ctx, struct response *res, struct deployment *d,
+			     json_t **ret_json)
 {
 	enum err e = assignment_index_load(ctx->assignments, ctx->storage);
 
@@ -452,7 +454,17 @@ static enum err changed(struct api_ctx *ctx, struct response *res, struct deploy
 			err_title(e));
 	if ((e = storage_deployment_get(ctx->storage, d->id, d)))
 		return api_fail(res, e, "cannot read the deployment");
-	return response_json(res, 200, deployment_json(ctx, d));
+	if (!(*ret_json = deployment_json(ctx, d)))
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+static enum err changed(struct api_ctx *ctx, struct response *res, struct deployment *d)
+{
+	json_t *j;
+	enum err e = changed_json(ctx, res, d, &j);
+
+	return e ? e : response_json(res, 200, j);
 }
 
 enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
@@ -545,6 +557,53 @@ enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
 	if (e)
 		return api_fail(res, e, "cannot resume the deployment");
 	return changed(ctx, res, &d);
+}
+
+enum err api_deployments_delete(struct api_ctx *ctx, const struct request *req,
+				struct response *res)
+{
+	struct deployment d;
+	enum err e = deployment_param(ctx, req, res, &d);
+
+	if (e)
+		return e;
+	e = storage_deployment_delete(ctx->storage, d.id, req->key->name);
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e,
+				"the deployment is %s: only a completed or canceled deployment "
+				"can be deleted (cancel it first)",
+				deployment_status_name(d.status));
+	if (e == ERR_NOT_FOUND)
+		return api_fail(res, e, "no such deployment");
+	if (e)
+		return api_fail(res, e, "cannot delete the deployment");
+	res->status = 204;
+	return ERR_OK;
+}
+
+enum err api_deployments_retry(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct deployment d;
+	unsigned retried = 0, left = 0, flushed;
+	enum err e = deployment_param(ctx, req, res, &d);
+
+	if (e)
+		return e;
+	/* The sequence numbers devices reported decide who runs it already. */
+	if (ctx->seen)
+		seen_flush(ctx->seen, ctx->storage, &flushed);
+	e = storage_deployment_retry(ctx->storage, d.id, req->key->name, &retried, &left);
+	if (e == ERR_CONFLICT)
+		return api_fail(res, e, "the deployment is canceled: deploy the manifest again");
+	if (e)
+		return api_fail(res, e, "cannot retry the deployment's failed devices");
+	json_t *j;
+	if ((e = changed_json(ctx, res, &d, &j)))
+		return e;
+	json_object_set_new(j, "retry",
+			    json_pack("{s:I, s:I}", "retried", (json_int_t)retried, "not_retried",
+				      (json_int_t)left));
+	return response_json(res, 200, j);
 }
 
 void deployments_device_changed(struct api_ctx *ctx, const char *device_id)

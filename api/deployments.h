@@ -14,6 +14,12 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
  * ({"acknowledge": true} required after an automatic pause). */
 enum err api_deployments_pause(struct api_ctx *ctx, const struct request *req,
 			       struct response *res);
+/* DELETE /api/v1/deployments/{id}: a completed or canceled one. */
+enum err api_deployments_delete(struct api_ctx *ctx, const struct request *req,
+				struct response *res);
+/* POST /api/v1/deployments/{id}/retry: failed and timed-out devices again. */
+enum err api_deployments_retry(struct api_ctx *ctx, const struct request *req,
+			       struct response *res);
 enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
 				struct response *res);
 enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,

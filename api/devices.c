@@ -428,12 +428,14 @@ enum err api_devices_update(struct api_ctx *ctx, const struct request *req, stru
 	if (a && (e = attributes_param(a, res, &attributes)))
 		return e;
 	c.attributes = attributes;
-	e = storage_device_update(ctx->storage, req->params[0], &c);
+	bool membership_changed = false;
+	e = storage_device_update(ctx->storage, req->params[0], &c, &membership_changed);
 	free(attributes);
 	token_cache_clear(ctx->tokens); /* cached identities carry the group */
 	if (e)
 		return not_found_or(e, res, "update");
-	if (c.group || c.set_tags)
+	/* Only a real change of group or tags can join a deployment. */
+	if (membership_changed)
 		deployments_device_changed(ctx, req->params[0]);
 	return respond_device(ctx, res, req->params[0], 200, NULL);
 }
@@ -445,6 +447,8 @@ enum err api_devices_delete(struct api_ctx *ctx, const struct request *req, stru
 	if (e)
 		return e;
 	e = storage_device_delete(ctx->storage, req->params[0], req->key->name);
+	/* After the commit: a lookup that read the row before it cannot put
+	 * it back (api/token_cache.h). */
 	token_cache_clear(ctx->tokens);
 	if (e)
 		return not_found_or(e, res, "delete");
@@ -464,7 +468,7 @@ enum err api_devices_token(struct api_ctx *ctx, const struct request *req, struc
 		return e;
 	/* The old token stops working in the same transaction. */
 	e = storage_device_set_token(ctx->storage, req->params[0], hash, req->key->name);
-	token_cache_clear(ctx->tokens); /* the old token stops working at once */
+	token_cache_clear(ctx->tokens); /* after the commit, as in delete */
 	if (e) {
 		OPENSSL_cleanse(token, sizeof(token));
 		return not_found_or(e, res, "rotate the token of");

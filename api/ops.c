@@ -41,6 +41,25 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       bs.jobs, bs.commits);
 	}
 	if (!e)
+		e = buf_printf(
+			&res->body,
+			"# HELP suitd_reports_total Device reports answered, by outcome: stored, "
+			"duplicate (an exact replay or the final state again: accepted, nothing "
+			"written) or refused (409).\n"
+			"# TYPE suitd_reports_total counter\n"
+			"suitd_reports_total{outcome=\"stored\"} %llu\n"
+			"suitd_reports_total{outcome=\"duplicate\"} %llu\n"
+			"suitd_reports_total{outcome=\"refused\"} %llu\n"
+			"# HELP suitd_reports_dropped_total Stored reports dropped, oldest first, "
+			"to "
+			"keep a device within [devices] report_history and report_history_size.\n"
+			"# TYPE suitd_reports_dropped_total counter\n"
+			"suitd_reports_dropped_total %llu\n",
+			atomic_load(&ctx->report_outcomes.stored),
+			atomic_load(&ctx->report_outcomes.duplicate),
+			atomic_load(&ctx->report_outcomes.refused),
+			atomic_load(&ctx->report_outcomes.dropped));
+	if (!e)
 		e = buf_printf(&res->body,
 			       "# HELP suitd_uploads_in_progress Payload uploads under way "
 			       "(at most [payloads] max_uploads).\n"

@@ -12,45 +12,12 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "storage/reports.h"
+#include "suit/manifest.h"
 #include "suit/report.h"
 #include "tracker/assignments.h"
+#include "tracker/transitions.h"
 
 #define REPORT_REASON_MAX 256
-
-/* Why a report is refused, by the assignment's (final) state. */
-static const char *const closed_why[ASSIGN__COUNT] = {
-	[ASSIGN_CONFIRMED] = "the assignment is already confirmed",
-	[ASSIGN_FAILED] = "the assignment has failed",
-	[ASSIGN_TIMED_OUT] = "the assignment has timed out",
-	[ASSIGN_CANCELED] = "the assignment was canceled",
-	[ASSIGN_SKIPPED] = "the assignment was skipped",
-};
-
-/* The state machine for reports: forward only through pending .. installed
- * (a late or repeated report is stored and changes nothing), failed from
- * any active state, nothing once closed except the same failed report
- * again (idempotent). confirmed comes only from a check-in. */
-static bool decide(enum assignment_state current, const struct report_new *r,
-		   enum assignment_state *ret_next, const char **why)
-{
-	if (!assignment_state_active(current)) {
-		*ret_next = current;
-		if (current == r->state)
-			return true;
-		*why = closed_why[current] ? closed_why[current] : "the assignment is closed";
-		return false;
-	}
-	*ret_next = r->state == ASSIGN_FAILED || r->state > current ? r->state : current;
-	return true;
-}
-
-/* What a device may say: the server itself observes delivery and download
- * of payloads it serves, and only a check-in confirms. */
-static bool report_state_allowed(enum assignment_state s)
-{
-	return s == ASSIGN_DOWNLOADING || s == ASSIGN_DOWNLOADED || s == ASSIGN_INSTALLING ||
-	       s == ASSIGN_INSTALLED || s == ASSIGN_FAILED;
-}
 
 static bool media_is(const char *type, const char *want)
 {
@@ -163,7 +130,8 @@ enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct
 	r.digest_len = n / 2;
 	if ((e = api_json_string(body, "state", 16, res, &text)))
 		return e;
-	if (!assignment_state_parse(text, &r.state) || !report_state_allowed(r.state))
+	if (!assignment_state_parse(text, &r.state) || !report_state_reportable(r.state) ||
+	    r.state == ASSIGN_CONFIRMED)
 		return api_fail(
 			res, ERR_INVALID,
 			"field 'state' must be downloading, downloaded, installing, installed "
@@ -214,6 +182,14 @@ static void report_done(struct batch_job *base, enum err e)
 	void (*resume)(void *cls) = p->resume;
 	void *resume_cls = p->resume_cls;
 
+	if (e == ERR_NOT_FOUND || e == ERR_CONFLICT)
+		atomic_fetch_add(&p->ctx->report_outcomes.refused, 1);
+	else if (!e)
+		atomic_fetch_add(p->job.stored ? &p->ctx->report_outcomes.stored
+					       : &p->ctx->report_outcomes.duplicate,
+				 1);
+	if (!e && p->job.dropped)
+		atomic_fetch_add(&p->ctx->report_outcomes.dropped, p->job.dropped);
 	if (e == ERR_NOT_FOUND)
 		api_fail(p->res, ERR_CONFLICT, "this device was never assigned that manifest");
 	else if (e == ERR_CONFLICT)
@@ -262,7 +238,9 @@ static enum err record(struct api_ctx *ctx, const struct request *req, struct re
 		p->job.r.reason = p->reason;
 	}
 	/* body: the request's buffer, kept by the server until the answer. */
-	p->job.decide = decide;
+	p->job.decide = report_transition;
+	p->job.history_count = ctx->config->devices.report_history;
+	p->job.history_bytes = ctx->config->devices.report_history_size;
 	p->job.base.done = report_done;
 	p->ctx = ctx;
 	p->res = res;
@@ -272,11 +250,76 @@ static enum err record(struct api_ctx *ctx, const struct request *req, struct re
 	return ERR_OK;
 }
 
+/* What a stored SUIT report says, decoded from its bytes (signatures were
+ * checked on arrival; the row's `signature` says how): the manifest digest,
+ * whether the invoke section ran, and the result, true or why it failed. A
+ * body that no longer parses (it did on arrival) shows as null. */
+static json_t *suit_report_decoded(const struct report_row *r)
+{
+	struct cbor_span payload;
+	enum suit_report_auth auth;
+	struct suit_report sr;
+	json_t *result;
+
+	if (suit_report_open(r->body, r->body_len, NULL, &payload, &auth, NULL) ||
+	    suit_report_parse(payload.p, payload.len, &sr, NULL))
+		return json_null();
+	if (sr.success)
+		result = json_true();
+	else
+		result = json_pack(
+			"{s:s, s:o, s:o}", "reason", suit_report_reason_name(sr.reason), "code",
+			sr.has_code ? json_integer((json_int_t)sr.code) : json_null(), "record",
+			sr.has_record
+				? json_pack("{s:I, s:I, s:I}", "section", (json_int_t)sr.section,
+					    "offset", (json_int_t)sr.offset, "component",
+					    (json_int_t)sr.component)
+				: json_null());
+	return json_pack("{s:o, s:b, s:o}", "manifest_digest",
+			 suit_digest_json(&sr.manifest_digest), "invoked", sr.invoked, "result",
+			 result);
+}
+
+/* The body as a document: the JSON report as sent, or the SUIT report
+ * decoded. */
+static json_t *report_decoded(const struct report_row *r)
+{
+	if (strcmp(r->media_type, "application/suit-report+cose") == 0)
+		return suit_report_decoded(r);
+	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
+	return j ? j : json_null();
+}
+
+/* One stored report as the API shows it, or NULL (out of memory). */
+static json_t *report_json(const struct report_row *r)
+{
+	char hex[2 * MANIFEST_DIGEST_MAX + 1], at[RFC3339_LEN];
+	char *b64 = malloc(4 * ((r->body_len + 2) / 3) + 1);
+	json_t *j;
+
+	if (!b64)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)b64, r->body, (int)r->body_len);
+	hex_encode(r->digest, r->digest_len, hex);
+	time_format_rfc3339(r->received_at, at);
+	j = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:o, s:s}", "id",
+		      (json_int_t)r->id, "manifest", hex, "state", r->state, "progress",
+		      r->progress >= 0 ? json_integer(r->progress) : json_null(), "reason",
+		      r->reason[0] ? json_string(r->reason) : json_null(), "code",
+		      r->has_code ? json_integer((json_int_t)r->code) : json_null(), "media_type",
+		      r->media_type, "signature",
+		      r->signature[0] ? json_string(r->signature) : json_null(), "body_base64", b64,
+		      "body", report_decoded(r), "received_at", at);
+	free(b64);
+	return j;
+}
+
 enum err api_reports_list(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	struct report_row *rows;
 	unsigned limit, n = 0;
 	int64_t after;
+	bool more = false;
 	json_t *arr;
 	enum err e;
 
@@ -288,42 +331,29 @@ enum err api_reports_list(struct api_ctx *ctx, const struct request *req, struct
 	if ((e = storage_device_ident(ctx->storage, req->params[0], &d)))
 		return e == ERR_NOT_FOUND ? api_fail(res, e, "no such device")
 					  : api_fail(res, e, "cannot read the device");
-	rows = calloc(limit + 1, sizeof(*rows));
+	rows = calloc(limit, sizeof(*rows));
 	if (!rows)
 		return ERR_NOMEM;
 	/* Newest first: the cursor is the last id seen, the next page older. */
 	e = storage_reports_of_device(ctx->storage, req->params[0], after ? after : INT64_MAX,
-				      limit + 1, rows, &n);
+				      limit, BOUND_REPORT_PAGE_BYTES, rows, &n, &more);
 	if (e) {
 		free(rows);
 		return api_fail(res, e, "cannot list reports");
 	}
 	arr = json_array();
-	for (unsigned i = 0; i < n && i < limit; i++) {
-		const struct report_row *r = &rows[i];
-		char hex[2 * MANIFEST_DIGEST_MAX + 1], at[RFC3339_LEN];
-		char *b64 = malloc(4 * ((r->body_len + 2) / 3) + 1);
-		if (!b64)
-			break;
-		EVP_EncodeBlock((unsigned char *)b64, r->body, (int)r->body_len);
-		hex_encode(r->digest, r->digest_len, hex);
-		time_format_rfc3339(r->received_at, at);
-		json_array_append_new(
-			arr,
-			json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:s}", "id",
-				  (json_int_t)r->id, "manifest", hex, "state", r->state, "progress",
-				  r->progress >= 0 ? json_integer(r->progress) : json_null(),
-				  "reason", r->reason[0] ? json_string(r->reason) : json_null(),
-				  "code",
-				  r->has_code ? json_integer((json_int_t)r->code) : json_null(),
-				  "media_type", r->media_type, "signature",
-				  r->signature[0] ? json_string(r->signature) : json_null(),
-				  "body_base64", b64, "received_at", at));
-		free(b64);
+	for (unsigned i = 0; arr && i < n; i++) {
+		json_t *item = report_json(&rows[i]);
+		if (!item || json_array_append_new(arr, item)) {
+			json_decref(arr);
+			arr = NULL;
+		}
 	}
-	int64_t last = n ? rows[(n > limit ? limit : n) - 1].id : 0;
+	int64_t last = n ? rows[n - 1].id : 0;
 	for (unsigned i = 0; i < n; i++)
 		report_row_release(&rows[i]);
 	free(rows);
-	return response_json(res, 200, api_page_json(arr, n > limit, last));
+	if (!arr)
+		return ERR_NOMEM; /* never a silently shorter page */
+	return response_json(res, 200, api_page_json(arr, more, last));
 }

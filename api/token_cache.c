@@ -1,6 +1,7 @@
 #include "api/token_cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,10 @@ struct entry {
 struct token_cache {
 	pthread_rwlock_t lock;
 	struct i64map map; /* first 63 bits of the hash → entry (full hash checked) */
+	/* Bumped by every clear, under the write lock, and compared by put
+	 * under it: a put and a clear are never interleaved. Atomic so that a
+	 * lookup can read it without the lock. */
+	_Atomic uint64_t generation;
 };
 
 static int64_t key_of(const uint8_t hash[SHA256_LEN])
@@ -66,21 +71,31 @@ bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN],
 	return hit;
 }
 
-void token_cache_put(struct token_cache *c, const uint8_t hash[SHA256_LEN],
+uint64_t token_cache_generation(struct token_cache *c)
+{
+	return atomic_load(&c->generation);
+}
+
+bool token_cache_put(struct token_cache *c, uint64_t generation, const uint8_t hash[SHA256_LEN],
 		     const struct device_ident *d)
 {
-	struct entry *e;
+	struct entry *e = NULL;
 	bool fresh;
 
 	pthread_rwlock_wrlock(&c->lock);
-	if (c->map.used >= TOKEN_CACHE_MAX)
-		i64map_clear(&c->map);
-	e = i64map_put(&c->map, key_of(hash), &fresh);
-	if (e) {
-		memcpy(e->hash, hash, SHA256_LEN);
-		e->device = *d;
+	/* Cleared since the lookup read the database: what it read may be a
+	 * token or identity that the clear's commit replaced. */
+	if (atomic_load(&c->generation) == generation) {
+		if (c->map.used >= TOKEN_CACHE_MAX)
+			i64map_clear(&c->map);
+		e = i64map_put(&c->map, key_of(hash), &fresh);
+		if (e) {
+			memcpy(e->hash, hash, SHA256_LEN);
+			e->device = *d;
+		}
 	}
 	pthread_rwlock_unlock(&c->lock);
+	return e != NULL;
 }
 
 void token_cache_clear(struct token_cache *c)
@@ -89,5 +104,6 @@ void token_cache_clear(struct token_cache *c)
 		return;
 	pthread_rwlock_wrlock(&c->lock);
 	i64map_clear(&c->map);
+	atomic_fetch_add(&c->generation, 1);
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -2,7 +2,18 @@
  * without an SQLite lookup (bench/README.md, checkin.sh: the lookup was the
  * largest share of suitd's own CPU on a "nothing to do" poll). Entries are
  * dropped whenever tokens or identities change (rotation, deletion, group
- * change), so the database stays the truth. */
+ * change), so the database stays the truth.
+ *
+ * A lookup that misses reads the database and puts what it found, and a
+ * change commits and then clears; a lookup that read the row before the
+ * commit could put it back after the clear, and a revoked token would stay
+ * valid until the next clear (issue 23). So every clear starts a new
+ * generation, and a put stores only when the generation is still the one
+ * read before the database lookup:
+ *
+ *	uint64_t g = token_cache_generation(c);   (before the read)
+ *	storage_device_by_token(...);
+ *	token_cache_put(c, g, hash, &d);           (refused after a clear) */
 #ifndef SUITD_API_TOKEN_CACHE_H
 #define SUITD_API_TOKEN_CACHE_H
 
@@ -18,9 +29,14 @@ enum err token_cache_new(struct token_cache **ret);
 void token_cache_free(struct token_cache *c);
 bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN],
 		     struct device_ident *ret);
-void token_cache_put(struct token_cache *c, const uint8_t hash[SHA256_LEN],
+/* The current generation; take it before reading the database. */
+uint64_t token_cache_generation(struct token_cache *c);
+/* Store what a lookup read at generation `generation`; false when nothing
+ * was stored: the cache was cleared since (or no memory). */
+bool token_cache_put(struct token_cache *c, uint64_t generation, const uint8_t hash[SHA256_LEN],
 		     const struct device_ident *d);
-/* Forget everything (a token or an identity changed). */
+/* Forget everything and start a new generation (a token or an identity
+ * changed). Call it after the change is committed. */
 void token_cache_clear(struct token_cache *c);
 
 #endif

@@ -76,6 +76,8 @@ rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 connection_limit = 4096
+# Every simulated device comes from 127.0.0.1 (CONCURRENCY at once).
+per_address_connection_limit = 0
 [storage]
 database = $DB
 [devices]

@@ -23,8 +23,17 @@
 #define BOUND_CONFIG_FILE (1L << 20)
 /* MHD per-connection memory pool: headers must fit in it (431/413 beyond). */
 #define BOUND_CONNECTION_MEMORY (64u * 1024u)
+/* PEM files read at start: the server certificate and key, device CAs. */
+#define BOUND_PEM_FILE (256L * 1024)
 /* Listing pages. */
 #define BOUND_PAGE_DEFAULT 100
 #define BOUND_PAGE_MAX	   1000
+/* Query parameters in one request (no route reads more than six). */
+#define BOUND_QUERY_PARAMS	8
+#define BOUND_QUERY_PARAMS_TEXT "8"
+/* Report bodies on one page of a device's reports: the page ends early
+ * (with a `next` cursor) rather than grow past it, so a listing's memory is
+ * bounded whatever `limit` asked for (base64 and JSON add about 2.5×). */
+#define BOUND_REPORT_PAGE_BYTES ((size_t)1 << 20)
 
 #endif

@@ -12,5 +12,9 @@
 bool parse_u64_prefix(const char *s, uint64_t *ret, const char **rest);
 /* S is exactly such a number. */
 bool parse_u64(const char *s, uint64_t *ret);
+/* Bytes: a number, or with K, M, G, T (or KiB …: powers of 1024). */
+bool parse_size(const char *s, uint64_t *ret);
+/* Seconds: a number, or with s, m, h. */
+bool parse_duration(const char *s, uint64_t *ret);
 
 #endif

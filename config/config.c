@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include "common/bounds.h"
 #include "common/cleanup.h"
 #include "common/parse.h"
+#include "config/ca_file.h"
 
 enum key_type {
 	KEY_STRING,
@@ -58,8 +60,14 @@ static const struct key keys[] = {
 	{"server", "public_url", KEY_STRING, OFF(server.public_url), "", 0, 0, NULL},
 	{"server", "connection_limit", KEY_UINT, OFF(server.connection_limit), "1024", 1, 65536,
 	 NULL},
+	/* 64: a device, a browser or a script needs a handful at once, and
+	 * filling the default connection_limit then takes 16 addresses. */
+	{"server", "per_address_connection_limit", KEY_UINT, OFF(server.per_address_limit), "64", 0,
+	 65536, NULL},
 	{"server", "connection_timeout", KEY_DURATION, OFF(server.connection_timeout), "30", 1,
 	 3600, NULL},
+	{"server", "handshake_timeout", KEY_DURATION, OFF(server.handshake_timeout), "10", 1, 300,
+	 NULL},
 	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20,
 	 NULL},
 	{"server", "rate_limit", KEY_UINT, OFF(server.rate_limit), "100", 0, 1000000, NULL},
@@ -85,6 +93,10 @@ static const struct key keys[] = {
 	 NULL},
 	{"devices", "report_retention", KEY_DURATION, OFF(devices.report_retention), "2160h", 0,
 	 315360000, NULL},
+	{"devices", "report_history", KEY_UINT, OFF(devices.report_history), "100", 1, 100000,
+	 NULL},
+	{"devices", "report_history_size", KEY_SIZE, OFF(devices.report_history_size), "1M", 1024,
+	 (uint64_t)1 << 30, NULL},
 	{"payloads", "max_size", KEY_SIZE, OFF(payloads.max_size), "4G", 1, (uint64_t)1 << 40,
 	 NULL},
 	{"payloads", "anonymous_download", KEY_BOOL, OFF(payloads.anonymous_download), "off", 0, 0,
@@ -107,7 +119,8 @@ struct loader {
 	struct config *config;
 	const char *dir; /* folder of the config file, for relative paths */
 	unsigned line;	 /* line of the key being handled */
-	bool seen[KEY_COUNT];
+	/* Where each key was set; 0: it has its default. */
+	unsigned key_line[KEY_COUNT];
 	bool line_too_long;
 	struct diag *diag;
 	bool failed;
@@ -147,44 +160,6 @@ static bool section_known(const char *section)
 }
 
 /* Unsigned decimal with an optional unit suffix from units[] (multipliers). */
-static bool parse_scaled(const char *value, const char *const *suffixes, const uint64_t *mult,
-			 uint64_t *ret)
-{
-	const char *end;
-	uint64_t v;
-
-	if (!parse_u64_prefix(value, &v, &end))
-		return false;
-	if (*end == '\0') {
-		*ret = v;
-		return true;
-	}
-	for (size_t i = 0; suffixes[i]; i++) {
-		if (strcmp(end, suffixes[i]) == 0) {
-			if (v > UINT64_MAX / mult[i])
-				return false;
-			*ret = v * mult[i];
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool parse_size(const char *value, uint64_t *ret)
-{
-	static const char *const sfx[] = {"K", "KiB", "M", "MiB", "G", "GiB", "T", "TiB", NULL};
-	static const uint64_t mul[] = {1ull << 10, 1ull << 10, 1ull << 20, 1ull << 20,
-				       1ull << 30, 1ull << 30, 1ull << 40, 1ull << 40};
-	return parse_scaled(value, sfx, mul, ret);
-}
-
-static bool parse_duration(const char *value, uint64_t *ret)
-{
-	static const char *const sfx[] = {"s", "m", "h", NULL};
-	static const uint64_t mul[] = {1, 60, 3600};
-	return parse_scaled(value, sfx, mul, ret);
-}
-
 static bool parse_bool(const char *value, bool *ret)
 {
 	static const char *const yes[] = {"on", "yes", "true", "1"};
@@ -301,8 +276,7 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 	case KEY_UINT:
 	case KEY_SIZE:
 	case KEY_DURATION: {
-		bool ok = k->type == KEY_UINT
-				  ? parse_scaled(value, (const char *const[]){NULL}, NULL, &n)
+		bool ok = k->type == KEY_UINT	? parse_u64(value, &n)
 			  : k->type == KEY_SIZE ? parse_size(value, &n)
 						: parse_duration(value, &n);
 		if (!ok) {
@@ -410,6 +384,85 @@ static void loader_fail(struct loader *l, const char *section, const char *name,
 	}
 }
 
+/* The same, at the line where the key was set (0 when it has its default). */
+static void loader_fail_key(struct loader *l, const char *section, const char *name,
+			    const char *why)
+{
+	size_t idx = 0;
+
+	l->line = key_find(section, name, &idx) ? l->key_line[idx] : 0;
+	loader_fail(l, section, name, why);
+}
+
+/* [server] public_url is the base of the payload URIs that `suitd manifest
+ * create` signs into manifests and that uploads must use; devices fetch
+ * from it. So: an absolute URL with a host, https whenever suitd itself
+ * serves TLS, and nothing after the path that the appended
+ * /device/v1/payloads/<sha256> would land behind. */
+static bool public_url_valid(const char *url, bool tls, char *why, size_t why_size)
+{
+	size_t scheme = strncmp(url, "https://", 8) == 0  ? 8
+			: strncmp(url, "http://", 7) == 0 ? 7
+							  : 0;
+	const char *host = url + scheme;
+	size_t host_len = strcspn(host, "/");
+
+	for (const char *p = url; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, why_size, "'%.60s' holds a space or control character", url);
+			return false;
+		}
+	}
+	if (!scheme)
+		snprintf(why, why_size,
+			 "'%.60s' is not an absolute URL (https://HOST[:PORT][/PATH])", url);
+	else if (scheme == 7 && tls)
+		snprintf(why, why_size,
+			 "'%.60s' is plain http:// while [server] tls = on: use https://", url);
+	else if (strpbrk(url, "?#"))
+		snprintf(why, why_size, "'%.60s' has a query or fragment", url);
+	else if (memchr(host, '@', host_len))
+		snprintf(why, why_size,
+			 "'%.60s' holds a user name; credentials do not belong there", url);
+	else if (!host_len || host[0] == ':' || memchr(host, '*', host_len))
+		snprintf(why, why_size, "'%.60s' has no host for devices to fetch payloads from",
+			 url);
+	else
+		return true;
+	return false;
+}
+
+/* "*", 0.0.0.0 and :: listen on every address and name none of them. */
+static bool listen_host_unspecified(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcmp(host, "*") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return a4.s_addr == htonl(INADDR_ANY);
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
+/* Values that are wrong together or whose files are wrong (issue 23). */
+static void loader_check_values(struct loader *l)
+{
+	const struct config *c = l->config;
+	struct diag d = {0};
+	char why[160];
+
+	if (c->server.public_url[0] &&
+	    !public_url_valid(c->server.public_url, c->server.tls, why, sizeof(why)))
+		loader_fail_key(l, "server", "public_url", why);
+	else if (!c->server.public_url[0] && listen_host_unspecified(c->server.listen_host))
+		loader_fail_key(l, "server", "listen",
+				"every address needs [server] public_url, the https:// URL "
+				"devices fetch payloads from (manifests name it)");
+	else if (c->devices.client_ca[0] && config_ca_file_check(c->devices.client_ca, &d))
+		loader_fail_key(l, "devices", "client_ca", d.text);
+}
+
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *l = user;
@@ -429,11 +482,11 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 		loader_fail(l, section, name, "unknown key");
 		return 0;
 	}
-	if (l->seen[idx] && k->type != KEY_PATH_LIST) {
+	if (l->key_line[idx] && k->type != KEY_PATH_LIST) {
 		loader_fail(l, section, name, "duplicate key");
 		return 0;
 	}
-	l->seen[idx] = true;
+	l->key_line[idx] = l->line;
 	if (!key_apply(l, k, value, why, sizeof(why))) {
 		loader_fail(l, section, name, why);
 		return 0;
@@ -526,6 +579,8 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 		loader_fail(&l, "devices", "auth",
 			    "certificate needs [devices] client_ca (the device CA certificates)");
 	}
+	if (!l.failed)
+		loader_check_values(&l);
 	if (l.failed) {
 		config_free(l.config);
 		return ERR_CONFIG;

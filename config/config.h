@@ -45,9 +45,11 @@ struct config {
 		char *tls_cert;
 		char *tls_key;
 		bool tls_self_signed;
-		char *public_url; /* "" = derived from listen */
+		char *public_url; /* "" = derived from listen; else an absolute http(s) URL */
 		unsigned connection_limit;
+		unsigned per_address_limit;  /* connections of one client address; 0: no limit */
 		unsigned connection_timeout; /* seconds of inactivity */
+		unsigned handshake_timeout;  /* seconds from accept to a first request */
 		uint64_t max_body;	     /* bytes of a buffered request body */
 		unsigned rate_limit;	     /* requests/s per identity, 0 = off */
 		unsigned rate_burst;	     /* requests an idle identity may make at once */
@@ -60,7 +62,7 @@ struct config {
 	} storage;
 	struct {
 		unsigned auth;			      /* CONFIG_DEVICE_AUTH_* bits */
-		char *client_ca;		      /* PEM CA certificates ("" = none) */
+		char *client_ca;		      /* PEM CA certificates only ("" = none) */
 		enum config_device_identity identity; /* where a certificate names the device */
 		bool auto_register;
 		char *default_group;
@@ -70,6 +72,8 @@ struct config {
 		unsigned poll_jitter;	       /* percent of random spread */
 		uint64_t max_report_size;      /* bytes of one POST /device/v1/reports body */
 		unsigned report_retention;     /* seconds a report is kept (0 = forever) */
+		unsigned report_history;       /* reports kept per device, newest first */
+		uint64_t report_history_size;  /* bytes of report bodies kept per device */
 	} devices;
 	struct {
 		struct config_list trust_anchors; /* PEM public keys or certificates */

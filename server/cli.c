@@ -327,7 +327,7 @@ int command_device(const struct config *config, int argc, char **argv)
 	e = devices_add(s, &d, "cli", token);
 	if (!e) {
 		/* Join a deployment to its group or tag now; a running daemon
-		 * picks it up on SIGHUP or its next deployment change. */
+		 * sees the mark within a second and reloads its assignments. */
 		struct device_ident ident;
 		bool joined = false;
 		if (storage_device_ident(s, argv[1], &ident) == ERR_OK &&
@@ -335,6 +335,11 @@ int command_device(const struct config *config, int argc, char **argv)
 		    joined)
 			fprintf(stderr,
 				"device '%s' joined an active deployment of its group or tag\n",
+				argv[1]);
+		if (storage_cli_changes_mark(s) != ERR_OK)
+			fprintf(stderr,
+				"suitd: send SIGHUP to a running daemon so that it sees "
+				"device '%s'\n",
 				argv[1]);
 	}
 	storage_free(s);

@@ -142,6 +142,28 @@ static int write_atomically(const char *path, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* An image URI that create signs: '#name' of an integrated payload, or an
+ * absolute https:// URL with a host, which devices fetch over TLS. Others
+ * (http://, a path, a "*" host from a wildcard listen) only when
+ * [manifests] allow_external_uri = on says the operator chose them: a
+ * signed URI cannot be taken back from the devices that hold it. */
+static bool uri_signable(const char *uri, bool allow_external)
+{
+	const char *host = uri + strlen("https://");
+	size_t host_len;
+
+	if (uri[0] == '#' || allow_external)
+		return true;
+	if (strncmp(uri, "https://", strlen("https://")) != 0)
+		return false;
+	for (const char *p = uri; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	host_len = strcspn(host, "/?#");
+	return host_len && host[0] != ':' && !memchr(host, '*', host_len) &&
+	       !memchr(host, '@', host_len);
+}
+
 static const char create_usage[] =
 	"usage: suitd manifest create --key KEY.pem --payload FILE --vendor-domain D\n"
 	"       --class-info C --sequence N [--uri URI] [--component ID] [--description TEXT]\n"
@@ -241,6 +263,15 @@ static int manifest_create(const struct config *config, int argc, char **argv)
 			 config->server.listen_host, v6 ? "]" : "", config->server.listen_port,
 			 hex);
 		o.uri = uri;
+	}
+	if (!uri_signable(o.uri, config->manifests.allow_external_uri)) {
+		fprintf(stderr,
+			"suitd: will not sign the image URI '%s': it is not an absolute https:// "
+			"URL that devices can fetch over TLS; set [server] public_url or pass "
+			"--uri https://HOST/... (other URIs need [manifests] allow_external_uri = "
+			"on)\n",
+			o.uri);
+		goto out;
 	}
 	o.payload = payload;
 	o.payload_len = payload_len;

@@ -11,6 +11,7 @@ int command_key(const struct config *config, int argc, char **argv);
 int command_backup(const struct config *config, int argc, char **argv);
 int command_manifest(const struct config *config, int argc, char **argv);
 int command_device(const struct config *config, int argc, char **argv);
+int command_gc(const struct config *config, int argc, char **argv);
 
 /* Load the file, printing "suitd: FILE:LINE: [section] key: why" on error. */
 struct config *command_config_load(const char *path);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,11 @@
 #define BODY_RATE_MIN 1024
 /* libmicrohttpd messages per second that reach the log (TLS noise). */
 #define MHD_LOG_PER_SECOND 10
+/* File descriptors besides the client connections: the listening socket,
+ * log, batchers and checkpointer, and per worker thread its epoll and event
+ * descriptors and SQLite database and WAL files. */
+#define FD_RESERVE	      64
+#define FD_RESERVE_PER_THREAD 4
 
 struct daemon {
 	struct MHD_Daemon *mhd;
@@ -55,6 +61,7 @@ struct daemon {
 	char *client_ca_pem; /* device CA certificates, when devices may use them */
 	struct ratelimit *limiter;
 	uint64_t header_timeout_us; /* [server] connection_timeout */
+	uint64_t first_timeout_us;  /* ... or handshake_timeout, if smaller, until a request */
 	pthread_mutex_t conns_lock;
 	struct conn_ctx *conns;
 	bool tls_on;
@@ -133,10 +140,13 @@ struct conn_ctx {
 	bool cert_checked;
 	struct device_cert cert;
 	bool nul_in_target; /* the current request's target had %00 */
-	/* Slow-header guard (daemon_housekeeping): the socket, and since when
-	 * the connection has been waiting for a request's headers (0: not). */
+	/* Slow-header guard (daemon_housekeeping): the socket, since when the
+	 * connection has been waiting for a request's headers (0: not), and
+	 * whether any request's headers came (until then the shorter
+	 * handshake_timeout applies, from the accept on). */
 	int fd;
 	_Atomic uint64_t waiting_since_us;
+	_Atomic bool had_request;
 	struct conn_ctx *prev, *next; /* daemon.conns, under conns_lock */
 };
 
@@ -314,6 +324,49 @@ static bool exchange_admit(struct exchange *x, int64_t key)
 	return false;
 }
 
+/* Query parameters: only those the route reads, each at most once. */
+struct query_check {
+	const struct route *route;
+	const char *seen[BOUND_QUERY_PARAMS];
+	unsigned count;
+	const char *bad; /* the first offending name */
+	const char *why;
+};
+
+static enum MHD_Result query_check_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	struct query_check *q = cls;
+
+	(void)kind;
+	(void)value;
+	if (!route_query_allowed(q->route, key)) {
+		q->why = "unknown query parameter";
+	} else if (q->count == BOUND_QUERY_PARAMS) {
+		q->why = "too many query parameters (at most " BOUND_QUERY_PARAMS_TEXT ") at";
+	} else {
+		for (unsigned i = 0; i < q->count; i++)
+			if (strcmp(q->seen[i], key) == 0)
+				q->why = "repeated query parameter";
+		q->seen[q->count++] = key;
+	}
+	if (!q->why)
+		return MHD_YES;
+	q->bad = key;
+	return MHD_NO;
+}
+
+static enum err exchange_query_check(struct exchange *x, const struct route *r)
+{
+	struct query_check q = {.route = r};
+
+	MHD_get_connection_values(x->conn, MHD_GET_ARGUMENT_KIND, query_check_one, &q);
+	if (!q.why)
+		return ERR_OK;
+	return api_fail(&x->res, ERR_INVALID, "%s '%.64s'; this route takes %s", q.why, q.bad,
+			r->query ? r->query : "none");
+}
+
 static void exchange_prepare(struct exchange *x, const char *url, const char *method)
 {
 	struct daemon *dm = x->dm;
@@ -386,6 +439,8 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	} else if (!exchange_admit(x, address_key(x))) {
 		return;
 	}
+	if ((x->early = exchange_query_check(x, r)))
+		return;
 	if (r->body == BODY_STREAM) {
 		/* The upload checks its own limits (Content-Length included). */
 		x->early = r->upload->begin(&dm->ctx, &x->req, &x->res, &x->upload);
@@ -546,8 +601,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		x->conn = conn;
 		x->start_us = time_mono_usec();
 		struct conn_ctx *cc = conn_ctx_of(conn);
-		if (cc)
+		if (cc) {
 			atomic_store(&cc->waiting_since_us, 0);
+			atomic_store(&cc->had_request, true);
+		}
 		buf_init(&x->body, dm->max_body);
 		response_init(&x->res);
 		*con_cls = x;
@@ -715,6 +772,35 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	}
 }
 
+/* A connection is a file descriptor: raise the soft RLIMIT_NOFILE to the
+ * hard limit (the usual soft default, 1024, is below the default
+ * connection_limit) and refuse to start when connection_limit does not fit
+ * under it; otherwise accept() and SQLite fail with EMFILE under load. */
+static enum err fd_limit_raise(unsigned connections, unsigned threads, struct diag *d)
+{
+	rlim_t need = (rlim_t)connections + FD_RESERVE + (rlim_t)FD_RESERVE_PER_THREAD * threads;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return diag_set(d, ERR_IO, "", "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < rl.rlim_max) {
+		/* An unlimited hard limit is more than the kernel allows
+		 * (fs.nr_open): then ask for what is needed. */
+		struct rlimit raised = {rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : need,
+					rl.rlim_max};
+		if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = raised.rlim_cur;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		return diag_set(d, ERR_CONFIG, "connection_limit",
+				"[server] connection_limit = %u needs %llu open files, but the "
+				"limit is %llu: raise it (LimitNOFILE=, ulimit -n) or lower "
+				"connection_limit",
+				connections, (unsigned long long)need,
+				(unsigned long long)rl.rlim_cur);
+	return ERR_OK;
+}
+
 static enum err listen_address(const struct config *c, struct sockaddr_storage *ret, bool *ret_any,
 			       struct diag *d)
 {
@@ -756,6 +842,9 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	dm->ctx.started_at = time_now();
 	dm->max_body = config->server.max_body;
 	dm->header_timeout_us = (uint64_t)config->server.connection_timeout * 1000000u;
+	dm->first_timeout_us = (uint64_t)config->server.handshake_timeout * 1000000u;
+	if (dm->first_timeout_us > dm->header_timeout_us)
+		dm->first_timeout_us = dm->header_timeout_us;
 	pthread_mutex_init(&dm->conns_lock, NULL);
 	if ((e = ratelimit_new(config->server.rate_limit, config->server.rate_burst,
 			       &dm->limiter))) {
@@ -768,6 +857,8 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = cores > 0 ? (unsigned)cores : 1;
 	}
+	if ((e = fd_limit_raise(config->server.connection_limit, threads, d)))
+		goto fail;
 
 	/* The logger must be the first option (PLATFORM.md gotcha 3). */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, dm};
@@ -777,6 +868,13 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, dm};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
 					    (intptr_t)config->server.connection_limit, NULL};
+	/* MHD 0.9.75 checks it right after accept() and closes the socket
+	 * before any TLS work (daemon.c, new_connection_prepare_): one
+	 * address's surplus costs an accept and a close, not a slot. */
+	if (config->server.per_address_limit)
+		opts[n++] =
+			(struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						(intptr_t)config->server.per_address_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					    (intptr_t)config->server.connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -867,27 +965,39 @@ fail:
 void daemon_housekeeping(struct daemon *dm)
 {
 	uint64_t now = time_mono_usec();
-	unsigned cut = 0;
+	unsigned cut = 0, cut_new = 0;
 
 	ratelimit_prune(dm->limiter, now);
 	/* Headers trickled in: libmicrohttpd's timeout counts idle time only.
 	 * A connection that has waited for a request's headers longer than
 	 * connection_timeout is shut down; libmicrohttpd then sees the end
-	 * of the stream and closes it itself. */
+	 * of the stream and closes it itself. A new connection gets
+	 * handshake_timeout from its accept for the TLS handshake and its
+	 * first request: otherwise one client could hold every slot with
+	 * connections that never ask for anything, each for
+	 * connection_timeout, reconnecting at once. */
 	pthread_mutex_lock(&dm->conns_lock);
 	for (struct conn_ctx *cc = dm->conns; cc; cc = cc->next) {
 		/* A worker may have stored a time after NOW was read. */
 		uint64_t since = atomic_load(&cc->waiting_since_us);
-		if (time_mono_expired(now, since, dm->header_timeout_us)) {
+		bool first = !atomic_load(&cc->had_request);
+		if (time_mono_expired(now, since,
+				      first ? dm->first_timeout_us : dm->header_timeout_us)) {
 			atomic_store(&cc->waiting_since_us, 0);
 			shutdown(cc->fd, SHUT_RDWR);
-			cut++;
+			if (first)
+				cut_new++;
+			else
+				cut++;
 		}
 	}
 	pthread_mutex_unlock(&dm->conns_lock);
 	if (cut)
 		log_info("closed %u connections that sent no complete request headers for %u s",
 			 cut, dm->ctx.config->server.connection_timeout);
+	if (cut_new)
+		log_info("closed %u new connections without a request within %" PRIu64 " s",
+			 cut_new, dm->first_timeout_us / 1000000u);
 }
 
 const char *daemon_url(const struct daemon *dm)

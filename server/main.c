@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/version.h"
 #include "server/commands.h"
@@ -19,6 +20,10 @@ static void usage(FILE *out)
 		"  key list                     list API keys (never the secrets)\n"
 		"  key revoke NAME              revoke the active key NAME\n"
 		"  backup FILE                  consistent copy of the live database\n"
+		"  gc [--older-than D] [--delete] [--verbose]\n"
+		"                               what finished deployments and unused manifests\n"
+		"                               and payloads older than D (720h) hold; delete "
+		"them\n"
 		"  device add ID [--group G] [--tag T]...\n"
 		"                               register a device; its token is printed once\n"
 		"  manifest verify ENVELOPE     check a SUIT envelope as an upload would\n"
@@ -45,6 +50,12 @@ int main(int argc, char **argv)
 	struct config *config;
 	int c, rc;
 
+	/* What suitd and its commands create holds payloads, credential
+	 * digests and keys: the database (SQLite gives its -wal and -shm files
+	 * the database's mode), backups, manifests, the self-signed key. For
+	 * the owner only, whatever the caller's umask, as the unit's
+	 * UMask=0077 does for the service; run the commands as its user. */
+	umask(077);
 	/* '+': stop at the first non-option, the verb, whose options are its own. */
 	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -65,7 +76,8 @@ int main(int argc, char **argv)
 	verb = optind < argc ? argv[optind] : NULL;
 	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
 	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0 &&
-	    strcmp(verb, "manifest") != 0 && strcmp(verb, "device") != 0) {
+	    strcmp(verb, "manifest") != 0 && strcmp(verb, "device") != 0 &&
+	    strcmp(verb, "gc") != 0) {
 		fprintf(stderr, "suitd: unknown command '%s'\n", verb);
 		usage(stderr);
 		return 2;
@@ -85,6 +97,8 @@ int main(int argc, char **argv)
 		rc = command_device(config, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(verb, "manifest") == 0)
 		rc = command_manifest(config, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(verb, "gc") == 0)
+		rc = command_gc(config, argc - optind - 1, argv + optind + 1);
 	else
 		rc = command_backup(config, argc - optind - 1, argv + optind + 1);
 	config_free(config);

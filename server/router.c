@@ -66,3 +66,17 @@ enum err router_match(const struct route *table, unsigned count, enum http_metho
 	}
 	return path_found ? ERR_METHOD : ERR_NOT_FOUND;
 }
+
+bool route_query_allowed(const struct route *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = r->query; p && *p;) {
+		size_t len = strcspn(p, " ");
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}

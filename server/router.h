@@ -30,6 +30,10 @@ struct route {
 	/* AUTH_DEVICE: true when the configuration opens the route to
 	 * requests without a device identity. */
 	bool (*anonymous)(const struct config *config);
+	/* The query parameters the handler reads, space-separated (NULL:
+	 * none). Any other is refused with 400 naming it: a misspelt filter
+	 * must not silently list everything. */
+	const char *query;
 };
 
 extern const struct route routes[];
@@ -47,5 +51,8 @@ struct route_match {
  * methods that do ("GET, HEAD, POST"). HEAD matches GET routes. */
 enum err router_match(const struct route *table, unsigned count, enum http_method method,
 		      const char *path, struct route_match *m, char *allow, size_t allow_size);
+
+/* Whether the route reads a query parameter of this name. */
+bool route_query_allowed(const struct route *r, const char *name);
 
 #endif

@@ -79,6 +79,25 @@ static void flush_seen(struct seen_tracker *seen, struct storage *storage)
 		log_debug("wrote last-seen times of %u devices", n);
 }
 
+/* The command line wrote devices or assignments (migration 0012): drop the
+ * cached token identities and reload the active assignments, as SIGHUP
+ * would, within a second and without one. */
+static void follow_cli_changes(struct storage *storage, struct assignment_index *assignments,
+			       struct token_cache *tokens, int64_t *generation)
+{
+	int64_t now;
+
+	if (storage_cli_changes(storage, &now) != ERR_OK || now == *generation)
+		return;
+	token_cache_clear(tokens);
+	if (assignment_index_load(assignments, storage) != ERR_OK) {
+		log_err("cannot reload the active assignments after a command-line change");
+		return; /* the next second tries again */
+	}
+	log_info("reloaded the active assignments after a command-line change");
+	*generation = now;
+}
+
 static struct metrics_route *metrics_routes(void)
 {
 	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
@@ -102,6 +121,7 @@ int command_run(const struct config *config)
 	struct token_cache *tokens = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
 	uint64_t next_flush = 0;
+	int64_t cli_generation = -1;
 	struct diag d = {0};
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_ping = 0;
@@ -155,6 +175,10 @@ int command_run(const struct config *config)
 	    batcher_start(storage, BATCH_MAX, &reports) != ERR_OK ||
 	    batcher_start(storage, UPLOAD_FLUSHES_PER_TXN, &uploads) != ERR_OK)
 		goto out;
+	/* Read before the load: a CLI change that lands after it moves the
+	 * counter past this value. */
+	if (storage_cli_changes(storage, &cli_generation) != ERR_OK)
+		cli_generation = -1;
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
 		log_err("cannot load the active assignments from '%s'", config->storage.database);
 		goto out;
@@ -199,6 +223,7 @@ int command_run(const struct config *config)
 		housekeeping_timeouts(storage, assignments);
 		housekeeping_rollouts(storage, assignments);
 		housekeeping_reports(storage, config->devices.report_retention);
+		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);
 		if (time_mono_usec() >= next_flush) {
 			flush_seen(seen, storage);

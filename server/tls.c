@@ -19,10 +19,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/bounds.h"
 #include "common/cleanup.h"
+#include "common/file.h"
 
 #define SELF_SIGNED_DAYS 825
-#define PEM_FILE_MAX	 (256L * 1024)
 
 static void cleanup_pkey(EVP_PKEY **p)
 {
@@ -155,26 +156,7 @@ enum err tls_self_signed_ensure(const char *cert_path, const char *key_path, con
 
 static enum err read_small_file(const char *path, char **ret, struct diag *d)
 {
-	CLEANUP_FCLOSE FILE *f = fopen(path, "re");
-	CLEANUP_FREE char *data = NULL;
-	struct stat st;
-	size_t n;
-
-	if (!f)
-		return diag_set(d, ERR_CONFIG, "", "cannot open '%s': %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX)
-		return diag_set(d, ERR_CONFIG, "",
-				"'%s' is not a regular file of at most %ld bytes", path,
-				PEM_FILE_MAX);
-	data = malloc((size_t)st.st_size + 1);
-	if (!data)
-		return diag_set(d, ERR_NOMEM, "", "out of memory");
-	n = fread(data, 1, (size_t)st.st_size, f);
-	if (n != (size_t)st.st_size)
-		return diag_set(d, ERR_IO, "", "cannot read '%s'", path);
-	data[n] = '\0';
-	*ret = TAKE_PTR(data);
-	return ERR_OK;
+	return file_read_text(path, BOUND_PEM_FILE, ret, d);
 }
 
 enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_files *ret,

@@ -501,6 +501,97 @@ enum err storage_deployment_resume(struct storage *s, int64_t id, const char *ac
 	return finish(db, e);
 }
 
+enum err storage_deployment_retry(struct storage *s, int64_t id, const char *actor,
+				  unsigned *ret_retried, unsigned *ret_left)
+{
+	struct deployment d;
+	unsigned retried = 0, open = 0, failed = 0;
+	struct db *db;
+	enum err e = begin(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	{
+		unsigned n = 0;
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
+		sqlite3_bind_int64(st, 1, id);
+		e = deployments_read(db, st, 1, &d, &n);
+		if (!e && !n)
+			e = ERR_NOT_FOUND;
+	}
+	if (!e && d.status == DEPLOYMENT_CANCELED)
+		e = ERR_CONFLICT;
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_FAILED_COUNT);
+		sqlite3_bind_int64(st, 1, id);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			failed = (unsigned)sqlite3_column_int64(st, 0);
+		else
+			e = db_result(rc);
+	}
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_RETRY);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, time_now());
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			retried++;
+			if ((unsigned)sqlite3_column_int64(st, 0) <= d.open_stage)
+				open++;
+		}
+		e = db_result(rc);
+	}
+	if (!e && retried) {
+		/* Failures acknowledged at a resume that are now retried no
+		 * longer hide new ones; a completed rollout runs again. */
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RETRIED);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, open);
+		e = deployment_update(db, st, actor, "deployment.retry", id);
+	}
+	if ((e = finish(db, e)))
+		return e;
+	*ret_retried = retried;
+	*ret_left = failed - retried;
+	return ERR_OK;
+}
+
+enum err storage_deployment_delete(struct storage *s, int64_t id, const char *actor)
+{
+	static const enum stmt steps[] = {STMT_DEPLOYMENT_COUNTS_DELETE,
+					  STMT_DEPLOYMENT_ASSIGNMENTS_DELETE,
+					  STMT_DEPLOYMENT_STAGES_DELETE};
+	struct deployment d;
+	unsigned n = 0;
+	struct db *db;
+	enum err e = begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
+		sqlite3_bind_int64(st, 1, id);
+		e = deployments_read(db, st, 1, &d, &n);
+	}
+	if (!e && !n)
+		e = ERR_NOT_FOUND;
+	/* Only what can no longer deliver anything: a device's current
+	 * assignment is always in an active or paused deployment. */
+	if (!e && d.status != DEPLOYMENT_COMPLETED && d.status != DEPLOYMENT_CANCELED)
+		e = ERR_CONFLICT;
+	for (size_t i = 0; !e && i < sizeof(steps) / sizeof(steps[0]); i++) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, steps[i]);
+		sqlite3_bind_int64(st, 1, id);
+		e = db_result(sqlite3_step(st));
+	}
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_DELETE);
+		sqlite3_bind_int64(st, 1, id);
+		e = deployment_update(db, st, actor, "deployment.delete", id);
+	}
+	return finish(db, e);
+}
+
 enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned stage)
 {
 	struct db *db;

@@ -165,6 +165,16 @@ enum err storage_deployment_pause(struct storage *s, int64_t id, const char *act
  * (failed + timed_out) so far no longer count against the threshold. */
 enum err storage_deployment_resume(struct storage *s, int64_t id, const char *actor,
 				   bool acknowledge);
+/* The deployment's failed and timed-out devices start again from pending
+ * (held while it is paused), except those with an active assignment in
+ * another deployment or that run this sequence number already: *ret_left.
+ * ERR_CONFLICT when canceled; a completed deployment runs again. */
+enum err storage_deployment_retry(struct storage *s, int64_t id, const char *actor,
+				  unsigned *ret_retried, unsigned *ret_left);
+/* A completed or canceled deployment, its assignments, stages and
+ * counters, in one transaction; the devices' reports stay (they refer to
+ * the assignment by id only). ERR_CONFLICT while it is active or paused. */
+enum err storage_deployment_delete(struct storage *s, int64_t id, const char *actor);
 /* Open stage `stage` (compare-and-set on the open stage before it). */
 enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned stage);
 enum err storage_deployment_complete(struct storage *s, int64_t id);

@@ -254,10 +254,49 @@ static enum err set_text(struct db *db, enum stmt which, int64_t num, const char
 	return db_result(sqlite3_step(st));
 }
 
-enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c)
+static bool tag_listed(const char *tag, const char *const *tags, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(tag, tags[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the device's tags are exactly these (in any order, repeats
+ * allowed). */
+static enum err tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
+			  bool *ret)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
+	long found = 0; /* stored tags, less the distinct listed ones */
+	bool same = true;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, num);
+	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		same = tag_listed(db_column_text(st, 0), tags, n);
+		found++;
+	}
+	if (same && rc != SQLITE_DONE)
+		return db_result(rc);
+	/* Every stored tag is listed; every listed one stored? */
+	for (unsigned i = 0; same && i < n; i++) {
+		unsigned first = 0;
+		while (strcmp(tags[first], tags[i]) != 0)
+			first++;
+		if (first == i)
+			found--; /* a distinct listed tag, matched by a stored one */
+	}
+	*ret = same && found == 0;
+	return ERR_OK;
+}
+
+enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c,
+			       bool *ret_membership_changed)
 {
 	struct device_ident ident = {0};
 	struct db *db;
+	bool membership = false, same = true;
 	enum err e = db_get(s, &db);
 
 	if (!e)
@@ -265,19 +304,27 @@ enum err storage_device_update(struct storage *s, const char *id, const struct d
 	if (e)
 		return e;
 	e = ident_by_id(db, id, &ident);
-	if (!e && c->group)
+	if (!e && c->group) {
 		e = set_text(db, STMT_DEVICE_SET_GROUP, ident.num, c->group);
+		membership = !e && sqlite3_changes(db->handle) > 0;
+	}
 	if (!e && c->attributes)
 		e = set_text(db, STMT_DEVICE_SET_ATTRIBUTES, ident.num, c->attributes);
 	if (!e && c->report_key)
 		e = set_text(db, STMT_DEVICE_SET_REPORT_KEY, ident.num, c->report_key);
-	if (!e && c->set_tags)
+	if (!e && c->set_tags && !(e = tags_same(db, ident.num, c->tags, c->tag_count, &same)) &&
+	    !same) {
 		e = set_tags(db, ident.num, c->tags, c->tag_count);
+		membership = true;
+	}
 	if (e) {
 		db_rollback(db);
 		return e;
 	}
-	return db_commit(db);
+	if ((e = db_commit(db)))
+		return e;
+	*ret_membership_changed = membership;
+	return ERR_OK;
 }
 
 enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem)

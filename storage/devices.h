@@ -83,7 +83,10 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 				 struct device_ident *ret);
 enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
 			     unsigned max, struct device *ret, unsigned *ret_count);
-enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c);
+/* *ret_membership_changed: the group or the set of tags really changed (a
+ * PATCH that repeats them changes nothing a deployment targets). */
+enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c,
+			       bool *ret_membership_changed);
 /* The device's report key (malloc'ed PEM) or NULL when it has none. */
 enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem);
 enum err storage_device_delete(struct storage *s, const char *id, const char *actor);

@@ -7,34 +7,126 @@
 #include "common/timeutil.h"
 #include "storage/db.h"
 
+/* The device's newest assignment of the manifest and its state. */
+static enum err report_assignment(struct db *db, const struct report_new *r, int64_t *ret_id,
+				  enum assignment_state *ret_state)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, r->device_num);
+	db_bind_blob(st, 2, r->digest, r->digest_len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	if (!assignment_state_parse(db_column_text(st, 1), ret_state))
+		return db_result(SQLITE_CORRUPT);
+	*ret_id = sqlite3_column_int64(st, 0);
+	return ERR_OK;
+}
+
+/* The same bytes as the device's newest report, on the same assignment: a
+ * retry whose answer was lost, or a replay. */
+static enum err report_is_replay(struct db *db, const struct report_new *r, int64_t assignment,
+				 bool *ret)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_IS_REPLAY);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, r->device_num);
+	sqlite3_bind_int64(st, 2, assignment);
+	db_bind_blob(st, 3, r->body, r->body_len);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_result(rc);
+	*ret = rc == SQLITE_ROW;
+	return ERR_OK;
+}
+
+/* Drop the device's oldest reports while it holds more than the bound
+ * (the one just stored always stays). */
+static enum err report_history_bound(struct db *db, int64_t device_num, uint64_t max_count,
+				     uint64_t max_bytes, unsigned *ret_dropped)
+{
+	int64_t count = 0, bytes = 0;
+	unsigned dropped = 0;
+	int rc;
+
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_USAGE);
+		sqlite3_bind_int64(st, 1, device_num);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			count = sqlite3_column_int64(st, 0);
+			bytes = sqlite3_column_int64(st, 1);
+		} else if (rc != SQLITE_DONE) {
+			return db_result(rc);
+		}
+	}
+	while (count > 1 && ((uint64_t)count > max_count || (uint64_t)bytes > max_bytes)) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_DROP_OLDEST);
+		sqlite3_bind_int64(st, 1, device_num);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+		bytes -= sqlite3_column_int64(st, 0);
+		count--;
+		dropped++;
+	}
+	*ret_dropped = dropped;
+	return ERR_OK;
+}
+
+static enum err report_insert(struct db *db, const struct report_new *r, int64_t assignment,
+			      int64_t now)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_INSERT);
+
+	sqlite3_bind_int64(st, 1, r->device_num);
+	sqlite3_bind_int64(st, 2, assignment);
+	db_bind_blob(st, 3, r->digest, r->digest_len);
+	db_bind_text(st, 4, assignment_state_name(r->state));
+	if (r->progress >= 0)
+		sqlite3_bind_int(st, 5, r->progress);
+	if (r->reason)
+		db_bind_text(st, 6, r->reason);
+	if (r->has_code)
+		sqlite3_bind_int64(st, 7, r->code);
+	db_bind_text(st, 8, r->media_type);
+	db_bind_blob(st, 9, r->body, r->body_len);
+	sqlite3_bind_int64(st, 10, now);
+	if (r->signature)
+		db_bind_text(st, 11, r->signature);
+	return db_result(sqlite3_step(st));
+}
+
 /* Find the device's newest assignment of the manifest, decide, apply,
  * store the report raw: inside the caller's transaction. */
 static enum err report_apply(struct db *db, struct batch_job *base)
 {
 	struct report_job *job = (struct report_job *)base;
 	const struct report_new *r = &job->r;
-	enum assignment_state current = ASSIGN_PENDING, next = ASSIGN_PENDING;
+	enum assignment_state current = ASSIGN_PENDING, next;
+	enum report_verdict verdict;
 	int64_t assignment = 0, now = time_now();
+	bool replay = false;
+	unsigned dropped = 0;
 	enum err e;
-	int rc;
 
-	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
-		sqlite3_bind_int64(st, 1, r->device_num);
-		db_bind_blob(st, 2, r->digest, r->digest_len);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			assignment = sqlite3_column_int64(st, 0);
-			if (!assignment_state_parse(db_column_text(st, 1), &current))
-				rc = SQLITE_CORRUPT;
-		}
-		e = rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
-	}
-	if (!e && !job->decide(current, r, &next, &job->why))
-		e = ERR_CONFLICT;
-	/* Any accepted report on an open assignment is news from the device: it
-	 * restarts the deployment's device_timeout even when the state stays. */
-	if (!e && (next != current || assignment_state_active(next))) {
+	if ((e = report_assignment(db, r, &assignment, &current)) ||
+	    (e = report_is_replay(db, r, assignment, &replay)))
+		return e;
+	verdict = job->decide(current, r->state, &job->why);
+	if (!replay && verdict == REPORT_REFUSE)
+		return ERR_CONFLICT;
+	/* A replay is accepted again and not stored; on an open assignment it
+	 * is still news that the device is alive. */
+	bool open = verdict == REPORT_MOVE || verdict == REPORT_KEEP;
+	next = verdict == REPORT_MOVE && !replay ? r->state : current;
+	if (open) {
+		/* Any accepted report on an open assignment restarts the
+		 * deployment's device_timeout, even when the state stays. */
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_REPORTED);
 		sqlite3_bind_int64(st, 1, assignment);
 		db_bind_text(st, 2, assignment_state_name(next));
@@ -43,46 +135,37 @@ static enum err report_apply(struct db *db, struct batch_job *base)
 		sqlite3_bind_int64(st, 4, now);
 		e = db_result(sqlite3_step(st));
 	}
-	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_INSERT);
-		sqlite3_bind_int64(st, 1, r->device_num);
-		sqlite3_bind_int64(st, 2, assignment);
-		db_bind_blob(st, 3, r->digest, r->digest_len);
-		db_bind_text(st, 4, assignment_state_name(r->state));
-		if (r->progress >= 0)
-			sqlite3_bind_int(st, 5, r->progress);
-		if (r->reason)
-			db_bind_text(st, 6, r->reason);
-		if (r->has_code)
-			sqlite3_bind_int64(st, 7, r->code);
-		db_bind_text(st, 8, r->media_type);
-		db_bind_blob(st, 9, r->body, r->body_len);
-		sqlite3_bind_int64(st, 10, now);
-		if (r->signature)
-			db_bind_text(st, 11, r->signature);
-		e = db_result(sqlite3_step(st));
-	}
-	if (!e) {
-		job->assignment = assignment;
-		job->next = next;
-		job->changed = next != current;
-	}
-	return e;
+	if (!e && open && !replay && !(e = report_insert(db, r, assignment, now)))
+		e = report_history_bound(db, r->device_num, job->history_count, job->history_bytes,
+					 &dropped);
+	if (e)
+		return e;
+	job->assignment = assignment;
+	job->next = next;
+	job->changed = next != current;
+	job->stored = open && !replay;
+	job->dropped = dropped;
+	return ERR_OK;
 }
 
 void storage_report_submit(struct batcher *b, struct report_job *job)
 {
 	job->base.apply = report_apply;
 	job->why = NULL;
+	job->stored = false;
+	job->dropped = 0;
 	batcher_submit(b, &job->base);
 }
 
 enum err storage_reports_of_device(struct storage *s, const char *device_id, int64_t before,
-				   unsigned max, struct report_row *ret, unsigned *ret_count)
+				   unsigned max, size_t max_bytes, struct report_row *ret,
+				   unsigned *ret_count, bool *ret_more)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
+	size_t bytes = 0;
+	bool more = false;
 	int rc = SQLITE_DONE;
 
 	if (e)
@@ -90,10 +173,17 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORTS_OF_DEVICE);
 	db_bind_text(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, before);
-	sqlite3_bind_int64(st, 3, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	/* One more than asked: tells whether a next page exists. */
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct report_row *r = &ret[n];
-		size_t dl = (size_t)sqlite3_column_bytes(st, 1), bl;
+		size_t dl = (size_t)sqlite3_column_bytes(st, 1);
+		size_t bl = (size_t)sqlite3_column_bytes(st, 7);
+		if (n == max || (n && bytes + bl > max_bytes)) {
+			more = true;
+			break;
+		}
+		bytes += bl;
 		memset(r, 0, sizeof(*r));
 		r->id = sqlite3_column_int64(st, 0);
 		r->digest_len = dl <= MANIFEST_DIGEST_MAX ? dl : 0;
@@ -106,7 +196,6 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 		r->has_code = sqlite3_column_type(st, 5) != SQLITE_NULL;
 		r->code = sqlite3_column_int64(st, 5);
 		snprintf(r->media_type, sizeof(r->media_type), "%s", db_column_text(st, 6));
-		bl = (size_t)sqlite3_column_bytes(st, 7);
 		r->body = malloc(bl ? bl : 1);
 		if (!r->body) {
 			e = ERR_NOMEM;
@@ -119,7 +208,7 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 		snprintf(r->signature, sizeof(r->signature), "%s", db_column_text(st, 9));
 		n++;
 	}
-	if (!e && n < max && rc != SQLITE_DONE)
+	if (!e && !more && rc != SQLITE_DONE)
 		e = db_result(rc);
 	if (e) {
 		while (n)
@@ -127,6 +216,7 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 		return e;
 	}
 	*ret_count = n;
+	*ret_more = more;
 	return ERR_OK;
 }
 

@@ -30,6 +30,16 @@
 	"FROM assignments a JOIN deployments d ON d.id = a.deployment_id "               \
 	"JOIN manifests m ON m.id = d.manifest_id "
 
+/* A deployment that can deliver nothing any more, finished before ?1. */
+#define SQL_GC_DEPLOYMENT_DONE(d)                                                   \
+	"((" d ".status = 'canceled' AND coalesce(" d ".canceled_at, " d            \
+	".created_at) < ?1) OR (" d ".status = 'active' AND " d ".completed_at IS " \
+	"NOT NULL AND " d ".completed_at < ?1))"
+/* A manifest uploaded before ?1 that only such deployments use. */
+#define SQL_GC_MANIFEST_UNUSED(m)                                                    \
+	"(" m ".created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deployments gd WHERE " \
+	"gd.manifest_id = " m ".id AND NOT " SQL_GC_DEPLOYMENT_DONE("gd") "))"
+
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
@@ -112,7 +122,7 @@
 		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                 \
 		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                   \
 		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")      \
-	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1")                          \
+	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1 AND grp IS NOT ?2")        \
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
 	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
 	X(DEVICE_REPORT_KEY, "SELECT report_key FROM devices WHERE num = ?1")                      \
@@ -161,6 +171,32 @@
 			       "AND status = 'active' AND paused_at IS NULL "                      \
 			       "AND completed_at IS NULL")                                         \
 	X(DEPLOYMENT_REOPEN, "UPDATE deployments SET completed_at = NULL WHERE id = ?1")           \
+	/* Deleting a finished deployment: counters first, so that the delete                      \
+	 * trigger of each assignment finds nothing to decrement. */                               \
+	X(DEPLOYMENT_COUNTS_DELETE, "DELETE FROM assignment_counts WHERE deployment_id = ?1")      \
+	X(DEPLOYMENT_ASSIGNMENTS_DELETE, "DELETE FROM assignments WHERE deployment_id = ?1")       \
+	X(DEPLOYMENT_STAGES_DELETE, "DELETE FROM deployment_stages WHERE deployment_id = ?1")      \
+	X(DEPLOYMENT_DELETE, "DELETE FROM deployments WHERE id = ?1 AND (status = 'canceled' "     \
+			     "OR completed_at IS NOT NULL)")                                       \
+	/* Retry: failed and timed-out assignments start again from pending,                       \
+	 * except a device that has an active assignment elsewhere (a newer                        \
+	 * deployment won: a retry never supersedes) or already runs this                          \
+	 * sequence number. RETURNING the stage: open-stage retries give back                      \
+	 * their acknowledged failures. */                                                         \
+	X(ASSIGNMENTS_RETRY,                                                                       \
+	  "UPDATE assignments SET state = 'pending', reason = NULL, updated_at = ?2 "              \
+	  "WHERE deployment_id = ?1 AND state IN ('failed', 'timed_out') "                         \
+	  "AND NOT EXISTS (SELECT 1 FROM assignments o WHERE o.device_num = "                      \
+	  "assignments.device_num AND o.id != assignments.id AND o.state IN " SQL_ACTIVE_STATES    \
+	  ") AND (SELECT coalesce(v.reported_sequence, -1) FROM devices v "                        \
+	  "WHERE v.num = assignments.device_num) < (SELECT m.sequence_number "                     \
+	  "FROM deployments d JOIN manifests m ON m.id = d.manifest_id WHERE d.id = ?1) "          \
+	  "RETURNING stage")                                                                       \
+	X(ASSIGNMENTS_FAILED_COUNT, "SELECT count(*) FROM assignments WHERE deployment_id = ?1 "   \
+				    "AND state IN ('failed', 'timed_out')")                        \
+	X(DEPLOYMENT_RETRIED,                                                                      \
+	  "UPDATE deployments SET completed_at = NULL, failures_acknowledged = "                   \
+	  "max(0, failures_acknowledged - ?2) WHERE id = ?1")                                      \
 	X(ASSIGNMENTS_CANCEL,                                                                      \
 	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                               \
 	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)              \
@@ -205,12 +241,22 @@
 			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "       \
 			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                          \
 			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")           \
-	X(DEPLOYMENT_FOR_JOIN, "SELECT d.id, d.manifest_id, d.completed_at FROM deployments d "    \
-			       "WHERE d.status = 'active' AND ((d.target_kind = 'group' "          \
-			       "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "   \
-			       "OR (d.target_kind = 'tag' AND d.target_value IN "                  \
-			       "(SELECT tag FROM device_tags WHERE device_num = ?1))) "            \
-			       "ORDER BY d.id DESC LIMIT 1")                                       \
+	/* The newest active deployment of the device's group or tags, unless                      \
+	 * the device's active assignment is of a deployment at least as new or                    \
+	 * of a higher sequence number: a join never offers a rollback. */                         \
+	X(DEPLOYMENT_FOR_JOIN,                                                                     \
+	  "SELECT c.id, c.manifest_id, c.completed_at FROM (SELECT d.id, d.manifest_id, "          \
+	  "d.completed_at, m.sequence_number AS seq FROM deployments d "                           \
+	  "JOIN manifests m ON m.id = d.manifest_id "                                              \
+	  "WHERE d.status = 'active' AND ((d.target_kind = 'group' "                               \
+	  "AND d.target_value = (SELECT grp FROM devices WHERE num = ?1)) "                        \
+	  "OR (d.target_kind = 'tag' AND d.target_value IN "                                       \
+	  "(SELECT tag FROM device_tags WHERE device_num = ?1))) "                                 \
+	  "ORDER BY d.id DESC LIMIT 1) c WHERE NOT EXISTS (SELECT 1 FROM assignments a "           \
+	  "JOIN deployments ad ON ad.id = a.deployment_id "                                        \
+	  "JOIN manifests am ON am.id = ad.manifest_id "                                           \
+	  "WHERE a.device_num = ?1 AND a.state IN " SQL_ACTIVE_STATES                              \
+	  " AND (a.deployment_id >= c.id OR am.sequence_number > c.seq))")                         \
 	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "      \
 				    "AND payload_id = ?2")                                         \
 	X(ASSIGNMENT_FOR_REPORT, "SELECT a.id, a.state FROM assignments a "                        \
@@ -223,6 +269,14 @@
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
 			 "state, progress, reason, code, media_type, body, received_at, "          \
 			 "signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")       \
+	/* An exact replay: the device's newest report, same assignment, same                      \
+	 * bytes. */                                                                               \
+	X(REPORT_IS_REPLAY, "SELECT 1 FROM (SELECT assignment_id, body FROM reports "              \
+			    "WHERE device_num = ?1 ORDER BY id DESC LIMIT 1) "                     \
+			    "WHERE assignment_id = ?2 AND body = ?3")                              \
+	X(REPORT_USAGE, "SELECT reports, bytes FROM report_usage WHERE device_num = ?1")           \
+	X(REPORT_DROP_OLDEST, "DELETE FROM reports WHERE id = (SELECT id FROM reports "            \
+			      "WHERE device_num = ?1 ORDER BY id LIMIT 1) RETURNING length(body)") \
 	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "     \
 			     "r.code, r.media_type, r.body, r.received_at, r.signature "           \
 			     "FROM reports r "                                                     \
@@ -241,6 +295,19 @@
 	  "WHERE d.id = assignments.deployment_id) < ?1")                                          \
 	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "               \
 			  "WHERE received_at < ?1 LIMIT ?2)")                                      \
+	X(CLI_CHANGES_MARK, "UPDATE cli_changes SET generation = generation + 1 WHERE id = 1")     \
+	X(CLI_CHANGES, "SELECT generation FROM cli_changes WHERE id = 1")                          \
+	X(GC_DEPLOYMENTS,                                                                          \
+	  "SELECT d.id, NULL, (SELECT coalesce(sum(c.n), 0) "                                      \
+	  "FROM assignment_counts c WHERE c.deployment_id = d.id) "                                \
+	  "FROM deployments d WHERE " SQL_GC_DEPLOYMENT_DONE("d") " ORDER BY d.id")                \
+	X(GC_MANIFESTS, "SELECT m.id, m.digest, length(m.envelope) FROM manifests m "              \
+			"WHERE " SQL_GC_MANIFEST_UNUSED("m") " ORDER BY m.id")                     \
+	X(GC_PAYLOADS,                                                                             \
+	  "SELECT p.id, p.sha256, p.size FROM payloads p WHERE p.created_at < ?1 "                 \
+	  "AND NOT EXISTS (SELECT 1 FROM manifest_payloads mp JOIN manifests gm "                  \
+	  "ON gm.id = mp.manifest_id WHERE mp.payload_id = p.id AND NOT " SQL_GC_MANIFEST_UNUSED(  \
+		  "gm") ") ORDER BY p.id")                                                         \
 	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                      \
 			"VALUES (?1, ?2, ?3, ?4)")
 

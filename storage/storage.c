@@ -412,6 +412,32 @@ enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned 
 	return e;
 }
 
+enum err storage_cli_changes_mark(struct storage *s)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CLI_CHANGES_MARK);
+	return db_result(sqlite3_step(st));
+}
+
+enum err storage_cli_changes(struct storage *s, int64_t *ret_generation)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CLI_CHANGES);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+	*ret_generation = sqlite3_column_int64(st, 0);
+	return ERR_OK;
+}
+
 void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
 {
 	struct checkpoint_stats cs = {0};

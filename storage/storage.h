@@ -30,6 +30,12 @@ void storage_free(struct storage *s);
 /* Schema versions: what the file has and what this binary knows. */
 enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want);
 
+/* The command line changed devices or assignments a running daemon keeps in
+ * memory: mark it after the change commits (migration 0012). */
+enum err storage_cli_changes_mark(struct storage *s);
+/* The counter the marks bump; the daemon reloads when it moves. */
+enum err storage_cli_changes(struct storage *s, int64_t *ret_generation);
+
 /* WAL checkpoints so far: by the checkpointer thread, and by committing
  * connections (without that thread); commits that waited for the thread
  * because the WAL had grown past 64 MiB. */

@@ -161,6 +161,10 @@ database = $DB
 synchronous = full
 [devices]
 seen_flush = 1
+# Every acknowledged report is checked by its code: keep them all (the
+# per-device bound would drop the oldest, by design).
+report_history = 100000
+report_history_size = 1G
 [manifests]
 trust_anchor = $tmp/author.pub
 [payloads]

@@ -501,19 +501,19 @@ START_TEST(test_late_joiner)
 	http_result_release(&r);
 	expect_envelope(tok[0], "seq=0", &F.m1);
 
-	/* `suitd device add` joins in the database; the running daemon offers
-	 * the envelope after SIGHUP. */
+	/* `suitd device add` joins in the database; the running daemon notices
+	 * its own command line's change within a second or two and offers the
+	 * envelope, with no SIGHUP (before, it waited for one). */
 	char out[256], cli_tok[128];
 	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "device", "add", "cli-dev", "--group",
 				     "late", (char *)NULL),
 			 0);
 	snprintf(cli_tok, sizeof(cli_tok), "%.*s", (int)strcspn(out, "\n"), out);
 	assert_assignment(g, "cli-dev", "pending", "");
-	expect_nothing(cli_tok, "seq=0");
-	kill(P.pid, SIGHUP);
-	for (int i = 0; i < 100 && !harness_log_contains(&P, "reloaded"); i++)
-		usleep(50000);
-	ck_assert(harness_log_contains(&P, "reloaded"));
+	for (int i = 0; i < 50 && !harness_log_contains(&P, "after a command-line change"); i++)
+		usleep(100000);
+	ck_assert(harness_log_contains(&P, "reloaded the active assignments after a "
+					   "command-line change"));
 	/* HEAD answers like GET without the body, and delivers nothing
 	 * (api/deployments.c: "only a GET delivers"). */
 	{
@@ -554,6 +554,198 @@ START_TEST(test_late_joiner)
 	assert_status(&r, 200);
 	http_result_release(&r);
 	assert_assignment(g, "stay", "skipped", "device runs sequence 4");
+}
+END_TEST
+
+/* Joining a group or tag never offers a rollback. The outside review's
+ * repro: deployment A (sequence 1) to tag beta, device x1 created,
+ * deployment B (sequence 2) to x1, then PATCH x1 {"tags": ["beta"]}: B's
+ * assignment was canceled, superseded by A, and x1 was offered sequence 1.
+ * A join now never replaces an active assignment of a newer deployment or
+ * of a higher sequence number; a newer, higher one still joins. */
+START_TEST(test_join_no_rollback)
+{
+	char tok[128], tok2[128], json[256], reason[64];
+	struct manifest m2;
+	struct http_result r;
+	long a, b, c, d;
+
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"tag\":\"beta\"}}",
+		 F.m1.digest);
+	a = deploy(json, NULL);
+	add_device("x1", NULL, tok, sizeof(tok));
+	b = deploy_devices(&m2, "[\"x1\"]");
+	api("PATCH", "/api/v1/devices/x1", "{\"tags\":[\"beta\"]}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(b, "x1", "pending", "");
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM assignments a JOIN devices d "
+					     "ON d.num = a.device_num WHERE d.id = 'x1'"),
+			 1);
+	expect_envelope(tok, "seq=0", &m2);
+	assert_counts(a, "");
+
+	/* A PATCH that repeats the device's tags and group changes no
+	 * membership: nothing joins. */
+	api("PATCH", "/api/v1/devices/x1", "{\"tags\":[\"beta\"],\"group\":null}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	assert_assignment(b, "x1", "delivered", "");
+
+	/* Newer and higher: joining supersedes the older, lower assignment. */
+	add_device("x2", NULL, tok2, sizeof(tok2));
+	c = deploy_devices(&F.m1, "[\"x2\"]");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"tag\":\"gamma\"}}",
+		 m2.digest);
+	d = deploy(json, NULL);
+	api("PATCH", "/api/v1/devices/x2", "{\"tags\":[\"gamma\"]}", &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	snprintf(reason, sizeof(reason), "superseded by deployment %ld", d);
+	assert_assignment(c, "x2", "canceled", reason);
+	assert_assignment(d, "x2", "pending", "");
+	expect_envelope(tok2, "seq=0", &m2);
+	manifest_release(&m2);
+}
+END_TEST
+
+/* Unknown query parameters are refused with 400 naming them (before, GET
+ * /api/v1/devices?state=failed listed every device), and so are repeated
+ * ones; the device routes likewise. Authentication comes first. */
+START_TEST(test_unknown_query)
+{
+	static const struct {
+		const char *path, *detail;
+	} bad[] = {
+		{"/api/v1/devices?state=failed",
+		 "unknown query parameter 'state'; this route takes limit after group tag "
+		 "class_id seen_since"},
+		{"/api/v1/devices?limit=1&limit=1000", "repeated query parameter 'limit'; this "
+						       "route takes limit after group tag class_id "
+						       "seen_since"},
+		{"/api/v1/deployments?Status=active", NULL},
+		{"/api/v1/devices/a/reports?limit=5&since=1", NULL},
+		{"/api/v1/status?verbose",
+		 "unknown query parameter 'verbose'; this route takes none"},
+		{"/api/v1/deployments/1/devices?state=pending&x=", NULL},
+		{"/api/v1/keys?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9", NULL},
+	};
+	struct http_result r;
+	char tok[128];
+
+	add_device("q", "grp", tok, sizeof(tok));
+	deploy_devices(&F.m1, "[\"q\"]");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		api("GET", bad[i].path, NULL, &r);
+		assert_problem(&r, 400, "invalid-request", bad[i].detail);
+		http_result_release(&r);
+	}
+	/* Known ones still work, in any order. */
+	api("GET", "/api/v1/devices?tag=x&group=grp&limit=5", NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	/* The device side: an unknown parameter is refused, nothing delivered. */
+	checkin(tok, "seq=0&sequence=0", NULL, &r);
+	assert_problem(&r, 400, "invalid-request",
+		       "unknown query parameter 'sequence'; this route takes seq sever");
+	http_result_release(&r);
+	assert_assignment(1, "q", "pending", "");
+	expect_envelope(tok, "seq=0", &F.m1);
+	/* Without credentials: 401, whatever the query. */
+	harness_request(&P, "GET", "/api/v1/devices?state=failed", NULL, NULL, NULL, 0, &r);
+	assert_status(&r, 401);
+	http_result_release(&r);
+}
+END_TEST
+
+/* The count on the line of `kind` in the table `suitd gc` prints. */
+static long gc_count(const char *out, const char *kind)
+{
+	size_t n = strlen(kind);
+
+	for (const char *line = out; line && *line; line = strchr(line, '\n'), line += !!line)
+		if (strncmp(line, kind, n) == 0 && line[n] == ' ')
+			return strtol(line + n, NULL, 10);
+	ck_abort_msg("no line '%s' in: %s", kind, out);
+	return -1;
+}
+
+/* Firmware lifecycle: a finished deployment can be deleted (an active one
+ * cannot), which frees its manifest and then its payload; the devices'
+ * reports stay. `suitd gc` lists what that would free, then deletes it. */
+START_TEST(test_lifecycle)
+{
+	char tok[128], path[160], out[1024];
+	struct http_result r;
+	long id;
+
+	add_device("life", NULL, tok, sizeof(tok));
+	id = deploy_devices(&F.m1, "[\"life\"]");
+	expect_envelope(tok, "seq=0", &F.m1);
+	report_ok(tok, rep(&F.m1, "downloading", ""));
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld", id);
+	api("DELETE", path, NULL, &r);
+	assert_problem(&r, 409, "conflict",
+		       "the deployment is active: only a completed or canceled deployment can be "
+		       "deleted (cancel it first)");
+	http_result_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/cancel", id);
+	api("POST", path, NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	sleep(1); /* the cutoff below is "before now", to the second */
+
+	/* A dry run lists the deployment, its manifest and its payload. */
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "gc", "--older-than", "0", (char *)NULL),
+			 0);
+	ck_assert_int_eq(gc_count(out, "deployments"), 1);
+	ck_assert_int_eq(gc_count(out, "manifests"), 1);
+	ck_assert_int_eq(gc_count(out, "payloads"), 1);
+	/* ... and deletes nothing; with the default age (30 days), nothing is
+	 * old enough. */
+	assert_assignment(id, "life", "canceled", "deployment canceled");
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "gc", (char *)NULL), 0);
+	ck_assert_int_eq(gc_count(out, "deployments"), 0);
+	ck_assert_int_eq(gc_count(out, "payloads"), 0);
+
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld", id);
+	api("DELETE", path, NULL, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 404);
+	http_result_release(&r);
+	api("DELETE", path, NULL, &r);
+	assert_status(&r, 404);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
+					     "'deployment.delete'"),
+			 1);
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "gc", "--older-than", "0", "--delete",
+				     (char *)NULL),
+			 0);
+	ck_assert_int_eq(gc_count(out, "deployments"), 0);
+	ck_assert_int_eq(gc_count(out, "manifests"), 1);
+	ck_assert_int_eq(gc_count(out, "payloads"), 1);
+	snprintf(path, sizeof(path), "/api/v1/manifests/%s", F.m1.digest);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 404);
+	http_result_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/payloads/%s", F.fw_sha);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 404);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM chunks"), 0);
+	/* The device's history stays. */
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM reports"), 1);
+	api("GET", "/api/v1/devices/life/reports", NULL, &r);
+	assert_status(&r, 200);
+	json_t *j = body_json(&r);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 1);
+	json_decref(j);
+	http_result_release(&r);
 }
 END_TEST
 
@@ -886,6 +1078,9 @@ int main(void)
 	tcase_add_test(tc, test_download_states);
 	tcase_add_test(tc, test_list_and_refusals);
 	tcase_add_test(tc, test_no_write_on_idle_poll);
+	tcase_add_test(tc, test_join_no_rollback);
+	tcase_add_test(tc, test_unknown_query);
+	tcase_add_test(tc, test_lifecycle);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

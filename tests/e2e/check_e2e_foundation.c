@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -454,6 +455,45 @@ START_TEST(test_refuses_newer_database)
 }
 END_TEST
 
+/* Permission bits of DIR/NAME, or -1 when it does not exist. */
+static int mode_of(const struct suitd_proc *p, const char *name)
+{
+	char file[256];
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s/%s", p->dir, name);
+	return stat(file, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* The database and its backups hold payloads and credential digests: the
+ * command line creates them for the owner alone, whatever the caller's
+ * umask (issue 23). */
+START_TEST(test_cli_file_modes)
+{
+	static const char *const files[] = {"suitd.db", "suitd.db-wal", "suitd.db-shm",
+					    "backup.db"};
+	mode_t umask_was = umask(022); /* a login shell's */
+	struct suitd_proc p;
+	char out[512], backup[192];
+
+	harness_setup(&p, "");
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 0);
+	harness_admin_key(&p);
+	snprintf(backup, sizeof(backup), "%s/backup.db", p.dir);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "backup", backup, (char *)NULL), 0);
+	/* SQLite's WAL and shared-memory files exist while the daemon runs. */
+	harness_start(&p);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int mode = mode_of(&p, files[i]);
+		ck_assert_msg(mode == 0600, "%s has mode %04o, want 0600", files[i],
+			      (unsigned)mode);
+	}
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+	umask(umask_was);
+}
+END_TEST
+
 START_TEST(test_self_signed_and_plain_warning)
 {
 	struct suitd_proc p;
@@ -471,6 +511,7 @@ START_TEST(test_self_signed_and_plain_warning)
 	harness_start(&p);
 	ck_assert(harness_log_contains(&p, "generated a self-signed certificate"));
 	ck_assert_int_eq(access(cert, R_OK), 0);
+	ck_assert_int_eq(mode_of(&p, "gen/k.pem"), 0600);
 	ck_assert_int_eq(harness_stop(&p), 0);
 	harness_cleanup(&p);
 }
@@ -561,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, test_sighup_reload);
 	tcase_add_test(tc, test_backup_online);
 	tcase_add_test(tc2, test_refuses_newer_database);
+	tcase_add_test(tc2, test_cli_file_modes);
 	tcase_add_test(tc2, test_rate_limit);
 	tcase_add_test(tc2, test_self_signed_and_plain_warning);
 	suite_add_tcase(s, tc);

@@ -37,6 +37,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <gnutls/gnutls.h>
@@ -660,6 +661,10 @@ static void hostile_config(void)
 	fprintf(f,
 		"[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntls_cert = server.pem\n"
 		"tls_key = server.key\nconnection_timeout = %d\nmax_body = 64K\nrate_limit = 0\n"
+		/* Every client of this daemon is 127.0.0.1, and test_slow_clients
+		 * holds more than 100 connections from it; the per-address limit
+		 * has a daemon of its own (test_connection_flood). */
+		"per_address_connection_limit = 0\n"
 		"[storage]\ndatabase = suitd.db\nsynchronous = normal\n"
 		"[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
 		"poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n"
@@ -750,10 +755,12 @@ START_TEST(test_request_lines)
 		{"HTTP/1.2",
 		 RAW("GET /healthz HTTP/1.2\r\nHost: localhost\r\nConnection: close\r\n\r\n"), 200,
 		 NULL, 1},
+		/* Decoded as well as it goes, then refused: the route takes no
+		 * query parameters. */
 		{"malformed percent-encoding in the query",
 		 RAW("GET /api/v1/status?%zz=%&a=%4 HTTP/1.1\r\nHost: localhost\r\n"
 		     "Authorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"),
-		 200, NULL, 1},
+		 400, "invalid-request", 1},
 	};
 	static const struct big_case big[] = {
 		/* libmicrohttpd: the request line does not fit the connection's
@@ -1225,6 +1232,231 @@ START_TEST(test_slow_clients)
 	     served, rounds, slowest);
 	soft(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id = 'slow-body'") == 0,
 	     "the trickled body created a device");
+	soft_done();
+	assert_alive();
+}
+END_TEST
+
+/* ---- One address takes every connection (issue 23, defect 5) ---- */
+
+/* The flood daemon's [server] per_address_connection_limit and
+ * handshake_timeout (its connection_timeout is the harness's, 5 s). */
+#define PER_ADDRESS	  32
+#define HANDSHAKE_TIMEOUT 1
+/* Idle TCP connections the flood opens from 127.0.0.1. */
+#define FLOOD_CONNS 2000
+/* The other client's address: all of 127.0.0.0/8 is loopback on Linux. */
+#define OTHER_CLIENT "127.0.0.2"
+
+/* A daemon of its own, with the defaults but for the two limits above. */
+static void flood_setup(void)
+{
+	char conf[128];
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(conf, sizeof(conf),
+		 "[server]\nper_address_connection_limit = %d\nhandshake_timeout = %d\n",
+		 PER_ADDRESS, HANDSHAKE_TIMEOUT);
+	harness_setup(&P, conf);
+	harness_start(&P);
+}
+
+static void flood_teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	harness_cleanup(&P);
+}
+
+/* A TCP connection from 127.0.0.1, its connect() left in progress. */
+static int flood_connect(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(daemon_port())};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EINPROGRESS,
+		      "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* Close the flood's connections that the server closed (EOF or reset)
+ * within ms; returns how many. */
+static int flood_reap(int *fds, size_t n, long ms)
+{
+	static struct pollfd pfd[FLOOD_CONNS];
+	size_t open = 0;
+	int reaped = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			pfd[open++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	if (!open || poll(pfd, (nfds_t)open, (int)ms) <= 0)
+		return 0;
+	for (size_t i = 0, j = 0; i < n; i++) {
+		char byte;
+		ssize_t got;
+		if (fds[i] < 0 || !pfd[j++].revents)
+			continue;
+		got = recv(fds[i], &byte, 1, MSG_DONTWAIT);
+		if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+			close(fds[i]);
+			fds[i] = -1;
+			reaped++;
+		}
+	}
+	return reaped;
+}
+
+static size_t discard_body(char *data, size_t size, size_t n, void *userp)
+{
+	(void)data;
+	(void)userp;
+	return size * n;
+}
+
+/* GET /healthz over TLS on a new connection from OTHER_CLIENT: its
+ * status (negative: a curl error) and how long it took. */
+static long healthz_from_other(double *ret_seconds)
+{
+	CURL *c = curl_easy_init();
+	char url[192];
+	long status = 0;
+	double t0 = now_s();
+	CURLcode rc;
+
+	ck_assert_ptr_nonnull(c);
+	snprintf(url, sizeof(url), "%s/healthz", P.url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, P.ca);
+	curl_easy_setopt(c, CURLOPT_INTERFACE, "host!" OTHER_CLIENT);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else
+		status = -(long)rc;
+	curl_easy_cleanup(c);
+	*ret_seconds = now_s() - t0;
+	return status;
+}
+
+/* 2,000 idle TCP connections from one address, no TLS handshake, each
+ * reopened as soon as the server closes it: the connections over
+ * per_address_connection_limit are closed at accept, the rest within
+ * handshake_timeout, and meanwhile a client from another address is served
+ * at once. Before: the flood held every connection slot (connection_limit)
+ * for connection_timeout and /healthz was unreachable. */
+START_TEST(test_connection_flood)
+{
+	static int fds[FLOOD_CONNS];
+	struct rlimit rl;
+	int refused = 0, served = 0, rounds = 0, left = 0;
+	double slowest = 0, t0;
+	long status = 0;
+
+	/* The flood's descriptors, and the test's own besides. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_msg(rl.rlim_max >= FLOOD_CONNS + 256, "RLIMIT_NOFILE hard limit %llu < %d",
+		      (unsigned long long)rl.rlim_max, FLOOD_CONNS + 256);
+	rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+	t0 = now_s();
+	for (size_t i = 0; i < FLOOD_CONNS; i++)
+		fds[i] = flood_connect();
+	/* Refused at accept: before handshake_timeout could have cut any, since
+	 * every connection was accepted after t0. */
+	while (refused < FLOOD_CONNS - PER_ADDRESS && now_s() - t0 < HANDSHAKE_TIMEOUT)
+		refused += flood_reap(fds, FLOOD_CONNS, 50);
+	soft(refused >= FLOOD_CONNS - PER_ADDRESS,
+	     "%d of the %d flood connections over the per-address limit %d were closed within "
+	     "%.1f s",
+	     refused, FLOOD_CONNS - PER_ADDRESS, PER_ADDRESS, now_s() - t0);
+
+	/* The flood reconnects at once, again and again; the other client
+	 * gets through each time on a new connection. */
+	for (t0 = now_s(); now_s() - t0 < 2.0 * HANDSHAKE_TIMEOUT + 1;) {
+		double took;
+		for (size_t i = 0; i < FLOOD_CONNS; i++)
+			if (fds[i] < 0)
+				fds[i] = flood_connect();
+		status = healthz_from_other(&took);
+		rounds++;
+		served += status == 200 && took < 1.0;
+		slowest = took > slowest ? took : slowest;
+		flood_reap(fds, FLOOD_CONNS, 100);
+	}
+	soft(served == rounds,
+	     "the client at " OTHER_CLIENT " was served %d of %d times within 1 s during the "
+	     "flood (slowest %.2f s, last status %ld)",
+	     served, rounds, slowest, status);
+
+	/* Those within the limit never sent a byte: cut by handshake_timeout
+	 * (connection_timeout is 5 s). */
+	for (t0 = now_s(); now_s() - t0 < HANDSHAKE_TIMEOUT + 1.5;)
+		flood_reap(fds, FLOOD_CONNS, 100);
+	for (size_t i = 0; i < FLOOD_CONNS; i++) {
+		left += fds[i] >= 0;
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	soft(left == 0, "%d flood connections still open %.1f s after the last reconnect", left,
+	     HANDSHAKE_TIMEOUT + 1.5);
+	soft_done();
+	assert_alive();
+}
+END_TEST
+
+/* A connection must bring its first request's headers within
+ * handshake_timeout of being accepted, TLS handshake included; one that
+ * has been served keeps connection_timeout for the next request. */
+START_TEST(test_first_request_deadline)
+{
+	enum { TCP_ONLY, TLS_ONLY, SERVED, CONNS };
+	static const char *const what[CONNS] = {
+		"a TCP connection that never starts the TLS handshake",
+		"a TLS connection that sends no request",
+		"a keep-alive connection after its first answer",
+	};
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	struct raw_conn c[CONNS];
+	double opened[CONNS], closed_at[CONNS];
+	char buf[1024];
+	long n;
+
+	for (int i = 0; i < CONNS; i++) {
+		opened[i] = now_s();
+		closed_at[i] = -1;
+		if (i == TCP_ONLY)
+			raw_tcp(&c[i]);
+		else
+			raw_tls(&c[i]);
+	}
+	ck_assert(raw_send(&c[SERVED], RAW(req)));
+	n = raw_recv(&c[SERVED], buf, sizeof(buf) - 1, 2000);
+	ck_assert_msg(n > 0, "no answer to GET /healthz");
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
+
+	while (now_s() - opened[0] < HANDSHAKE_TIMEOUT + 2.5) {
+		for (int i = 0; i < CONNS; i++)
+			if (closed_at[i] < 0 && peer_closed(&c[i]))
+				closed_at[i] = now_s() - opened[i];
+		usleep(50 * 1000);
+	}
+	for (int i = TCP_ONLY; i <= TLS_ONLY; i++)
+		soft(closed_at[i] >= HANDSHAKE_TIMEOUT - 0.1 &&
+			     closed_at[i] <= HANDSHAKE_TIMEOUT + 1.5,
+		     "%s: closed after %.1f s, want %d..%.1f s (handshake_timeout %d s; -1: "
+		     "still open)",
+		     what[i], closed_at[i], HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT + 1.5,
+		     HANDSHAKE_TIMEOUT);
+	soft(closed_at[SERVED] < 0, "%s: closed after %.1f s, before connection_timeout",
+	     what[SERVED], closed_at[SERVED]);
+	for (int i = 0; i < CONNS; i++)
+		raw_close(&c[i]);
 	soft_done();
 	assert_alive();
 }
@@ -2290,6 +2522,15 @@ int main(void)
 	tcase_add_test(tc, test_rollback);
 	tcase_add_test(tc, test_zz_survived);
 	suite_add_tcase(s, tc);
+	/* After the main daemon has stopped: a daemon with a per-address
+	 * limit and a short handshake_timeout. */
+	TCase *flood = tcase_create("flood");
+	tcase_set_timeout(flood, 60);
+	tcase_add_unchecked_fixture(flood, flood_setup, flood_teardown);
+	tcase_add_checked_fixture(flood, soft_reset, NULL);
+	tcase_add_test(flood, test_first_request_deadline);
+	tcase_add_test(flood, test_connection_flood);
+	suite_add_tcase(s, flood);
 	rc = check_run(s);
 	curl_global_cleanup();
 	return rc;

@@ -398,6 +398,40 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* manifest create signs only image URIs devices can fetch securely: an
+ * absolute https:// URL with a host, or '#name' of an integrated payload;
+ * other schemes only with [manifests] allow_external_uri = on (issue 23). */
+START_TEST(test_create_uri_refusals)
+{
+	static const struct {
+		const char *arg;
+		int rc;
+	} cases[] = {
+		{"--uri=http://firmware.example.com/device/v1/payloads/00", 1},
+		{"--uri=firmware.example.com/fw.bin", 1},
+		{"--uri=/device/v1/payloads/00", 1},
+		{"--uri=https://*:8443/device/v1/payloads/00", 1},
+		{"--uri=https:///fw.bin", 1},
+		{"--uri=ftp://firmware.example.com/fw.bin", 1},
+		{"--uri=https://mirror.example.com/fw.bin", 0},
+		{"--integrated", 0}, /* "#fw.bin" */
+	};
+	char name[32], file[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(name, sizeof(name), "u%zu.suit", i);
+		ck_assert_msg(create(F.key_a, name, "7", cases[i].arg) == cases[i].rc,
+			      "manifest create %s: want exit %d", cases[i].arg, cases[i].rc);
+		path_in_dir(file, sizeof(file), name);
+		ck_assert_int_eq(access(file, F_OK) == 0, cases[i].rc == 0);
+	}
+	ck_assert(harness_log_contains(&P, "is not an absolute https:// URL"));
+	/* The operator allows URIs outside suitd: then any scheme is theirs. */
+	harness_write_config(&P, "[manifests]\nallow_external_uri = on\n");
+	ck_assert_int_eq(create(F.key_a, "ext.suit", "7", "--uri=http://mirror.example.com/fw"), 0);
+}
+END_TEST
+
 START_TEST(test_reload_trust_anchors)
 {
 	struct http_result r;
@@ -440,6 +474,7 @@ int main(void)
 	tcase_add_test(tc, test_create_upload_serve);
 	tcase_add_test(tc, test_spec_vectors);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_create_uri_refusals);
 	tcase_add_test(tc, test_reload_trust_anchors);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);

@@ -139,8 +139,11 @@ START_TEST(test_full_cycle)
 	assert_assignment(id, "cycle", "confirmed", "");
 	assert_counts(id, "confirmed=1");
 
-	/* Closed: refused, not stored. */
-	report_refused(tok, rep(&F.m1, "installed", ""), 409, "conflict",
+	/* Closed: refused, not stored. An exact replay of the newest report
+	 * (a retry whose answer was lost) is accepted again and not stored. */
+	report_ok(tok, rep(&F.m1, "installed", ""));
+	ck_assert_int_eq(report_rows(), 6);
+	report_refused(tok, rep(&F.m1, "installed", "\"code\":1"), 409, "conflict",
 		       "the assignment is already confirmed");
 	report_refused(tok, rep(&F.m1, "failed", "\"reason\":\"late\""), 409, "conflict",
 		       "the assignment is already confirmed");
@@ -157,7 +160,12 @@ START_TEST(test_full_cycle)
 	long long prev = 0;
 	for (size_t i = 0; i < 6; i++) {
 		it = json_array_get(items, i);
-		ck_assert_uint_eq(json_object_size(it), 10);
+		ck_assert_uint_eq(json_object_size(it), 11);
+		/* The JSON report decoded: the same state and manifest. */
+		json_t *body = json_object_get(it, "body");
+		ck_assert(json_is_object(body));
+		ck_assert_str_eq(json_string_value(json_object_get(body, "state")), states[i]);
+		ck_assert_str_eq(json_string_value(json_object_get(body, "manifest")), F.m1.digest);
 		ck_assert(json_is_null(json_object_get(it, "signature")));
 		long long rid = json_integer_value(json_object_get(it, "id"));
 		ck_assert_int_gt(rid, 0);
@@ -198,8 +206,8 @@ START_TEST(test_full_cycle)
 END_TEST
 
 /* failed with a reason and a code: stored on the assignment; the same
- * failed report again is idempotent; anything else afterwards 409. failed
- * also from pending. */
+ * failed report again is idempotent and not stored; anything else
+ * afterwards 409. Not from pending: the device never got the manifest. */
 START_TEST(test_failed)
 {
 	char tok[128], tok2[128];
@@ -218,16 +226,20 @@ START_TEST(test_failed)
 	assert_counts(id, "failed=1");
 	report_ok(tok, again);
 	assert_assignment(id, "broken", "failed", "flash write error");
-	ck_assert_int_eq(report_rows(), 3);
+	/* Another failed report (another reason): accepted, changes and
+	 * stores nothing; the first reason stays. */
+	report_ok(tok, rep(&F.m1, "failed", "\"reason\":\"retry failed too\""));
+	assert_assignment(id, "broken", "failed", "flash write error");
+	ck_assert_int_eq(report_rows(), 2);
 	report_refused(tok, rep(&F.m1, "installed", ""), 409, "conflict",
 		       "the assignment has failed");
 	report_refused(tok, rep(&F.m1, "downloading", ""), 409, "conflict",
 		       "the assignment has failed");
 	assert_assignment(id, "broken", "failed", "flash write error");
-	ck_assert_int_eq(report_rows(), 3);
+	ck_assert_int_eq(report_rows(), 2);
 
 	j = reports_of("broken", NULL);
-	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 3);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 2);
 	it = json_array_get(json_object_get(j, "items"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(it, "state")), "failed");
 	ck_assert_str_eq(json_string_value(json_object_get(it, "reason")), "flash write error");
@@ -235,13 +247,18 @@ START_TEST(test_failed)
 	ck_assert(json_is_null(json_object_get(it, "progress")));
 	json_decref(j);
 
-	/* failed straight from pending (never checked in). */
+	/* Not from pending (never checked in): 409, nothing written, and the
+	 * manifest is still delivered at the next check-in. */
 	add_device("early", NULL, tok2, sizeof(tok2));
 	id2 = deploy_devices(&F.m1, "[\"early\"]");
 	assert_assignment(id2, "early", "pending", "");
+	report_refused(tok2, rep(&F.m1, "failed", "\"reason\":\"no space\""), 409, "conflict",
+		       "the manifest has not been delivered to this device");
+	assert_assignment(id2, "early", "pending", "");
+	ck_assert_int_eq(report_rows(), 2);
+	expect_envelope(tok2, "seq=0", &F.m1);
 	report_ok(tok2, rep(&F.m1, "failed", "\"reason\":\"no space\""));
 	assert_assignment(id2, "early", "failed", "no space");
-	ck_assert_int_eq(report_rows(), 4);
 	/* The failed assignment is not delivered any more. */
 	expect_nothing(tok2, "seq=0");
 }
@@ -319,6 +336,12 @@ START_TEST(test_refusals)
 	report_refused(tok, json, 400, "invalid-request", NULL);
 	assert_assignment(id, "owner", "pending", "");
 	ck_assert_int_eq(report_rows(), 0);
+	/* Valid, but the manifest was never delivered to the owner yet. */
+	report_refused(tok, rep(&F.m1, "downloading", ""), 409, "conflict",
+		       "the manifest has not been delivered to this device");
+	assert_assignment(id, "owner", "pending", "");
+	ck_assert_int_eq(report_rows(), 0);
+	expect_envelope(tok, "seq=0", &F.m1);
 
 	/* A reason of exactly 256 bytes is fine. */
 	memset(reason, 'r', 256);
@@ -408,6 +431,8 @@ START_TEST(test_history_pages)
 	add_device("chatty", NULL, tok, sizeof(tok));
 	add_device("other", NULL, tok2, sizeof(tok2));
 	deploy_devices(&F.m1, "[\"chatty\",\"other\"]");
+	expect_envelope(tok, "seq=0", &F.m1);
+	expect_envelope(tok2, "seq=0", &F.m1);
 	for (int i = 0; i < 25; i++) {
 		snprintf(extra, sizeof(extra), "\"progress\":%d", i * 4);
 		report_ok(tok, rep(&F.m1, "downloading", extra));
@@ -521,6 +546,32 @@ START_TEST(test_suit_reports)
 	http_result_release(&r);
 	assert_assignment(id, "spec-dev", "failed",
 			  "condition-failed at section 20 offset 4 component 0");
+	/* Both SUIT reports decoded in the history, newest first. */
+	{
+		json_t *j = reports_of("spec-dev", NULL), *items = json_object_get(j, "items");
+		ck_assert_uint_eq(json_array_size(items), 2);
+		json_t *fail = json_object_get(json_array_get(items, 0), "body");
+		json_t *ok = json_object_get(json_array_get(items, 1), "body");
+		ck_assert_str_eq(json_string_value(json_object_get(
+					 json_object_get(fail, "manifest_digest"), "value")),
+				 digest);
+		ck_assert_str_eq(json_string_value(json_object_get(
+					 json_object_get(fail, "manifest_digest"), "alg")),
+				 "sha-256");
+		json_t *res = json_object_get(fail, "result");
+		ck_assert_str_eq(json_string_value(json_object_get(res, "reason")),
+				 "condition-failed");
+		ck_assert_int_eq(json_integer_value(json_object_get(res, "code")), -42);
+		ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(res, "record"),
+								    "section")),
+				 20);
+		ck_assert(json_is_false(json_object_get(fail, "invoked")));
+		ck_assert(json_is_true(json_object_get(ok, "result")));
+		ck_assert_str_eq(json_string_value(json_object_get(
+					 json_object_get(ok, "manifest_digest"), "value")),
+				 digest);
+		json_decref(j);
+	}
 	/* Garbage and COSE-wrapped reports are refused, nothing stored. */
 	long long rows = report_rows();
 	report_ex(tok, "application/suit-report+cose", "\xa1\x01\x02", 3, &r);
@@ -587,6 +638,8 @@ START_TEST(test_group_commit)
 	}
 	snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "]");
 	deploy_devices(&F.m1, ids);
+	for (int t = 0; t < GC_THREADS; t++)
+		expect_envelope(w[t].token, "seq=0", &F.m1);
 	rows = report_rows();
 	written = harness_metric(&P, "suitd_reports_written_total");
 	commits = harness_metric(&P, "suitd_report_commits_total");
@@ -942,6 +995,178 @@ START_TEST(test_report_retention)
 }
 END_TEST
 
+/* A JSON report padded with spaces to exactly len bytes (len < size). */
+static void padded_report(char *out, size_t size, size_t len, const char *state, int progress)
+{
+	snprintf(out, size, "{\"manifest\":\"%s\",\"state\":\"%s\",\"progress\":%d}", F.m1.digest,
+		 state, progress);
+	size_t n = strlen(out);
+	ck_assert_uint_lt(len, size);
+	ck_assert_uint_le(n, len);
+	memset(out + n, ' ', len - n);
+	out[len] = '\0';
+}
+
+/* An aggregate (count(*), sum(...)) over the stored reports of `flood`. */
+static long long flood_reports(const char *aggregate)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s FROM reports r JOIN devices d ON d.num = r.device_num "
+		 "WHERE d.id = 'flood'",
+		 aggregate);
+	return harness_sql_int(&P, sql);
+}
+
+/* One device's reports are bounded by count and bytes ([devices]
+ * report_history, report_history_size): the oldest go first, the newest
+ * always stays, and /metrics counts what was dropped. Before, every report
+ * was kept: one token could add megabytes a second. */
+START_TEST(test_report_history_bound)
+{
+	char tok[128], tok2[128], extra[64], json[1100];
+	json_t *j, *items;
+
+	ck_assert_int_eq(harness_stop(&P), 0);
+	fleet_write_config("report_history = 5\nreport_history_size = 2K\n");
+	harness_start(&P);
+	add_device("flood", NULL, tok, sizeof(tok));
+	add_device("calm", NULL, tok2, sizeof(tok2));
+	deploy_delivered("flood", tok);
+	deploy_delivered("calm", tok2);
+	report_ok(tok2, rep(&F.m1, "downloading", "\"progress\":1"));
+	for (int i = 0; i < 8; i++) {
+		snprintf(extra, sizeof(extra), "\"progress\":%d", 10 + i);
+		report_ok(tok, rep(&F.m1, "downloading", extra));
+	}
+	j = reports_of("flood", NULL);
+	items = json_object_get(j, "items");
+	ck_assert_uint_eq(json_array_size(items), 5);
+	/* The newest five, newest first: progress 17 .. 13. */
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(
+			json_integer_value(json_object_get(json_array_get(items, i), "progress")),
+			17 - (int)i);
+	json_decref(j);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_dropped_total"), 3);
+	/* The other device's history is untouched. */
+	j = reports_of("calm", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "items")), 1);
+	json_decref(j);
+
+	/* By bytes: 900-byte reports, at most 2 KiB kept: two. */
+	for (int i = 0; i < 4; i++) {
+		padded_report(json, sizeof(json), 900, "downloading", 50 + i);
+		report_ok(tok, json);
+	}
+	ck_assert_int_eq(flood_reports("count(*)"), 2);
+	ck_assert_int_le(flood_reports("sum(length(body))"), 2048);
+	ck_assert_int_eq(flood_reports("max(progress)"), 53);
+	/* 5 stored before, 4 more, 2 kept. */
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_dropped_total"), 3 + 7);
+	/* One report larger than the byte bound alone is still kept. */
+	ck_assert_int_eq(harness_stop(&P), 0);
+	fleet_write_config("report_history = 5\nreport_history_size = 1K\nmax_report_size = 2K\n");
+	harness_start(&P);
+	padded_report(json, sizeof(json), 1090, "installing", 0);
+	report_ok(tok, json);
+	ck_assert_int_eq(flood_reports("count(*)"), 1);
+	assert_assignment(1, "flood", "installing", "");
+}
+END_TEST
+
+/* An exact replay of a device's newest report is accepted (a retry whose
+ * answer was lost) but stored once, and still restarts the timeout. */
+START_TEST(test_report_replay)
+{
+	char tok[128];
+
+	add_device("again", NULL, tok, sizeof(tok));
+	deploy_delivered("again", tok);
+	const char *body = rep(&F.m1, "downloading", "\"progress\":5");
+	char copy[512];
+	snprintf(copy, sizeof(copy), "%s", body);
+	report_ok(tok, copy);
+	for (int i = 0; i < 5; i++)
+		report_ok(tok, copy);
+	ck_assert_int_eq(report_rows(), 1);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_total{outcome=\"stored\"}"), 1);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_total{outcome=\"duplicate\"}"), 5);
+	/* A different report in between: the old one is new again. */
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":6"));
+	report_ok(tok, copy);
+	ck_assert_int_eq(report_rows(), 3);
+	assert_assignment(1, "again", "downloading", "");
+}
+END_TEST
+
+/* A listing's memory is bounded whatever `limit` asks: a page ends early
+ * with a `next` cursor once its bodies reach 1 MiB, and the pages together
+ * hold every report exactly once. Before, ?limit=1000 loaded every body,
+ * its base64 and a JSON tree, then failed with 413 past 8 MiB. */
+START_TEST(test_report_listing_bounded)
+{
+	enum { COUNT = 140, SIZE = 63 * 1024 };
+	char tok[128], path[160], cursor[32] = "";
+	char *json = malloc(SIZE + 1);
+	long long seen_ids[COUNT];
+	size_t total = 0, pages = 0;
+
+	ck_assert_ptr_nonnull(json);
+	ck_assert_int_eq(harness_stop(&P), 0);
+	fleet_write_config("max_report_size = 64K\nreport_history = 1000\n"
+			   "report_history_size = 64M\n");
+	harness_start(&P);
+	add_device("big", NULL, tok, sizeof(tok));
+	deploy_delivered("big", tok);
+	for (int i = 0; i < COUNT; i++) {
+		snprintf(json, SIZE + 1,
+			 "{\"manifest\":\"%s\",\"state\":\"downloading\",\"progress\":%d,"
+			 "\"code\":%d}",
+			 F.m1.digest, i % 101, i);
+		size_t n = strlen(json);
+		memset(json + n, ' ', SIZE - n);
+		json[SIZE] = '\0';
+		report_ok(tok, json);
+	}
+	free(json);
+	for (;;) {
+		struct http_result r;
+		size_t bytes = 0, i;
+		json_t *j, *item;
+		snprintf(path, sizeof(path), "/api/v1/devices/big/reports?limit=1000%s%s",
+			 cursor[0] ? "&after=" : "", cursor);
+		api("GET", path, NULL, &r);
+		assert_status(&r, 200);
+		j = body_json(&r);
+		http_result_release(&r);
+		json_array_foreach(json_object_get(j, "items"), i, item)
+		{
+			ck_assert_uint_lt(total, COUNT);
+			seen_ids[total++] = json_integer_value(json_object_get(item, "id"));
+			bytes += strlen(json_string_value(json_object_get(item, "body_base64"))) *
+				 3 / 4;
+		}
+		ck_assert_uint_gt(json_array_size(json_object_get(j, "items")), 0);
+		ck_assert_uint_le(bytes, 1 << 20);
+		pages++;
+		json_t *next = json_object_get(j, "next");
+		if (json_is_null(next)) {
+			json_decref(j);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+		json_decref(j);
+		ck_assert_uint_lt(pages, COUNT);
+	}
+	ck_assert_uint_eq(total, COUNT);
+	ck_assert_uint_ge(pages, COUNT * SIZE / (1 << 20));
+	for (size_t i = 1; i < total; i++)
+		ck_assert_int_lt(seen_ids[i], seen_ids[i - 1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -960,6 +1185,9 @@ int main(void)
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_device_timeout);
 	tcase_add_test(tc, test_report_retention);
+	tcase_add_test(tc, test_report_history_bound);
+	tcase_add_test(tc, test_report_replay);
+	tcase_add_test(tc, test_report_listing_bounded);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

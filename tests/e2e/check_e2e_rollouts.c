@@ -175,6 +175,144 @@ static long stage_devices(json_t *dep, unsigned stage)
 	return (long)json_integer_value(json_object_get(s, "devices"));
 }
 
+/* A bare SUIT_Report for manifest m with result true and a record of the
+ * invoke section (9): {99: ["", [-16, digest]], 3: [["", 9, 0, 0, {}]], 4:
+ * true}; the server maps it to confirmed. */
+static size_t suit_invoked_report(const struct manifest *m, unsigned char out[64])
+{
+	static const unsigned char head[] = {0xa3, 0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x58, 0x20};
+	static const unsigned char tail[] = {0x03, 0x81, 0x85, 0x40, 0x09,
+					     0x00, 0x00, 0xa0, 0x04, 0xf5};
+	size_t n = sizeof(head);
+
+	memcpy(out, head, n);
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+		ck_assert_int_eq(sscanf(m->digest + 2 * i, "%2x", &v), 1);
+		out[n++] = (unsigned char)v;
+	}
+	memcpy(out + n, tail, sizeof(tail));
+	return n + sizeof(tail);
+}
+
+static const struct device *device_in_stage(int stage, unsigned n, unsigned skip)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (dev[i].stage == stage && skip-- == 0)
+			return &dev[i];
+	ck_abort_msg("no device %u in stage %d", skip, stage);
+	return NULL;
+}
+
+/* A report never moves an assignment the server has not delivered. The
+ * outside review's repro: a device of a closed stage got 204 at check-in,
+ * POSTed "downloading" (204) and got the envelope at its next check-in; a
+ * SUIT_Report with an invoke record took a held device from pending to
+ * confirmed. Now both are 409, nothing is written, and the device is still
+ * held; the same in a paused deployment, where a device that already has
+ * the manifest goes on reporting. */
+START_TEST(test_reports_on_held_assignments)
+{
+	static const char not_delivered[] = "the manifest has not been delivered to this device";
+	unsigned char suit[64];
+	size_t suit_len = suit_invoked_report(&F.m1, suit);
+	struct http_result r;
+	long id;
+
+	add_devices(10);
+	id = deploy_group("{\"stages\":[50,100]}");
+	read_stages(id, 10);
+	const struct device *held = device_in_stage(2, 10, 0), *held2 = device_in_stage(2, 10, 1);
+	const struct device *open1 = device_in_stage(1, 10, 0), *open2 = device_in_stage(1, 10, 1);
+
+	expect_nothing(held->token, NULL);
+	report_refused(held->token, rep(&F.m1, "downloading", ""), 409, "conflict", not_delivered);
+	expect_nothing(held->token, NULL);
+	assert_assignment(id, held->id, "pending", "");
+	report_ex(held2->token, "application/suit-report+cose", suit, suit_len, &r);
+	assert_problem(&r, 409, "conflict", not_delivered);
+	http_result_release(&r);
+	assert_assignment(id, held2->id, "pending", "");
+	expect_nothing(held2->token, NULL);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM reports"), 0);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_reports_total{outcome=\"refused\"}"), 2);
+
+	/* Paused: a device of the open stage that has not polled yet waits and
+	 * cannot report; one that has the manifest goes on. */
+	expect_envelope(open1->token, NULL, &F.m1);
+	json_decref(action_ok(id, "pause", NULL));
+	expect_nothing(open2->token, NULL);
+	report_refused(open2->token, rep(&F.m1, "installed", ""), 409, "conflict", not_delivered);
+	assert_assignment(id, open2->id, "pending", "");
+	report_ok(open1->token, rep(&F.m1, "downloading", "\"progress\":40"));
+	assert_assignment(id, open1->id, "downloading", "");
+	report_ex(open1->token, "application/suit-report+cose", suit, suit_len, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	assert_assignment(id, open1->id, "confirmed", "");
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM reports"), 2);
+	assert_counts(id, "pending=9,confirmed=1");
+}
+END_TEST
+
+/* Retry: the failed and timed-out devices of a deployment start again from
+ * pending and get the manifest at their next check-in; one that a newer
+ * deployment took over since is left alone (a retry never supersedes); a
+ * completed deployment runs again; a canceled one cannot be retried. */
+START_TEST(test_retry)
+{
+	struct manifest m2;
+	json_t *dep, *retry;
+	long id, newer;
+
+	add_devices(4);
+	id = deploy_group("{\"failure_threshold\":100}");
+	for (unsigned i = 0; i < 4; i++)
+		expect_envelope(dev[i].token, NULL, &F.m1);
+	report_ok(dev[0].token, rep(&F.m1, "failed", "\"reason\":\"flash full\""));
+	report_ok(dev[1].token, rep(&F.m1, "failed", "\"reason\":\"power cut\""));
+	report_ok(dev[2].token, rep(&F.m1, "failed", "\"reason\":\"bad luck\""));
+	update(&dev[3]);
+	/* A newer deployment takes dev[2] over. */
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	char ids[64];
+	snprintf(ids, sizeof(ids), "[\"%s\"]", dev[2].id);
+	newer = deploy_devices(&m2, ids);
+	json_decref(wait_for(id, "completed", 0));
+
+	dep = action_ok(id, "retry", NULL);
+	retry = json_object_get(dep, "retry");
+	ck_assert_int_eq(json_integer_value(json_object_get(retry, "retried")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(retry, "not_retried")), 1);
+	ck_assert_str_eq(status_of(dep), "active");
+	json_decref(dep);
+	assert_assignment(id, dev[0].id, "pending", "");
+	assert_assignment(id, dev[1].id, "pending", "");
+	assert_assignment(id, dev[2].id, "failed", "bad luck");
+	assert_assignment(newer, dev[2].id, "pending", "");
+	assert_counts(id, "pending=2,failed=1,confirmed=1");
+	/* Delivered again at the next check-in; then the cycle as usual. */
+	expect_envelope(dev[0].token, NULL, &F.m1);
+	update(&dev[0]);
+	assert_assignment(id, dev[0].id, "confirmed", "");
+	expect_envelope(dev[2].token, NULL, &m2);
+
+	/* Nothing left to retry: 200, zero. */
+	dep = action_ok(id, "retry", NULL);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_object_get(dep, "retry"), "retried")), 0);
+	json_decref(dep);
+	json_decref(action_ok(id, "cancel", NULL));
+	action_refused(id, "retry", NULL, 409, "conflict",
+		       "the deployment is canceled: deploy the manifest again");
+	action_refused(9999, "retry", NULL, 404, "not-found", "no such deployment");
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
+					     "'deployment.retry'"),
+			 1);
+	manifest_release(&m2);
+}
+END_TEST
+
 /* Three stages open one after the other as their devices confirm; devices
  * of a closed stage get 204; the last confirmation completes it. */
 START_TEST(test_stages_advance)
@@ -457,6 +595,8 @@ int main(void)
 	tcase_add_test(tc, test_manual_pause);
 	tcase_add_test(tc, test_complete_and_join);
 	tcase_add_test(tc, test_bad_rollouts);
+	tcase_add_test(tc, test_reports_on_held_assignments);
+	tcase_add_test(tc, test_retry);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

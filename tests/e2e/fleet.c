@@ -388,9 +388,11 @@ void fleet_write_config(const char *devices_extra)
 {
 	char devices[1024];
 
+	/* devices_extra may set its own max_report_size. */
 	snprintf(devices, sizeof(devices),
 		 "auth = token\nseen_flush = 60\npoll_interval = 100\n"
-		 "poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n%s",
+		 "poll_interval_active = 10\npoll_jitter = 20\n%s%s",
+		 strstr(devices_extra, "max_report_size") ? "" : "max_report_size = 1K\n",
 		 devices_extra);
 	write_config(devices);
 }
@@ -472,6 +474,17 @@ void fleet_teardown(void)
 				    "deployment_id, stage, state, count(*) FROM assignments "
 				    "GROUP BY 1, 2, 3)"),
 		0);
+	/* The trigger-kept report usage equals the stored reports, both ways
+	 * (a device with no reports has no row or a zero one). */
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM (SELECT device_num, count(*), "
+					 "sum(length(body)) FROM reports GROUP BY 1 EXCEPT SELECT "
+					 "device_num, reports, bytes FROM report_usage)"),
+			 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM report_usage u WHERE "
+					     "u.reports != (SELECT count(*) FROM reports r "
+					     "WHERE r.device_num = u.device_num)"),
+			 0);
 	manifest_release(&F.m1);
 	free(F.fw_bytes);
 	F.fw_bytes = NULL;

@@ -5,6 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "config/config.h"
 
 #include "tests/check_run.h"
@@ -35,6 +40,8 @@ START_TEST(test_defaults)
 	ck_assert(!c->server.tls_self_signed);
 	ck_assert_uint_eq(c->server.connection_limit, 1024);
 	ck_assert_uint_eq(c->server.connection_timeout, 30);
+	ck_assert_uint_eq(c->server.per_address_limit, 64);
+	ck_assert_uint_eq(c->server.handshake_timeout, 10);
 	ck_assert_uint_eq(c->server.max_body, 1024 * 1024);
 	ck_assert_str_eq(c->storage.database, "/var/lib/suitd/suitd.db");
 	ck_assert_int_eq(c->storage.synchronous, CONFIG_SYNC_FULL);
@@ -96,6 +103,31 @@ static const struct bad_case {
 	{"[server]\nlisten = host:99999\n", 2, "server.listen", "HOST:PORT"},
 	{"[server]\nlisten = ::1:80\n", 2, "server.listen", "HOST:PORT"},
 	{"[server]\nlisten = :80\n", 2, "server.listen", "HOST:PORT"},
+	{"[server]\nper_address_connection_limit = 70000\n", 2,
+	 "server.per_address_connection_limit", "out of range 0..65536"},
+	{"[server]\nhandshake_timeout = 0\n", 2, "server.handshake_timeout", "out of range 1..300"},
+	/* Where devices fetch payloads from: an absolute https URL (issue 23). */
+	{"[server]\npublic_url = firmware.example.com\n", 2, "server.public_url",
+	 "is not an absolute URL"},
+	{"[server]\npublic_url = /device\n", 2, "server.public_url", "is not an absolute URL"},
+	{"[server]\ntls = off\npublic_url = ftp://firmware.example.com\n", 3, "server.public_url",
+	 "is not an absolute URL"},
+	{"[server]\n\npublic_url = http://firmware.example.com\n", 3, "server.public_url",
+	 "plain http:// while [server] tls = on"},
+	{"[server]\npublic_url = https://\n", 2, "server.public_url", "has no host"},
+	{"[server]\npublic_url = https:///device\n", 2, "server.public_url", "has no host"},
+	{"[server]\npublic_url = https://*:8443\n", 2, "server.public_url", "has no host"},
+	{"[server]\npublic_url = https://user:pw@fw.example.com\n", 2, "server.public_url",
+	 "user name"},
+	{"[server]\npublic_url = https://fw.example.com/?a=1\n", 2, "server.public_url",
+	 "query or fragment"},
+	{"[server]\npublic_url = https://fw.example.com/a b\n", 2, "server.public_url",
+	 "space or control"},
+	/* Listening on every address names no host for the payload URIs. */
+	{"[server]\nlisten = *:8443\n", 2, "server.listen", "needs [server] public_url"},
+	{"[server]\nthreads = 1\nlisten = 0.0.0.0:8443\n", 3, "server.listen",
+	 "needs [server] public_url"},
+	{"[server]\nlisten = [::]:8443\n", 2, "server.listen", "needs [server] public_url"},
 	{"[storage]\nsynchronous = off\n", 2, "storage.synchronous", "is not normal, full"},
 	{"[devices]\nauth = password\n", 2, "devices.auth", "is not certificate, token"},
 	{"[devices]\ndefault_group = a b\n", 2, "devices.default_group", "is not up to 128"},
@@ -169,6 +201,152 @@ START_TEST(test_diff)
 }
 END_TEST
 
+START_TEST(test_public_url_accepted)
+{
+	static const char *const ok[] = {
+		"[server]\npublic_url = https://fw.example.com\n",
+		"[server]\npublic_url = https://fw.example.com:8443/suitd/\n",
+		"[server]\npublic_url = https://[2001:db8::1]:8443\n",
+		"[server]\nlisten = *:8443\npublic_url = https://fw.example.com:8443\n",
+		"[server]\nlisten = [::]:8443\npublic_url = https://fw.example.com:8443\n",
+		/* Plain HTTP only where suitd itself serves plain HTTP. */
+		"[server]\ntls = off\npublic_url = http://fw.example.com\n",
+		"[server]\ntls = off\npublic_url = https://proxy.example.com\n",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct config *c = NULL;
+		struct diag d = {0};
+		ck_assert_msg(config_load(write_conf(ok[i]), &c, &d) == ERR_OK, "%s: %s", ok[i],
+			      d.text);
+		config_free(c);
+	}
+	unlink(path);
+}
+END_TEST
+
+/* ---- [devices] client_ca: CA certificates only (issue 23) ---- */
+
+/* This run's keys and certificates, made with OpenSSL in a temp folder. */
+static char pki[64];
+
+static X509 *test_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+		       const char *basic_constraints)
+{
+	X509 *cert = X509_new();
+	X509V3_CTX ctx;
+
+	ck_assert_ptr_nonnull(cert);
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), issuer ? 2 : 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+	X509_set_pubkey(cert, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert));
+	if (basic_constraints) {
+		X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+		X509_EXTENSION *ext =
+			X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, basic_constraints);
+		ck_assert_ptr_nonnull(ext);
+		X509_add_ext(cert, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	ck_assert(X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+	return cert;
+}
+
+/* PKI/NAME.pem holding, in order, the PEM blocks of certs and key. */
+static void pem_file(const char *name, X509 *const *certs, size_t n, EVP_PKEY *key)
+{
+	char file[128];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/%s.pem", pki, name);
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(PEM_write_X509(f, certs[i]));
+	if (key)
+		ck_assert(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+}
+
+static void pki_setup(void)
+{
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *leaf_key = EVP_EC_gen("P-256");
+	X509 *ca, *leaf, *plain;
+
+	snprintf(pki, sizeof(pki), "/tmp/suitd-check-config-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(pki));
+	ck_assert(ca_key && leaf_key);
+	ca = test_cert(ca_key, "device CA", NULL, NULL, "critical,CA:TRUE");
+	leaf = test_cert(leaf_key, "device-1", ca, ca_key, "CA:FALSE");
+	plain = test_cert(leaf_key, "no basic constraints", NULL, NULL, NULL);
+	pem_file("ca", &ca, 1, NULL);
+	pem_file("leaf", &leaf, 1, NULL);
+	pem_file("plain", &plain, 1, NULL);
+	pem_file("key", NULL, 0, ca_key);
+	pem_file("ca-and-key", &ca, 1, ca_key);
+	pem_file("ca-and-leaf", (X509 *const[]){ca, leaf}, 2, NULL);
+	pem_file("empty", NULL, 0, NULL);
+	X509_free(ca);
+	X509_free(leaf);
+	X509_free(plain);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(leaf_key);
+}
+
+static void pki_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const struct ca_case {
+	const char *auth, *file;
+	const char *why; /* NULL: loads */
+} ca_cases[] = {
+	{"certificate", "ca", NULL},
+	{"certificate", "leaf", "certificate 1 is not a CA certificate"},
+	{"certificate", "plain", "certificate 1 is not a CA certificate"},
+	{"certificate", "ca-and-leaf", "certificate 2 is not a CA certificate"},
+	{"certificate", "key", "holds a private key"},
+	{"certificate", "ca-and-key", "holds a private key"},
+	{"certificate", "empty", "holds no PEM certificate"},
+	{"certificate", "missing", "cannot open"},
+	/* Not used while auth is token, but a key there is still a secret in
+	 * the wrong place. */
+	{"token", "key", "holds a private key"},
+};
+
+START_TEST(test_client_ca)
+{
+	const struct ca_case *cc = &ca_cases[_i];
+	struct config *c = NULL;
+	struct diag d = {0};
+	char text[256];
+
+	snprintf(text, sizeof(text), "[devices]\nauth = %s\nclient_ca = %s/%s.pem\n", cc->auth, pki,
+		 cc->file);
+	if (!cc->why) {
+		ck_assert_msg(config_load(write_conf(text), &c, &d) == ERR_OK, "%s: %s", cc->file,
+			      d.text);
+		config_free(c);
+		unlink(path);
+		return;
+	}
+	ck_assert_msg(config_load(write_conf(text), &c, &d) == ERR_CONFIG, "%s loaded", cc->file);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(d.offset, 3);
+	ck_assert_str_eq(d.field, "devices.client_ca");
+	ck_assert_msg(strstr(d.text, cc->why), "'%s' lacks '%s'", d.text, cc->why);
+	unlink(path);
+}
+END_TEST
+
 /* The shipped example must load and name every key the table knows. */
 START_TEST(test_example_file_complete)
 {
@@ -215,8 +393,13 @@ int main(void)
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_public_url_accepted);
 	tcase_add_test(tc, test_example_file_complete);
 	suite_add_tcase(s, tc);
+	TCase *ca = tcase_create("client_ca");
+	tcase_add_unchecked_fixture(ca, pki_setup, pki_teardown);
+	tcase_add_loop_test(ca, test_client_ca, 0, (int)(sizeof(ca_cases) / sizeof(ca_cases[0])));
+	suite_add_tcase(s, ca);
 	rc = check_run(s);
 	return rc;
 }

@@ -18,11 +18,11 @@ static enum err h(struct api_ctx *c, const struct request *r, struct response *s
 }
 
 static const struct route table[] = {
-	{HTTP_GET, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
-	{HTTP_POST, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_BUFFERED, NULL, NULL},
-	{HTTP_GET, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
-	{HTTP_DELETE, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
-	{HTTP_GET, "/a/{id}/b/{sub}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL},
+	{HTTP_GET, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, "limit after"},
+	{HTTP_POST, "/a", h, AUTH_OPEN, ROLE_NONE, BODY_BUFFERED, NULL, NULL, NULL},
+	{HTTP_GET, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, "x"},
+	{HTTP_DELETE, "/a/{id}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
+	{HTTP_GET, "/a/{id}/b/{sub}", h, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
 };
 
 static const struct match_case {
@@ -86,13 +86,58 @@ START_TEST(test_long_path)
 }
 END_TEST
 
-/* Read "  /path:" and "    method:" lines under "paths:". */
+START_TEST(test_route_query_allowed)
+{
+	ck_assert(route_query_allowed(&table[0], "limit"));
+	ck_assert(route_query_allowed(&table[0], "after"));
+	ck_assert(!route_query_allowed(&table[0], "lim"));
+	ck_assert(!route_query_allowed(&table[0], "limit after"));
+	ck_assert(!route_query_allowed(&table[0], ""));
+	ck_assert(!route_query_allowed(&table[0], "state"));
+	ck_assert(route_query_allowed(&table[2], "x"));
+	ck_assert(!route_query_allowed(&table[1], "limit"));
+	ck_assert(!route_query_allowed(&table[1], ""));
+}
+END_TEST
+
+/* The query parameters documented for one operation must be exactly those
+ * its route reads. */
+static void query_params_check(int route, const char *documented, const char *op)
+{
+	char name[64];
+	unsigned n = 0, m = 0;
+
+	if (route < 0)
+		return;
+	const struct route *r = &routes[route];
+	for (const char *p = documented; *p; p += strspn(p, " ")) {
+		size_t len = strcspn(p, " ");
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		ck_assert_msg(route_query_allowed(r, name),
+			      "api/openapi.yaml documents query '%s' for %s, which the route "
+			      "does not read",
+			      name, op);
+		p += len;
+		n++;
+	}
+	for (const char *p = r->query; p && *p; p += strspn(p, " ")) {
+		p += strcspn(p, " ");
+		m++;
+	}
+	ck_assert_msg(n == m, "%s reads %u query parameters (%s), api/openapi.yaml lists %u", op, m,
+		      r->query ? r->query : "none", n);
+}
+
+/* Read "  /path:" and "    method:" lines under "paths:", and in each
+ * method the "- name: X" parameters followed by "in: query". */
 START_TEST(test_openapi_matches_routes)
 {
-	char file[512], line[512], current[256] = "";
+	char file[512], line[512], current[256] = "", pending[64] = "", query[256] = "",
+				   op[300] = "";
 	const char *src = getenv("SUITD_SRC");
 	bool seen[64] = {false}, in_paths = false;
 	unsigned documented = 0;
+	int route = -1;
 	FILE *f;
 
 	ck_assert_uint_le(route_count, 64);
@@ -107,6 +152,25 @@ START_TEST(test_openapi_matches_routes)
 		}
 		if (!in_paths)
 			continue;
+		const char *t = line + strspn(line, " ");
+		if (strncmp(t, "- name: ", 8) == 0) {
+			snprintf(pending, sizeof(pending), "%s", t + 8);
+			continue;
+		}
+		if (strcmp(t, "in: query") == 0 && pending[0]) {
+			size_t used = strlen(query);
+			snprintf(query + used, sizeof(query) - used, "%s%s", used ? " " : "",
+				 pending);
+		}
+		if (strncmp(t, "in: ", 4) == 0)
+			pending[0] = '\0';
+		if ((strncmp(line, "  /", 3) == 0 && line[2 + strcspn(line + 2, ":")] == ':') ||
+		    (strncmp(line, "    ", 4) == 0 && line[4] != ' ' && line[4] != '#')) {
+			/* A new path or operation ends the previous operation. */
+			query_params_check(route, query, op);
+			route = -1;
+			query[0] = '\0';
+		}
 		if (strncmp(line, "  /", 3) == 0 && line[2 + strcspn(line + 2, ":")] == ':') {
 			snprintf(current, sizeof(current), "%.*s", (int)strcspn(line + 2, ":"),
 				 line + 2);
@@ -126,6 +190,8 @@ START_TEST(test_openapi_matches_routes)
 					ck_assert_msg(!seen[i], "%s %s documented twice", method,
 						      current);
 					seen[i] = found = true;
+					route = (int)i;
+					snprintf(op, sizeof(op), "%s %s", method, current);
 				}
 			}
 			ck_assert_msg(found,
@@ -135,6 +201,7 @@ START_TEST(test_openapi_matches_routes)
 		}
 	}
 	fclose(f);
+	query_params_check(route, query, op);
 	for (unsigned i = 0; i < route_count; i++)
 		ck_assert_msg(seen[i], "route %s %s is missing from api/openapi.yaml",
 			      http_method_name(routes[i].method), routes[i].pattern);
@@ -151,6 +218,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_match, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_long_path);
 	tcase_add_test(tc, test_openapi_matches_routes);
+	tcase_add_test(tc, test_route_query_allowed);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	return rc;

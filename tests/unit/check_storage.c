@@ -8,6 +8,7 @@
 
 #include "storage/api_keys.h"
 #include "storage/batch.h"
+#include "storage/devices.h"
 #include "storage/migrations.h"
 #include "storage/payloads.h"
 #include "storage/storage.h"
@@ -152,6 +153,51 @@ START_TEST(test_api_keys)
 	storage_free(s);
 	/* 3 creations and 1 revocation; the refused ones left no row. */
 	ck_assert_int_eq(pragma_int("SELECT count(*) FROM audit_log"), 4);
+}
+END_TEST
+
+/* A device change reports whether its group or set of tags really changed:
+ * only then may it join a deployment (a PATCH that repeats them once let
+ * an older deployment supersede a newer one). */
+START_TEST(test_device_membership_change)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	static const char *const ab[] = {"a", "b"}, *const baa[] = {"b", "a", "a"},
+				 *const a[] = {"a"}, *const abc[] = {"a", "b", "c"};
+	struct device_new d = {.id = "dev", .group = "g", .tags = ab, .tag_count = 2};
+	struct device_ident ident;
+	static const struct {
+		const char *group;
+		const char *const *tags;
+		unsigned tag_count;
+		bool set_tags;
+		const char *attributes;
+		bool want;
+	} steps[] = {
+		{"g", NULL, 0, false, NULL, false},  /* the same group */
+		{NULL, baa, 3, true, NULL, false},   /* the same set, another order, a repeat */
+		{NULL, NULL, 0, false, "{}", false}, /* attributes only */
+		{"h", NULL, 0, false, NULL, true},   /* another group */
+		{"", NULL, 0, false, NULL, true},    /* no group */
+		{"", NULL, 0, false, NULL, false},   /* still none */
+		{NULL, a, 1, true, NULL, true},	     /* fewer tags */
+		{NULL, abc, 3, true, NULL, true},    /* more tags */
+		{NULL, NULL, 0, true, NULL, true},   /* none */
+		{NULL, NULL, 0, true, NULL, false},  /* still none */
+	};
+
+	ck_assert_int_eq(storage_device_insert(s, &d, "test", &ident), ERR_OK);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct device_change c = {.group = steps[i].group,
+					  .tags = steps[i].tags,
+					  .tag_count = steps[i].tag_count,
+					  .set_tags = steps[i].set_tags,
+					  .attributes = steps[i].attributes};
+		bool changed = !steps[i].want;
+		ck_assert_int_eq(storage_device_update(s, "dev", &c, &changed), ERR_OK);
+		ck_assert_msg(changed == steps[i].want, "step %zu: changed %d", i, changed);
+	}
+	storage_free(s);
 }
 END_TEST
 
@@ -332,6 +378,7 @@ int main(void)
 	tcase_add_test(tc, test_refuse_unmigrated_without_migrate);
 	tcase_add_test(tc, test_api_keys);
 	tcase_add_test(tc, test_backup);
+	tcase_add_test(tc, test_device_membership_change);
 	tcase_add_test(tc, test_checkpoint_thread);
 	tcase_add_test(tc, test_checkpoint_writer_waits);
 	tcase_add_test(tc, test_checkpoint_inline_without_thread);

@@ -113,26 +113,6 @@ static bool parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t 
 	return true;
 }
 
-/* A size in bytes with an optional K or M suffix (KiB, MiB). */
-static bool parse_size(const char *s, uint64_t *ret)
-{
-	uint64_t v, mult = 1;
-	const char *end;
-
-	if (!parse_u64_prefix(s, &v, &end))
-		return false;
-	if ((*end == 'K' || *end == 'k') && !end[1])
-		mult = 1024;
-	else if ((*end == 'M' || *end == 'm') && !end[1])
-		mult = (uint64_t)1024 * 1024;
-	else if (*end)
-		return false;
-	if (v < 1 || v > CHUNK_MAX / mult)
-		return false;
-	*ret = v * mult;
-	return true;
-}
-
 static bool parse_double(const char *s, double min, double max, bool min_open, double *ret)
 {
 	char *end;
@@ -259,7 +239,8 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 			o->devices = (unsigned)v;
 			break;
 		case OPT_CHUNK:
-			if (!parse_size(optarg, &o->chunk))
+			/* common/parse.c: K, M (KiB, MiB), as in suitd.conf. */
+			if (!parse_size(optarg, &o->chunk) || o->chunk < 1 || o->chunk > CHUNK_MAX)
 				return usage_error(
 					"--chunk '%s': bytes from 1 to 64M (K, M suffixes)",
 					optarg);
