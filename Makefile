@@ -54,7 +54,7 @@ SIM_LIBS = $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null) -lm
 
 # Layers, bottom up (DESIGN.md §1).
 LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c api/*.c) \
-	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/cli_gc.c server/run.c
+	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
 SIM_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suit-sim/*.c))
@@ -71,7 +71,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .SECONDARY:
 
-.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run check stress coverage fuzz lint install clean
+.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check stress coverage fuzz lint install verify-install clean
 
 all: $(BUILD)/suitd $(BUILD)/suit-sim
 
@@ -176,11 +176,21 @@ fuzz: deps-fuzz
 			| tr '\n' ' '; echo; \
 	done
 
+# `make run CONF=FILE DEV_STATE=DIR`: another configuration, and the folder
+# of its admin key (one per database; tools/dev-run.sh).
+CONF ?= config/dev.conf
+DEV_STATE ?= .dev
 run: deps all
-	@tools/dev-run.sh $(BUILD)/suitd config/dev.conf
+	@DEV_STATE='$(DEV_STATE)' tools/dev-run.sh $(BUILD)/suitd '$(CONF)'
+
+# Removes DEV_STATE (.dev/): make run's database, keys, certificate and the
+# tour's files. Nothing else.
+dev-reset:
+	@DEV_STATE='$(DEV_STATE)' tools/dev-reset.sh
 
 # Unit suites, then end-to-end suites against the real binary, then the
-# checks on the shipped files (man pages, systemd unit, example config).
+# checks on the shipped files (man pages, systemd unit, example config),
+# make run and the README tour (tests/tour.sh), and crash consistency.
 check: deps-check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
@@ -191,6 +201,7 @@ check: deps-check
 		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done
 	@tests/files.sh $(BUILD)/suitd
+	@$(TEST_ENV) tests/tour.sh $(BUILD)
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 
 # The device-token revocation race test (issue 23) at full size: make check
@@ -228,6 +239,11 @@ install: $(BUILD)/suitd $(BUILD)/suit-sim
 	install -m 0644 systemd/suitd.socket $(DESTDIR)$(UNITDIR)/suitd.socket
 	install -m 0644 systemd/suitd.sysusers $(DESTDIR)$(SYSUSERSDIR)/suitd.conf
 	install -m 0644 systemd/suitd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/suitd.conf
+
+# systemd-analyze verify on the units `make install` installed, with the
+# same PREFIX and DESTDIR (docs/operations.md; tools/verify-units.sh).
+verify-install:
+	@tools/verify-units.sh '$(DESTDIR)' '$(UNITDIR)' '$(BINDIR)' '$(SYSCONFDIR)' '$(MANDIR)'
 
 clean:
 	rm -rf build

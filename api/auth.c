@@ -30,8 +30,13 @@ bool auth_key_name_valid(const char *name)
 	return true;
 }
 
-enum err auth_key_create(struct storage *s, const char *name, enum role role, const char *actor,
-			 char secret_out[SECRET_TEXT_MAX])
+bool auth_key_lifetime_valid(uint64_t seconds)
+{
+	return seconds >= 1 && seconds <= BOUND_KEY_LIFETIME_MAX;
+}
+
+enum err auth_key_create(struct storage *s, const char *name, enum role role, int64_t expires_at,
+			 const char *actor, char secret_out[SECRET_TEXT_MAX])
 {
 	char secret[SECRET_TEXT_MAX];
 	uint8_t hash[SHA256_LEN];
@@ -43,7 +48,7 @@ enum err auth_key_create(struct storage *s, const char *name, enum role role, co
 	if (e)
 		return e;
 	crypto_sha256(secret, strlen(secret), hash);
-	e = storage_api_key_insert(s, name, role, hash, actor);
+	e = storage_api_key_insert(s, name, role, hash, expires_at, actor);
 	if (!e)
 		memcpy(secret_out, secret, sizeof(secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -76,13 +81,23 @@ enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role 
 		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
 	if (e)
 		return api_fail(res, e, "cannot check the API key");
-	if (key.revoked_at)
+	int64_t now = time_now();
+	/* Revoked and expired get the same answer as an unknown key; the
+	 * reason goes to the log, with the key's name (never the key). */
+	if (key.revoked_at) {
+		log_notice("api key '%s' refused: revoked", key.name);
 		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
+	}
+	if (key.expires_at && now >= key.expires_at) {
+		char at[RFC3339_LEN];
+		time_format_rfc3339(key.expires_at, at);
+		log_notice("api key '%s' refused: expired at %s", key.name, at);
+		return api_fail(res, ERR_UNAUTHORIZED, "the API key is not valid");
+	}
 	if (key.role < need)
 		return api_fail(res, ERR_FORBIDDEN,
 				"this operation needs the %s role; key '%s' has %s",
 				role_name(need), key.name, role_name(key.role));
-	int64_t now = time_now();
 	if (now - key.last_used_at >= TOUCH_INTERVAL_S)
 		(void)storage_api_key_touch(ctx->storage, hash, now); /* best effort */
 	*ret_key = key;
@@ -136,16 +151,17 @@ static enum err device_by_token(struct api_ctx *ctx, const char *authorization,
 	if (len == 0 || len > BOUND_BEARER_MAX)
 		return ERR_UNAUTHORIZED;
 	crypto_sha256(token, len, hash);
+	int64_t now = time_now(), until;
 	if (!ctx->tokens)
-		return storage_device_by_token(ctx->storage, hash, ret);
-	if (token_cache_get(ctx->tokens, hash, ret))
+		return storage_device_by_token(ctx->storage, hash, now, ret, &until);
+	if (token_cache_get(ctx->tokens, hash, now, ret))
 		return ERR_OK;
 	/* Before the read: a rotation or deletion that commits after it clears
 	 * the cache, and the put of the row read here is refused. */
 	uint64_t generation = token_cache_generation(ctx->tokens);
-	enum err e = storage_device_by_token(ctx->storage, hash, ret);
-	if (!e)
-		token_cache_put(ctx->tokens, generation, hash, ret);
+	enum err e = storage_device_by_token(ctx->storage, hash, now, ret, &until);
+	if (!e) /* a previous token in its grace is cached until it ends */
+		token_cache_put(ctx->tokens, generation, hash, ret, until);
 	return e;
 }
 

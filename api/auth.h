@@ -14,12 +14,17 @@
 /* Key names: [A-Za-z0-9._-]{1,64}. */
 bool auth_key_name_valid(const char *name);
 
-/* Create a key; the secret (shown once) goes to secret_out. */
-enum err auth_key_create(struct storage *s, const char *name, enum role role, const char *actor,
-			 char secret_out[SECRET_TEXT_MAX]);
+/* A key's lifetime, in seconds: 1 to BOUND_KEY_LIFETIME_MAX. */
+bool auth_key_lifetime_valid(uint64_t seconds);
+
+/* Create a key that stops at expires_at (seconds since the epoch; 0 =
+ * never); the secret (shown once) goes to secret_out. */
+enum err auth_key_create(struct storage *s, const char *name, enum role role, int64_t expires_at,
+			 const char *actor, char secret_out[SECRET_TEXT_MAX]);
 
 /* Check an Authorization header against the key store and the role a route
- * needs. ERR_UNAUTHORIZED (missing, malformed, unknown or revoked key) or
+ * needs. ERR_UNAUTHORIZED (missing, malformed, unknown, revoked or expired
+ * key: why a known key was refused is logged at notice level) or
  * ERR_FORBIDDEN (role too low), with res detail set; *ret_key on success. */
 enum err auth_require(struct api_ctx *ctx, const char *authorization, enum role need,
 		      struct api_key *ret_key, struct response *res);

@@ -12,6 +12,7 @@
 #include "api/input.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "suit/suit.h"
 #include "tracker/assignments.h"
@@ -295,11 +296,30 @@ static bool time_parse(const char *text, int64_t *ret)
 	return true;
 }
 
+/* A sequence-number query parameter: a decimal up to 2^63 - 1. */
+static enum err sequence_param(const struct request *req, struct response *res, const char *name,
+			       bool *ret_has, uint64_t *ret)
+{
+	const char *text = req->query(req, name);
+
+	*ret_has = false;
+	if (!text)
+		return ERR_OK;
+	if (!parse_u64(text, ret) || *ret > INT64_MAX)
+		return api_fail(res, ERR_INVALID,
+				"%s must be a sequence number (a decimal integer)", name);
+	*ret_has = true;
+	return ERR_OK;
+}
+
 enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	struct device_filter f = {.group = req->query(req, "group"), .tag = req->query(req, "tag")};
 	const char *class_text = req->query(req, "class_id"),
-		   *since = req->query(req, "seen_since");
+		   *since = req->query(req, "seen_since"),
+		   *not_since = req->query(req, "not_seen_since"),
+		   *state = req->query(req, "assignment_state");
+	enum assignment_state st;
 	uint8_t class_id[16];
 	struct device *items;
 	unsigned limit, n = 0;
@@ -320,6 +340,32 @@ enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct
 					"seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) or "
 					"seconds since the epoch");
 		f.has_seen_since = true;
+	}
+	if (not_since) {
+		if (!time_parse(not_since, &f.not_seen_since))
+			return api_fail(
+				res, ERR_INVALID,
+				"not_seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) "
+				"or seconds since the epoch");
+		f.has_not_seen_since = true;
+	}
+	if ((e = sequence_param(req, res, "sequence", &f.has_sequence, &f.sequence)) ||
+	    (e = sequence_param(req, res, "sequence_below", &f.has_sequence_below,
+				&f.sequence_below)))
+		return e;
+	if (state) {
+		if (!assignment_state_parse(state, &st))
+			return api_fail(res, ERR_INVALID,
+					"assignment_state must be an assignment state (pending, "
+					"delivered, ..., failed, timed_out, canceled, skipped)");
+		f.assignment_state = assignment_state_name(st);
+	}
+	/* The seen filters compare database values: write the sightings still
+	 * in memory first, so that a device seen a second ago counts. */
+	if (ctx->seen &&
+	    (f.has_seen_since || f.has_not_seen_since || f.has_sequence || f.has_sequence_below)) {
+		unsigned flushed;
+		seen_flush(ctx->seen, ctx->storage, &flushed);
 	}
 	items = calloc(limit + 1, sizeof(*items));
 	if (!items)
@@ -458,22 +504,33 @@ enum err api_devices_delete(struct api_ctx *ctx, const struct request *req, stru
 
 enum err api_devices_token(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
+	const char *grace_text = req->query(req, "grace");
 	char token[SECRET_TEXT_MAX];
 	uint8_t hash[SHA256_LEN];
+	uint64_t grace = 0;
+	int64_t until;
 	enum err e = id_param(req, res);
 
 	if (e)
 		return e;
+	if (grace_text && (!parse_duration(grace_text, &grace) || grace > BOUND_TOKEN_GRACE_MAX))
+		return api_fail(res, ERR_INVALID,
+				"grace must be a duration of at most 168h (7 days): seconds, or "
+				"a number with s, m or h (90s, 15m, 24h)");
 	if ((e = auth_device_token_new(token, hash)))
 		return e;
-	/* The old token stops working in the same transaction. */
-	e = storage_device_set_token(ctx->storage, req->params[0], hash, req->key->name);
+	/* The old token stops in the same transaction, or at the end of the
+	 * grace; an older one still in its grace stops now. */
+	e = storage_device_set_token(ctx->storage, req->params[0], hash, (int64_t)grace,
+				     req->key->name, &until);
 	token_cache_clear(ctx->tokens); /* after the commit, as in delete */
 	if (e) {
 		OPENSSL_cleanse(token, sizeof(token));
 		return not_found_or(e, res, "rotate the token of");
 	}
-	e = response_json(res, 200, json_pack("{s:s, s:s}", "id", req->params[0], "token", token));
+	e = response_json(res, 200,
+			  json_pack("{s:s, s:s, s:o}", "id", req->params[0], "token", token,
+				    "previous_token_expires_at", time_or_null(until)));
 	OPENSSL_cleanse(token, sizeof(token));
 	if (!e)
 		e = response_header_set(res, "Cache-Control", "no-store");

@@ -7,6 +7,7 @@
 
 #include "api/auth.h"
 #include "api/input.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 
 static json_t *time_or_null(int64_t t)
@@ -21,9 +22,10 @@ static json_t *time_or_null(int64_t t)
 
 static json_t *key_json(const struct api_key *k)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", k->name, "role", role_name(k->role),
-			 "created_at", time_or_null(k->created_at), "last_used_at",
-			 time_or_null(k->last_used_at), "revoked_at", time_or_null(k->revoked_at));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", k->name, "role",
+			 role_name(k->role), "created_at", time_or_null(k->created_at),
+			 "last_used_at", time_or_null(k->last_used_at), "revoked_at",
+			 time_or_null(k->revoked_at), "expires_at", time_or_null(k->expires_at));
 }
 
 enum err api_keys_list(struct api_ctx *ctx, const struct request *req, struct response *res)
@@ -53,31 +55,67 @@ enum err api_keys_list(struct api_ctx *ctx, const struct request *req, struct re
 	return response_json(res, 200, api_page_json(items, n > limit, last));
 }
 
+/* "expires_in": seconds as a JSON integer, or a duration string as in the
+ * config ("3600", "90m", "720h"); absent or null: the key never expires.
+ * *ret_seconds is 0 then. */
+static enum err expires_in_member(json_t *body, struct response *res, uint64_t *ret_seconds)
+{
+	json_t *v = json_object_get(body, "expires_in");
+	uint64_t seconds = 0;
+	bool ok;
+
+	if (!v || json_is_null(v)) {
+		*ret_seconds = 0;
+		return ERR_OK;
+	}
+	if (json_is_integer(v)) {
+		ok = json_integer_value(v) > 0;
+		seconds = ok ? (uint64_t)json_integer_value(v) : 0;
+	} else {
+		ok = json_is_string(v) && parse_duration(json_string_value(v), &seconds);
+	}
+	if (!ok || !auth_key_lifetime_valid(seconds))
+		return api_fail(res, ERR_INVALID,
+				"field 'expires_in' must be seconds from 1 to %d, or a duration "
+				"such as \"90m\" or \"720h\" (s, m, h); leave it out for a key "
+				"that does not expire",
+				BOUND_KEY_LIFETIME_MAX);
+	*ret_seconds = seconds;
+	return ERR_OK;
+}
+
 enum err api_keys_create(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	json_auto_t *body = NULL;
 	const char *name, *role_text;
 	char secret[SECRET_TEXT_MAX];
+	uint64_t lifetime = 0;
+	int64_t expires_at = 0;
 	enum role role;
 	enum err e;
 
 	if ((e = api_json_body(req, res, &body)))
 		return e;
 	if ((e = api_json_string(body, "name", BOUND_KEY_NAME_MAX, res, &name)) ||
-	    (e = api_json_string(body, "role", 16, res, &role_text)))
+	    (e = api_json_string(body, "role", 16, res, &role_text)) ||
+	    (e = expires_in_member(body, res, &lifetime)))
 		return e;
 	if (!auth_key_name_valid(name))
 		return api_fail(res, ERR_INVALID, "field 'name' must match [A-Za-z0-9._-]{1,64}");
 	if (!role_parse(role_text, &role))
 		return api_fail(res, ERR_INVALID, "field 'role' must be reader, operator or admin");
-	e = auth_key_create(ctx->storage, name, role, req->key->name, secret);
+	if (lifetime)
+		expires_at = time_now() + (int64_t)lifetime;
+	e = auth_key_create(ctx->storage, name, role, expires_at, req->key->name, secret);
 	if (e == ERR_EXISTS)
-		return api_fail(res, e, "an active key named '%s' exists", name);
+		return api_fail(res, e,
+				"a key named '%s' exists (revoke it first, even when expired)",
+				name);
 	if (e)
 		return api_fail(res, e, "cannot create the key");
-	e = response_json(
-		res, 201,
-		json_pack("{s:s, s:s, s:s}", "name", name, "role", role_name(role), "key", secret));
+	e = response_json(res, 201,
+			  json_pack("{s:s, s:s, s:s, s:o}", "name", name, "role", role_name(role),
+				    "key", secret, "expires_at", time_or_null(expires_at)));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (!e)
 		e = response_header_set(res, "Cache-Control", "no-store");

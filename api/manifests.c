@@ -35,10 +35,15 @@ enum err manifest_policy_new(const struct config *config, struct manifest_policy
 	struct manifest_policy *p = calloc(1, sizeof(*p));
 	enum err e = p ? suit_keyring_new(&p->keyring) : ERR_NOMEM;
 
+	/* A file that does not load is a config error at the line naming it. */
 	for (unsigned i = 0; !e && i < config->manifests.trust_anchors.count; i++)
-		e = suit_keyring_add_pem(p->keyring, config->manifests.trust_anchors.items[i], d);
+		if ((e = suit_keyring_add_pem(p->keyring, config->manifests.trust_anchors.items[i],
+					      d)))
+			config_diag_key(config, d, "manifests", "trust_anchor", i);
 	for (unsigned i = 0; !e && i < config->manifests.hmac_keys.count; i++)
-		e = suit_keyring_add_hmac(p->keyring, config->manifests.hmac_keys.items[i], d);
+		if ((e = suit_keyring_add_hmac(p->keyring, config->manifests.hmac_keys.items[i],
+					       d)))
+			config_diag_key(config, d, "manifests", "hmac_key", i);
 	if (e) {
 		if (p)
 			suit_keyring_free(p->keyring);

@@ -1,8 +1,15 @@
 #include "api/ops.h"
 
+#include <inttypes.h>
+
 #include "common/timeutil.h"
 #include "common/version.h"
 #include "storage/batch.h"
+#include "storage/fleet_stats.h"
+#include "tracker/transitions.h"
+
+_Static_assert(ASSIGN__COUNT <= METRICS_REPORT_STATE_SLOTS,
+	       "METRICS_REPORT_STATE_SLOTS must hold every assignment state");
 
 enum err api_ops_healthz(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
@@ -19,11 +26,119 @@ enum err api_ops_readyz(struct api_ctx *ctx, const struct request *req, struct r
 	return response_text(res, 200, "text/plain; charset=utf-8", "ready\n");
 }
 
+/* What /metrics reads from the database, each at a cost that does not grow
+ * with the fleet except the device counts, kept for a minute
+ * (docs/operations.md, Monitoring). */
+struct fleet {
+	struct fleet_deployments deployments;
+	struct fleet_assignments assignments;
+	struct metrics_devices devices;
+	uint64_t db_bytes, db_free_bytes;
+};
+
+/* The window of suitd_devices_seen: the longest idle poll interval a device
+ * is given ([devices] poll_interval plus poll_jitter %), plus seen_flush,
+ * since last-seen times reach the database in batches. */
+static int64_t seen_window(const struct config *c)
+{
+	return (int64_t)c->devices.poll_interval +
+	       (int64_t)c->devices.poll_interval * c->devices.poll_jitter / 100 +
+	       (int64_t)c->devices.seen_flush;
+}
+
+static enum err devices_read(void *cls, struct metrics_devices *ret)
+{
+	struct api_ctx *ctx = cls;
+	uint64_t registered, seen;
+	enum err e = storage_fleet_devices(ctx->storage, time_now() - seen_window(ctx->config),
+					   &registered, &seen);
+
+	if (!e)
+		*ret = (struct metrics_devices){.registered = registered, .seen = seen};
+	return e;
+}
+
+static enum err fleet_read(struct api_ctx *ctx, struct fleet *f)
+{
+	enum err e = storage_fleet_deployments(ctx->storage, &f->deployments);
+
+	if (!e)
+		e = storage_fleet_assignments(ctx->storage, &f->assignments);
+	if (!e)
+		e = metrics_devices_get(ctx->metrics, time_mono_usec(), devices_read, ctx,
+					&f->devices);
+	if (!e)
+		e = storage_fleet_database_size(ctx->storage, &f->db_bytes, &f->db_free_bytes);
+	return e;
+}
+
+static enum err fleet_render(const struct api_ctx *ctx, const struct fleet *f, struct buf *out)
+{
+	enum err e = ERR_OK;
+
+#define EMIT(...) METRICS_EMIT(e, out, __VA_ARGS__)
+
+	EMIT("# HELP suitd_deployments Deployments by status.\n"
+	     "# TYPE suitd_deployments gauge\n");
+	for (unsigned i = 0; i <= DEPLOYMENT_CANCELED; i++)
+		EMIT("suitd_deployments{status=\"%s\"} %" PRIu64 "\n",
+		     deployment_status_name((enum deployment_status)i),
+		     f->deployments.by_status[i]);
+	EMIT("# HELP suitd_deployments_auto_paused Deployments suitd paused itself (failures "
+	     "beyond failure_threshold) and no operator has resumed or canceled yet.\n"
+	     "# TYPE suitd_deployments_auto_paused gauge\n"
+	     "suitd_deployments_auto_paused %" PRIu64 "\n",
+	     f->deployments.paused_auto);
+	EMIT("# HELP suitd_assignments Assignments by state, of every deployment in the "
+	     "database.\n"
+	     "# TYPE suitd_assignments gauge\n");
+	for (unsigned i = 0; i < ASSIGN__COUNT; i++)
+		EMIT("suitd_assignments{state=\"%s\"} %" PRIu64 "\n",
+		     assignment_state_name((enum assignment_state)i), f->assignments.by_state[i]);
+	EMIT("# HELP suitd_reports_stored_total Stored device reports by the state they "
+	     "report.\n"
+	     "# TYPE suitd_reports_stored_total counter\n");
+	for (unsigned i = 0; i < ASSIGN__COUNT; i++)
+		if (report_state_reportable((enum assignment_state)i))
+			EMIT("suitd_reports_stored_total{state=\"%s\"} %" PRIu64 "\n",
+			     assignment_state_name((enum assignment_state)i),
+			     atomic_load_explicit(&ctx->metrics->reports_stored[i],
+						  memory_order_relaxed));
+	EMIT("# HELP suitd_devices Registered devices (read at most once a minute).\n"
+	     "# TYPE suitd_devices gauge\n"
+	     "suitd_devices %" PRIu64 "\n"
+	     "# HELP suitd_devices_seen Devices seen in the last %" PRId64 " s: [devices] "
+	     "poll_interval plus poll_jitter plus seen_flush (read at most once a minute).\n"
+	     "# TYPE suitd_devices_seen gauge\n"
+	     "suitd_devices_seen %" PRIu64 "\n",
+	     f->devices.registered, seen_window(ctx->config), f->devices.seen);
+	EMIT("# HELP suitd_database_size_bytes Size of the database ([storage] database), "
+	     "WAL content included.\n"
+	     "# TYPE suitd_database_size_bytes gauge\n"
+	     "suitd_database_size_bytes %" PRIu64 "\n"
+	     "# HELP suitd_database_free_bytes Free pages inside it, reused before it "
+	     "grows.\n"
+	     "# TYPE suitd_database_free_bytes gauge\n"
+	     "suitd_database_free_bytes %" PRIu64 "\n"
+	     "# HELP suitd_database_max_size_bytes [storage] max_size (0: no cap).\n"
+	     "# TYPE suitd_database_max_size_bytes gauge\n"
+	     "suitd_database_max_size_bytes %" PRIu64 "\n",
+	     f->db_bytes, f->db_free_bytes, ctx->config->storage.max_size);
+#undef EMIT
+	return e;
+}
+
 enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
+	struct fleet f;
 	enum err e;
 
 	(void)req;
+	/* First: a database that cannot be read fails the scrape (503, like
+	 * /readyz), so Prometheus records the target as down. */
+	if ((e = fleet_read(ctx, &f)))
+		return api_fail(res, ERR_UNAVAILABLE, "cannot read the fleet counts: %s",
+				err_title(e));
 	e = metrics_render(ctx->metrics, &res->body, SUITD_VERSION, ctx->started_at);
 	if (!e && ctx->reports) {
 		/* Group commit of reports: jobs / commits is the mean batch size. */
@@ -82,6 +197,8 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "suitd_wal_writer_waits_total %llu\n",
 			       ws.background_checkpoints, ws.inline_checkpoints, ws.writer_waits);
 	}
+	if (!e)
+		e = fleet_render(ctx, &f, &res->body);
 	if (e)
 		return e;
 	res->status = 200;

@@ -190,6 +190,8 @@ static void report_done(struct batch_job *base, enum err e)
 				 1);
 	if (!e && p->job.dropped)
 		atomic_fetch_add(&p->ctx->report_outcomes.dropped, p->job.dropped);
+	if (!e && p->job.stored)
+		metrics_report_stored(p->ctx->metrics, (unsigned)p->job.r.state);
 	if (e == ERR_NOT_FOUND)
 		api_fail(p->res, ERR_CONFLICT, "this device was never assigned that manifest");
 	else if (e == ERR_CONFLICT)

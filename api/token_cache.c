@@ -14,6 +14,7 @@
 struct entry {
 	uint8_t hash[SHA256_LEN];
 	struct device_ident device;
+	int64_t until; /* a previous token's end of grace; 0 = none */
 };
 
 struct token_cache {
@@ -55,7 +56,7 @@ void token_cache_free(struct token_cache *c)
 	free(c);
 }
 
-bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN],
+bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN], int64_t now,
 		     struct device_ident *ret)
 {
 	const struct entry *e;
@@ -63,7 +64,9 @@ bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN],
 
 	pthread_rwlock_rdlock(&c->lock);
 	e = i64map_get(&c->map, key_of(hash));
-	if (e && crypto_equal(e->hash, hash, SHA256_LEN)) {
+	/* An ended grace is a miss: the database lookup then refuses it too,
+	 * and the stale entry goes with the next clear. */
+	if (e && crypto_equal(e->hash, hash, SHA256_LEN) && (!e->until || now < e->until)) {
 		*ret = e->device;
 		hit = true;
 	}
@@ -77,7 +80,7 @@ uint64_t token_cache_generation(struct token_cache *c)
 }
 
 bool token_cache_put(struct token_cache *c, uint64_t generation, const uint8_t hash[SHA256_LEN],
-		     const struct device_ident *d)
+		     const struct device_ident *d, int64_t until)
 {
 	struct entry *e = NULL;
 	bool fresh;
@@ -92,6 +95,7 @@ bool token_cache_put(struct token_cache *c, uint64_t generation, const uint8_t h
 		if (e) {
 			memcpy(e->hash, hash, SHA256_LEN);
 			e->device = *d;
+			e->until = until;
 		}
 	}
 	pthread_rwlock_unlock(&c->lock);

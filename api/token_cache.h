@@ -13,7 +13,11 @@
  *
  *	uint64_t g = token_cache_generation(c);   (before the read)
  *	storage_device_by_token(...);
- *	token_cache_put(c, g, hash, &d);           (refused after a clear) */
+ *	token_cache_put(c, g, hash, &d, until);    (refused after a clear)
+ *
+ * A previous token in its grace (POST .../token?grace=) ends at a time, not
+ * with a change that clears: its entry carries that time, and a get at or
+ * after it misses, so the token stops on time with nothing cleared. */
 #ifndef SUITD_API_TOKEN_CACHE_H
 #define SUITD_API_TOKEN_CACHE_H
 
@@ -27,14 +31,16 @@ struct token_cache;
 
 enum err token_cache_new(struct token_cache **ret);
 void token_cache_free(struct token_cache *c);
-bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN],
+/* A hit only while now (seconds since the epoch) is before the entry's end. */
+bool token_cache_get(struct token_cache *c, const uint8_t hash[SHA256_LEN], int64_t now,
 		     struct device_ident *ret);
 /* The current generation; take it before reading the database. */
 uint64_t token_cache_generation(struct token_cache *c);
-/* Store what a lookup read at generation `generation`; false when nothing
- * was stored: the cache was cleared since (or no memory). */
+/* Store what a lookup read at generation `generation`; until is when the
+ * token stops (0: no end, the current token). False when nothing was
+ * stored: the cache was cleared since (or no memory). */
 bool token_cache_put(struct token_cache *c, uint64_t generation, const uint8_t hash[SHA256_LEN],
-		     const struct device_ident *d);
+		     const struct device_ident *d, int64_t until);
 /* Forget everything and start a new generation (a token or an identity
  * changed). Call it after the change is committed. */
 void token_cache_clear(struct token_cache *c);

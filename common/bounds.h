@@ -13,6 +13,15 @@
 #define BOUND_BEARER_MAX 256
 /* Name of an API key. */
 #define BOUND_KEY_NAME_MAX 64
+/* Lifetime of an expiring API key: 10 years (87600h). Longer is "never"
+ * (leave expires_in out), and now + lifetime stays far from overflow. */
+#define BOUND_KEY_LIFETIME_MAX 315360000 /* 10 * 365 days */
+/* Grace of a rotated device token: 7 days (168h). The overlap is the time
+ * to install the new token on the device without an outage, and a week
+ * covers a device reached once a week. The replaced token is a credential
+ * being retired (a leaked one is rotated without grace): much longer, and
+ * the rotation retires nothing. */
+#define BOUND_TOKEN_GRACE_MAX 604800 /* 7 days */
 /* Problem `detail` strings. */
 #define BOUND_DETAIL_MAX 256
 /* JSON response bodies built by handlers. */

@@ -16,13 +16,19 @@ int metrics_init(struct metrics *m, const struct metrics_route *routes, unsigned
 {
 	*m = (struct metrics){.route_count = route_count, .routes = routes};
 	m->requests = calloc(route_count + 1, sizeof(*m->requests));
-	return m->requests ? 0 : -1;
+	if (!m->requests)
+		return -1;
+	pthread_mutex_init(&m->devices.lock, NULL);
+	return 0;
 }
 
 void metrics_release(struct metrics *m)
 {
+	if (!m->requests)
+		return;
 	free(m->requests);
 	m->requests = NULL;
+	pthread_mutex_destroy(&m->devices.lock);
 }
 
 static unsigned status_slot(unsigned status)
@@ -51,16 +57,39 @@ void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_
 	atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
 }
 
+void metrics_report_stored(struct metrics *m, unsigned state)
+{
+	if (m && state < METRICS_REPORT_STATE_SLOTS)
+		atomic_fetch_add_explicit(&m->reports_stored[state], 1, memory_order_relaxed);
+}
+
+enum err metrics_devices_get(struct metrics *m, uint64_t now_usec, metrics_devices_read read,
+			     void *cls, struct metrics_devices *ret)
+{
+	enum err e = ERR_OK;
+
+	pthread_mutex_lock(&m->devices.lock);
+	if (!m->devices.read_at_usec ||
+	    now_usec - m->devices.read_at_usec >= METRICS_DEVICES_MAX_AGE_USEC) {
+		struct metrics_devices v;
+		e = read(cls, &v);
+		if (!e) {
+			m->devices.v = v;
+			m->devices.read_at_usec = now_usec ? now_usec : 1;
+		}
+	}
+	if (!e)
+		*ret = m->devices.v;
+	pthread_mutex_unlock(&m->devices.lock);
+	return e;
+}
+
 enum err metrics_render(struct metrics *m, struct buf *out, const char *version, int64_t started_at)
 {
 	enum err e = ERR_OK;
 	uint64_t cumulative = 0;
 
-#define EMIT(...)                                         \
-	do {                                              \
-		if (!e)                                   \
-			e = buf_printf(out, __VA_ARGS__); \
-	} while (0)
+#define EMIT(...) METRICS_EMIT(e, out, __VA_ARGS__)
 
 	EMIT("# HELP suitd_build_info Build information.\n# TYPE suitd_build_info gauge\n"
 	     "suitd_build_info{version=\"%s\"} 1\n",

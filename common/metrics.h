@@ -3,20 +3,38 @@
 #ifndef SUITD_COMMON_METRICS_H
 #define SUITD_COMMON_METRICS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "common/buf.h"
 
 /* Status codes counted one by one; anything else lands in "other". */
-#define METRICS_STATUSES \
-	200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 409, 413, 415, 416, 422, 429, 500, 503
-#define METRICS_STATUS_SLOTS 19 /* the list above + other */
+#define METRICS_STATUSES                                                                          \
+	200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 409, 413, 415, 416, 422, 429, 500, 503, \
+		507
+#define METRICS_STATUS_SLOTS 20 /* the list above + other */
 /* Request duration histogram upper bounds, in microseconds. */
 #define METRICS_BUCKETS_US                                                                     \
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, \
 		2500000, 10000000
 #define METRICS_BUCKET_COUNT 15
+
+/* Stored device reports by the state they report: one slot per value of
+ * enum assignment_state (storage/deployments.h; api/ops.c asserts it fits). */
+#define METRICS_REPORT_STATE_SLOTS 16
+
+/* How long the device counts of /metrics are kept: reading them counts index
+ * entries, O(devices), so a scrape reads them at most once a minute. */
+#define METRICS_DEVICES_MAX_AGE_USEC (60 * 1000000ull)
+
+struct metrics_devices {
+	uint64_t registered;
+	uint64_t seen; /* last check-in within the window api/ops.c gives */
+};
+
+/* Reads the device counts (from storage) into *ret. */
+typedef enum err (*metrics_devices_read)(void *cls, struct metrics_devices *ret);
 
 struct metrics_route {
 	const char *method;
@@ -33,7 +51,21 @@ struct metrics {
 	_Atomic int64_t connections_open;
 	_Atomic uint64_t connections_total;
 	_Atomic uint64_t bytes_sent;
+	_Atomic uint64_t reports_stored[METRICS_REPORT_STATE_SLOTS];
+	struct {
+		pthread_mutex_t lock;  /* one read at a time; the others wait for it */
+		uint64_t read_at_usec; /* monotonic; 0 = never read */
+		struct metrics_devices v;
+	} devices;
 };
+
+/* Append to out while e is ERR_OK: the renderers of /metrics write many
+ * pieces and look at the error once. */
+#define METRICS_EMIT(e, out, ...)                             \
+	do {                                                  \
+		if (!(e))                                     \
+			(e) = buf_printf((out), __VA_ARGS__); \
+	} while (0)
 
 /* routes: route_count entries, owned by the caller and outliving metrics. */
 int metrics_init(struct metrics *m, const struct metrics_route *routes, unsigned route_count);
@@ -41,6 +73,14 @@ void metrics_release(struct metrics *m);
 /* route == route_count for unmatched requests. */
 void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_t usec,
 		     uint64_t bytes);
+/* A stored device report that reported `state` (enum assignment_state). m may
+ * be NULL (a context without metrics). */
+void metrics_report_stored(struct metrics *m, unsigned state);
+/* The device counts: the cached ones when read less than
+ * METRICS_DEVICES_MAX_AGE_USEC before now_usec (monotonic), else read() now.
+ * A failed read leaves the cache as it was and returns its error. */
+enum err metrics_devices_get(struct metrics *m, uint64_t now_usec, metrics_devices_read read,
+			     void *cls, struct metrics_devices *ret);
 enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 			int64_t started_at);
 

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
@@ -114,13 +115,22 @@ static const struct key keys[] = {
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(KEY_COUNT <= CONFIG_KEYS_MAX, "raise CONFIG_KEYS_MAX");
+
+/* An error about a key that has its default names the line of the key that
+ * makes it matter, when that one is in the file: the other half of the TLS
+ * pair, then tls. */
+static const struct key_need {
+	const char *section, *name, *by[2];
+} key_needs[] = {
+	{"server", "tls_cert", {"tls_key", "tls"}},
+	{"server", "tls_key", {"tls_cert", "tls"}},
+};
 
 struct loader {
-	struct config *config;
-	const char *dir; /* folder of the config file, for relative paths */
-	unsigned line;	 /* line of the key being handled */
-	/* Where each key was set; 0: it has its default. */
-	unsigned key_line[KEY_COUNT];
+	struct config *config; /* its key_line[]: where each key was set */
+	const char *dir;       /* folder of the config file, for relative paths */
+	unsigned line;	       /* line being read */
 	bool line_too_long;
 	struct diag *diag;
 	bool failed;
@@ -310,6 +320,7 @@ static bool key_apply(struct loader *l, const struct key *k, const char *value, 
 			snprintf(why, why_size, "out of memory");
 			return false;
 		}
+		list->lines[list->count] = l->line;
 		list->items[list->count++] = item;
 		return true;
 	}
@@ -384,14 +395,61 @@ static void loader_fail(struct loader *l, const char *section, const char *name,
 	}
 }
 
-/* The same, at the line where the key was set (0 when it has its default). */
+unsigned config_key_line(const struct config *c, const char *section, const char *name,
+			 unsigned item)
+{
+	size_t idx;
+	const struct key *k = key_find(section, name, &idx);
+
+	if (!k)
+		return 0;
+	if (k->type == KEY_PATH_LIST) {
+		const struct config_list *list = (const void *)((const char *)c + k->offset);
+		return item < list->count ? list->lines[item] : 0;
+	}
+	return c->key_line[idx];
+}
+
+enum err config_diag_key(const struct config *c, struct diag *d, const char *section,
+			 const char *name, unsigned item)
+{
+	unsigned own = config_key_line(c, section, name, item), line = own;
+	char why[sizeof(d->text)];
+
+	if (!d)
+		return ERR_CONFIG;
+	for (size_t i = 0; !line && i < sizeof(key_needs) / sizeof(key_needs[0]); i++) {
+		const struct key_need *n = &key_needs[i];
+		if (strcmp(n->section, section) != 0 || strcmp(n->name, name) != 0)
+			continue;
+		for (size_t j = 0; !line && j < sizeof(n->by) / sizeof(n->by[0]) && n->by[j]; j++)
+			line = config_key_line(c, section, n->by[j], 0);
+	}
+	snprintf(why, sizeof(why), "%s", d->text);
+	diag_set(d, ERR_CONFIG, "", "[%s] %s%s: %s", section, name, own ? "" : " (default)", why);
+	snprintf(d->field, sizeof(d->field), "%s.%s", section, name);
+	d->offset = line;
+	return ERR_CONFIG;
+}
+
+void config_diag_format(const char *path, const struct diag *d, char *out, size_t out_size)
+{
+	if (d->offset)
+		snprintf(out, out_size, "%s:%zu: %s", path, d->offset, d->text);
+	else
+		snprintf(out, out_size, "%s: %s", path, d->text);
+}
+
+/* loader_fail() for a key whose value was read (or has its default): at its
+ * line, as config_diag_key() names it. */
 static void loader_fail_key(struct loader *l, const char *section, const char *name,
 			    const char *why)
 {
-	size_t idx = 0;
-
-	l->line = key_find(section, name, &idx) ? l->key_line[idx] : 0;
-	loader_fail(l, section, name, why);
+	if (l->failed)
+		return;
+	l->failed = true;
+	diag_set(l->diag, ERR_CONFIG, "", "%s", why);
+	config_diag_key(l->config, l->diag, section, name, 0);
 }
 
 /* [server] public_url is the base of the payload URIs that `suitd manifest
@@ -482,11 +540,11 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 		loader_fail(l, section, name, "unknown key");
 		return 0;
 	}
-	if (l->key_line[idx] && k->type != KEY_PATH_LIST) {
+	if (l->config->key_line[idx] && k->type != KEY_PATH_LIST) {
 		loader_fail(l, section, name, "duplicate key");
 		return 0;
 	}
-	l->key_line[idx] = l->line;
+	l->config->key_line[idx] = l->line;
 	if (!key_apply(l, k, value, why, sizeof(why))) {
 		loader_fail(l, section, name, why);
 		return 0;
@@ -494,12 +552,13 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
-/* fgets-like reader that counts lines and refuses lines inih would split. */
+/* fgets-like reader that counts lines, refuses lines inih would split and
+ * drops indentation. */
 static char *config_line_reader(char *str, int num, void *stream)
 {
 	struct loader *l = stream;
 	char *r = fgets(str, num, l->file);
-	size_t n;
+	size_t n, indent = 0;
 
 	if (!r)
 		return NULL;
@@ -509,6 +568,17 @@ static char *config_line_reader(char *str, int num, void *stream)
 		l->line_too_long = true;
 		return NULL;
 	}
+	/* libinih (built with INI_ALLOW_MULTILINE, as Debian's is) reads an
+	 * indented line as one more line of the previous key's value: "  tls =
+	 * off" after "threads = 1" was a second threads, "duplicate key", and
+	 * after a trust_anchor it became another trust anchor. No key takes a
+	 * value of several lines, so an indented line is read as if it were
+	 * not indented. (Debian's libinih also has ini_allow_multiline, a
+	 * global of the library; upstream's has no such switch.) */
+	while (indent < n && r[indent] != '\n' && isspace((unsigned char)r[indent]))
+		indent++;
+	if (indent)
+		memmove(r, r + indent, n - indent + 1);
 	return r;
 }
 
@@ -574,11 +644,10 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 		loader_fail(&l, "", NULL, "syntax error (expected [section] or key = value)");
 	}
 	if (!l.failed && (l.config->devices.auth & CONFIG_DEVICE_AUTH_CERTIFICATE) &&
-	    !l.config->devices.client_ca[0]) {
-		l.line = 0;
-		loader_fail(&l, "devices", "auth",
-			    "certificate needs [devices] client_ca (the device CA certificates)");
-	}
+	    !l.config->devices.client_ca[0])
+		loader_fail_key(&l, "devices", "auth",
+				"certificate needs [devices] client_ca (the device CA "
+				"certificates)");
 	if (!l.failed)
 		loader_check_values(&l);
 	if (l.failed) {

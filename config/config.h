@@ -33,10 +33,17 @@ enum config_device_identity {
 struct config_list {
 	unsigned count;
 	char *items[CONFIG_LIST_MAX];
+	unsigned lines[CONFIG_LIST_MAX]; /* the line of the file that gave each */
 };
+
+/* Slots for the lines of the keys of config/config.c's table. */
+#define CONFIG_KEYS_MAX 64
 
 struct config {
 	char *path; /* the file it was read from */
+	/* Where each key of the table was set; 0: it has its default. Read it
+	 * with config_key_line(). */
+	unsigned key_line[CONFIG_KEYS_MAX];
 	struct {
 		char *listen_host; /* numeric address or host name */
 		uint16_t listen_port;
@@ -92,9 +99,29 @@ struct config {
 	} log;
 };
 
-/* Read and validate FILE. On error *d says "FILE:LINE: [section] key: why". */
+/* Read and validate FILE. On error *d is a config error: text "[section]
+ * key: why", field "section.key", offset the line (0 when there is none);
+ * config_diag_format() shows it as "FILE:LINE: [section] key: why". */
 enum err config_load(const char *path, struct config **ret_config, struct diag *d);
 void config_free(struct config *config);
+
+/* The line of the file that set [section] name (for a repeatable key, its
+ * value number item, from 0); 0 when the key has its default. */
+unsigned config_key_line(const struct config *c, const char *section, const char *name,
+			 unsigned item);
+
+/* Make *d, an error about [section] name found after loading (a file the key
+ * names does not load, two keys disagree), a config error as config_load
+ * gives them: text "[section] name: <d's text>" at the key's line. A key
+ * that has its default is shown as "[section] name (default)", at the line
+ * of the key that needs it (tls_key and tls_cert: each other, then tls)
+ * when that one is in the file. Returns ERR_CONFIG. */
+enum err config_diag_key(const struct config *c, struct diag *d, const char *section,
+			 const char *name, unsigned item);
+
+/* A config error of the file PATH as shown to operators: "PATH:LINE: TEXT",
+ * or "PATH: TEXT" without a line. */
+void config_diag_format(const char *path, const struct diag *d, char *out, size_t out_size);
 
 /* The table of known keys, for docs checks: name of key i and its section. */
 unsigned config_key_count(void);

@@ -2,6 +2,7 @@
  * while the daemon runs (SQLite WAL lets them share the file). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "api/devices.h"
 #include "api/manifests.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "common/timeutil.h"
 #include "server/commands.h"
 #include "server/tls.h"
@@ -20,16 +22,21 @@
 #include "storage/deployments.h"
 #include "tracker/rollout.h"
 
+void command_config_error(const char *path, const struct diag *d)
+{
+	char text[PATH_MAX + sizeof(d->text) + 32];
+
+	config_diag_format(path, d, text, sizeof(text));
+	fprintf(stderr, "suitd: %s\n", text);
+}
+
 struct config *command_config_load(const char *path)
 {
 	struct diag d = {0};
 	struct config *config = NULL;
 
 	if (config_load(path, &config, &d) != ERR_OK) {
-		if (d.offset)
-			fprintf(stderr, "suitd: %s:%zu: %s\n", path, d.offset, d.text);
-		else
-			fprintf(stderr, "suitd: %s: %s\n", path, d.text);
+		command_config_error(path, &d);
 		return NULL;
 	}
 	return config;
@@ -77,10 +84,8 @@ static bool parent_dir_writable(const char *path)
 	return access(dir, W_OK) == 0;
 }
 
-int command_check_config(const struct config *config)
+enum err command_config_files(const struct config *config, struct diag *d)
 {
-	struct diag d = {0};
-
 	if (config->server.tls) {
 		bool have_cert = access(config->server.tls_cert, F_OK) == 0;
 		bool have_key = access(config->server.tls_key, F_OK) == 0;
@@ -89,39 +94,47 @@ int command_check_config(const struct config *config)
 		} else {
 			struct tls_files f;
 			if (tls_files_load(config->server.tls_cert, config->server.tls_key, &f,
-					   &d)) {
-				fprintf(stderr, "suitd: %s: [server] %s: %s\n", config->path,
-					d.field[0] ? d.field : "tls_cert", d.text);
-				return 1;
+					   d)) {
+				/* d->field says which; a literal, as it is rewritten. */
+				bool key = strcmp(d->field, "tls_key") == 0;
+				return config_diag_key(config, d, "server",
+						       key ? "tls_key" : "tls_cert", 0);
 			}
-			if (f.days_left < 0) {
-				fprintf(stderr, "suitd: %s: [server] tls_cert: '%s' has expired\n",
-					config->path, config->server.tls_cert);
-				tls_files_release(&f);
-				return 1;
-			}
+			long days_left = f.days_left;
 			tls_files_release(&f);
+			if (days_left < 0) {
+				diag_set(d, ERR_CONFIG, "", "'%s' has expired",
+					 config->server.tls_cert);
+				return config_diag_key(config, d, "server", "tls_cert", 0);
+			}
 		}
 	}
 	if (config->server.tls && (config->devices.auth & CONFIG_DEVICE_AUTH_CERTIFICATE)) {
 		char *ca = NULL;
-		if (tls_read_pem(config->devices.client_ca, &ca, &d) != ERR_OK) {
-			fprintf(stderr, "suitd: %s: [devices] client_ca: %s\n", config->path,
-				d.text);
-			return 1;
-		}
+		if (tls_read_pem(config->devices.client_ca, &ca, d) != ERR_OK)
+			return config_diag_key(config, d, "devices", "client_ca", 0);
 		free(ca);
 	}
+	/* Its errors name the trust_anchor or hmac_key line already. */
 	struct manifest_policy *policy = NULL;
-	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
-		fprintf(stderr, "suitd: %s: [manifests] %s: %s\n", config->path, d.field, d.text);
-		return 1;
-	}
+	if (manifest_policy_new(config, &policy, d) != ERR_OK)
+		return ERR_CONFIG;
 	manifest_policy_put(policy);
 	if (access(config->storage.database, F_OK) != 0 &&
 	    !parent_dir_writable(config->storage.database)) {
-		fprintf(stderr, "suitd: %s: [storage] database: cannot create '%s': %s\n",
-			config->path, config->storage.database, strerror(errno));
+		diag_set(d, ERR_CONFIG, "", "cannot create '%s': %s", config->storage.database,
+			 strerror(errno));
+		return config_diag_key(config, d, "storage", "database", 0);
+	}
+	return ERR_OK;
+}
+
+int command_check_config(const struct config *config)
+{
+	struct diag d = {0};
+
+	if (command_config_files(config, &d) != ERR_OK) {
+		command_config_error(config->path, &d);
 		return 1;
 	}
 	printf("configuration OK\n");
@@ -146,27 +159,40 @@ static int key_create(struct storage *s, int argc, char **argv)
 	static const struct option longopts[] = {
 		{"name", required_argument, NULL, 'n'},
 		{"role", required_argument, NULL, 'r'},
+		{"expires-in", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *name = NULL, *role_text = NULL;
-	char secret[SECRET_TEXT_MAX];
+	const char *name = NULL, *role_text = NULL, *expires_text = NULL;
+	char secret[SECRET_TEXT_MAX], expiry[RFC3339_LEN];
+	uint64_t lifetime = 0;
+	int64_t expires_at = 0;
 	enum role role;
 	enum err e;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:r:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:e:", longopts, NULL)) != -1) {
 		if (c == 'n')
 			name = optarg;
 		else if (c == 'r')
 			role_text = optarg;
+		else if (c == 'e')
+			expires_text = optarg;
 		else
 			return 2;
 	}
 	if (!name || !role_text || optind != argc) {
-		fprintf(stderr,
-			"usage: suitd key create --name NAME --role reader|operator|admin\n");
+		fprintf(stderr, "usage: suitd key create --name NAME --role reader|operator|admin "
+				"[--expires-in DURATION]\n");
 		return 2;
+	}
+	if (expires_text &&
+	    (!parse_duration(expires_text, &lifetime) || !auth_key_lifetime_valid(lifetime))) {
+		fprintf(stderr,
+			"suitd: --expires-in '%s' must be seconds from 1 to %d, or a number with "
+			"s, m or h (90m, 720h); leave it out for a key that does not expire\n",
+			expires_text, BOUND_KEY_LIFETIME_MAX);
+		return 1;
 	}
 	if (!auth_key_name_valid(name)) {
 		fprintf(stderr, "suitd: key name '%s' must match [A-Za-z0-9._-]{1,64}\n", name);
@@ -176,17 +202,25 @@ static int key_create(struct storage *s, int argc, char **argv)
 		fprintf(stderr, "suitd: role '%s' is not reader, operator or admin\n", role_text);
 		return 1;
 	}
-	e = auth_key_create(s, name, role, "cli", secret);
+	if (lifetime)
+		expires_at = time_now() + (int64_t)lifetime;
+	e = auth_key_create(s, name, role, expires_at, "cli", secret);
 	if (e == ERR_EXISTS) {
-		fprintf(stderr, "suitd: an active key named '%s' exists\n", name);
+		fprintf(stderr,
+			"suitd: a key named '%s' exists; revoke it first (suitd key revoke %s), "
+			"even when it has expired\n",
+			name, name);
 		return 1;
 	}
 	if (e) {
 		fprintf(stderr, "suitd: cannot create key '%s': %s\n", name, err_title(e));
 		return 1;
 	}
-	fprintf(stderr, "created %s key '%s'; it is shown once, on the next line:\n",
-		role_name(role), name);
+	if (expires_at)
+		time_format_rfc3339(expires_at, expiry);
+	fprintf(stderr, "created %s key '%s'%s%s; it is shown once, on the next line:\n",
+		role_name(role), name, expires_at ? ", expiring at " : "",
+		expires_at ? expiry : "");
 	/* The key alone on the last line of stdout, for scripts. */
 	printf("%s\n", secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -199,24 +233,34 @@ static int key_list(struct storage *s)
 	int64_t after = 0;
 	unsigned n;
 
-	printf("%-24s %-9s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "STATUS");
+	int64_t now = time_now();
+
+	printf("%-24s %-9s %-21s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED",
+	       "EXPIRES", "STATUS");
 	do {
 		if (storage_api_key_list(s, after, BOUND_PAGE_MAX, keys, &n) != ERR_OK) {
 			fprintf(stderr, "suitd: cannot list keys\n");
 			return 1;
 		}
 		for (unsigned i = 0; i < n; i++) {
+			const struct api_key *k = &keys[i];
 			char created[RFC3339_LEN], used[RFC3339_LEN] = "-", revoked[RFC3339_LEN];
-			time_format_rfc3339(keys[i].created_at, created);
-			if (keys[i].last_used_at)
-				time_format_rfc3339(keys[i].last_used_at, used);
-			if (keys[i].revoked_at)
-				time_format_rfc3339(keys[i].revoked_at, revoked);
-			printf("%-24s %-9s %-21s %-21s %s%s\n", keys[i].name,
-			       role_name(keys[i].role), created, used,
-			       keys[i].revoked_at ? "revoked " : "active",
-			       keys[i].revoked_at ? revoked : "");
-			after = keys[i].id;
+			char expires[RFC3339_LEN] = "-";
+			time_format_rfc3339(k->created_at, created);
+			if (k->last_used_at)
+				time_format_rfc3339(k->last_used_at, used);
+			if (k->expires_at)
+				time_format_rfc3339(k->expires_at, expires);
+			if (k->revoked_at)
+				time_format_rfc3339(k->revoked_at, revoked);
+			bool expired = k->expires_at && now >= k->expires_at;
+			printf("%-24s %-9s %-21s %-21s %-21s %s%s\n", k->name, role_name(k->role),
+			       created, used, expires,
+			       k->revoked_at ? "revoked "
+			       : expired     ? "expired"
+					     : "active",
+			       k->revoked_at ? revoked : "");
+			after = k->id;
 		}
 	} while (n == BOUND_PAGE_MAX);
 	return 0;

@@ -63,7 +63,7 @@ static int manifest_verify(const struct config *config, const char *path)
 	if (read_file(path, config->manifests.max_size, &data, &len))
 		return 1;
 	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
-		fprintf(stderr, "suitd: %s: [manifests] %s: %s\n", config->path, d.field, d.text);
+		command_config_error(config->path, &d);
 		free(data);
 		return 1;
 	}

@@ -15,11 +15,14 @@ static void usage(FILE *out)
 		"  (no command)                 run the daemon\n"
 		"  check-config                 validate the configuration and certificates\n"
 		"  migrate                      apply pending database migrations\n"
-		"  key create --name N --role reader|operator|admin\n"
-		"                               create an API key; the key is printed once\n"
+		"  key create --name N --role reader|operator|admin [--expires-in D]\n"
+		"                               create an API key (ending after D: 90m, 720h);\n"
+		"                               the key is printed once\n"
 		"  key list                     list API keys (never the secrets)\n"
 		"  key revoke NAME              revoke the active key NAME\n"
 		"  backup FILE                  consistent copy of the live database\n"
+		"  restore [--force] BACKUP     check BACKUP and put it in place of the stopped\n"
+		"                               database, then migrate\n"
 		"  gc [--older-than D] [--delete] [--verbose]\n"
 		"                               what finished deployments and unused manifests\n"
 		"                               and payloads older than D (720h) hold; delete "
@@ -77,7 +80,7 @@ int main(int argc, char **argv)
 	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
 	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0 &&
 	    strcmp(verb, "manifest") != 0 && strcmp(verb, "device") != 0 &&
-	    strcmp(verb, "gc") != 0) {
+	    strcmp(verb, "gc") != 0 && strcmp(verb, "restore") != 0) {
 		fprintf(stderr, "suitd: unknown command '%s'\n", verb);
 		usage(stderr);
 		return 2;
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
 		rc = command_manifest(config, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(verb, "gc") == 0)
 		rc = command_gc(config, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(verb, "restore") == 0)
+		rc = command_restore(config, argc - optind - 1, argv + optind + 1);
 	else
 		rc = command_backup(config, argc - optind - 1, argv + optind + 1);
 	config_free(config);

@@ -1,6 +1,7 @@
 /* The daemon's life: start-up (fatal errors allowed), the signal loop, and
  * an orderly stop. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,9 +45,9 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 	}
 	/* All or nothing: a trust anchor that does not load keeps the old set. */
 	if (manifest_policy_new(fresh, &policy, &d) != ERR_OK) {
-		log_err("reload of '%s' failed: [manifests] %s: %s; keeping the running "
-			"configuration",
-			running->path, d.field, d.text);
+		char where[PATH_MAX + sizeof(d.text) + 32];
+		config_diag_format(fresh->path, &d, where, sizeof(where));
+		log_err("reload failed: %s; keeping the running configuration", where);
 		config_free(fresh);
 		return;
 	}
@@ -65,6 +66,14 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 	if (config_diff(running, &probe, changed, sizeof(changed)))
 		log_warn("changed but applied only after a restart: %s", changed);
 	config_free(fresh);
+}
+
+static void log_config_error(const struct config *config, const struct diag *d)
+{
+	char where[PATH_MAX + sizeof(d->text) + 32];
+
+	config_diag_format(config->path, d, where, sizeof(where));
+	log_err("cannot start: %s", where);
 }
 
 static void flush_seen(struct seen_tracker *seen, struct storage *storage)
@@ -96,6 +105,60 @@ static void follow_cli_changes(struct storage *storage, struct assignment_index 
 	}
 	log_info("reloaded the active assignments after a command-line change");
 	*generation = now;
+}
+
+/* PATH as the banner shows it: relative to the working folder when it is
+ * inside it (".dev/tls/cert.pem" under `make run`), else absolute. */
+static const char *banner_path(const char *path, char *buf, size_t size)
+{
+	char abs[PATH_MAX], cwd[PATH_MAX];
+	size_t n;
+
+	if (!realpath(path, abs) || !getcwd(cwd, sizeof(cwd)))
+		return path;
+	n = strlen(cwd);
+	if (strncmp(abs, cwd, n) == 0 && abs[n] == '/')
+		snprintf(buf, size, "%s", abs + n + 1);
+	else
+		snprintf(buf, size, "%s", abs);
+	return buf;
+}
+
+/* `make run` (tools/dev-run.sh) sets SUITD_DEV_BANNER to the file that holds
+ * the development admin key. The banner is printed here, once the listening
+ * socket is bound, from the configuration loaded: it names the address
+ * really bound and never follows a failed start. It names the key's file,
+ * never the key. */
+static void dev_banner(const struct config *config, const char *url)
+{
+	const char *key_file = getenv("SUITD_DEV_BANNER");
+	char conf[PATH_MAX], db[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], anchor[PATH_MAX];
+	char cacert[PATH_MAX + 16] = "";
+
+	if (!key_file || !*key_file)
+		return;
+	key_file = banner_path(key_file, key, sizeof(key));
+	fprintf(stderr, "\n  suitd %s (development) — %s\n\n", SUITD_VERSION, url);
+	fprintf(stderr, "  configuration    %s\n", banner_path(config->path, conf, sizeof(conf)));
+	fprintf(stderr, "  database         %s\n",
+		banner_path(config->storage.database, db, sizeof(db)));
+	if (config->server.tls) {
+		const char *c = banner_path(config->server.tls_cert, cert, sizeof(cert));
+		fprintf(stderr, "  TLS certificate  %s%s\n", c,
+			config->server.tls_self_signed ? " (self-signed)" : "");
+		if (config->server.tls_self_signed)
+			snprintf(cacert, sizeof(cacert), "--cacert %s ", c);
+	}
+	for (unsigned i = 0; i < config->manifests.trust_anchors.count; i++)
+		fprintf(stderr, "  trust anchor     %s\n",
+			banner_path(config->manifests.trust_anchors.items[i], anchor,
+				    sizeof(anchor)));
+	fprintf(stderr, "  admin API key in %s\n", key_file);
+	fprintf(stderr,
+		"\n  try:\n"
+		"    curl %s-H \"Authorization: Bearer $(cat %s)\" %s/api/v1/status\n"
+		"\n  Ctrl-C stops the daemon.\n\n",
+		cacert, key_file, url);
 }
 
 static struct metrics_route *metrics_routes(void)
@@ -140,15 +203,18 @@ int command_run(const struct config *config)
 		int created = 0;
 		if (tls_self_signed_ensure(config->server.tls_cert, config->server.tls_key,
 					   config->server.listen_host, &created, &d)) {
-			log_err("cannot create a self-signed certificate: %s", d.text);
+			config_diag_key(config, &d, "server", "tls_self_signed", 0);
+			log_config_error(config, &d);
 			return 1;
 		}
 		if (created)
 			log_notice("generated a self-signed certificate '%s' (development only)",
 				   config->server.tls_cert);
 	}
-	if (manifest_policy_new(config, &policy, &d) != ERR_OK) {
-		log_err("cannot load [manifests] %s: %s", d.field, d.text);
+	/* The checks of check-config, with its messages (file, line, key). */
+	if (command_config_files(config, &d) != ERR_OK ||
+	    manifest_policy_new(config, &policy, &d) != ERR_OK) {
+		log_config_error(config, &d);
 		goto out;
 	}
 	if (manifest_policy_holder_new(policy, &manifests) != ERR_OK) {
@@ -203,6 +269,7 @@ int command_run(const struct config *config)
 		goto out;
 	}
 	log_notice("suitd %s listening on %s", SUITD_VERSION, daemon_url(dm));
+	dev_banner(config, daemon_url(dm));
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s\nMAINPID=%lu", daemon_url(dm),
 		   (unsigned long)getpid());
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)

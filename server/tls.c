@@ -169,10 +169,17 @@ enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_
 	enum err e;
 	int days = 0, secs = 0;
 
+	/* d->field says which of the two did not read (check-config names the
+	 * key and its line). */
+	const char *failed = "tls_cert";
 	e = read_small_file(cert_path, &f.cert_pem, d);
-	if (!e)
+	if (!e) {
+		failed = "tls_key";
 		e = read_small_file(key_path, &f.key_pem, d);
+	}
 	if (e) {
+		if (d)
+			snprintf(d->field, sizeof(d->field), "%s", failed);
 		tls_files_release(&f);
 		return e;
 	}
@@ -196,7 +203,9 @@ enum err tls_files_load(const char *cert_path, const char *key_path, struct tls_
 		tls_files_release(&f);
 		return e;
 	}
-	f.days_left = days;
+	/* Whole days, rounded down: a certificate that expired an hour ago
+	 * (0 days, -3600 s) has -1, not 0, and check-config refuses it. */
+	f.days_left = days - (secs < 0);
 	*ret = f;
 	return ERR_OK;
 }

@@ -30,8 +30,10 @@ bool role_parse(const char *name, enum role *ret_role)
 }
 
 enum err storage_api_key_insert(struct storage *s, const char *name, enum role role,
-				const uint8_t hash[SHA256_LEN], const char *actor)
+				const uint8_t hash[SHA256_LEN], int64_t expires_at,
+				const char *actor)
 {
+	char detail[16 + RFC3339_LEN] = "";
 	struct db *db;
 	enum err e = db_get(s, &db);
 
@@ -46,12 +48,19 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 		db_bind_text(st, 2, role_name(role));
 		db_bind_blob(st, 3, hash, SHA256_LEN);
 		sqlite3_bind_int64(st, 4, time_now());
+		if (expires_at)
+			sqlite3_bind_int64(st, 5, expires_at);
 		e = db_error(sqlite3_step(st));
 	}
 	if (e == ERR_CONFLICT)
 		e = ERR_EXISTS;
+	if (expires_at) {
+		char at[RFC3339_LEN];
+		time_format_rfc3339(expires_at, at);
+		snprintf(detail, sizeof(detail), "expires %s", at);
+	}
 	if (!e)
-		e = db_audit(db, actor, "key.create", name);
+		e = db_audit_detail(db, actor, "key.create", name, detail[0] ? detail : NULL);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -67,6 +76,7 @@ static void key_from_row(sqlite3_stmt *st, int first, struct api_key *k)
 	k->created_at = sqlite3_column_int64(st, first + 2);
 	k->last_used_at = sqlite3_column_int64(st, first + 3);
 	k->revoked_at = sqlite3_column_int64(st, first + 4);
+	k->expires_at = sqlite3_column_int64(st, first + 5);
 }
 
 enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LEN],

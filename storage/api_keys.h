@@ -28,12 +28,15 @@ struct api_key {
 	int64_t created_at;
 	int64_t last_used_at; /* 0 = never */
 	int64_t revoked_at;   /* 0 = active */
+	int64_t expires_at;   /* 0 = never */
 };
 
-/* ERR_EXISTS when an active key already has this name. Writes an audit row
- * naming actor in the same transaction. */
+/* ERR_EXISTS when an unrevoked key (even an expired one) already has this
+ * name. expires_at: seconds since the epoch, 0 = never. Writes an audit row
+ * naming actor (and the expiry) in the same transaction. */
 enum err storage_api_key_insert(struct storage *s, const char *name, enum role role,
-				const uint8_t hash[SHA256_LEN], const char *actor);
+				const uint8_t hash[SHA256_LEN], int64_t expires_at,
+				const char *actor);
 /* ERR_NOT_FOUND when no key (active or revoked) has this hash. */
 enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LEN],
 				 struct api_key *ret_key);

@@ -28,6 +28,10 @@ enum err db_step_once(struct db *db, enum stmt id);
 enum err db_begin(struct db *db);
 /* An audit_log row (call inside the transaction of the change). */
 enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject);
+/* The same with a detail the action and subject do not say (NULL: none),
+ * such as the grace of a token rotation. */
+enum err db_audit_detail(struct db *db, const char *actor, const char *action, const char *subject,
+			 const char *detail);
 enum err db_commit(struct db *db);
 void db_rollback(struct db *db);
 

@@ -182,11 +182,19 @@ enum err storage_device_ident(struct storage *s, const char *id, struct device_i
 	return e ? e : ident_by_id(db, id, ret);
 }
 
-enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN],
-				 struct device_ident *ret)
+/* Column col holds exactly this hash (constant time). */
+static bool hash_column_equal(sqlite3_stmt *st, int col, const uint8_t hash[SHA256_LEN])
+{
+	return sqlite3_column_bytes(st, col) == SHA256_LEN &&
+	       crypto_equal(sqlite3_column_blob(st, col), hash, SHA256_LEN);
+}
+
+enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN], int64_t now,
+				 struct device_ident *ret, int64_t *ret_expires_at)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
+	int64_t until;
 	int rc;
 
 	if (e)
@@ -198,10 +206,16 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 		return ERR_NOT_FOUND;
 	if (rc != SQLITE_ROW)
 		return db_result(rc);
-	if (sqlite3_column_bytes(st, 3) != SHA256_LEN ||
-	    !crypto_equal(sqlite3_column_blob(st, 3), hash, SHA256_LEN))
-		return ERR_NOT_FOUND;
+	if (hash_column_equal(st, 3, hash)) {
+		until = 0;
+	} else {
+		/* The previous token, only within its grace (NULL reads as 0). */
+		until = sqlite3_column_int64(st, 5);
+		if (!hash_column_equal(st, 4, hash) || now >= until)
+			return ERR_NOT_FOUND;
+	}
 	ident_from_row(st, ret);
+	*ret_expires_at = until;
 	return ERR_OK;
 }
 
@@ -226,6 +240,14 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 		sqlite3_bind_int64(st, 5, f->seen_since);
 	if (f->tag)
 		db_bind_text(st, 6, f->tag);
+	if (f->has_not_seen_since)
+		sqlite3_bind_int64(st, 7, f->not_seen_since);
+	if (f->has_sequence)
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)f->sequence);
+	if (f->has_sequence_below)
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->sequence_below);
+	if (f->assignment_state)
+		db_bind_text(st, 10, f->assignment_state);
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		e = device_from_row(db, st, &ret[n]);
 		n++;
@@ -349,28 +371,21 @@ enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pe
 	return ERR_OK;
 }
 
-/* One statement that changes a row by id, with its audit row. */
-static enum err change_by_id(struct storage *s, enum stmt which, const char *id,
-			     const uint8_t *hash, const char *actor, const char *action)
+/* The thread's connection, in a write transaction. */
+static enum err change_begin(struct storage *s, struct db **ret_db)
 {
-	struct db *db;
-	enum err e = db_get(s, &db);
+	enum err e = db_get(s, ret_db);
 
+	return e ? e : db_begin(*ret_db);
+}
+
+/* After a change e of the device id: its audit row and the commit, or the
+ * rollback. */
+static enum err change_end(struct db *db, enum err e, const char *actor, const char *action,
+			   const char *id, const char *detail)
+{
 	if (!e)
-		e = db_begin(db);
-	if (e)
-		return e;
-	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
-		db_bind_text(st, 1, id);
-		if (hash)
-			db_bind_blob(st, 2, hash, SHA256_LEN);
-		e = db_result(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
-			e = ERR_NOT_FOUND;
-	}
-	if (!e)
-		e = db_audit(db, actor, action, id);
+		e = db_audit_detail(db, actor, action, id, detail);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -380,13 +395,48 @@ static enum err change_by_id(struct storage *s, enum stmt which, const char *id,
 
 enum err storage_device_delete(struct storage *s, const char *id, const char *actor)
 {
-	return change_by_id(s, STMT_DEVICE_DELETE, id, NULL, actor, "device.delete");
+	struct db *db;
+	enum err e = change_begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_DELETE);
+		db_bind_text(st, 1, id);
+		e = db_result(sqlite3_step(st));
+		if (!e && sqlite3_changes(db->handle) == 0)
+			e = ERR_NOT_FOUND;
+	}
+	return change_end(db, e, actor, "device.delete", id, NULL);
 }
 
 enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
-				  const char *actor)
+				  int64_t grace, const char *actor, int64_t *ret_previous_until)
 {
-	return change_by_id(s, STMT_DEVICE_SET_TOKEN, id, hash, actor, "device.token");
+	char detail[32] = "";
+	int64_t until = 0;
+	struct db *db;
+	enum err e = change_begin(s, &db);
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_TOKEN);
+		db_bind_text(st, 1, id);
+		db_bind_blob(st, 2, hash, SHA256_LEN);
+		if (grace > 0)
+			sqlite3_bind_int64(st, 3, time_now() + grace);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) /* RETURNING: one row when the device exists */
+			until = sqlite3_column_int64(st, 0);
+		e = rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
+	}
+	if (grace > 0)
+		snprintf(detail, sizeof(detail), "grace %llds", (long long)grace);
+	e = change_end(db, e, actor, "device.token", id, detail[0] ? detail : NULL);
+	if (!e)
+		*ret_previous_until = until;
+	return e;
 }
 
 enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n)

@@ -63,6 +63,13 @@ struct device_filter {
 	const uint8_t *class_id;
 	bool has_seen_since;
 	int64_t seen_since;
+	bool has_not_seen_since; /* last seen before it, or never */
+	int64_t not_seen_since;
+	bool has_sequence; /* runs exactly this sequence number */
+	uint64_t sequence;
+	bool has_sequence_below; /* runs a lower one, or none reported */
+	uint64_t sequence_below;
+	const char *assignment_state; /* its newest assignment is in this state */
 };
 
 /* Each entry of a last-seen flush. */
@@ -78,9 +85,12 @@ enum err storage_device_insert(struct storage *s, const struct device_new *d, co
 			       struct device_ident *ret);
 enum err storage_device_get(struct storage *s, const char *id, struct device *ret);
 enum err storage_device_ident(struct storage *s, const char *id, struct device_ident *ret);
-/* Constant-time compare of the stored hash after the lookup. */
-enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN],
-				 struct device_ident *ret);
+/* The device whose current token, or whose previous token still in its
+ * grace at now, has this hash; constant-time compare of the stored hash
+ * after the lookup. *ret_expires_at: when that token stops (0: the current
+ * token, no end). ERR_NOT_FOUND otherwise. */
+enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN], int64_t now,
+				 struct device_ident *ret, int64_t *ret_expires_at);
 enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
 			     unsigned max, struct device *ret, unsigned *ret_count);
 /* *ret_membership_changed: the group or the set of tags really changed (a
@@ -90,8 +100,12 @@ enum err storage_device_update(struct storage *s, const char *id, const struct d
 /* The device's report key (malloc'ed PEM) or NULL when it has none. */
 enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem);
 enum err storage_device_delete(struct storage *s, const char *id, const char *actor);
+/* Make hash the device's token. With grace > 0 (seconds) the replaced
+ * token stays valid that long; any older previous token ends now. An audit
+ * row notes the grace. *ret_previous_until: when the replaced token stops
+ * (0: at once, or the device had no token). */
 enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
-				  const char *actor);
+				  int64_t grace, const char *actor, int64_t *ret_previous_until);
 /* Write a batch of last-seen times and reported sequence numbers. */
 enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n);
 void device_release(struct device *d);

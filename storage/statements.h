@@ -40,6 +40,13 @@
 	"(" m ".created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deployments gd WHERE " \
 	"gd.manifest_id = " m ".id AND NOT " SQL_GC_DEPLOYMENT_DONE("gd") "))"
 
+/* The highest manifest sequence number among the device d's active
+ * assignments in deployments other than ?1 (NULL: none). */
+#define SQL_HIGHER_ACTIVE                                                                     \
+	"(SELECT max(hm.sequence_number) FROM assignments ha JOIN deployments hd ON hd.id = " \
+	"ha.deployment_id JOIN manifests hm ON hm.id = hd.manifest_id WHERE ha.device_num = " \
+	"d.num AND ha.deployment_id != ?1 AND ha.state IN " SQL_ACTIVE_STATES ")"
+
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
@@ -49,12 +56,12 @@
 	X(SAVEPOINT, "SAVEPOINT job")                                                              \
 	X(RELEASE_SAVEPOINT, "RELEASE job")                                                        \
 	X(ROLLBACK_TO_SAVEPOINT, "ROLLBACK TO job")                                                \
-	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at) "               \
-			  "VALUES (?1, ?2, ?3, ?4)")                                               \
-	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at "              \
+	X(API_KEY_INSERT, "INSERT INTO api_keys (name, role, key_hash, created_at, expires_at) "   \
+			  "VALUES (?1, ?2, ?3, ?4, ?5)")                                           \
+	X(API_KEY_BY_HASH, "SELECT name, role, created_at, last_used_at, revoked_at, expires_at "  \
 			   "FROM api_keys WHERE key_hash = ?1")                                    \
 	X(API_KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1")              \
-	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at "             \
+	X(API_KEY_LIST, "SELECT id, name, role, created_at, last_used_at, revoked_at, expires_at " \
 			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                        \
 	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                   \
 			  "WHERE name = ?1 AND revoked_at IS NULL")                                \
@@ -112,7 +119,10 @@
 	X(DEVICE_BY_ID, "SELECT num, id, grp, vendor_id, class_id, attributes, "                   \
 			"reported_sequence, last_seen_at, created_at, report_key FROM devices "    \
 			"WHERE id = ?1")                                                           \
-	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash FROM devices WHERE token_hash = ?1")   \
+	/* Current or previous token (migration 0013): an OR of two index searches. */             \
+	X(DEVICE_BY_TOKEN, "SELECT num, id, grp, token_hash, prev_token_hash, "                    \
+			   "prev_token_expires_at FROM devices "                                   \
+			   "WHERE token_hash = ?1 OR prev_token_hash = ?1")                        \
 	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                    \
 	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "        \
 		       "d.reported_sequence, d.last_seen_at, d.created_at, d.report_key "          \
@@ -121,12 +131,25 @@
 		       "AND (?4 IS NULL OR d.class_id = ?4) "                                      \
 		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                 \
 		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                   \
-		       "WHERE t.device_num = d.num AND t.tag = ?6)) ORDER BY d.num LIMIT ?2")      \
+		       "WHERE t.device_num = d.num AND t.tag = ?6)) "                              \
+		       "AND (?7 IS NULL OR coalesce(d.last_seen_at, 0) < ?7) "                     \
+		       "AND (?8 IS NULL OR d.reported_sequence = ?8) "                             \
+		       "AND (?9 IS NULL OR coalesce(d.reported_sequence, -1) < ?9) "               \
+		       "AND (?10 IS NULL OR (SELECT a.state FROM assignments a "                   \
+		       "WHERE a.device_num = d.num ORDER BY a.id DESC LIMIT 1) = ?10) "            \
+		       "ORDER BY d.num LIMIT ?2")                                                  \
 	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1 AND grp IS NOT ?2")        \
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
 	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
 	X(DEVICE_REPORT_KEY, "SELECT report_key FROM devices WHERE num = ?1")                      \
-	X(DEVICE_SET_TOKEN, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")                    \
+	/* ?3: when the replaced token stops (NULL: at once). Only the token                       \
+	 * replaced now is kept as the previous one. */                                            \
+	X(DEVICE_SET_TOKEN,                                                                        \
+	  "UPDATE devices SET "                                                                    \
+	  "prev_token_hash = CASE WHEN ?3 IS NULL THEN NULL ELSE token_hash END, "                 \
+	  "prev_token_expires_at = CASE WHEN ?3 IS NULL OR token_hash IS NULL "                    \
+	  "THEN NULL ELSE ?3 END, token_hash = ?2 WHERE id = ?1 "                                  \
+	  "RETURNING prev_token_expires_at")                                                       \
 	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                      \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \
@@ -207,20 +230,27 @@
 	X(ASSIGNMENT_SUPERSEDE, "UPDATE assignments SET state = 'canceled', reason = ?3, "         \
 				"updated_at = ?4 WHERE device_num = ?1 AND deployment_id != ?2 "   \
 				"AND state IN " SQL_ACTIVE_STATES)                                 \
-	X(ASSIGNMENT_INSERT, "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "      \
-			     "state, reason, created_at, updated_at, stage) SELECT ?1, d.num, "    \
-			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "               \
-			     "AND d.vendor_id != ?3 THEN 'skipped' "                               \
-			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
-			     "AND d.class_id != ?4 THEN 'skipped' "                                \
-			     "WHEN d.reported_sequence >= ?5 THEN 'skipped' ELSE 'pending' END, "  \
-			     "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "               \
-			     "AND d.vendor_id != ?3 THEN 'vendor id differs from the manifest' "   \
-			     "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                     \
-			     "AND d.class_id != ?4 THEN 'class id differs from the manifest' "     \
-			     "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "     \
-			     "d.reported_sequence ELSE NULL END, ?6, ?6, ?7 "                      \
-			     "FROM devices d WHERE d.num = ?2 RETURNING state")                    \
+	/* Skipped, with the reason, when the device cannot take the manifest                      \
+	 * (another vendor or class), runs it or a newer one already, or has an                    \
+	 * active assignment of a higher sequence number in another deployment                     \
+	 * (superseding it would offer a rollback: cancel that one first). */                      \
+	X(ASSIGNMENT_INSERT,                                                                       \
+	  "INSERT OR IGNORE INTO assignments (deployment_id, device_num, "                         \
+	  "state, reason, created_at, updated_at, stage) SELECT ?1, d.num, "                       \
+	  "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "                                  \
+	  "AND d.vendor_id != ?3 THEN 'skipped' "                                                  \
+	  "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                                        \
+	  "AND d.class_id != ?4 THEN 'skipped' "                                                   \
+	  "WHEN d.reported_sequence >= ?5 THEN 'skipped' "                                         \
+	  "WHEN coalesce(" SQL_HIGHER_ACTIVE ", -1) > ?5 THEN 'skipped' ELSE 'pending' END, "      \
+	  "CASE WHEN d.vendor_id IS NOT NULL AND ?3 IS NOT NULL "                                  \
+	  "AND d.vendor_id != ?3 THEN 'vendor id differs from the manifest' "                      \
+	  "WHEN d.class_id IS NOT NULL AND ?4 IS NOT NULL "                                        \
+	  "AND d.class_id != ?4 THEN 'class id differs from the manifest' "                        \
+	  "WHEN d.reported_sequence >= ?5 THEN 'device runs sequence ' || "                        \
+	  "d.reported_sequence WHEN coalesce(" SQL_HIGHER_ACTIVE ", -1) > ?5 THEN "                \
+	  "'an update to sequence ' || " SQL_HIGHER_ACTIVE " || ' is under way' "                  \
+	  "ELSE NULL END, ?6, ?6, ?7 FROM devices d WHERE d.num = ?2 RETURNING state")             \
 	X(MANIFEST_IDENTITY, "SELECT m.id, m.sequence_number, mc.vendor_id, mc.class_id "          \
 			     "FROM manifests m LEFT JOIN manifest_components mc "                  \
 			     "ON mc.manifest_id = m.id AND mc.component_index = 0 "                \
@@ -308,8 +338,18 @@
 	  "AND NOT EXISTS (SELECT 1 FROM manifest_payloads mp JOIN manifests gm "                  \
 	  "ON gm.id = mp.manifest_id WHERE mp.payload_id = p.id AND NOT " SQL_GC_MANIFEST_UNUSED(  \
 		  "gm") ") ORDER BY p.id")                                                         \
-	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject) "                      \
-			"VALUES (?1, ?2, ?3, ?4)")
+	/* /metrics (storage/fleet_stats.c), reads only. FLEET_DEVICES counts                      \
+	 * index entries, O(devices): api/ops.c reads it at most once a minute. */                 \
+	X(FLEET_DEPLOYMENTS, "SELECT " SQL_DEPLOYMENT_STATUS ", count(*), "                        \
+			     "coalesce(sum(d.paused_auto), 0) FROM deployments d GROUP BY 1")      \
+	X(FLEET_ASSIGNMENTS, "SELECT state, n FROM assignment_counts")                             \
+	X(FLEET_DEVICES, "SELECT count(*), (SELECT count(*) FROM devices "                         \
+			 "WHERE last_seen_at >= ?1) FROM devices")                                 \
+	X(FLEET_DATABASE_SIZE, "SELECT c.page_count * s.page_size, f.freelist_count * "            \
+			       "s.page_size FROM pragma_page_count c, pragma_page_size s, "        \
+			       "pragma_freelist_count f")                                          \
+	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject, detail) "              \
+			"VALUES (?1, ?2, ?3, ?4, ?5)")
 
 enum stmt {
 #define STATEMENT_ENUM(name, sql) STMT_##name,

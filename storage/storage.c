@@ -237,7 +237,8 @@ enum err db_begin(struct db *db)
 	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
 }
 
-enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject)
+enum err db_audit_detail(struct db *db, const char *actor, const char *action, const char *subject,
+			 const char *detail)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_INSERT);
 
@@ -245,7 +246,14 @@ enum err db_audit(struct db *db, const char *actor, const char *action, const ch
 	db_bind_text(st, 2, actor);
 	db_bind_text(st, 3, action);
 	db_bind_text(st, 4, subject);
+	if (detail)
+		db_bind_text(st, 5, detail);
 	return db_result(sqlite3_step(st));
+}
+
+enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject)
+{
+	return db_audit_detail(db, actor, action, subject, NULL);
 }
 
 enum err db_commit(struct db *db)

@@ -187,12 +187,13 @@ same_defaults man "man/suitd.conf.5 states the defaults of config/config.c"
 
 root=$tmp/root
 installed=no
-if make -s install DESTDIR="$root" PREFIX=/usr >"$tmp/make.log" 2>&1; then
+# The binary given is installed: BUILD is its folder.
+if make -s install BUILD="$(dirname "$bin")" DESTDIR="$root" PREFIX=/usr >"$tmp/make.log" 2>&1; then
 	installed=yes
 	: >"$tmp/err"
 	for f in usr/bin/suitd usr/bin/suit-sim etc/suitd/suitd.conf usr/share/man/man8/suitd.8 \
 		usr/share/man/man5/suitd.conf.5 usr/share/man/man1/suit-sim.1 \
-		usr/lib/systemd/system/suitd.service \
+		usr/lib/systemd/system/suitd.service usr/lib/systemd/system/suitd.socket \
 		usr/lib/sysusers.d/suitd.conf usr/lib/tmpfiles.d/suitd.conf; do
 		[ -f "$root/$f" ] || echo "not installed: /$f" >>"$tmp/err"
 	done
@@ -219,32 +220,13 @@ if [ $installed = yes ]; then
 fi
 
 if ! have systemd-analyze; then
-	not_ok "systemd-analyze verify suitd.service suitd.socket (systemd-analyze not found)"
+	not_ok "make verify-install: systemd-analyze verify suitd.service suitd.socket (systemd-analyze not found)"
 elif [ $installed = no ]; then
-	not_ok "systemd-analyze verify suitd.service suitd.socket (make install failed)"
+	not_ok "make verify-install: systemd-analyze verify suitd.service suitd.socket (make install failed)"
+elif make -s --no-print-directory verify-install DESTDIR="$root" PREFIX=/usr >"$tmp/err" 2>&1; then
+	ok "make verify-install: systemd-analyze verify suitd.service suitd.socket"
 else
-	# verify wants ExecStart= to exist: point the installed unit at the
-	# installed binary and configuration. Documentation=man: pages are looked
-	# up through MANPATH, so the installed pages are checked too.
-	mkdir "$tmp/verify"
-	sed -e "s|/usr/bin/suitd|$root/usr/bin/suitd|g" -e "s|/etc/suitd/|$root/etc/suitd/|g" \
-		"$unit" >"$tmp/verify/suitd.service"
-	cp systemd/suitd.socket "$tmp/verify/suitd.socket"
-	rc=0
-	(cd "$tmp/verify" && MANPATH=$root/usr/share/man SYSTEMD_LOG_COLOR=0 \
-		systemd-analyze verify "$tmp/verify/suitd.service" "$tmp/verify/suitd.socket") \
-		>"$tmp/verify.log" 2>&1 || rc=$?
-	# Messages about other units of this machine are not ours.
-	grep -E 'suitd\.(service|socket)' "$tmp/verify.log" >"$tmp/err" || true
-	if [ $rc -ne 0 ] && [ ! -s "$tmp/err" ]; then
-		cp "$tmp/verify.log" "$tmp/err"
-		echo "systemd-analyze verify exited with status $rc" >>"$tmp/err"
-	fi
-	if [ -s "$tmp/err" ]; then
-		not_ok "systemd-analyze verify suitd.service suitd.socket" "$tmp/err"
-	else
-		ok "systemd-analyze verify suitd.service suitd.socket"
-	fi
+	not_ok "make verify-install: systemd-analyze verify suitd.service suitd.socket" "$tmp/err"
 fi
 
 # sysusers.d and tmpfiles.d, applied to an empty root.

@@ -2,8 +2,8 @@
 # Install the Debian packages a make target needs, or say exactly how.
 # usage: tools/deps.sh build|check|fuzz|coverage
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev openssl"
-check="$build check man-db groff-base systemd sqlite3 python3 python3-yaml"
+build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev openssl curl"
+check="$build check man-db groff-base systemd sqlite3 python3 python3-yaml prometheus"
 fuzz="$build clang libclang-rt-14-dev"
 coverage="$check lcov"
 case "${1:-build}" in
@@ -27,6 +27,23 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "suitd: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Test tools must not leave services running: the prometheus package (for
+# promtool) would start a Prometheus server. policy-rc.d (exit 101) keeps
+# maintainer scripts from starting any service during this install; units
+# the packages enabled are disabled again below.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	fi
+	;;
+esac

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -606,6 +607,21 @@ START_TEST(test_join_no_rollback)
 	assert_assignment(c, "x2", "canceled", reason);
 	assert_assignment(d, "x2", "pending", "");
 	expect_envelope(tok2, "seq=0", &m2);
+
+	/* Creation follows the same rule: a deployment of a lower sequence
+	 * skips a device whose update to a higher one is under way (it would
+	 * offer a rollback); once that one is canceled, it is assigned. */
+	long lower = deploy_devices(&F.m1, "[\"x2\"]");
+	assert_assignment(lower, "x2", "skipped", "an update to sequence 2 is under way");
+	assert_assignment(d, "x2", "delivered", "");
+	char cancel[96];
+	snprintf(cancel, sizeof(cancel), "/api/v1/deployments/%ld/cancel", d);
+	api("POST", cancel, NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	lower = deploy_devices(&F.m1, "[\"x2\"]");
+	assert_assignment(lower, "x2", "pending", "");
+	expect_envelope(tok2, "seq=0", &F.m1);
 	manifest_release(&m2);
 }
 END_TEST
@@ -620,10 +636,8 @@ START_TEST(test_unknown_query)
 	} bad[] = {
 		{"/api/v1/devices?state=failed",
 		 "unknown query parameter 'state'; this route takes limit after group tag "
-		 "class_id seen_since"},
-		{"/api/v1/devices?limit=1&limit=1000", "repeated query parameter 'limit'; this "
-						       "route takes limit after group tag class_id "
-						       "seen_since"},
+		 "class_id seen_since not_seen_since sequence sequence_below assignment_state"},
+		{"/api/v1/devices?limit=1&limit=1000", NULL},
 		{"/api/v1/deployments?Status=active", NULL},
 		{"/api/v1/devices/a/reports?limit=5&since=1", NULL},
 		{"/api/v1/status?verbose",
@@ -656,6 +670,93 @@ START_TEST(test_unknown_query)
 	harness_request(&P, "GET", "/api/v1/devices?state=failed", NULL, NULL, NULL, 0, &r);
 	assert_status(&r, 401);
 	http_result_release(&r);
+}
+END_TEST
+
+/* GET /api/v1/devices?QUERY: the ids listed, sorted, comma-separated. */
+static void listed(const char *query, char *out, size_t size)
+{
+	struct http_result r;
+	char path[256];
+	json_t *j, *it;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/api/v1/devices?%s", query);
+	api("GET", path, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	http_result_release(&r);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(j, "items"), i, it)
+	{
+		size_t used = strlen(out);
+		snprintf(out + used, size - used, "%s%s", used ? "," : "",
+			 json_string_value(json_object_get(it, "id")));
+	}
+	json_decref(j);
+}
+
+/* Devices across deployments: by the state of their newest assignment, by
+ * the sequence they run, and the silent ones (not seen since T, or never). */
+START_TEST(test_device_filters)
+{
+	char t[4][128], got[512], q[96];
+	struct http_result r;
+	struct manifest m2;
+	long b;
+
+	add_device("fa", "f", t[0], sizeof(t[0]));
+	add_device("fb", "f", t[1], sizeof(t[1]));
+	add_device("fc", "f", t[2], sizeof(t[2]));
+	add_device("fd", "f", t[3], sizeof(t[3]));
+	deploy_devices(&F.m1, "[\"fa\",\"fb\",\"fc\"]");
+	expect_envelope(t[0], "seq=0", &F.m1);
+	expect_envelope(t[1], "seq=0", &F.m1);
+	report_ok(t[1], rep(&F.m1, "failed", "\"reason\":\"x\""));
+	expect_nothing(t[2], "seq=1"); /* fc runs 1 already: skipped */
+
+	listed("assignment_state=failed", got, sizeof(got));
+	ck_assert_str_eq(got, "fb");
+	listed("assignment_state=delivered", got, sizeof(got));
+	ck_assert_str_eq(got, "fa");
+	listed("assignment_state=skipped&group=f", got, sizeof(got));
+	ck_assert_str_eq(got, "fc");
+	/* A newer deployment: fb's newest assignment is pending now. */
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	b = deploy_devices(&m2, "[\"fb\"]");
+	ck_assert_int_gt(b, 0);
+	listed("assignment_state=failed", got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	listed("assignment_state=pending", got, sizeof(got));
+	ck_assert_str_eq(got, "fb");
+
+	/* Sequences: fa and fb reported 0, fc 1, fd nothing yet (seen_flush is
+	 * 60 s here: the list writes the sightings first). */
+	listed("sequence=1", got, sizeof(got));
+	ck_assert_str_eq(got, "fc");
+	listed("sequence_below=1&group=f", got, sizeof(got));
+	ck_assert_str_eq(got, "fa,fb,fd");
+	listed("sequence=0&limit=1", got, sizeof(got));
+	ck_assert_str_eq(got, "fa");
+
+	/* Silent devices: fd never polled; the others did just now. */
+	snprintf(q, sizeof(q), "not_seen_since=%lld&group=f", (long long)time(NULL) - 60);
+	listed(q, got, sizeof(got));
+	ck_assert_str_eq(got, "fd");
+	snprintf(q, sizeof(q), "not_seen_since=%lld&group=f", (long long)time(NULL) + 60);
+	listed(q, got, sizeof(got));
+	ck_assert_str_eq(got, "fa,fb,fc,fd");
+
+	static const char *const bad[] = {
+		"/api/v1/devices?assignment_state=broken", "/api/v1/devices?sequence=-1",
+		"/api/v1/devices?sequence_below=x", "/api/v1/devices?sequence=9223372036854775808",
+		"/api/v1/devices?not_seen_since=yesterday"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		api("GET", bad[i], NULL, &r);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+	manifest_release(&m2);
 }
 END_TEST
 
@@ -1081,6 +1182,7 @@ int main(void)
 	tcase_add_test(tc, test_join_no_rollback);
 	tcase_add_test(tc, test_unknown_query);
 	tcase_add_test(tc, test_lifecycle);
+	tcase_add_test(tc, test_device_filters);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

@@ -461,9 +461,11 @@ START_TEST(test_tokens)
 	assert_status(&r, 200);
 	ck_assert_str_eq(hdr(&r, "Cache-Control"), "no-store");
 	j = body_json(&r);
-	ck_assert_uint_eq(json_object_size(j), 2);
+	ck_assert_uint_eq(json_object_size(j), 3);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "tok-1");
 	snprintf(token2, sizeof(token2), "%s", json_string_value(json_object_get(j, "token")));
+	/* Without ?grace= nothing of the old token remains. */
+	ck_assert(json_is_null(json_object_get(j, "previous_token_expires_at")));
 	json_decref(j);
 	http_result_release(&r);
 	ck_assert_int_eq(strncmp(token2, "suitd_dt_", 9), 0);
@@ -488,6 +490,230 @@ START_TEST(test_tokens)
 	http_result_release(&r);
 	whoami(NULL, token2, &r);
 	assert_device_denied(&r, WHOAMI);
+	http_result_release(&r);
+}
+END_TEST
+
+/* POST /api/v1/devices/ID/token with query (e.g. "?grace=2s", "" for none);
+ * 200 expected: the new token into token, previous_token_expires_at into
+ * *ret_until (0 for null). */
+static void rotate(const char *id, const char *query, char token[128], int64_t *ret_until)
+{
+	struct http_result r;
+	char path[256];
+	json_t *j, *until;
+
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/token%s", id, query);
+	api("POST", path, P.admin_key, NULL, &r);
+	assert_status(&r, 200);
+	j = body_json(&r);
+	snprintf(token, 128, "%s", json_string_value(json_object_get(j, "token")));
+	until = json_object_get(j, "previous_token_expires_at");
+	ck_assert_msg(until != NULL, "no previous_token_expires_at: %s", r.body);
+	*ret_until = json_is_null(until) ? 0 : parse_time(json_string_value(until));
+	json_decref(j);
+	http_result_release(&r);
+}
+
+/* whoami with token answers 200 as device id (want true) or the 401. */
+static void assert_token(const char *token, const char *id, bool want)
+{
+	struct http_result r;
+
+	whoami(NULL, token, &r);
+	if (want)
+		assert_whoami(&r, id, NULL);
+	else
+		assert_device_denied(&r, WHOAMI);
+	http_result_release(&r);
+}
+
+/* Audit rows of the device's token rotations with this detail (NULL: none). */
+static long long token_audits(const char *id, const char *detail)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM audit_log WHERE action = 'device.token' AND "
+		 "subject = '%s' AND detail IS %s%s%s",
+		 id, detail ? "'" : "NULL", detail ? detail : "", detail ? "'" : "");
+	return harness_sql_int(&P, sql);
+}
+
+/* ?grace= keeps the replaced token valid until previous_token_expires_at,
+ * and not a second longer, though it was cached meanwhile (the cache
+ * entry carries the end of the grace: nothing clears the cache when a
+ * grace runs out). */
+START_TEST(test_token_grace)
+{
+	char t0[128], t1[128], t2[128];
+	int64_t until, now;
+	bool refused = false;
+	unsigned accepted = 0;
+
+	add_device("gr-1", NULL, t0, sizeof(t0));
+	rotate("gr-1", "?grace=2s", t1, &until);
+	now = (int64_t)time(NULL);
+	/* The grace counts from the rotation's second. */
+	ck_assert_msg(until >= now + 1 && until <= now + 2, "until %lld, now %lld",
+		      (long long)until, (long long)now);
+	assert_token(t1, "gr-1", true);
+	/* Poll with the old token: accepted (from the cache after the first
+	 * time) until the end of the grace, then refused. */
+	while (!refused && (int64_t)time(NULL) < until + 3) {
+		struct http_result r;
+		whoami(NULL, t0, &r);
+		if (r.status == 200) {
+			assert_whoami(&r, "gr-1", NULL);
+			accepted++;
+		} else {
+			assert_device_denied(&r, WHOAMI);
+			refused = true;
+			/* Never before the end the answer announced. */
+			ck_assert_int_ge((int64_t)time(NULL), until);
+		}
+		http_result_release(&r);
+		sleep_ms(100);
+	}
+	ck_assert_msg(accepted >= 2, "the old token was accepted %u times during its grace",
+		      accepted);
+	ck_assert_msg(refused, "the old token is still accepted 3 s after its grace ended");
+	assert_token(t0, "gr-1", false);
+	assert_token(t1, "gr-1", true);
+	ck_assert_int_eq(token_audits("gr-1", "grace 2s"), 1);
+
+	/* grace=0 is no grace: the replaced token stops at once. */
+	rotate("gr-1", "?grace=0", t2, &until);
+	ck_assert_int_eq(until, 0);
+	assert_token(t1, "gr-1", false);
+	assert_token(t2, "gr-1", true);
+	ck_assert_int_eq(token_audits("gr-1", NULL), 1);
+	/* Seconds without a unit; minutes and hours. */
+	rotate("gr-1", "?grace=90", t1, &until);
+	now = (int64_t)time(NULL);
+	ck_assert(until >= now + 89 && until <= now + 90);
+	rotate("gr-1", "?grace=15m", t2, &until);
+	ck_assert(until >= now + 899 && until <= now + 901);
+	rotate("gr-1", "?grace=168h", t1, &until);
+	ck_assert(until >= now + 604799 && until <= now + 604801);
+	ck_assert_int_eq(token_audits("gr-1", "grace 604800s"), 1);
+}
+END_TEST
+
+/* One previous token at most: a rotation during a grace makes the token it
+ * replaces the previous one, and the older one stops at once; a rotation
+ * without grace ends both; a deletion ends everything. */
+START_TEST(test_token_grace_rotated_again)
+{
+	char a[128], b[128], c[128], d[128];
+	int64_t until;
+
+	add_device("gr-2", NULL, a, sizeof(a));
+	rotate("gr-2", "?grace=1h", b, &until);
+	ck_assert_int_ne(until, 0);
+	assert_token(a, "gr-2", true);
+	assert_token(b, "gr-2", true);
+	rotate("gr-2", "?grace=1h", c, &until);
+	ck_assert_int_ne(until, 0);
+	assert_token(a, "gr-2", false); /* cached a moment ago: the clear ends it */
+	assert_token(b, "gr-2", true);
+	assert_token(c, "gr-2", true);
+	rotate("gr-2", "", d, &until);
+	ck_assert_int_eq(until, 0);
+	assert_token(b, "gr-2", false);
+	assert_token(c, "gr-2", false);
+	assert_token(d, "gr-2", true);
+	ck_assert_int_eq(token_audits("gr-2", "grace 3600s"), 2);
+	ck_assert_int_eq(token_audits("gr-2", NULL), 1);
+
+	/* Deleting the device ends the token and the one in its grace. */
+	rotate("gr-2", "?grace=1h", a, &until);
+	assert_token(d, "gr-2", true);
+	struct http_result r;
+	api("DELETE", "/api/v1/devices/gr-2", P.admin_key, NULL, &r);
+	assert_status(&r, 204);
+	http_result_release(&r);
+	assert_token(a, "gr-2", false);
+	assert_token(d, "gr-2", false);
+	/* A new device of the same name has only its own token. */
+	add_device("gr-2", NULL, b, sizeof(b));
+	assert_token(d, "gr-2", false);
+	assert_token(b, "gr-2", true);
+}
+END_TEST
+
+/* A device without a token (registered by its certificate) gets one with
+ * ?grace=: there is no previous token, and the answer says so. */
+START_TEST(test_token_grace_without_token)
+{
+	struct http_result r;
+	char t[128];
+	int64_t until;
+
+	cert_cn("gr-3", "gr-3");
+	whoami("gr-3", NULL, &r);
+	assert_whoami(&r, "gr-3", "fleet");
+	http_result_release(&r);
+	rotate("gr-3", "?grace=1h", t, &until);
+	ck_assert_int_eq(until, 0);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id = 'gr-3' "
+					     "AND prev_token_hash IS NULL AND "
+					     "prev_token_expires_at IS NULL"),
+			 1);
+	whoami(NULL, t, &r);
+	assert_whoami(&r, "gr-3", "fleet");
+	http_result_release(&r);
+}
+END_TEST
+
+/* A bad grace is 400 naming the parameter, and rotates nothing. */
+START_TEST(test_token_grace_invalid)
+{
+	static const char *const bad[] = {
+		"?grace=",
+		"?grace=abc",
+		"?grace=-1",
+		"?grace=1.5",
+		"?grace=2d",
+		"?grace=5%20s",
+		"?grace=1sm",
+		"?grace=604801",
+		"?grace=169h",
+		"?grace=10081m",
+		"?grace=99999999999999999999999",
+	};
+	char token[128], path[256];
+	struct http_result r;
+	json_t *j;
+
+	add_device("gr-4", NULL, token, sizeof(token));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "/api/v1/devices/gr-4/token%s", bad[i]);
+		api("POST", path, P.admin_key, NULL, &r);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		j = body_json(&r);
+		ck_assert_msg(strstr(json_string_value(json_object_get(j, "detail")), "grace"),
+			      "%s: the detail does not name grace: %s", bad[i], r.body);
+		json_decref(j);
+		http_result_release(&r);
+	}
+	/* Repeated, or misspelt: the router refuses it by name. */
+	api("POST", "/api/v1/devices/gr-4/token?grace=1&grace=2", P.admin_key, NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	ck_assert_ptr_nonnull(strstr(r.body, "grace"));
+	http_result_release(&r);
+	api("POST", "/api/v1/devices/gr-4/token?grase=1h", P.admin_key, NULL, &r);
+	assert_problem(&r, 400, "invalid-request", NULL);
+	ck_assert_ptr_nonnull(strstr(r.body, "grase"));
+	http_result_release(&r);
+	/* Nothing was rotated. */
+	assert_token(token, "gr-4", true);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE "
+					     "action = 'device.token' AND subject = 'gr-4'"),
+			 0);
+	/* The id is checked first; an unknown device is 404 with a grace too. */
+	api("POST", "/api/v1/devices/nobody/token?grace=1h", P.admin_key, NULL, &r);
+	assert_problem(&r, 404, "not-found", "no such device");
 	http_result_release(&r);
 }
 END_TEST
@@ -1465,6 +1691,9 @@ int main(void)
 	tcase_add_test(mtls, test_cert_usage_optional);
 	tcase_add_test(mtls, test_no_credentials);
 	tcase_add_test(mtls, test_tokens);
+	tcase_add_test(mtls, test_token_grace);
+	tcase_add_test(mtls, test_token_grace_rotated_again);
+	tcase_add_test(mtls, test_token_grace_invalid);
 	tcase_add_test(mtls, test_cross_use);
 	tcase_add_test(mtls, test_scoping);
 	tcase_add_test(mtls, test_payload_route_needs_identity);
@@ -1472,6 +1701,7 @@ int main(void)
 
 	tcase_add_checked_fixture(autoreg, start_autoreg, stop);
 	tcase_add_test(autoreg, test_auto_register);
+	tcase_add_test(autoreg, test_token_grace_without_token);
 
 	tcase_add_checked_fixture(ident, start_san_uri, stop);
 	tcase_add_test(ident, test_identity_san_uri);

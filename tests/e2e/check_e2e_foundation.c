@@ -67,6 +67,16 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". */
+static void time_format_utc(int64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 START_TEST(test_health_ready)
 {
 	struct http_result r;
@@ -288,6 +298,256 @@ START_TEST(test_keys_over_api)
 	harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
 	assert_problem(&r, 401, "unauthorized");
 	http_result_release(&r);
+	ck_assert(harness_log_contains(&P, "api key 'ci' refused: revoked"));
+	ck_assert(!harness_log_contains(&P, key));
+}
+END_TEST
+
+/* The stored expiry of the unrevoked key named name (0: none). */
+static int64_t stored_expiry(const char *name)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT coalesce(expires_at, 0) FROM api_keys WHERE name = '%s' AND "
+		 "revoked_at IS NULL",
+		 name);
+	return harness_sql_int(&P, sql);
+}
+
+/* The expires_at member of an answer about the key named name shows its
+ * stored expiry (null for none); that expiry is returned. */
+static int64_t assert_expiry(json_t *obj, const char *name)
+{
+	json_t *at = json_object_get(obj, "expires_at");
+	int64_t t = stored_expiry(name);
+	char want[32];
+
+	ck_assert_msg(at != NULL, "no expires_at for key '%s'", name);
+	if (!t) {
+		ck_assert_msg(json_is_null(at), "key '%s' has no expiry but shows one", name);
+		return 0;
+	}
+	time_format_utc(t, want, sizeof(want));
+	ck_assert_str_eq(json_string_value(at), want);
+	return t;
+}
+
+/* POST /api/v1/keys with this body: the status, and on 201 the key into
+ * key (may be NULL) and its expires_at into *ret_expires (0 for null). */
+static long key_post(const char *json, char key[96], int64_t *ret_expires)
+{
+	struct http_result r;
+	long status;
+
+	harness_request(&P, "POST", "/api/v1/keys", P.admin_key, "application/json", json,
+			strlen(json), &r);
+	status = r.status;
+	if (status == 201) {
+		json_t *j = body_json(&r);
+		*ret_expires = assert_expiry(j, json_string_value(json_object_get(j, "name")));
+		if (key)
+			snprintf(key, 96, "%s", json_string_value(json_object_get(j, "key")));
+		json_decref(j);
+	}
+	http_result_release(&r);
+	return status;
+}
+
+/* GET /api/v1/status with key until it is refused (401), at most until
+ * deadline; returns how many times it was accepted, or -1 when it never
+ * was refused. Refusal must not come before expires_at. */
+static long use_until_refused(const char *key, int64_t expires_at, int64_t deadline)
+{
+	struct http_result r;
+	long accepted = 0;
+
+	while ((int64_t)time(NULL) < deadline) {
+		harness_request(&P, "GET", "/api/v1/status", key, NULL, NULL, 0, &r);
+		if (r.status != 200) {
+			assert_problem(&r, 401, "unauthorized");
+			http_result_release(&r);
+			ck_assert_int_ge((int64_t)time(NULL), expires_at);
+			return accepted;
+		}
+		http_result_release(&r);
+		accepted++;
+		sleep_ms(100);
+	}
+	return -1;
+}
+
+/* The unrevoked entry of GET /api/v1/keys named name: its expires_at (0
+ * for null), which must be the stored one. */
+static int64_t listed_expiry(const char *name)
+{
+	struct http_result r;
+	json_t *j, *item;
+	int64_t t = -1;
+	size_t i;
+
+	harness_request(&P, "GET", "/api/v1/keys", P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	j = body_json(&r);
+	json_array_foreach(json_object_get(j, "items"), i, item)
+	{
+		if (strcmp(json_string_value(json_object_get(item, "name")), name) != 0 ||
+		    !json_is_null(json_object_get(item, "revoked_at")))
+			continue;
+		t = assert_expiry(item, name);
+	}
+	json_decref(j);
+	http_result_release(&r);
+	ck_assert_msg(t >= 0, "key '%s' is not listed", name);
+	return t;
+}
+
+/* A key with expires_in works until expires_at, then gets the 401 of a
+ * revoked key; the log says why (never the key); the list shows the
+ * expiry; the name stays taken until the key is revoked. */
+START_TEST(test_key_expiry_api)
+{
+	char key[96], text[128];
+	int64_t at, now = (int64_t)time(NULL);
+	long accepted;
+
+	ck_assert_int_eq(
+		key_post("{\"name\":\"short\",\"role\":\"reader\",\"expires_in\":2}", key, &at),
+		201);
+	/* Whole seconds from the creation's second. */
+	ck_assert_msg(at >= now + 2 && at <= (int64_t)time(NULL) + 2, "expires_at %lld, now %lld",
+		      (long long)at, (long long)now);
+	ck_assert_int_eq(listed_expiry("short"), at);
+	ck_assert_int_eq(listed_expiry("test-admin"), 0);
+	accepted = use_until_refused(key, at, at + 3);
+	ck_assert_msg(accepted >= 0, "the key is still accepted 3 s after its expiry");
+	ck_assert_msg(accepted >= 1, "the key was refused before its expiry");
+	snprintf(text, sizeof(text), "api key 'short' refused: expired at ");
+	ck_assert(harness_log_contains(&P, text));
+	ck_assert(!harness_log_contains(&P, key));
+	/* Expired is still listed, with its expiry, and still holds the name. */
+	ck_assert_int_eq(listed_expiry("short"), at);
+	ck_assert_int_eq(key_post("{\"name\":\"short\",\"role\":\"reader\"}", NULL, &at), 409);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
+					     "'key.create' AND subject = 'short' AND detail "
+					     "LIKE 'expires 20%Z'"),
+			 1);
+	struct http_result r;
+	harness_request(&P, "DELETE", "/api/v1/keys/short", P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 204);
+	http_result_release(&r);
+
+	/* Every form of expires_in; null and absent: never. */
+	static const struct {
+		const char *json;
+		int64_t seconds; /* 0: never */
+	} ok[] = {
+		{"{\"name\":\"short\",\"role\":\"reader\",\"expires_in\":\"90m\"}", 5400},
+		{"{\"name\":\"k2\",\"role\":\"reader\",\"expires_in\":\"3600\"}", 3600},
+		{"{\"name\":\"k3\",\"role\":\"reader\",\"expires_in\":\"45s\"}", 45},
+		{"{\"name\":\"k4\",\"role\":\"reader\",\"expires_in\":\"87600h\"}", 315360000},
+		{"{\"name\":\"k5\",\"role\":\"reader\",\"expires_in\":null}", 0},
+		{"{\"name\":\"k6\",\"role\":\"reader\"}", 0},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		now = (int64_t)time(NULL);
+		ck_assert_int_eq(key_post(ok[i].json, NULL, &at), 201);
+		if (!ok[i].seconds)
+			ck_assert_int_eq(at, 0);
+		else
+			ck_assert_msg(at >= now + ok[i].seconds && at <= now + ok[i].seconds + 1,
+				      "%s: expires_at %lld, now %lld", ok[i].json, (long long)at,
+				      (long long)now);
+	}
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
+					     "'key.create' AND subject = 'k6' AND detail IS NULL"),
+			 1);
+}
+END_TEST
+
+/* A bad expires_in is 400 naming the field, and creates nothing. */
+START_TEST(test_key_expiry_invalid)
+{
+	static const char *const bad[] = {
+		"0",	     "-1",	   "1.5",    "true",	"\"\"",
+		"\"0\"",     "\"abc\"",	   "\"2d\"", "\"-5s\"", "\"5 s\"",
+		"315360001", "\"87601h\"", "{}",     "[1]",	"9223372036854775807",
+	};
+	struct http_result r;
+	char json[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"name\":\"bad\",\"role\":\"reader\",\"expires_in\":%s}", bad[i]);
+		harness_request(&P, "POST", "/api/v1/keys", P.admin_key, "application/json", json,
+				strlen(json), &r);
+		assert_problem(&r, 400, "invalid-request");
+		ck_assert_msg(strstr(r.body, "expires_in") != NULL,
+			      "%s: the detail does not name expires_in: %s", bad[i], r.body);
+		http_result_release(&r);
+	}
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM api_keys WHERE name = 'bad'"),
+			 0);
+}
+END_TEST
+
+/* suitd key create --expires-in: the same expiry from the command line;
+ * key list shows it and says expired. */
+START_TEST(test_key_expiry_cli)
+{
+	char out[4096], key[96], *line;
+	int64_t at, now = (int64_t)time(NULL);
+	long accepted;
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "brief",
+				     "--role", "reader", "--expires-in", "2s", (char *)NULL),
+			 0);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(key, sizeof(key), "%s", out);
+	at = listed_expiry("brief");
+	ck_assert(at >= now + 2 && at <= (int64_t)time(NULL) + 2);
+	accepted = use_until_refused(key, at, at + 3);
+	ck_assert_msg(accepted >= 0, "the key is still accepted 3 s after its expiry");
+	ck_assert_msg(accepted >= 1, "the key was refused before its expiry");
+	ck_assert(harness_log_contains(&P, "api key 'brief' refused: expired at "));
+
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "long",
+				     "--role", "reader", "--expires-in", "720h", (char *)NULL),
+			 0);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "list", (char *)NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "EXPIRES"));
+	/* brief: its expiry, and expired; long: its expiry, and active. */
+	char when[32], expires[32], status[16];
+	time_format_utc(at, when, sizeof(when));
+	ck_assert_ptr_nonnull(line = strstr(out, "\nbrief "));
+	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %31s %15s", expires, status), 2);
+	ck_assert_str_eq(expires, when);
+	ck_assert_str_eq(status, "expired");
+	at = listed_expiry("long");
+	ck_assert(at >= now + 720 * 3600 && at <= (int64_t)time(NULL) + 720 * 3600);
+	time_format_utc(at, when, sizeof(when));
+	ck_assert_ptr_nonnull(line = strstr(out, "\nlong "));
+	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %31s %15s", expires, status), 2);
+	ck_assert_str_eq(expires, when);
+	ck_assert_str_eq(status, "active");
+	/* No expiry: "-". */
+	ck_assert_ptr_nonnull(line = strstr(out, "\ntest-admin "));
+	ck_assert_int_eq(sscanf(line, "%*s %*s %*s %*s %31s %15s", expires, status), 2);
+	ck_assert_str_eq(expires, "-");
+	ck_assert_str_eq(status, "active");
+
+	/* Bad durations: exit 1, a message naming the option, nothing made. */
+	static const char *const bad[] = {"0", "abc", "2d", "-1", "87601h", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "key", "create", "--name", "bad",
+					     "--role", "reader", "--expires-in", bad[i],
+					     (char *)NULL),
+				 1);
+		ck_assert_ptr_null(strstr(out, "suitd_ak_"));
+	}
+	ck_assert(harness_log_contains(&P, "--expires-in '2d' must be"));
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM api_keys WHERE name = 'bad'"),
+			 0);
 }
 END_TEST
 
@@ -597,6 +857,9 @@ int main(void)
 	tcase_add_test(tc, test_body_errors);
 	tcase_add_test(tc, test_keys_over_api);
 	tcase_add_test(tc, test_keys_cli);
+	tcase_add_test(tc, test_key_expiry_api);
+	tcase_add_test(tc, test_key_expiry_invalid);
+	tcase_add_test(tc, test_key_expiry_cli);
 	tcase_add_test(tc, test_keep_alive);
 	tcase_add_test(tc, test_check_config);
 	tcase_add_test(tc, test_sighup_reload);

@@ -2422,16 +2422,19 @@ START_TEST(test_rollback)
 	expect_envelope(tb, NULL, &m2);
 
 	/* The operator deploys sequence 1 to both. rb-a's reported sequence
-	 * makes it skipped at once; rb-b's newer assignment is superseded. */
+	 * makes it skipped at once; rb-b's update to 2 under way is not
+	 * superseded by an older one (that would offer a rollback). */
 	d1 = deploy_devices(&F.m1, "[\"rb-a\",\"rb-b\"]");
 	assert_assignment(d1, "rb-a", "skipped", "device runs sequence 2");
 	expect_nothing(ta, "seq=2");
 	expect_nothing(ta, NULL);
 	report_refused(ta, rep(&F.m1, "installed", ""), 409, "conflict",
 		       "the assignment was skipped");
-	/* rb-b says it runs 2: sequence 1 is never offered. */
+	assert_assignment(d1, "rb-b", "skipped", "an update to sequence 2 is under way");
+	assert_assignment(d2, "rb-b", "delivered", NULL);
+	/* rb-b says it runs 2: its update is confirmed; 1 is never offered. */
 	expect_nothing(tb, "seq=2");
-	assert_assignment(d1, "rb-b", "skipped", "device runs sequence 2");
+	assert_assignment(d2, "rb-b", "confirmed", NULL);
 	expect_nothing(tb, NULL);
 	report_refused(tb, rep(&F.m1, "installed", ""), 409, "conflict",
 		       "the assignment was skipped");
@@ -2459,6 +2462,85 @@ START_TEST(test_rollback)
 	soft(r.status == 200, "m1 uploaded again: status %ld, want 200", r.status);
 	http_result_release(&r);
 	soft(count("manifests") == manifests, "a replayed envelope added a manifest");
+	manifest_release(&m2);
+	soft_done();
+	assert_alive();
+}
+END_TEST
+
+/* ---- Reports out of order, report floods, joins that would roll back ---- */
+
+START_TEST(test_report_abuse)
+{
+	static const char *const states[] = {"installed", "downloaded", "failed", "downloading",
+					     "installing"};
+	char ta[128], tb[128], json[256], path[96];
+	unsigned char suit[64];
+	size_t suit_len = suit_report_invoked(&F.m1, suit);
+	struct manifest m2;
+	struct http_result r;
+	long id, old, newer;
+
+	/* Before delivery, any order, JSON or SUIT: 409, nothing moves. */
+	device("abuse-a", NULL, ta, sizeof(ta));
+	id = deploy_devices(&F.m1, "[\"abuse-a\"]");
+	for (size_t i = 0; i < N(states); i++) {
+		report(ta, rep(&F.m1, states[i], ""), &r);
+		soft(r.status == 409, "undelivered, %s: status %ld", states[i], r.status);
+		http_result_release(&r);
+	}
+	report_ex(ta, "application/suit-report+cose", suit, suit_len, &r);
+	soft(r.status == 409, "undelivered, SUIT confirm: status %ld", r.status);
+	http_result_release(&r);
+	assert_assignment(id, "abuse-a", "pending", NULL);
+
+	/* Delivered, then backwards and forwards: forward only. */
+	expect_envelope(ta, NULL, &F.m1);
+	report_ok(ta, rep(&F.m1, "installed", ""));
+	for (size_t i = 1; i < N(states); i++)
+		if (strcmp(states[i], "failed") != 0)
+			report_ok(ta, rep(&F.m1, states[i], ""));
+	assert_assignment(id, "abuse-a", "installed", NULL);
+
+	/* A flood of distinct reports from one token: the history stays at
+	 * [devices] report_history (100), the daemon answers throughout. */
+	for (int i = 0; i < 400; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"manifest\":\"%s\",\"state\":\"downloading\",\"code\":%d}", F.m1.digest,
+			 i);
+		report(ta, json, &r);
+		soft(r.status == 204 || r.status == 429, "flood report %d: status %ld", i,
+		     r.status);
+		http_result_release(&r);
+	}
+	soft(harness_sql_int(&P, "SELECT count(*) FROM reports r JOIN devices d ON d.num = "
+				 "r.device_num WHERE d.id = 'abuse-a'") <= 100,
+	     "one device keeps more than report_history reports");
+	snprintf(path, sizeof(path), "/api/v1/devices/abuse-a/reports?limit=1000");
+	api("GET", path, NULL, &r);
+	soft(r.status == 200, "listing the flooded history: status %ld", r.status);
+	http_result_release(&r);
+
+	/* Joins never roll back: tagging a device with the tag of an older,
+	 * lower deployment, again and again, leaves its newer assignment. */
+	make_manifest("m3-abuse", "sensor-v1", "3", &m2);
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"tag\":\"old\"}}",
+		 F.m1.digest);
+	old = deploy(json, NULL);
+	device("abuse-b", NULL, tb, sizeof(tb));
+	newer = deploy_devices(&m2, "[\"abuse-b\"]");
+	for (int i = 0; i < 10; i++) {
+		api("PATCH", "/api/v1/devices/abuse-b",
+		    i % 2 ? "{\"tags\":[\"old\"],\"group\":\"g\"}" : "{\"tags\":[\"old\",\"x\"]}",
+		    &r);
+		soft(r.status == 200, "PATCH %d: status %ld", i, r.status);
+		http_result_release(&r);
+	}
+	assert_assignment(newer, "abuse-b", "pending", NULL);
+	expect_envelope(tb, NULL, &m2);
+	soft(harness_sql_int(&P, "SELECT count(*) FROM assignments a JOIN devices d ON d.num = "
+				 "a.device_num WHERE d.id = 'abuse-b'") == 1,
+	     "a join added an assignment of the older deployment %ld", old);
 	manifest_release(&m2);
 	soft_done();
 	assert_alive();
@@ -2520,6 +2602,7 @@ int main(void)
 	tcase_add_test(tc, test_cross_device);
 	tcase_add_test(tc, test_untrusted);
 	tcase_add_test(tc, test_rollback);
+	tcase_add_test(tc, test_report_abuse);
 	tcase_add_test(tc, test_zz_survived);
 	suite_add_tcase(s, tc);
 	/* After the main daemon has stopped: a daemon with a per-address

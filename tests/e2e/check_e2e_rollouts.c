@@ -175,26 +175,6 @@ static long stage_devices(json_t *dep, unsigned stage)
 	return (long)json_integer_value(json_object_get(s, "devices"));
 }
 
-/* A bare SUIT_Report for manifest m with result true and a record of the
- * invoke section (9): {99: ["", [-16, digest]], 3: [["", 9, 0, 0, {}]], 4:
- * true}; the server maps it to confirmed. */
-static size_t suit_invoked_report(const struct manifest *m, unsigned char out[64])
-{
-	static const unsigned char head[] = {0xa3, 0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x58, 0x20};
-	static const unsigned char tail[] = {0x03, 0x81, 0x85, 0x40, 0x09,
-					     0x00, 0x00, 0xa0, 0x04, 0xf5};
-	size_t n = sizeof(head);
-
-	memcpy(out, head, n);
-	for (size_t i = 0; i < 32; i++) {
-		unsigned v;
-		ck_assert_int_eq(sscanf(m->digest + 2 * i, "%2x", &v), 1);
-		out[n++] = (unsigned char)v;
-	}
-	memcpy(out + n, tail, sizeof(tail));
-	return n + sizeof(tail);
-}
-
 static const struct device *device_in_stage(int stage, unsigned n, unsigned skip)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -215,7 +195,7 @@ START_TEST(test_reports_on_held_assignments)
 {
 	static const char not_delivered[] = "the manifest has not been delivered to this device";
 	unsigned char suit[64];
-	size_t suit_len = suit_invoked_report(&F.m1, suit);
+	size_t suit_len = suit_report_invoked(&F.m1, suit);
 	struct http_result r;
 	long id;
 

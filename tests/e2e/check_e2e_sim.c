@@ -1,11 +1,13 @@
 /* The device simulator end to end: the real suitd, a handful of devices
- * with tokens, a signed manifest of a 300 KiB payload deployed to them,
- * and build/suit-sim driving the whole update cycle (check-in, Range
- * download, reports, reboot, confirming check-in). Asserted from the API
- * and from the simulator's JSON summary: JSON and SUIT reports, injected
- * install failures, corrupted downloads detected and fetched again,
- * crashes resumed by Range, silence timed out, an untrusted signer refused.
- * Real daemon, real TLS, loopback; keys are test-only. */
+ * with tokens or client certificates, a signed manifest of a 300 KiB
+ * payload deployed to them, and build/suit-sim driving the whole update
+ * cycle (check-in, Range download, reports, reboot, confirming check-in).
+ * Asserted from the API, /metrics and the simulator's JSON summary: JSON
+ * and SUIT reports, injected install failures, corrupted downloads detected
+ * and fetched again, crashes resumed by Range, silence timed out, an
+ * untrusted signer refused, a state file carried from a killed run to the
+ * next, devices identified by their TLS client certificates. Real daemon,
+ * real TLS, loopback; keys and certificates are test-only. */
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,10 @@
 #define CHUNK	 65536LL
 #define CHUNKS	 ((FW_SIZE + CHUNK - 1) / CHUNK)
 #define SIM_WAIT 30 /* seconds a run may take */
+/* Payload ranges served (GET /metrics). */
+#define PAYLOAD_206                                                                        \
+	"suitd_http_requests_total{method=\"GET\",route=\"/device/v1/payloads/{sha256}\"," \
+	"status=\"206\"}"
 
 struct device {
 	char id[32];
@@ -97,13 +104,13 @@ static long deploy_group(const char *rollout_extra)
 	return deploy(json, NULL);
 }
 
-/* Run suit-sim with the common options, these tokens and the extra
- * arguments (NULL-terminated); its exit status, the summary in *ret (when
- * not NULL). Output goes to DIR/sim.log. */
-static int run_sim_v(const char *tokens, const char *anchor, json_t **ret, va_list ap)
+/* Start suit-sim with the common options, this tokens file (NULL: none),
+ * --until-done or not, and the extra arguments (NULL-terminated). Output
+ * goes to DIR/sim.log, the summary to DIR/summary.json. */
+static pid_t sim_spawn(const char *tokens, const char *anchor, bool until_done, va_list ap)
 {
 	char summary[256], log[256], *argv[48];
-	int argc = 0, status;
+	int argc = 0;
 	pid_t pid;
 
 	snprintf(summary, sizeof(summary), "%s/summary.json", P.dir);
@@ -116,9 +123,12 @@ static int run_sim_v(const char *tokens, const char *anchor, json_t **ret, va_li
 	argv[argc++] = P.ca;
 	argv[argc++] = (char *)"--trust-anchor";
 	argv[argc++] = (char *)anchor;
-	argv[argc++] = (char *)"--tokens";
-	argv[argc++] = (char *)tokens;
-	argv[argc++] = (char *)"--until-done";
+	if (tokens) {
+		argv[argc++] = (char *)"--tokens";
+		argv[argc++] = (char *)tokens;
+	}
+	if (until_done)
+		argv[argc++] = (char *)"--until-done";
 	argv[argc++] = (char *)"--max-poll";
 	argv[argc++] = (char *)"1";
 	argv[argc++] = (char *)"--chunk";
@@ -141,12 +151,23 @@ static int run_sim_v(const char *tokens, const char *anchor, json_t **ret, va_li
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* Wait for suit-sim: its exit status, the summary in *ret (when not NULL). */
+static int sim_wait(pid_t pid, json_t **ret)
+{
+	char summary[256], log[256];
+	int status;
+
+	snprintf(summary, sizeof(summary), "%s/summary.json", P.dir);
+	snprintf(log, sizeof(log), "%s/sim.log", P.dir);
 	for (int i = 0; i < SIM_WAIT * 20; i++) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		ck_assert_int_ge(w, 0);
 		if (w == pid) {
 			ck_assert_msg(WIFEXITED(status), "suit-sim died (see %s)", log);
-			ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
+			ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", sim_bin());
 			if (ret) {
 				*ret = json_load_file(summary, 0, NULL);
 				ck_assert_msg(*ret != NULL, "no summary from suit-sim (see %s)",
@@ -162,30 +183,60 @@ static int run_sim_v(const char *tokens, const char *anchor, json_t **ret, va_li
 	return -1;
 }
 
+/* Run suit-sim --until-done with these tokens (NULL: none) and extra
+ * arguments (NULL-terminated); its exit status, the summary in *ret. */
 static int run_sim(const char *tokens, json_t **ret, ...)
 {
 	va_list ap;
-	int rc;
+	pid_t pid;
 
 	va_start(ap, ret);
-	rc = run_sim_v(tokens, F.pub, ret, ap);
+	pid = sim_spawn(tokens, F.pub, true, ap);
 	va_end(ap);
-	return rc;
+	return sim_wait(pid, ret);
 }
 
 static int run_sim_anchor(const char *tokens, const char *anchor, json_t **ret, ...)
 {
 	va_list ap;
-	int rc;
+	pid_t pid;
 
 	va_start(ap, ret);
-	rc = run_sim_v(tokens, anchor, ret, ap);
+	pid = sim_spawn(tokens, anchor, true, ap);
 	va_end(ap);
-	return rc;
+	return sim_wait(pid, ret);
 }
 
-/* summary.a.b...: an integer member (path "injected.crashes"). */
-static long long num(json_t *s, const char *path)
+/* suit-sim without --until-done: it runs until its --duration or a signal. */
+static pid_t sim_start(const char *tokens, ...)
+{
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, tokens);
+	pid = sim_spawn(tokens, F.pub, false, ap);
+	va_end(ap);
+	return pid;
+}
+
+/* Whether suit-sim's output (DIR/sim.log) contains text. */
+static bool sim_log_contains(const char *text)
+{
+	char path[256];
+	size_t len;
+	unsigned char *log;
+	bool found;
+
+	snprintf(path, sizeof(path), "%s/sim.log", P.dir);
+	log = read_all(path, &len);
+	log[len] = '\0';
+	found = strstr((char *)log, text) != NULL;
+	free(log);
+	return found;
+}
+
+/* summary.a.b...: a member (path "injected.crashes"), NULL when absent. */
+static json_t *member(json_t *s, const char *path)
 {
 	char copy[128], *part, *save = NULL;
 	json_t *v = s;
@@ -193,6 +244,14 @@ static long long num(json_t *s, const char *path)
 	snprintf(copy, sizeof(copy), "%s", path);
 	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
 		v = json_object_get(v, part);
+	return v;
+}
+
+/* An integer member. */
+static long long num(json_t *s, const char *path)
+{
+	json_t *v = member(s, path);
+
 	ck_assert_msg(json_is_integer(v), "summary: %s is not an integer", path);
 	return (long long)json_integer_value(v);
 }
@@ -447,11 +506,150 @@ START_TEST(test_untrusted_signer)
 }
 END_TEST
 
+/* DEVICE's sequence number in the state file PATH, -1 when it is not
+ * there. */
+static long long state_seq(const char *path, const char *device)
+{
+	char line[256], id[160];
+	unsigned long long v;
+	long long found = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%159s %llu", id, &v) == 2 && strcmp(id, device) == 0)
+			found = (long long)v;
+	fclose(f);
+	return found;
+}
+
+/* A state file carries each device's sequence number from one run to the
+ * next. The first run is killed (SIGKILL, as by a crash) once its state
+ * file, saved within a second of a change, says every device runs sequence
+ * 1 — whether or not each confirming check-in went out. The second run
+ * checks in with seq=1, which confirms whatever was only installed, and
+ * downloads nothing. The server then knows every device runs 1: a new
+ * deployment of the same manifest skips them all (with seq=0 it would
+ * offer it again). A device the runs do not play keeps its line. */
+START_TEST(test_state_continues)
+{
+	static const char earlier[] = "# from an earlier run\nold-device 7\n";
+	const char *tokens = tokens_file("tokens", 0, DEVICES);
+	char state[256];
+	long id = deploy_group(""), again;
+	bool all = false;
+	json_t *s;
+	pid_t pid;
+
+	snprintf(state, sizeof(state), "%s/fleet.state", P.dir);
+	write_file(state, earlier, strlen(earlier));
+	pid = sim_start(tokens, "--state", state, (char *)NULL);
+	for (int i = 0; i < 200 && !all; i++) {
+		usleep(100 * 1000);
+		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "suit-sim ended (see sim.log)");
+		all = true;
+		for (unsigned d = 0; d < DEVICES; d++)
+			all = all && state_seq(state, dev[d].id) == 1;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_msg(all, "the state file did not reach sequence 1 for every device in 20 s");
+	ck_assert_int_eq(state_seq(state, "old-device"), 7);
+	ck_assert_uint_eq(harness_metric(&P, PAYLOAD_206), DEVICES * CHUNKS);
+
+	ck_assert_int_eq(
+		sim_wait(sim_start(tokens, "--state", state, "--duration", "3", (char *)NULL), &s),
+		0);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "stopped")), "duration");
+	ck_assert_uint_eq(json_object_size(member(s, "sequences.start")), 1);
+	assert_num(s, "sequences.start.1", DEVICES);
+	assert_num(s, "sequences.end.1", DEVICES);
+	assert_num(s, "cycles_started", 0);
+	assert_num(s, "errors.total", 0);
+	assert_num(s, "requests.payload_chunk.count", 0);
+	ck_assert_ptr_null(member(s, "requests.checkin.status.200"));
+	ck_assert_int_ge(num(s, "requests.checkin.status.204"), DEVICES);
+	json_decref(s);
+	assert_counts(id, "confirmed=6");
+	ck_assert_uint_eq(harness_metric(&P, PAYLOAD_206), DEVICES * CHUNKS);
+	for (unsigned d = 0; d < DEVICES; d++)
+		ck_assert_int_eq(state_seq(state, dev[d].id), 1);
+	ck_assert_int_eq(state_seq(state, "old-device"), 7);
+	again = deploy_group("");
+	assert_counts(again, "skipped=6");
+}
+END_TEST
+
+/* Client certificates in DIR/certs, ID.pem and ID.key, CN = ID, issued by
+ * device-ca; the devices FIRST .. FIRST + N - 1. */
+static const char *make_certs(unsigned first, unsigned n)
+{
+	static char dir[256];
+	struct harness_cert_opts co = {0};
+	char name[64];
+
+	harness_make_ca(&P, "device-ca", "suit-sim device CA (test only)");
+	snprintf(dir, sizeof(dir), "%s/certs", P.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	for (unsigned i = first; i < first + n; i++) {
+		snprintf(name, sizeof(name), "certs/%s", dev[i].id);
+		co.cn = dev[i].id;
+		harness_make_cert(&P, "device-ca", name, &co);
+	}
+	return dir;
+}
+
+/* mTLS: the server takes device identities from client certificates only
+ * ([devices] auth = certificate), and suit-sim --certs gives each device
+ * its own. Every device confirms under its own name (a device speaking
+ * with another's certificate would leave its own assignment pending), with
+ * a state file that did not exist before; a token is no identity here. */
+START_TEST(test_certificates)
+{
+	const char *certs = make_certs(0, DEVICES);
+	char conf[1024], state[256];
+	json_t *s;
+	long id;
+
+	ck_assert_int_eq(harness_stop(&P), 0);
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = certificate\nclient_ca = device-ca.pem\nseen_flush = 1\n"
+		 "poll_interval = 2\npoll_interval_active = 1\npoll_jitter = 10\n"
+		 "[manifests]\ntrust_anchor = %s\n",
+		 F.pub);
+	harness_write_config(&P, conf);
+	harness_start(&P);
+	id = deploy_group("");
+	snprintf(state, sizeof(state), "%s/certs.state", P.dir);
+	ck_assert_int_eq(run_sim(NULL, &s, "--certs", certs, "--state", state, (char *)NULL), 0);
+	assert_clean(s, DEVICES);
+	assert_num(s, "identities.certificate", DEVICES);
+	assert_num(s, "identities.token", 0);
+	assert_num(s, "bytes_downloaded", DEVICES * FW_SIZE);
+	assert_num(s, "sequences.start.0", DEVICES);
+	assert_num(s, "sequences.end.1", DEVICES);
+	json_decref(s);
+	assert_counts(id, "confirmed=6");
+	for (unsigned d = 0; d < DEVICES; d++) {
+		ck_assert_int_eq(reported_sequence(dev[d].id), 1);
+		ck_assert_int_eq(state_seq(state, dev[d].id), 1);
+	}
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), &s, "-q", (char *)NULL), 1);
+	assert_num(s, "errors.http.401", 1);
+	json_decref(s);
+}
+END_TEST
+
 /* Usage errors exit 2 before any request: other hosts than loopback,
- * unknown options, a missing tokens file. */
+ * unknown options, a missing tokens file, a malformed state file, a
+ * certificate folder with a key missing or a key of another certificate,
+ * a device with both a token and a certificate. */
 START_TEST(test_usage_errors)
 {
-	char tokens[256];
+	static const char bad_seq[] = "sim-00 1\nsim-01 one\n", twice[] = "sim-00 1\nsim-00 2\n";
+	char tokens[256], path[256], other[256];
+	const char *certs;
 
 	snprintf(tokens, sizeof(tokens), "%s/none", P.dir);
 	ck_assert_int_eq(run_sim_anchor(tokens, F.pub, NULL, (char *)NULL), 2);
@@ -463,6 +661,35 @@ START_TEST(test_usage_errors)
 			 2);
 	ck_assert_int_eq(
 		run_sim(tokens_file("tokens", 0, 1), NULL, "--fail-rate", "1.5", (char *)NULL), 2);
+	ck_assert_int_eq(run_sim(NULL, NULL, (char *)NULL), 2);
+
+	snprintf(path, sizeof(path), "%s/bad.state", P.dir);
+	write_file(path, bad_seq, strlen(bad_seq));
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), NULL, "--state", path, (char *)NULL),
+			 2);
+	snprintf(other, sizeof(other), "%s:2: sequence 'one' is not a number", path);
+	ck_assert_msg(sim_log_contains(other), "no '%s' in sim.log", other);
+	write_file(path, twice, strlen(twice));
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 0, 1), NULL, "--state", path, (char *)NULL),
+			 2);
+	snprintf(other, sizeof(other), "%s:2: device 'sim-00' is already on line 1", path);
+	ck_assert_msg(sim_log_contains(other), "no '%s' in sim.log", other);
+
+	certs = make_certs(0, 2);
+	ck_assert_int_eq(run_sim(tokens_file("tokens", 1, 1), NULL, "--certs", certs, (char *)NULL),
+			 2);
+	ck_assert(sim_log_contains("device 'sim-01' has a certificate too"));
+	snprintf(path, sizeof(path), "%s/sim-01.key", certs);
+	snprintf(other, sizeof(other), "%s/sim-00.key", certs);
+	ck_assert_int_eq(rename(other, path), 0);
+	ck_assert_int_eq(run_sim(NULL, NULL, "--certs", certs, (char *)NULL), 2);
+	snprintf(other, sizeof(other), "%s/sim-00.key: missing", certs);
+	ck_assert_msg(sim_log_contains(other), "no '%s' in sim.log", other);
+	snprintf(other, sizeof(other), "%s/sim-00.pem", certs);
+	ck_assert_int_eq(unlink(other), 0);
+	ck_assert_int_eq(run_sim(NULL, NULL, "--certs", certs, (char *)NULL), 2);
+	snprintf(other, sizeof(other), "%s: not the key of %s/sim-01.pem", path, certs);
+	ck_assert_msg(sim_log_contains(other), "no '%s' in sim.log", other);
 }
 END_TEST
 
@@ -482,6 +709,8 @@ int main(void)
 	tcase_add_test(tc, test_crash_resumes);
 	tcase_add_test(tc, test_silence_times_out);
 	tcase_add_test(tc, test_untrusted_signer);
+	tcase_add_test(tc, test_state_continues);
+	tcase_add_test(tc, test_certificates);
 	tcase_add_test(tc, test_usage_errors);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);

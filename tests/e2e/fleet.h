@@ -138,4 +138,8 @@ void report_refused(const char *token, const char *json, long status, const char
 /* {"manifest": digest, "state": state} plus extra members (may be ""). */
 const char *rep(const struct manifest *m, const char *state, const char *extra);
 
+/* A bare SUIT_Report for m (a SHA-256 digest): result true and a record of
+ * the invoke section (9), which the server maps to confirmed. */
+size_t suit_report_invoked(const struct manifest *m, unsigned char out[64]);
+
 #endif

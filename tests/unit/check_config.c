@@ -1,4 +1,5 @@
-/* config/: every error path names file line and key; defaults; paths. */
+/* config/: every error path names file line and key; defaults; paths; and
+ * the checks of the files the keys name (check-config and start). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "config/config.h"
+#include "server/commands.h"
 
 #include "tests/check_run.h"
 
@@ -133,11 +135,19 @@ static const struct bad_case {
 	{"[devices]\ndefault_group = a b\n", 2, "devices.default_group", "is not up to 128"},
 	{"[devices]\nauth = ,\n", 2, "devices.auth", "one or more"},
 	{"[devices]\nidentity = serial\n", 2, "devices.identity", "is not cn, san-uri, san-dns"},
-	{"[devices]\nauth = certificate, token\n", 0, "devices.auth", "needs [devices] client_ca"},
+	/* A missing key: at the line of the key that needs it. */
+	{"[devices]\nauth = certificate, token\n", 2, "devices.auth", "needs [devices] client_ca"},
+	{"[devices]\nidentity = cn\n\nauth = certificate\n", 4, "devices.auth",
+	 "[devices] auth: certificate needs [devices] client_ca"},
 	{"[log]\nlevel = loud\n", 2, "log.level", "err, warning"},
 	{"\n\n[log\n", 3, "", "syntax error"},
 	{"[log]\nlevel\n", 2, "", "syntax error"},
 	{"key = 1\n", 1, "", "unknown section []"},
+	/* An indented line is a line of its own, with its own errors. */
+	{"[server]\nthreads = 1\n  nosuch = 1\n", 3, "server.nosuch", "unknown key"},
+	{"[server]\nthreads = 1\n\ttls = maybe\n", 3, "server.tls", "is not on or off"},
+	{"[server]\nthreads = 1\n  threads = 2\n", 3, "server.threads", "duplicate key"},
+	{"[log]\nlevel = info\n  [nosuch]\n  x = 1\n", 4, "nosuch", "unknown section [nosuch]"},
 };
 
 START_TEST(test_bad)
@@ -152,6 +162,88 @@ START_TEST(test_bad)
 	if (bc->field[0])
 		ck_assert_str_eq(d.field, bc->field);
 	ck_assert_msg(strstr(d.text, bc->why), "'%s' lacks '%s'", d.text, bc->why);
+	unlink(path);
+}
+END_TEST
+
+/* Operators indent INI files. libinih, built with INI_ALLOW_MULTILINE, read
+ * an indented line as more of the previous key's value: "  tls = off" after
+ * "threads = 1" was "duplicate key", and after a trust_anchor it became a
+ * second trust anchor named "hmac_key = ...". Indentation is now dropped. */
+START_TEST(test_indented)
+{
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_msg(config_load(write_conf("[server]\nthreads = 1\n  tls = off\n"
+					     "\tconnection_limit = 5\n \t max_body = 2K\n"
+					     "  # an indented comment\n"
+					     "  [log]\n    level = debug\n"),
+				  &c, &d) == ERR_OK,
+		      "line %zu: %s", d.offset, d.text);
+	ck_assert_uint_eq(c->server.threads, 1);
+	ck_assert(!c->server.tls);
+	ck_assert_uint_eq(c->server.connection_limit, 5);
+	ck_assert_uint_eq(c->server.max_body, 2048);
+	ck_assert_int_eq(c->log.level, LOG_LEVEL_DEBUG);
+	ck_assert_uint_eq(config_key_line(c, "server", "tls", 0), 3);
+	ck_assert_uint_eq(config_key_line(c, "log", "level", 0), 8);
+	config_free(c);
+
+	ck_assert_int_eq(config_load(write_conf("[manifests]\ntrust_anchor = a.pem\n"
+						"  hmac_key = k.bin\n  trust_anchor = b.pem\n"),
+				     &c, &d),
+			 ERR_OK);
+	ck_assert_uint_eq(c->manifests.trust_anchors.count, 2);
+	ck_assert_str_eq(c->manifests.trust_anchors.items[0], "/tmp/a.pem");
+	ck_assert_str_eq(c->manifests.trust_anchors.items[1], "/tmp/b.pem");
+	ck_assert_uint_eq(c->manifests.hmac_keys.count, 1);
+	ck_assert_str_eq(c->manifests.hmac_keys.items[0], "/tmp/k.bin");
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Where each key was set: its line, each value of a repeatable key its own,
+ * 0 for a key with its default. */
+START_TEST(test_key_lines)
+{
+	struct config *c = NULL;
+	struct diag d = {0};
+
+	ck_assert_int_eq(config_load(write_conf("# lines\n[server]\nthreads = 2\n\n"
+						"[manifests]\ntrust_anchor = a.pem\n"
+						"require_signature = off\ntrust_anchor = b.pem\n"),
+				     &c, &d),
+			 ERR_OK);
+	ck_assert_uint_eq(config_key_line(c, "server", "threads", 0), 3);
+	ck_assert_uint_eq(config_key_line(c, "server", "listen", 0), 0);
+	ck_assert_uint_eq(config_key_line(c, "manifests", "trust_anchor", 0), 6);
+	ck_assert_uint_eq(config_key_line(c, "manifests", "trust_anchor", 1), 8);
+	ck_assert_uint_eq(config_key_line(c, "manifests", "trust_anchor", 2), 0);
+	ck_assert_uint_eq(config_key_line(c, "manifests", "hmac_key", 0), 0);
+	ck_assert_uint_eq(config_key_line(c, "manifests", "require_signature", 0), 7);
+	ck_assert_uint_eq(config_key_line(c, "nosuch", "threads", 0), 0);
+
+	/* An error found after loading, as the loader words its own. */
+	diag_set(&d, ERR_IO, "x", "'%s' is broken", "a.pem");
+	ck_assert_int_eq(config_diag_key(c, &d, "manifests", "trust_anchor", 1), ERR_CONFIG);
+	ck_assert_uint_eq(d.offset, 8);
+	ck_assert_str_eq(d.field, "manifests.trust_anchor");
+	ck_assert_str_eq(d.text, "[manifests] trust_anchor: 'a.pem' is broken");
+
+	char out[256];
+	config_diag_format("/etc/suitd/suitd.conf", &d, out, sizeof(out));
+	ck_assert_str_eq(out,
+			 "/etc/suitd/suitd.conf:8: [manifests] trust_anchor: 'a.pem' is broken");
+	/* A key with its default that no other key in the file calls for. */
+	diag_set(&d, ERR_IO, "", "cannot create 'x'");
+	config_diag_key(c, &d, "storage", "database", 0);
+	ck_assert_uint_eq(d.offset, 0);
+	config_diag_format("/etc/suitd/suitd.conf", &d, out, sizeof(out));
+	ck_assert_str_eq(out,
+			 "/etc/suitd/suitd.conf: [storage] database (default): cannot create 'x'");
+	config_free(c);
 	unlink(path);
 }
 END_TEST
@@ -290,6 +382,30 @@ static void pki_setup(void)
 	pem_file("ca-and-key", &ca, 1, ca_key);
 	pem_file("ca-and-leaf", (X509 *const[]){ca, leaf}, 2, NULL);
 	pem_file("empty", NULL, 0, NULL);
+	/* For the file checks: leaf.pem's key, an expired certificate of it,
+	 * a public key, HMAC keys of 32 and 31 bytes. */
+	pem_file("leaf-key", NULL, 0, leaf_key);
+	X509_gmtime_adj(X509_getm_notBefore(plain), -7200);
+	X509_gmtime_adj(X509_getm_notAfter(plain), -3600);
+	ck_assert(X509_sign(plain, leaf_key, EVP_sha256()) > 0);
+	pem_file("expired", &plain, 1, NULL);
+	char file[128];
+	snprintf(file, sizeof(file), "%s/pub.pem", pki);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(PEM_write_PUBKEY(f, ca_key));
+	fclose(f);
+	static const unsigned char secret[32] = {1, 2, 3};
+	snprintf(file, sizeof(file), "%s/hmac32.bin", pki);
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(secret, 1, 32, f), 32);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/hmac31.bin", pki);
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(secret, 1, 31, f), 31);
+	fclose(f);
 	X509_free(ca);
 	X509_free(leaf);
 	X509_free(plain);
@@ -347,6 +463,97 @@ START_TEST(test_client_ca)
 }
 END_TEST
 
+/* ---- The files the keys name: check-config and start ---- */
+
+/* Each text (PKI in it stands for this run's folder) loads, and then the
+ * file checks fail at this line, naming this key, with why in the text.
+ * Every case has a database in the folder, so that only the case's own
+ * error can fail. Cases with why NULL pass. */
+static const struct file_case {
+	const char *text;
+	unsigned line;
+	const char *field, *why;
+} file_cases[] = {
+	{"[server]\ntls_cert = PKI/leaf.pem\ntls_key = PKI/leaf-key.pem\n", 0, NULL, NULL},
+	{"[server]\ntls = off\n[manifests]\ntrust_anchor = PKI/pub.pem\nhmac_key = "
+	 "PKI/hmac32.bin\n",
+	 0, NULL, NULL},
+	/* tls_key and tls_cert, each set. */
+	{"[server]\ntls_cert = PKI/leaf.pem\n\ntls_key = PKI/key.pem\n", 4, "server.tls_key",
+	 "[server] tls_key: '"},
+	{"[server]\ntls_cert = PKI/leaf.pem\n\ntls_key = PKI/key.pem\n", 4, "server.tls_key",
+	 "/key.pem' is not the key of '"},
+	{"[server]\ntls_key = PKI/leaf-key.pem\ntls_cert = PKI/leaf-key.pem\n", 3,
+	 "server.tls_cert", "holds no PEM certificate"},
+	{"[server]\ntls_cert = PKI/leaf.pem\ntls_key = PKI/leaf.pem\n", 3, "server.tls_key",
+	 "holds no unencrypted PEM private key"},
+	{"[server]\ntls_cert = PKI/missing.pem\ntls_key = PKI/leaf-key.pem\n", 2, "server.tls_cert",
+	 "[server] tls_cert: cannot open"},
+	/* Was reported as tls_cert. */
+	{"[server]\ntls_cert = PKI/leaf.pem\ntls_key = PKI/missing.key\n", 3, "server.tls_key",
+	 "[server] tls_key: cannot open"},
+	{"[server]\ntls_key = PKI/leaf-key.pem\n\ntls_cert = PKI/expired.pem\n", 4,
+	 "server.tls_cert", "has expired"},
+	/* One of the pair has its default: the line of the other. */
+	{"[server]\n\ntls_cert = PKI/leaf.pem\n", 3, "server.tls_key",
+	 "[server] tls_key (default): cannot open '/var/lib/suitd/tls/key.pem'"},
+	{"[server]\ntls = on\n", 2, "server.tls_cert",
+	 "[server] tls_cert (default): cannot open '/var/lib/suitd/tls/cert.pem'"},
+	/* A trust anchor or HMAC key that does not load: the line of that one. */
+	{"[server]\ntls = off\n[manifests]\ntrust_anchor = PKI/pub.pem\n\ntrust_anchor = "
+	 "PKI/key.pem\n",
+	 6, "manifests.trust_anchor", "/key.pem' holds no PEM public key or certificate"},
+	{"[server]\ntls = off\n[manifests]\ntrust_anchor = PKI/missing.pem\n", 4,
+	 "manifests.trust_anchor", "[manifests] trust_anchor: cannot open"},
+	{"[server]\ntls = off\n[manifests]\nhmac_key = PKI/hmac32.bin\ntrust_anchor = "
+	 "PKI/pub.pem\nhmac_key = PKI/hmac31.bin\n",
+	 6, "manifests.hmac_key", "must hold exactly 32 raw bytes"},
+	{"[server]\ntls = off\n[storage]\ndatabase = /nonexistent/suitd.db\n", 4,
+	 "storage.database", "[storage] database: cannot create '/nonexistent/suitd.db'"},
+};
+
+/* text with PKI replaced by the folder, and a [storage] database in it
+ * unless the text has a [storage] section. */
+static void file_case_text(const char *text, char *out, size_t size)
+{
+	size_t used = 0;
+
+	for (const char *p = text; *p && used + 64 < size;) {
+		if (strncmp(p, "PKI", 3) == 0) {
+			used += (size_t)snprintf(out + used, size - used, "%s", pki);
+			p += 3;
+		} else {
+			out[used++] = *p++;
+		}
+	}
+	out[used] = '\0';
+	if (!strstr(text, "[storage]"))
+		snprintf(out + used, size - used, "[storage]\ndatabase = %s/suitd.db\n", pki);
+}
+
+START_TEST(test_files)
+{
+	const struct file_case *fc = &file_cases[_i];
+	struct config *c = NULL;
+	struct diag d = {0};
+	char text[1024];
+
+	file_case_text(fc->text, text, sizeof(text));
+	ck_assert_msg(config_load(write_conf(text), &c, &d) == ERR_OK, "%s: %s", text, d.text);
+	if (!fc->why) {
+		ck_assert_msg(command_config_files(c, &d) == ERR_OK, "%s: %s", text, d.text);
+	} else {
+		ck_assert_msg(command_config_files(c, &d) == ERR_CONFIG, "%s: passed", text);
+		ck_assert_msg(d.offset == fc->line, "%s: line %zu, want %u (%s)", text, d.offset,
+			      fc->line, d.text);
+		ck_assert_str_eq(d.field, fc->field);
+		ck_assert_msg(strstr(d.text, fc->why), "'%s' lacks '%s'", d.text, fc->why);
+	}
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
 /* The shipped example must load and name every key the table knows. */
 START_TEST(test_example_file_complete)
 {
@@ -390,15 +597,18 @@ int main(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values_and_units);
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_indented);
+	tcase_add_test(tc, test_key_lines);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_public_url_accepted);
 	tcase_add_test(tc, test_example_file_complete);
 	suite_add_tcase(s, tc);
-	TCase *ca = tcase_create("client_ca");
+	TCase *ca = tcase_create("files");
 	tcase_add_unchecked_fixture(ca, pki_setup, pki_teardown);
 	tcase_add_loop_test(ca, test_client_ca, 0, (int)(sizeof(ca_cases) / sizeof(ca_cases[0])));
+	tcase_add_loop_test(ca, test_files, 0, (int)(sizeof(file_cases) / sizeof(file_cases[0])));
 	suite_add_tcase(s, ca);
 	rc = check_run(s);
 	return rc;

@@ -127,8 +127,8 @@ START_TEST(test_api_keys)
 	crypto_sha256("one", 3, h1);
 	crypto_sha256("two", 3, h2);
 	crypto_sha256("three", 5, h3);
-	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_OPERATOR, h1, "test"), ERR_OK);
-	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, "test"), ERR_EXISTS);
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_OPERATOR, h1, 0, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, 0, "test"), ERR_EXISTS);
 	ck_assert_int_eq(storage_api_key_by_hash(s, h1, &k), ERR_OK);
 	ck_assert_str_eq(k.name, "ops");
 	ck_assert_int_eq(k.role, ROLE_OPERATOR);
@@ -142,8 +142,8 @@ START_TEST(test_api_keys)
 	ck_assert_int_eq(storage_api_key_by_hash(s, h1, &k), ERR_OK);
 	ck_assert_int_ne(k.revoked_at, 0);
 	/* The name is free again once revoked. */
-	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, "test"), ERR_OK);
-	ck_assert_int_eq(storage_api_key_insert(s, "other", ROLE_READER, h3, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "ops", ROLE_ADMIN, h2, 0, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "other", ROLE_READER, h3, 0, "test"), ERR_OK);
 	/* Keyset pagination. */
 	ck_assert_int_eq(storage_api_key_list(s, 0, 2, list, &n), ERR_OK);
 	ck_assert_uint_eq(n, 2);
@@ -210,7 +210,7 @@ START_TEST(test_backup)
 	bool ok = false;
 
 	crypto_sha256("k", 1, h);
-	ck_assert_int_eq(storage_api_key_insert(s, "a", ROLE_ADMIN, h, "test"), ERR_OK);
+	ck_assert_int_eq(storage_api_key_insert(s, "a", ROLE_ADMIN, h, 0, "test"), ERR_OK);
 	snprintf(out, sizeof(out), "%s/backup.db", dir);
 	ck_assert_int_eq(storage_backup(s, out, &d), ERR_OK);
 	ck_assert_int_eq(storage_backup(s, out, &d), ERR_EXISTS);

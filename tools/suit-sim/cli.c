@@ -20,15 +20,21 @@
 #define SECONDS_MAX	(365.0 * 86400.0)
 
 static const char usage_text[] =
-	"usage: suit-sim --url URL --trust-anchor PEM --tokens FILE [options]\n"
+	"usage: suit-sim --url URL --trust-anchor PEM {--tokens FILE | --certs DIR} [options]\n"
 	"\n"
-	"Simulate one SUIT device per line of FILE (\"DEVICE_ID TOKEN\") against suitd.\n"
+	"Simulate SUIT devices against suitd: one per line of FILE (\"DEVICE_ID TOKEN\"),\n"
+	"one per client certificate of DIR (DEVICE_ID.pem and DEVICE_ID.key), or both.\n"
+	"\n"
+	"  suit-sim --url https://127.0.0.1:8443 --cacert ca.pem --trust-anchor author.pub \\\n"
+	"      --tokens tokens.txt --state fleet.state --until-done --max-poll 2\n"
 	"\n"
 	"  --url URL             suitd on a loopback address (127.0.0.0/8, ::1, localhost)\n"
 	"  --cacert PEM          CA certificate(s) to verify the server with\n"
 	"  --trust-anchor PEM    manifest author's public key or certificate (repeatable)\n"
-	"  --tokens FILE         one device per line: DEVICE_ID TOKEN\n"
-	"  --devices N           only the first N devices of FILE\n"
+	"  --tokens FILE         one device per line: DEVICE_ID TOKEN (a bearer token)\n"
+	"  --certs DIR           one device per client certificate: DEVICE_ID.pem + .key\n"
+	"  --devices N           only the first N devices (FILE's first, then DIR's)\n"
+	"  --state FILE          each device's sequence number, read at start, kept up to date\n"
 	"  --chunk BYTES         Range chunk size (K and M suffixes; default 131072)\n"
 	"  --report json|suit    final report as JSON or as SUIT_Report (default json)\n"
 	"  --fail-rate P         share of devices whose install fails (0..1)\n"
@@ -50,6 +56,8 @@ enum {
 	OPT_CACERT,
 	OPT_ANCHOR,
 	OPT_TOKENS,
+	OPT_CERTS,
+	OPT_STATE,
 	OPT_DEVICES,
 	OPT_CHUNK,
 	OPT_REPORT,
@@ -70,6 +78,8 @@ static const struct option long_options[] = {
 	{"cacert", required_argument, NULL, OPT_CACERT},
 	{"trust-anchor", required_argument, NULL, OPT_ANCHOR},
 	{"tokens", required_argument, NULL, OPT_TOKENS},
+	{"certs", required_argument, NULL, OPT_CERTS},
+	{"state", required_argument, NULL, OPT_STATE},
 	{"devices", required_argument, NULL, OPT_DEVICES},
 	{"chunk", required_argument, NULL, OPT_CHUNK},
 	{"report", required_argument, NULL, OPT_REPORT},
@@ -233,6 +243,12 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 		case OPT_TOKENS:
 			o->tokens = optarg;
 			break;
+		case OPT_CERTS:
+			o->certs = optarg;
+			break;
+		case OPT_STATE:
+			o->state = optarg;
+			break;
 		case OPT_DEVICES:
 			if (!parse_u64_range(optarg, 1, UINT32_MAX, &v))
 				return usage_error("--devices '%s': a number from 1", optarg);
@@ -313,8 +329,8 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 		return usage_error("--url is required");
 	if (!o->anchor_count)
 		return usage_error("--trust-anchor is required");
-	if (!o->tokens)
-		return usage_error("--tokens is required");
+	if (!o->tokens && !o->certs)
+		return usage_error("--tokens or --certs is required (or both)");
 	if (!sim_url_loopback(url, o->base_url, sizeof(o->base_url), why, sizeof(why)))
 		return usage_error("%s", why);
 	return SIM_EXIT_OK;

@@ -23,8 +23,10 @@ struct sim_options {
 	const char *cacert;
 	const char *anchors[SIM_MAX_ANCHORS];
 	unsigned anchor_count;
-	const char *tokens;
-	unsigned devices; /* 0: every line */
+	const char *tokens; /* NULL: none */
+	const char *certs;  /* the certificate folder; NULL: none */
+	const char *state;  /* the state file; NULL: none */
+	unsigned devices;   /* 0: every device */
 	uint64_t chunk;
 	enum sim_report_format report;
 	double fail_rate, silent_rate, corrupt_rate, crash_rate;

@@ -10,8 +10,11 @@
 
 #include "common/crypto.h"
 #include "suit/suit.h"
+#include "tools/suit-sim/certs.h"
+#include "tools/suit-sim/identity.h"
+#include "tools/suit-sim/lines.h"
 #include "tools/suit-sim/reportbody.h"
-#include "tools/suit-sim/tokens.h"
+#include "tools/suit-sim/state.h"
 
 #define ENVELOPE_MAX	 ((size_t)4 << 20)
 #define ERROR_BODY_MAX	 ((size_t)16 << 10)
@@ -51,10 +54,11 @@ struct image {
 };
 
 struct device {
-	const char *id, *token; /* the fleet's identities */
+	const struct sim_identity *who;
 	uint64_t rng;
-	uint64_t seq; /* the sequence number it runs */
-	long max_age; /* the server's last Cache-Control max-age, -1 none */
+	uint64_t seq;	      /* the sequence number it runs */
+	unsigned state_entry; /* its line of the state file */
+	long max_age;	      /* the server's last Cache-Control max-age, -1 none */
 	enum sim_phase phase;
 	enum step step;
 	unsigned attempts; /* failures of the current step in a row */
@@ -88,9 +92,11 @@ struct sim_fleet {
 	struct sim_loop *loop;
 	struct suit_keyring *keyring;
 	struct suit_facts *facts; /* scratch for suit_envelope_check */
-	struct sim_identity *ids;
+	struct sim_identities ids;
 	struct device *dev; /* one per identity */
 	unsigned count;
+	bool has_state; /* --state */
+	struct sim_state state;
 };
 
 static void next_chunk(struct sim_fleet *f, struct device *d);
@@ -291,7 +297,7 @@ static void step_failed(struct sim_fleet *f, struct device *d, const struct sim_
 	bool retry;
 
 	if (res->status == 0) {
-		sim_stats_error(f->stats, SIM_ERROR_TRANSPORT, 0, d->id, "%s: %s", what,
+		sim_stats_error(f->stats, SIM_ERROR_TRANSPORT, 0, d->who->id, "%s: %s", what,
 				res->error);
 		retry = true;
 		failure_set(&why, SIM_REASON_OPERATION_FAILED, 20, -1, "%s failed: %s", what,
@@ -299,7 +305,7 @@ static void step_failed(struct sim_fleet *f, struct device *d, const struct sim_
 	} else {
 		char detail[200];
 		problem_detail(res, detail, sizeof(detail));
-		sim_stats_error(f->stats, SIM_ERROR_HTTP, res->status, d->id, "%s: HTTP %ld%s",
+		sim_stats_error(f->stats, SIM_ERROR_HTTP, res->status, d->who->id, "%s: HTTP %ld%s",
 				what, res->status, detail);
 		retry = res->status >= 500 || res->status == 408 || res->status == 429;
 		failure_set(&why, SIM_REASON_OPERATION_FAILED, 20, res->status,
@@ -488,7 +494,7 @@ static void image_done(struct sim_fleet *f, struct device *d)
 		/* What --corrupt-rate is for: detected, downloaded again. */
 		f->stats->mismatches_detected++;
 	} else {
-		sim_stats_error(f->stats, SIM_ERROR_DIGEST, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_DIGEST, 0, d->who->id,
 				"image %u: SHA-256 of the %llu bytes downloaded is not the "
 				"manifest's",
 				d->image, (unsigned long long)d->offset);
@@ -517,7 +523,7 @@ static void on_chunk(struct sim_fleet *f, struct device *d, const struct sim_res
 	}
 	if (res->sink_stopped && d->bad_chunk) {
 		struct sim_failure why;
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"image %u: the answer to Range bytes=%llu- is not that range "
 				"(HTTP %ld)",
 				d->image, (unsigned long long)d->chunk_start, res->status);
@@ -589,8 +595,9 @@ static void refuse_envelope(struct sim_fleet *f, struct device *d, enum suit_che
 	default:
 		break;
 	}
-	sim_stats_error(f->stats, SIM_ERROR_VERIFY, 0, d->id, "manifest %.16s... refused: %s: %s",
-			d->digest_hex, suit_check_slug(c), dg->text);
+	sim_stats_error(f->stats, SIM_ERROR_VERIFY, 0, d->who->id,
+			"manifest %.16s... refused: %s: %s", d->digest_hex, suit_check_slug(c),
+			dg->text);
 	failure_set(&why, reason, section, (int64_t)c, "manifest refused: %s: %s",
 		    suit_check_slug(c), dg->text);
 	d->pending = SIM_OUTCOME_ERROR;
@@ -648,7 +655,7 @@ static void begin_cycle(struct sim_fleet *f, struct device *d, const struct sim_
 	d->fail = rng_unit(d) < f->o->fail_rate;
 	set_phase(f, d, SIM_PHASE_DOWNLOADING);
 	if (!digest_from_etag(d)) {
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"the envelope comes without an ETag \"<digest>\" ('%s')", d->etag);
 		cycle_end(f, d, SIM_OUTCOME_ERROR);
 		go_poll(f, d);
@@ -662,14 +669,14 @@ static void begin_cycle(struct sim_fleet *f, struct device *d, const struct sim_
 	d->digest = f->facts->manifest_digest;
 	hex_encode(d->digest.bytes, d->digest.len, hex);
 	if (strcmp(hex, d->digest_hex) != 0)
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"the ETag %s is not the manifest digest %s", d->etag, hex);
 	snprintf(d->digest_hex, sizeof(d->digest_hex), "%s", hex);
 	d->new_seq = f->facts->sequence;
 	bool usable = take_images(d, f->facts, &why);
 	suit_facts_release(f->facts);
 	if (usable && d->new_seq <= d->seq) {
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"offered sequence %llu while running %llu",
 				(unsigned long long)d->new_seq, (unsigned long long)d->seq);
 		failure_set(&why, SIM_REASON_CONDITION_FAILED, 3, 6,
@@ -677,7 +684,7 @@ static void begin_cycle(struct sim_fleet *f, struct device *d, const struct sim_
 			    (unsigned long long)d->new_seq, (unsigned long long)d->seq);
 		usable = false;
 	} else if (!usable) {
-		sim_stats_error(f->stats, SIM_ERROR_VERIFY, 0, d->id, "%s", why.text);
+		sim_stats_error(f->stats, SIM_ERROR_VERIFY, 0, d->who->id, "%s", why.text);
 	}
 	if (!usable) {
 		d->pending = SIM_OUTCOME_ERROR;
@@ -693,7 +700,7 @@ static void on_checkin(struct sim_fleet *f, struct device *d, const struct sim_r
 	bool same = d->in_cycle && strcmp(res->etag, d->etag) == 0;
 
 	if (res->status == 200 && res->too_large) {
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"the envelope is larger than %zu bytes", ENVELOPE_MAX);
 		go_poll(f, d);
 		return;
@@ -713,13 +720,13 @@ static void on_checkin(struct sim_fleet *f, struct device *d, const struct sim_r
 		/* 204: confirmed. 200 with another manifest: the next update. */
 		cycle_end(f, d, SIM_OUTCOME_CONFIRMED);
 	} else if (d->in_cycle) {
-		sim_stats_error(f->stats, SIM_ERROR_WITHDRAWN, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_WITHDRAWN, 0, d->who->id,
 				"HTTP %ld to the %s check-in in the middle of manifest %.16s...",
 				res->status, d->step == STEP_CONFIRM ? "confirming" : "resuming",
 				d->digest_hex);
 		cycle_end(f, d, SIM_OUTCOME_ERROR);
 	} else if (res->status == 304) {
-		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->id,
+		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
 				"304 to a check-in without If-None-Match");
 	}
 	if (res->status == 200)
@@ -755,6 +762,8 @@ static void run_next(struct sim_fleet *f, struct device *d, enum next next)
 	case NEXT_REBOOT:
 		set_phase(f, d, SIM_PHASE_REBOOTING);
 		d->seq = d->new_seq;
+		if (f->has_state)
+			sim_state_set(&f->state, d->state_entry, d->seq);
 		send_step(f, d, STEP_CONFIRM, short_delay(d));
 		break;
 	case NEXT_POLL:
@@ -772,7 +781,9 @@ static void fleet_fill(void *cls, unsigned i, struct sim_request *r)
 	char hex[SHA256_HEX_LEN + 1];
 	uint64_t end;
 
-	r->token = d->token;
+	r->token = d->who->token;
+	r->cert = d->who->cert;
+	r->key = d->who->key;
 	r->body_max = ERROR_BODY_MAX;
 	switch (d->step) {
 	case STEP_POLL:
@@ -844,13 +855,69 @@ static bool fleet_finished(void *cls)
 	return f->o->until_done && f->stats->finished == f->count;
 }
 
+static void fleet_tick(void *cls, uint64_t now_usec)
+{
+	struct sim_fleet *f = cls;
+
+	if (f->has_state)
+		sim_state_tick(&f->state, now_usec);
+}
+
 void sim_fleet_ops(struct sim_fleet *f, struct sim_loop_ops *ret)
 {
-	*ret = (struct sim_loop_ops){
-		.cls = f, .fill = fleet_fill, .done = fleet_done, .finished = fleet_finished};
+	*ret = (struct sim_loop_ops){.cls = f,
+				     .fill = fleet_fill,
+				     .done = fleet_done,
+				     .finished = fleet_finished,
+				     .tick = fleet_tick};
 }
 
 /* ---- set-up ---- */
+
+/* The devices: the tokens file's, then the certificate folder's, the first
+ * o->devices of them. */
+static int load_identities(struct sim_fleet *f)
+{
+	const struct sim_options *o = f->o;
+	int rc = SIM_EXIT_OK;
+
+	if (o->tokens)
+		rc = sim_tokens_load(&f->ids, o->tokens, o->devices);
+	if (rc == SIM_EXIT_OK && o->certs && (!o->devices || f->ids.count < o->devices))
+		rc = sim_certs_load(&f->ids, o->certs, o->devices);
+	if (rc == SIM_EXIT_OK && !f->ids.count) /* only an empty tokens file gets here */
+		rc = sim_file_error(o->tokens ? o->tokens : "--tokens", 0,
+				    "no devices (want lines DEVICE_ID TOKEN)");
+	if (rc == SIM_EXIT_OK && o->devices && f->ids.count < o->devices) {
+		fprintf(stderr, "suit-sim: --devices %u, but %s%s%s hold%s only %u\n", o->devices,
+			o->tokens ? o->tokens : "", o->tokens && o->certs ? " and " : "",
+			o->certs ? o->certs : "", o->tokens && o->certs ? "" : "s", f->ids.count);
+		rc = SIM_EXIT_USAGE;
+	}
+	if (rc == SIM_EXIT_OK)
+		rc = sim_identities_unique(&f->ids);
+	return rc;
+}
+
+/* Each device's sequence number from the state file; the file is written
+ * at once, so that a path that cannot be written fails before a request. */
+static int load_state(struct sim_fleet *f)
+{
+	int rc = sim_state_load(&f->state, f->o->state);
+
+	if (rc != SIM_EXIT_OK)
+		return rc;
+	f->has_state = true;
+	for (unsigned i = 0; i < f->count; i++) {
+		struct device *d = &f->dev[i];
+		if (!sim_state_entry(&f->state, d->who->id, &d->state_entry)) {
+			fputs("suit-sim: out of memory\n", stderr);
+			return SIM_EXIT_ERRORS;
+		}
+		d->seq = f->state.entries[d->state_entry].seq;
+	}
+	return sim_state_save(&f->state) ? SIM_EXIT_OK : SIM_EXIT_USAGE;
+}
 
 int sim_fleet_new(const struct sim_options *o, uint64_t seed, struct sim_fleet **ret)
 {
@@ -873,25 +940,27 @@ int sim_fleet_new(const struct sim_options *o, uint64_t seed, struct sim_fleet *
 			sim_fleet_free(f);
 			return SIM_EXIT_USAGE;
 		}
-	rc = sim_tokens_load(o->tokens, o->devices, &f->ids, &f->count);
+	rc = load_identities(f);
 	if (rc == SIM_EXIT_OK) {
+		f->count = f->ids.count;
 		f->dev = calloc(f->count, sizeof(*f->dev));
 		if (!f->dev) {
 			fputs("suit-sim: out of memory\n", stderr);
 			rc = SIM_EXIT_ERRORS;
 		}
 	}
-	if (rc != SIM_EXIT_OK) {
-		sim_fleet_free(f);
-		return rc;
-	}
-	for (unsigned i = 0; i < f->count; i++) {
+	for (unsigned i = 0; rc == SIM_EXIT_OK && i < f->count; i++) {
 		struct device *d = &f->dev[i];
-		d->id = f->ids[i].id;
-		d->token = f->ids[i].token;
+		d->who = &f->ids.v[i];
 		d->rng = splitmix64(seed + i) | 1;
 		d->max_age = -1;
 		d->phase = SIM_PHASE_IDLE;
+	}
+	if (rc == SIM_EXIT_OK && o->state)
+		rc = load_state(f);
+	if (rc != SIM_EXIT_OK) {
+		sim_fleet_free(f);
+		return rc;
 	}
 	*ret = f;
 	return SIM_EXIT_OK;
@@ -913,6 +982,34 @@ void sim_fleet_start(struct sim_fleet *f, struct sim_loop *loop, struct sim_stat
 		send_step(f, &f->dev[i], STEP_POLL, usec_of(spread * rng_unit(&f->dev[i])));
 }
 
+bool sim_fleet_save(struct sim_fleet *f)
+{
+	return !f->has_state || sim_state_save(&f->state);
+}
+
+json_t *sim_fleet_sequences(const struct sim_fleet *f)
+{
+	json_t *o = json_object();
+	char key[24];
+
+	for (unsigned i = 0; o && i < f->count; i++) {
+		json_t *n;
+		snprintf(key, sizeof(key), "%llu", (unsigned long long)f->dev[i].seq);
+		n = json_object_get(o, key);
+		json_object_set_new(o, key, json_integer(n ? json_integer_value(n) + 1 : 1));
+	}
+	return o;
+}
+
+json_t *sim_fleet_identities(const struct sim_fleet *f)
+{
+	json_int_t certs = 0;
+
+	for (unsigned i = 0; i < f->count; i++)
+		certs += f->dev[i].who->cert != NULL;
+	return json_pack("{s:I, s:I}", "token", (json_int_t)f->count - certs, "certificate", certs);
+}
+
 void sim_fleet_free(struct sim_fleet *f)
 {
 	if (!f)
@@ -924,7 +1021,8 @@ void sim_fleet_free(struct sim_fleet *f)
 		EVP_MD_CTX_free(d->sha);
 	}
 	free(f->dev);
-	sim_tokens_free(f->ids, f->count);
+	sim_identities_release(&f->ids);
+	sim_state_release(&f->state);
 	suit_keyring_free(f->keyring);
 	free(f->facts);
 	free(f);

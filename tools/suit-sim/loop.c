@@ -236,10 +236,18 @@ static bool slot_start(struct sim_loop *l, unsigned dev)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	snprintf(line, sizeof(line), "Authorization: Bearer %s", req.token);
-	s->headers = curl_slist_append(NULL, line);
+	/* libcurl reuses a connection (and a TLS session) only for the same
+	 * client certificate, so a device never speaks on another's. */
+	if (req.cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, req.cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, req.key);
+	}
 	/* No "Expect: 100-continue" round trip for small report bodies. */
-	s->headers = curl_slist_append(s->headers, "Expect:");
+	s->headers = curl_slist_append(NULL, "Expect:");
+	if (req.token) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", req.token);
+		s->headers = curl_slist_append(s->headers, line);
+	}
 	if (req.range[0]) {
 		snprintf(line, sizeof(line), "Range: %s", req.range);
 		s->headers = curl_slist_append(s->headers, line);
@@ -336,9 +344,10 @@ enum sim_stop sim_loop_run(struct sim_loop *l)
 
 		if (!pump(l) || !collect(l) || !pump(l))
 			return SIM_STOP_FAILURE;
+		now = time_mono_usec();
+		l->ops.tick(l->ops.cls, now);
 		if (l->ops.finished(l->ops.cls))
 			return SIM_STOP_DONE;
-		now = time_mono_usec();
 		if (deadline && now >= deadline)
 			return SIM_STOP_DURATION;
 		if (l->c.progress && now >= next_tick) {

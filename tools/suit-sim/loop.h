@@ -27,8 +27,9 @@ typedef bool (*sim_sink_fn)(void *cls, unsigned dev, const struct sim_response *
 /* The request a device sends, filled by its fill callback. */
 struct sim_request {
 	enum sim_kind kind;
-	char path[256]; /* after the base URL, query included */
-	const char *token;
+	char path[256];		  /* after the base URL, query included */
+	const char *token;	  /* Authorization: Bearer, or NULL */
+	const char *cert, *key;	  /* TLS client certificate and key (PEM files), or NULL */
 	char range[64];		  /* "bytes=a-b" or "" */
 	char if_none_match[160];  /* or "" */
 	const char *content_type; /* non-NULL: POST this body */
@@ -62,6 +63,8 @@ struct sim_loop_ops {
 	void (*done)(void *cls, unsigned dev, const struct sim_response *res);
 	/* Stop now? (--until-done) */
 	bool (*finished)(void *cls);
+	/* Once per turn of the loop, at least once a second. */
+	void (*tick)(void *cls, uint64_t now_usec);
 };
 
 struct sim_loop_config {

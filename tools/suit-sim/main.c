@@ -58,7 +58,7 @@ static int simulate(const struct sim_options *o, uint64_t seed)
 	struct sim_stats *stats = NULL;
 	uint64_t start = time_mono_usec();
 	enum sim_stop stop;
-	json_t *summary;
+	json_t *summary, *sequences_start;
 	int rc;
 
 	rc = sim_fleet_new(o, seed, &fleet);
@@ -87,6 +87,7 @@ static int simulate(const struct sim_options *o, uint64_t seed)
 		free(stats);
 		return SIM_EXIT_ERRORS;
 	}
+	sequences_start = sim_fleet_sequences(fleet);
 	sim_fleet_start(fleet, loop, stats);
 	stop = sim_loop_run(loop);
 	if (progress) {
@@ -100,7 +101,13 @@ static int simulate(const struct sim_options *o, uint64_t seed)
 	json_object_set_new(summary, "chunk", json_integer((json_int_t)o->chunk));
 	json_object_set_new(summary, "concurrency", json_integer(o->concurrency));
 	json_object_set_new(summary, "seed", json_integer((json_int_t)seed));
+	json_object_set_new(summary, "identities", sim_fleet_identities(fleet));
+	json_object_set_new(summary, "sequences",
+			    json_pack("{s:o, s:o}", "start", sequences_start, "end",
+				      sim_fleet_sequences(fleet)));
 	rc = SIM_EXIT_OK;
+	if (!sim_fleet_save(fleet))
+		rc = SIM_EXIT_ERRORS;
 	if (stop == SIM_STOP_FAILURE) {
 		fputs("suit-sim: the event loop failed (libcurl)\n", stderr);
 		rc = SIM_EXIT_ERRORS;
