@@ -39,6 +39,18 @@ static unsigned status_slot(unsigned status)
 	return METRICS_STATUS_SLOTS - 1;
 }
 
+static void histogram_observe(struct metrics_histogram *h, uint64_t usec)
+{
+	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
+		if (usec <= buckets_us[i]) {
+			atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, usec, memory_order_relaxed);
+}
+
 void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_t usec,
 		     uint64_t bytes)
 {
@@ -46,15 +58,41 @@ void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_
 		route = m->route_count;
 	atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1,
 				  memory_order_relaxed);
-	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
-		if (usec <= buckets_us[i]) {
-			atomic_fetch_add_explicit(&m->duration_buckets[i], 1, memory_order_relaxed);
-			break;
-		}
-	}
-	atomic_fetch_add_explicit(&m->duration_count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->duration_sum_us, usec, memory_order_relaxed);
+	histogram_observe(&m->request_duration, usec);
 	atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
+}
+
+void metrics_tls_handshake(struct metrics *m, bool resumed, uint64_t usec)
+{
+	atomic_fetch_add_explicit(&m->tls_handshakes, 1, memory_order_relaxed);
+	if (resumed)
+		atomic_fetch_add_explicit(&m->tls_resumed, 1, memory_order_relaxed);
+	histogram_observe(&m->tls_handshake_duration, usec);
+}
+
+void metrics_tls_handshake_failed(struct metrics *m)
+{
+	atomic_fetch_add_explicit(&m->tls_failed, 1, memory_order_relaxed);
+}
+
+/* NAME_bucket, _sum and _count lines, after the caller's HELP and TYPE. */
+static enum err histogram_render(const struct metrics_histogram *h, const char *name,
+				 struct buf *out)
+{
+	uint64_t cumulative = 0;
+	enum err e = ERR_OK;
+
+	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
+		cumulative += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+		METRICS_EMIT(e, out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+			     (double)buckets_us[i] / 1e6, cumulative);
+	}
+	uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+	METRICS_EMIT(e, out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, count);
+	METRICS_EMIT(e, out, "%s_sum %.6f\n", name,
+		     (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6);
+	METRICS_EMIT(e, out, "%s_count %" PRIu64 "\n", name, count);
+	return e;
 }
 
 void metrics_report_stored(struct metrics *m, unsigned state)
@@ -87,7 +125,6 @@ enum err metrics_devices_get(struct metrics *m, uint64_t now_usec, metrics_devic
 enum err metrics_render(struct metrics *m, struct buf *out, const char *version, int64_t started_at)
 {
 	enum err e = ERR_OK;
-	uint64_t cumulative = 0;
 
 #define EMIT(...) METRICS_EMIT(e, out, __VA_ARGS__)
 
@@ -124,16 +161,29 @@ enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 	EMIT("# HELP suitd_http_request_duration_seconds Time from request start to response "
 	     "queued.\n"
 	     "# TYPE suitd_http_request_duration_seconds histogram\n");
-	for (unsigned i = 0; i < METRICS_BUCKET_COUNT; i++) {
-		cumulative += atomic_load_explicit(&m->duration_buckets[i], memory_order_relaxed);
-		EMIT("suitd_http_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-		     (double)buckets_us[i] / 1e6, cumulative);
-	}
-	uint64_t count = atomic_load_explicit(&m->duration_count, memory_order_relaxed);
-	EMIT("suitd_http_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", count);
-	EMIT("suitd_http_request_duration_seconds_sum %.6f\n",
-	     (double)atomic_load_explicit(&m->duration_sum_us, memory_order_relaxed) / 1e6);
-	EMIT("suitd_http_request_duration_seconds_count %" PRIu64 "\n", count);
+	if (!e)
+		e = histogram_render(&m->request_duration, "suitd_http_request_duration_seconds",
+				     out);
+	EMIT("# HELP suitd_tls_handshakes_total TLS handshakes completed, and of those resumed "
+	     "(a session ticket: no certificate signature).\n"
+	     "# TYPE suitd_tls_handshakes_total counter\n"
+	     "suitd_tls_handshakes_total{resumed=\"no\"} %" PRIu64 "\n"
+	     "suitd_tls_handshakes_total{resumed=\"yes\"} %" PRIu64 "\n",
+	     atomic_load_explicit(&m->tls_handshakes, memory_order_relaxed) -
+		     atomic_load_explicit(&m->tls_resumed, memory_order_relaxed),
+	     atomic_load_explicit(&m->tls_resumed, memory_order_relaxed));
+	EMIT("# HELP suitd_tls_handshakes_failed_total TLS connections closed before their "
+	     "handshake completed (a failed handshake, a client that sent nothing and was cut, a "
+	     "probe).\n"
+	     "# TYPE suitd_tls_handshakes_failed_total counter\n"
+	     "suitd_tls_handshakes_failed_total %" PRIu64 "\n",
+	     atomic_load_explicit(&m->tls_failed, memory_order_relaxed));
+	EMIT("# HELP suitd_tls_handshake_duration_seconds From the accept to the end of the "
+	     "handshake (both Finished messages), round trips included.\n"
+	     "# TYPE suitd_tls_handshake_duration_seconds histogram\n");
+	if (!e)
+		e = histogram_render(&m->tls_handshake_duration,
+				     "suitd_tls_handshake_duration_seconds", out);
 	EMIT("# HELP suitd_http_connections_open Open client connections.\n"
 	     "# TYPE suitd_http_connections_open gauge\nsuitd_http_connections_open %" PRId64 "\n",
 	     atomic_load_explicit(&m->connections_open, memory_order_relaxed));

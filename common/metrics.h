@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -41,13 +42,22 @@ struct metrics_route {
 	const char *pattern;
 };
 
+/* A latency histogram over METRICS_BUCKETS_US. */
+struct metrics_histogram {
+	_Atomic uint64_t buckets[METRICS_BUCKET_COUNT];
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_us;
+};
+
 struct metrics {
 	unsigned route_count; /* the last slot counts requests that matched no route */
 	const struct metrics_route *routes;
 	_Atomic uint64_t (*requests)[METRICS_STATUS_SLOTS];
-	_Atomic uint64_t duration_buckets[METRICS_BUCKET_COUNT];
-	_Atomic uint64_t duration_count;
-	_Atomic uint64_t duration_sum_us;
+	struct metrics_histogram request_duration;
+	/* TLS handshakes: completed (of which resumed), and connections closed
+	 * before theirs completed (failed, cut by the guard, probes). */
+	_Atomic uint64_t tls_handshakes, tls_resumed, tls_failed;
+	struct metrics_histogram tls_handshake_duration; /* accept to both Finished */
 	_Atomic int64_t connections_open;
 	_Atomic uint64_t connections_total;
 	_Atomic uint64_t bytes_sent;
@@ -73,6 +83,10 @@ void metrics_release(struct metrics *m);
 /* route == route_count for unmatched requests. */
 void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_t usec,
 		     uint64_t bytes);
+/* A TLS handshake completed, usec after the accept. */
+void metrics_tls_handshake(struct metrics *m, bool resumed, uint64_t usec);
+/* A TLS connection closed before its handshake completed. */
+void metrics_tls_handshake_failed(struct metrics *m);
 /* A stored device report that reported `state` (enum assignment_state). m may
  * be NULL (a context without metrics). */
 void metrics_report_stored(struct metrics *m, unsigned state);

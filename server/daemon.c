@@ -29,13 +29,16 @@
 #include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/tls.h"
+#include "server/tls_groups.h"
 
 /* TLS 1.2 and 1.3 with AEAD ciphers only; the server's order wins so that a
  * client preferring ChaCha20 still gets AES-GCM where the CPU has AES-NI
- * (GnuTLS ChaCha20 costs 3x the CPU here, PLATFORM.md §3.3). */
-#define TLS_PRIORITIES                                                         \
+ * (GnuTLS ChaCha20 costs 3x the CPU here, PLATFORM.md §3.3). The groups are
+ * chosen per connection (server/tls_groups.h). */
+#define TLS_PRIORITIES_BASE                                                    \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
-	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
+#define TLS_PRIORITIES TLS_PRIORITIES_BASE ":%SERVER_PRECEDENCE"
 /* A request whose body overflows without a Content-Length is read and
  * dropped up to this many times max_body, then the connection is cut. */
 #define DISCARD_FACTOR 16
@@ -58,7 +61,8 @@ struct daemon {
 	struct api_ctx ctx;
 	struct tls_files tls;
 	gnutls_datum_t ticket_key;
-	char *client_ca_pem; /* device CA certificates, when devices may use them */
+	struct tls_groups groups; /* a priority set per first key-exchange group */
+	char *client_ca_pem;	  /* device CA certificates, when devices may use them */
 	struct ratelimit *limiter;
 	uint64_t header_timeout_us; /* [server] connection_timeout */
 	uint64_t first_timeout_us;  /* ... or handshake_timeout, if smaller, until a request */
@@ -148,6 +152,12 @@ struct conn_ctx {
 	_Atomic uint64_t waiting_since_us;
 	_Atomic bool had_request;
 	struct conn_ctx *prev, *next; /* daemon.conns, under conns_lock */
+	/* TLS: the daemon's group sets, the accept time, the handshake's
+	 * Finished messages seen (in, out) and whether it completed. */
+	const struct tls_groups *groups;
+	struct metrics *metrics;
+	uint64_t accepted_us;
+	bool finished_in, finished_out, handshake_done;
 };
 
 static struct conn_ctx *conn_ctx_of(struct MHD_Connection *conn)
@@ -719,6 +729,40 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&dm->inflight, 1);
 }
 
+/* Every handshake message of a TLS connection: before the server reads the
+ * ClientHello, the group set that matches the client's first key share
+ * (no HelloRetryRequest); after both Finished messages, the handshake's
+ * metrics. GnuTLS keeps one hook per session, hence one for all types. */
+static int tls_hook(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
+		    const gnutls_datum_t *msg)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session); /* set by MHD */
+	struct conn_ctx *cc = conn ? conn_ctx_of(conn) : NULL;
+
+	if (!cc)
+		return 0;
+	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && when == GNUTLS_HOOK_PRE && incoming &&
+	    cc->groups) {
+		gnutls_priority_t p = tls_groups_for_hello(cc->groups, msg);
+		if (p)
+			gnutls_priority_set(session, p);
+	} else if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST &&
+		   !cc->handshake_done) {
+		/* Complete once the client's Finished and ours have passed, in
+		 * whichever order the version and resumption put them. */
+		if (incoming)
+			cc->finished_in = true;
+		else
+			cc->finished_out = true;
+		if (cc->finished_in && cc->finished_out) {
+			cc->handshake_done = true;
+			metrics_tls_handshake(cc->metrics, gnutls_session_is_resumed(session) != 0,
+					      time_mono_usec() - cc->accepted_us);
+		}
+	}
+	return 0;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
@@ -748,12 +792,25 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (dm->tls_on) {
 			const union MHD_ConnectionInfo *ci =
 				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-			if (ci && ci->tls_session)
+			if (ci && ci->tls_session) {
 				gnutls_session_ticket_enable_server(ci->tls_session,
 								    &dm->ticket_key);
+				if (cc) {
+					cc->groups = &dm->groups;
+					cc->metrics = dm->ctx.metrics;
+					cc->accepted_us = time_mono_usec();
+					gnutls_handshake_set_hook_function(
+						ci->tls_session, GNUTLS_HANDSHAKE_ANY,
+						GNUTLS_HOOK_BOTH, tls_hook);
+				}
+			}
 		}
 	} else {
 		struct conn_ctx *cc = *socket_context;
+		/* A TLS connection closed before its handshake completed: a
+		 * failure, an idle client cut by the guard, or a probe. */
+		if (cc && cc->metrics && !cc->handshake_done)
+			metrics_tls_handshake_failed(cc->metrics);
 		/* libmicrohttpd notifies before it closes the socket: once out of
 		 * the list, the guard can no longer touch the descriptor. */
 		pthread_mutex_lock(&dm->conns_lock);
@@ -897,6 +954,8 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 			e = diag_set(d, ERR_CRYPTO, "", "cannot generate a TLS ticket key");
 			goto fail;
 		}
+		if ((e = tls_groups_init(&dm->groups, TLS_PRIORITIES_BASE, d)))
+			goto fail;
 		flags |= MHD_USE_TLS;
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, dm->tls.cert_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, dm->tls.key_pem};
@@ -955,6 +1014,7 @@ fail:
 	ratelimit_free(dm->limiter);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
+	tls_groups_release(&dm->groups);
 	if (dm->ticket_key.data)
 		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
 	gnutls_free(dm->ticket_key.data);
@@ -1030,6 +1090,7 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	ratelimit_free(dm->limiter);
 	free(dm->client_ca_pem);
 	tls_files_release(&dm->tls);
+	tls_groups_release(&dm->groups);
 	if (dm->ticket_key.data)
 		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
 	gnutls_free(dm->ticket_key.data);

@@ -1,0 +1,166 @@
+/* TLS as devices meet it: every common first key share is taken without a
+ * HelloRetryRequest (one ClientHello per handshake), the server still picks
+ * the cipher, sessions resume, and /metrics counts handshakes completed,
+ * resumed and failed. The client is Debian's openssl s_client, as a device
+ * stack built on OpenSSL would be; loopback only. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#include "tests/check_run.h"
+
+static struct suitd_proc P;
+
+static void setup(void)
+{
+	harness_setup(&P, "");
+	harness_start(&P);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&P), 0);
+	harness_cleanup(&P);
+}
+
+struct s_client {
+	int client_hellos; /* ClientHello messages the client sent */
+	char temp_key[96]; /* "Server Temp Key: ..." */
+	char cipher[96];   /* "New, TLSv1.3, Cipher is ..." or "Reused, ..." */
+};
+
+/* One handshake with openssl s_client and these extra options; its -msg
+ * trace is read for the handshake messages; its one request gets 200. */
+static void s_client(const char *options, struct s_client *ret)
+{
+	char cmd[1024], line[1024];
+	const char *port = strrchr(P.url, ':') + 1;
+	FILE *f;
+
+	memset(ret, 0, sizeof(*ret));
+	/* One request, answered with Connection: close, so that a TLS 1.3
+	 * session ticket (sent after the handshake) arrives before the end. */
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'GET /healthz HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: "
+		 "close\\r\\n\\r\\n' | openssl s_client -connect 127.0.0.1:%s -servername "
+		 "localhost -CAfile %s -verify_return_error -ign_eof -msg %s 2>&1",
+		 port, P.ca, options);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strncmp(line, ">>> ", 4) == 0 && strstr(line, "ClientHello"))
+			ret->client_hellos++;
+		else if (strncmp(line, "Server Temp Key: ", 17) == 0)
+			snprintf(ret->temp_key, sizeof(ret->temp_key), "%s", line + 17);
+		else if (strstr(line, ", Cipher is "))
+			snprintf(ret->cipher, sizeof(ret->cipher), "%s", line);
+	}
+	ck_assert_int_eq(pclose(f), 0);
+}
+
+/* Full (resumed "no") or resumed ("yes") handshakes so far. Each scrape is
+ * a full handshake of its own, counted in the answer it reads. */
+static unsigned long long handshakes(const char *resumed)
+{
+	char series[96];
+
+	snprintf(series, sizeof(series), "suitd_tls_handshakes_total{resumed=\"%s\"}", resumed);
+	return harness_metric(&P, series);
+}
+
+START_TEST(test_no_hello_retry)
+{
+	unsigned long long full = handshakes("no");
+	static const struct {
+		const char *groups, *key;
+	} cases[] = {
+		{"X25519:P-256", "X25519, 253 bits"},
+		{"P-256:X25519", "ECDH, prime256v1, 256 bits"},
+		{"X25519", "X25519, 253 bits"},
+		{"P-256", "ECDH, prime256v1, 256 bits"},
+		{"P-384:P-256:X25519", "ECDH, secp384r1, 384 bits"},
+		{"P-521:X25519", "ECDH, secp521r1, 521 bits"},
+	};
+	struct s_client c;
+	char options[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(options, sizeof(options), "-tls1_3 -groups %s", cases[i].groups);
+		s_client(options, &c);
+		ck_assert_msg(c.client_hellos == 1, "%s first: %d ClientHellos (a retry)",
+			      cases[i].groups, c.client_hellos);
+		ck_assert_str_eq(c.temp_key, cases[i].key);
+		ck_assert_msg(strstr(c.cipher, "New, TLSv1.3") != NULL, "%s", c.cipher);
+	}
+	/* The server's cipher order still wins: a client preferring ChaCha20
+	 * gets AES-256-GCM. */
+	s_client("-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384", &c);
+	ck_assert_msg(strstr(c.cipher, "TLS_AES_256_GCM_SHA384") != NULL, "%s", c.cipher);
+	ck_assert_int_eq(c.client_hellos, 1);
+	/* TLS 1.2: ECDHE with an AEAD suite. */
+	s_client("-tls1_2", &c);
+	ck_assert_msg(strstr(c.cipher, "ECDHE-ECDSA-AES256-GCM-SHA384") != NULL, "%s", c.cipher);
+	/* 8 handshakes above and this scrape's own. */
+	ck_assert_uint_eq(handshakes("no"), full + 8 + 1);
+}
+END_TEST
+
+/* A session ticket is issued and taken back: the resumed handshake is
+ * counted as such. A connection that never starts its handshake counts as
+ * failed once it is closed. */
+START_TEST(test_resumption_and_failures)
+{
+	char sess[256], options[512];
+	struct s_client c;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd;
+
+	unsigned long long full = handshakes("no"), resumed = handshakes("yes");
+
+	snprintf(sess, sizeof(sess), "%s/session.pem", P.dir);
+	snprintf(options, sizeof(options), "-tls1_3 -sess_out %s", sess);
+	s_client(options, &c);
+	ck_assert_msg(strstr(c.cipher, "New, TLSv1.3") != NULL, "%s", c.cipher);
+	snprintf(options, sizeof(options), "-tls1_3 -sess_in %s", sess);
+	s_client(options, &c);
+	ck_assert_msg(strstr(c.cipher, "Reused, TLSv1.3") != NULL, "%s", c.cipher);
+	ck_assert_uint_eq(handshakes("yes"), resumed + 1);
+	/* One full handshake above, and the scrapes of "yes" and "no". */
+	ck_assert_uint_eq(handshakes("no"), full + 1 + 2 + 1);
+
+	unsigned long long failed = harness_metric(&P, "suitd_tls_handshakes_failed_total");
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	a.sin_port = htons((uint16_t)atoi(strrchr(P.url, ':') + 1));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(write(fd, "not a ClientHello\r\n", 19), 19);
+	close(fd);
+	for (int i = 0; i < 50 && harness_metric(&P, "suitd_tls_handshakes_failed_total") == failed;
+	     i++)
+		usleep(100 * 1000);
+	ck_assert_uint_eq(harness_metric(&P, "suitd_tls_handshakes_failed_total"), failed + 1);
+	ck_assert_uint_ge(harness_metric(&P, "suitd_tls_handshake_duration_seconds_count"), 2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-tls");
+	TCase *tc = tcase_create("tls");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_no_hello_retry);
+	tcase_add_test(tc, test_resumption_and_failures);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
