@@ -51,7 +51,7 @@
 /* libmicrohttpd messages per second that reach the log (TLS noise). */
 #define MHD_LOG_PER_SECOND 10
 /* File descriptors besides the client connections: the listening socket,
- * log, batchers and checkpointer, and per worker thread its epoll and event
+ * log, batchers and checkpointer, and per worker thread its event
  * descriptors and SQLite database and WAL files. */
 #define FD_RESERVE	      64
 #define FD_RESERVE_PER_THREAD 4
@@ -887,7 +887,13 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	struct sockaddr_storage addr = {0};
 	struct MHD_OptionItem opts[24];
 	unsigned n = 0, threads = config->server.threads;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	/* poll(), not epoll: in libmicrohttpd 0.9.75's epoll mode GnuTLS reads
+	 * the socket itself during a handshake, MHD never sees its EAGAIN and
+	 * keeps the connection on the ready list, so every handshake waiting
+	 * for the client spins its worker (100 clients stalled mid-handshake
+	 * took both cores until handshake_timeout; poll: no CPU). Measured in
+	 * docs/design.md (TLS): keep-alive throughput is the same. */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	bool any = false;
 	int listen_fd = -1;
