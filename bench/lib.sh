@@ -108,12 +108,89 @@ print_machine() {
 }
 
 # Run make in $ROOT (log in $tmp/make.log, shown on failure) and set SUITD.
+# With BUILD set (a folder under $ROOT, e.g. build/mine), only
+# `make BUILD=$BUILD $BUILD/suitd`.
 build_suitd() {
-	if ! make >"$tmp/make.log" 2>&1; then
+	local args=()
+	[ -n "${BUILD:-}" ] && args=("BUILD=$BUILD" "$BUILD/suitd")
+	if ! make "${args[@]}" >"$tmp/make.log" 2>&1; then
 		cat "$tmp/make.log" >&2
 		die "make failed"
 	fi
-	SUITD=$ROOT/build/suitd
+	SUITD=$ROOT/${BUILD:-build}/suitd
+}
+
+# Build bench/loadgen.c into $ROOT/${BUILD:-build}/bench/loadgen; sets LOADGEN.
+build_loadgen() {
+	LOADGEN=$ROOT/${BUILD:-build}/bench/loadgen
+	mkdir -p "${LOADGEN%/*}"
+	# shellcheck disable=SC2046 # pkg-config prints several words
+	cc -O2 -o "$LOADGEN" "$ROOT/bench/loadgen.c" $(pkg-config --cflags --libs libcurl) 2>"$tmp/cc.log" ||
+		{ cat "$tmp/cc.log" >&2; die "building loadgen failed"; }
+}
+
+# Value of KEY in a "key=value ..." line (loadgen's output).
+field() { # key line
+	awk -v k="$1" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' <<<"$2"
+}
+
+# Wait until the 1-minute load average is below LIMIT, at most MAX seconds
+# (then warn and go on); prints the load average it ended with.
+wait_load_below() { # limit max-seconds
+	local waited=0
+	while awk -v l="$1" '{ exit !($1 >= l) }' /proc/loadavg; do
+		if [ "$waited" -ge "$2" ]; then
+			echo "WARNING: load average still $(cut -d' ' -f1-3 /proc/loadavg) after ${2}s; measuring anyway"
+			return 0
+		fi
+		sleep 5
+		waited=$((waited + 5))
+	done
+	echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (waited ${waited}s)"
+}
+
+# Machine-wide CPU ticks from /proc/stat: "processes irq steal" (processes =
+# user + nice + system; irq = hardirq + softirq, where the kernel accounts
+# most loopback TCP work, in no process's utime/stime).
+machine_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4, $7 + $8, $9 }' /proc/stat
+}
+
+# CPU seconds (user + system) of this shell's waited-for children so far,
+# into the variable NAME (`times` must run in this shell, not in $(...)).
+children_cpu() { # name
+	times >"$tmp/times.txt"
+	printf -v "$1" '%s' "$(awk 'NR == 2 { s = 0
+		for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); s += p[1] * 60 + p[2] }
+		printf "%.2f", s }' "$tmp/times.txt")"
+}
+
+# The [server] and [storage] sections of a benchmark's suitd: PORT on
+# 127.0.0.1, $tmp/cert.pem and key.pem, no rate limit, the database DB with
+# synchronous = normal. [storage] comes last: the caller may add keys to it,
+# then its own sections.
+suitd_base_conf() { # port database
+	cat <<EOF
+[server]
+listen = 127.0.0.1:$1
+# The benchmarks measure capacity: no per-client rate limit.
+rate_limit = 0
+tls_cert = $tmp/cert.pem
+tls_key = $tmp/key.pem
+connection_limit = 1024
+[storage]
+database = $2
+synchronous = normal
+EOF
+}
+
+# Register device ID in the database of CONF and print its token.
+device_token() { # conf id
+	local t
+	t=$("$SUITD" -c "$1" device add "$2" 2>"$tmp/device.log" | tail -n1) ||
+		{ cat "$tmp/device.log" >&2; die "device add failed"; }
+	[ -n "$t" ] || die "device add printed no token"
+	echo "$t"
 }
 
 # Print the temp dir line (file system type and device).

@@ -1,37 +1,58 @@
 /*
- * loadgen: a small HTTP(S) keep-alive load generator on libcurl's multi
- * interface, for bench/auth.sh. Unlike wrk it can present a TLS client
- * certificate.
+ * loadgen: a small HTTP(S) load generator on libcurl's multi interface, for
+ * bench/auth.sh and bench/reconnect.sh. Unlike wrk it can present a TLS
+ * client certificate, and it can open a new connection per request without
+ * ever resuming a TLS session.
  *
- *   loadgen [-c CONNS] [-d SECONDS] [-H 'Name: value']... [--cert PEM --key PEM]
- *           [--cacert PEM] [-k] URL
+ *   loadgen [-c CONNS] [-d SECONDS] [-n REQUESTS] [-H 'Name: value']...
+ *           [--cert PEM --key PEM] [--cacert PEM] [-k]
+ *           [--reconnect [--no-resume]] [--tls12] URL
  *
  * CONNS easy handles (default 8) each issue GET URL, and re-issue it as soon
- * as the previous response is complete, for SECONDS (default 10). Connections
- * are kept alive (HTTP/1.1, no FORBID_REUSE, no multiplexing, at most CONNS
- * connections to the host), so after the first request of each handle no new
- * TLS handshake should happen; "connects" in the output counts the
- * connections libcurl had to open. When the time is up no new request is
- * started and the ones in flight are allowed to finish (at most 10 s more;
- * the ones still unfinished then count as errors). After 1000 transport errors
- * it stops early. Responses are counted by HTTP status.
+ * as the previous response is complete, for SECONDS (default 10). Without
+ * --reconnect connections are kept alive (HTTP/1.1, no FORBID_REUSE, no
+ * multiplexing, at most CONNS connections to the host), so after the first
+ * request of each handle no new TLS handshake should happen; "connects" in
+ * the output counts the connections libcurl had to open. When the time is up
+ * no new request is started and the ones in flight are allowed to finish (at
+ * most 10 s more; the ones still unfinished then count as errors). After 1000
+ * transport errors it stops early. Responses are counted by HTTP status.
+ *
+ * -n REQUESTS: start no more than REQUESTS requests in all (the run ends when
+ * they are done or SECONDS are up, whichever comes first); with -c 1, a fixed
+ * number of sequential requests (bench/reconnect.sh counts syscalls per
+ * connection over them).
+ *
+ * --reconnect: every request on a new TCP and TLS connection, closed after
+ * the response (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE). libcurl still
+ * keeps the TLS session it got, so each handle's later connections resume
+ * it when the server allows (a ticket or a session ID), as a device that
+ * keeps its session would. --no-resume also turns libcurl's session cache
+ * off (CURLOPT_SSL_SESSIONID_CACHE = 0): every connection is a full
+ * handshake. --tls12: TLS 1.2 only (CURLOPT_SSLVERSION, minimum and maximum).
  *
  * Output, one line on stdout:
- *   requests=N seconds=S rps=R non2xx=M errors=E connects=K cpu=C
+ *   requests=N seconds=S rps=R non2xx=M errors=E connects=K cpu=C resumed=U
  * N counts every completed response (any status), S is the wall time from the
  * first request to the last response, R = N / S, M the responses with a
  * status outside 200-299, E the transfers that failed (libcurl error or
  * unfinished), K the connections opened and C the CPU seconds (user + system)
- * loadgen itself used. Per-status counts and the first few errors go to stderr.
+ * loadgen itself used, U the connections whose TLS session was resumed
+ * (SSL_session_reused() / gnutls_session_is_resumed() of the TLS library
+ * libcurl uses, found at run time; -1 when it cannot be asked: another
+ * TLS library, or plain HTTP). Per-status counts and the first few errors go
+ * to stderr.
  * Exit status: 0 when M = 0 and E = 0, 1 otherwise, 2 on a usage error.
  *
  * Only loopback URLs are accepted (127.0.0.0/8, ::1, localhost), proxies are
  * ignored and redirects are not followed.
  *
  * Build: cc -O2 -o build/bench/loadgen bench/loadgen.c $(pkg-config --cflags --libs libcurl)
+ * (glibc >= 2.34 has dlopen() in libc; with an older one add -ldl).
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +86,10 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: loadgen [-c CONNS] [-d SECONDS] [-H 'Name: value']... [--cert PEM "
-			"--key PEM]\n"
-			"               [--cacert PEM] [-k] URL\n");
+	fprintf(stderr,
+		"usage: loadgen [-c CONNS] [-d SECONDS] [-n REQUESTS] [-H 'Name: value']...\n"
+		"               [--cert PEM --key PEM] [--cacert PEM] [-k]\n"
+		"               [--reconnect [--no-resume]] [--tls12] URL\n");
 	exit(2);
 }
 
@@ -114,18 +136,64 @@ out:
 struct conn {
 	CURL *easy;
 	char errbuf[CURL_ERROR_SIZE];
+	int resumed; /* the current transfer's TLS session was resumed: 1, no: 0, unknown: -1 */
 };
+
+/* "Was this TLS session resumed?" of the TLS library under libcurl, looked
+ * up in the process (libcurl links it): OpenSSL's SSL_session_reused(SSL *)
+ * and GnuTLS's gnutls_session_is_resumed(gnutls_session_t) both take the
+ * pointer CURLINFO_TLS_SSL_PTR gives and return nonzero when resumed. */
+typedef int (*resumed_fn)(void *);
+static resumed_fn openssl_reused, gnutls_resumed;
+
+static void find_resumed_fns(void)
+{
+	void *self = dlopen(NULL, RTLD_LAZY);
+	void *f;
+
+	if (!self)
+		return;
+	/* POSIX: a function pointer converts from dlsym's void *. */
+	if ((f = dlsym(self, "SSL_session_reused")))
+		memcpy(&openssl_reused, &f, sizeof f);
+	if ((f = dlsym(self, "gnutls_session_is_resumed")))
+		memcpy(&gnutls_resumed, &f, sizeof f);
+}
+
+/* CURLOPT_PREREQFUNCTION: the connection is up (TLS handshake done), the
+ * request not yet sent. */
+static int on_prereq(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+		     int conn_primary_port, int conn_local_port)
+{
+	struct conn *c = clientp;
+	struct curl_tlssessioninfo *info = NULL;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	c->resumed = -1;
+	if (curl_easy_getinfo(c->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+	    !info->internals)
+		return CURL_PREREQFUNC_OK;
+	if (info->backend == CURLSSLBACKEND_OPENSSL && openssl_reused)
+		c->resumed = openssl_reused(info->internals) != 0;
+	else if (info->backend == CURLSSLBACKEND_GNUTLS && gnutls_resumed)
+		c->resumed = gnutls_resumed(info->internals) != 0;
+	return CURL_PREREQFUNC_OK;
+}
 
 int main(int argc, char **argv)
 {
-	long conns = 8, seconds = 10;
+	long conns = 8, seconds = 10, total = 0;
 	const char *url = NULL, *cert = NULL, *key = NULL, *cacert = NULL;
-	int insecure = 0;
+	int insecure = 0, reconnect = 0, no_resume = 0, tls12 = 0;
 	struct curl_slist *headers = NULL;
 	static struct conn conn[MAX_CONNS];
 	static unsigned long long status_count[600];
 	unsigned long long requests = 0, non2xx = 0, errors = 0, connects = 0, other_status = 0;
-	unsigned long long body_bytes = 0;
+	unsigned long long body_bytes = 0, started = 0;
+	long long resumed = 0; /* -1 once a connection could not be asked */
 	long active = 0;
 	double start, deadline, last_done;
 	CURLM *multi;
@@ -139,6 +207,8 @@ int main(int argc, char **argv)
 			conns = parse_long(argv[++i], 1, MAX_CONNS, "-c");
 		else if (strcmp(a, "-d") == 0 && has_next)
 			seconds = parse_long(argv[++i], 1, MAX_SECONDS, "-d");
+		else if (strcmp(a, "-n") == 0 && has_next)
+			total = parse_long(argv[++i], 1, 1000000000L, "-n");
 		else if (strcmp(a, "-H") == 0 && has_next) {
 			struct curl_slist *h = curl_slist_append(headers, argv[++i]);
 			if (!h) {
@@ -154,6 +224,12 @@ int main(int argc, char **argv)
 			cacert = argv[++i];
 		else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0)
 			insecure = 1;
+		else if (strcmp(a, "--reconnect") == 0)
+			reconnect = 1;
+		else if (strcmp(a, "--no-resume") == 0)
+			no_resume = 1;
+		else if (strcmp(a, "--tls12") == 0)
+			tls12 = 1;
 		else if (a[0] == '-' || url)
 			usage();
 		else
@@ -165,6 +241,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: --key needs --cert\n");
 		return 2;
 	}
+	if (no_resume && !reconnect) {
+		fprintf(stderr, "loadgen: --no-resume needs --reconnect\n");
+		return 2;
+	}
+	if (total > 0 && conns > total)
+		conns = total;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "loadgen: curl_global_init failed\n");
 		return 2;
@@ -173,6 +255,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: '%s' is not an http(s) URL on a loopback address\n", url);
 		return 2;
 	}
+	find_resumed_fns();
 
 	multi = curl_multi_init();
 	if (!multi) {
@@ -202,8 +285,15 @@ int main(int argc, char **argv)
 #endif
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
-		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, (long)reconnect);
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)reconnect);
+		curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, no_resume ? 0L : 1L);
+		if (tls12)
+			curl_easy_setopt(
+				e, CURLOPT_SSLVERSION,
+				(long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+		curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+		curl_easy_setopt(e, CURLOPT_PREREQDATA, &conn[i]);
 		curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT);
@@ -235,11 +325,13 @@ int main(int argc, char **argv)
 	last_done = start;
 	for (i = 0; i < conns; i++) {
 		conn[i].errbuf[0] = '\0';
+		conn[i].resumed = -1;
 		if (curl_multi_add_handle(multi, conn[i].easy) != CURLM_OK) {
 			fprintf(stderr, "loadgen: curl_multi_add_handle failed\n");
 			return 2;
 		}
 		active++;
+		started++;
 	}
 
 	while (active > 0) {
@@ -265,6 +357,9 @@ int main(int argc, char **argv)
 			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&c);
 			curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
 			connects += (unsigned long long)nconn;
+			/* Resumption is a property of a new connection. */
+			if (nconn > 0 && c && resumed >= 0)
+				resumed = c->resumed < 0 ? -1 : resumed + c->resumed;
 			t = now_s();
 			if (msg->data.result == CURLE_OK) {
 				curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
@@ -285,9 +380,13 @@ int main(int argc, char **argv)
 			}
 			curl_multi_remove_handle(multi, e);
 			active--;
-			if (t < deadline && errors < ERRORS_MAX) {
-				if (c)
+			if (t < deadline && errors < ERRORS_MAX &&
+			    (total == 0 || started < (unsigned long long)total)) {
+				if (c) {
 					c->errbuf[0] = '\0';
+					c->resumed = -1;
+				}
+				started++;
 				if (curl_multi_add_handle(multi, e) == CURLM_OK)
 					active++;
 				else
@@ -332,9 +431,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, " (none)");
 		fprintf(stderr, "; body bytes %llu\n", body_bytes);
 		printf("requests=%llu seconds=%.3f rps=%.1f non2xx=%llu errors=%llu connects=%llu "
-		       "cpu=%.2f\n",
+		       "cpu=%.2f resumed=%lld\n",
 		       requests, secs, secs > 0 ? (double)requests / secs : 0.0, non2xx, errors,
-		       connects, cpu);
+		       connects, cpu, resumed);
 		fflush(stdout);
 	}
 

@@ -89,8 +89,11 @@ gnutls_priority_t tls_groups_for_hello(const struct tls_groups *g, const gnutls_
 	struct share_pick pick = {-1};
 
 	if (gnutls_ext_raw_parse(&pick, on_extension, hello, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO) <
-		    0 ||
-	    pick.group < 0)
+	    0)
 		return NULL;
-	return g->first[pick.group];
+	/* No key share we know (TLS 1.2, which has none): the default order,
+	 * X25519 first. GnuTLS's own puts P-256 first, and a TLS 1.2 full
+	 * handshake with it cost 20-29 % more CPU than nginx's X25519
+	 * (bench/reconnect.sh). */
+	return g->first[pick.group < 0 ? 0 : pick.group];
 }

@@ -30,9 +30,9 @@ enum err tls_groups_init(struct tls_groups *g, const char *base, struct diag *d)
 void tls_groups_release(struct tls_groups *g);
 
 /* For a ClientHello as GnuTLS hands it to a handshake hook: the priorities
- * that put the client's first supported key share first, or NULL (no key
- * share we know, or TLS 1.2: keep the session's, where the group needs no
- * share). */
+ * that put the client's first supported key share first; without one (TLS
+ * 1.2) the default order, X25519 first; NULL when the hello does not parse
+ * (GnuTLS then refuses it itself). */
 gnutls_priority_t tls_groups_for_hello(const struct tls_groups *g, const gnutls_datum_t *hello);
 
 #endif
