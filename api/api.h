@@ -34,13 +34,6 @@ struct api_ctx {
 	struct batcher *uploads;
 	/* Uploads in progress, against [payloads] max_uploads. */
 	atomic_uint uploads_active;
-	/* Device reports by outcome, for /metrics. */
-	struct {
-		atomic_ullong stored;	 /* written (the assignment may have moved) */
-		atomic_ullong duplicate; /* an exact replay or the final state again */
-		atomic_ullong refused;	 /* 409: not delivered, closed, never assigned */
-		atomic_ullong dropped;	 /* older reports dropped by the per-device bound */
-	} report_outcomes;
 	struct metrics *metrics;
 	int64_t started_at;
 };

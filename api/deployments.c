@@ -261,7 +261,6 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 	int64_t *nums = NULL, id = 0;
 	struct deployment d;
 	json_t *target, *v;
-	unsigned flushed;
 	enum err e;
 
 	if ((e = api_json_body(req, res, &body)) ||
@@ -310,8 +309,7 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
 	}
 	/* Sequence numbers devices reported since the last flush decide skips. */
-	if (ctx->seen)
-		seen_flush(ctx->seen, ctx->storage, &flushed);
+	seen_flush_before_read(ctx->seen, ctx->storage);
 	e = storage_deployment_create(ctx->storage, &dn, &rollout_planner, &id);
 	free(nums);
 	if (e == ERR_NOT_FOUND)
@@ -584,14 +582,13 @@ enum err api_deployments_delete(struct api_ctx *ctx, const struct request *req,
 enum err api_deployments_retry(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	struct deployment d;
-	unsigned retried = 0, left = 0, flushed;
+	unsigned retried = 0, left = 0;
 	enum err e = deployment_param(ctx, req, res, &d);
 
 	if (e)
 		return e;
 	/* The sequence numbers devices reported decide who runs it already. */
-	if (ctx->seen)
-		seen_flush(ctx->seen, ctx->storage, &flushed);
+	seen_flush_before_read(ctx->seen, ctx->storage);
 	e = storage_deployment_retry(ctx->storage, d.id, req->key->name, &retried, &left);
 	if (e == ERR_CONFLICT)
 		return api_fail(res, e, "the deployment is canceled: deploy the manifest again");
@@ -611,14 +608,11 @@ void deployments_device_changed(struct api_ctx *ctx, const char *device_id)
 	struct device_ident d;
 	bool joined = false;
 
-	unsigned flushed;
-
 	if (storage_device_ident(ctx->storage, device_id, &d) != ERR_OK)
 		return;
 	/* The sequence the device reported since the last flush decides a
 	 * skip, as at deployment creation. */
-	if (ctx->seen)
-		seen_flush(ctx->seen, ctx->storage, &flushed);
+	seen_flush_before_read(ctx->seen, ctx->storage);
 	if (storage_deployment_join(ctx->storage, d.num, &rollout_planner, &joined) != ERR_OK) {
 		log_err("device '%s': cannot join its deployments", device_id);
 		return;

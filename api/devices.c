@@ -362,11 +362,8 @@ enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct
 	}
 	/* The seen filters compare database values: write the sightings still
 	 * in memory first, so that a device seen a second ago counts. */
-	if (ctx->seen &&
-	    (f.has_seen_since || f.has_not_seen_since || f.has_sequence || f.has_sequence_below)) {
-		unsigned flushed;
-		seen_flush(ctx->seen, ctx->storage, &flushed);
-	}
+	if (f.has_seen_since || f.has_not_seen_since || f.has_sequence || f.has_sequence_below)
+		seen_flush_before_read(ctx->seen, ctx->storage);
 	items = calloc(limit + 1, sizeof(*items));
 	if (!items)
 		return ERR_NOMEM;

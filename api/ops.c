@@ -155,6 +155,11 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "suitd_report_commits_total %llu\n",
 			       bs.jobs, bs.commits);
 	}
+	/* Stored is the sum of the stored reports by state. */
+	unsigned long long stored = 0;
+	for (unsigned i = 0; i < METRICS_REPORT_STATE_SLOTS; i++)
+		stored += atomic_load_explicit(&ctx->metrics->reports_stored[i],
+					       memory_order_relaxed);
 	if (!e)
 		e = buf_printf(
 			&res->body,
@@ -170,10 +175,9 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			"keep a device within [devices] report_history and report_history_size.\n"
 			"# TYPE suitd_reports_dropped_total counter\n"
 			"suitd_reports_dropped_total %llu\n",
-			atomic_load(&ctx->report_outcomes.stored),
-			atomic_load(&ctx->report_outcomes.duplicate),
-			atomic_load(&ctx->report_outcomes.refused),
-			atomic_load(&ctx->report_outcomes.dropped));
+			stored, (unsigned long long)atomic_load(&ctx->metrics->reports_duplicate),
+			(unsigned long long)atomic_load(&ctx->metrics->reports_refused),
+			(unsigned long long)atomic_load(&ctx->metrics->reports_dropped));
 	if (!e)
 		e = buf_printf(&res->body,
 			       "# HELP suitd_uploads_in_progress Payload uploads under way "

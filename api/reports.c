@@ -183,15 +183,13 @@ static void report_done(struct batch_job *base, enum err e)
 	void *resume_cls = p->resume_cls;
 
 	if (e == ERR_NOT_FOUND || e == ERR_CONFLICT)
-		atomic_fetch_add(&p->ctx->report_outcomes.refused, 1);
-	else if (!e)
-		atomic_fetch_add(p->job.stored ? &p->ctx->report_outcomes.stored
-					       : &p->ctx->report_outcomes.duplicate,
-				 1);
-	if (!e && p->job.dropped)
-		atomic_fetch_add(&p->ctx->report_outcomes.dropped, p->job.dropped);
-	if (!e && p->job.stored)
+		metrics_report_unstored(p->ctx->metrics, true);
+	else if (!e && p->job.stored)
 		metrics_report_stored(p->ctx->metrics, (unsigned)p->job.r.state);
+	else if (!e)
+		metrics_report_unstored(p->ctx->metrics, false);
+	if (!e && p->job.dropped)
+		metrics_reports_dropped(p->ctx->metrics, p->job.dropped);
 	if (e == ERR_NOT_FOUND)
 		api_fail(p->res, ERR_CONFLICT, "this device was never assigned that manifest");
 	else if (e == ERR_CONFLICT)

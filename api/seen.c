@@ -124,3 +124,11 @@ enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_cou
 	free(c.batch);
 	return e;
 }
+
+void seen_flush_before_read(struct seen_tracker *t, struct storage *s)
+{
+	unsigned written;
+
+	if (t)
+		seen_flush(t, s, &written);
+}

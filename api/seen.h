@@ -23,5 +23,9 @@ bool seen_pending(struct seen_tracker *t, int64_t device_num, int64_t *ret_at,
 /* Write everything pending; on failure it stays pending for the next try.
  * *ret_count tells how many devices were written. */
 enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_count);
+/* Before a database read that compares sightings or reported sequence
+ * numbers: write what is pending (t may be NULL: nothing to write). A
+ * failure leaves it pending; the read then sees the last flush. */
+void seen_flush_before_read(struct seen_tracker *t, struct storage *s);
 
 #endif

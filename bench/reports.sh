@@ -13,11 +13,16 @@
 # SHA-256 of "suitd_dt_bench-<n>". suitd starts, a 64 KiB payload and a
 # manifest (made with `suitd manifest create`, signed by a test-only P-256
 # key that the config trusts) are uploaded and a deployment to group fleet
-# is created through the API (DEVICES pending assignments). Then every
-# device sends one "downloading" report (wrk, reports.lua in "once" mode),
-# which moves its assignment pending -> downloading; the measured reports
-# are all later "downloading" reports, each stored as a row of `reports`
-# and answered 204 without a state change.
+# is created through the API (DEVICES pending assignments), which one
+# sqlite3 transaction then marks delivered, as a check-in of every device
+# would (a report on an assignment the server has not delivered is refused).
+# Then every device sends one "downloading" report (wrk, reports.lua in
+# "once" mode), which moves its assignment delivered -> downloading; the
+# measured reports are all later "downloading" reports, each stored as a
+# row of `reports` and answered 204 without a state change. Each device
+# keeps its newest [devices] report_history (100) reports: once a device
+# has that many, every new one drops its oldest in the same transaction,
+# the steady state of a long-running fleet.
 #
 # Configurations, each with its own suitd start on the same database:
 #   full     [storage] synchronous = full   (the default: one fsync per commit)
@@ -35,8 +40,10 @@
 #
 # A run fails the script when: any answer is not 204, wrk reports a socket
 # error (connect, read, write, timeout), a request is still unanswered when
-# the run ends, or the number of rows in `reports` (read-only sqlite3,
-# file:DB?mode=ro) did not grow by exactly the run's number of 204s.
+# the run ends, or the rows in `reports` (read-only sqlite3,
+# file:DB?mode=ro) plus the reports dropped by the history bound and the
+# exact replays accepted without a row (/metrics) did not grow by exactly
+# the run's 204s.
 #
 # suitd: threads = 0 (one per core), [log] level = warning, the other keys
 # at their defaults (seen_flush = 5: the last-seen times of the devices are
@@ -85,6 +92,16 @@ install_traps
 wal_size() { stat -c %s "$DB-wal" 2>/dev/null || echo 0; }
 # Rows of the reports table, read-only (suitd keeps running).
 report_rows() { sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM reports"; }
+# Reports answered 204 since this suitd started, as the database and
+# /metrics account for them: the rows, plus the rows the per-device
+# history bound dropped, plus the exact replays accepted without a row.
+accepted_reports() {
+	local counters
+	counters=$(curl -sk --max-time 10 "$SUITD_BASE/metrics" |
+		awk '$1 == "suitd_reports_dropped_total" { d = $2 }
+			$1 == "suitd_reports_total{outcome=\"duplicate\"}" { r = $2 } END { print d + r }')
+	echo $(($(report_rows) + counters))
+}
 # "state:count ..." of the deployment's assignments, read-only.
 assignment_states() {
 	sqlite3 "file:$DB?mode=ro" "SELECT state || ':' || count(*) FROM assignments
@@ -167,16 +184,16 @@ run_wrk() { # mode secs max-seconds
 	RPS=$(awk -v n="$N204" -v s="$SECS_MEASURED" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
 }
 
-# The checks every wrk run must pass. ROWS0: rows before the run.
-check_run() { # label rows-before
+# The checks every wrk run must pass. ROWS0: accepted_reports before the run.
+check_run() { # label stored-before
 	local rows grew
-	rows=$(report_rows)
+	rows=$(accepted_reports)
 	grew=$((rows - $2))
 	if [ "$OTHER" != 0 ] || [ "$ERRS" != 0 ]; then
 		wrk_failed "$1: unexpected answers ($STATUSES; wrk socket errors $ERRS)"
 	fi
 	[ "$SENT" = "$ANSWERED" ] || wrk_failed "$1: $((SENT - ANSWERED)) requests unanswered at the end of the run"
-	[ "$grew" = "$N204" ] || wrk_failed "$1: reports table grew by $grew rows, but suitd answered $N204 times 204"
+	[ "$grew" = "$N204" ] || wrk_failed "$1: $grew reports accounted for (rows + dropped + duplicates), but suitd answered $N204 times 204"
 	ROWS_GREW=$grew
 }
 
@@ -245,6 +262,11 @@ DEP_ID=$(printf '%s' "$out" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 pending=$(printf '%s' "$out" | sed -n 's/.*"pending":\([0-9]*\).*/\1/p')
 [ "$pending" = "$DEVICES" ] || die "deployment: $pending pending, expected $DEVICES: $out"
 echo "deployment $DEP_ID of manifest ${DIGEST:0:16}… to group fleet: $pending pending assignments, created in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+# Reports are taken only on delivered assignments: deliver them all in one
+# transaction, as every device's check-in would (suitd's in-memory index
+# keeps them pending; reports read the database).
+sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID AND state = 'pending'" >/dev/null ||
+	die "cannot mark the assignments delivered"
 
 # ---- checks ---------------------------------------------------------------------
 report() { # TOKEN DIGEST PROGRESS -> HTTP status
@@ -268,14 +290,14 @@ echo "check: bench-1 reports twice -> 204, 204 (+2 rows); unknown token -> 401; 
 tls=$(curl -skv --http1.1 -o /dev/null "$SUITD_BASE/readyz" 2>&1 | sed -n 's/^\* SSL connection using //p' | head -n1)
 echo "TLS: $tls"
 
-# Every device's first report: pending -> downloading.
-rows0=$(report_rows)
+# Every device's first report: delivered -> downloading.
+rows0=$(accepted_reports)
 run_wrk once 0 120
 check_run "first reports" "$rows0"
 [ "$N204" = "$DEVICES" ] || wrk_failed "first reports: $N204 answers 204, expected one per device ($DEVICES)"
 states=$(assignment_states)
 [ "$states" = "downloading:$DEVICES" ] || die "assignments after the first reports: $states, expected downloading:$DEVICES"
-echo "first report of every device (pending -> downloading): $N204 x 204 in $SECS_MEASURED s ($RPS/s, p99 $P99 ms; not measured), +$ROWS_GREW rows; assignments now $states"
+echo "first report of every device (delivered -> downloading): $N204 x 204 in $SECS_MEASURED s ($RPS/s, p99 $P99 ms; not measured), +$ROWS_GREW rows; assignments now $states"
 stop_suitd
 
 # ---- wait for an idle machine ----------------------------------------------------------
@@ -312,11 +334,11 @@ for c in "${CONFIGS[@]}"; do
 	start_config "$c" "$c"
 	RPSS[$c]='' P50S[$c]='' P99S[$c]='' TICKS[$c]=0 REPS[$c]=0 WALS[$c]='' BATCHES[$c]=''
 	# Warm-up (not measured, still checked): 2 s.
-	rows0=$(report_rows)
+	rows0=$(accepted_reports)
 	run_wrk timed 2 60
 	check_run "$c warm-up" "$rows0"
 	for i in $(seq 1 "$ROUNDS"); do
-		rows0=$(report_rows)
+		rows0=$(accepted_reports)
 		m0=$(batch_counters)
 		t0=$(cpu_ticks "$SUITD_PID")
 		run_wrk timed "$SECONDS_PER_RUN" $((SECONDS_PER_RUN + 60))
@@ -365,7 +387,7 @@ printf '%-40s %12s %12s\n' "reports per commit (group commit)" "${MB[full]}" "${
 printf '%-40s %12s %12s\n' "ratio to the goal ($GOAL reports/s)" "$(ratio "${MR[full]}" "$GOAL")" "$(ratio "${MR[normal]}" "$GOAL")"
 for c in "${CONFIGS[@]}"; do echo "suitd.db-wal bytes after each run, synchronous = $c:${WALS[$c]}"; done
 echo "goal: $GOAL reports/s with synchronous = full: ${MR[full]} ($g_full)"
-echo "checks: every answer 204, no wrk socket error, no request in flight at the end of a run, reports rows grown by exactly the 204s of each run"
+echo "checks: every answer 204, no wrk socket error, no request in flight at the end of a run, reports rows + dropped + duplicates grown by exactly the 204s of each run"
 echo "suitd log: $(grep -c . "$tmp/suitd-all.log" || true) lines over its $((${#CONFIGS[@]} + 1)) starts"
 sed 's/^/  suitd: /' "$tmp/suitd-all.log" | sort | uniq -c | head -n5
 echo "(client and server share the same $(nproc) cores)"

@@ -101,6 +101,19 @@ void metrics_report_stored(struct metrics *m, unsigned state)
 		atomic_fetch_add_explicit(&m->reports_stored[state], 1, memory_order_relaxed);
 }
 
+void metrics_report_unstored(struct metrics *m, bool refused)
+{
+	if (m)
+		atomic_fetch_add_explicit(refused ? &m->reports_refused : &m->reports_duplicate, 1,
+					  memory_order_relaxed);
+}
+
+void metrics_reports_dropped(struct metrics *m, unsigned n)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->reports_dropped, n, memory_order_relaxed);
+}
+
 enum err metrics_devices_get(struct metrics *m, uint64_t now_usec, metrics_devices_read read,
 			     void *cls, struct metrics_devices *ret)
 {

@@ -61,7 +61,12 @@ struct metrics {
 	_Atomic int64_t connections_open;
 	_Atomic uint64_t connections_total;
 	_Atomic uint64_t bytes_sent;
+	/* Device reports: stored, by the state they report (their sum is the
+	 * "stored" outcome); accepted without a row (an exact replay or the
+	 * closing state again); refused (409); older rows the per-device bound
+	 * dropped. */
 	_Atomic uint64_t reports_stored[METRICS_REPORT_STATE_SLOTS];
+	_Atomic uint64_t reports_duplicate, reports_refused, reports_dropped;
 	struct {
 		pthread_mutex_t lock;  /* one read at a time; the others wait for it */
 		uint64_t read_at_usec; /* monotonic; 0 = never read */
@@ -83,6 +88,11 @@ void metrics_release(struct metrics *m);
 /* route == route_count for unmatched requests. */
 void metrics_request(struct metrics *m, unsigned route, unsigned status, uint64_t usec,
 		     uint64_t bytes);
+/* A device report answered without a new row: refused (409) or accepted
+ * as a duplicate. m may be NULL, as for the two below. */
+void metrics_report_unstored(struct metrics *m, bool refused);
+/* Older reports the per-device history bound dropped. */
+void metrics_reports_dropped(struct metrics *m, unsigned n);
 /* A TLS handshake completed, usec after the accept. */
 void metrics_tls_handshake(struct metrics *m, bool resumed, uint64_t usec);
 /* A TLS connection closed before its handshake completed. */

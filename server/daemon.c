@@ -736,18 +736,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static int tls_hook(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
 		    const gnutls_datum_t *msg)
 {
+	bool hello = htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && when == GNUTLS_HOOK_PRE && incoming;
+	bool finished = htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST;
+
+	if (!hello && !finished)
+		return 0; /* most messages: no lookup */
 	struct MHD_Connection *conn = gnutls_session_get_ptr(session); /* set by MHD */
 	struct conn_ctx *cc = conn ? conn_ctx_of(conn) : NULL;
 
 	if (!cc)
 		return 0;
-	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && when == GNUTLS_HOOK_PRE && incoming &&
-	    cc->groups) {
+	if (hello && cc->groups) {
 		gnutls_priority_t p = tls_groups_for_hello(cc->groups, msg);
 		if (p)
 			gnutls_priority_set(session, p);
-	} else if (htype == GNUTLS_HANDSHAKE_FINISHED && when == GNUTLS_HOOK_POST &&
-		   !cc->handshake_done) {
+	} else if (finished && !cc->handshake_done) {
 		/* Complete once the client's Finished and ours have passed, in
 		 * whichever order the version and resumption put them. */
 		if (incoming)

@@ -357,18 +357,25 @@ static enum err deployments_read(struct db *db, sqlite3_stmt *st, unsigned max,
 	return e;
 }
 
-enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret)
+/* One deployment by id on this connection (inside a caller's transaction
+ * or not). */
+static enum err deployment_by_id(struct db *db, int64_t id, struct deployment *ret)
 {
-	struct db *db;
-	unsigned n = 0;
-	enum err e = db_get(s, &db);
-
-	if (e)
-		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
+	unsigned n = 0;
+	enum err e;
+
 	sqlite3_bind_int64(st, 1, id);
 	e = deployments_read(db, st, 1, ret, &n);
 	return e ? e : n ? ERR_OK : ERR_NOT_FOUND;
+}
+
+enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	return e ? e : deployment_by_id(db, id, ret);
 }
 
 enum err storage_deployment_counts(struct storage *s, int64_t id, struct deployment_counts *ret)
@@ -512,14 +519,7 @@ enum err storage_deployment_retry(struct storage *s, int64_t id, const char *act
 
 	if (e)
 		return e;
-	{
-		unsigned n = 0;
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
-		sqlite3_bind_int64(st, 1, id);
-		e = deployments_read(db, st, 1, &d, &n);
-		if (!e && !n)
-			e = ERR_NOT_FOUND;
-	}
+	e = deployment_by_id(db, id, &d);
 	if (!e && d.status == DEPLOYMENT_CANCELED)
 		e = ERR_CONFLICT;
 	if (!e) {
@@ -562,19 +562,12 @@ enum err storage_deployment_delete(struct storage *s, int64_t id, const char *ac
 					  STMT_DEPLOYMENT_ASSIGNMENTS_DELETE,
 					  STMT_DEPLOYMENT_STAGES_DELETE};
 	struct deployment d;
-	unsigned n = 0;
 	struct db *db;
 	enum err e = begin(s, &db);
 
 	if (e)
 		return e;
-	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
-		sqlite3_bind_int64(st, 1, id);
-		e = deployments_read(db, st, 1, &d, &n);
-	}
-	if (!e && !n)
-		e = ERR_NOT_FOUND;
+	e = deployment_by_id(db, id, &d);
 	/* Only what can no longer deliver anything: a device's current
 	 * assignment is always in an active or paused deployment. */
 	if (!e && d.status != DEPLOYMENT_COMPLETED && d.status != DEPLOYMENT_CANCELED)

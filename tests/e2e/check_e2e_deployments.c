@@ -696,11 +696,21 @@ static void listed(const char *query, char *out, size_t size)
 	json_decref(j);
 }
 
+/* GET /api/v1/devices?QUERY lists exactly these ids, in this order
+ * (comma-separated; "" for none). */
+static void assert_listed(const char *query, const char *want)
+{
+	char got[512];
+
+	listed(query, got, sizeof(got));
+	ck_assert_msg(strcmp(got, want) == 0, "?%s lists '%s', want '%s'", query, got, want);
+}
+
 /* Devices across deployments: by the state of their newest assignment, by
  * the sequence they run, and the silent ones (not seen since T, or never). */
 START_TEST(test_device_filters)
 {
-	char t[4][128], got[512], q[96];
+	char t[4][128], q[96];
 	struct http_result r;
 	struct manifest m2;
 	long b;
@@ -715,37 +725,27 @@ START_TEST(test_device_filters)
 	report_ok(t[1], rep(&F.m1, "failed", "\"reason\":\"x\""));
 	expect_nothing(t[2], "seq=1"); /* fc runs 1 already: skipped */
 
-	listed("assignment_state=failed", got, sizeof(got));
-	ck_assert_str_eq(got, "fb");
-	listed("assignment_state=delivered", got, sizeof(got));
-	ck_assert_str_eq(got, "fa");
-	listed("assignment_state=skipped&group=f", got, sizeof(got));
-	ck_assert_str_eq(got, "fc");
+	assert_listed("assignment_state=failed", "fb");
+	assert_listed("assignment_state=delivered", "fa");
+	assert_listed("assignment_state=skipped&group=f", "fc");
 	/* A newer deployment: fb's newest assignment is pending now. */
 	make_manifest("m2", "sensor-v1", "2", &m2);
 	b = deploy_devices(&m2, "[\"fb\"]");
 	ck_assert_int_gt(b, 0);
-	listed("assignment_state=failed", got, sizeof(got));
-	ck_assert_str_eq(got, "");
-	listed("assignment_state=pending", got, sizeof(got));
-	ck_assert_str_eq(got, "fb");
+	assert_listed("assignment_state=failed", "");
+	assert_listed("assignment_state=pending", "fb");
 
 	/* Sequences: fa and fb reported 0, fc 1, fd nothing yet (seen_flush is
 	 * 60 s here: the list writes the sightings first). */
-	listed("sequence=1", got, sizeof(got));
-	ck_assert_str_eq(got, "fc");
-	listed("sequence_below=1&group=f", got, sizeof(got));
-	ck_assert_str_eq(got, "fa,fb,fd");
-	listed("sequence=0&limit=1", got, sizeof(got));
-	ck_assert_str_eq(got, "fa");
+	assert_listed("sequence=1", "fc");
+	assert_listed("sequence_below=1&group=f", "fa,fb,fd");
+	assert_listed("sequence=0&limit=1", "fa");
 
 	/* Silent devices: fd never polled; the others did just now. */
 	snprintf(q, sizeof(q), "not_seen_since=%lld&group=f", (long long)time(NULL) - 60);
-	listed(q, got, sizeof(got));
-	ck_assert_str_eq(got, "fd");
+	assert_listed(q, "fd");
 	snprintf(q, sizeof(q), "not_seen_since=%lld&group=f", (long long)time(NULL) + 60);
-	listed(q, got, sizeof(got));
-	ck_assert_str_eq(got, "fa,fb,fc,fd");
+	assert_listed(q, "fa,fb,fc,fd");
 
 	static const char *const bad[] = {
 		"/api/v1/devices?assignment_state=broken", "/api/v1/devices?sequence=-1",
