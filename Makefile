@@ -8,6 +8,7 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 SANITIZE ?= 0
@@ -34,10 +35,12 @@ endif
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd libcbor
+PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd libcbor libcurl
 TEST_PKGS = check libcurl
 # tools/suit-sim, the device simulator: suit/ and common/, plus libcurl.
 SIM_PKGS = libcurl libcrypto libcbor jansson
+# tools/suitctl, the remote command line: the same, plus libinih (profiles).
+CTL_PKGS = libcurl libcrypto libcbor jansson inih
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wconversion -Wsign-conversion -Wimplicit-fallthrough
@@ -51,14 +54,17 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 SIM_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(SIM_PKGS) 2>/dev/null)
 SIM_LIBS = $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null) -lm
+CTL_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS) 2>/dev/null)
+CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c api/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c events/*.c api/*.c) \
 	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_groups.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
 SIM_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suit-sim/*.c))
 SIM_LIB_OBJ = $(filter $(BUILD)/obj/common/% $(BUILD)/obj/suit/%,$(LIB_OBJ))
+CTL_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suitctl/*.c))
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
@@ -73,7 +79,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check stress coverage fuzz lint install verify-install clean
 
-all: $(BUILD)/suitd $(BUILD)/suit-sim
+all: $(BUILD)/suitd $(BUILD)/suit-sim $(BUILD)/suitctl
 
 deps:
 	@tools/deps.sh build
@@ -94,6 +100,14 @@ $(BUILD)/suit-sim: $(SIM_OBJ) $(SIM_LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SIM_LIBS)
 
 $(SIM_OBJ): PKG_CFLAGS += $(SIM_CFLAGS)
+
+$(BUILD)/suitctl: $(CTL_OBJ) $(SIM_LIB_OBJ)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CTL_LIBS)
+
+$(CTL_OBJ): PKG_CFLAGS += $(CTL_CFLAGS)
+
+# Its e2e suite runs build/suitctl and build/suit-sim.
+$(BUILD)/tests/check_e2e_suitctl: | $(BUILD)/suitctl $(BUILD)/suit-sim
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/suitd_version.h
 	@mkdir -p $(@D)
@@ -223,17 +237,21 @@ lint:
 	@! git grep -nE '\b(strcpy|strcat|strncpy|sprintf|vsprintf|strtok|atoi|gets)\(' -- '*.c' '*.h' \
 		|| { echo "banned function used (see STYLE.md)"; exit 1; }
 
-install: $(BUILD)/suitd $(BUILD)/suit-sim
+install: $(BUILD)/suitd $(BUILD)/suit-sim $(BUILD)/suitctl
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/suitd $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BUILD)/suitd $(DESTDIR)$(BINDIR)/suitd
 	install -m 0755 $(BUILD)/suit-sim $(DESTDIR)$(BINDIR)/suit-sim
+	install -m 0755 $(BUILD)/suitctl $(DESTDIR)$(BINDIR)/suitctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/suitd/suitd.conf || \
 		install -m 0644 config/suitd.conf $(DESTDIR)$(SYSCONFDIR)/suitd/suitd.conf
 	install -m 0644 man/suitd.8 $(DESTDIR)$(MANDIR)/man8/suitd.8
 	install -m 0644 man/suitd.conf.5 $(DESTDIR)$(MANDIR)/man5/suitd.conf.5
 	install -m 0644 man/suit-sim.1 $(DESTDIR)$(MANDIR)/man1/suit-sim.1
+	install -m 0644 man/suitctl.1 $(DESTDIR)$(MANDIR)/man1/suitctl.1
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 tools/suitctl/suitctl.bash $(DESTDIR)$(BASHCOMPDIR)/suitctl
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/suitd.service \
 		> $(DESTDIR)$(UNITDIR)/suitd.service
 	install -m 0644 systemd/suitd.socket $(DESTDIR)$(UNITDIR)/suitd.socket

@@ -15,6 +15,8 @@ struct seen_tracker;
 struct assignment_index;
 struct token_cache;
 struct batcher;
+struct webhook_worker;
+struct event_hub;
 
 struct api_ctx {
 	const struct config *config;
@@ -35,6 +37,10 @@ struct api_ctx {
 	/* Uploads in progress, against [payloads] max_uploads. */
 	atomic_uint uploads_active;
 	struct metrics *metrics;
+	/* The webhook delivery thread (events/webhooks.h; NULL: none). */
+	struct webhook_worker *webhooks;
+	/* The live event streams of GET /api/v1/events (events/stream.h). */
+	struct event_hub *events;
 	int64_t started_at;
 };
 

@@ -621,17 +621,18 @@ void deployments_device_changed(struct api_ctx *ctx, const char *device_id)
 		log_err("device '%s': cannot refresh its assignment", device_id);
 }
 
-void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *device,
-			       int64_t payload_id, bool last_byte)
+void deployments_fetch(struct api_ctx *ctx, const struct device_ident *device,
+		       enum manifest_need kind, int64_t object_id, bool last_byte)
 {
 	struct active_assignment a;
+	unsigned left = 1;
 
 	if (!device || !ctx->assignments ||
 	    !assignment_index_get(ctx->assignments, device->num, &a))
 		return;
 	if (a.state != ASSIGN_DELIVERED && a.state != ASSIGN_DOWNLOADING)
 		return;
-	if (!storage_manifest_fetches_payload(ctx->storage, a.manifest_id, payload_id))
+	if (!storage_manifest_needs(ctx->storage, a.manifest_id, kind, object_id))
 		return;
 	if (a.state == ASSIGN_DELIVERED) {
 		if (assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADING,
@@ -639,9 +640,20 @@ void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *d
 			return;
 		a.state = ASSIGN_DOWNLOADING;
 	}
-	if (last_byte)
+	/* Downloaded once every need was fetched to its last byte: all the
+	 * payloads of a multi-image manifest, the dependency envelopes. */
+	if (last_byte &&
+	    storage_assignment_fetched(ctx->storage, a.id, a.manifest_id, kind, object_id, &left) ==
+		    ERR_OK &&
+	    left == 0)
 		(void)assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADED,
 					    NULL);
+}
+
+void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *device,
+			       int64_t payload_id, bool last_byte)
+{
+	deployments_fetch(ctx, device, NEED_PAYLOAD, payload_id, last_byte);
 }
 
 /* ---- check-in --------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #define SUITD_API_DEPLOYMENTS_H
 
 #include "api/api.h"
+#include "storage/deployments.h"
 
 enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 				struct response *res);
@@ -29,8 +30,12 @@ enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct resp
 /* A device's group or tags changed (or it was created): join the newest
  * active deployment that targets it. Logs and ignores failures. */
 void deployments_device_changed(struct api_ctx *ctx, const char *device_id);
-/* The device fetched a payload: downloading, and downloaded once the last
- * byte is served (called by the payload route). */
+/* The device fetched something its assignment's manifest needs (a payload
+ * or a dependency envelope): downloading, and downloaded once the last byte
+ * of every need has been served. */
+void deployments_fetch(struct api_ctx *ctx, const struct device_ident *device,
+		       enum manifest_need kind, int64_t object_id, bool last_byte);
+/* The same for a payload (called by the payload route). */
 void deployments_payload_fetch(struct api_ctx *ctx, const struct device_ident *device,
 			       int64_t payload_id, bool last_byte);
 

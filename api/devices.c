@@ -10,6 +10,7 @@
 #include "api/auth.h"
 #include "api/deployments.h"
 #include "api/input.h"
+#include "api/inventory.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
 #include "common/parse.h"
@@ -408,7 +409,14 @@ enum err api_devices_get(struct api_ctx *ctx, const struct request *req, struct 
 	if (e)
 		return not_found_or(e, res, "read");
 	j = device_json(ctx, &d);
+	json_t *software = NULL;
+	e = api_inventory_device_software(ctx, d.ident.num, &software);
 	device_release(&d);
+	if (e) {
+		json_decref(j);
+		return api_fail(res, e, "cannot read what the device runs");
+	}
+	json_object_set_new(j, "software", software);
 	return response_json(res, 200, j);
 }
 
@@ -472,7 +480,8 @@ enum err api_devices_update(struct api_ctx *ctx, const struct request *req, stru
 		return e;
 	c.attributes = attributes;
 	bool membership_changed = false;
-	e = storage_device_update(ctx->storage, req->params[0], &c, &membership_changed);
+	e = storage_device_update(ctx->storage, req->params[0], &c,
+				  req->key ? req->key->name : NULL, &membership_changed);
 	free(attributes);
 	token_cache_clear(ctx->tokens); /* cached identities carry the group */
 	if (e)

@@ -134,6 +134,8 @@ unsigned api_http_status(enum err e)
 		return 422;
 	case ERR_RANGE:
 		return 416;
+	case ERR_GONE:
+		return 410;
 	case ERR_RATE_LIMITED:
 		return 429;
 	case ERR_BUSY:

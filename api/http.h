@@ -60,7 +60,16 @@ struct response_stream {
 	long (*read)(void *cls, uint64_t pos, char *buf, size_t max);
 	void (*free)(void *cls);
 	void *cls;
+	/* A live body (size RESPONSE_STREAM_LIVE, Server-Sent Events): read()
+	 * may return 0, "nothing now"; the server then stops polling the
+	 * connection (no worker waits) and calls park(cls, wake, wake_cls).
+	 * The owner calls wake(wake_cls) exactly once, from any thread (even
+	 * from park), when read() has more or the end (RESPONSE_STREAM_END:
+	 * the body ends cleanly). */
+	void (*park)(void *cls, void (*wake)(void *wake_cls), void *wake_cls);
 };
+#define RESPONSE_STREAM_LIVE UINT64_MAX
+#define RESPONSE_STREAM_END  (-2L)
 
 /* An answer that comes later, from another thread (a report waiting for
  * its group commit). The handler sets start and returns; the server stops

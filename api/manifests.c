@@ -8,11 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/deployments.h"
 #include "api/input.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
 #include "storage/manifests.h"
 #include "storage/payloads.h"
+#include "suit/dependencies.h"
 
 /* ---- policy ------------------------------------------------------------ */
 
@@ -22,6 +24,8 @@ struct manifest_policy {
 	bool require_signature;
 	bool allow_external_uri;
 	uint64_t max_size;
+	unsigned max_dependency_depth;
+	uint64_t max_dependency_size;
 };
 
 struct manifest_policy_holder {
@@ -37,8 +41,8 @@ enum err manifest_policy_new(const struct config *config, struct manifest_policy
 
 	/* A file that does not load is a config error at the line naming it. */
 	for (unsigned i = 0; !e && i < config->manifests.trust_anchors.count; i++)
-		if ((e = suit_keyring_add_pem(p->keyring, config->manifests.trust_anchors.items[i],
-					      d)))
+		if ((e = suit_keyring_add_anchor(p->keyring,
+						 config->manifests.trust_anchors.items[i], d)))
 			config_diag_key(config, d, "manifests", "trust_anchor", i);
 	for (unsigned i = 0; !e && i < config->manifests.hmac_keys.count; i++)
 		if ((e = suit_keyring_add_hmac(p->keyring, config->manifests.hmac_keys.items[i],
@@ -54,6 +58,8 @@ enum err manifest_policy_new(const struct config *config, struct manifest_policy
 	p->require_signature = config->manifests.require_signature;
 	p->allow_external_uri = config->manifests.allow_external_uri;
 	p->max_size = config->manifests.max_size;
+	p->max_dependency_depth = config->manifests.dependency_max_depth;
+	p->max_dependency_size = config->manifests.dependency_max_size;
 	*ret = p;
 	return ERR_OK;
 }
@@ -117,13 +123,15 @@ void manifest_policy_swap(struct manifest_policy_holder *h, struct manifest_poli
 
 /* ---- acceptance -------------------------------------------------------- */
 
-#define PAYLOAD_PATH "/device/v1/payloads/"
+#define PAYLOAD_PATH  "/device/v1/payloads/"
+#define MANIFEST_PATH "/device/v1/manifests/"
 
-/* A URI served by suitd: PUBLIC_URL/device/v1/payloads/<sha256 hex> (any
- * origin when [server] public_url is empty). */
-static bool uri_is_ours(const char *uri, const char *public_url, uint8_t sha[SHA256_LEN])
+/* A URI served by suitd: PUBLIC_URL<path><hex> (any origin when [server]
+ * public_url is empty), hex of exactly len bytes. */
+static bool uri_is_ours_at(const char *uri, const char *public_url, const char *path_prefix,
+			   uint8_t *out, size_t len)
 {
-	const char *path = strstr(uri, PAYLOAD_PATH);
+	const char *path = strstr(uri, path_prefix);
 	size_t base;
 
 	if (!path)
@@ -135,17 +143,25 @@ static bool uri_is_ours(const char *uri, const char *public_url, uint8_t sha[SHA
 		if ((size_t)(path - uri) != base || strncmp(uri, public_url, base) != 0)
 			return false;
 	}
-	return hex_decode(path + strlen(PAYLOAD_PATH), sha, SHA256_LEN);
+	path += strlen(path_prefix);
+	return strlen(path) == 2 * len && hex_decode(path, out, len);
+}
+
+static bool uri_is_ours(const char *uri, const char *public_url, uint8_t sha[SHA256_LEN])
+{
+	return uri_is_ours_at(uri, public_url, PAYLOAD_PATH, sha, SHA256_LEN);
 }
 
 /* The Firmware Server serves every form of the envelope, so it needs the
  * members that say what to fetch; a severed text is fine. */
 static enum suit_check require_fetching_members(const struct suit_facts *facts, struct diag *d)
 {
-	static const char *const needed[] = {"payload-fetch", "install"};
+	/* dependency-resolution: where a dependent fetches its dependencies,
+	 * whose digests suitd checks (suit/dependencies.c). */
+	static const char *const needed[] = {"payload-fetch", "install", "dependency-resolution"};
 	json_t *members = json_object_get(facts->json, "members");
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		const char *state = json_string_value(json_object_get(members, needed[i]));
 		if (state && strcmp(state, "severed") == 0)
 			return suit_fail(
@@ -157,31 +173,57 @@ static enum suit_check require_fetching_members(const struct suit_facts *facts, 
 	return SUIT_OK;
 }
 
-enum suit_check manifest_accept(struct storage *storage, const struct manifest_policy *p,
-				const char *public_url, const uint8_t *data, size_t len,
-				struct suit_facts *facts, int64_t payload_ids[SUIT_MAX_IMAGES],
-				unsigned *ret_payload_count, enum err *ret_error, struct diag *d)
-{
-	struct suit_verify_options opt = {.keyring = p->keyring,
-					  .require_signature = p->require_signature};
-	enum suit_check c = suit_envelope_check(data, len, &opt, facts, d);
-	unsigned n = 0;
+struct accept {
+	struct storage *storage;
+	const struct manifest_policy *p;
+	const char *public_url;
+	struct manifest_links *links;
+	unsigned nodes; /* manifests of the tree walked so far */
+	enum err error;
+	struct diag *d;
+};
 
-	*ret_error = ERR_OK;
-	if (c)
-		return c;
-	c = require_fetching_members(facts, d);
-	for (unsigned i = 0; i < facts->image_count && !c; i++) {
+static enum suit_check add_need(struct accept *ac, unsigned group, enum manifest_need kind,
+				int64_t object_id)
+{
+	struct manifest_links *l = ac->links;
+
+	for (unsigned i = 0; i < l->need_count; i++)
+		if (l->needs[i].group == group && l->needs[i].kind == (int)kind &&
+		    l->needs[i].object_id == object_id)
+			return SUIT_OK;
+	if (l->need_count >= MANIFEST_NEEDS_MAX)
+		return suit_fail(ac->d, SUIT_UNSUPPORTED,
+				 "more than %d download needs in one dependency tree",
+				 MANIFEST_NEEDS_MAX);
+	l->needs[l->need_count++] = (struct manifest_need_row){
+		.group = group, .kind = (int)kind, .object_id = object_id};
+	return SUIT_OK;
+}
+
+/* The stored payloads a manifest (or one of its integrated dependencies)
+ * fetches. */
+static enum suit_check accept_payloads(struct accept *ac, const struct suit_facts *facts,
+				       unsigned node)
+{
+	struct diag *d = ac->d;
+	int64_t served[SUIT_MAX_IMAGES] = {0}; /* payload id when fetched from suitd */
+	enum suit_check c;
+
+	for (unsigned i = 0; i < facts->image_count; i++) {
 		const struct suit_image *img = &facts->images[i];
 		uint8_t sha[SHA256_LEN];
 		char hex[SHA256_HEX_LEN + 1];
 		struct payload pl;
+		bool dup = false;
 
+		if (suit_is_dependency(facts, img->component))
+			continue; /* another manifest: accept_dependencies */
 		if (img->uri[0] == '#' || img->uri[0] == '\0')
 			continue; /* integrated (checked by suit/) or no URI to fetch from */
-		if (!uri_is_ours(img->uri, public_url, sha)) {
-			if (!p->allow_external_uri)
-				c = suit_fail(
+		if (!uri_is_ours(img->uri, ac->public_url, sha)) {
+			if (!ac->p->allow_external_uri)
+				return suit_fail(
 					d, SUIT_EXTERNAL_URI,
 					"component %u is fetched from '%.60s', outside suitd; set "
 					"[manifests] allow_external_uri = on to allow it",
@@ -189,39 +231,234 @@ enum suit_check manifest_accept(struct storage *storage, const struct manifest_p
 			continue;
 		}
 		hex_encode(sha, SHA256_LEN, hex);
-		if (!img->has_digest || img->digest.alg != COSE_ALG_SHA256 ||
-		    img->digest.len != SHA256_LEN ||
-		    memcmp(img->digest.bytes, sha, SHA256_LEN) != 0) {
-			c = suit_fail(
+		/* Encrypted payloads (suit/encryption.h): an image the device
+		 * decrypts as it fetches has the plaintext's digest and size, which
+		 * suitd cannot check; ciphertext that a copy decrypts is checked
+		 * like any payload, and needs no digest (the URI names it). */
+		bool plaintext_facts = img->encrypted;
+		bool digest_optional = img->ciphertext && !img->has_digest;
+		if (!plaintext_facts && !digest_optional &&
+		    (!img->has_digest || img->digest.alg != COSE_ALG_SHA256 ||
+		     img->digest.len != SHA256_LEN ||
+		     memcmp(img->digest.bytes, sha, SHA256_LEN) != 0))
+			return suit_fail(
 				d, SUIT_PAYLOAD_MISSING,
 				"component %u fetches payload %s, but its image digest is another",
 				img->component, hex);
-			break;
-		}
-		enum err e = storage_payload_get(storage, sha, &pl);
-		if (e == ERR_NOT_FOUND) {
-			c = suit_fail(d, SUIT_PAYLOAD_MISSING,
-				      "payload %s is not stored: upload it first", hex);
-			break;
-		}
+		enum err e = storage_payload_get(ac->storage, sha, &pl);
+		if (e == ERR_NOT_FOUND)
+			return suit_fail(d, SUIT_PAYLOAD_MISSING,
+					 "payload %s is not stored: upload it first", hex);
 		if (e) {
-			*ret_error = e;
-			c = suit_fail(d, SUIT_UNSUPPORTED, "cannot look up payload %s", hex);
-			break;
+			ac->error = e;
+			return suit_fail(d, SUIT_UNSUPPORTED, "cannot look up payload %s", hex);
 		}
-		if (img->has_size && img->size != pl.size) {
-			c = suit_fail(d, SUIT_PAYLOAD_SIZE_MISMATCH,
-				      "payload %s is %llu bytes; the manifest says %llu", hex,
-				      (unsigned long long)pl.size, (unsigned long long)img->size);
-			break;
-		}
-		payload_ids[n++] = pl.id;
+		if (img->has_size && !plaintext_facts && img->size != pl.size)
+			return suit_fail(d, SUIT_PAYLOAD_SIZE_MISMATCH,
+					 "payload %s is %llu bytes; the manifest says %llu", hex,
+					 (unsigned long long)pl.size,
+					 (unsigned long long)img->size);
+		served[i] = pl.id;
+		for (unsigned k = 0; k < ac->links->payload_count && !dup; k++)
+			dup = ac->links->payload_ids[k] == pl.id;
+		if (dup)
+			continue;
+		if (ac->links->payload_count >= SUIT_MAX_IMAGES)
+			return suit_fail(d, SUIT_UNSUPPORTED,
+					 "more than %d stored payloads in one dependency tree",
+					 SUIT_MAX_IMAGES);
+		ac->links->payload_ids[ac->links->payload_count++] = pl.id;
 	}
+	/* Download needs: a component is one when every way the manifest
+	 * fetches it is from suitd; any one of those images (try-each
+	 * alternatives, A/B slots) satisfies it. */
+	for (unsigned ci = 0; ci < facts->component_count; ci++) {
+		bool any = false, all = true;
+		if (suit_is_dependency(facts, ci))
+			continue;
+		for (unsigned i = 0; i < facts->image_count; i++)
+			if (facts->images[i].component == ci) {
+				any = true;
+				all = all && served[i] > 0;
+			}
+		for (unsigned i = 0; any && all && i < facts->image_count; i++)
+			if (facts->images[i].component == ci &&
+			    (c = add_need(ac, node * SUIT_MAX_COMPONENTS + ci, NEED_PAYLOAD,
+					  served[i])))
+				return c;
+	}
+	return SUIT_OK;
+}
+
+/* A dependency stored in suitd, checked again where it is now used: under
+ * the dependent's prefix (scoped anchors) and the anchors of today. Its
+ * facts go into the dependent's tree. */
+static enum suit_check link_stored(struct accept *ac, const struct suit_dependency *dep,
+				   json_t *entry, int64_t *ret_id)
+{
+	struct suit_verify_options opt = {.keyring = ac->p->keyring,
+					  .require_signature = ac->p->require_signature,
+					  .max_dependency_depth = ac->p->max_dependency_depth,
+					  .max_dependency_size = ac->p->max_dependency_size};
+	struct suit_dep_walk walk = {.depth = 1,
+				     .prefix = dep->prefix_len ? dep->prefix : NULL,
+				     .prefix_len = dep->prefix_len};
+	struct suit_facts *facts;
+	struct diag inner = {0};
+	char *stored_facts = NULL, hex[2 * SUIT_MAX_DIGEST + 1];
+	uint8_t *env = NULL;
+	size_t env_len = 0;
+	enum suit_check c;
+	enum err e = storage_manifest_lookup(ac->storage, dep->digest.bytes, dep->digest.len,
+					     ret_id, &stored_facts);
+
+	free(stored_facts);
+	if (e == ERR_NOT_FOUND) {
+		*ret_id = 0;
+		return SUIT_OK;
+	}
+	if (!e)
+		e = storage_manifest_envelope(ac->storage, dep->digest.bytes, dep->digest.len, &env,
+					      &env_len);
+	if (e) {
+		ac->error = e;
+		return suit_fail(ac->d, SUIT_UNSUPPORTED, "cannot read a stored dependency");
+	}
+	facts = calloc(1, sizeof(*facts));
+	if (!facts) {
+		free(env);
+		ac->error = ERR_NOMEM;
+		return suit_fail(ac->d, SUIT_UNSUPPORTED, "out of memory");
+	}
+	hex_encode(dep->digest.bytes, dep->digest.len, hex);
+	c = suit_envelope_check_at(env, env_len, &opt, facts, &inner, &walk);
+	free(env);
 	if (c) {
+		free(facts);
+		return suit_fail(ac->d, c, "stored dependency %.16s...: %s", hex, inner.text);
+	}
+	json_object_set_new(entry, "present", json_true());
+	json_object_set_new(entry, "stored", json_true());
+	static const char *const copied[] = {"sequence_number", "manifest_component_id", "signers",
+					     "dependencies", "fetches"};
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		json_t *v = json_object_get(facts->json, copied[i]);
+		if (v)
+			json_object_set(entry, copied[i], v);
+	}
+	suit_facts_release(facts);
+	free(facts);
+	return SUIT_OK;
+}
+
+static enum suit_check add_link(struct accept *ac, const struct suit_dependency *dep, int64_t id,
+				bool served)
+{
+	struct manifest_links *l = ac->links;
+	struct manifest_dependency_row *r;
+
+	for (unsigned i = 0; i < l->dependency_count; i++)
+		if (l->dependencies[i].digest_len == dep->digest.len &&
+		    memcmp(l->dependencies[i].digest, dep->digest.bytes, dep->digest.len) == 0)
+			return SUIT_OK;
+	if (l->dependency_count >= SUIT_MAX_DEPENDENCY_TREE)
+		return suit_fail(ac->d, SUIT_DEPENDENCY_LIMIT,
+				 "more than %d dependencies in one dependency tree",
+				 SUIT_MAX_DEPENDENCY_TREE);
+	r = &l->dependencies[l->dependency_count++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->digest, dep->digest.bytes, dep->digest.len);
+	r->digest_len = dep->digest.len;
+	r->dependency_id = id;
+	r->integrated = dep->integrated;
+	r->served = served;
+	return SUIT_OK;
+}
+
+/* Dependencies: integrated ones (verified by suit/) are walked for their
+ * payloads and dependencies; one fetched by URI from suitd must be stored;
+ * any stored manifest of the digest is linked. */
+static enum suit_check accept_tree(struct accept *ac, const struct suit_facts *facts,
+				   unsigned depth)
+{
+	json_t *entries = json_object_get(facts->json, "dependencies");
+	unsigned node = ac->nodes++;
+	enum suit_check c = accept_payloads(ac, facts, node);
+
+	for (unsigned i = 0; i < facts->dependency_count && !c; i++) {
+		const struct suit_dependency *dep = &facts->dependencies[i];
+		json_t *entry = json_array_get(entries, i);
+		uint8_t want[SUIT_MAX_DIGEST];
+		bool served = false;
+		int64_t id = 0;
+
+		if (dep->integrated) {
+			if (dep->facts && depth < SUIT_DEFAULT_DEP_DEPTH * 4)
+				c = accept_tree(ac, dep->facts, depth + 1);
+			if (!c)
+				c = add_link(ac, dep, 0, false);
+			continue;
+		}
+		if (!dep->has_digest)
+			continue; /* nothing to link it by */
+		if (dep->uri[0]) {
+			served = uri_is_ours_at(dep->uri, ac->public_url, MANIFEST_PATH, want,
+						dep->digest.len);
+			if (served && memcmp(want, dep->digest.bytes, dep->digest.len) != 0)
+				return suit_fail(ac->d, SUIT_DEPENDENCY_MISMATCH,
+						 "component %u fetches manifest '%.80s', but its "
+						 "image digest is another",
+						 dep->component, dep->uri);
+			if (!served && !ac->p->allow_external_uri)
+				return suit_fail(
+					ac->d, SUIT_EXTERNAL_URI,
+					"dependency %u is fetched from '%.60s', outside "
+					"suitd; set [manifests] allow_external_uri = on to "
+					"allow it",
+					dep->component, dep->uri);
+		}
+		if (entry && (c = link_stored(ac, dep, entry, &id)))
+			return c;
+		if (served && !id) {
+			char hex[2 * SUIT_MAX_DIGEST + 1];
+			hex_encode(dep->digest.bytes, dep->digest.len, hex);
+			return suit_fail(ac->d, SUIT_DEPENDENCY_MISSING,
+					 "dependency manifest %.64s is not stored: upload it first",
+					 hex);
+		}
+		c = add_link(ac, dep, id, served);
+		if (!c && served && id)
+			c = add_need(ac, node * SUIT_MAX_COMPONENTS + dep->component, NEED_MANIFEST,
+				     id);
+	}
+	return c;
+}
+
+enum suit_check manifest_accept(struct storage *storage, const struct manifest_policy *p,
+				const char *public_url, const uint8_t *data, size_t len,
+				struct suit_facts *facts, struct manifest_links *links,
+				enum err *ret_error, struct diag *d)
+{
+	struct suit_verify_options opt = {.keyring = p->keyring,
+					  .require_signature = p->require_signature,
+					  .max_dependency_depth = p->max_dependency_depth,
+					  .max_dependency_size = p->max_dependency_size};
+	struct accept ac = {
+		.storage = storage, .p = p, .public_url = public_url, .links = links, .d = d};
+	enum suit_check c = suit_envelope_check(data, len, &opt, facts, d);
+
+	*ret_error = ERR_OK;
+	memset(links, 0, sizeof(*links));
+	if (c)
+		return c;
+	c = require_fetching_members(facts, d);
+	if (!c)
+		c = accept_tree(&ac, facts, 0);
+	if (c) {
+		*ret_error = ac.error;
 		suit_facts_release(facts);
 		return c;
 	}
-	*ret_payload_count = n;
 	return SUIT_OK;
 }
 
@@ -313,8 +550,7 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	struct upload *u = state;
 	struct suit_facts facts;
 	struct diag d = {0};
-	int64_t payload_ids[SUIT_MAX_IMAGES];
-	unsigned payload_count = 0;
+	struct manifest_links links;
 	struct manifest_component_row rows[SUIT_MAX_COMPONENTS];
 	struct manifest_record rec;
 	uint8_t conflict[MANIFEST_DIGEST_MAX];
@@ -327,8 +563,7 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	if (u->body.len == 0)
 		return api_fail(res, ERR_INVALID, "the body is empty");
 	c = manifest_accept(ctx->storage, u->policy, ctx->config->server.public_url,
-			    (const uint8_t *)u->body.data, u->body.len, &facts, payload_ids,
-			    &payload_count, &e, &d);
+			    (const uint8_t *)u->body.data, u->body.len, &facts, &links, &e, &d);
 	if (c && e)
 		return api_fail(res, e, "%s", d.text);
 	if (c)
@@ -354,8 +589,13 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 		.facts = facts_text ? facts_text : "{}",
 		.components = rows,
 		.component_count = facts.component_count,
-		.payload_ids = payload_ids,
-		.payload_count = payload_count,
+		.payload_ids = links.payload_ids,
+		.payload_count = links.payload_count,
+		.dependencies = links.dependencies,
+		.dependency_count = links.dependency_count,
+		.needs = links.needs,
+		.need_count = links.need_count,
+		.actor = req->key ? req->key->name : NULL,
 	};
 	e = storage_manifest_insert(ctx->storage, &m, &rec, conflict, &conflict_len);
 	free(facts_text);
@@ -565,6 +805,27 @@ enum err api_manifests_envelope(struct api_ctx *ctx, const struct request *req,
 	return ERR_OK;
 }
 
+/* GET /device/v1/manifests/{digest}: a device fetches a stored dependency
+ * envelope (same identity rules as payload downloads). It counts towards
+ * its assignment's download when its manifest needs this one. */
+enum err api_manifests_device_envelope(struct api_ctx *ctx, const struct request *req,
+				       struct response *res)
+{
+	uint8_t digest[MANIFEST_DIGEST_MAX];
+	size_t len = 0;
+	int64_t id = 0;
+	char *facts = NULL;
+	enum err e = api_manifests_envelope(ctx, req, res);
+
+	if (e || res->status != 200 || !req->device || req->method != HTTP_GET)
+		return e;
+	if (digest_param(req, res, digest, &len) == ERR_OK &&
+	    storage_manifest_lookup(ctx->storage, digest, len, &id, &facts) == ERR_OK)
+		deployments_fetch(ctx, req->device, NEED_MANIFEST, id, true);
+	free(facts);
+	return ERR_OK;
+}
+
 enum err api_manifests_delete(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	uint8_t digest[MANIFEST_DIGEST_MAX];
@@ -573,11 +834,14 @@ enum err api_manifests_delete(struct api_ctx *ctx, const struct request *req, st
 
 	if (e)
 		return e;
-	e = storage_manifest_delete(ctx->storage, digest, len);
+	e = storage_manifest_delete(ctx->storage, digest, len, req->key ? req->key->name : NULL);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, e, "no manifest with this digest");
 	if (e == ERR_CONFLICT)
-		return api_fail(res, e, "the manifest is deployed");
+		return api_fail(res, e,
+				storage_manifest_is_dependency(ctx->storage, digest, len)
+					? "a stored manifest links it as its dependency"
+					: "the manifest is deployed");
 	if (e)
 		return api_fail(res, e, "cannot delete the manifest");
 	res->status = 204;

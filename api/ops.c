@@ -4,6 +4,7 @@
 
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "events/stream.h"
 #include "storage/batch.h"
 #include "storage/fleet_stats.h"
 #include "tracker/transitions.h"
@@ -200,6 +201,28 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "# TYPE suitd_wal_writer_waits_total counter\n"
 			       "suitd_wal_writer_waits_total %llu\n",
 			       ws.background_checkpoints, ws.inline_checkpoints, ws.writer_waits);
+	}
+	if (!e && ctx->events) {
+		struct event_hub_stats hs;
+		event_hub_stats(ctx->events, &hs);
+		e = buf_printf(&res->body,
+			       "# HELP suitd_event_streams Open GET /api/v1/events streams (at "
+			       "most [events] max_streams).\n"
+			       "# TYPE suitd_event_streams gauge\n"
+			       "suitd_event_streams %u\n"
+			       "# HELP suitd_events_streamed_total Events queued on event "
+			       "streams, all streams together.\n"
+			       "# TYPE suitd_events_streamed_total counter\n"
+			       "suitd_events_streamed_total %llu\n"
+			       "# HELP suitd_event_stream_overflows_total Streams ended because "
+			       "their client fell [events] stream_buffer behind.\n"
+			       "# TYPE suitd_event_stream_overflows_total counter\n"
+			       "suitd_event_stream_overflows_total %llu\n"
+			       "# HELP suitd_event_streams_refused_total Streams refused by "
+			       "[events] max_streams (503).\n"
+			       "# TYPE suitd_event_streams_refused_total counter\n"
+			       "suitd_event_streams_refused_total %llu\n",
+			       hs.streams, hs.events, hs.overflows, hs.refused);
 	}
 	if (!e)
 		e = fleet_render(ctx, &f, &res->body);

@@ -211,7 +211,8 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	else if (u->have_digest && !crypto_equal(sha, u->digest, SHA256_LEN))
 		e = api_fail(res, ERR_UNPROCESSABLE,
 			     "Content-Digest sha-256 does not match the body received");
-	else if ((e = storage_payload_writer_commit(u->writer, sha, u->size, u->name, &p,
+	else if ((e = storage_payload_writer_commit(u->writer, sha, u->size, u->name,
+						    req->key ? req->key->name : NULL, &p,
 						    &created)))
 		api_fail(res, e, "cannot store the payload");
 	/* Before the answer goes out: a refused upload leaves nothing
@@ -319,7 +320,7 @@ enum err api_payloads_delete(struct api_ctx *ctx, const struct request *req, str
 
 	if (e)
 		return e;
-	e = storage_payload_delete(ctx->storage, sha);
+	e = storage_payload_delete(ctx->storage, sha, req->key ? req->key->name : NULL);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, e, "no payload with this SHA-256");
 	if (e == ERR_CONFLICT)

@@ -250,16 +250,72 @@ static enum err record(struct api_ctx *ctx, const struct request *req, struct re
 	return ERR_OK;
 }
 
+/* The stored envelopes the reports of one page name (most name one or
+ * two manifests): loaded once per page, to name each record's command and
+ * component (suit_report_describe). */
+#define ENVELOPE_CACHE 4
+struct envelope_cache {
+	struct {
+		uint8_t digest[MANIFEST_DIGEST_MAX];
+		size_t digest_len;
+		uint8_t *envelope; /* NULL: not stored (deleted since) */
+		size_t len;
+	} e[ENVELOPE_CACHE];
+	unsigned n, next;
+};
+
+static void envelope_cache_release(struct envelope_cache *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		free(c->e[i].envelope);
+	c->n = 0;
+}
+
+static const uint8_t *envelope_cached(struct api_ctx *ctx, struct envelope_cache *c,
+				      const struct suit_digest *dg, size_t *ret_len)
+{
+	unsigned slot;
+
+	if (dg->len > MANIFEST_DIGEST_MAX)
+		return NULL;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->e[i].digest_len == dg->len &&
+		    memcmp(c->e[i].digest, dg->bytes, dg->len) == 0) {
+			*ret_len = c->e[i].len;
+			return c->e[i].envelope;
+		}
+	if (c->n < ENVELOPE_CACHE) {
+		slot = c->n++;
+	} else {
+		slot = c->next;
+		c->next = (c->next + 1) % ENVELOPE_CACHE;
+		free(c->e[slot].envelope);
+	}
+	memcpy(c->e[slot].digest, dg->bytes, dg->len);
+	c->e[slot].digest_len = dg->len;
+	c->e[slot].envelope = NULL;
+	c->e[slot].len = 0;
+	if (storage_manifest_envelope(ctx->storage, dg->bytes, dg->len, &c->e[slot].envelope,
+				      &c->e[slot].len) != ERR_OK)
+		c->e[slot].envelope = NULL;
+	*ret_len = c->e[slot].len;
+	return c->e[slot].envelope;
+}
+
 /* What a stored SUIT report says, decoded from its bytes (signatures were
  * checked on arrival; the row's `signature` says how): the manifest digest,
- * whether the invoke section ran, and the result, true or why it failed. A
- * body that no longer parses (it did on arrival) shows as null. */
-static json_t *suit_report_decoded(const struct report_row *r)
+ * whether the invoke section ran, the result, true or why it failed, and
+ * every record (suit_report_describe). A body that no longer parses (it did
+ * on arrival) shows as null. */
+static json_t *suit_report_decoded(struct api_ctx *ctx, struct envelope_cache *cache,
+				   const struct report_row *r)
 {
 	struct cbor_span payload;
 	enum suit_report_auth auth;
 	struct suit_report sr;
-	json_t *result;
+	json_t *result, *out, *detail;
+	size_t env_len = 0;
+	const uint8_t *env;
 
 	if (suit_report_open(r->body, r->body_len, NULL, &payload, &auth, NULL) ||
 	    suit_report_parse(payload.p, payload.len, &sr, NULL))
@@ -275,23 +331,31 @@ static json_t *suit_report_decoded(const struct report_row *r)
 					    "offset", (json_int_t)sr.offset, "component",
 					    (json_int_t)sr.component)
 				: json_null());
-	return json_pack("{s:o, s:b, s:o}", "manifest_digest",
-			 suit_digest_json(&sr.manifest_digest), "invoked", sr.invoked, "result",
-			 result);
+	out = json_pack("{s:o, s:b, s:o}", "manifest_digest", suit_digest_json(&sr.manifest_digest),
+			"invoked", sr.invoked, "result", result);
+	/* Every record, with the command and component it names. */
+	env = envelope_cached(ctx, cache, &sr.manifest_digest, &env_len);
+	detail = suit_report_describe(payload.p, payload.len, env, env_len);
+	if (out && detail)
+		json_object_update(out, detail);
+	json_decref(detail);
+	return out;
 }
 
 /* The body as a document: the JSON report as sent, or the SUIT report
  * decoded. */
-static json_t *report_decoded(const struct report_row *r)
+static json_t *report_decoded(struct api_ctx *ctx, struct envelope_cache *cache,
+			      const struct report_row *r)
 {
 	if (strcmp(r->media_type, "application/suit-report+cose") == 0)
-		return suit_report_decoded(r);
+		return suit_report_decoded(ctx, cache, r);
 	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
 	return j ? j : json_null();
 }
 
 /* One stored report as the API shows it, or NULL (out of memory). */
-static json_t *report_json(const struct report_row *r)
+static json_t *report_json(struct api_ctx *ctx, struct envelope_cache *cache,
+			   const struct report_row *r)
 {
 	char hex[2 * MANIFEST_DIGEST_MAX + 1], at[RFC3339_LEN];
 	char *b64 = malloc(4 * ((r->body_len + 2) / 3) + 1);
@@ -309,7 +373,7 @@ static json_t *report_json(const struct report_row *r)
 		      r->has_code ? json_integer((json_int_t)r->code) : json_null(), "media_type",
 		      r->media_type, "signature",
 		      r->signature[0] ? json_string(r->signature) : json_null(), "body_base64", b64,
-		      "body", report_decoded(r), "received_at", at);
+		      "body", report_decoded(ctx, cache, r), "received_at", at);
 	free(b64);
 	return j;
 }
@@ -342,13 +406,15 @@ enum err api_reports_list(struct api_ctx *ctx, const struct request *req, struct
 		return api_fail(res, e, "cannot list reports");
 	}
 	arr = json_array();
+	struct envelope_cache cache = {0};
 	for (unsigned i = 0; arr && i < n; i++) {
-		json_t *item = report_json(&rows[i]);
+		json_t *item = report_json(ctx, &cache, &rows[i]);
 		if (!item || json_array_append_new(arr, item)) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	}
+	envelope_cache_release(&cache);
 	int64_t last = n ? rows[n - 1].id : 0;
 	for (unsigned i = 0; i < n; i++)
 		report_row_release(&rows[i]);

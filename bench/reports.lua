@@ -1,7 +1,7 @@
 -- reports.lua — wrk script: device reports (POST /device/v1/reports), one
 -- device token per request, and a run that ends with no request in flight.
 --
--- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T]
+-- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T] [BASE]
 --   MODE    timed: every thread sends reports for SECS seconds
 --           once:  every device gets exactly one report (thread t sends one
 --                  for each device of its slice, see below)
@@ -9,6 +9,9 @@
 --   N       registered devices, numbered 1..N (default 6400)
 --   SECS    timed mode: seconds of sending (default 10)
 --   T       wrk's -t (default 2)
+--   BASE    added to P below (default 0): a "once" run with another BASE
+--           sends every device another body than the run before, so that
+--           no report is an exact replay of the device's newest one
 --
 -- URL is the report endpoint (https://127.0.0.1:PORT/device/v1/reports).
 -- Every request is
@@ -79,7 +82,7 @@ local function now()
 	return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
-local mode, digest, n, secs, nthreads
+local mode, digest, n, secs, nthreads, base
 local first, last, pos, deadline, mutex, ndone
 local cleared, sent, answered, stopped, finished, prepared = 0, 0, 0, false, false, false
 local seen_status = {}
@@ -91,6 +94,7 @@ function init(args)
 	n = tonumber(args[3] or 6400)
 	secs = tonumber(args[4] or 10)
 	nthreads = tonumber(args[5] or 2)
+	base = tonumber(args[6] or 0)
 	assert(mode == "timed" or mode == "once", "reports.lua: MODE is timed or once")
 	assert(digest:match("^%x+$") and #digest >= 64, "reports.lua: pass the manifest digest in hex")
 	local slice = math.floor(n / nthreads)
@@ -172,7 +176,7 @@ function request()
 		requests_sent = sent
 	end
 	headers["Authorization"] = "Bearer suitd_dt_bench-" .. d
-	local body = string.format('{"manifest":"%s","state":"downloading","progress":%d}', digest, sent % 101)
+	local body = string.format('{"manifest":"%s","state":"downloading","progress":%d}', digest, (sent + base) % 101)
 	return wrk.format("POST", nil, headers, body)
 end
 

@@ -27,7 +27,22 @@
 # Configurations, each with its own suitd start on the same database:
 #   full     [storage] synchronous = full   (the default: one fsync per commit)
 #   normal   [storage] synchronous = normal
-# each: ROUNDS runs of
+#   noevents synchronous = full, with the suitd binary NOEVENTS names (only
+#            when set): the same code built without the event log
+#            (CPPFLAGS=-DSUITD_NO_EVENT_LOG make BUILD=build/noevents), so
+#            that the cost of the log is measured in the same run; then
+#            PAIRS rounds alternate the two builds (a state-change run and
+#            a PAIR_SECONDS timed run each, synchronous = full), and the
+#            medians of those pairs are the figures to quote
+# each: first ROUNDS state-change runs (events/s): every assignment is set
+# back to delivered by one sqlite3 transaction (a plain sqlite3 connection
+# writes no event), then every device sends one "downloading" report
+# (reports.lua "once"), each moving its assignment delivered -> downloading
+# and writing one event (the assignment.downloading of the log) in the
+# report's group commit; reported: those reports/s and the events the log
+# grew by (each run passes reports.lua another BASE, so that no report
+# repeats the device's newest one byte for byte: such a replay is accepted
+# and moves nothing). Then ROUNDS runs of
 #   wrk -t2 -cCONNS -dMAXs --latency -s bench/reports.lua URL -- timed DIGEST DEVICES SECONDS_PER_RUN 2
 # with body {"manifest":"<digest>","state":"downloading","progress":P}, P
 # going 0..100, and the token of the next device on every request (see
@@ -55,7 +70,9 @@
 # below 0.6 (at most IDLE_WAIT seconds; then it warns and goes on).
 #
 # Knobs (environment): DEVICES=6400 ROUNDS=3 SECONDS_PER_RUN=10 CONNS=64
-# IDLE_WAIT=300 GOAL=10000. TMPDIR is honoured (mktemp -d); the temp dir
+# IDLE_WAIT=300 GOAL=10000 CONFIGS="full normal" NOEVENTS= (a suitd built
+# without the event log; adds the noevents configuration)
+# PAIRS=5 PAIR_SECONDS=5 (the paired comparison, with NOEVENTS only). TMPDIR is honoured (mktemp -d); the temp dir
 # is removed and suitd stopped at exit. Everything listens on 127.0.0.1.
 set -euo pipefail
 
@@ -70,7 +87,12 @@ CONNS=${CONNS:-64}
 IDLE_WAIT=${IDLE_WAIT:-300}
 GOAL=${GOAL:-10000}
 THREADS=2
-CONFIGS=(full normal)
+# shellcheck disable=SC2206 # a list of words
+CONFIGS=(${CONFIGS:-full normal})
+NOEVENTS=${NOEVENTS:-}
+PAIRS=${PAIRS:-5}
+PAIR_SECONDS=${PAIR_SECONDS:-5}
+[ -z "$NOEVENTS" ] || CONFIGS+=(noevents)
 
 # ---- tools ----------------------------------------------------------------
 need=()
@@ -108,6 +130,9 @@ assignment_states() {
 		WHERE deployment_id = $DEP_ID GROUP BY state ORDER BY state" | tr '\n' ' ' | sed 's/ $//'
 }
 
+# Events in the log, read-only.
+event_rows() { sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM events"; }
+
 # Write $tmp/suitd-NAME.conf for synchronous = $1 on a free port; sets
 # SUITD_CONF, SUITD_BASE and REPORTS_URL.
 write_config() { # synchronous name
@@ -141,7 +166,11 @@ EOF
 # it answers; sets SUITD_PID too.
 start_config() { # synchronous name
 	write_config "$1" "$2"
-	start_suitd "$SUITD_CONF"
+	if [ "$2" = noevents ]; then
+		SUITD=$SUITD_NOEVENTS start_suitd "$SUITD_CONF"
+	else
+		start_suitd "$SUITD_CONF"
+	fi
 	wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd ($2) did not start"; }
 }
 
@@ -166,10 +195,10 @@ wrk_failed() { # message
 # Run wrk with reports.lua: MODE (timed|once), SECS, -d upper bound. Leaves
 # wrk's output in $tmp/wrk.txt and sets STATUSES, N204, OTHER, SENT,
 # ANSWERED, SECS_MEASURED, RPS, P50, P99, ERRS; dies on a failed wrk.
-run_wrk() { # mode secs max-seconds
+run_wrk() { # mode secs max-seconds [base]
 	local summary
 	timeout $(($3 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$3s" --latency -s "$ROOT/bench/reports.lua" \
-		"$REPORTS_URL" -- "$1" "$DIGEST" "$DEVICES" "$2" "$THREADS" \
+		"$REPORTS_URL" -- "$1" "$DIGEST" "$DEVICES" "$2" "$THREADS" "${4:-0}" \
 		>"$tmp/wrk.txt" 2>&1 || wrk_failed "wrk failed ($1)"
 	summary=$(grep '^reports:' "$tmp/wrk.txt" || true)
 	[ -n "$summary" ] || wrk_failed "no summary from reports.lua"
@@ -200,15 +229,23 @@ check_run() { # label stored-before
 # ---- machine, build ---------------------------------------------------------
 print_machine
 echo "tools: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), curl $(curl -V | head -n1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
-if [ -x "$ROOT/build/suitd" ]; then
+if [ -n "${BUILD:-}" ] && [ -x "$ROOT/$BUILD/suitd" ]; then
+	SUITD=$ROOT/$BUILD/suitd
+elif [ -x "$ROOT/build/suitd" ]; then
 	SUITD=$ROOT/build/suitd
 else
 	build_suitd
 fi
-echo "suitd: $("$SUITD" -V 2>&1 | head -n1) (build/suitd of $(date -u -r "$SUITD" '+%Y-%m-%d %H:%M UTC'); not rebuilt), threads = 0 (one per core)"
+echo "suitd: $("$SUITD" -V 2>&1 | head -n1) (${SUITD#"$ROOT"/} of $(date -u -r "$SUITD" '+%Y-%m-%d %H:%M UTC'); not rebuilt), threads = 0 (one per core)"
 # Run a copy: other work in the tree may rebuild build/ during the benchmark.
 cp "$SUITD" "$tmp/suitd" || die "cannot copy build/suitd"
 SUITD=$tmp/suitd
+if [ -n "$NOEVENTS" ]; then
+	[ -x "$NOEVENTS" ] || die "NOEVENTS=$NOEVENTS is not an executable"
+	cp "$NOEVENTS" "$tmp/suitd-noevents" || die "cannot copy $NOEVENTS"
+	SUITD_NOEVENTS=$tmp/suitd-noevents
+	echo "noevents: $("$SUITD_NOEVENTS" -V 2>&1 | head -n1) ($NOEVENTS, built with -DSUITD_NO_EVENT_LOG)"
+fi
 print_tmpdir
 
 # ---- files ----------------------------------------------------------------------
@@ -313,7 +350,7 @@ done
 echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (waited ${waited}s)"
 
 # ---- runs -----------------------------------------------------------------------------------
-declare -A RPSS P50S P99S TICKS REPS WALS BATCHES
+declare -A RPSS P50S P99S TICKS REPS WALS BATCHES TRPSS TEVS
 
 # "written commits waits" from suitd's /metrics: the group commit of
 # reports, and commits that waited for the WAL checkpoint thread.
@@ -331,8 +368,25 @@ batch_size() {
 echo
 echo "runs: wrk -t$THREADS -c$CONNS --latency -s bench/reports.lua, ${SECONDS_PER_RUN}s of sending per run (reports/s, p50/p99 ms, suitd CPU-s per 1000 reports, WAL after the run)"
 for c in "${CONFIGS[@]}"; do
-	start_config "$c" "$c"
+	start_config "$([ "$c" = noevents ] && echo full || echo "$c")" "$c"
 	RPSS[$c]='' P50S[$c]='' P99S[$c]='' TICKS[$c]=0 REPS[$c]=0 WALS[$c]='' BATCHES[$c]=''
+	TRPSS[$c]='' TEVS[$c]=''
+	# State changes: one event each (none with noevents).
+	for i in $(seq 1 "$ROUNDS"); do
+		sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID" >/dev/null ||
+			die "cannot set the assignments back to delivered"
+		rows0=$(accepted_reports)
+		ev0=$(event_rows)
+		run_wrk once 0 120 "$i"
+		check_run "$c state changes $i" "$rows0"
+		ev=$(($(event_rows) - ev0))
+		states=$(assignment_states)
+		[ "$states" = "downloading:$DEVICES" ] || die "$c: assignments after the state changes: $states"
+		TRPSS[$c]+=" $RPS"
+		TEVS[$c]+=" $ev"
+		printf '  synchronous=%-6s state changes %d %9.1f reports/s  p99 %7.3f ms  (%d reports in %.2f s; +%d events)\n' \
+			"$c" "$i" "$RPS" "$P99" "$N204" "$SECS_MEASURED" "$ev"
+	done
 	# Warm-up (not measured, still checked): 2 s.
 	rows0=$(accepted_reports)
 	run_wrk timed 2 60
@@ -362,9 +416,43 @@ for c in "${CONFIGS[@]}"; do
 	stop_suitd
 done
 
+# ---- the event log's cost, paired ------------------------------------------------------------
+# With NOEVENTS: PAIRS rounds, each a state-change run and a 5 s timed run
+# with this suitd (synchronous = full), then the same with the noevents
+# build, each with its own start: alternating, so that a change of the
+# machine's load hits both alike.
+declare -A PT PR
+if [ -n "$NOEVENTS" ]; then
+	echo
+	echo "paired: $PAIRS rounds of (state changes, ${PAIR_SECONDS}s timed) with events, then without, synchronous = full"
+	PT[events]='' PT[noevents]='' PR[events]='' PR[noevents]=''
+	for i in $(seq 1 "$PAIRS"); do
+		for v in events noevents; do
+			start_config full "$([ "$v" = noevents ] && echo noevents || echo full)"
+			sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID" >/dev/null ||
+				die "cannot set the assignments back to delivered"
+			rows0=$(accepted_reports)
+			run_wrk once 0 120 "$((100 + i))"
+			check_run "paired $v $i state changes" "$rows0"
+			PT[$v]+=" $RPS"
+			t=$RPS
+			rows0=$(accepted_reports)
+			run_wrk timed "$PAIR_SECONDS" $((PAIR_SECONDS + 60))
+			check_run "paired $v $i timed" "$rows0"
+			PR[$v]+=" $RPS"
+			printf '  %-8s round %d  state changes %9.1f reports/s  timed %9.1f reports/s\n' "$v" "$i" "$t" "$RPS"
+			stop_suitd
+		done
+	done
+fi
+
 # ---- table ------------------------------------------------------------------------------------
-declare -A MR MP50 MP99 MCPU MB
+declare -A MR MP50 MP99 MCPU MB MT MTE
 for c in "${CONFIGS[@]}"; do
+	# shellcheck disable=SC2086
+	MT[$c]=$(median ${TRPSS[$c]})
+	# shellcheck disable=SC2086
+	MTE[$c]=$(median ${TEVS[$c]})
 	# shellcheck disable=SC2086 # one value per word
 	MR[$c]=$(median ${RPSS[$c]})
 	# shellcheck disable=SC2086
@@ -378,13 +466,29 @@ done
 g_full=$(awk -v r="${MR[full]}" -v g="$GOAL" 'BEGIN { print (r >= g ? "ok" : "MISSED") }')
 echo
 echo "RESULTS (median of $ROUNDS runs; $DEVICES devices, CONNS=$CONNS, ${SECONDS_PER_RUN}s per run; every 204 = one committed report row)"
-printf '%-40s %12s %12s\n' "synchronous" "full" "normal"
-printf '%-40s %12.1f %12.1f\n' "reports/s" "${MR[full]}" "${MR[normal]}"
-printf '%-40s %12.3f %12.3f\n' "latency p50, ms" "${MP50[full]}" "${MP50[normal]}"
-printf '%-40s %12.3f %12.3f\n' "latency p99, ms" "${MP99[full]}" "${MP99[normal]}"
-printf '%-40s %12s %12s\n' "suitd CPU-s per 1000 reports" "${MCPU[full]}" "${MCPU[normal]}"
-printf '%-40s %12s %12s\n' "reports per commit (group commit)" "${MB[full]}" "${MB[normal]}"
-printf '%-40s %12s %12s\n' "ratio to the goal ($GOAL reports/s)" "$(ratio "${MR[full]}" "$GOAL")" "$(ratio "${MR[normal]}" "$GOAL")"
+row() { # label format key-array-name
+	local -n arr=$3
+	printf '%-44s' "$1"
+	for c in "${CONFIGS[@]}"; do printf " %12$2" "${arr[$c]}"; done
+	echo
+}
+declare -A NAMES RATIOS
+for c in "${CONFIGS[@]}"; do NAMES[$c]=$c RATIOS[$c]=$(ratio "${MR[$c]}" "$GOAL"); done
+row "configuration" s NAMES
+row "reports/s" .1f MR
+row "latency p50, ms" .3f MP50
+row "latency p99, ms" .3f MP99
+row "suitd CPU-s per 1000 reports" s MCPU
+row "reports per commit (group commit)" s MB
+row "ratio to the goal ($GOAL reports/s)" s RATIOS
+row "state-change reports/s (one event each)" .1f MT
+row "events written per state-change run" s MTE
+if [ -n "$NOEVENTS" ]; then
+	# shellcheck disable=SC2086
+	pte=$(median ${PT[events]}) ptn=$(median ${PT[noevents]}) pre=$(median ${PR[events]}) prn=$(median ${PR[noevents]})
+	echo "paired (median of $PAIRS): state-change reports/s (one event each) $pte with events, $ptn without ($(awk -v a="$pte" -v b="$ptn" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }')); timed reports/s $pre with, $prn without ($(awk -v a="$pre" -v b="$prn" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }'))"
+	echo "the event log's cost, synchronous = full against noevents (unpaired runs above): reports/s $(awk -v a="${MR[full]}" -v b="${MR[noevents]}" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }'), state-change reports/s $(awk -v a="${MT[full]}" -v b="${MT[noevents]}" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }')"
+fi
 for c in "${CONFIGS[@]}"; do echo "suitd.db-wal bytes after each run, synchronous = $c:${WALS[$c]}"; done
 echo "goal: $GOAL reports/s with synchronous = full: ${MR[full]} ($g_full)"
 echo "checks: every answer 204, no wrk socket error, no request in flight at the end of a run, reports rows + dropped + duplicates grown by exactly the 204s of each run"

@@ -21,6 +21,7 @@
 	X(MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")       \
 	X(UNPROCESSABLE, "unprocessable", "Unprocessable content")              \
 	X(RANGE, "range-not-satisfiable", "Range not satisfiable")              \
+	X(GONE, "gone", "Gone")                                                 \
 	X(RATE_LIMITED, "rate-limited", "Too many requests")                    \
 	X(BUSY, "busy", "Service busy")                                         \
 	X(NO_SPACE, "insufficient-storage", "Insufficient storage")             \

@@ -208,6 +208,19 @@ enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 	     "# TYPE suitd_http_response_bytes_total counter\nsuitd_http_response_bytes_total "
 	     "%" PRIu64 "\n",
 	     atomic_load_explicit(&m->bytes_sent, memory_order_relaxed));
+	EMIT("# HELP suitd_webhook_deliveries_total Webhook delivery attempts by result: ok "
+	     "(2xx), retry (failed, another attempt follows), failed (the last attempt).\n"
+	     "# TYPE suitd_webhook_deliveries_total counter\n"
+	     "suitd_webhook_deliveries_total{result=\"ok\"} %" PRIu64 "\n"
+	     "suitd_webhook_deliveries_total{result=\"retry\"} %" PRIu64 "\n"
+	     "suitd_webhook_deliveries_total{result=\"failed\"} %" PRIu64 "\n",
+	     atomic_load_explicit(&m->webhook_deliveries[0], memory_order_relaxed),
+	     atomic_load_explicit(&m->webhook_deliveries[1], memory_order_relaxed),
+	     atomic_load_explicit(&m->webhook_deliveries[2], memory_order_relaxed));
+	EMIT("# HELP suitd_webhook_lag_events Events the enabled webhook furthest behind has "
+	     "still to deliver.\n"
+	     "# TYPE suitd_webhook_lag_events gauge\nsuitd_webhook_lag_events %" PRId64 "\n",
+	     atomic_load_explicit(&m->webhook_lag, memory_order_relaxed));
 #undef EMIT
 	return e;
 }

@@ -67,6 +67,11 @@ struct metrics {
 	 * dropped. */
 	_Atomic uint64_t reports_stored[METRICS_REPORT_STATE_SLOTS];
 	_Atomic uint64_t reports_duplicate, reports_refused, reports_dropped;
+	/* Webhook attempts by result (enum webhook_result: ok, retry, failed)
+	 * and the events the enabled webhook furthest behind has still to
+	 * handle (events/webhooks.c). */
+	_Atomic uint64_t webhook_deliveries[3];
+	_Atomic int64_t webhook_lag;
 	struct {
 		pthread_mutex_t lock;  /* one read at a time; the others wait for it */
 		uint64_t read_at_usec; /* monotonic; 0 = never read */

@@ -111,7 +111,23 @@ static const struct key keys[] = {
 	 NULL},
 	{"manifests", "allow_external_uri", KEY_BOOL, OFF(manifests.allow_external_uri), "off", 0,
 	 0, NULL},
+	{"manifests", "dependency_max_depth", KEY_UINT, OFF(manifests.dependency_max_depth), "4", 1,
+	 16, NULL},
+	{"manifests", "dependency_max_size", KEY_SIZE, OFF(manifests.dependency_max_size), "4M",
+	 1024, (uint64_t)64 << 20, NULL},
 	{"log", "level", KEY_LOG_LEVEL, OFF(log.level), "info", 0, 0, NULL},
+	{"events", "retention", KEY_DURATION, OFF(events.retention), "720h", 60, 315360000, NULL},
+	{"events", "max_rows", KEY_UINT, OFF(events.max_rows), "10000000", 0, 2000000000, NULL},
+	{"events", "max_streams", KEY_UINT, OFF(events.max_streams), "256", 0, 65536, NULL},
+	{"events", "stream_buffer", KEY_SIZE, OFF(events.stream_buffer), "256K", 4096,
+	 (uint64_t)64 << 20, NULL},
+	{"events", "allow_http_webhooks", KEY_BOOL, OFF(webhooks.allow_http), "off", 0, 0, NULL},
+	{"events", "allow_private_webhooks", KEY_BOOL, OFF(webhooks.allow_private), "off", 0, 0,
+	 NULL},
+	{"events", "webhook_cacert", KEY_PATH, OFF(webhooks.cacert), "", 0, 0, NULL},
+	{"events", "webhook_retry_base", KEY_DURATION, OFF(webhooks.retry_base), "30", 1, 3600,
+	 NULL},
+	{"events", "webhook_max_age", KEY_DURATION, OFF(webhooks.max_age), "24h", 1, 604800, NULL},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))

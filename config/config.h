@@ -88,6 +88,8 @@ struct config {
 		bool require_signature;
 		uint64_t max_size;
 		bool allow_external_uri;
+		unsigned dependency_max_depth; /* integrated dependencies, levels */
+		uint64_t dependency_max_size;  /* their envelopes' bytes in all */
 	} manifests;
 	struct {
 		uint64_t max_size;	 /* largest payload upload, bytes */
@@ -97,6 +99,22 @@ struct config {
 	struct {
 		enum log_level level;
 	} log;
+	/* The event log and its streams, [events] (storage/events.h,
+	 * events/stream.h). */
+	struct {
+		unsigned retention;	/* seconds an event is kept */
+		unsigned max_rows;	/* events kept at most, newest first (0: no cap) */
+		unsigned max_streams;	/* GET /api/v1/events streams open at once */
+		uint64_t stream_buffer; /* bytes queued per stream before it overflows */
+	} events;
+	/* The webhook keys of [events] (events/webhooks.h). */
+	struct {
+		bool allow_http;     /* http:// targets too */
+		bool allow_private;  /* loopback, private and link-local targets too */
+		char *cacert;	     /* PEM CAs receivers are verified with ("" = the system's) */
+		unsigned retry_base; /* seconds before the second attempt; doubles */
+		unsigned max_age;    /* seconds an event is retried before it fails */
+	} webhooks;
 };
 
 /* Read and validate FILE. On error *d is a config error: text "[section]

@@ -204,7 +204,7 @@ static int key_create(struct storage *s, int argc, char **argv)
 	}
 	if (lifetime)
 		expires_at = time_now() + (int64_t)lifetime;
-	e = auth_key_create(s, name, role, expires_at, "cli", secret);
+	e = auth_key_create(s, name, role, expires_at, "local:cli", secret);
 	if (e == ERR_EXISTS) {
 		fprintf(stderr,
 			"suitd: a key named '%s' exists; revoke it first (suitd key revoke %s), "
@@ -288,7 +288,7 @@ int command_key(const struct config *config, int argc, char **argv)
 	} else if (strcmp(argv[0], "list") == 0) {
 		rc = key_list(s);
 	} else {
-		enum err e = storage_api_key_revoke(s, argv[1], "cli");
+		enum err e = storage_api_key_revoke(s, argv[1], "local:cli");
 		if (e == ERR_NOT_FOUND)
 			fprintf(stderr, "suitd: no active key named '%s'\n", argv[1]);
 		else if (e)
@@ -368,7 +368,7 @@ int command_device(const struct config *config, int argc, char **argv)
 	if (!s)
 		return 1;
 	struct device_new d = {.id = argv[1], .group = group, .tags = tags, .tag_count = tag_count};
-	e = devices_add(s, &d, "cli", token);
+	e = devices_add(s, &d, "local:cli", token);
 	if (!e) {
 		/* Join a deployment to its group or tag now; a running daemon
 		 * sees the mark within a second and reloads its assignments. */

@@ -48,11 +48,11 @@ static enum err gc_one(void *cls, const struct gc_item *it)
 	item_name(it, name, sizeof(name));
 	if (run->delete) {
 		if (it->kind == GC_DEPLOYMENT)
-			e = storage_deployment_delete(run->s, it->id, "cli");
+			e = storage_deployment_delete(run->s, it->id, "local:cli");
 		else if (it->kind == GC_MANIFEST)
-			e = storage_manifest_delete(run->s, it->key, it->key_len);
+			e = storage_manifest_delete(run->s, it->key, it->key_len, "local:cli");
 		else
-			e = storage_payload_delete(run->s, it->key);
+			e = storage_payload_delete(run->s, it->key, "local:cli");
 	}
 	if (e) {
 		/* Something started to use it meanwhile: leave it. */

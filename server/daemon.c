@@ -508,12 +508,55 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-static struct MHD_Response *stream_response(struct response *res)
+/* A live stream (Server-Sent Events) on one connection: with nothing to
+ * send, the connection is suspended, so that it holds no worker, until the
+ * stream's owner wakes it. */
+struct live_stream {
+	struct response_stream st;
+	struct MHD_Connection *conn;
+};
+
+static void live_wake(void *cls)
 {
-	struct response_stream *st = malloc(sizeof(*st));
+	MHD_resume_connection(cls);
+}
+
+static ssize_t live_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct live_stream *ls = cls;
+	long n = ls->st.read(ls->st.cls, pos, buf, max);
+
+	if (n == 0) {
+		/* Suspend first: the wake may come before park returns. */
+		MHD_suspend_connection(ls->conn);
+		ls->st.park(ls->st.cls, live_wake, ls->conn);
+		return 0;
+	}
+	if (n == RESPONSE_STREAM_END)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : (ssize_t)n;
+}
+
+static struct MHD_Response *stream_response(struct response *res, struct MHD_Connection *conn)
+{
+	struct live_stream *ls;
+	struct response_stream *st;
 	struct MHD_Response *mr;
 
-	if (!st)
+	if (res->stream.size == RESPONSE_STREAM_LIVE && res->stream.park) {
+		if (!(ls = malloc(sizeof(*ls))))
+			return NULL;
+		ls->st = res->stream;
+		ls->conn = conn;
+		res->stream = (struct response_stream){0};
+		/* ls->st is first: stream_free frees the whole. */
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, live_reader, ls,
+						       stream_free);
+		if (!mr)
+			stream_free(ls);
+		return mr;
+	}
+	if (!(st = malloc(sizeof(*st))))
 		return NULL;
 	*st = res->stream;
 	res->stream = (struct response_stream){0};
@@ -538,8 +581,8 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 		api_problem_render(res, x->path);
 	}
 	if (res->stream.read) {
-		len = res->stream.size;
-		mr = stream_response(res);
+		len = res->stream.size == RESPONSE_STREAM_LIVE ? 0 : res->stream.size;
+		mr = stream_response(res, x->conn);
 	} else {
 		data = buf_take(&res->body, &len);
 		mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);

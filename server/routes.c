@@ -2,11 +2,14 @@
  * test compares the two). */
 #include "api/deployments.h"
 #include "api/devices.h"
+#include "api/events.h"
+#include "api/inventory.h"
 #include "api/keys.h"
 #include "api/manifests.h"
 #include "api/ops.h"
 #include "api/payloads.h"
 #include "api/reports.h"
+#include "api/webhooks.h"
 #include "server/router.h"
 
 static bool payloads_anonymous(const struct config *config)
@@ -26,6 +29,20 @@ const struct route routes[] = {
 	 NULL, NULL},
 	{HTTP_DELETE, "/api/v1/keys/{name}", api_keys_revoke, AUTH_KEY, ROLE_ADMIN, BODY_NONE, NULL,
 	 NULL, NULL},
+	{HTTP_GET, "/api/v1/webhooks", api_webhooks_list, AUTH_KEY, ROLE_ADMIN, BODY_NONE, NULL,
+	 NULL, "limit after"},
+	{HTTP_POST, "/api/v1/webhooks", api_webhooks_create, AUTH_KEY, ROLE_ADMIN, BODY_BUFFERED,
+	 NULL, NULL, NULL},
+	{HTTP_GET, "/api/v1/webhooks/{id}", api_webhooks_get, AUTH_KEY, ROLE_ADMIN, BODY_NONE, NULL,
+	 NULL, NULL},
+	{HTTP_PATCH, "/api/v1/webhooks/{id}", api_webhooks_update, AUTH_KEY, ROLE_ADMIN,
+	 BODY_BUFFERED, NULL, NULL, NULL},
+	{HTTP_DELETE, "/api/v1/webhooks/{id}", api_webhooks_delete, AUTH_KEY, ROLE_ADMIN, BODY_NONE,
+	 NULL, NULL, NULL},
+	{HTTP_GET, "/api/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, AUTH_KEY,
+	 ROLE_ADMIN, BODY_NONE, NULL, NULL, "limit before event"},
+	{HTTP_POST, "/api/v1/webhooks/{id}/deliveries/{n}/retry", api_webhooks_retry, AUTH_KEY,
+	 ROLE_ADMIN, BODY_NONE, NULL, NULL, NULL},
 	{HTTP_POST, "/api/v1/payloads", NULL, AUTH_KEY, ROLE_OPERATOR, BODY_STREAM,
 	 &api_payloads_upload, NULL, "name"},
 	{HTTP_GET, "/api/v1/payloads", api_payloads_list, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
@@ -54,6 +71,8 @@ const struct route routes[] = {
 	 "assignment_state"},
 	{HTTP_GET, "/api/v1/devices/{id}", api_devices_get, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
 	 NULL, NULL},
+	{HTTP_GET, "/api/v1/inventory", api_inventory_get, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL, "software version limit after"},
 	{HTTP_PATCH, "/api/v1/devices/{id}", api_devices_update, AUTH_KEY, ROLE_OPERATOR,
 	 BODY_BUFFERED, NULL, NULL, NULL},
 	{HTTP_DELETE, "/api/v1/devices/{id}", api_devices_delete, AUTH_KEY, ROLE_ADMIN, BODY_NONE,
@@ -78,6 +97,10 @@ const struct route routes[] = {
 	 BODY_NONE, NULL, NULL, NULL},
 	{HTTP_POST, "/api/v1/deployments/{id}/retry", api_deployments_retry, AUTH_KEY,
 	 ROLE_OPERATOR, BODY_NONE, NULL, NULL, NULL},
+	{HTTP_GET, "/api/v1/audit", api_audit_list, AUTH_KEY, ROLE_READER, BODY_NONE, NULL, NULL,
+	 "actor action subject since until after before limit"},
+	{HTTP_GET, "/api/v1/events", api_events_stream, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL, "types deployment device after"},
 	{HTTP_GET, "/device/v1/manifest", api_checkin, AUTH_DEVICE, ROLE_NONE, BODY_NONE, NULL,
 	 NULL, "seq sever"},
 	{HTTP_GET, "/api/v1/devices/{id}/reports", api_reports_list, AUTH_KEY, ROLE_READER,
@@ -88,6 +111,8 @@ const struct route routes[] = {
 	 NULL, NULL},
 	{HTTP_GET, "/device/v1/payloads/{sha256}", api_payloads_content, AUTH_DEVICE, ROLE_NONE,
 	 BODY_NONE, NULL, payloads_anonymous, NULL},
+	{HTTP_GET, "/device/v1/manifests/{digest}", api_manifests_device_envelope, AUTH_DEVICE,
+	 ROLE_NONE, BODY_NONE, NULL, payloads_anonymous, "sever"},
 };
 
 const unsigned route_count = sizeof(routes) / sizeof(routes[0]);

@@ -18,12 +18,15 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "events/stream.h"
+#include "events/webhooks.h"
 #include "server/commands.h"
 #include "server/daemon.h"
 #include "server/router.h"
 #include "server/tls.h"
 #include "storage/batch.h"
 #include "storage/deployments.h"
+#include "storage/events.h"
 #include "storage/payloads.h"
 #include "storage/reports.h"
 #include "tracker/assignments.h"
@@ -32,7 +35,23 @@
 /* In-flight requests get this long to finish on SIGTERM. */
 #define DRAIN_MS 10000
 
-static void reload(const struct config *running, struct manifest_policy_holder *manifests)
+/* A reload is an admin action: one event, whatever its outcome. */
+static void reload_event(struct storage *s, const struct config *running, const char *outcome,
+			 const char *detail)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s}", "path", running->path, "outcome", outcome,
+			      "detail", detail);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (!text || storage_event_append(s, "config.reloaded", "local:sighup", "config:suitd",
+					  true, text) != ERR_OK)
+		log_warn("cannot record the reload in the event log");
+	free(text);
+	json_decref(j);
+}
+
+static void reload(const struct config *running, struct manifest_policy_holder *manifests,
+		   struct storage *storage)
 {
 	struct config *fresh = command_config_load(running->path);
 	struct manifest_policy *policy = NULL;
@@ -41,6 +60,7 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 
 	if (!fresh) {
 		log_err("reload of '%s' failed; keeping the running configuration", running->path);
+		reload_event(storage, running, "failed", "the file does not load");
 		return;
 	}
 	/* All or nothing: a trust anchor that does not load keeps the old set. */
@@ -48,6 +68,7 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 		char where[PATH_MAX + sizeof(d.text) + 32];
 		config_diag_format(fresh->path, &d, where, sizeof(where));
 		log_err("reload failed: %s; keeping the running configuration", where);
+		reload_event(storage, running, "failed", where);
 		config_free(fresh);
 		return;
 	}
@@ -65,6 +86,9 @@ static void reload(const struct config *running, struct manifest_policy_holder *
 	probe.manifests = running->manifests;
 	if (config_diff(running, &probe, changed, sizeof(changed)))
 		log_warn("changed but applied only after a restart: %s", changed);
+	else
+		changed[0] = '\0';
+	reload_event(storage, running, "applied", changed);
 	config_free(fresh);
 }
 
@@ -183,6 +207,8 @@ int command_run(const struct config *config)
 	struct assignment_index *assignments = NULL;
 	struct token_cache *tokens = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
+	struct webhook_worker *webhooks = NULL;
+	struct event_hub *events = NULL;
 	uint64_t next_flush = 0;
 	int64_t cli_generation = -1;
 	struct diag d = {0};
@@ -255,6 +281,17 @@ int command_run(const struct config *config)
 		log_err("out of memory");
 		goto out;
 	}
+	/* Before the daemon serves: it listens to the event log. */
+	if (webhook_worker_start(storage, config, &metrics, &webhooks) != ERR_OK) {
+		log_err("cannot start the webhook delivery thread");
+		goto out;
+	}
+	struct event_hub_options hub_options = {.max_streams = config->events.max_streams,
+						.stream_buffer = config->events.stream_buffer};
+	if (event_hub_new(storage, &hub_options, &events) != ERR_OK) {
+		log_err("cannot start the event hub");
+		goto out;
+	}
 	struct api_ctx ctx = {.config = config,
 			      .storage = storage,
 			      .metrics = &metrics,
@@ -263,7 +300,9 @@ int command_run(const struct config *config)
 			      .assignments = assignments,
 			      .tokens = tokens,
 			      .reports = reports,
-			      .uploads = uploads};
+			      .uploads = uploads,
+			      .webhooks = webhooks,
+			      .events = events};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -290,6 +329,7 @@ int command_run(const struct config *config)
 		housekeeping_timeouts(storage, assignments);
 		housekeeping_rollouts(storage, assignments);
 		housekeeping_reports(storage, config->devices.report_retention);
+		housekeeping_events(storage, config->events.retention, config->events.max_rows);
 		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);
 		if (time_mono_usec() >= next_flush) {
@@ -300,7 +340,7 @@ int command_run(const struct config *config)
 		sig = sigtimedwait(&sigs, &si, &timeout);
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
-			reload(config, manifests);
+			reload(config, manifests, storage);
 			/* Assignments written by the command line (device add). */
 			if (assignment_index_load(assignments, storage) != ERR_OK)
 				log_err("cannot reload the active assignments");
@@ -314,6 +354,8 @@ int command_run(const struct config *config)
 		}
 	}
 	sd_notify(0, "STOPPING=1");
+	/* Event streams end first, or they would hold the drain. */
+	event_hub_shutdown(events);
 	daemon_stop(dm, DRAIN_MS);
 	/* After the last request: nothing seen is lost at shutdown. */
 	flush_seen(seen, storage);
@@ -325,6 +367,9 @@ out:
 	/* After the daemon: every deferred answer was sent during the drain. */
 	batcher_stop(reports);
 	batcher_stop(uploads);
+	/* After every thread that commits events. */
+	webhook_worker_stop(webhooks);
+	event_hub_free(events);
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);
 	seen_tracker_free(seen);

@@ -60,7 +60,8 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 		snprintf(detail, sizeof(detail), "expires %s", at);
 	}
 	if (!e)
-		e = db_audit_detail(db, actor, "key.create", name, detail[0] ? detail : NULL);
+		e = db_audit_detail(db, actor, "key.created", "key", name,
+				    detail[0] ? detail : NULL);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -158,7 +159,7 @@ enum err storage_api_key_revoke(struct storage *s, const char *name, const char 
 			e = ERR_NOT_FOUND;
 	}
 	if (!e)
-		e = db_audit(db, actor, "key.revoke", name);
+		e = db_audit(db, actor, "key.revoked", "key", name);
 	if (e) {
 		db_rollback(db);
 		return e;

@@ -3,7 +3,9 @@
 #ifndef SUITD_STORAGE_DB_H
 #define SUITD_STORAGE_DB_H
 
+#include <jansson.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "common/error.h"
 #include "storage/statements.h"
@@ -12,6 +14,14 @@
 struct db {
 	sqlite3 *handle;
 	sqlite3_stmt *stmts[STMT__COUNT];
+	struct storage *storage;
+	/* The newest event id the open transaction wrote (0: none), seen by
+	 * the update hook, also for the rows the assignment trigger writes:
+	 * db_commit() tells the listeners (storage/events.h). */
+	int64_t event_newest;
+	/* What suitd_event_actor() answers in SQL (the assignment trigger):
+	 * set by db_event_actor() for one transaction, NULL: "system". */
+	char event_actor[80];
 };
 
 /* The calling thread's connection, opened and prepared on first use. */
@@ -26,12 +36,30 @@ enum err db_result(int rc);
 /* Step a statement without parameters once, then reset it. */
 enum err db_step_once(struct db *db, enum stmt id);
 enum err db_begin(struct db *db);
-/* An audit_log row (call inside the transaction of the change). */
-enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject);
-/* The same with a detail the action and subject do not say (NULL: none),
- * such as the grace of a token rotation. */
-enum err db_audit_detail(struct db *db, const char *actor, const char *action, const char *subject,
-			 const char *detail);
+/* One event (storage/events.h), inside the transaction of the change it
+ * describes: type in the past tense ("deployment.paused"), actor the key
+ * name, "local:cli", "system" or "device:<id>", subject "<kind>:<id>",
+ * deployment_id 0 and device_id NULL when none, data a JSON object (stolen;
+ * NULL: {}). */
+enum err db_event(struct db *db, const char *type, const char *actor, const char *subject,
+		  int64_t deployment_id, const char *device_id, bool admin, json_t *data);
+/* The actor of the assignment events the trigger writes in this
+ * transaction (NULL: "system"); reset by commit and rollback. */
+void db_event_actor(struct db *db, const char *actor);
+/* Connection set-up for the event log, after the migrations: the update
+ * hook, the SQL function suitd_event_actor() and the TEMP trigger of
+ * assignment transitions that calls it (storage/events.c). */
+int db_events_attach(sqlite3 *h, struct db *db);
+/* After a commit or rollback: listeners hear of committed events. */
+void db_events_end(struct db *db, bool committed);
+/* Tell the registered listeners (storage/storage.c). */
+void db_events_notify(struct storage *s, int64_t newest_id);
+/* An admin event with kind:name as subject and an optional detail the
+ * type and subject do not say (the grace of a token rotation). */
+enum err db_audit_detail(struct db *db, const char *actor, const char *type, const char *kind,
+			 const char *name, const char *detail);
+enum err db_audit(struct db *db, const char *actor, const char *type, const char *kind,
+		  const char *name);
 enum err db_commit(struct db *db);
 void db_rollback(struct db *db);
 

@@ -210,12 +210,20 @@ static enum err stages_insert(struct db *db, int64_t id, const struct rollout_po
 	return e;
 }
 
-static enum err audit_id(struct db *db, const char *actor, const char *action, int64_t id)
+/* An event of deployment id: data {"deployment": id} and what extra adds
+ * (stolen, may be NULL); admin when an operator did it. */
+static enum err deployment_event(struct db *db, const char *actor, const char *type, int64_t id,
+				 bool admin, json_t *extra)
 {
-	char subject[32];
+	char subject[40];
+	json_t *data = extra ? extra : json_object();
 
-	snprintf(subject, sizeof(subject), "%lld", (long long)id);
-	return db_audit(db, actor, action, subject);
+	if (!data || json_object_set_new(data, "deployment", json_integer(id)) != 0) {
+		json_decref(data);
+		return ERR_NOMEM;
+	}
+	snprintf(subject, sizeof(subject), "deployment:%lld", (long long)id);
+	return db_event(db, type, actor, subject, id, NULL, admin, data);
 }
 
 /* The thread's connection, in a write transaction. */
@@ -248,6 +256,8 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 
 	if (e)
 		return e;
+	/* Superseded assignments of other deployments: the creator did it. */
+	db_event_actor(db, d->actor);
 	e = manifest_identity(db, STMT_MANIFEST_IDENTITY, d->digest, d->digest_len, 0, &m);
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_INSERT);
@@ -276,9 +286,17 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 	}
 	for (size_t i = 0; i < ts.n && !e; i++)
 		e = assign(db, id, &m, ts.t[i].num, ts.t[i].stage, now, &inserted);
+	size_t targets = ts.n;
 	free(ts.t);
-	if (!e)
-		e = audit_id(db, d->actor, "deployment.create", id);
+	if (!e) {
+		json_t *data = json_pack(
+			"{s:s?, s:s, s:s?, s:I, s:i}", "name",
+			d->name && d->name[0] ? d->name : NULL, "target", kind_names[d->kind],
+			"target_value", d->kind != TARGET_DEVICES ? d->value : NULL, "devices",
+			(json_int_t)targets, "stages", (int)d->rollout.stage_count);
+		e = data ? deployment_event(db, d->actor, "deployment.created", id, true, data)
+			 : ERR_NOMEM;
+	}
 	e = finish(db, e);
 	if (!e)
 		*ret_id = id;
@@ -432,17 +450,19 @@ enum err storage_deployments_running(struct storage *s, int64_t after, unsigned 
 	return deployments_read(db, st, max, ret, ret_count);
 }
 
-/* One compare-and-set UPDATE of a deployment, audited, in a transaction;
- * ERR_CONFLICT when it changed nothing. */
+/* One compare-and-set UPDATE of a deployment and its event (data: extra,
+ * stolen, may be NULL), in a transaction; ERR_CONFLICT when it changed
+ * nothing. */
 static enum err deployment_update(struct db *db, sqlite3_stmt *st, const char *actor,
-				  const char *action, int64_t id)
+				  const char *type, int64_t id, bool admin, json_t *extra)
 {
 	enum err e = db_result(sqlite3_step(st));
 
 	if (!e && sqlite3_changes(db->handle) == 0)
 		e = ERR_CONFLICT;
 	if (!e)
-		e = audit_id(db, actor, action, id);
+		return deployment_event(db, actor, type, id, admin, extra);
+	json_decref(extra);
 	return e;
 }
 
@@ -458,8 +478,9 @@ enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *ac
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_CANCEL);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, now);
-		e = deployment_update(db, st, actor, "deployment.cancel", id);
+		e = deployment_update(db, st, actor, "deployment.canceled", id, true, NULL);
 	}
+	db_event_actor(db, actor);
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
 		sqlite3_bind_int64(st, 1, id);
@@ -486,7 +507,10 @@ enum err storage_deployment_pause(struct storage *s, int64_t id, const char *act
 		if (reason && reason[0])
 			db_bind_text(st, 4, reason);
 		sqlite3_bind_int(st, 5, automatic);
-		e = deployment_update(db, st, actor, "deployment.pause", id);
+		e = deployment_update(
+			db, st, automatic ? "system" : actor, "deployment.paused", id, !automatic,
+			json_pack("{s:s?, s:b}", "reason", reason && reason[0] ? reason : NULL,
+				  "automatic", automatic));
 	}
 	return finish(db, e);
 }
@@ -503,7 +527,8 @@ enum err storage_deployment_resume(struct storage *s, int64_t id, const char *ac
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RESUME);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int(st, 2, acknowledge);
-		e = deployment_update(db, st, actor, "deployment.resume", id);
+		e = deployment_update(db, st, actor, "deployment.resumed", id, true,
+				      json_pack("{s:b}", "acknowledged", acknowledge));
 	}
 	return finish(db, e);
 }
@@ -519,6 +544,7 @@ enum err storage_deployment_retry(struct storage *s, int64_t id, const char *act
 
 	if (e)
 		return e;
+	db_event_actor(db, actor);
 	e = deployment_by_id(db, id, &d);
 	if (!e && d.status == DEPLOYMENT_CANCELED)
 		e = ERR_CONFLICT;
@@ -547,7 +573,8 @@ enum err storage_deployment_retry(struct storage *s, int64_t id, const char *act
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RETRIED);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, open);
-		e = deployment_update(db, st, actor, "deployment.retry", id);
+		e = deployment_update(db, st, actor, "deployment.retried", id, true,
+				      json_pack("{s:i}", "retried", (int)retried));
 	}
 	if ((e = finish(db, e)))
 		return e;
@@ -580,7 +607,7 @@ enum err storage_deployment_delete(struct storage *s, int64_t id, const char *ac
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_DELETE);
 		sqlite3_bind_int64(st, 1, id);
-		e = deployment_update(db, st, actor, "deployment.delete", id);
+		e = deployment_update(db, st, actor, "deployment.deleted", id, true, NULL);
 	}
 	return finish(db, e);
 }
@@ -596,7 +623,8 @@ enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned s
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_OPEN_STAGE);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, stage);
-		e = deployment_update(db, st, "suitd", "deployment.stage", id);
+		e = deployment_update(db, st, "system", "deployment.stage_opened", id, false,
+				      json_pack("{s:i}", "stage", (int)stage));
 	}
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_OPENED);
@@ -619,7 +647,7 @@ enum err storage_deployment_complete(struct storage *s, int64_t id)
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COMPLETE);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, time_now());
-		e = deployment_update(db, st, "suitd", "deployment.complete", id);
+		e = deployment_update(db, st, "system", "deployment.completed", id, false, NULL);
 	}
 	return finish(db, e);
 }
@@ -697,6 +725,7 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SET_STATE);
+	db_event_actor(db, "device"); /* check-ins and downloads: the device's doing */
 	sqlite3_bind_int64(st, 1, id);
 	db_bind_text(st, 2, assignment_state_name(from));
 	db_bind_text(st, 3, assignment_state_name(to));
@@ -704,6 +733,9 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 		db_bind_text(st, 4, reason);
 	sqlite3_bind_int64(st, 5, time_now());
 	e = db_result(sqlite3_step(st));
+	/* Its own (autocommit) transaction: committed already. */
+	if (sqlite3_get_autocommit(db->handle))
+		db_events_end(db, !e);
 	if (!e && sqlite3_changes(db->handle) == 0)
 		e = ERR_CONFLICT;
 	return e;
@@ -764,16 +796,45 @@ enum err storage_deployment_join(struct storage *s, int64_t device_num,
 	return finish(db, e);
 }
 
-bool storage_manifest_fetches_payload(struct storage *s, int64_t manifest_id, int64_t payload_id)
+bool storage_manifest_needs(struct storage *s, int64_t manifest_id, enum manifest_need kind,
+			    int64_t object_id)
 {
 	struct db *db;
 
 	if (db_get(s, &db))
 		return false;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_FETCHES_PAYLOAD);
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_OBJECT);
 	sqlite3_bind_int64(st, 1, manifest_id);
-	sqlite3_bind_int64(st, 2, payload_id);
+	sqlite3_bind_int64(st, 2, kind);
+	sqlite3_bind_int64(st, 3, object_id);
 	return sqlite3_step(st) == SQLITE_ROW;
+}
+
+enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, int64_t manifest_id,
+				    enum manifest_need kind, int64_t object_id, unsigned *ret_left)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FETCHED);
+		sqlite3_bind_int64(st, 1, assignment_id);
+		sqlite3_bind_int64(st, 2, kind);
+		sqlite3_bind_int64(st, 3, object_id);
+		if ((e = db_result(sqlite3_step(st))))
+			return e;
+	}
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_LEFT);
+	sqlite3_bind_int64(st, 1, manifest_id);
+	sqlite3_bind_int64(st, 2, assignment_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	*ret_left = (unsigned)sqlite3_column_int64(st, 0);
+	return ERR_OK;
 }
 
 enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count)
@@ -786,6 +847,9 @@ enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
 	sqlite3_bind_int64(st, 1, now);
 	e = db_result(sqlite3_step(st));
+	/* One statement, its own transaction: the trigger's events are in. */
+	if (sqlite3_get_autocommit(db->handle))
+		db_events_end(db, !e);
 	if (!e)
 		*ret_count = (unsigned)sqlite3_changes(db->handle);
 	return e;

@@ -197,6 +197,18 @@ enum err storage_deployment_join(struct storage *s, int64_t device_num,
 /* Assignments engaged (delivered .. installed) and silent for longer than
  * their deployment's device_timeout become timed_out. */
 enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count);
-bool storage_manifest_fetches_payload(struct storage *s, int64_t manifest_id, int64_t payload_id);
+/* What a device fetches from suitd for a manifest: the stored payloads it
+ * and the stored dependencies it links fetch, and those dependencies'
+ * envelopes when fetched from suitd (migration 0016). */
+enum manifest_need {
+	NEED_PAYLOAD = 0,  /* payloads.id */
+	NEED_MANIFEST = 1, /* manifests.id of a dependency envelope */
+};
+bool storage_manifest_needs(struct storage *s, int64_t manifest_id, enum manifest_need kind,
+			    int64_t object_id);
+/* The device fetched one need of its assignment to the last byte: record
+ * it; *ret_left is how many needs of manifest_id it has not fetched yet. */
+enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, int64_t manifest_id,
+				    enum manifest_need kind, int64_t object_id, unsigned *ret_left);
 
 #endif

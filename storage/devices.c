@@ -143,7 +143,7 @@ enum err storage_device_insert(struct storage *s, const struct device_new *d, co
 	if (!e)
 		e = set_tags(db, sqlite3_last_insert_rowid(db->handle), d->tags, d->tag_count);
 	if (!e)
-		e = db_audit(db, actor, "device.create", d->id);
+		e = db_audit(db, actor, "device.created", "device", d->id);
 	if (!e)
 		e = ident_by_id(db, d->id, ret);
 	if (e) {
@@ -314,7 +314,7 @@ static enum err tags_same(struct db *db, int64_t num, const char *const *tags, u
 }
 
 enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c,
-			       bool *ret_membership_changed)
+			       const char *actor, bool *ret_membership_changed)
 {
 	struct device_ident ident = {0};
 	struct db *db;
@@ -339,6 +339,8 @@ enum err storage_device_update(struct storage *s, const char *id, const struct d
 		e = set_tags(db, ident.num, c->tags, c->tag_count);
 		membership = true;
 	}
+	if (!e)
+		e = db_audit(db, actor, "device.updated", "device", id);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -385,7 +387,7 @@ static enum err change_end(struct db *db, enum err e, const char *actor, const c
 			   const char *id, const char *detail)
 {
 	if (!e)
-		e = db_audit_detail(db, actor, action, id, detail);
+		e = db_audit_detail(db, actor, action, "device", id, detail);
 	if (e) {
 		db_rollback(db);
 		return e;
@@ -407,7 +409,7 @@ enum err storage_device_delete(struct storage *s, const char *id, const char *ac
 		if (!e && sqlite3_changes(db->handle) == 0)
 			e = ERR_NOT_FOUND;
 	}
-	return change_end(db, e, actor, "device.delete", id, NULL);
+	return change_end(db, e, actor, "device.deleted", id, NULL);
 }
 
 enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
@@ -433,7 +435,7 @@ enum err storage_device_set_token(struct storage *s, const char *id, const uint8
 	}
 	if (grace > 0)
 		snprintf(detail, sizeof(detail), "grace %llds", (long long)grace);
-	e = change_end(db, e, actor, "device.token", id, detail[0] ? detail : NULL);
+	e = change_end(db, e, actor, "device.token_rotated", id, detail[0] ? detail : NULL);
 	if (!e)
 		*ret_previous_until = until;
 	return e;

@@ -96,7 +96,7 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 /* *ret_membership_changed: the group or the set of tags really changed (a
  * PATCH that repeats them changes nothing a deployment targets). */
 enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c,
-			       bool *ret_membership_changed);
+			       const char *actor, bool *ret_membership_changed);
 /* The device's report key (malloc'ed PEM) or NULL when it has none. */
 enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pem);
 enum err storage_device_delete(struct storage *s, const char *id, const char *actor);

@@ -1,8 +1,10 @@
 #include "storage/manifests.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/crypto.h"
 #include "common/timeutil.h"
 #include "storage/db.h"
 
@@ -107,8 +109,45 @@ static enum err insert_rows(struct db *db, const struct manifest_new *m, int64_t
 		if ((e = db_result(sqlite3_step(st))))
 			return e;
 	}
+	for (unsigned i = 0; i < m->dependency_count; i++) {
+		const struct manifest_dependency_row *r = &m->dependencies[i];
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_DEPENDENCY_INSERT);
+		sqlite3_bind_int64(st, 1, id);
+		db_bind_blob(st, 2, r->digest, r->digest_len);
+		if (r->dependency_id)
+			sqlite3_bind_int64(st, 3, r->dependency_id);
+		sqlite3_bind_int(st, 4, r->integrated);
+		sqlite3_bind_int(st, 5, r->served);
+		if ((e = db_result(sqlite3_step(st))))
+			return e;
+	}
+	for (unsigned i = 0; i < m->need_count; i++) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEED_INSERT);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, m->needs[i].group);
+		sqlite3_bind_int(st, 3, m->needs[i].kind);
+		sqlite3_bind_int64(st, 4, m->needs[i].object_id);
+		if ((e = db_result(sqlite3_step(st))))
+			return e;
+	}
 	*ret_id = id;
 	return ERR_OK;
+}
+
+/* An admin event about the manifest of this digest (data: extra, stolen). */
+static enum err manifest_event(struct db *db, const char *actor, const char *type,
+			       const uint8_t *digest, size_t len, json_t *extra)
+{
+	char hex[2 * MANIFEST_DIGEST_MAX + 1], subject[16 + sizeof(hex)];
+	json_t *data = extra ? extra : json_object();
+
+	hex_encode(digest, len <= MANIFEST_DIGEST_MAX ? len : MANIFEST_DIGEST_MAX, hex);
+	snprintf(subject, sizeof(subject), "manifest:%s", hex);
+	if (!data || json_object_set_new(data, "digest", json_string(hex)) != 0) {
+		json_decref(data);
+		return ERR_NOMEM;
+	}
+	return db_event(db, type, actor, subject, 0, NULL, true, data);
 }
 
 enum err storage_manifest_insert(struct storage *s, const struct manifest_new *m,
@@ -130,6 +169,9 @@ enum err storage_manifest_insert(struct storage *s, const struct manifest_new *m
 	}
 	if (e == ERR_NOT_FOUND)
 		e = insert_rows(db, m, &id, conflict, conflict_len);
+	if (!e)
+		e = manifest_event(db, m->actor, "manifest.uploaded", m->digest, m->digest_len,
+				   json_pack("{s:I}", "sequence_number", (json_int_t)m->sequence));
 	if (!e)
 		e = db_commit(db);
 	else
@@ -210,19 +252,30 @@ enum err storage_manifest_list(struct storage *s, int64_t after, unsigned max,
 	return ERR_OK;
 }
 
-enum err storage_manifest_delete(struct storage *s, const uint8_t *digest, size_t len)
+enum err storage_manifest_delete(struct storage *s, const uint8_t *digest, size_t len,
+				 const char *actor)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
 
+	if (!e)
+		e = db_begin(db);
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_DELETE);
-	db_bind_blob(st, 1, digest, len);
-	e = db_result(sqlite3_step(st));
-	if (!e && sqlite3_changes(db->handle) == 0)
-		e = ERR_NOT_FOUND;
-	return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_DELETE);
+		db_bind_blob(st, 1, digest, len);
+		e = db_result(sqlite3_step(st));
+		if (!e && sqlite3_changes(db->handle) == 0)
+			e = ERR_NOT_FOUND;
+	}
+	if (!e)
+		e = manifest_event(db, actor, "manifest.deleted", digest, len, NULL);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
 }
 
 enum err storage_manifest_payloads(struct storage *s, int64_t manifest_id,
@@ -270,4 +323,38 @@ enum err storage_payload_manifests(struct storage *s, int64_t payload_id,
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
+}
+
+enum err storage_manifest_lookup(struct storage *s, const uint8_t *digest, size_t len,
+				 int64_t *ret_id, char **ret_facts)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_ID_BY_DIGEST);
+	db_bind_blob(st, 1, digest, len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_result(rc);
+	*ret_facts = strdup(db_column_text(st, 1));
+	if (!*ret_facts)
+		return ERR_NOMEM;
+	*ret_id = sqlite3_column_int64(st, 0);
+	return ERR_OK;
+}
+
+bool storage_manifest_is_dependency(struct storage *s, const uint8_t *digest, size_t len)
+{
+	struct db *db;
+
+	if (db_get(s, &db))
+		return false;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_IS_DEPENDENCY);
+	db_bind_blob(st, 1, digest, len);
+	return sqlite3_step(st) == SQLITE_ROW;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/crypto.h"
 #include "common/timeutil.h"
 #include "storage/batch.h"
 #include "storage/db.h"
@@ -252,9 +253,25 @@ static enum err upload_delete(struct db *db, int64_t upload_id)
 	return db_result(sqlite3_step(st));
 }
 
+/* An admin event about the payload sha256 (data: extra, stolen). */
+static enum err payload_event(struct db *db, const char *actor, const char *type,
+			      const uint8_t sha256[SHA256_LEN], json_t *extra)
+{
+	char hex[2 * SHA256_LEN + 1], subject[16 + sizeof(hex)];
+	json_t *data = extra ? extra : json_object();
+
+	hex_encode(sha256, SHA256_LEN, hex);
+	snprintf(subject, sizeof(subject), "payload:%s", hex);
+	if (!data || json_object_set_new(data, "sha256", json_string(hex)) != 0) {
+		json_decref(data);
+		return ERR_NOMEM;
+	}
+	return db_event(db, type, actor, subject, 0, NULL, true, data);
+}
+
 enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t sha256[SHA256_LEN],
-				       uint64_t size, const char *name, struct payload *ret_payload,
-				       bool *ret_created)
+				       uint64_t size, const char *name, const char *actor,
+				       struct payload *ret_payload, bool *ret_created)
 {
 	struct db *db;
 	bool created = false;
@@ -287,6 +304,10 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 		}
 		if (!e)
 			e = payload_by_sha(db, sha256, ret_payload);
+		if (!e)
+			e = payload_event(db, actor, "payload.uploaded", sha256,
+					  json_pack("{s:I, s:s?}", "size", (json_int_t)size, "name",
+						    name && name[0] ? name : NULL));
 		created = true;
 	} else if (!e) {
 		/* Same bytes again (or a concurrent twin won): keep one copy. */
@@ -361,7 +382,8 @@ enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
 	return ERR_OK;
 }
 
-enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN])
+enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN],
+				const char *actor)
 {
 	struct payload p = {0};
 	struct db *db;
@@ -380,6 +402,8 @@ enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_L
 	/* The upload's chunks go with it (ON DELETE CASCADE). */
 	if (!e)
 		e = upload_delete(db, p.upload_id);
+	if (!e)
+		e = payload_event(db, actor, "payload.deleted", sha256, NULL);
 	if (e) {
 		db_rollback(db);
 		return e;

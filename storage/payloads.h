@@ -42,8 +42,8 @@ enum err storage_payload_writer_append(struct payload_writer *w, const void *dat
  * payload with this digest exists already, the upload's chunks are dropped
  * and that one is returned with *ret_created = false. */
 enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t sha256[SHA256_LEN],
-				       uint64_t size, const char *name, struct payload *ret_payload,
-				       bool *ret_created);
+				       uint64_t size, const char *name, const char *actor,
+				       struct payload *ret_payload, bool *ret_created);
 /* Free; an upload that was not committed is deleted with its chunks. */
 void storage_payload_writer_free(struct payload_writer *w);
 
@@ -55,7 +55,8 @@ enum err storage_payload_get(struct storage *s, const uint8_t sha256[SHA256_LEN]
 enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
 			      struct payload *ret_payloads, unsigned *ret_count);
 /* ERR_NOT_FOUND if absent; ERR_CONFLICT while something refers to it. */
-enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN]);
+enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_LEN],
+				const char *actor);
 /* Exactly len bytes at offset (offset + len <= size), each read in its own
  * short transaction so a slow client never pins the WAL. */
 enum err storage_payload_read(struct storage *s, const struct payload *p, uint64_t offset,

@@ -114,6 +114,7 @@ static enum err report_apply(struct db *db, struct batch_job *base)
 	unsigned dropped = 0;
 	enum err e;
 
+	db_event_actor(db, "device"); /* this job's transitions: the reporting device's */
 	if ((e = report_assignment(db, r, &assignment, &current)) ||
 	    (e = report_is_replay(db, r, assignment, &replay)))
 		return e;

@@ -35,10 +35,19 @@
 	"((" d ".status = 'canceled' AND coalesce(" d ".canceled_at, " d            \
 	".created_at) < ?1) OR (" d ".status = 'active' AND " d ".completed_at IS " \
 	"NOT NULL AND " d ".completed_at < ?1))"
-/* A manifest uploaded before ?1 that only such deployments use. */
+/* A manifest uploaded before ?1 that only such deployments use, and that
+ * no stored manifest links as its dependency. */
+#define SQL_GC_NOT_A_DEPENDENCY(m) \
+	"NOT EXISTS (SELECT 1 FROM manifest_dependencies gmd WHERE gmd.dependency_id = " m ".id)"
 #define SQL_GC_MANIFEST_UNUSED(m)                                                    \
 	"(" m ".created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deployments gd WHERE " \
-	"gd.manifest_id = " m ".id AND NOT " SQL_GC_DEPLOYMENT_DONE("gd") "))"
+	"gd.manifest_id = " m                                                        \
+	".id AND NOT " SQL_GC_DEPLOYMENT_DONE("gd") ") AND " SQL_GC_NOT_A_DEPENDENCY(m) ")"
+/* Manifest ?1 and the stored dependencies it links, transitively. */
+#define SQL_MANIFEST_CLOSURE                                                      \
+	"closure(id) AS (SELECT ?1 UNION SELECT md.dependency_id FROM "           \
+	"manifest_dependencies md JOIN closure c ON md.manifest_id = c.id WHERE " \
+	"md.dependency_id IS NOT NULL)"
 
 /* The highest manifest sequence number among the device d's active
  * assignments in deployments other than ?1 (NULL: none). */
@@ -46,6 +55,35 @@
 	"(SELECT max(hm.sequence_number) FROM assignments ha JOIN deployments hd ON hd.id = " \
 	"ha.deployment_id JOIN manifests hm ON hm.id = hd.manifest_id WHERE ha.device_num = " \
 	"d.num AND ha.deployment_id != ?1 AND ha.state IN " SQL_ACTIVE_STATES ")"
+
+/* Columns read by webhook_from_row() and delivery_from_row()
+ * (storage/webhooks.c). */
+#define SQL_WEBHOOK_COLUMNS                                                             \
+	"id, url, types, description, secret, enabled, coalesce(disabled_reason, ''), " \
+	"created_at, updated_at, created_by, cursor"
+#define SQL_WEBHOOK_DELIVERY_COLUMNS                                                       \
+	"id, webhook_id, event_id, event_type, attempt, manual, at, coalesce(status, 0), " \
+	"latency_ms, result, coalesce(error, '')"
+
+/* Each transition of an assignment is an event (migration 0014): created on
+ * every suitd connection, so that the SQL functions of storage/events.c are
+ * there: suitd_event_actor() ('device' stands for the device itself,
+ * device:<id>, a check-in or a report; NULL for suitd, 'system') and
+ * suitd_event_ms() (the clock, cheaper than julianday()). The data is
+ * written by concatenation, not json_object(): states are names, ids
+ * numbers, the texts go through json_quote(); a transition costs about
+ * 1 us less (bench/README.md, reports.sh). */
+#define SQL_ASSIGNMENT_EVENTS_TRIGGER                                                              \
+	"CREATE TEMP TRIGGER IF NOT EXISTS assignment_events AFTER UPDATE OF state ON "            \
+	"main.assignments WHEN OLD.state != NEW.state BEGIN INSERT INTO events (at, type, "        \
+	"actor, subject, deployment_id, device_id, data) SELECT suitd_event_ms(), "                \
+	"'assignment.' || NEW.state, CASE suitd_event_actor() WHEN 'device' THEN 'device:' || "    \
+	"dv.id ELSE coalesce(suitd_event_actor(), 'system') END, 'assignment:' || NEW.id, "        \
+	"NEW.deployment_id, dv.id, '{\"assignment\":' || NEW.id || ',\"deployment\":' || "         \
+	"NEW.deployment_id || ',\"device\":' || json_quote(dv.id) || ',\"stage\":' || NEW.stage "  \
+	"|| ',\"from\":\"' || OLD.state || '\",\"state\":\"' || NEW.state || '\",\"reason\":' || " \
+	"CASE WHEN NEW.reason IS NULL THEN 'null' ELSE json_quote(NEW.reason) END || '}' FROM "    \
+	"devices dv WHERE dv.num = NEW.device_num; END"
 
 /* X(name, sql) */
 #define STATEMENT_LIST(X)                                                                          \
@@ -65,6 +103,42 @@
 			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                        \
 	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                   \
 			  "WHERE name = ?1 AND revoked_at IS NULL")                                \
+	/* Webhooks (storage/webhooks.c, migration 0015). */                                       \
+	X(WEBHOOK_INSERT, "INSERT INTO webhooks (url, types, description, secret, enabled, "       \
+			  "created_at, created_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "   \
+			  "?7, ?6)")                                                               \
+	X(WEBHOOK_GET, "SELECT " SQL_WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?1")               \
+	X(WEBHOOK_LIST, "SELECT " SQL_WEBHOOK_COLUMNS " FROM webhooks WHERE id > ?1 "              \
+			"ORDER BY id LIMIT ?2")                                                    \
+	X(WEBHOOK_UPDATE,                                                                          \
+	  "UPDATE webhooks SET url = coalesce(?2, url), types = coalesce(?3, types), "             \
+	  "description = coalesce(?4, description), enabled = coalesce(?5, enabled), "             \
+	  "disabled_reason = CASE WHEN ?5 = 1 THEN NULL WHEN ?5 = 0 AND enabled = 1 THEN ?6 "      \
+	  "ELSE disabled_reason END, updated_at = ?7 WHERE id = ?1")                               \
+	X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE id = ?1")                                    \
+	X(WEBHOOK_CURSOR, "UPDATE webhooks SET cursor = ?2 WHERE id = ?1 AND cursor < ?2")         \
+	X(WEBHOOK_DISABLE, "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, "               \
+			   "updated_at = ?3 WHERE id = ?1 AND enabled = 1")                        \
+	X(WEBHOOK_DELIVERY_INSERT,                                                                 \
+	  "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, manual, "    \
+	  "at, status, latency_ms, result, error) SELECT ?1, ?2, ?3, (SELECT count(*) FROM "       \
+	  "webhook_deliveries WHERE webhook_id = ?1 AND event_id = ?2) + 1, ?4, ?5, ?6, ?7, "      \
+	  "?8, ?9 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?1)")                            \
+	X(WEBHOOK_DELIVERIES, "SELECT " SQL_WEBHOOK_DELIVERY_COLUMNS " FROM webhook_deliveries "   \
+			      "WHERE webhook_id = ?1 AND id < ?2 AND (?3 = 0 OR event_id = ?3) "   \
+			      "ORDER BY id DESC LIMIT ?4")                                         \
+	X(WEBHOOK_DELIVERY_GET, "SELECT " SQL_WEBHOOK_DELIVERY_COLUMNS " FROM "                    \
+				"webhook_deliveries WHERE webhook_id = ?1 AND id = ?2")            \
+	X(WEBHOOK_ATTEMPTS, "SELECT count(*), coalesce(min(at), 0) FROM webhook_deliveries "       \
+			    "WHERE webhook_id = ?1 AND event_id = ?2 AND manual = 0")              \
+	X(WEBHOOK_REDELIVERY_INSERT, "INSERT INTO webhook_redeliveries (webhook_id, event_id, "    \
+				     "requested_at, requested_by) VALUES (?1, ?2, ?3, ?4)")        \
+	X(WEBHOOK_REDELIVERIES, "SELECT id, webhook_id, event_id FROM webhook_redeliveries "       \
+				"WHERE id > ?1 ORDER BY id LIMIT ?2")                              \
+	X(WEBHOOK_REDELIVERY_DELETE, "DELETE FROM webhook_redeliveries WHERE id = ?1")             \
+	/* The oldest ?2 rows only (ids grow with time): never a scan. */                          \
+	X(WEBHOOK_DELIVERIES_SWEEP, "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM "  \
+				    "webhook_deliveries ORDER BY id LIMIT ?2) AND at < ?1")        \
 	X(UPLOAD_INSERT, "INSERT INTO uploads (state, chunk_size, started_at) "                    \
 			 "VALUES ('receiving', ?1, ?2)")                                           \
 	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")                  \
@@ -142,6 +216,26 @@
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
 	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
 	X(DEVICE_REPORT_KEY, "SELECT report_key FROM devices WHERE num = ?1")                      \
+	/* The software inventory (storage/inventory.c, migration 0017): each                      \
+	 * query is one range of devices_software or devices_software_name. */                     \
+	X(INVENTORY_DEVICES, "SELECT d.num, d.id, d.software_version, m.digest, d.running_since "  \
+			     "FROM devices d LEFT JOIN manifests m ON m.id = "                     \
+			     "d.running_manifest_id WHERE d.software_name = ?1 AND d.num > ?2 "    \
+			     "ORDER BY d.num LIMIT ?3")                                            \
+	X(INVENTORY_DEVICES_VERSION,                                                               \
+	  "SELECT d.num, d.id, d.software_version, m.digest, d.running_since "                     \
+	  "FROM devices d LEFT JOIN manifests m ON m.id = d.running_manifest_id "                  \
+	  "WHERE d.software_name = ?1 AND d.software_version = ?4 AND d.num > ?2 "                 \
+	  "ORDER BY d.num LIMIT ?3")                                                               \
+	X(INVENTORY_COUNTS, "SELECT software_name, software_version, count(*) FROM devices "       \
+			    "WHERE software_name = ?1 AND (?2 IS NULL OR software_version = ?2) "  \
+			    "GROUP BY software_version ORDER BY software_version")                 \
+	X(INVENTORY_COUNTS_ALL, "SELECT software_name, software_version, count(*) FROM devices "   \
+				"WHERE software_name IS NOT NULL GROUP BY software_name, "         \
+				"software_version ORDER BY software_name, software_version")       \
+	X(DEVICE_SOFTWARE, "SELECT d.running_since, d.software_name, d.software_version, "         \
+			   "m.digest, m.sequence_number, m.facts FROM devices d LEFT JOIN "        \
+			   "manifests m ON m.id = d.running_manifest_id WHERE d.num = ?1")         \
 	/* ?3: when the replaced token stops (NULL: at once). Only the token                       \
 	 * replaced now is kept as the previous one. */                                            \
 	X(DEVICE_SET_TOKEN,                                                                        \
@@ -287,8 +381,28 @@
 	  "JOIN manifests am ON am.id = ad.manifest_id "                                           \
 	  "WHERE a.device_num = ?1 AND a.state IN " SQL_ACTIVE_STATES                              \
 	  " AND (a.deployment_id >= c.id OR am.sequence_number > c.seq))")                         \
-	X(MANIFEST_FETCHES_PAYLOAD, "SELECT 1 FROM manifest_payloads WHERE manifest_id = ?1 "      \
-				    "AND payload_id = ?2")                                         \
+	/* What a device needs of manifest ?1 (migration 0016): one object of                      \
+	 * every need group of it and of the stored dependencies it links.                         \
+	 * kind 0 payload, 1 dependency envelope. */                                               \
+	X(MANIFEST_NEEDS_OBJECT,                                                                   \
+	  "WITH RECURSIVE " SQL_MANIFEST_CLOSURE " SELECT 1 FROM closure c JOIN manifest_needs n " \
+	  "ON n.manifest_id = c.id WHERE n.kind = ?2 AND n.object_id = ?3 LIMIT 1")                \
+	X(MANIFEST_NEEDS_LEFT,                                                                     \
+	  "WITH RECURSIVE " SQL_MANIFEST_CLOSURE " SELECT count(*) FROM (SELECT DISTINCT "         \
+	  "n.manifest_id, n.grp FROM closure c JOIN manifest_needs n ON n.manifest_id = c.id) g "  \
+	  "WHERE NOT EXISTS (SELECT 1 FROM manifest_needs n JOIN assignment_fetches f ON "         \
+	  "f.assignment_id = ?2 AND f.kind = n.kind AND f.object_id = n.object_id WHERE "          \
+	  "n.manifest_id = g.manifest_id AND n.grp = g.grp)")                                      \
+	X(MANIFEST_NEED_INSERT, "INSERT OR IGNORE INTO manifest_needs (manifest_id, grp, kind, "   \
+				"object_id) VALUES (?1, ?2, ?3, ?4)")                              \
+	X(ASSIGNMENT_FETCHED, "INSERT OR IGNORE INTO assignment_fetches (assignment_id, kind, "    \
+			      "object_id) VALUES (?1, ?2, ?3)")                                    \
+	X(MANIFEST_DEPENDENCY_INSERT, "INSERT OR IGNORE INTO manifest_dependencies (manifest_id, " \
+				      "digest, dependency_id, integrated, served) "                \
+				      "VALUES (?1, ?2, ?3, ?4, ?5)")                               \
+	X(MANIFEST_ID_BY_DIGEST, "SELECT id, facts FROM manifests WHERE digest = ?1")              \
+	X(MANIFEST_IS_DEPENDENCY, "SELECT 1 FROM manifest_dependencies md JOIN manifests m "       \
+				  "ON m.id = md.dependency_id WHERE m.digest = ?1 LIMIT 1")        \
 	X(ASSIGNMENT_FOR_REPORT, "SELECT a.id, a.state FROM assignments a "                        \
 				 "JOIN deployments d ON d.id = a.deployment_id "                   \
 				 "JOIN manifests m ON m.id = d.manifest_id "                       \
@@ -348,8 +462,23 @@
 	X(FLEET_DATABASE_SIZE, "SELECT c.page_count * s.page_size, f.freelist_count * "            \
 			       "s.page_size FROM pragma_page_count c, pragma_page_size s, "        \
 			       "pragma_freelist_count f")                                          \
-	X(AUDIT_INSERT, "INSERT INTO audit_log (at, actor, action, subject, detail) "              \
-			"VALUES (?1, ?2, ?3, ?4, ?5)")
+	/* The event log (storage/events.c). Retention deletes a window of the                     \
+	 * oldest ids (a range of the rowid, never a scan) and never the newest. */                \
+	X(EVENT_INSERT, "INSERT INTO events (at, type, actor, subject, deployment_id, "            \
+			"device_id, admin, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")         \
+	X(EVENTS_AFTER, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "   \
+			"data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")                     \
+	X(EVENTS_RANGE, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events")           \
+	X(AUDIT_LIST, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "     \
+		      "data FROM events WHERE admin = 1 AND (?1 IS NULL OR actor = ?1) "           \
+		      "AND (?2 IS NULL OR type = ?2 OR (substr(?2, -2) = '.*' AND "                \
+		      "substr(type, 1, length(?2) - 1) = substr(?2, 1, length(?2) - 1))) "         \
+		      "AND (?3 IS NULL OR subject = ?3) AND (?4 IS NULL OR at >= ?4) "             \
+		      "AND (?5 IS NULL OR at < ?5) AND id < ?6 AND id > ?8 "                       \
+		      "ORDER BY id DESC LIMIT ?7")                                                 \
+	X(EVENTS_SWEEP, "DELETE FROM events WHERE id < (SELECT min(id) FROM events) + ?3 "         \
+			"AND id < (SELECT max(id) FROM events) AND (at < ?1 OR (?2 > 0 AND "       \
+			"id <= (SELECT max(id) FROM events) - ?2))")
 
 enum stmt {
 #define STATEMENT_ENUM(name, sql) STMT_##name,

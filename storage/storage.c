@@ -13,6 +13,7 @@
 #include "common/timeutil.h"
 #include "storage/checkpoint.h"
 #include "storage/db.h"
+#include "storage/events.h"
 #include "storage/migrations.h"
 
 /* The checkpoint thread is asked for a checkpoint once the WAL holds this
@@ -40,6 +41,11 @@ struct storage {
 	pthread_key_t conn_key;
 	struct checkpointer *checkpointer; /* NULL: commits checkpoint inline */
 	atomic_ullong inline_checkpoints;  /* by a committing connection */
+	/* Told of committed events (storage/events.h); written before the
+	 * daemon serves, the count published last. */
+	storage_events_listener listeners[STORAGE_EVENTS_LISTENERS];
+	void *listener_cls[STORAGE_EVENTS_LISTENERS];
+	atomic_uint listener_count;
 };
 
 static const char *const statement_sql[] = {
@@ -202,6 +208,11 @@ enum err db_get(struct storage *s, struct db **ret_db)
 		free(db);
 		return e;
 	}
+	db->storage = s;
+	if (db_events_attach(db->handle, db) != SQLITE_OK) {
+		db_free(db);
+		return ERR_STORAGE;
+	}
 	for (int i = 0; i < STMT__COUNT; i++) {
 		int rc = sqlite3_prepare_v3(db->handle, statement_sql[i], -1,
 					    SQLITE_PREPARE_PERSISTENT, &db->stmts[i], NULL);
@@ -234,26 +245,10 @@ enum err db_step_once(struct db *db, enum stmt id)
 
 enum err db_begin(struct db *db)
 {
+	/* A transaction that ended without db_commit() or db_rollback() (SQLite
+	 * rolled it back itself) left nothing to announce. */
+	db_events_end(db, false);
 	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
-}
-
-enum err db_audit_detail(struct db *db, const char *actor, const char *action, const char *subject,
-			 const char *detail)
-{
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_INSERT);
-
-	sqlite3_bind_int64(st, 1, time_now());
-	db_bind_text(st, 2, actor);
-	db_bind_text(st, 3, action);
-	db_bind_text(st, 4, subject);
-	if (detail)
-		db_bind_text(st, 5, detail);
-	return db_result(sqlite3_step(st));
-}
-
-enum err db_audit(struct db *db, const char *actor, const char *action, const char *subject)
-{
-	return db_audit_detail(db, actor, action, subject, NULL);
 }
 
 enum err db_commit(struct db *db)
@@ -262,6 +257,8 @@ enum err db_commit(struct db *db)
 
 	if (e)
 		db_rollback(db);
+	else
+		db_events_end(db, true);
 	return e;
 }
 
@@ -269,6 +266,27 @@ void db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->handle))
 		db_step_once(db, STMT_ROLLBACK);
+	db_events_end(db, false);
+}
+
+enum err storage_events_listen(struct storage *s, storage_events_listener fn, void *cls)
+{
+	unsigned n = atomic_load(&s->listener_count);
+
+	if (n >= STORAGE_EVENTS_LISTENERS)
+		return ERR_INTERNAL;
+	s->listeners[n] = fn;
+	s->listener_cls[n] = cls;
+	atomic_store(&s->listener_count, n + 1);
+	return ERR_OK;
+}
+
+void db_events_notify(struct storage *s, int64_t newest_id)
+{
+	unsigned n = atomic_load(&s->listener_count);
+
+	for (unsigned i = 0; i < n; i++)
+		s->listeners[i](s->listener_cls[i], newest_id);
 }
 
 int db_bind_text(sqlite3_stmt *st, int idx, const char *text)

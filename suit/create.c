@@ -21,6 +21,7 @@
 #include "suit/cbor.h"
 #include "suit/cose.h"
 #include "suit/keys.h"
+#include "suit/manifest.h"
 #include "suit/suit.h"
 
 const uint8_t suit_uuid_namespace_dns[16] = {0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1,
@@ -31,6 +32,9 @@ enum {
 	CMD_VENDOR_ID = 1,
 	CMD_CLASS_ID = 2,
 	CMD_IMAGE_MATCH = 3,
+	CMD_DEPENDENCY_INTEGRITY = 7,
+	CMD_PROCESS_DEPENDENCY = 11,
+	CMD_SET_INDEX = 12,
 	CMD_OVERRIDE = 20,
 	CMD_FETCH = 21,
 	PARAM_VENDOR_ID = 1,
@@ -352,10 +356,203 @@ static enum err check_options(const struct suit_create_options *o, struct diag *
 	if (o->description && !utf8_valid(o->description, strlen(o->description)))
 		return diag_set(d, ERR_INVALID, "description",
 				"the description is not valid UTF-8");
+	if (o->manifest_component_id &&
+	    (!*o->manifest_component_id ||
+	     strlen(o->manifest_component_id) > SUIT_CREATE_MAX_COMPONENT))
+		return diag_set(d, ERR_INVALID, "manifest_component_id",
+				"a manifest component id has 1 to %d bytes",
+				SUIT_CREATE_MAX_COMPONENT);
+	if (o->dependency_count > SUIT_CREATE_MAX_DEPENDENCIES)
+		return diag_set(d, ERR_INVALID, "dependency", "at most %d dependencies",
+				SUIT_CREATE_MAX_DEPENDENCIES);
+	for (unsigned i = 0; i < o->dependency_count; i++) {
+		const struct suit_create_dependency *dep = &o->dependencies[i];
+		if (!dep->envelope || !dep->envelope_len)
+			return diag_set(d, ERR_INVALID, "dependency", "dependency %u is empty", i);
+		if (!dep->uri || !*dep->uri || strlen(dep->uri) > SUIT_MAX_URI ||
+		    !utf8_valid(dep->uri, strlen(dep->uri)))
+			return diag_set(d, ERR_INVALID, "dependency",
+					"dependency %u needs a uri of valid UTF-8 of at most %d "
+					"bytes",
+					i, SUIT_MAX_URI);
+		if (dep->uri[0] == '#' && strlen(dep->uri) > SUIT_CREATE_MAX_KEY)
+			return diag_set(d, ERR_INVALID, "dependency",
+					"an integrated dependency key is at most %d bytes",
+					SUIT_CREATE_MAX_KEY);
+		for (unsigned k = 0; k < i; k++)
+			if (dep->uri[0] == '#' && strcmp(o->dependencies[k].uri, dep->uri) == 0)
+				return diag_set(d, ERR_INVALID, "dependency",
+						"two integrated members are named '%.100s'",
+						dep->uri);
+		if (o->integrated && strcmp(o->uri, dep->uri) == 0)
+			return diag_set(d, ERR_INVALID, "dependency",
+					"the payload and a dependency are both '%.100s'", dep->uri);
+		if (dep->prefix &&
+		    (!*dep->prefix || strlen(dep->prefix) > SUIT_CREATE_MAX_COMPONENT))
+			return diag_set(d, ERR_INVALID, "dependency",
+					"a dependency prefix has 1 to %d bytes",
+					SUIT_CREATE_MAX_COMPONENT);
+	}
+	return ERR_OK;
+}
+
+enum err suit_envelope_digest(const uint8_t *data, size_t len, uint8_t digest[32], struct diag *d)
+{
+	struct cbor_span whole = {data, len}, k, v, auth = {0}, manifest = {0}, content, item,
+			 unused;
+	struct cbor_head h;
+	struct cbor_iter it;
+	struct suit_digest want, got;
+	size_t n;
+	int64_t key;
+
+	if (!cbor_item_len(data, len, &n) || n != len || !cbor_head_read(data, len, &h))
+		return diag_set(d, ERR_INVALID, "dependency", "not one CBOR item");
+	if (h.major == CBOR_TAG) {
+		whole.p += h.head_len;
+		whole.len -= h.head_len;
+	}
+	if (!cbor_iter_init(whole, CBOR_MAP, &it))
+		return diag_set(d, ERR_INVALID, "dependency", "not a SUIT envelope (a map)");
+	while (cbor_iter_next(&it, &k, &v))
+		if (cbor_span_int(k, &key) && key == 2)
+			auth = v;
+		else if (cbor_span_int(k, &key) && key == 3)
+			manifest = v;
+	if (!auth.len || !manifest.len || !cbor_bstr_content(auth, &content) ||
+	    !cbor_iter_init(content, CBOR_ARRAY, &it) || !cbor_iter_next(&it, &item, &unused) ||
+	    !cbor_bstr_content(item, &content))
+		return diag_set(
+			d, ERR_INVALID, "dependency",
+			"not a SUIT envelope with an authentication wrapper and a manifest");
+	CLEANUP_CBOR cbor_item_t *dg = cbor_span_load(content);
+	if (!suit_digest_from_item(dg, &want) || want.alg != COSE_ALG_SHA256 ||
+	    !suit_digest_compute(want.alg, manifest.p, manifest.len, &got) || got.len != want.len ||
+	    memcmp(got.bytes, want.bytes, got.len) != 0)
+		return diag_set(d, ERR_INVALID, "dependency",
+				"its manifest does not match its SHA-256 manifest digest");
+	memcpy(digest, want.bytes, 32);
 	return ERR_OK;
 }
 
 /* ---- the envelope ---- */
+
+/* A copy of the definite map m with the pair key => value (consumed) added
+ * in key order (all keys unsigned); m is not consumed. */
+static cbor_item_t *map_with(const cbor_item_t *m, uint64_t key, cbor_item_t *value)
+{
+	size_t n = cbor_map_size(m);
+	struct cbor_pair *pairs = cbor_map_handle(m);
+	cbor_item_t *out = value ? cbor_new_definite_map(n + 1) : NULL;
+	bool ok = out != NULL, placed = false;
+
+	for (size_t i = 0; ok && i <= n; i++) {
+		bool before =
+			i == n || (cbor_isa_uint(pairs[i].key) && cbor_get_int(pairs[i].key) > key);
+		if (before && !placed) {
+			ok = put(out, build_uint(key), cbor_incref(value));
+			placed = true;
+		}
+		if (ok && i < n)
+			ok = put(out, cbor_incref(pairs[i].key), cbor_incref(pairs[i].value));
+	}
+	drop(value);
+	if (!ok) {
+		drop(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* A dependent manifest (draft-ietf-suit-trust-domains Example 2 shape):
+ * component 0 the image, 1.. the dependencies. dependency-resolution (15)
+ * fetches each dependency and checks its manifest digest; install (20)
+ * checks its integrity, processes it, then fetches the image. Consumes
+ * text and text_digest. */
+static cbor_item_t *build_dependent(const struct suit_create_options *o, const uint8_t vendor[16],
+				    const uint8_t class_id[16], cbor_item_t *text,
+				    cbor_item_t *text_digest, cbor_item_t **ret_text)
+{
+	const uint8_t zero = 0;
+	const uint8_t *comp = o->component ? (const uint8_t *)o->component : &zero;
+	size_t comp_len = o->component ? strlen(o->component) : 1;
+	unsigned n = o->dependency_count;
+	cbor_item_t *deps = cbor_new_definite_map(n);
+	cbor_item_t *resolution = cbor_new_definite_array(6 * n);
+	cbor_item_t *install = cbor_new_definite_array(8 * n + 8);
+	bool ok = deps && resolution && install;
+
+	for (unsigned i = 0; i < n && ok; i++) {
+		const struct suit_create_dependency *dep = &o->dependencies[i];
+		uint8_t digest[32];
+		struct diag ignored = {0};
+		ok = suit_envelope_digest(dep->envelope, dep->envelope_len, digest, &ignored) ==
+		     ERR_OK;
+		ok = ok && put(deps, build_uint(i + 1),
+			       dep->prefix ? MAP(build_uint(1),
+						 ARRAY(bstr(dep->prefix, strlen(dep->prefix))))
+					   : cbor_new_definite_map(0));
+		ok = ok && push(resolution, build_uint(CMD_SET_INDEX)) &&
+		     push(resolution, build_uint(i + 1)) &&
+		     push(resolution, build_uint(CMD_OVERRIDE)) &&
+		     push(resolution,
+			  MAP(build_uint(PARAM_IMAGE_DIGEST),
+			      wrap(ARRAY(build_int(COSE_ALG_SHA256), bstr(digest, 32))),
+			      build_uint(PARAM_IMAGE_SIZE), build_uint(dep->envelope_len),
+			      build_uint(PARAM_URI), cbor_build_string(dep->uri))) &&
+		     push(resolution, build_uint(CMD_FETCH)) &&
+		     push(resolution, build_uint(POLICY_FAILURE));
+		ok = ok && push(install, build_uint(CMD_SET_INDEX)) &&
+		     push(install, build_uint(i + 1)) &&
+		     push(install, build_uint(CMD_DEPENDENCY_INTEGRITY)) &&
+		     push(install, build_uint(POLICY_ALL)) &&
+		     push(install, build_uint(CMD_PROCESS_DEPENDENCY)) &&
+		     push(install, build_uint(0));
+	}
+	ok = ok && push(install, build_uint(CMD_SET_INDEX)) && push(install, build_uint(0)) &&
+	     push(install, build_uint(CMD_OVERRIDE)) &&
+	     push(install, MAP(build_uint(PARAM_URI), cbor_build_string(o->uri))) &&
+	     push(install, build_uint(CMD_FETCH)) && push(install, build_uint(POLICY_FAILURE)) &&
+	     push(install, build_uint(CMD_IMAGE_MATCH)) && push(install, build_uint(POLICY_ALL));
+	if (!ok) {
+		drop(deps);
+		drop(resolution);
+		drop(install);
+		drop(text);
+		drop(text_digest);
+		return NULL;
+	}
+	cbor_item_t *shared = wrap(
+		ARRAY(build_uint(CMD_SET_INDEX), build_uint(0), build_uint(CMD_OVERRIDE),
+		      MAP(build_uint(PARAM_VENDOR_ID), bstr(vendor, 16), build_uint(PARAM_CLASS_ID),
+			  bstr(class_id, 16), build_uint(PARAM_IMAGE_DIGEST),
+			  wrap(sha256_digest(o->payload, o->payload_len)),
+			  build_uint(PARAM_IMAGE_SIZE), build_uint(o->payload_len)),
+		      build_uint(CMD_VENDOR_ID), build_uint(POLICY_ALL), build_uint(CMD_CLASS_ID),
+		      build_uint(POLICY_ALL)));
+	cbor_item_t *common = wrap(MAP(build_uint(1), deps, build_uint(2),
+				       ARRAY(ARRAY(bstr(comp, comp_len))), build_uint(4), shared));
+	cbor_item_t *validate = wrap(ARRAY(build_uint(CMD_SET_INDEX), build_uint(0),
+					   build_uint(CMD_IMAGE_MATCH), build_uint(POLICY_ALL)));
+	cbor_item_t *m;
+
+	/* Keys 1, 2, 3, 7, 15, 20, 23 in this order. */
+	if (text_digest)
+		m = MAP(build_uint(1), build_uint(1), build_uint(2), build_uint(o->sequence),
+			build_uint(3), common, build_uint(7), validate, build_uint(15),
+			wrap(resolution), build_uint(20), wrap(install), build_uint(23),
+			text_digest);
+	else
+		m = MAP(build_uint(1), build_uint(1), build_uint(2), build_uint(o->sequence),
+			build_uint(3), common, build_uint(7), validate, build_uint(15),
+			wrap(resolution), build_uint(20), wrap(install));
+	if (!m) {
+		drop(text);
+		return NULL;
+	}
+	*ret_text = text;
+	return m;
+}
 
 /* SUIT_Manifest (Example 1 shape) and, when there is a description, the
  * envelope's text member (bstr item) whose digest the manifest carries. */
@@ -378,6 +575,9 @@ static cbor_item_t *build_manifest(const struct suit_create_options *o, const ui
 			return NULL;
 		}
 	}
+
+	if (o->dependency_count)
+		return build_dependent(o, vendor, class_id, text, text_digest, ret_text);
 
 	cbor_item_t *shared = wrap(
 		ARRAY(build_uint(CMD_OVERRIDE),
@@ -429,6 +629,12 @@ enum err suit_manifest_create(const struct suit_create_options *o, uint8_t **ret
 	e = check_options(o, d);
 	if (e)
 		return e;
+	for (unsigned i = 0; i < o->dependency_count; i++) {
+		uint8_t unused_digest[32];
+		if ((e = suit_envelope_digest(o->dependencies[i].envelope,
+					      o->dependencies[i].envelope_len, unused_digest, d)))
+			return e;
+	}
 	e = load_signer(o->key_path, &pkey, &type, &alg, d);
 	if (e)
 		return e;
@@ -442,7 +648,14 @@ enum err suit_manifest_create(const struct suit_create_options *o, uint8_t **ret
 		return diag_set(d, ERR_CRYPTO, "", "cannot compute UUID5 (no SHA-1)");
 
 	/* Manifest bstr, and its digest over the item as encoded. */
-	manifest = wrap(build_manifest(o, vendor, class_id, &text));
+	manifest = build_manifest(o, vendor, class_id, &text);
+	if (manifest && o->manifest_component_id) {
+		const char *id = o->manifest_component_id;
+		cbor_item_t *with = map_with(manifest, 5, ARRAY(bstr(id, strlen(id))));
+		drop(manifest);
+		manifest = with;
+	}
+	manifest = wrap(manifest);
 	if (!encode(manifest, &manifest_bytes, &manifest_len))
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
 	digest = sha256_digest(manifest_bytes, manifest_len);
@@ -463,21 +676,28 @@ enum err suit_manifest_create(const struct suit_create_options *o, uint8_t **ret
 		tagged(18, ARRAY(bstr(protected_bytes, protected_len), cbor_new_definite_map(0),
 				 cbor_new_null(), bstr(sig, sizeof(sig))));
 	cbor_item_t *auth = wrap(ARRAY(bstr(digest_bytes, digest_len), wrap(sign1)));
-	cbor_item_t *env_map;
-
-	/* Canonical envelope order: 2, 3, 23, then the text key. */
-	if (text && o->integrated)
-		env_map = MAP(build_uint(2), auth, build_uint(3), cbor_incref(manifest),
-			      build_uint(23), cbor_incref(text), cbor_build_string(o->uri),
-			      bstr(o->payload, o->payload_len));
-	else if (text)
-		env_map = MAP(build_uint(2), auth, build_uint(3), cbor_incref(manifest),
-			      build_uint(23), cbor_incref(text));
-	else if (o->integrated)
-		env_map = MAP(build_uint(2), auth, build_uint(3), cbor_incref(manifest),
-			      cbor_build_string(o->uri), bstr(o->payload, o->payload_len));
-	else
-		env_map = MAP(build_uint(2), auth, build_uint(3), cbor_incref(manifest));
+	/* Envelope order: 2, 3, 23, then the text keys (payload, dependencies). */
+	size_t pairs = 2 + (text ? 1u : 0u) + (o->integrated ? 1u : 0u);
+	for (unsigned i = 0; i < o->dependency_count; i++)
+		pairs += o->dependencies[i].uri[0] == '#';
+	cbor_item_t *env_map = cbor_new_definite_map(pairs);
+	bool ok = put(env_map, build_uint(2), auth) &&
+		  put(env_map, build_uint(3), cbor_incref(manifest));
+	if (text)
+		ok = ok && put(env_map, build_uint(23), cbor_incref(text));
+	if (o->integrated)
+		ok = ok &&
+		     put(env_map, cbor_build_string(o->uri), bstr(o->payload, o->payload_len));
+	for (unsigned i = 0; i < o->dependency_count; i++) {
+		const struct suit_create_dependency *dep = &o->dependencies[i];
+		if (dep->uri[0] == '#')
+			ok = ok && put(env_map, cbor_build_string(dep->uri),
+				       bstr(dep->envelope, dep->envelope_len));
+	}
+	if (!ok) {
+		drop(env_map);
+		return diag_set(d, ERR_NOMEM, "", "out of memory");
+	}
 	CLEANUP_CBOR cbor_item_t *envelope = tagged(107, env_map);
 	if (!encode(envelope, &out, &out_len))
 		return diag_set(d, ERR_NOMEM, "", "out of memory");

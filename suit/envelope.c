@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "suit/cbor.h"
 #include "suit/cose.h"
+#include "suit/dependencies.h"
 #include "suit/manifest.h"
 #include "suit/suit.h"
 
@@ -261,7 +262,8 @@ static enum suit_check check_integrated(struct suit_facts *f, struct diag *d)
 	for (unsigned i = 0; i < f->image_count; i++) {
 		const struct suit_image *img = &f->images[i];
 		const struct suit_integrated *ip = NULL;
-		if (img->uri[0] != '#')
+		/* A dependency's digest is its manifest digest (suit/dependencies.c). */
+		if (img->uri[0] != '#' || suit_is_dependency(f, img->component))
 			continue;
 		for (unsigned k = 0; k < f->integrated_count && !ip; k++)
 			if (strcmp(f->integrated[k].key, img->uri) == 0)
@@ -307,6 +309,11 @@ static json_t *facts_json_finish(struct suit_facts *f, const struct suit_verify_
 				    img->has_size ? json_integer((json_int_t)img->size)
 						  : json_null());
 		json_object_set_new(o, "uri", img->uri[0] ? json_string(img->uri) : json_null());
+		json_object_set_new(o, "slot",
+				    img->has_slot ? json_integer((json_int_t)img->slot)
+						  : json_null());
+		json_object_set_new(o, "encrypted", json_boolean(img->encrypted));
+		json_object_set_new(o, "ciphertext", json_boolean(img->ciphertext));
 		json_array_append_new(fetches, o);
 	}
 	json_object_set_new(j, "fetches", fetches);
@@ -339,6 +346,15 @@ enum suit_check suit_envelope_check(const uint8_t *data, size_t len,
 				    const struct suit_verify_options *opt, struct suit_facts *f,
 				    struct diag *d)
 {
+	struct suit_dep_walk walk = {0};
+
+	return suit_envelope_check_at(data, len, opt, f, d, &walk);
+}
+
+enum suit_check suit_envelope_check_at(const uint8_t *data, size_t len,
+				       const struct suit_verify_options *opt, struct suit_facts *f,
+				       struct diag *d, struct suit_dep_walk *walk)
+{
 	struct envelope env = {0};
 	struct cbor_span manifest_content;
 	enum suit_check c;
@@ -357,16 +373,22 @@ enum suit_check suit_envelope_check(const uint8_t *data, size_t len,
 	}
 	if (!c)
 		c = check_integrated(f, d);
+	if (!c)
+		c = suit_scope_check(opt, f, walk, d);
+	if (!c) {
+		facts_json_finish(f, opt, len);
+		c = suit_dependencies_check(data, len, opt, f, walk, d);
+	}
 	if (c) {
 		suit_facts_release(f);
 		return c;
 	}
-	facts_json_finish(f, opt, len);
 	return SUIT_OK;
 }
 
 void suit_facts_release(struct suit_facts *f)
 {
+	suit_dependencies_release(f);
 	json_decref(f->json);
 	f->json = NULL;
 }

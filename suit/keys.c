@@ -211,3 +211,158 @@ enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct
 	kr->count++;
 	return ERR_OK;
 }
+
+bool suit_keyring_scoped(const struct suit_keyring *kr, unsigned i)
+{
+	return kr && i < kr->count && kr->anchors[i].scope_count > 0;
+}
+
+/* prefix=E1/E2 (text, or h'hex' per element) or class=UUID. */
+static bool scope_parse(const char *text, size_t len, struct suit_scope *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	if (len > 6 && strncmp(text, "class=", 6) == 0) {
+		char hex[33];
+		size_t n = 0;
+		if (len - 6 != 36)
+			return false;
+		for (size_t i = 6; i < len && n < 32; i++)
+			if (text[i] != '-')
+				hex[n++] = text[i];
+		hex[n] = '\0';
+		sc->is_class = true;
+		return n == 32 && hex_decode(hex, sc->class_id, 16);
+	}
+	if (len <= 7 || strncmp(text, "prefix=", 7) != 0)
+		return false;
+	for (size_t at = 7; at <= len;) {
+		size_t n = 0;
+		while (at + n < len && text[at + n] != '/')
+			n++;
+		if (n == 0 || sc->element_count >= SUIT_MAX_SCOPE_ELEMENTS)
+			return false;
+		unsigned e = sc->element_count++;
+		if (n > 3 && text[at] == 'h' && text[at + 1] == '\'' && text[at + n - 1] == '\'') {
+			char hex[2 * 64 + 1];
+			size_t h = n - 3;
+			if (h % 2 || h / 2 > sizeof(sc->element[e]))
+				return false;
+			memcpy(hex, text + at + 2, h);
+			hex[h] = '\0';
+			if (!hex_decode(hex, sc->element[e], h / 2))
+				return false;
+			sc->element_len[e] = h / 2;
+		} else {
+			if (n > sizeof(sc->element[e]))
+				return false;
+			memcpy(sc->element[e], text + at, n);
+			sc->element_len[e] = n;
+		}
+		at += n + 1;
+	}
+	return sc->element_count > 0;
+}
+
+enum err suit_keyring_add_anchor(struct suit_keyring *kr, const char *spec, struct diag *d)
+{
+	struct suit_scope scopes[SUIT_MAX_SCOPES];
+	unsigned count = 0;
+	char path[4096];
+	size_t end = strlen(spec);
+	enum err e;
+
+	/* Scopes trail the path, each after a space: "PATH prefix=x class=u". */
+	for (;;) {
+		size_t sp = end;
+		while (sp > 0 && spec[sp - 1] != ' ' && spec[sp - 1] != '\t')
+			sp--;
+		if (sp == 0 ||
+		    (strncmp(spec + sp, "prefix=", 7) != 0 && strncmp(spec + sp, "class=", 6) != 0))
+			break;
+		if (count >= SUIT_MAX_SCOPES || !scope_parse(spec + sp, end - sp, &scopes[count]))
+			return diag_set(d, ERR_CONFIG, "trust_anchor",
+					"'%.40s' is not a scope (at most %d): prefix=E1[/E2...] "
+					"(up to %d elements: text or h'hex') or class=UUID",
+					spec + sp, SUIT_MAX_SCOPES, SUIT_MAX_SCOPE_ELEMENTS);
+		count++;
+		end = sp;
+		while (end > 0 && (spec[end - 1] == ' ' || spec[end - 1] == '\t'))
+			end--;
+	}
+	if (end == 0 || end >= sizeof(path))
+		return diag_set(d, ERR_CONFIG, "trust_anchor", "'%.200s' names no key file", spec);
+	memcpy(path, spec, end);
+	path[end] = '\0';
+	e = suit_keyring_add_pem(kr, path, d);
+	if (e)
+		return e;
+	struct suit_anchor *a = &kr->anchors[kr->count - 1];
+	/* Listed from the end: keep the order written. */
+	for (unsigned i = 0; i < count; i++)
+		a->scopes[i] = scopes[count - 1 - i];
+	a->scope_count = count;
+	return ERR_OK;
+}
+
+/* The first elements of an encoded SUIT_Component_Identifier are these. */
+static bool prefix_matches(const struct suit_scope *sc, const uint8_t *id, size_t id_len)
+{
+	struct cbor_iter it;
+	struct cbor_span el, unused, content;
+
+	if (!id || !id_len || !cbor_iter_init((struct cbor_span){id, id_len}, CBOR_ARRAY, &it))
+		return false;
+	for (unsigned i = 0; i < sc->element_count; i++) {
+		if (!cbor_iter_next(&it, &el, &unused) || !cbor_bstr_content(el, &content) ||
+		    content.len != sc->element_len[i] ||
+		    memcmp(content.p, sc->element[i], content.len) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool scope_matches(const struct suit_scope *sc, const uint8_t *prefix, size_t prefix_len,
+			  const struct suit_facts *f)
+{
+	if (sc->is_class) {
+		bool any = false;
+		for (unsigned i = 0; i < f->component_count; i++) {
+			const struct suit_component *c = &f->components[i];
+			if (!c->has_class)
+				continue;
+			if (memcmp(c->class_id, sc->class_id, 16) != 0)
+				return false;
+			any = true;
+		}
+		return any;
+	}
+	/* A dependency is judged by the prefix its dependent gives it; a
+	 * manifest on its own by its manifest-component-id. */
+	if (prefix)
+		return prefix_matches(sc, prefix, prefix_len);
+	return prefix_matches(sc, f->manifest_component_id, f->manifest_component_id_len);
+}
+
+bool suit_keyring_in_scope(const struct suit_keyring *kr, unsigned anchor, const uint8_t *prefix,
+			   size_t prefix_len, const struct suit_facts *f, unsigned *ret_anchor)
+{
+	const struct suit_anchor *v;
+
+	if (!kr || anchor >= kr->count)
+		return false;
+	v = &kr->anchors[anchor];
+	/* The same key may be listed more than once, with other scopes. */
+	for (unsigned i = 0; i < kr->count; i++) {
+		const struct suit_anchor *a = &kr->anchors[i];
+		if (a->type != v->type || memcmp(a->kid, v->kid, sizeof(a->kid)) != 0)
+			continue;
+		bool ok = a->scope_count == 0;
+		for (unsigned s = 0; s < a->scope_count && !ok; s++)
+			ok = scope_matches(&a->scopes[s], prefix, prefix_len, f);
+		if (ok) {
+			*ret_anchor = i;
+			return true;
+		}
+	}
+	return false;
+}

@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 
 #include "common/crypto.h"
+#include "suit/coswid.h"
+#include "suit/encryption.h"
 
 /* Paths through try-each alternatives followed at once, nesting of
  * try-each/run-sequence, decoded sequences kept alive, commands walked. */
@@ -89,6 +91,8 @@ struct params {
 	struct suit_digest digest;
 	uint64_t size;
 	int64_t slot, device_slot;
+	bool encrypted, has_source; /* encryption-info (19), source-component (22) */
+	int64_t source;
 	const char *uri; /* in a decoded item kept alive by the walk */
 	size_t uri_len;
 };
@@ -103,6 +107,10 @@ struct walk {
 	unsigned ncomp;
 	json_t *digests[SUIT_MAX_COMPONENTS], *sizes[SUIT_MAX_COMPONENTS],
 		*uris[SUIT_MAX_COMPONENTS];
+	/* Per component: encryption info and where its image comes from
+	 * (copy/swap/write), for the facts; which components hold ciphertext. */
+	json_t *encryption[SUIT_MAX_COMPONENTS], *sources[SUIT_MAX_COMPONENTS];
+	bool ciphertext[SUIT_MAX_COMPONENTS];
 	cbor_item_t *loaded[MAX_LOADED];
 	unsigned loaded_count;
 	unsigned steps;
@@ -137,6 +145,107 @@ static void json_add_unique(json_t *arr, json_t *v)
 		}
 	}
 	json_array_append_new(arr, v);
+}
+
+/* ---- encrypted payloads, copies and CoSWID (issue 16) ------------------ */
+
+/* suit-parameter-encryption-info (19) and source-component (22) on
+ * component ci: the first is decoded for the facts (suit/encryption.c). */
+static bool component_param(struct walk *w, unsigned ci, struct params *p, int64_t key,
+			    const cbor_item_t *v)
+{
+	char why[200];
+
+	if (key == 22) {
+		if (!cbor_isa_uint(v) || cbor_get_int(v) >= w->ncomp) {
+			walk_fail(w, SUIT_CBOR_PARSE, "source-component names no such component");
+			return false;
+		}
+		p->has_source = true;
+		p->source = (int64_t)cbor_get_int(v);
+		return true;
+	}
+	struct diag ed = {0};
+	json_t *info = NULL;
+	enum err e = ERR_INVALID;
+	if (cbor_isa_bytestring(v) && cbor_bytestring_is_definite(v))
+		e = suit_encryption_info_decode(cbor_bytestring_handle(v),
+						cbor_bytestring_length(v), &info, &ed);
+	else
+		diag_set(&ed, ERR_INVALID, "encryption-info", "it is not a bstr");
+	if (e) {
+		snprintf(why, sizeof(why), "encryption-info of component %u: %s", ci, ed.text);
+		walk_fail(w, e == ERR_TOO_LARGE ? SUIT_UNSUPPORTED : SUIT_CBOR_PARSE, why);
+		return false;
+	}
+	if (!w->encryption[ci])
+		w->encryption[ci] = json_array();
+	json_add_unique(w->encryption[ci], info);
+	p->encrypted = true;
+	return true;
+}
+
+/* directive-write (18), -copy (22), -swap (31): where a component's image
+ * comes from; a copy that decrypts marks its source as ciphertext. */
+static void record_source(struct walk *w, const struct state *st, int64_t cmd)
+{
+	for (unsigned ci = 0; ci < w->ncomp; ci++) {
+		const struct params *p = &st->c[ci];
+		json_t *o;
+
+		if (!st->sel[ci])
+			continue;
+		o = json_pack("{s:s, s:b}", "directive",
+			      cmd == 18	  ? "write"
+			      : cmd == 22 ? "copy"
+					  : "swap",
+			      "decrypts", cmd != 31 && p->encrypted);
+		if (cmd != 18)
+			json_object_set_new(o, "from",
+					    p->has_source ? json_integer((json_int_t)p->source)
+							  : json_null());
+		if (!w->sources[ci])
+			w->sources[ci] = json_array();
+		json_add_unique(w->sources[ci], o);
+		if (cmd == 22 && p->encrypted && p->has_source)
+			w->ciphertext[p->source] = true;
+	}
+}
+
+/* Component i's extra facts; fetches into a component that a copy decrypts
+ * hold ciphertext. */
+static void component_facts_finish(struct walk *w, unsigned i, json_t *jc)
+{
+	json_object_set_new(jc, "encryption", w->encryption[i] ? w->encryption[i] : json_array());
+	json_object_set_new(jc, "sources", w->sources[i] ? w->sources[i] : json_array());
+	json_object_set_new(jc, "ciphertext", json_boolean(w->ciphertext[i]));
+	w->encryption[i] = w->sources[i] = NULL;
+	for (unsigned k = 0; k < w->f->image_count; k++)
+		if (w->f->images[k].component == i && w->ciphertext[i])
+			w->f->images[k].ciphertext = true;
+}
+
+/* suit-coswid (14), inline in the manifest (mv a bstr) or severed and in
+ * the envelope (ev): decoded into facts "coswid" (suit/coswid.c). */
+static enum suit_check coswid_facts(json_t *j, const cbor_item_t *mv,
+				    const struct suit_severable *ev, struct diag *d)
+{
+	struct cbor_span c = {0};
+	struct diag cd = {0};
+	json_t *tag = NULL;
+	enum err e;
+
+	if (mv && cbor_isa_bytestring(mv) && cbor_bytestring_is_definite(mv))
+		c = (struct cbor_span){cbor_bytestring_handle(mv), cbor_bytestring_length(mv)};
+	else if (!ev || !cbor_bstr_content(ev->envelope_item, &c))
+		return SUIT_OK;
+	e = suit_coswid_decode(c.p, c.len, &tag, &cd);
+	if (e) {
+		diag_set(d, ERR_UNPROCESSABLE, "manifest", "suit-coswid (14): %s", cd.text);
+		return e == ERR_TOO_LARGE ? SUIT_UNSUPPORTED : SUIT_CBOR_PARSE;
+	}
+	json_object_set_new(j, "coswid", tag);
+	return SUIT_OK;
 }
 
 /* A bstr-wrapped command sequence, decoded and kept until the walk ends. */
@@ -240,6 +349,9 @@ static void apply_params(struct walk *w, struct state *st, const cbor_item_t *ma
 					return;
 				}
 				json_add_unique(w->uris[ci], u);
+			} else if (key == 19 || key == 22) {
+				if (!component_param(w, ci, p, key, v))
+					return;
 			}
 		}
 	}
@@ -258,13 +370,17 @@ static void record_fetch(struct walk *w, const struct state *st)
 		img.digest = p->digest;
 		img.has_size = p->has_size;
 		img.size = p->size;
+		img.has_slot = p->has_slot;
+		img.slot = p->slot;
+		img.encrypted = p->encrypted;
 		if (p->uri)
 			snprintf(img.uri, sizeof(img.uri), "%.*s", (int)p->uri_len, p->uri);
 		for (unsigned i = 0; i < w->f->image_count && !dup; i++) {
 			const struct suit_image *o = &w->f->images[i];
 			dup = o->component == ci && o->has_digest == img.has_digest &&
 			      o->has_size == img.has_size && o->size == img.size &&
-			      o->digest.len == img.digest.len &&
+			      o->has_slot == img.has_slot && o->slot == img.slot &&
+			      o->encrypted == img.encrypted && o->digest.len == img.digest.len &&
 			      memcmp(o->digest.bytes, img.digest.bytes, img.digest.len) == 0 &&
 			      strcmp(o->uri, img.uri) == 0;
 		}
@@ -407,6 +523,12 @@ static void run_sequence(struct walk *w, const cbor_item_t *seq, struct state_se
 		case 21: /* fetch */
 			for (unsigned s = 0; s < set->n; s++)
 				record_fetch(w, &set->s[s]);
+			break;
+		case 18: /* write */
+		case 22: /* copy */
+		case 31: /* swap */
+			for (unsigned s = 0; s < set->n; s++)
+				record_source(w, &set->s[s], cmd);
 			break;
 		case 5: { /* condition-component-slot: an assumption about the device */
 			unsigned keep = 0;
@@ -552,6 +674,59 @@ static json_t *text_json(const cbor_item_t *text)
 	return out;
 }
 
+/* suit-dependencies entry: index and, when given, its encoded prefix. */
+static bool record_dependency(struct suit_facts *f, unsigned index, const cbor_item_t *prefix)
+{
+	struct suit_dependency *dep;
+	unsigned char *buf = NULL;
+	size_t size = 0, len = 0;
+
+	if (f->dependency_count >= SUIT_MAX_DEPENDENCIES)
+		return false;
+	dep = &f->dependencies[f->dependency_count];
+	memset(dep, 0, sizeof(*dep));
+	dep->component = index;
+	if (prefix) {
+		len = cbor_serialize_alloc(prefix, &buf, &size);
+		if (len && len <= sizeof(dep->prefix))
+			memcpy(dep->prefix, buf, len);
+		free(buf);
+		if (!len || len > sizeof(dep->prefix))
+			return false;
+		dep->prefix_len = len;
+	}
+	f->dependency_count++;
+	return true;
+}
+
+/* suit-manifest-component-id (5): a SUIT_Component_Identifier, kept encoded
+ * and shown in the facts. */
+static bool record_manifest_component_id(struct suit_facts *f, const cbor_item_t *id)
+{
+	unsigned char *buf = NULL;
+	size_t size = 0, len;
+	json_t *j;
+
+	if (!id) {
+		json_object_set_new(f->json, "manifest_component_id", json_null());
+		return true;
+	}
+	if (!cbor_isa_array(id) || !(j = component_id_json(id)))
+		return false;
+	len = cbor_serialize_alloc(id, &buf, &size);
+	if (len && len <= sizeof(f->manifest_component_id)) {
+		memcpy(f->manifest_component_id, buf, len);
+		f->manifest_component_id_len = len;
+	}
+	free(buf);
+	if (!f->manifest_component_id_len) {
+		json_decref(j);
+		return false;
+	}
+	json_object_set_new(f->json, "manifest_component_id", j);
+	return true;
+}
+
 static const struct suit_severable *find_severable(const struct suit_severable *sev, unsigned n,
 						   int64_t key)
 {
@@ -644,7 +819,14 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		json_array_append_new(jdeps, json_pack("{s:I, s:o}", "index",
 						       (json_int_t)cbor_get_int(p.key), "prefix",
 						       prefix ? prefix : json_null()));
+		if (!record_dependency(f, (unsigned)cbor_get_int(p.key), prefix ? pre : NULL))
+			FAIL(SUIT_DEPENDENCY_LIMIT,
+			     "more than %d dependencies or a dependency-prefix over 128 bytes",
+			     SUIT_MAX_DEPENDENCIES);
 	}
+	if (!record_manifest_component_id(f, cbor_map_get_int(m, 5)))
+		FAIL(SUIT_CBOR_PARSE, "manifest-component-id (5) is not a component identifier "
+				      "of at most 128 bytes");
 	f->component_count = w.ncomp;
 	for (unsigned i = 0; i < w.ncomp; i++) {
 		w.digests[i] = json_array();
@@ -729,6 +911,9 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		else if (k == 14) {
 			if (content) /* a CoSWID, not a command sequence */
 				cbor_decref(&content);
+			if (state && strcmp(state, "severed") != 0 &&
+			    (w.err = coswid_facts(j, mv, ev, d)) != SUIT_OK)
+				goto out;
 		} else {
 			sequences[k] = content;
 		}
@@ -760,7 +945,8 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 	 * invoke), each from the state the shared sequence leaves. */
 	{
 		struct state_set base = {calloc(MAX_STATES, sizeof(struct state)), 1};
-		static const int chains[2][3] = {{16, 20, 7}, {7, 8, 9}};
+		/* dependency-resolution first: what it sets stays for install */
+		static const int chains[2][4] = {{15, 16, 20, 7}, {7, 8, 9, 0}};
 		const cbor_item_t *shared = NULL;
 		if (!base.s)
 			FAIL(SUIT_UNSUPPORTED, "out of memory");
@@ -776,8 +962,8 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 			if (!set.s)
 				break;
 			memcpy(set.s, base.s, sizeof(struct state) * base.n);
-			for (int s = 0; s < 3 && !w.err; s++)
-				if (sequences[chains[c][s]])
+			for (int s = 0; s < 4 && !w.err; s++)
+				if (chains[c][s] && sequences[chains[c][s]])
 					run_sequence(&w, sequences[chains[c][s]], &set, 0);
 			free(set.s);
 		}
@@ -806,6 +992,7 @@ enum suit_check suit_manifest_parse(struct cbor_span manifest_content,
 		json_object_set_new(jc, "sizes", w.sizes[i]);
 		json_object_set_new(jc, "uris", w.uris[i]);
 		w.digests[i] = w.sizes[i] = w.uris[i] = NULL;
+		component_facts_finish(&w, i, jc);
 		json_array_append_new(jcomps, jc);
 	}
 out:
@@ -815,6 +1002,8 @@ out:
 		json_decref(w.digests[i]);
 		json_decref(w.sizes[i]);
 		json_decref(w.uris[i]);
+		json_decref(w.encryption[i]);
+		json_decref(w.sources[i]);
 	}
 	for (int k = 0; k < 24; k++)
 		if (sequences[k])

@@ -32,6 +32,16 @@ const char *suit_report_reason_name(int64_t reason);
 enum err suit_report_parse(const uint8_t *data, size_t len, struct suit_report *ret,
 			   struct diag *d);
 
+/* A bare SUIT_Report decoded for people: {"records": [...], "failure":
+ * {reason, reason_id, code, record} (only when the result is a map),
+ * "manifest_known"}. Each record shows its section and offset, the
+ * component index, and with the stored envelope of the manifest it names
+ * (envelope, NULL: unknown) the component id and the command at that offset
+ * (offset 0 is the first byte of the section's command sequence, its array
+ * head). NULL when data is not a CBOR map. */
+json_t *suit_report_describe(const uint8_t *data, size_t len, const uint8_t *envelope,
+			     size_t envelope_len);
+
 /* How a report body was protected. */
 enum suit_report_auth {
 	SUIT_REPORT_BARE,	      /* a bare SUIT_Report */

@@ -31,7 +31,11 @@
 	X(PAYLOAD_MISSING, "payload-missing")                         \
 	X(PAYLOAD_SIZE_MISMATCH, "payload-size-mismatch")             \
 	X(EXTERNAL_URI, "external-uri")                               \
-	X(SEQUENCE_CONFLICT, "sequence-conflict")
+	X(SEQUENCE_CONFLICT, "sequence-conflict")                     \
+	X(DEPENDENCY_MISMATCH, "dependency-mismatch")                 \
+	X(DEPENDENCY_LIMIT, "dependency-limit")                       \
+	X(DEPENDENCY_MISSING, "dependency-missing")                   \
+	X(ANCHOR_OUT_OF_SCOPE, "anchor-out-of-scope")
 
 enum suit_check {
 #define SUIT_CHECK_ENUM(name, slug) SUIT_##name,
@@ -53,6 +57,12 @@ enum suit_check suit_fail(struct diag *d, enum suit_check c, const char *fmt, ..
 #define SUIT_MAX_DIGEST	    64
 #define SUIT_MAX_URI	    1024
 #define SUIT_MAX_INTEGRATED 16
+/* Dependencies (draft-ietf-suit-trust-domains): per manifest, and manifests
+ * in one tree of integrated dependencies (suit/dependencies.c). */
+#define SUIT_MAX_DEPENDENCIES	 8
+#define SUIT_MAX_DEPENDENCY_TREE 32
+#define SUIT_DEFAULT_DEP_DEPTH	 4
+#define SUIT_DEFAULT_DEP_SIZE	 ((uint64_t)4 << 20)
 
 /* COSE algorithm ids */
 #define COSE_ALG_ES256	 (-7)
@@ -76,6 +86,13 @@ struct suit_image {
 	bool has_size;
 	uint64_t size;
 	char uri[SUIT_MAX_URI + 1];
+	bool has_slot; /* component-slot (5) at the fetch: try-each alternatives */
+	int64_t slot;
+	/* encrypted: encryption-info (19) was set when it was fetched, so the
+	 * device decrypts as it fetches and the image digest and size are the
+	 * plaintext's. ciphertext: a copy to another component decrypts it, so
+	 * digest and size (when given) are the ciphertext's (suit/encryption.h). */
+	bool encrypted, ciphertext;
 };
 
 struct suit_component {
@@ -100,6 +117,23 @@ struct suit_integrated {
 };
 
 struct suit_keyring;
+struct suit_facts;
+
+/* A component index listed in suit-dependencies: another manifest. Its
+ * image digest is that manifest's digest (its authentication wrapper), its
+ * image size the size of its envelope. */
+struct suit_dependency {
+	unsigned component;
+	uint8_t prefix[128]; /* encoded SUIT_Component_Identifier, prefix_len 0: none */
+	size_t prefix_len;
+	bool has_digest;
+	struct suit_digest digest;
+	bool has_size;
+	uint64_t size;
+	char uri[SUIT_MAX_URI + 1]; /* "" when the manifest fetches it from nowhere */
+	bool integrated;	    /* "#key" of this envelope */
+	struct suit_facts *facts;   /* integrated: its verified facts (owned) */
+};
 
 struct suit_facts {
 	bool tagged;
@@ -114,6 +148,10 @@ struct suit_facts {
 	struct suit_signer signers[SUIT_MAX_SIGNERS];
 	unsigned integrated_count;
 	struct suit_integrated integrated[SUIT_MAX_INTEGRATED];
+	uint8_t manifest_component_id[128]; /* key 5, encoded; len 0: absent */
+	size_t manifest_component_id_len;
+	unsigned dependency_count;
+	struct suit_dependency dependencies[SUIT_MAX_DEPENDENCIES];
 	/* Everything, for the API (components with digests/sizes/URIs,
 	 * dependencies, text, reference URI, severable members, signers). */
 	json_t *json;
@@ -122,6 +160,10 @@ struct suit_facts {
 struct suit_verify_options {
 	const struct suit_keyring *keyring;
 	bool require_signature;
+	/* Integrated dependencies: levels below the envelope and the bytes of
+	 * all dependency envelopes checked (0: SUIT_DEFAULT_DEP_*). */
+	unsigned max_dependency_depth;
+	uint64_t max_dependency_size;
 };
 
 /* Parse and verify an envelope; on failure ret_check and d say why. On
@@ -142,6 +184,12 @@ enum suit_check suit_envelope_sever(const uint8_t *data, size_t len, const int64
 enum err suit_keyring_new(struct suit_keyring **ret);
 /* PEM public key (SubjectPublicKeyInfo) or certificate: P-256 or Ed25519. */
 enum err suit_keyring_add_pem(struct suit_keyring *kr, const char *path, struct diag *d);
+/* A [manifests] trust_anchor value: "PATH" (any manifest) or "PATH SCOPE..."
+ * where each SCOPE is prefix=E1[/E2...] (elements as text, or h'hex') or
+ * class=UUID: the key then verifies only a manifest that is a dependency
+ * under such a dependency-prefix, or whose manifest-component-id starts
+ * with it, or whose components' class ids are all that UUID. */
+enum err suit_keyring_add_anchor(struct suit_keyring *kr, const char *spec, struct diag *d);
 /* A raw 32-byte HMAC-SHA-256 secret. */
 /* The same from PEM text in memory (a device's report key); `name` names it
  * in d. */
@@ -149,6 +197,8 @@ enum err suit_keyring_add_pem_text(struct suit_keyring *kr, const char *pem, siz
 				   const char *name, struct diag *d);
 enum err suit_keyring_add_hmac(struct suit_keyring *kr, const char *path, struct diag *d);
 unsigned suit_keyring_count(const struct suit_keyring *kr);
+/* Whether anchor i carries a scope (then it verifies only what it names). */
+bool suit_keyring_scoped(const struct suit_keyring *kr, unsigned i);
 /* Name (file) and RFC 9679 thumbprint of anchor i. */
 const char *suit_keyring_name(const struct suit_keyring *kr, unsigned i);
 const uint8_t *suit_keyring_kid(const struct suit_keyring *kr, unsigned i);

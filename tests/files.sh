@@ -48,7 +48,7 @@ have() {
 
 # --- (a) man pages render without warnings --------------------------------
 
-for page in man/suitd.8 man/suitd.conf.5 man/suit-sim.1; do
+for page in man/suitd.8 man/suitd.conf.5 man/suit-sim.1 man/suitctl.1; do
 	if ! have man; then
 		not_ok "$page renders with man --warnings (man not found; tools/deps.sh check)"
 	elif MANWIDTH=80 man --warnings -l "$page" >/dev/null 2>"$tmp/err" && [ ! -s "$tmp/err" ]; then
@@ -193,6 +193,7 @@ if make -s install BUILD="$(dirname "$bin")" DESTDIR="$root" PREFIX=/usr >"$tmp/
 	: >"$tmp/err"
 	for f in usr/bin/suitd usr/bin/suit-sim etc/suitd/suitd.conf usr/share/man/man8/suitd.8 \
 		usr/share/man/man5/suitd.conf.5 usr/share/man/man1/suit-sim.1 \
+		usr/bin/suitctl usr/share/man/man1/suitctl.1 usr/share/bash-completion/completions/suitctl \
 		usr/lib/systemd/system/suitd.service usr/lib/systemd/system/suitd.socket \
 		usr/lib/sysusers.d/suitd.conf usr/lib/tmpfiles.d/suitd.conf; do
 		[ -f "$root/$f" ] || echo "not installed: /$f" >>"$tmp/err"

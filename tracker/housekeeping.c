@@ -5,11 +5,16 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "storage/deployments.h"
+#include "storage/events.h"
 #include "storage/reports.h"
 #include "tracker/rollout.h"
 
 /* Reports deleted per second at most: the write lock is never held long. */
 #define REPORT_EXPIRE_BATCH 5000
+/* Events deleted per statement, and statements per second at most: 20,000
+ * events a second keep up with the report bench's rate. */
+#define EVENTS_EXPIRE_BATCH  2000
+#define EVENTS_EXPIRE_ROUNDS 10
 /* Running deployments read per query. */
 #define ROLLOUT_BATCH 16
 
@@ -102,4 +107,23 @@ void housekeeping_reports(struct storage *s, int64_t retention)
 		log_warn("cannot delete expired reports");
 	else if (n)
 		log_info("%u reports older than report_retention deleted", n);
+}
+
+void housekeeping_events(struct storage *s, int64_t retention, uint64_t max_rows)
+{
+	unsigned total = 0, n = EVENTS_EXPIRE_BATCH;
+
+	/* A full batch: more may wait; a few more batches, the write lock
+	 * free between them. */
+	for (unsigned i = 0; i < EVENTS_EXPIRE_ROUNDS && n == EVENTS_EXPIRE_BATCH; i++) {
+		n = 0;
+		if (storage_events_sweep(s, (time_now() - retention) * 1000, max_rows,
+					 EVENTS_EXPIRE_BATCH, &n) != ERR_OK) {
+			log_warn("cannot delete expired events");
+			return;
+		}
+		total += n;
+	}
+	if (total)
+		log_debug("%u events past [events] retention or max_rows deleted", total);
 }

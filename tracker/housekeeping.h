@@ -18,5 +18,8 @@ void housekeeping_timeouts(struct storage *s, struct assignment_index *ix);
 void housekeeping_rollouts(struct storage *s, struct assignment_index *ix);
 /* Reports older than `retention` seconds (0 = keep), a bounded batch. */
 void housekeeping_reports(struct storage *s, int64_t retention);
+/* Events older than `retention` seconds or beyond the newest max_rows (0:
+ * no cap), in small batches (each its own short transaction). */
+void housekeeping_events(struct storage *s, int64_t retention, uint64_t max_rows);
 
 #endif

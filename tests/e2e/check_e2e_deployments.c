@@ -820,8 +820,8 @@ START_TEST(test_lifecycle)
 	api("DELETE", path, NULL, &r);
 	assert_status(&r, 404);
 	http_result_release(&r);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
-					     "'deployment.delete'"),
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM events WHERE type = "
+					     "'deployment.deleted'"),
 			 1);
 
 	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "gc", "--older-than", "0", "--delete",

@@ -428,9 +428,9 @@ START_TEST(test_key_expiry_api)
 	/* Expired is still listed, with its expiry, and still holds the name. */
 	ck_assert_int_eq(listed_expiry("short"), at);
 	ck_assert_int_eq(key_post("{\"name\":\"short\",\"role\":\"reader\"}", NULL, &at), 409);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
-					     "'key.create' AND subject = 'short' AND detail "
-					     "LIKE 'expires 20%Z'"),
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM events WHERE type = "
+					     "'key.created' AND subject = 'key:short' AND "
+					     "data ->> 'detail' LIKE 'expires 20%Z'"),
 			 1);
 	struct http_result r;
 	harness_request(&P, "DELETE", "/api/v1/keys/short", P.admin_key, NULL, NULL, 0, &r);
@@ -459,8 +459,9 @@ START_TEST(test_key_expiry_api)
 				      "%s: expires_at %lld, now %lld", ok[i].json, (long long)at,
 				      (long long)now);
 	}
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
-					     "'key.create' AND subject = 'k6' AND detail IS NULL"),
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM events WHERE type = 'key.created' "
+					 "AND subject = 'key:k6' AND data ->> 'detail' IS NULL"),
 			 1);
 }
 END_TEST

@@ -286,8 +286,8 @@ START_TEST(test_retry)
 	action_refused(id, "retry", NULL, 409, "conflict",
 		       "the deployment is canceled: deploy the manifest again");
 	action_refused(9999, "retry", NULL, 404, "not-found", "no such deployment");
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
-					     "'deployment.retry'"),
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM events WHERE type = "
+					     "'deployment.retried'"),
 			 1);
 	manifest_release(&m2);
 }
@@ -349,8 +349,8 @@ START_TEST(test_stages_advance)
 	ck_assert_int_eq(count_of(dep, "confirmed"), 10);
 	json_decref(dep);
 	ck_assert(harness_log_contains(&P, "opening stage 3"));
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM audit_log WHERE action = "
-					     "'deployment.stage'"),
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM events WHERE type = "
+					     "'deployment.stage_opened'"),
 			 2);
 }
 END_TEST

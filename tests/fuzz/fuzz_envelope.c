@@ -7,11 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suit/coswid.h"
+#include "suit/encryption.h"
 #include "suit/suit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define KEY_FILE "tests/data/suit/suit-spec-examples-p256.pub.pem"
+#define KEY_FILE    "tests/data/suit/suit-spec-examples-p256.pub.pem"
+#define TD_KEY_FILE "tests/data/suit/trust-domains/trust-domains-examples-p256.pub.pem"
 
 /* The trust anchor that signs the spec examples (the seed corpus), so the
  * signed seeds reach the end of the check. Built once and kept for the life
@@ -38,13 +41,43 @@ static const struct suit_keyring *keyring_get(void)
 	if (suit_keyring_add_pem(kr, path, &d) != ERR_OK)
 		fprintf(stderr, "fuzz_envelope: no trust anchor (%s); signatures stay unverified\n",
 			d.text);
+	/* The trust-domains draft's key, scoped first and then unscoped, so
+	 * that its signed seeds reach the dependency walk (suit/dependencies.c)
+	 * and the scope check looks for the unscoped entry of the same key. */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s%s%s", src && *src ? src : "",
+			 src && *src ? "/" : "", TD_KEY_FILE, i ? "" : " prefix=dependent.suit");
+		if (suit_keyring_add_anchor(kr, path, &d) != ERR_OK)
+			fprintf(stderr, "fuzz_envelope: no trust-domains anchor (%s)\n", d.text);
+	}
 	return kr;
+}
+
+/* Integrated dependencies of an accepted envelope were verified, and their
+ * manifest digest is the one the dependent gives, at every level. */
+static void check_dependencies(const struct suit_facts *f, unsigned depth)
+{
+	if (depth > SUIT_DEFAULT_DEP_DEPTH || f->dependency_count > SUIT_MAX_DEPENDENCIES)
+		abort();
+	for (unsigned i = 0; i < f->dependency_count; i++) {
+		const struct suit_dependency *dep = &f->dependencies[i];
+		if (dep->integrated != (dep->uri[0] == '#') ||
+		    dep->integrated != (dep->facts != NULL))
+			abort();
+		if (!dep->facts)
+			continue;
+		if (!dep->has_digest || dep->digest.len != dep->facts->manifest_digest.len ||
+		    memcmp(dep->digest.bytes, dep->facts->manifest_digest.bytes, dep->digest.len))
+			abort();
+		check_dependencies(dep->facts, depth + 1);
+	}
 }
 
 /* One check, with the invariants every caller relies on. */
 static enum suit_check check(const uint8_t *data, size_t size, bool require_signature)
 {
-	struct suit_verify_options opt = {keyring_get(), require_signature};
+	struct suit_verify_options opt = {.keyring = keyring_get(),
+					  .require_signature = require_signature};
 	struct suit_facts *f = malloc(sizeof(*f)); /* large: keep it off the stack */
 	struct diag d = {0};
 	enum suit_check c;
@@ -70,12 +103,33 @@ static enum suit_check check(const uint8_t *data, size_t size, bool require_sign
 				   (f->signers[i].result == SUIT_OK && f->signers[i].anchor >= 0);
 		if (require_signature && !verified)
 			abort();
+		check_dependencies(f, 0);
 	} else if (f->json) {
 		abort(); /* released on failure */
 	}
 	suit_facts_release(f);
 	free(f);
 	return c;
+}
+
+/* The CoSWID and encryption-info decoders (suit/coswid.c,
+ * suit/encryption.c) on the raw input too: inside an envelope they are
+ * reached only behind a valid manifest. A result is an object, or nothing
+ * and a reason. */
+static void member_decoders(const uint8_t *data, size_t size)
+{
+	enum err (*const decode[])(const uint8_t *, size_t, json_t **, struct diag *) = {
+		suit_coswid_decode, suit_encryption_info_decode};
+
+	for (size_t i = 0; i < sizeof(decode) / sizeof(decode[0]); i++) {
+		json_t *j = NULL;
+		struct diag d = {0};
+		enum err e = decode[i](data, size, &j, &d);
+		if ((e == ERR_OK) != (j != NULL) || (j && !json_is_object(j)) ||
+		    (e && (!d.text[0] || memchr(d.text, '\0', sizeof(d.text)) == NULL)))
+			abort();
+		json_decref(j);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t out_len = 0;
 	struct diag d = {0};
 
+	member_decoders(data, size);
 	orig[0] = check(data, size, false);
 	orig[1] = check(data, size, true);
 	/* A required signature can only refuse more. */

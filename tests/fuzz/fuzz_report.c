@@ -1,9 +1,11 @@
 /* libFuzzer target: a device's SUIT report body, as the report handler
  * reads it: the COSE_Sign1 wrapper (suit/report_cose.c, verified against a
  * registered key on every other input) and the SUIT_Report inside
- * (suit/report.c). */
+ * (suit/report.c), then as the report listing decodes it
+ * (suit_report_describe), against a small built-in envelope. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "suit/report.h"
 
@@ -37,6 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.manifest_digest.len > SUIT_MAX_DIGEST || (r.success && r.has_record))
 			abort();
 		(void)suit_report_reason_name(r.reason);
+	}
+	/* The listing: every record named against a stored manifest, or
+	 * without one. 107({2: h'', 3: <<{3: <<{2: [[h'00']], 4: <<[12, 0]>>}>>,
+	 * 20: <<[20, {}, 21, 15]>>}>>}) */
+	static const uint8_t envelope[] = {
+		0xd8, 0x6b, 0xa2, 0x02, 0x40, 0x03, 0x55, 0xa2, 0x03, 0x4b, 0xa2, 0x02, 0x81, 0x81,
+		0x41, 0x00, 0x04, 0x43, 0x82, 0x0c, 0x00, 0x14, 0x45, 0x84, 0x14, 0xa0, 0x15, 0x0f};
+	for (int with = 0; with < 2; with++) {
+		json_t *j = suit_report_describe(payload.p, payload.len, with ? envelope : NULL,
+						 with ? sizeof(envelope) : 0);
+		if (j && !json_is_array(json_object_get(j, "records")))
+			abort();
+		json_decref(j);
 	}
 	return 0;
 }

@@ -1894,10 +1894,12 @@ START_TEST(test_bug_coswid_member)
 	size_t len, mlen, elen, clen;
 	uint8_t *env = create(&o, &len), *m, *signed_env, *coswid;
 	struct cbor_span manifest;
-	cbor_item_t *cm = cbor_new_definite_map(1);
+	cbor_item_t *cm = cbor_new_definite_map(2);
 
 	ck_assert(envelope_member(env, len, 3, &manifest));
 	put(cm, cbor_build_uint8(0), cbor_build_string("com.example.fw-1.0")); /* tag-id */
+	/* software-name: RFC 9393 requires it, suit/coswid.c refuses a tag without */
+	put(cm, cbor_build_uint8(1), cbor_build_string("fw"));
 	coswid = serialize(cm, &clen);
 	m = manifest_set(content_of(manifest), 14, cbor_build_bytestring(coswid, clen), &mlen);
 	signed_env = envelope_sign_ed25519((struct cbor_span){m, mlen}, COSE_ALG_ED25519, &elen);

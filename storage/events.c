@@ -1,0 +1,282 @@
+#include "storage/events.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "storage/db.h"
+
+/* SUITD_NO_EVENT_LOG: a build for bench/reports.sh's baseline only (the
+ * same code without the cost of the log: no event is written, no trigger
+ * created). Never for production; the API still answers, with old events. */
+
+void event_clear(struct event *ev)
+{
+	free(ev->data);
+	memset(ev, 0, sizeof(*ev));
+}
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* suitd_event_actor(): the actor the C code set for this transaction. */
+static void sql_event_actor(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct db *db = sqlite3_user_data(ctx);
+
+	(void)argc;
+	(void)argv;
+	if (db && db->event_actor[0])
+		sqlite3_result_text(ctx, db->event_actor, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
+}
+
+/* Every insert into events, the trigger's too: the newest id of the
+ * transaction. Called for each row any statement changes, so it only
+ * compares. */
+static void update_hook(void *arg, int op, const char *dbname, const char *table,
+			sqlite3_int64 rowid)
+{
+	struct db *db = arg;
+
+	(void)dbname;
+	if (op == SQLITE_INSERT && table[0] == 'e' && strcmp(table, "events") == 0)
+		db->event_newest = rowid;
+}
+
+/* suitd_event_ms(): milliseconds since the epoch. */
+static void sql_event_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_int64(ctx, now_ms());
+}
+
+int db_events_attach(sqlite3 *h, struct db *db)
+{
+	int rc = sqlite3_create_function(h, "suitd_event_actor", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+					 db, sql_event_actor, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(h, "suitd_event_ms", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+					     NULL, sql_event_ms, NULL, NULL);
+
+	sqlite3_update_hook(h, update_hook, db);
+#ifndef SUITD_NO_EVENT_LOG
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h, SQL_ASSIGNMENT_EVENTS_TRIGGER, NULL, NULL, NULL);
+#endif
+	return rc;
+}
+
+void db_event_actor(struct db *db, const char *actor)
+{
+	snprintf(db->event_actor, sizeof(db->event_actor), "%s", actor ? actor : "");
+}
+
+void db_events_end(struct db *db, bool committed)
+{
+	int64_t newest = db->event_newest;
+
+	db->event_newest = 0;
+	db->event_actor[0] = '\0';
+	if (committed && newest && db->storage)
+		db_events_notify(db->storage, newest);
+}
+
+enum err db_event(struct db *db, const char *type, const char *actor, const char *subject,
+		  int64_t deployment_id, const char *device_id, bool admin, json_t *data)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENT_INSERT);
+	bool has_data = data != NULL;
+	char *text;
+	enum err e;
+
+#ifdef SUITD_NO_EVENT_LOG
+	(void)type, (void)actor, (void)subject, (void)deployment_id, (void)device_id, (void)admin;
+	json_decref(data);
+	return ERR_OK;
+#endif
+	text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+	json_decref(data);
+	if (has_data && !text)
+		return ERR_NOMEM;
+	sqlite3_bind_int64(st, 1, now_ms());
+	db_bind_text(st, 2, type);
+	db_bind_text(st, 3, actor && actor[0] ? actor : "system");
+	db_bind_text(st, 4, subject ? subject : "");
+	if (deployment_id)
+		sqlite3_bind_int64(st, 5, deployment_id);
+	if (device_id && device_id[0])
+		db_bind_text(st, 6, device_id);
+	sqlite3_bind_int(st, 7, admin);
+	db_bind_text(st, 8, text ? text : "{}");
+	e = db_result(sqlite3_step(st));
+	free(text);
+	return e;
+}
+
+enum err db_audit_detail(struct db *db, const char *actor, const char *type, const char *kind,
+			 const char *name, const char *detail)
+{
+	char subject[160];
+	json_t *data = json_object();
+
+	if (!data)
+		return ERR_NOMEM;
+	snprintf(subject, sizeof(subject), "%s:%s", kind, name);
+	if (detail && json_object_set_new(data, "detail", json_string(detail)) != 0) {
+		json_decref(data);
+		return ERR_NOMEM;
+	}
+	return db_event(db, type, actor, subject, 0, strcmp(kind, "device") == 0 ? name : NULL,
+			true, data);
+}
+
+enum err db_audit(struct db *db, const char *actor, const char *type, const char *kind,
+		  const char *name)
+{
+	return db_audit_detail(db, actor, type, kind, name, NULL);
+}
+
+/* Columns id, at, type, actor, subject, deployment_id, device_id, admin,
+ * data. */
+static enum err event_from_row(sqlite3_stmt *st, struct event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = sqlite3_column_int64(st, 0);
+	ev->at_ms = sqlite3_column_int64(st, 1);
+	snprintf(ev->type, sizeof(ev->type), "%s", db_column_text(st, 2));
+	snprintf(ev->actor, sizeof(ev->actor), "%s", db_column_text(st, 3));
+	snprintf(ev->subject, sizeof(ev->subject), "%s", db_column_text(st, 4));
+	ev->deployment_id = sqlite3_column_int64(st, 5);
+	snprintf(ev->device_id, sizeof(ev->device_id), "%s", db_column_text(st, 6));
+	ev->admin = sqlite3_column_int(st, 7) != 0;
+	ev->data = strdup(sqlite3_column_type(st, 8) == SQLITE_NULL ? "{}" : db_column_text(st, 8));
+	return ev->data ? ERR_OK : ERR_NOMEM;
+}
+
+/* Step st to the end, each row to cb. */
+static enum err rows_to(sqlite3_stmt *st, event_cb cb, void *cls)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct event ev;
+		enum err e = event_from_row(st, &ev);
+		bool more = !e && cb(cls, &ev);
+		event_clear(&ev);
+		if (e)
+			return e;
+		if (!more)
+			return ERR_OK;
+	}
+	return db_result(rc);
+}
+
+enum err storage_events_after(struct storage *s, int64_t after, unsigned limit, event_cb cb,
+			      void *cls)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_AFTER);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+	return rows_to(st, cb, cls);
+}
+
+enum err storage_events_range(struct storage *s, int64_t *ret_oldest, int64_t *ret_newest)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_RANGE);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+	*ret_oldest = sqlite3_column_int64(st, 0);
+	*ret_newest = sqlite3_column_int64(st, 1);
+	return ERR_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text)
+{
+	if (text && text[0])
+		db_bind_text(st, idx, text);
+}
+
+enum err storage_audit_list(struct storage *s, const struct audit_filter *f, unsigned limit,
+			    event_cb cb, void *cls)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_LIST);
+	bind_text_or_null(st, 1, f->actor);
+	bind_text_or_null(st, 2, f->action);
+	bind_text_or_null(st, 3, f->subject);
+	if (f->since_ms)
+		sqlite3_bind_int64(st, 4, f->since_ms);
+	if (f->until_ms)
+		sqlite3_bind_int64(st, 5, f->until_ms);
+	sqlite3_bind_int64(st, 6, f->before ? f->before : INT64_MAX);
+	sqlite3_bind_int64(st, 7, limit);
+	sqlite3_bind_int64(st, 8, f->after);
+	return rows_to(st, cb, cls);
+}
+
+enum err storage_event_append(struct storage *s, const char *type, const char *actor,
+			      const char *subject, bool admin, const char *data)
+{
+	json_t *j = NULL;
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	if (data && !(j = json_loads(data, 0, NULL)))
+		return ERR_INVALID;
+	if ((e = db_begin(db))) {
+		json_decref(j);
+		return e;
+	}
+	e = db_event(db, type, actor, subject, 0, NULL, admin, j);
+	if (e) {
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+enum err storage_events_sweep(struct storage *s, int64_t cutoff_ms, uint64_t max_rows,
+			      unsigned batch, unsigned *ret_deleted)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_SWEEP);
+	sqlite3_bind_int64(st, 1, cutoff_ms);
+	sqlite3_bind_int64(st, 2, max_rows > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_rows);
+	sqlite3_bind_int64(st, 3, batch);
+	e = db_result(sqlite3_step(st));
+	if (!e)
+		*ret_deleted = (unsigned)sqlite3_changes(db->handle);
+	return e;
+}
