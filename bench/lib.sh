@@ -177,7 +177,9 @@ listen = 127.0.0.1:$1
 rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
-connection_limit = 1024
+connection_limit = ${CONNECTION_LIMIT:-1024}
+# Every benchmark client comes from 127.0.0.1.
+per_address_connection_limit = 0
 [storage]
 database = $2
 synchronous = normal
@@ -253,7 +255,7 @@ worker_processes $1;
 daemon off;
 pid $N/nginx.pid;
 error_log $N/logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections ${CONNECTION_LIMIT:-1024}; }
 http {
     access_log off;
     client_body_temp_path $N/tmp/body;

@@ -59,6 +59,9 @@
 # marked BUSY.
 #
 # Knobs (environment): ROUNDS=3 DURATION=8 CONNS=32 SYSCALL_CONNS=2000
+# MODES="a13 b13 s13 a12 b12 s12" (a subset, or k13: wrk keep-alive)
+# SUITD_THREADS=0 IDLE=0 (idle keep-alive connections held during each run:
+# `MODES="k13 a13" IDLE=2000` shows what they cost each server)
 # SYSCALLS=1 (0: skip the syscall counts) WARMUP=2 IDLE_WAIT=300 QUICK=0
 # BUILD (a build folder under the tree: `make BUILD=$BUILD $BUILD/suitd`
 # instead of `make`) NGINX=/usr/sbin/nginx. TMPDIR is honoured (mktemp -d);
@@ -85,13 +88,17 @@ SYSCALLS=${SYSCALLS:-1}
 WARMUP=${WARMUP:-2}
 IDLE_WAIT=${IDLE_WAIT:-300}
 NGINX=${NGINX:-/usr/sbin/nginx}
-MODES=(a13 b13 s13 a12 b12 s12)
+read -r -a MODES <<<"${MODES:-a13 b13 s13 a12 b12 s12}"
+SUITD_THREADS=${SUITD_THREADS:-0}
+IDLE=${IDLE:-0}
+export CONNECTION_LIMIT=$((IDLE + 1024))
+ulimit -n $((2 * IDLE + 4096)) 2>/dev/null || true
 SERVERS=(suitd nginx)
 
 # ---- tools ----------------------------------------------------------------
 need=()
 [ -x "$NGINX" ] || need+=(nginx)
-need_cmds wrk curl openssl ss:iproute2 strace cc:gcc pkg-config
+need_cmds wrk curl openssl ss:iproute2 strace cc:gcc pkg-config python3
 if ! command -v pkg-config >/dev/null || ! pkg-config --exists libcurl; then
 	need+=(libcurl4-openssl-dev)
 fi
@@ -104,6 +111,7 @@ NGINX_PID=
 TRACER_PID=
 cleanup() {
 	if [ -n "$TRACER_PID" ]; then kill -INT "$TRACER_PID" 2>/dev/null || true; fi
+	if [ -n "${HOLDER_PID:-}" ]; then kill "$HOLDER_PID" 2>/dev/null || true; fi
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
@@ -120,7 +128,7 @@ build_loadgen
 { cp "$SUITD" "$tmp/suitd" && cp "$LOADGEN" "$tmp/loadgen"; } || die "cannot copy the binaries"
 SUITD=$tmp/suitd
 LOADGEN=$tmp/loadgen
-echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = 0 (one per core); GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
+echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = $SUITD_THREADS (0: one per core); GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
 echo "clients: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), loadgen on libcurl $(pkg-config --modversion libcurl), $(openssl version | cut -d' ' -f1-2); nginx $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
 print_tmpdir
 
@@ -131,7 +139,7 @@ SUITD_PORT=$(free_port) || die "no free port"
 SUITD_CONF=$tmp/suitd.conf
 {
 	suitd_base_conf "$SUITD_PORT" "$tmp/db/suitd.db"
-	printf '%s\n' "[devices]" "auth = token" "[log]" "level = warning"
+	printf '%s\n' "[server]" "threads = $SUITD_THREADS" "[devices]" "auth = token" "[log]" "level = warning"
 } >"$SUITD_CONF"
 TOKEN=$(device_token "$SUITD_CONF" dev-1)
 start_suitd "$SUITD_CONF"
@@ -247,7 +255,7 @@ for v in 1.3 1.2; do
 		die "wrk with $tmp/tls12.cnf still negotiated another version than TLS 1.2 with nginx"
 	fi
 done
-echo "  (libcurl sets SSL_OP_NO_TICKET, so over TLS 1.2 it resumes only from a server's session-ID cache: neither server keeps one)"
+echo "  (libcurl sets SSL_OP_NO_TICKET, so over TLS 1.2 it resumes only from a server's session-ID cache: suitd keeps one ([server] tls_session_cache), nginx's ssl_session_cache is none by default)"
 
 # The key exchange group in s_client's output: X25519, prime256v1, ...
 temp_key() { sed -n 's/^Server Temp Key: \(ECDH, \)\{0,1\}\([^,]*\),.*/\2/p' "$1" | head -n1; }
@@ -270,6 +278,21 @@ for s in "${SERVERS[@]}"; do
 	line+=" $s $(temp_key "$tmp/hrr.txt");"
 done
 echo "${line%;}"
+# A client with Nagle's algorithm on (most device TCP stacks) holds its
+# request until the server has acknowledged its Finished; a delayed ACK
+# (40 ms) shows here as time from handshake end to first response byte.
+line="Nagle client (curl --no-tcp-nodelay, TLS 1.3, new connection): handshake end -> first byte, median of 5:"
+for s in "${SERVERS[@]}"; do
+	waits=()
+	for _ in 1 2 3 4 5; do
+		t=$(curl --no-tcp-nodelay -sk -o /dev/null -w '%{time_appconnect} %{time_starttransfer}' \
+			-H "Authorization: Bearer $TOKEN" "$(url_of "$s")") || die "curl --no-tcp-nodelay failed ($s)"
+		waits+=("$(awk -v a="${t% *}" -v b="${t#* }" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
+	done
+	ms=$(median "${waits[@]}")
+	line+=" $s ${ms} ms;"
+done
+echo "${line%;}"
 
 # ---- the runs ----------------------------------------------------------------------
 # Run MODE against SERVER once for SECONDS; sets RATE (per second) and NCONN
@@ -278,10 +301,11 @@ run_client() { # mode server seconds
 	local mode=$1 s=$2 secs=$3 url out rps err non2xx t0 t1 n
 	url=$(url_of "$s")
 	case $mode in
-	a*)
-		local env=()
+	a* | k*)
+		local env=() close=(-H "Connection: close")
 		[ "$mode" = a12 ] && env=("OPENSSL_CONF=$tmp/tls12.cnf")
-		timeout $((secs + 60)) env "${env[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" --latency -H "Connection: close" \
+		[ "$mode" = k13 ] && close=()
+		timeout $((secs + 60)) env "${env[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" --latency "${close[@]}" \
 			-H "Authorization: Bearer $TOKEN" "$url" >"$tmp/wrk.txt" 2>&1 ||
 			{ cat "$tmp/wrk.txt" >&2; die "wrk failed ($mode, $s)"; }
 		read -r rps n _ _ _ err <<<"$(wrk_parse "$tmp/wrk.txt")"
@@ -314,6 +338,29 @@ run_client() { # mode server seconds
 	esac
 }
 
+# IDLE > 0: that many idle keep-alive TLS connections (one request each,
+# then silent) held open on the server under test during each run, as
+# devices that keep their connection between polls leave them.
+HOLDER_PID=
+hold_idle() { # server
+	[ "$IDLE" -gt 0 ] || return 0
+	python3 "$ROOT/bench/idle_conns.py" "$(port_of "$1")" "$IDLE" "$TOKEN" >"$tmp/idle.txt" 2>&1 &
+	HOLDER_PID=$!
+	for _ in $(seq 1 600); do
+		grep -q '^open' "$tmp/idle.txt" && return 0
+		kill -0 "$HOLDER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$tmp/idle.txt" >&2
+	die "could not hold $IDLE idle connections on $1"
+}
+release_idle() {
+	[ -n "$HOLDER_PID" ] || return 0
+	kill "$HOLDER_PID" 2>/dev/null || true
+	wait "$HOLDER_PID" 2>/dev/null || true
+	HOLDER_PID=
+}
+
 mode_text() {
 	case $1 in
 	a13) echo "(a)  TLS 1.3 check-in, wrk, resumes" ;;
@@ -322,6 +369,7 @@ mode_text() {
 	a12) echo "(c)  TLS 1.2 check-in, wrk, resumes" ;;
 	b12) echo "(c)  TLS 1.2 check-in, full handshakes" ;;
 	s12) echo "(c') TLS 1.2 handshake only, s_time -new" ;;
+	k13) echo "(k)  TLS 1.3 check-in, wrk keep-alive (per request)" ;;
 	esac
 }
 
@@ -351,7 +399,9 @@ for i in $(seq 1 "$ROUNDS"); do
 			t0=$(cpu_ticks $(server_pids "$s"))
 			read -r m0 q0 _ <<<"$(machine_ticks)"
 			children_cpu c0
+			hold_idle "$s"
 			run_client "$m" "$s" "$DURATION"
+			release_idle
 			children_cpu c1
 			read -r m1 q1 _ <<<"$(machine_ticks)"
 			# shellcheck disable=SC2046

@@ -69,6 +69,10 @@ static const struct key keys[] = {
 	 3600, NULL},
 	{"server", "handshake_timeout", KEY_DURATION, OFF(server.handshake_timeout), "10", 1, 300,
 	 NULL},
+	/* TLS 1.2 sessions kept for resumption by session ID (a few hundred
+	 * bytes each): 10,000 is a few MiB. */
+	{"server", "tls_session_cache", KEY_UINT, OFF(server.tls_session_cache), "10000", 0,
+	 1000000, NULL},
 	{"server", "max_body", KEY_SIZE, OFF(server.max_body), "1M", 1024, (uint64_t)64 << 20,
 	 NULL},
 	{"server", "rate_limit", KEY_UINT, OFF(server.rate_limit), "100", 0, 1000000, NULL},

@@ -57,6 +57,7 @@ struct config {
 		unsigned per_address_limit;  /* connections of one client address; 0: no limit */
 		unsigned connection_timeout; /* seconds of inactivity */
 		unsigned handshake_timeout;  /* seconds from accept to a first request */
+		unsigned tls_session_cache;  /* TLS 1.2 sessions kept for resumption (0: none) */
 		uint64_t max_body;	     /* bytes of a buffered request body */
 		unsigned rate_limit;	     /* requests/s per identity, 0 = off */
 		unsigned rate_burst;	     /* requests an idle identity may make at once */

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <check.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,20 @@ START_TEST(test_resumption_and_failures)
 	ck_assert_uint_eq(handshakes("yes"), resumed + 1);
 	/* One full handshake above, and the scrapes of "yes" and "no". */
 	ck_assert_uint_eq(handshakes("no"), full + 1 + 2 + 1);
+	/* TLS 1.2 without tickets (libcurl's way, many device stacks'):
+	 * resumed by session ID from the server's cache; with a ticket too. */
+	snprintf(options, sizeof(options), "-tls1_2 -no_ticket -sess_out %s", sess);
+	s_client(options, &c);
+	ck_assert_msg(strstr(c.cipher, "New, TLSv1.2") != NULL, "%s", c.cipher);
+	snprintf(options, sizeof(options), "-tls1_2 -no_ticket -sess_in %s", sess);
+	s_client(options, &c);
+	ck_assert_msg(strstr(c.cipher, "Reused, TLSv1.2") != NULL, "%s", c.cipher);
+	snprintf(options, sizeof(options), "-tls1_2 -sess_out %s", sess);
+	s_client(options, &c);
+	snprintf(options, sizeof(options), "-tls1_2 -sess_in %s", sess);
+	s_client(options, &c);
+	ck_assert_msg(strstr(c.cipher, "Reused, TLSv1.2") != NULL, "%s", c.cipher);
+	ck_assert_uint_eq(handshakes("yes"), resumed + 3);
 
 	unsigned long long failed = harness_metric(&P, "suitd_tls_handshakes_failed_total");
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -155,6 +170,57 @@ START_TEST(test_resumption_and_failures)
 		usleep(100 * 1000);
 	ck_assert_uint_eq(harness_metric(&P, "suitd_tls_handshakes_failed_total"), failed + 1);
 	ck_assert_uint_ge(harness_metric(&P, "suitd_tls_handshake_duration_seconds_count"), 2);
+}
+END_TEST
+
+/* The wait between the handshake's end and the first response byte, for a
+ * client with Nagle's algorithm on (CURLOPT_TCP_NODELAY off), as most
+ * device TCP stacks have it: a new connection per request. */
+static double nagle_wait(const char *url, const char *ca)
+{
+	CURL *c = curl_easy_init();
+	double app = 0, first = 0;
+
+	ck_assert_ptr_nonnull(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 0L);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME, &app);
+	curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME, &first);
+	curl_easy_cleanup(c);
+	return first - app;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* GnuTLS sends its session tickets before the client's Finished arrives,
+ * so nothing carries the ACK of that Finished: the kernel delays it (at
+ * least 40 ms, TCP_DELACK_MIN) and a Nagle client holds its request back
+ * until then. suitd acknowledges at once (TCP_QUICKACK). The bound is that
+ * kernel constant, a protocol fact and not a speed goal: with the delayed
+ * ACK no request can be answered sooner, without it the wait is the
+ * request's own time (~0.2 ms here). Median of 5 new connections. */
+START_TEST(test_nagle_client_not_delayed)
+{
+	char url[200];
+	double w[5];
+
+	snprintf(url, sizeof(url), "%s/healthz", P.url);
+	for (int i = 0; i < 5; i++)
+		w[i] = nagle_wait(url, P.ca);
+	qsort(w, 5, sizeof(w[0]), cmp_double);
+	ck_assert_msg(w[2] < 0.040,
+		      "a Nagle client waited %.1f ms (median) for its first response byte: "
+		      "a delayed ACK",
+		      w[2] * 1000);
 }
 END_TEST
 
@@ -179,13 +245,16 @@ static long long cpu_ticks(pid_t pid)
 	return ut + st;
 }
 
-#define STALLED 300
+#define STALLED 500
+#define WINDOW	10 /* seconds of CPU accounting */
 
-/* Clients that stop in the middle of their ClientHello cost no CPU while
- * they wait, are cut at handshake_timeout, and do not keep others out.
- * (With libmicrohttpd's epoll mode each such connection spun a worker:
- * 100 of them took both cores.) The bound, 2 % of a core, is a resource
- * bound like the hostile suite's memory one, not a timing. */
+/* Half-open clients as a flood or a flaky radio leaves them: half send
+ * nothing after connecting, half stop in the middle of their ClientHello.
+ * They cost no CPU while they wait (issue 14: below 1 % of a core over
+ * 10 s), are cut at handshake_timeout, and do not keep others out. (With
+ * libmicrohttpd's epoll mode each mid-handshake connection spun a worker:
+ * 100 of them took both cores.) The bound is a resource bound like the
+ * hostile suite's memory one, not a timing. */
 START_TEST(test_stalled_handshakes)
 {
 	static const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, /* record: 512 B */
@@ -196,7 +265,7 @@ START_TEST(test_stalled_handshakes)
 	long hz = sysconf(_SC_CLK_TCK);
 
 	ck_assert_int_eq(harness_stop(&P), 0);
-	harness_write_config(&P, "[server]\nhandshake_timeout = 4\n"
+	harness_write_config(&P, "[server]\nhandshake_timeout = 14\nconnection_timeout = 30\n"
 				 "per_address_connection_limit = 0\n");
 	harness_start(&P);
 	a.sin_port = htons((uint16_t)atoi(strrchr(P.url, ':') + 1));
@@ -205,29 +274,37 @@ START_TEST(test_stalled_handshakes)
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		ck_assert_int_ge(fds[i], 0);
 		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
-		ck_assert_int_eq(write(fds[i], partial, sizeof(partial)), (ssize_t)sizeof(partial));
+		if (i % 2)
+			ck_assert_int_eq(write(fds[i], partial, sizeof(partial)),
+					 (ssize_t)sizeof(partial));
 	}
 	usleep(300 * 1000);
 	long long t0 = cpu_ticks(P.pid);
-	sleep(2);
+	sleep(WINDOW);
 	long long used = cpu_ticks(P.pid) - t0;
-	ck_assert_msg(used * 100 <= 2 * 2 * hz,
-		      "suitd used %lld ticks (%ld a second) in 2 s with %d stalled handshakes",
-		      used, hz, STALLED);
+	ck_assert_msg(used * 100 <= WINDOW * hz,
+		      "suitd used %lld ticks (%ld a second) in %d s with %d half-open connections",
+		      used, hz, WINDOW, STALLED);
 	/* Others are served meanwhile. */
-	harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
-	ck_assert_int_eq(r.status, 200);
-	http_result_release(&r);
-	/* Cut at handshake_timeout (4 s from the accept; the guard runs once
+	for (int i = 0; i < 3; i++) {
+		harness_request(&P, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+		ck_assert_int_eq(r.status, 200);
+		http_result_release(&r);
+	}
+	/* Cut at handshake_timeout (14 s from the accept; the guard runs once
 	 * a second): every stalled socket reads end of file or a reset. */
-	sleep(4);
+	sleep(14 - WINDOW + 1);
 	for (int i = 0; i < STALLED; i++) {
-		char c;
-		struct timeval tv = {2, 0};
+		char buf[64];
+		ssize_t got;
+		int reads = 0;
+		struct timeval tv = {3, 0};
 		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		ssize_t got = read(fds[i], &c, 1);
-		ck_assert_msg(got <= 0 && !(got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)),
-			      "stalled connection %d still open after handshake_timeout", i);
+		/* An alert may come first; then end of file or a reset. */
+		while ((got = read(fds[i], buf, sizeof(buf))) > 0 && ++reads < 8)
+			;
+		ck_assert_msg(got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK),
+			      "half-open connection %d still open after handshake_timeout", i);
 		close(fds[i]);
 	}
 	ck_assert_uint_ge(harness_metric(&P, "suitd_tls_handshakes_failed_total"), STALLED);
@@ -243,6 +320,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_no_hello_retry);
 	tcase_add_test(tc, test_resumption_and_failures);
+	tcase_add_test(tc, test_nagle_client_not_delayed);
 	tcase_add_test(tc, test_stalled_handshakes);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -102,11 +102,14 @@ void harness_write_config(struct suitd_proc *p, const char *extra_conf)
 
 	ck_assert_ptr_nonnull(f);
 	/* Suites drive one API key hard: no rate limit unless a test sets one
-	 * (in a [server] section of its own). */
+	 * (in a [server] section of its own); a short connection_timeout
+	 * unless a test sets its own. */
 	fprintf(f,
 		"[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntls_cert = server.pem\n"
-		"tls_key = server.key\nconnection_timeout = 5\n%s"
+		"tls_key = server.key\n%s%s"
 		"[storage]\ndatabase = suitd.db\nsynchronous = normal\n%s",
+		extra_conf && strstr(extra_conf, "connection_timeout") ? ""
+								       : "connection_timeout = 5\n",
 		extra_conf && strstr(extra_conf, "rate_limit") ? "" : "rate_limit = 0\n",
 		extra_conf ? extra_conf : "");
 	fclose(f);
