@@ -23,13 +23,9 @@ static json_t *time_json(int64_t t)
 
 static json_t *time_ms_json(int64_t ms)
 {
-	char date[32], text[40];
-	time_t sec = (time_t)(ms / 1000);
-	struct tm tm;
+	char text[RFC3339_MS_LEN];
 
-	gmtime_r(&sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(text, sizeof(text), "%s.%03dZ", date, (int)(ms % 1000));
+	time_format_rfc3339_ms(ms, text);
 	return json_string(text);
 }
 

@@ -1,11 +1,20 @@
 #include "common/timeutil.h"
 
 #include <stdio.h>
+#include <sys/time.h>
 #include <time.h>
 
 int64_t time_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+int64_t time_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 uint64_t time_mono_usec(void)
@@ -23,4 +32,14 @@ void time_format_rfc3339(int64_t t, char out[RFC3339_LEN])
 
 	if (!gmtime_r(&tt, &tm) || !strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, RFC3339_LEN, "1970-01-01T00:00:00Z");
+}
+
+void time_format_rfc3339_ms(int64_t ms, char out[RFC3339_MS_LEN])
+{
+	char sec[RFC3339_LEN];
+	int64_t s = ms / 1000;
+
+	time_format_rfc3339(s, sec);
+	/* "…:SSZ" → "…:SS.mmmZ" */
+	snprintf(out, RFC3339_MS_LEN, "%.19s.%03dZ", sec, (int)(ms - s * 1000));
 }

@@ -7,10 +7,15 @@
 
 #define RFC3339_LEN 21 /* "2026-11-25T20:11:18Z" + NUL */
 
+#define RFC3339_MS_LEN 25 /* "2026-11-25T20:11:18.123Z" + NUL */
+
 int64_t time_now(void);	       /* seconds since the epoch */
+int64_t time_now_ms(void);     /* milliseconds since the epoch */
 uint64_t time_mono_usec(void); /* monotonic microseconds */
 /* UTC "YYYY-MM-DDTHH:MM:SSZ". */
 void time_format_rfc3339(int64_t t, char out[RFC3339_LEN]);
+/* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" of milliseconds since the epoch. */
+void time_format_rfc3339_ms(int64_t ms, char out[RFC3339_MS_LEN]);
 
 /* Has more than LIMIT microseconds passed from SINCE (0: not started) to
  * NOW? SINCE may be later than NOW when another thread stored it after NOW

@@ -121,13 +121,10 @@ bool event_filter_match(const struct event_filter *f, const struct event *ev)
 
 json_t *event_json(const struct event *ev)
 {
-	char at[RFC3339_LEN], ms[RFC3339_LEN + 4];
+	char ms[RFC3339_MS_LEN];
 	json_t *data = json_loads(ev->data ? ev->data : "{}", 0, NULL);
-	int64_t sec = ev->at_ms / 1000;
 
-	time_format_rfc3339(sec, at);
-	/* "…:SSZ" → "…:SS.mmmZ" */
-	snprintf(ms, sizeof(ms), "%.19s.%03dZ", at, (int)(ev->at_ms - sec * 1000));
+	time_format_rfc3339_ms(ev->at_ms, ms);
 	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)ev->id, "type",
 			      ev->type, "at", ms, "actor", ev->actor, "subject", ev->subject,
 			      "data", data ? data : json_object());

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -364,14 +363,6 @@ struct webhook_worker {
 	bool store_failing;
 };
 
-static int64_t wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* Grow *arr (of size elem) to hold one more; false when out of memory. */
 static bool grow(void **arr, unsigned count, unsigned *cap, size_t elem)
 {
@@ -639,7 +630,7 @@ static enum err transfer_start(struct webhook_worker *wk, const struct hook *h, 
 	const struct config *c = wk->config;
 	struct transfer *t = calloc(1, sizeof(*t));
 	char id[32], sig[128];
-	int64_t now = wall_ms();
+	int64_t now = time_now_ms();
 
 	if (!t)
 		return ERR_NOMEM;
@@ -784,7 +775,7 @@ static void dispatch_manual(struct webhook_worker *wk)
 			struct webhook_delivery d = {.webhook_id = h->w.id,
 						     .event_id = r->event_id,
 						     .manual = true,
-						     .at_ms = wall_ms(),
+						     .at_ms = time_now_ms(),
 						     .result = WEBHOOK_FAILED};
 			snprintf(d.event_type, sizeof(d.event_type), "%s", "unknown");
 			snprintf(d.error, sizeof(d.error), "the event is no longer in the log");
@@ -823,7 +814,7 @@ static void complete(struct webhook_worker *wk, struct transfer *t, CURLcode rc)
 				     .manual = t->item == NULL,
 				     .at_ms = t->at_ms};
 	struct hook *h = hook_find(wk, t->hook_id);
-	int64_t now = wall_ms();
+	int64_t now = time_now_ms();
 	long status = 0;
 
 	snprintf(d.event_type, sizeof(d.event_type), "%s", t->type);
@@ -1015,7 +1006,8 @@ static void sweep(struct webhook_worker *wk)
 		return;
 	wk->next_sweep_usec = time_mono_usec() + 60 * 1000000ull;
 	storage_webhook_deliveries_sweep(
-		wk->storage, wall_ms() - (int64_t)wk->config->events.retention * 1000, 1000, &n);
+		wk->storage, time_now_ms() - (int64_t)wk->config->events.retention * 1000, 1000,
+		&n);
 }
 
 static void *worker_main(void *arg)
@@ -1024,7 +1016,7 @@ static void *worker_main(void *arg)
 	int still = 0;
 
 	while (!atomic_load(&wk->stop)) {
-		int64_t now = wall_ms(), oldest, newest;
+		int64_t now = time_now_ms(), oldest, newest;
 		if (time_mono_usec() >= wk->next_range_usec) {
 			/* The notifications are hints: look at the log itself too. */
 			if (storage_events_range(wk->storage, &oldest, &newest) == ERR_OK)
@@ -1048,7 +1040,7 @@ static void *worker_main(void *arg)
 		flush(wk);
 		lag_update(wk, newest);
 		sweep(wk);
-		curl_multi_poll(wk->multi, NULL, 0, wait_ms(wk, wall_ms(), newest), NULL);
+		curl_multi_poll(wk->multi, NULL, 0, wait_ms(wk, time_now_ms(), newest), NULL);
 	}
 	/* Stop: what is in flight gets a moment, then is cut (and delivered
 	 * again after the restart: its cursor has not moved). */

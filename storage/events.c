@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "common/timeutil.h"
 #include "storage/db.h"
 
 /* SUITD_NO_EVENT_LOG: a build for bench/reports.sh's baseline only (the
@@ -16,14 +16,6 @@ void event_clear(struct event *ev)
 {
 	free(ev->data);
 	memset(ev, 0, sizeof(*ev));
-}
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* suitd_event_actor(): the actor the C code set for this transaction. */
@@ -57,7 +49,7 @@ static void sql_event_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
 	(void)argv;
-	sqlite3_result_int64(ctx, now_ms());
+	sqlite3_result_int64(ctx, time_now_ms());
 }
 
 int db_events_attach(sqlite3 *h, struct db *db)
@@ -109,7 +101,7 @@ enum err db_event(struct db *db, const char *type, const char *actor, const char
 	json_decref(data);
 	if (has_data && !text)
 		return ERR_NOMEM;
-	sqlite3_bind_int64(st, 1, now_ms());
+	sqlite3_bind_int64(st, 1, time_now_ms());
 	db_bind_text(st, 2, type);
 	db_bind_text(st, 3, actor && actor[0] ? actor : "system");
 	db_bind_text(st, 4, subject ? subject : "");

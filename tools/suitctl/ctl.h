@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/timeutil.h"
 
 /* Exit codes (suitctl(1) EXIT STATUS). */
 enum ctl_exit {
@@ -47,6 +48,12 @@ struct ctl_resp {
 	char retry_after[32];
 	bool quiet; /* set by the caller: a 4xx is an answer, not an error to print */
 };
+
+/* Monotonic seconds, for rates and timeouts. */
+static inline double ctl_now_s(void)
+{
+	return (double)time_mono_usec() / 1e6;
+}
 
 void ctl_resp_init(struct ctl_resp *r);
 void ctl_resp_release(struct ctl_resp *r);

@@ -17,13 +17,6 @@
 
 #include "tools/suitctl/ctl.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- SSE framing ---- */
 
 struct sse {
@@ -324,7 +317,7 @@ static void watch_refresh(struct watch *w)
 		w->result = CTL_API;
 		return;
 	}
-	w->last_fetch = now_s();
+	w->last_fetch = ctl_now_s();
 	const char *status = json_string_value(json_object_get(d, "status"));
 	json_t *stages = json_object_get(d, "stages"), *counts = json_object_get(d, "counts");
 	long devices = (long)json_integer_value(json_object_get(d, "devices"));
@@ -395,7 +388,7 @@ static bool watch_event(struct sse *s, void *user)
 	(void)s;
 	/* Bursts of assignment events: at most 4 fetches a second, and
 	 * always on a deployment event. */
-	if (strncmp(s->event, "deployment.", 11) == 0 || now_s() - w->last_fetch >= 0.25)
+	if (strncmp(s->event, "deployment.", 11) == 0 || ctl_now_s() - w->last_fetch >= 0.25)
 		watch_refresh(w);
 	return w->result < 0;
 }
@@ -405,7 +398,7 @@ int ctl_deployment_wait(struct ctl *c, long long id, long timeout_s, bool bars)
 	struct watch w = {.c = c, .id = id, .bars = bars && c->progress, .result = -1};
 	struct ctl_resp resp;
 	struct sse s = {.on_event = watch_event, .on_open = watch_open, .user = &w};
-	double deadline = timeout_s ? now_s() + (double)timeout_s : 0;
+	double deadline = timeout_s ? ctl_now_s() + (double)timeout_s : 0;
 	char path[96];
 	int rc = CTL_OK;
 
@@ -416,7 +409,7 @@ int ctl_deployment_wait(struct ctl *c, long long id, long timeout_s, bool bars)
 	snprintf(path, sizeof(path), "/api/v1/events?deployment=%lld", id);
 	bool stream = true;
 	while (w.result < 0) {
-		long left_ms = deadline ? (long)((deadline - now_s()) * 1000) : 0;
+		long left_ms = deadline ? (long)((deadline - ctl_now_s()) * 1000) : 0;
 		if (deadline && left_ms <= 0) {
 			rc = CTL_TIMEOUT;
 			break;

@@ -35,13 +35,6 @@ struct upload {
 	const char *label;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static size_t on_read(char *out, size_t size, size_t n, void *user)
 {
 	struct upload *u = user;
@@ -71,7 +64,7 @@ static void human(double bytes, char *out, size_t size)
 /* "  42% [########            ] 420.0 MiB/1.0 GiB  210.3 MiB/s  ETA 0:03" */
 static void draw(struct upload *u, bool final)
 {
-	double t = now_s(), el = t - u->started, rate = el > 0 ? (double)u->sent / el : 0;
+	double t = ctl_now_s(), el = t - u->started, rate = el > 0 ? (double)u->sent / el : 0;
 	unsigned pct = u->size ? (unsigned)(u->sent * 100 / u->size) : 100, fill = pct / 5;
 	char done[32], total[32], r[32], eta[32] = "--:--", bar[21];
 
@@ -171,7 +164,7 @@ static int attempt(struct upload *u, const char *name, const char *digest_b64, s
 		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, u);
 	}
-	u->started = now_s();
+	u->started = ctl_now_s();
 	u->last_draw = 0;
 	buf_clear(&r->body);
 	r->content_type[0] = 0;
