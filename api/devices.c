@@ -67,10 +67,31 @@ static json_t *time_or_null(int64_t t)
 	return json_string(text);
 }
 
-static json_t *device_json(struct api_ctx *ctx, const struct device *d)
+json_t *device_import_json(const struct device *d)
 {
 	char uuid[37];
 	json_t *j = json_object(), *tags = json_array();
+
+	json_object_set_new(j, "id", json_string(d->ident.id));
+	json_object_set_new(j, "group",
+			    d->ident.group[0] ? json_string(d->ident.group) : json_null());
+	for (unsigned i = 0; i < d->tag_count; i++)
+		json_array_append_new(tags, json_string(d->tags[i]));
+	json_object_set_new(j, "tags", tags);
+	if (d->has_vendor)
+		uuid_text(d->vendor, uuid);
+	json_object_set_new(j, "vendor_id", d->has_vendor ? json_string(uuid) : json_null());
+	if (d->has_class)
+		uuid_text(d->class_id, uuid);
+	json_object_set_new(j, "class_id", d->has_class ? json_string(uuid) : json_null());
+	json_t *attrs = json_loads(d->attributes ? d->attributes : "{}", 0, NULL);
+	json_object_set_new(j, "attributes", attrs ? attrs : json_object());
+	return j;
+}
+
+static json_t *device_json(struct api_ctx *ctx, const struct device *d)
+{
+	json_t *j = device_import_json(d);
 	int64_t at = d->last_seen_at;
 	bool has_seq = d->has_sequence;
 	uint64_t seq = d->reported_sequence;
@@ -88,20 +109,6 @@ static json_t *device_json(struct api_ctx *ctx, const struct device *d)
 			seq = pending_seq;
 		}
 	}
-	json_object_set_new(j, "id", json_string(d->ident.id));
-	json_object_set_new(j, "group",
-			    d->ident.group[0] ? json_string(d->ident.group) : json_null());
-	for (unsigned i = 0; i < d->tag_count; i++)
-		json_array_append_new(tags, json_string(d->tags[i]));
-	json_object_set_new(j, "tags", tags);
-	if (d->has_vendor)
-		uuid_text(d->vendor, uuid);
-	json_object_set_new(j, "vendor_id", d->has_vendor ? json_string(uuid) : json_null());
-	if (d->has_class)
-		uuid_text(d->class_id, uuid);
-	json_object_set_new(j, "class_id", d->has_class ? json_string(uuid) : json_null());
-	json_t *attrs = json_loads(d->attributes ? d->attributes : "{}", 0, NULL);
-	json_object_set_new(j, "attributes", attrs ? attrs : json_object());
 	json_object_set_new(j, "reported_sequence",
 			    has_seq ? json_integer((json_int_t)seq) : json_null());
 	json_object_set_new(j, "last_seen_at", time_or_null(at));
@@ -227,51 +234,93 @@ static enum err respond_device(struct api_ctx *ctx, struct response *res, const 
 	return response_json(res, status, j);
 }
 
-enum err api_devices_create(struct api_ctx *ctx, const struct request *req, struct response *res)
+/* A factory-provisioned token: what a device can send as a bearer token,
+ * long enough to be a secret. */
+static enum err token_param(json_t *v, struct response *res, const char **ret)
 {
-	static const char *const allowed[] = {"id",	  "group",	"tags", "vendor_id",
-					      "class_id", "attributes", NULL};
-	json_auto_t *body = NULL;
-	const char *id, *group = "", *tags[DEVICE_TAGS_MAX];
-	unsigned tag_count = 0;
-	uint8_t vendor[16], class_id[16];
-	char token[SECRET_TEXT_MAX];
-	char *attributes = NULL;
-	struct device_new d = {0};
+	const char *t = json_string_value(v);
+	size_t n = t ? strlen(t) : 0;
+	bool ok = n >= DEVICE_TOKEN_MIN && n <= BOUND_BEARER_MAX;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = t[i] > ' ' && t[i] < 0x7f;
+	if (!ok)
+		return api_fail(res, ERR_INVALID,
+				"field 'token' must be %d to %d visible ASCII characters",
+				DEVICE_TOKEN_MIN, BOUND_BEARER_MAX);
+	*ret = t;
+	return ERR_OK;
+}
+
+enum err device_input_parse(json_t *body, bool import, struct device_input *in,
+			    struct response *res)
+{
+	static const char *const create_fields[] = {"id",	"group",      "tags", "vendor_id",
+						    "class_id", "attributes", NULL};
+	static const char *const import_fields[] = {"id",	"group",      "tags",  "vendor_id",
+						    "class_id", "attributes", "token", NULL};
 	json_t *v;
 	enum err e;
 
-	if ((e = api_json_body(req, res, &body)) || (e = only_fields(body, allowed, res)) ||
-	    (e = api_json_string(body, "id", DEVICE_ID_MAX, res, &id)))
+	memset(in, 0, sizeof(*in));
+	if ((e = only_fields(body, import ? import_fields : create_fields, res)) ||
+	    (e = api_json_string(body, "id", DEVICE_ID_MAX, res, &in->id)))
 		return e;
-	if (!device_name_valid(id, DEVICE_ID_MAX))
+	if (!device_name_valid(in->id, DEVICE_ID_MAX))
 		return api_fail(res, ERR_INVALID, "field 'id' must match [A-Za-z0-9._:@-]{1,128}");
-	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &group)))
+	if ((v = json_object_get(body, "group")) && (e = group_param(v, res, &in->group)))
 		return e;
-	if ((v = json_object_get(body, "tags")) && (e = tags_param(v, res, tags, &tag_count)))
+	if ((v = json_object_get(body, "tags")) &&
+	    (e = tags_param(v, res, in->tags, &in->tag_count)))
 		return e;
-	if ((e = uuid_field(body, "vendor_id", res, vendor, &d.vendor)) ||
-	    (e = uuid_field(body, "class_id", res, class_id, &d.class_id)))
+	in->set_tags = v != NULL;
+	if ((e = uuid_field(body, "vendor_id", res, in->vendor_buf, &in->vendor)) ||
+	    (e = uuid_field(body, "class_id", res, in->class_buf, &in->class_id)))
 		return e;
-	if ((v = json_object_get(body, "attributes")) &&
-	    (e = attributes_param(v, res, &attributes)))
+	if ((v = json_object_get(body, "token")) && (e = token_param(v, res, &in->token)))
 		return e;
-	d.id = id;
-	d.group = group;
-	d.tags = tags;
-	d.tag_count = tag_count;
-	d.attributes = attributes;
+	if ((v = json_object_get(body, "attributes")))
+		return attributes_param(v, res, &in->attributes);
+	return ERR_OK;
+}
+
+void device_input_release(struct device_input *in)
+{
+	free(in->attributes);
+	in->attributes = NULL;
+}
+
+enum err api_devices_create(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	json_auto_t *body = NULL;
+	struct device_input in;
+	char token[SECRET_TEXT_MAX];
+	enum err e;
+
+	if ((e = api_json_body(req, res, &body)))
+		return e;
+	if ((e = device_input_parse(body, false, &in, res))) {
+		device_input_release(&in);
+		return e;
+	}
+	struct device_new d = {.id = in.id,
+			       .group = in.group ? in.group : "",
+			       .vendor = in.vendor,
+			       .class_id = in.class_id,
+			       .attributes = in.attributes,
+			       .tags = in.tags,
+			       .tag_count = in.tag_count};
 	e = devices_add(ctx->storage, &d, req->key->name, token);
-	free(attributes);
+	device_input_release(&in);
 	if (e == ERR_EXISTS)
-		return api_fail(res, e, "a device with id '%s' exists", id);
+		return api_fail(res, e, "a device with id '%s' exists", d.id);
 	if (e)
 		return api_fail(res, e, "cannot create the device");
-	deployments_device_changed(ctx, id);
-	e = respond_device(ctx, res, id, 201, token);
+	deployments_device_changed(ctx, d.id);
+	e = respond_device(ctx, res, d.id, 201, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	if (!e)
-		e = response_header_set(res, "Location", "/api/v1/devices/%s", id);
+		e = response_header_set(res, "Location", "/api/v1/devices/%s", d.id);
 	return e;
 }
 
@@ -313,14 +362,59 @@ static enum err sequence_param(const struct request *req, struct response *res, 
 	return ERR_OK;
 }
 
-enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res)
+enum err device_filter_params(struct api_ctx *ctx, const struct request *req, struct response *res,
+			      struct device_filter *f, uint8_t class_buf[16])
 {
-	struct device_filter f = {.group = req->query(req, "group"), .tag = req->query(req, "tag")};
 	const char *class_text = req->query(req, "class_id"),
 		   *since = req->query(req, "seen_since"),
 		   *not_since = req->query(req, "not_seen_since"),
 		   *state = req->query(req, "assignment_state");
 	enum assignment_state st;
+	enum err e;
+
+	*f = (struct device_filter){.group = req->query(req, "group"),
+				    .tag = req->query(req, "tag")};
+	if (class_text) {
+		if (!uuid_parse(class_text, class_buf))
+			return api_fail(res, ERR_INVALID, "class_id must be a UUID");
+		f->class_id = class_buf;
+	}
+	if (since) {
+		if (!time_parse(since, &f->seen_since))
+			return api_fail(res, ERR_INVALID,
+					"seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) or "
+					"seconds since the epoch");
+		f->has_seen_since = true;
+	}
+	if (not_since) {
+		if (!time_parse(not_since, &f->not_seen_since))
+			return api_fail(
+				res, ERR_INVALID,
+				"not_seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) "
+				"or seconds since the epoch");
+		f->has_not_seen_since = true;
+	}
+	if ((e = sequence_param(req, res, "sequence", &f->has_sequence, &f->sequence)) ||
+	    (e = sequence_param(req, res, "sequence_below", &f->has_sequence_below,
+				&f->sequence_below)))
+		return e;
+	if (state) {
+		if (!assignment_state_parse(state, &st))
+			return api_fail(res, ERR_INVALID,
+					"assignment_state must be an assignment state (pending, "
+					"delivered, ..., failed, timed_out, canceled, skipped)");
+		f->assignment_state = assignment_state_name(st);
+	}
+	/* The seen filters compare database values: write the sightings still
+	 * in memory first, so that a device seen a second ago counts. */
+	if (f->has_seen_since || f->has_not_seen_since || f->has_sequence || f->has_sequence_below)
+		seen_flush_before_read(ctx->seen, ctx->storage);
+	return ERR_OK;
+}
+
+enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct device_filter f;
 	uint8_t class_id[16];
 	struct device *items;
 	unsigned limit, n = 0;
@@ -328,43 +422,9 @@ enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct
 	json_t *arr;
 	enum err e;
 
-	if ((e = api_page_params(req, res, &limit, &after)))
+	if ((e = api_page_params(req, res, &limit, &after)) ||
+	    (e = device_filter_params(ctx, req, res, &f, class_id)))
 		return e;
-	if (class_text) {
-		if (!uuid_parse(class_text, class_id))
-			return api_fail(res, ERR_INVALID, "class_id must be a UUID");
-		f.class_id = class_id;
-	}
-	if (since) {
-		if (!time_parse(since, &f.seen_since))
-			return api_fail(res, ERR_INVALID,
-					"seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) or "
-					"seconds since the epoch");
-		f.has_seen_since = true;
-	}
-	if (not_since) {
-		if (!time_parse(not_since, &f.not_seen_since))
-			return api_fail(
-				res, ERR_INVALID,
-				"not_seen_since must be RFC 3339 UTC (2026-11-25T20:00:00Z) "
-				"or seconds since the epoch");
-		f.has_not_seen_since = true;
-	}
-	if ((e = sequence_param(req, res, "sequence", &f.has_sequence, &f.sequence)) ||
-	    (e = sequence_param(req, res, "sequence_below", &f.has_sequence_below,
-				&f.sequence_below)))
-		return e;
-	if (state) {
-		if (!assignment_state_parse(state, &st))
-			return api_fail(res, ERR_INVALID,
-					"assignment_state must be an assignment state (pending, "
-					"delivered, ..., failed, timed_out, canceled, skipped)");
-		f.assignment_state = assignment_state_name(st);
-	}
-	/* The seen filters compare database values: write the sightings still
-	 * in memory first, so that a device seen a second ago counts. */
-	if (f.has_seen_since || f.has_not_seen_since || f.has_sequence || f.has_sequence_below)
-		seen_flush_before_read(ctx->seen, ctx->storage);
 	items = calloc(limit + 1, sizeof(*items));
 	if (!items)
 		return ERR_NOMEM;

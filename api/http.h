@@ -67,6 +67,9 @@ struct response_stream {
 	 * from park), when read() has more or the end (RESPONSE_STREAM_END:
 	 * the body ends cleanly). */
 	void (*park)(void *cls, void (*wake)(void *wake_cls), void *wake_cls);
+	/* Size RESPONSE_STREAM_LIVE without park: a body of unknown length
+	 * (an export) whose read() never returns 0 and ends with
+	 * RESPONSE_STREAM_END. */
 };
 #define RESPONSE_STREAM_LIVE UINT64_MAX
 #define RESPONSE_STREAM_END  (-2L)

@@ -338,8 +338,12 @@ int command_device(const struct config *config, int argc, char **argv)
 	enum err e;
 	int c;
 
+	if (argc >= 1 && strcmp(argv[0], "import") == 0)
+		return command_device_import(config, argc, argv);
 	if (argc < 2 || strcmp(argv[0], "add") != 0) {
-		fprintf(stderr, "usage: suitd device add ID [--group G] [--tag T]...\n");
+		fprintf(stderr,
+			"usage: suitd device add ID [--group G] [--tag T]...\n"
+			"       suitd device import [--dry-run] [--generate-tokens] FILE|-\n");
 		return 2;
 	}
 	optind = 2;

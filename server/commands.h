@@ -11,6 +11,8 @@ int command_key(const struct config *config, int argc, char **argv);
 int command_backup(const struct config *config, int argc, char **argv);
 int command_manifest(const struct config *config, int argc, char **argv);
 int command_device(const struct config *config, int argc, char **argv);
+/* `suitd device import`: argv[0] is "import" (server/cli_import.c). */
+int command_device_import(const struct config *config, int argc, char **argv);
 int command_gc(const struct config *config, int argc, char **argv);
 int command_restore(const struct config *config, int argc, char **argv);
 

@@ -503,6 +503,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	struct response_stream *st = cls;
 	long n = st->read(st->cls, pos, buf, max);
 
+	if (n == RESPONSE_STREAM_END) /* a body of unknown length (chunked) ends */
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : (ssize_t)n;
 }
 

@@ -1,6 +1,8 @@
 /* Every route of the daemon. api/openapi.yaml describes exactly these (a
  * test compares the two). */
 #include "api/deployments.h"
+#include "api/device_export.h"
+#include "api/device_import.h"
 #include "api/devices.h"
 #include "api/events.h"
 #include "api/inventory.h"
@@ -69,6 +71,12 @@ const struct route routes[] = {
 	 NULL,
 	 "limit after group tag class_id seen_since not_seen_since sequence sequence_below "
 	 "assignment_state"},
+	{HTTP_POST, "/api/v1/devices/import", NULL, AUTH_KEY, ROLE_OPERATOR, BODY_STREAM,
+	 &api_devices_import, NULL, "dry_run tokens"},
+	/* Before /api/v1/devices/{id}: the first pattern that matches wins. */
+	{HTTP_GET, "/api/v1/devices/export", api_devices_export, AUTH_KEY, ROLE_READER, BODY_NONE,
+	 NULL, NULL,
+	 "group tag class_id seen_since not_seen_since sequence sequence_below assignment_state"},
 	{HTTP_GET, "/api/v1/devices/{id}", api_devices_get, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
 	 NULL, NULL},
 	{HTTP_GET, "/api/v1/inventory", api_inventory_get, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,

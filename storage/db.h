@@ -63,6 +63,24 @@ enum err db_audit(struct db *db, const char *actor, const char *type, const char
 enum err db_commit(struct db *db);
 void db_rollback(struct db *db);
 
+/* Join the device to the active deployment that targets it (group, tag),
+ * inside the open transaction (storage_deployment_join without its own). */
+struct stage_planner;
+enum err db_deployment_join(struct db *db, int64_t device_num, const struct stage_planner *planner,
+			    bool *ret_joined);
+
+/* Insert the device and its tags in the open transaction; ERR_EXISTS when
+ * the id is taken (storage/devices.c). */
+struct device_new;
+enum err db_device_insert(struct db *db, const struct device_new *d, int64_t *ret_num);
+/* UPDATE devices SET <column> = text WHERE num ("" sets NULL). */
+enum err db_device_set_text(struct db *db, enum stmt which, int64_t num, const char *text);
+/* A device's tags become exactly these (storage/devices.c). */
+enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags, unsigned n);
+/* Whether the device's tags are exactly these, in any order. */
+enum err db_device_tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
+			     bool *ret);
+
 /* Reset (and clear bindings of) a statement when it leaves scope. */
 static inline void db_stmt_cleanup(sqlite3_stmt **st)
 {

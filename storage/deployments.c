@@ -741,23 +741,18 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 	return e;
 }
 
-enum err storage_deployment_join(struct storage *s, int64_t device_num,
-				 const struct stage_planner *planner, bool *ret_joined)
+enum err db_deployment_join(struct db *db, int64_t device_num, const struct stage_planner *planner,
+			    bool *ret_joined)
 {
 	struct manifest_identity m = {0};
 	struct deployment d = {0};
-	struct db *db;
 	int64_t manifest_id;
 	char device_id[129] = "";
 	bool completed;
-	enum err e = db_get(s, &db);
+	enum err e;
 	int rc;
 
 	*ret_joined = false;
-	if (!e)
-		e = db_begin(db);
-	if (e)
-		return e;
 	{
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_JOIN);
 		sqlite3_bind_int64(st, 1, device_num);
@@ -766,10 +761,8 @@ enum err storage_deployment_join(struct storage *s, int64_t device_num,
 		manifest_id = sqlite3_column_int64(st, 1);
 		completed = sqlite3_column_type(st, 2) != SQLITE_NULL;
 	}
-	if (rc == SQLITE_DONE) {
-		db_rollback(db);
+	if (rc == SQLITE_DONE)
 		return ERR_OK;
-	}
 	e = db_result(rc);
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
@@ -793,7 +786,21 @@ enum err storage_deployment_join(struct storage *s, int64_t device_num,
 		sqlite3_bind_int64(st, 1, d.id);
 		e = db_result(sqlite3_step(st));
 	}
-	return finish(db, e);
+	return e;
+}
+
+enum err storage_deployment_join(struct storage *s, int64_t device_num,
+				 const struct stage_planner *planner, bool *ret_joined)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	*ret_joined = false;
+	if (!e)
+		e = db_begin(db);
+	if (e)
+		return e;
+	return finish(db, db_deployment_join(db, device_num, planner, ret_joined));
 }
 
 bool storage_manifest_needs(struct storage *s, int64_t manifest_id, enum manifest_need kind,

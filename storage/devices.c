@@ -78,7 +78,7 @@ void device_release(struct device *d)
 	d->report_key = NULL;
 }
 
-static enum err set_tags(struct db *db, int64_t num, const char *const *tags, unsigned n)
+enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags, unsigned n)
 {
 	enum err e;
 
@@ -113,16 +113,10 @@ static enum err ident_by_id(struct db *db, const char *id, struct device_ident *
 	return ERR_OK;
 }
 
-enum err storage_device_insert(struct storage *s, const struct device_new *d, const char *actor,
-			       struct device_ident *ret)
+enum err db_device_insert(struct db *db, const struct device_new *d, int64_t *ret_num)
 {
-	struct db *db;
-	enum err e = db_get(s, &db);
+	enum err e;
 
-	if (!e)
-		e = db_begin(db);
-	if (e)
-		return e;
 	{
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_INSERT);
 		db_bind_text(st, 1, d->id);
@@ -139,9 +133,25 @@ enum err storage_device_insert(struct storage *s, const struct device_new *d, co
 		e = db_result(sqlite3_step(st));
 	}
 	if (e == ERR_CONFLICT)
-		e = ERR_EXISTS;
+		return ERR_EXISTS;
+	if (e)
+		return e;
+	*ret_num = sqlite3_last_insert_rowid(db->handle);
+	return db_device_set_tags(db, *ret_num, d->tags, d->tag_count);
+}
+
+enum err storage_device_insert(struct storage *s, const struct device_new *d, const char *actor,
+			       struct device_ident *ret)
+{
+	struct db *db;
+	int64_t num;
+	enum err e = db_get(s, &db);
+
 	if (!e)
-		e = set_tags(db, sqlite3_last_insert_rowid(db->handle), d->tags, d->tag_count);
+		e = db_begin(db);
+	if (e)
+		return e;
+	e = db_device_insert(db, d, &num);
 	if (!e)
 		e = db_audit(db, actor, "device.created", "device", d->id);
 	if (!e)
@@ -265,8 +275,7 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 	return ERR_OK;
 }
 
-/* UPDATE devices SET <column> = text WHERE num ("" sets NULL). */
-static enum err set_text(struct db *db, enum stmt which, int64_t num, const char *text)
+enum err db_device_set_text(struct db *db, enum stmt which, int64_t num, const char *text)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
 
@@ -286,8 +295,8 @@ static bool tag_listed(const char *tag, const char *const *tags, unsigned n)
 
 /* Whether the device's tags are exactly these (in any order, repeats
  * allowed). */
-static enum err tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
-			  bool *ret)
+enum err db_device_tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
+			     bool *ret)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
 	long found = 0; /* stored tags, less the distinct listed ones */
@@ -327,16 +336,16 @@ enum err storage_device_update(struct storage *s, const char *id, const struct d
 		return e;
 	e = ident_by_id(db, id, &ident);
 	if (!e && c->group) {
-		e = set_text(db, STMT_DEVICE_SET_GROUP, ident.num, c->group);
+		e = db_device_set_text(db, STMT_DEVICE_SET_GROUP, ident.num, c->group);
 		membership = !e && sqlite3_changes(db->handle) > 0;
 	}
 	if (!e && c->attributes)
-		e = set_text(db, STMT_DEVICE_SET_ATTRIBUTES, ident.num, c->attributes);
+		e = db_device_set_text(db, STMT_DEVICE_SET_ATTRIBUTES, ident.num, c->attributes);
 	if (!e && c->report_key)
-		e = set_text(db, STMT_DEVICE_SET_REPORT_KEY, ident.num, c->report_key);
-	if (!e && c->set_tags && !(e = tags_same(db, ident.num, c->tags, c->tag_count, &same)) &&
-	    !same) {
-		e = set_tags(db, ident.num, c->tags, c->tag_count);
+		e = db_device_set_text(db, STMT_DEVICE_SET_REPORT_KEY, ident.num, c->report_key);
+	if (!e && c->set_tags &&
+	    !(e = db_device_tags_same(db, ident.num, c->tags, c->tag_count, &same)) && !same) {
+		e = db_device_set_tags(db, ident.num, c->tags, c->tag_count);
 		membership = true;
 	}
 	if (!e)

@@ -244,6 +244,13 @@
 	  "prev_token_expires_at = CASE WHEN ?3 IS NULL OR token_hash IS NULL "                    \
 	  "THEN NULL ELSE ?3 END, token_hash = ?2 WHERE id = ?1 "                                  \
 	  "RETURNING prev_token_expires_at")                                                       \
+	/* Bulk import (storage/device_import.c): a savepoint per line, so a                       \
+	 * failed line leaves nothing of itself in its batch. */                                   \
+	X(DEVICE_IMPORT_LOOKUP, "SELECT num, grp, vendor_id, class_id, attributes, token_hash "    \
+				"FROM devices WHERE id = ?1")                                      \
+	X(DEVICE_IMPORT_SAVEPOINT, "SAVEPOINT device_import")                                      \
+	X(DEVICE_IMPORT_RELEASE, "RELEASE device_import")                                          \
+	X(DEVICE_IMPORT_UNDO, "ROLLBACK TO device_import")                                         \
 	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                      \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \

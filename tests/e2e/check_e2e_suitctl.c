@@ -485,7 +485,43 @@ START_TEST(test_devices)
 	ck_assert_uint_eq(lines(out), 0);
 	CTL(0, "device delete d1");
 	CTL(2, "device show d1");
-	(void)path;
+
+	/* Bulk: NDJSON in (a bad line fails alone, exit 2), NDJSON out. */
+	snprintf(path, sizeof(path), "%s/devices.ndjson", P.dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "{\"id\":\"b1\",\"group\":\"bulk\"}\n{\"id\":\"b 2\"}\n"
+		   "{\"id\":\"b3\",\"group\":\"bulk\",\"tags\":[\"t\"]}\n");
+	fclose(f);
+	CTL(2, "device import devices.ndjson --dry-run -o json");
+	j = out_json();
+	ck_assert(json_is_true(json_object_get(j, "dry_run")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "created")), 2);
+	json_decref(j);
+	CTL(2, "device import devices.ndjson");
+	ck_assert_msg(strstr(err, "3 lines: 2 created, 0 updated, 0 unchanged, 1 failed") &&
+			      strstr(err, "line 2"),
+		      "%s", err);
+	CTL(2, "-o json device import - <devices.ndjson");
+	j = out_json();
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "unchanged")), 2);
+	json_decref(j);
+	CTL(0, "device export --group bulk >bulk.ndjson");
+	slurp(path, out, sizeof(out)); /* devices.ndjson, to compare with */
+	snprintf(path, sizeof(path), "%s/bulk.ndjson", P.dir);
+	slurp(path, out, sizeof(out));
+	ck_assert_uint_eq(lines(out), 2);
+	ck_assert_msg(strstr(out, "{\"id\":\"b3\",\"group\":\"bulk\",\"tags\":[\"t\"]"), "%s", out);
+	CTL(0, "device import bulk.ndjson");
+	ck_assert_msg(strstr(err, "2 unchanged, 0 failed"), "%s", err);
+	f = fopen(path, "w");
+	fprintf(f, "{\"id\":\"b4\"}\n");
+	fclose(f);
+	CTL(0, "device import --generate-tokens bulk.ndjson");
+	ck_assert_msg(strncmp(out, "{\"id\":\"b4\",\"token\":\"suitd_dt_", 29) == 0, "%s", out);
+	ck_assert_uint_eq(lines(out), 1);
+	CTL(1, "device import no-such-file");
+	CTL(1, "device export --colour red");
 }
 END_TEST
 

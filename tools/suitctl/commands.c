@@ -117,16 +117,16 @@ static int show_one(struct ctl *c, const char *prefix, const char *id, const cha
 
 /* Filters of a list: each option --NAME VALUE becomes ?NAME=VALUE (with
  * '-' → '_'). */
-static int list_filtered(struct ctl *c, int argc, char **argv, const char *path,
-			 const char *const *filters, const char *cursor, const struct ctl_view *v,
-			 const char *use)
+/* path with the query of the --filter options given (names with '-' are
+ * sent with '_'), into r (released by the caller on CTL_OK). */
+static int filtered_path(struct ctl *c, int argc, char **argv, const char *path,
+			 const char *const *filters, const char *use, struct req *r)
 {
 	struct option o[16] = {0};
 	const char *values[16] = {0};
 	char names[16][40];
 	size_t n = 0;
-	struct req r;
-	int opt, rc;
+	int opt;
 
 	for (; filters && filters[n] && n < 15; n++) {
 		o[n].name = filters[n];
@@ -140,14 +140,26 @@ static int list_filtered(struct ctl *c, int argc, char **argv, const char *path,
 	}
 	if (optind != argc)
 		return usage(use);
-	req_init(&r, c, path);
+	req_init(r, c, path);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s", filters[i]);
 		for (char *p = names[i]; *p; p++)
 			if (*p == '-')
 				*p = '_';
-		req_query(&r, names[i], values[i]);
+		req_query(r, names[i], values[i]);
 	}
+	return CTL_OK;
+}
+
+static int list_filtered(struct ctl *c, int argc, char **argv, const char *path,
+			 const char *const *filters, const char *cursor, const struct ctl_view *v,
+			 const char *use)
+{
+	struct req r;
+	int rc = filtered_path(c, argc, argv, path, filters, use, &r);
+
+	if (rc)
+		return rc;
 	rc = ctl_list(c, buf_str(&r.b), cursor, v);
 	buf_release(&r.b);
 	return rc;
@@ -317,7 +329,9 @@ static const char device_use[] =
 	"              [--sequence N] [--sequence-below N] [--assignment-state S]\n"
 	"       | show ID | update ID [--group G|--no-group] [--tag T]... [--no-tags]\n"
 	"              [--attributes JSON] [--report-key FILE.pem|--no-report-key]\n"
-	"       | delete ID | token ID [--grace SECONDS] | reports ID";
+	"       | delete ID | token ID [--grace SECONDS] | reports ID\n"
+	"       | import FILE|- [--dry-run] [--generate-tokens]\n"
+	"       | export [the filters of list]";
 
 static int json_arg(const char *text, json_t **ret)
 {
@@ -467,6 +481,38 @@ static int device_token(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+static int device_import(struct ctl *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{"generate-tokens", no_argument, NULL, 'g'},
+		{NULL, 0, NULL, 0},
+	};
+	bool dry_run = false, generate = false;
+	const char *file = NULL;
+	int opt;
+
+	/* The file first (as in `device update ID --flags`), or last. */
+	optind = 1;
+	if (argc >= 2 && (argv[1][0] != '-' || strcmp(argv[1], "-") == 0)) {
+		file = argv[1];
+		optind = 2;
+	}
+	while ((opt = next_opt(argc, argv, o)) != -1) {
+		if (opt == 'n')
+			dry_run = true;
+		else if (opt == 'g')
+			generate = true;
+		else
+			return usage(device_use);
+	}
+	if (!file && optind == argc - 1)
+		file = argv[optind++];
+	if (!file || optind != argc)
+		return usage(device_use);
+	return ctl_device_import(c, file, dry_run, generate);
+}
+
 int ctl_cmd_device(struct ctl *c, int argc, char **argv)
 {
 	static const char *const filters[] = {"group",
@@ -492,6 +538,18 @@ int ctl_cmd_device(struct ctl *c, int argc, char **argv)
 		return delete_one(c, "/api/v1/devices", argv[1]);
 	if (verb(argc, argv, "token"))
 		return device_token(c, argc, argv);
+	if (verb(argc, argv, "import"))
+		return device_import(c, argc, argv);
+	if (verb(argc, argv, "export")) {
+		struct req r;
+		int rc = filtered_path(c, argc, argv, "/api/v1/devices/export", filters, device_use,
+				       &r);
+		if (rc)
+			return rc;
+		rc = ctl_device_export(c, buf_str(&r.b));
+		buf_release(&r.b);
+		return rc;
+	}
 	if (verb(argc, argv, "reports") && argc == 2) {
 		struct req r;
 		int rc;

@@ -238,7 +238,7 @@ void ctl_release(struct ctl *c)
 	explicit_bzero(c->key, sizeof(c->key));
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *user)
+size_t ctl_on_body(char *data, size_t size, size_t n, void *user)
 {
 	struct ctl_resp *r = user;
 
@@ -264,7 +264,7 @@ static void header_value(const char *line, size_t len, const char *name, char *o
 	snprintf(out, size, "%.*s", (int)len, line);
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *user)
+size_t ctl_on_header(char *data, size_t size, size_t n, void *user)
 {
 	struct ctl_resp *r = user;
 	size_t len = size * n;
@@ -354,9 +354,9 @@ again:
 	}
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 300L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, ctl_on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, ctl_on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
 	cc = curl_easy_perform(c->curl);
 	curl_slist_free_all(h);

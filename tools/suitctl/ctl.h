@@ -76,6 +76,10 @@ int ctl_json(struct ctl *c, const char *method, const char *path, json_t *body, 
 int ctl_problem(const struct ctl_resp *r);
 /* Query-escape s onto b ("?"/"&" are the caller's). */
 void ctl_escape(struct ctl *c, struct buf *b, const char *s);
+/* libcurl callbacks filling a struct ctl_resp: the body (up to
+ * CTL_MAX_BODY), and content-type, location, retry-after. */
+size_t ctl_on_body(char *data, size_t size, size_t n, void *user);
+size_t ctl_on_header(char *data, size_t size, size_t n, void *user);
 /* Configure the shared handle for url (TLS, key, timeouts); headers out. */
 void *ctl_curl_prepare(struct ctl *c, const char *url, void *headers);
 
@@ -122,6 +126,12 @@ int ctl_manifest_upload(struct ctl *c, const uint8_t *env, size_t len, json_t **
 
 /* upload.c: stream FILE to POST /api/v1/payloads; *ret the Payload. */
 int ctl_payload_upload(struct ctl *c, const char *path, const char *name, json_t **ret);
+/* bulk.c: stream FILE ("-": stdin) to POST /api/v1/devices/import and
+ * show the summary; generated tokens go to stdout as NDJSON. CTL_API when
+ * a line failed. */
+int ctl_device_import(struct ctl *c, const char *path, bool dry_run, bool generate);
+/* GET path (the export with its query) to stdout as it arrives. */
+int ctl_device_export(struct ctl *c, const char *path);
 /* deployments: wait until deployment id completes (0), pauses or is
  * canceled (3) or timeout_s passes (4; 0 = no timeout). watch: bars. */
 int ctl_deployment_wait(struct ctl *c, long long id, long timeout_s, bool bars);

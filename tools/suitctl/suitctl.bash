@@ -56,8 +56,8 @@ _suitctl()
 		opts="--vendor-id --class-id --sever --file --key --payload --vendor-domain --class-info --sequence --uri --component --description --integrated --output --dependency --dependency-uri --dependency-prefix"
 		;;
 	device)
-		verbs="add list show update delete token reports"
-		opts="--group --no-group --tag --no-tags --vendor-id --class-id --attributes --report-key --no-report-key --grace --seen-since --not-seen-since --sequence --sequence-below --assignment-state"
+		verbs="add list show update delete token reports import export"
+		opts="--dry-run --generate-tokens --group --no-group --tag --no-tags --vendor-id --class-id --attributes --report-key --no-report-key --grace --seen-since --not-seen-since --sequence --sequence-below --assignment-state"
 		;;
 	deployment)
 		verbs="list show devices pause resume cancel retry delete watch"

@@ -100,26 +100,6 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *user)
-{
-	struct ctl_resp *r = user;
-	return buf_append(&r->body, data, size * n) == ERR_OK ? size * n : 0;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *user)
-{
-	struct ctl_resp *r = user;
-	size_t len = size * n;
-	if (len > 13 && strncasecmp(data, "content-type:", 13) == 0) {
-		const char *v = data + 13;
-		while (*v == ' ')
-			v++;
-		snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)strcspn(v, "\r\n"),
-			 v);
-	}
-	return len;
-}
-
 /* One POST of the whole file. digest_b64: Content-Digest, or NULL. */
 static int attempt(struct upload *u, const char *name, const char *digest_b64, struct ctl_resp *r,
 		   bool *transient)
@@ -152,9 +132,9 @@ static int attempt(struct upload *u, const char *name, const char *digest_b64, s
 	curl_easy_setopt(c->curl, CURLOPT_READDATA, u);
 	curl_easy_setopt(c->curl, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BLOCK);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, ctl_on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, ctl_on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
 	/* A stalled server: under 1 KiB/s for 60 s ends the attempt. */
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
