@@ -17,6 +17,7 @@ struct token_cache;
 struct batcher;
 struct webhook_worker;
 struct event_hub;
+struct fanout;
 
 struct api_ctx {
 	const struct config *config;
@@ -41,6 +42,9 @@ struct api_ctx {
 	struct webhook_worker *webhooks;
 	/* The live event streams of GET /api/v1/events (events/stream.h). */
 	struct event_hub *events;
+	/* Inserts a large deployment's assignments in slices (tracker/fanout.h;
+	 * NULL: on the request's thread). */
+	struct fanout *fanout;
 	int64_t started_at;
 };
 

@@ -14,6 +14,7 @@
 #include "storage/deployments.h"
 #include "storage/devices.h"
 #include "suit/suit.h"
+#include "tracker/fanout.h"
 #include "tracker/rollout.h"
 
 /* A device that took its update and then went silent this long (seconds)
@@ -111,6 +112,16 @@ static json_t *deployment_json(struct api_ctx *ctx, const struct deployment *d)
 		"created_by", d->created_by, "created_at", time_json(d->created_at),
 		"failures_acknowledged", (json_int_t)d->failures_acknowledged);
 	rollout_json(j, d, &counts);
+	json_t *prep = json_null();
+	if (!d->prepared_at) {
+		json_int_t assigned = 0;
+		for (unsigned s = 0; s < ROLLOUT_STAGES_MAX; s++)
+			for (int st = 0; st < ASSIGN__COUNT; st++)
+				assigned += counts.n[s][st];
+		prep = json_pack("{s:I, s:I}", "planned", (json_int_t)d->planned, "assigned",
+				 assigned);
+	}
+	json_object_set_new(j, "preparation", prep);
 	return j;
 }
 
@@ -251,6 +262,17 @@ static enum err rollout_param(json_t *v, struct response *res, struct rollout_po
 	return ERR_OK;
 }
 
+static enum err respond_created(struct api_ctx *ctx, struct response *res,
+				const struct deployment *d)
+{
+	enum err e = response_json(res, 201, deployment_json(ctx, d));
+
+	if (!e)
+		e = response_header_set(res, "Location", "/api/v1/deployments/%lld",
+					(long long)d->id);
+	return e;
+}
+
 enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 				struct response *res)
 {
@@ -309,22 +331,28 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
 	}
 	/* Sequence numbers devices reported since the last flush decide skips. */
-	seen_flush_before_read(ctx->seen, ctx->storage);
-	e = storage_deployment_create(ctx->storage, &dn, &rollout_planner, &id);
+	e = storage_deployment_create(ctx->storage, &dn, &id);
 	free(nums);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, ERR_UNPROCESSABLE, "no manifest with digest %s", manifest);
 	if (e)
 		return api_fail(res, e, "cannot create the deployment");
-	if ((e = assignment_index_load(ctx->assignments, ctx->storage)))
-		log_err("deployment %lld: cannot reload the assignment index: %s", (long long)id,
-			err_title(e));
 	if ((e = storage_deployment_get(ctx->storage, id, &d)))
 		return api_fail(res, e, "cannot read the deployment");
-	e = response_json(res, 201, deployment_json(ctx, &d));
-	if (!e)
-		e = response_header_set(res, "Location", "/api/v1/deployments/%lld", (long long)id);
-	return e;
+	/* A small target is assigned before the answer; a large one in slices
+	 * on the fan-out thread, while the deployment shows as preparing. A
+	 * failure leaves it preparing: the next start resumes it. */
+	if (d.planned > FANOUT_INLINE_MAX && ctx->fanout &&
+	    fanout_enqueue(ctx->fanout, id) == ERR_OK)
+		return respond_created(ctx, res, &d);
+	/* The sequences devices reported since the last flush decide skips. */
+	seen_flush_before_read(ctx->seen, ctx->storage);
+	if ((e = fanout_run(ctx->storage, ctx->assignments, id, NULL)))
+		return api_fail(res, e, "deployment %lld: cannot assign its devices",
+				(long long)id);
+	if ((e = storage_deployment_get(ctx->storage, id, &d)))
+		return api_fail(res, e, "cannot read the deployment");
+	return respond_created(ctx, res, &d);
 }
 
 enum err api_deployments_list(struct api_ctx *ctx, const struct request *req, struct response *res)
@@ -440,27 +468,33 @@ enum err api_deployments_devices(struct api_ctx *ctx, const struct request *req,
 	return response_json(res, 200, api_page_json(arr, n > limit, last));
 }
 
-/* After a change of what devices may fetch: the index, then the new state
- * of the deployment (*ret_json). */
+/* After a change of what devices may fetch: the index follows (a pause or a
+ * resume in one record; a cancel or a retry by re-reading that deployment's
+ * active assignments, never the whole index), then the new state of the
+ * deployment (*ret_json). */
 static enum err changed_json(struct api_ctx *ctx, struct response *res, struct deployment *d,
-			     json_t **ret_json)
+			     bool assignments_changed, json_t **ret_json)
 {
-	enum err e = assignment_index_load(ctx->assignments, ctx->storage);
+	enum err e = storage_deployment_get(ctx->storage, d->id, d);
 
 	if (e)
-		log_err("deployment %lld: cannot reload the assignment index: %s", (long long)d->id,
-			err_title(e));
-	if ((e = storage_deployment_get(ctx->storage, d->id, d)))
 		return api_fail(res, e, "cannot read the deployment");
+	if (!assignments_changed)
+		assignment_index_deployment(ctx->assignments, d->id, d->open_stage,
+					    d->paused_at != 0);
+	else if ((e = assignment_index_reload_deployment(ctx->assignments, ctx->storage, d->id)))
+		log_err("deployment %lld: cannot reload its assignments in the index: %s",
+			(long long)d->id, err_title(e));
 	if (!(*ret_json = deployment_json(ctx, d)))
 		return ERR_NOMEM;
 	return ERR_OK;
 }
 
-static enum err changed(struct api_ctx *ctx, struct response *res, struct deployment *d)
+static enum err changed(struct api_ctx *ctx, struct response *res, struct deployment *d,
+			bool assignments_changed)
 {
 	json_t *j;
-	enum err e = changed_json(ctx, res, d, &j);
+	enum err e = changed_json(ctx, res, d, assignments_changed, &j);
 
 	return e ? e : response_json(res, 200, j);
 }
@@ -478,7 +512,7 @@ enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
 		return api_fail(res, e, "the deployment is %s", deployment_status_name(d.status));
 	if (e)
 		return api_fail(res, e, "cannot cancel the deployment");
-	return changed(ctx, res, &d);
+	return changed(ctx, res, &d, true); /* canceled */
 }
 
 /* An optional JSON body with at most the one member `name` of type `type`. */
@@ -526,7 +560,7 @@ enum err api_deployments_pause(struct api_ctx *ctx, const struct request *req, s
 		return api_fail(res, e, "the deployment is %s", deployment_status_name(d.status));
 	if (e)
 		return api_fail(res, e, "cannot pause the deployment");
-	return changed(ctx, res, &d);
+	return changed(ctx, res, &d, false); /* paused */
 }
 
 enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
@@ -554,7 +588,7 @@ enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
 		return api_fail(res, e, "the deployment changed meanwhile; read it again");
 	if (e)
 		return api_fail(res, e, "cannot resume the deployment");
-	return changed(ctx, res, &d);
+	return changed(ctx, res, &d, false); /* resumed */
 }
 
 enum err api_deployments_delete(struct api_ctx *ctx, const struct request *req,
@@ -595,7 +629,7 @@ enum err api_deployments_retry(struct api_ctx *ctx, const struct request *req, s
 	if (e)
 		return api_fail(res, e, "cannot retry the deployment's failed devices");
 	json_t *j;
-	if ((e = changed_json(ctx, res, &d, &j)))
+	if ((e = changed_json(ctx, res, &d, true, &j)))
 		return e;
 	json_object_set_new(j, "retry",
 			    json_pack("{s:I, s:I}", "retried", (json_int_t)retried, "not_retried",
@@ -634,6 +668,10 @@ void deployments_fetch(struct api_ctx *ctx, const struct device_ident *device,
 		return;
 	if (!storage_manifest_needs(ctx->storage, a.manifest_id, kind, object_id))
 		return;
+	/* A download going on (Range requests of a long one) is news: the
+	 * assignment does not time out while it lasts. */
+	if (a.state == ASSIGN_DOWNLOADING && ctx->seen)
+		seen_news(ctx->seen, device->num, time_now());
 	if (a.state == ASSIGN_DELIVERED) {
 		if (assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADING,
 					  NULL) != ERR_OK)

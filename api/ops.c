@@ -81,7 +81,7 @@ static enum err fleet_render(const struct api_ctx *ctx, const struct fleet *f, s
 
 	EMIT("# HELP suitd_deployments Deployments by status.\n"
 	     "# TYPE suitd_deployments gauge\n");
-	for (unsigned i = 0; i <= DEPLOYMENT_CANCELED; i++)
+	for (unsigned i = 0; i < DEPLOYMENT__COUNT; i++)
 		EMIT("suitd_deployments{status=\"%s\"} %" PRIu64 "\n",
 		     deployment_status_name((enum deployment_status)i),
 		     f->deployments.by_status[i]);

@@ -11,21 +11,39 @@ struct sighting {
 	int64_t at;
 	bool has_sequence;
 	uint64_t sequence;
+	bool news; /* a download in progress (issue 15): the assignment is alive */
 };
 
-struct seen_tracker {
+/* Shards by device number, each its own lock and map: a map that doubles
+ * rehashes a 16th of the pending sightings, not all of them under the one
+ * lock every poll takes (issue 15). */
+#define SEEN_SHARDS 16
+
+struct seen_shard {
 	pthread_mutex_t lock;
 	struct i64map map; /* device num → struct sighting */
+} __attribute__((aligned(64)));
+
+struct seen_tracker {
+	struct seen_shard shards[SEEN_SHARDS];
 };
+
+static struct seen_shard *shard_of(struct seen_tracker *t, int64_t device_num)
+{
+	return &t->shards[((uint64_t)device_num * 0x9e3779b97f4a7c15ULL) >> 60];
+}
 
 enum err seen_tracker_new(struct seen_tracker **ret)
 {
-	struct seen_tracker *t = calloc(1, sizeof(*t));
+	struct seen_tracker *t = aligned_alloc(64, sizeof(*t));
 
 	if (!t)
 		return ERR_NOMEM;
-	pthread_mutex_init(&t->lock, NULL);
-	i64map_init(&t->map, sizeof(struct sighting));
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < SEEN_SHARDS; i++) {
+		pthread_mutex_init(&t->shards[i].lock, NULL);
+		i64map_init(&t->shards[i].map, sizeof(struct sighting));
+	}
 	*ret = t;
 	return ERR_OK;
 }
@@ -34,51 +52,61 @@ void seen_tracker_free(struct seen_tracker *t)
 {
 	if (!t)
 		return;
-	pthread_mutex_destroy(&t->lock);
-	i64map_release(&t->map);
+	for (unsigned i = 0; i < SEEN_SHARDS; i++) {
+		pthread_mutex_destroy(&t->shards[i].lock);
+		i64map_release(&t->shards[i].map);
+	}
 	free(t);
 }
 
 static void record(struct seen_tracker *t, int64_t device_num, int64_t at, bool has_sequence,
-		   uint64_t sequence, bool restore)
+		   uint64_t sequence, bool restore, bool news)
 {
+	struct seen_shard *sh = shard_of(t, device_num);
 	struct sighting *s;
 	bool fresh;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&sh->lock);
 	/* Out of memory: this sighting is dropped (only a last-seen time). */
-	s = i64map_put(&t->map, device_num, &fresh);
+	s = i64map_put(&sh->map, device_num, &fresh);
 	if (s) {
 		if (at > s->at)
 			s->at = at;
+		s->news = s->news || news;
 		/* A restored (older) sequence never replaces one reported since. */
 		if (has_sequence && !(restore && s->has_sequence)) {
 			s->has_sequence = true;
 			s->sequence = sequence;
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&sh->lock);
 }
 
 void seen_record(struct seen_tracker *t, int64_t device_num, int64_t at, bool has_sequence,
 		 uint64_t sequence)
 {
-	record(t, device_num, at, has_sequence, sequence, false);
+	record(t, device_num, at, has_sequence, sequence, false, false);
+}
+
+void seen_news(struct seen_tracker *t, int64_t device_num, int64_t at)
+{
+	record(t, device_num, at, false, 0, false, true);
 }
 
 bool seen_pending(struct seen_tracker *t, int64_t device_num, int64_t *ret_at,
 		  bool *ret_has_sequence, uint64_t *ret_sequence)
 {
+	struct seen_shard *sh = shard_of(t, device_num);
 	const struct sighting *s;
 
-	pthread_mutex_lock(&t->lock);
-	s = i64map_get(&t->map, device_num);
+	pthread_mutex_lock(&sh->lock);
+	s = i64map_get(&sh->map, device_num);
 	if (s) {
 		*ret_at = s->at;
 		*ret_has_sequence = s->has_sequence;
 		*ret_sequence = s->sequence;
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&sh->lock);
 	return s != NULL;
 }
 
@@ -92,23 +120,39 @@ static void collect_one(void *cls, int64_t key, void *value)
 	struct collect *c = cls;
 	const struct sighting *s = value;
 
-	c->batch[c->n++] = (struct device_seen){
-		.num = key, .at = s->at, .has_sequence = s->has_sequence, .sequence = s->sequence};
+	c->batch[c->n++] = (struct device_seen){.num = key,
+						.at = s->at,
+						.has_sequence = s->has_sequence,
+						.sequence = s->sequence,
+						.news = s->news};
 }
 
 enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_count)
 {
 	struct collect c = {NULL, 0};
+	size_t cap = 0;
 	enum err e;
 
-	/* Take the pending set and release the lock before any I/O. */
-	pthread_mutex_lock(&t->lock);
-	c.batch = t->map.used ? malloc(t->map.used * sizeof(*c.batch)) : NULL;
-	if (c.batch) {
-		i64map_each(&t->map, collect_one, &c);
-		i64map_clear(&t->map);
+	/* Take the pending set, a shard at a time, and release each lock
+	 * before any I/O. */
+	for (unsigned i = 0; i < SEEN_SHARDS; i++) {
+		struct seen_shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		if (sh->map.used && c.n + sh->map.used > cap) {
+			size_t want = c.n + sh->map.used + cap / 2;
+			struct device_seen *grown = realloc(c.batch, want * sizeof(*grown));
+			if (grown) {
+				c.batch = grown;
+				cap = want;
+			}
+		}
+		/* Out of memory: this shard stays pending for the next flush. */
+		if (sh->map.used && c.n + sh->map.used <= cap) {
+			i64map_each(&sh->map, collect_one, &c);
+			i64map_clear(&sh->map);
+		}
+		pthread_mutex_unlock(&sh->lock);
 	}
-	pthread_mutex_unlock(&t->lock);
 	*ret_count = 0;
 	if (!c.n)
 		return ERR_OK;
@@ -117,7 +161,7 @@ enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_cou
 		/* Put it back; newer sightings recorded meanwhile win. */
 		for (size_t i = 0; i < c.n; i++)
 			record(t, c.batch[i].num, c.batch[i].at, c.batch[i].has_sequence,
-			       c.batch[i].sequence, true);
+			       c.batch[i].sequence, true, c.batch[i].news);
 	} else {
 		*ret_count = (unsigned)c.n;
 	}

@@ -17,6 +17,11 @@ void seen_tracker_free(struct seen_tracker *t);
 /* at: seconds since the epoch; sequence only when has_sequence. */
 void seen_record(struct seen_tracker *t, int64_t device_num, int64_t at, bool has_sequence,
 		 uint64_t sequence);
+/* A download of the device's active assignment is in progress (a Range
+ * request, a payload not yet served to its last byte): news for
+ * device_timeout, written with the next flush (one write per device per
+ * seen_flush, however many requests). */
+void seen_news(struct seen_tracker *t, int64_t device_num, int64_t at);
 /* What is pending for a device (not yet in the database). */
 bool seen_pending(struct seen_tracker *t, int64_t device_num, int64_t *ret_at,
 		  bool *ret_has_sequence, uint64_t *ret_sequence);

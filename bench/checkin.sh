@@ -168,14 +168,12 @@ wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "su
 publish_firmware "$SUITD_CONF" bench-v1 "checkin benchmark"
 ENV_LEN=$(stat -c %s "$tmp/m.suit")
 printf '{"name":"bench canary","manifest":"%s","target":{"group":"canary"}}' "$DIGEST" >"$tmp/dep.json"
-t0=$(date +%s.%N)
-out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
-t1=$(date +%s.%N)
-[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+deploy_and_wait "$tmp/dep.json"
+out=$DEP_OUT
 DEP_ID=$(printf '%s' "$out" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 pending=$(printf '%s' "$out" | sed -n 's/.*"pending":\([0-9]*\).*/\1/p')
 [ "$pending" = $((DEVICES / 10)) ] || die "deployment: $pending pending, expected $((DEVICES / 10)): $out"
-echo "deployment $DEP_ID of a $ENV_LEN-byte envelope to group canary: $pending pending assignments, created in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+echo "deployment $DEP_ID of a $ENV_LEN-byte envelope to group canary: $pending pending assignments, created and prepared in $DEP_SECONDS s"
 
 # ---- nginx ----------------------------------------------------------------------
 NGINX_PORT=$(free_port "$SUITD_PORT") || die "no free port"

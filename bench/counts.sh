@@ -103,15 +103,13 @@ declare -A ID
 for g in fleet small; do
 	printf '{"manifest":"%s","target":{"group":"%s"},"rollout":{"stages":[1,10,50,100]}}' \
 		"$DIGEST" "$g" >"$tmp/dep.json"
-	t0=$(date +%s.%N)
-	out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
-	t1=$(date +%s.%N)
-	[ "${out##*$'\n'}" = 201 ] || die "deployment $g: $out"
+	deploy_and_wait "$tmp/dep.json"
+	out=$DEP_OUT
 	ID[$g]=$(printf '%s' "$out" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
 	devices=$(printf '%s' "$out" | grep -o '"devices":[0-9]*' | tail -n1 | cut -d: -f2)
 	stages=$(printf '%s' "$out" | grep -o '"stage":[0-9]*,"percent":[0-9]*,"open":[a-z]*,"opened_at":[^,]*,"devices":[0-9]*' |
 		sed 's/.*"devices":\([0-9]*\)$/\1/' | tr '\n' ' ')
-	echo "deployment ${ID[$g]} to group $g: $devices assignments, stages of $stages devices, created in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+	echo "deployment ${ID[$g]} to group $g: $devices assignments, stages of $stages devices, created and prepared in $DEP_SECONDS s"
 done
 
 echo

@@ -118,8 +118,8 @@ start_suitd "$SUITD_CONF"
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 publish_firmware "$SUITD_CONF" bench-v1 "events benchmark"
 printf '{"name":"bench events","manifest":"%s","target":{"group":"fleet"}}' "$DIGEST" >"$tmp/dep.json"
-out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
-[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+deploy_and_wait "$tmp/dep.json"
+out=$DEP_OUT
 DEP_ID=$(printf '%s' "$out" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 echo "$DEVICES devices, deployment $DEP_ID to group fleet"
 

@@ -119,8 +119,8 @@ wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "su
 publish_firmware "$tmp/suitd.conf" fleet-v1
 printf '{"manifest":"%s","target":{"group":"sim"},"rollout":{"stages":[1,10,50,100],"success_threshold":95,"failure_threshold":5,"device_timeout":600}}' \
 	"$DIGEST" >"$tmp/dep.json"
-out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
-[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+deploy_and_wait "$tmp/dep.json"
+out=$DEP_OUT
 DEP=$(printf '%s' "$out" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
 echo "deployment $DEP to group sim: stages of $(printf '%s' "$out" | grep -o '"percent":[0-9]*,"open":[a-z]*,"opened_at":[^,]*,"devices":[0-9]*' | sed 's/.*"devices":\([0-9]*\)$/\1/' | tr '\n' ' ')devices"
 

@@ -332,3 +332,29 @@ publish_firmware() { # conf class [description]
 	DIGEST=$(manifest_digest "$out")
 	[ ${#DIGEST} = 64 ] || die "no digest in the manifest upload's answer: $out"
 }
+
+# POST the deployment JSON FILE and wait (at most 10 minutes) until its
+# assignments exist: a deployment to more than 2,000 devices is answered at
+# once as "preparing" (issue 15). Sets DEP_OUT to the prepared deployment's
+# JSON followed by the POST's status line (as `api` prints it), and
+# DEP_SECONDS to the time from the POST to prepared. Not in $(...).
+deploy_and_wait() { # file
+	local t0 out id body
+	t0=$(date +%s.%N)
+	out=$(api POST /api/v1/deployments application/json "$1")
+	[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+	id=$(printf '%s' "$out" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+	body=${out%$'\n'*}
+	for _ in $(seq 1 6000); do
+		case $body in
+		*'"status":"preparing"'*) ;;
+		*) break ;;
+		esac
+		sleep 0.1
+		body=$(api GET "/api/v1/deployments/$id")
+		body=${body%$'\n'*}
+	done
+	case $body in *'"status":"preparing"'*) die "deployment $id still preparing after 10 minutes" ;; esac
+	DEP_OUT=$body$'\n'201
+	DEP_SECONDS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+}

@@ -291,14 +291,12 @@ start_config full setup
 
 publish_firmware "$SUITD_CONF" bench-v1 "reports benchmark"
 printf '{"name":"bench reports","manifest":"%s","target":{"group":"fleet"}}' "$DIGEST" >"$tmp/dep.json"
-t0=$(date +%s.%N)
-out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
-t1=$(date +%s.%N)
-[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+deploy_and_wait "$tmp/dep.json"
+out=$DEP_OUT
 DEP_ID=$(printf '%s' "$out" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 pending=$(printf '%s' "$out" | sed -n 's/.*"pending":\([0-9]*\).*/\1/p')
 [ "$pending" = "$DEVICES" ] || die "deployment: $pending pending, expected $DEVICES: $out"
-echo "deployment $DEP_ID of manifest ${DIGEST:0:16}… to group fleet: $pending pending assignments, created in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+echo "deployment $DEP_ID of manifest ${DIGEST:0:16}… to group fleet: $pending pending assignments, created and prepared in $DEP_SECONDS s"
 # Reports are taken only on delivered assignments: deliver them all in one
 # transaction, as every device's check-in would (suitd's in-memory index
 # keeps them pending; reports read the database).

@@ -30,6 +30,7 @@
 #include "storage/payloads.h"
 #include "storage/reports.h"
 #include "tracker/assignments.h"
+#include "tracker/fanout.h"
 #include "tracker/housekeeping.h"
 
 /* In-flight requests get this long to finish on SIGTERM. */
@@ -110,6 +111,19 @@ static void flush_seen(struct seen_tracker *seen, struct storage *storage)
 			 err_title(e));
 	else if (n)
 		log_debug("wrote last-seen times of %u devices", n);
+}
+
+/* The fan-out writes the sightings in memory before it reads a target. */
+struct seen_flush_ctx {
+	struct seen_tracker *seen;
+	struct storage *storage;
+};
+
+static void seen_flush_cb(void *cls)
+{
+	struct seen_flush_ctx *c = cls;
+
+	seen_flush_before_read(c->seen, c->storage);
 }
 
 /* The command line wrote devices or assignments (migration 0012): drop the
@@ -205,6 +219,7 @@ int command_run(const struct config *config)
 	struct manifest_policy_holder *manifests = NULL;
 	struct seen_tracker *seen = NULL;
 	struct assignment_index *assignments = NULL;
+	struct fanout *fanout = NULL;
 	struct token_cache *tokens = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
 	struct webhook_worker *webhooks = NULL;
@@ -292,6 +307,12 @@ int command_run(const struct config *config)
 		log_err("cannot start the event hub");
 		goto out;
 	}
+	/* After the index is loaded: it follows each slice. */
+	struct seen_flush_ctx flush_ctx = {seen, storage};
+	if (fanout_start(storage, assignments, seen_flush_cb, &flush_ctx, &fanout) != ERR_OK) {
+		log_err("cannot start the deployment fan-out thread");
+		goto out;
+	}
 	struct api_ctx ctx = {.config = config,
 			      .storage = storage,
 			      .metrics = &metrics,
@@ -302,7 +323,8 @@ int command_run(const struct config *config)
 			      .reports = reports,
 			      .uploads = uploads,
 			      .webhooks = webhooks,
-			      .events = events};
+			      .events = events,
+			      .fanout = fanout};
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -367,6 +389,8 @@ out:
 	/* After the daemon: every deferred answer was sent during the drain. */
 	batcher_stop(reports);
 	batcher_stop(uploads);
+	/* Between two slices; the rest resumes at the next start. */
+	fanout_stop(fanout);
 	/* After every thread that commits events. */
 	webhook_worker_stop(webhooks);
 	event_hub_free(events);

@@ -15,20 +15,19 @@ static const char *const state_names[] = {
 
 static const char *const kind_names[] = {"devices", "group", "tag"};
 static const char *const status_names[] = {
-	[DEPLOYMENT_ACTIVE] = "active",
-	[DEPLOYMENT_PAUSED] = "paused",
-	[DEPLOYMENT_COMPLETED] = "completed",
-	[DEPLOYMENT_CANCELED] = "canceled",
+	[DEPLOYMENT_ACTIVE] = "active",	      [DEPLOYMENT_PAUSED] = "paused",
+	[DEPLOYMENT_COMPLETED] = "completed", [DEPLOYMENT_CANCELED] = "canceled",
+	[DEPLOYMENT_PREPARING] = "preparing",
 };
 
 const char *deployment_status_name(enum deployment_status s)
 {
-	return (unsigned)s <= DEPLOYMENT_CANCELED ? status_names[s] : "unknown";
+	return (unsigned)s < DEPLOYMENT__COUNT ? status_names[s] : "unknown";
 }
 
 bool deployment_status_parse(const char *text, enum deployment_status *ret)
 {
-	for (unsigned i = 0; i <= DEPLOYMENT_CANCELED; i++) {
+	for (unsigned i = 0; i < DEPLOYMENT__COUNT; i++) {
 		if (strcmp(text, status_names[i]) == 0) {
 			*ret = (enum deployment_status)i;
 			return true;
@@ -133,10 +132,14 @@ static enum err assign(struct db *db, int64_t deployment_id, const struct manife
 	return db_result(sqlite3_step(st));
 }
 
-static int by_num(const void *a, const void *b)
+/* Stage first, then device number: the open stage's devices are assigned
+ * by the first slices, and ids follow the devices' order within a stage. */
+static int by_stage_num(const void *a, const void *b)
 {
 	const struct stage_target *x = a, *y = b;
 
+	if (x->stage != y->stage)
+		return x->stage < y->stage ? -1 : 1;
 	return (x->num > y->num) - (x->num < y->num);
 }
 
@@ -164,33 +167,50 @@ static enum err target_add(struct targets *ts, const struct stage_planner *plann
 	return ERR_OK;
 }
 
-/* Every device of the target (rows of num, id). */
-static enum err targets_collect(struct db *db, const struct deployment_new *d,
-				const struct stage_planner *planner, int64_t deployment_id,
-				struct targets *ts)
+/* Every device the deployment targets now (rows of num, id): its group's
+ * or tag's members, or its kept device list. */
+static enum err targets_collect(struct db *db, const struct deployment *d,
+				const struct stage_planner *planner, struct targets *ts)
+{
+	enum stmt which = d->kind == TARGET_GROUP ? STMT_DEVICE_NUMS_BY_GROUP
+			  : d->kind == TARGET_TAG ? STMT_DEVICE_NUMS_BY_TAG
+						  : STMT_DEPLOYMENT_TARGETS;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	enum err e = ERR_OK;
+	int rc;
+
+	if (d->kind == TARGET_DEVICES)
+		sqlite3_bind_int64(st, 1, d->id);
+	else
+		db_bind_text(st, 1, d->target);
+	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		e = target_add(ts, planner, d->id, st);
+	return e ? e : db_result(rc);
+}
+
+/* How many devices the new deployment targets (its planned count); a
+ * device list is kept for the fan-out (and a restart). */
+static enum err targets_plan(struct db *db, const struct deployment_new *d, int64_t id,
+			     int64_t *ret_planned)
 {
 	enum err e = ERR_OK;
-	int rc = SQLITE_DONE;
 
 	if (d->kind == TARGET_DEVICES) {
 		for (unsigned i = 0; i < d->count && !e; i++) {
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
-			sqlite3_bind_int64(st, 1, d->nums[i]);
-			rc = sqlite3_step(st);
-			if (rc == SQLITE_ROW)
-				e = target_add(ts, planner, deployment_id, st);
-			else
-				e = rc == SQLITE_DONE ? ERR_CONFLICT
-						      : db_result(rc); /* deleted meanwhile */
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_TARGET_INSERT);
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, d->nums[i]);
+			e = db_result(sqlite3_step(st));
 		}
+		*ret_planned = d->count;
 		return e;
 	}
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(
-		db, d->kind == TARGET_GROUP ? STMT_DEVICE_NUMS_BY_GROUP : STMT_DEVICE_NUMS_BY_TAG);
+		db, d->kind == TARGET_GROUP ? STMT_DEVICES_IN_GROUP : STMT_DEVICES_WITH_TAG);
 	db_bind_text(st, 1, d->value);
-	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		e = target_add(ts, planner, deployment_id, st);
-	return e ? e : db_result(rc);
+	int rc = sqlite3_step(st);
+	*ret_planned = sqlite3_column_int64(st, 0);
+	return db_result(rc);
 }
 
 static enum err stages_insert(struct db *db, int64_t id, const struct rollout_policy *p,
@@ -245,19 +265,15 @@ static enum err finish(struct db *db, enum err e)
 }
 
 enum err storage_deployment_create(struct storage *s, const struct deployment_new *d,
-				   const struct stage_planner *planner, int64_t *ret_id)
+				   int64_t *ret_id)
 {
 	struct manifest_identity m = {0};
-	struct targets ts = {0};
 	struct db *db;
-	int64_t id = 0, now = time_now();
-	bool inserted;
+	int64_t id = 0, now = time_now(), planned = 0;
 	enum err e = begin(s, &db);
 
 	if (e)
 		return e;
-	/* Superseded assignments of other deployments: the creator did it. */
-	db_event_actor(db, d->actor);
 	e = manifest_identity(db, STMT_MANIFEST_IDENTITY, d->digest, d->digest_len, 0, &m);
 	if (!e) {
 		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_INSERT);
@@ -272,28 +288,26 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 		sqlite3_bind_int64(st, 7, d->rollout.device_timeout);
 		sqlite3_bind_int64(st, 8, d->rollout.success_threshold);
 		sqlite3_bind_int64(st, 9, d->rollout.failure_threshold);
+		sqlite3_bind_int64(st, 10, 0);
 		e = db_result(sqlite3_step(st));
 		id = sqlite3_last_insert_rowid(db->handle);
 	}
 	if (!e)
 		e = stages_insert(db, id, &d->rollout, now);
 	if (!e)
-		e = targets_collect(db, d, planner, id, &ts);
-	if (!e && ts.n) {
-		planner->plan(&d->rollout, ts.t, ts.n);
-		/* Assignment ids follow the devices' order, as lists show them. */
-		qsort(ts.t, ts.n, sizeof(*ts.t), by_num);
+		e = targets_plan(db, d, id, &planned);
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_SET_PLANNED);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, planned);
+		e = db_result(sqlite3_step(st));
 	}
-	for (size_t i = 0; i < ts.n && !e; i++)
-		e = assign(db, id, &m, ts.t[i].num, ts.t[i].stage, now, &inserted);
-	size_t targets = ts.n;
-	free(ts.t);
 	if (!e) {
 		json_t *data = json_pack(
 			"{s:s?, s:s, s:s?, s:I, s:i}", "name",
 			d->name && d->name[0] ? d->name : NULL, "target", kind_names[d->kind],
 			"target_value", d->kind != TARGET_DEVICES ? d->value : NULL, "devices",
-			(json_int_t)targets, "stages", (int)d->rollout.stage_count);
+			(json_int_t)planned, "stages", (int)d->rollout.stage_count);
 		e = data ? deployment_event(db, d->actor, "deployment.created", id, true, data)
 			 : ERR_NOMEM;
 	}
@@ -301,6 +315,130 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 	if (!e)
 		*ret_id = id;
 	return e;
+}
+
+enum err storage_deployment_targets(struct storage *s, int64_t id,
+				    const struct stage_planner *planner, struct stage_target **ret,
+				    size_t *ret_n)
+{
+	struct targets ts = {0};
+	struct deployment d;
+	struct db *db;
+	enum err e = storage_deployment_get(s, id, &d);
+
+	if (!e)
+		e = db_get(s, &db);
+	if (!e)
+		e = targets_collect(db, &d, planner, &ts);
+	if (e) {
+		free(ts.t);
+		return e;
+	}
+	if (ts.n) {
+		planner->plan(&d.rollout, ts.t, ts.n);
+		qsort(ts.t, ts.n, sizeof(*ts.t), by_stage_num);
+	}
+	*ret = ts.t;
+	*ret_n = ts.n;
+	return ERR_OK;
+}
+
+enum err storage_deployment_slice(struct storage *s, int64_t id, const struct stage_target *t,
+				  size_t n, bool *ret_stop, uint64_t *ret_hold_us)
+{
+	struct manifest_identity m = {0};
+	char actor[65] = "";
+	int64_t manifest_id = 0, now = time_now();
+	bool inserted;
+	struct db *db;
+	enum err e = begin(s, &db);
+	int rc;
+
+	uint64_t locked = time_mono_usec(); /* the write lock is held from here */
+
+	*ret_stop = false;
+	*ret_hold_us = 0;
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_SLICE);
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			manifest_id = sqlite3_column_int64(st, 0);
+			snprintf(actor, sizeof(actor), "%s", db_column_text(st, 1));
+		}
+	}
+	if (rc != SQLITE_ROW) { /* canceled, deleted or prepared meanwhile */
+		*ret_stop = rc == SQLITE_DONE;
+		db_rollback(db);
+		return rc == SQLITE_DONE ? ERR_OK : db_result(rc);
+	}
+	/* Superseded assignments of other deployments: its creator did it. */
+	db_event_actor(db, actor);
+	e = manifest_identity(db, STMT_MANIFEST_IDENTITY_BY_ID, NULL, 0, manifest_id, &m);
+	for (size_t i = 0; i < n && !e; i++)
+		e = assign(db, id, &m, t[i].num, t[i].stage, now, &inserted);
+	e = finish(db, e);
+	*ret_hold_us = time_mono_usec() - locked;
+	return e;
+}
+
+enum err storage_deployment_prepared(struct storage *s, int64_t id)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	bool changed = false; /* and active: not canceled meanwhile */
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PREPARED);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, time_now());
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			changed = strcmp(db_column_text(st, 0), "active") == 0;
+			rc = sqlite3_step(st);
+		}
+		e = db_result(rc);
+	}
+	if (!e) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_TARGETS_DELETE);
+		sqlite3_bind_int64(st, 1, id);
+		e = db_result(sqlite3_step(st));
+	}
+	if (!e && changed) {
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_OF_DEPLOYMENT);
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		e = db_result(rc);
+		if (!e)
+			e = deployment_event(db, "system", "deployment.prepared", id, false,
+					     json_pack("{s:I}", "devices",
+						       (json_int_t)sqlite3_column_int64(st, 0)));
+	}
+	return finish(db, e);
+}
+
+enum err storage_deployments_preparing(struct storage *s, int64_t after, unsigned max, int64_t *ret,
+				       unsigned *ret_n)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	unsigned n = 0;
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_PREPARING);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret[n++] = sqlite3_column_int64(st, 0);
+	*ret_n = n;
+	return n < max ? db_result(rc) : ERR_OK;
 }
 
 static void deployment_from_row(sqlite3_stmt *st, struct deployment *d)
@@ -335,6 +473,8 @@ static void deployment_from_row(sqlite3_stmt *st, struct deployment *d)
 	d->failures_acknowledged = (unsigned)sqlite3_column_int(st, 18);
 	d->completed_at = sqlite3_column_int64(st, 19);
 	d->canceled_at = sqlite3_column_int64(st, 20);
+	d->prepared_at = sqlite3_column_int64(st, 21);
+	d->planned = (uint64_t)sqlite3_column_int64(st, 22);
 }
 
 static enum err stages_load(struct db *db, struct deployment *d)
@@ -684,9 +824,9 @@ enum err storage_deployment_devices(struct storage *s, int64_t id, const char *s
 	return ERR_OK;
 }
 
-enum err storage_active_assignments(struct storage *s, int64_t device_num,
-				    void (*each)(void *cls, const struct active_assignment *a),
-				    void *cls)
+static enum err active_assignments(struct storage *s, enum stmt which, int64_t key,
+				   void (*each)(void *cls, const struct active_assignment *a),
+				   void *cls)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
@@ -694,10 +834,9 @@ enum err storage_active_assignments(struct storage *s, int64_t device_num,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, device_num ? STMT_ACTIVE_ASSIGNMENTS_OF_DEVICE
-							       : STMT_ACTIVE_ASSIGNMENTS);
-	if (device_num)
-		sqlite3_bind_int64(st, 1, device_num);
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	if (key)
+		sqlite3_bind_int64(st, 1, key);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct active_assignment a = {0};
 		size_t n = (size_t)sqlite3_column_bytes(st, 5);
@@ -711,9 +850,30 @@ enum err storage_active_assignments(struct storage *s, int64_t device_num,
 			memcpy(a.digest, sqlite3_column_blob(st, 5), a.digest_len);
 		a.sequence = (uint64_t)sqlite3_column_int64(st, 6);
 		a.held = sqlite3_column_int(st, 7) != 0;
+		a.stage = (unsigned)sqlite3_column_int(st, 8);
+		a.open_stage = (unsigned)sqlite3_column_int(st, 9);
+		a.paused = sqlite3_column_int(st, 10) != 0;
 		each(cls, &a);
 	}
 	return db_result(rc);
+}
+
+enum err storage_active_assignments(struct storage *s, int64_t device_num,
+				    void (*each)(void *cls, const struct active_assignment *a),
+				    void *cls)
+{
+	return active_assignments(
+		s, device_num ? STMT_ACTIVE_ASSIGNMENTS_OF_DEVICE : STMT_ACTIVE_ASSIGNMENTS,
+		device_num, each, cls);
+}
+
+enum err storage_deployment_active_assignments(struct storage *s, int64_t deployment_id,
+					       void (*each)(void *cls,
+							    const struct active_assignment *a),
+					       void *cls)
+{
+	return active_assignments(s, STMT_ACTIVE_ASSIGNMENTS_OF_DEPLOYMENT, deployment_id, each,
+				  cls);
 }
 
 enum err storage_assignment_transition(struct storage *s, int64_t id, enum assignment_state from,
@@ -844,20 +1004,47 @@ enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, in
 	return ERR_OK;
 }
 
-enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count)
+enum err storage_assignments_time_out(struct storage *s, int64_t now, int64_t **ret_devices,
+				      unsigned *ret_count)
 {
+	int64_t *devices = NULL;
+	unsigned n = 0, cap = 0;
 	struct db *db;
 	enum err e = db_get(s, &db);
+	int rc = SQLITE_DONE;
 
+	*ret_devices = NULL;
+	*ret_count = 0;
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
-	sqlite3_bind_int64(st, 1, now);
-	e = db_result(sqlite3_step(st));
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
+		sqlite3_bind_int64(st, 1, now);
+		/* RETURNING: every row is changed before the first is returned. */
+		while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (n == cap) {
+				unsigned want = cap ? 2 * cap : 64;
+				int64_t *grown = realloc(devices, want * sizeof(*devices));
+				if (!grown) {
+					e = ERR_NOMEM;
+					break;
+				}
+				devices = grown;
+				cap = want;
+			}
+			devices[n++] = sqlite3_column_int64(st, 0);
+		}
+		if (!e)
+			e = db_result(rc);
+	}
 	/* One statement, its own transaction: the trigger's events are in. */
 	if (sqlite3_get_autocommit(db->handle))
 		db_events_end(db, !e);
-	if (!e)
-		*ret_count = (unsigned)sqlite3_changes(db->handle);
-	return e;
+	if (e) {
+		free(devices);
+		return e;
+	}
+	*ret_devices = devices;
+	*ret_count = n;
+	return ERR_OK;
 }

@@ -58,6 +58,9 @@ enum deployment_status {
 	DEPLOYMENT_PAUSED,
 	DEPLOYMENT_COMPLETED,
 	DEPLOYMENT_CANCELED,
+	/* Its assignments are being inserted, slice by slice (tracker/fanout.c). */
+	DEPLOYMENT_PREPARING,
+	DEPLOYMENT__COUNT
 };
 const char *deployment_status_name(enum deployment_status s);
 bool deployment_status_parse(const char *text, enum deployment_status *ret);
@@ -100,6 +103,8 @@ struct deployment {
 	bool paused_auto;
 	unsigned failures_acknowledged;
 	int64_t completed_at, canceled_at;
+	int64_t prepared_at; /* 0: its assignments are still being inserted */
+	uint64_t planned;    /* devices targeted when it was created */
 };
 
 /* Counts per stage and state, from the trigger-kept counters. */
@@ -132,6 +137,8 @@ struct active_assignment {
 	/* Its stage is not open yet or the deployment is paused: a pending
 	 * assignment waits. */
 	bool held;
+	unsigned stage, open_stage; /* held's parts, so the index can */
+	bool paused;		    /* follow a stage or a pause alone */
 };
 
 struct assignment_row {
@@ -143,12 +150,32 @@ struct assignment_row {
 	int64_t updated_at;
 };
 
-/* One transaction: the deployment, an assignment per target device (skipped
- * when the device's vendor/class id differs from the manifest's or it runs
- * an equal or newer sequence), superseding each device's older active
- * assignment. ERR_NOT_FOUND: no such manifest. */
+/* One short transaction: the deployment (preparing: prepared_at NULL), its
+ * stages, how many devices its target has (planned; a device list is kept
+ * in deployment_targets) and its created event. The assignments follow in
+ * slices (storage_deployment_slice, driven by tracker/fanout.c).
+ * ERR_NOT_FOUND: no such manifest. */
 enum err storage_deployment_create(struct storage *s, const struct deployment_new *d,
-				   const struct stage_planner *planner, int64_t *ret_id);
+				   int64_t *ret_id);
+/* The devices the deployment targets now, their stages planned, sorted by
+ * stage then device number (malloc'ed *ret). */
+enum err storage_deployment_targets(struct storage *s, int64_t id,
+				    const struct stage_planner *planner, struct stage_target **ret,
+				    size_t *ret_n);
+/* One transaction (*ret_hold_us: how long it held the write lock): an
+ * assignment per target (skipped when the device's
+ * vendor/class id differs from the manifest's or it runs an equal or newer
+ * sequence; a device assigned already is left as it is), superseding each
+ * device's older active assignment. *ret_stop: the deployment is no longer
+ * preparing (canceled, deleted): nothing was written. */
+enum err storage_deployment_slice(struct storage *s, int64_t id, const struct stage_target *t,
+				  size_t n, bool *ret_stop, uint64_t *ret_hold_us);
+/* The last slice is in: prepared_at set, the kept device list dropped, a
+ * deployment.prepared event (unless it was canceled meanwhile). */
+enum err storage_deployment_prepared(struct storage *s, int64_t id);
+/* Active deployments still preparing (a restart resumes them), by id. */
+enum err storage_deployments_preparing(struct storage *s, int64_t after, unsigned max, int64_t *ret,
+				       unsigned *ret_n);
 enum err storage_deployment_get(struct storage *s, int64_t id, struct deployment *ret);
 enum err storage_deployment_counts(struct storage *s, int64_t id, struct deployment_counts *ret);
 /* status: NULL = any. */
@@ -187,6 +214,11 @@ enum err storage_deployment_devices(struct storage *s, int64_t id, const char *s
 enum err storage_active_assignments(struct storage *s, int64_t device_num,
 				    void (*each)(void *cls, const struct active_assignment *a),
 				    void *cls);
+/* One deployment's active assignments. */
+enum err storage_deployment_active_assignments(struct storage *s, int64_t deployment_id,
+					       void (*each)(void *cls,
+							    const struct active_assignment *a),
+					       void *cls);
 /* Compare-and-set: ERR_CONFLICT when the state is no longer `from`. */
 enum err storage_assignment_transition(struct storage *s, int64_t id, enum assignment_state from,
 				       enum assignment_state to, const char *reason);
@@ -195,8 +227,10 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 enum err storage_deployment_join(struct storage *s, int64_t device_num,
 				 const struct stage_planner *planner, bool *ret_joined);
 /* Assignments engaged (delivered .. installed) and silent for longer than
- * their deployment's device_timeout become timed_out. */
-enum err storage_assignments_time_out(struct storage *s, int64_t now, unsigned *ret_count);
+ * their deployment's device_timeout become timed_out; *ret_devices (malloc'ed)
+ * their devices, for the index. */
+enum err storage_assignments_time_out(struct storage *s, int64_t now, int64_t **ret_devices,
+				      unsigned *ret_count);
 /* What a device fetches from suitd for a manifest: the stored payloads it
  * and the stored dependencies it links fetch, and those dependencies'
  * envelopes when fetched from suitd (migration 0016). */

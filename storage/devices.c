@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/timeutil.h"
 #include "storage/db.h"
@@ -450,26 +451,39 @@ enum err storage_device_set_token(struct storage *s, const char *id, const uint8
 	return e;
 }
 
+/* Sightings per transaction: a flush of a million polling devices must not
+ * hold the write lock for seconds (issue 15); 2,000 rows take a few ms. */
+#define SEEN_CHUNK 2000
+
 enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
 
-	if (!e && n)
-		e = db_begin(db);
-	if (e || !n)
-		return e;
-	for (unsigned i = 0; i < n && !e; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
-		sqlite3_bind_int64(st, 1, entries[i].num);
-		sqlite3_bind_int64(st, 2, entries[i].at);
-		if (entries[i].has_sequence)
-			sqlite3_bind_int64(st, 3, (sqlite3_int64)entries[i].sequence);
-		e = db_result(sqlite3_step(st));
+	for (unsigned from = 0; !e && from < n; from += SEEN_CHUNK) {
+		unsigned to = n - from > SEEN_CHUNK ? from + SEEN_CHUNK : n;
+		if (from)
+			usleep(1000); /* a gap for the writers waiting (storage.c) */
+		if ((e = db_begin(db)))
+			break;
+		for (unsigned i = from; i < to && !e; i++) {
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
+			sqlite3_bind_int64(st, 1, entries[i].num);
+			sqlite3_bind_int64(st, 2, entries[i].at);
+			if (entries[i].has_sequence)
+				sqlite3_bind_int64(st, 3, (sqlite3_int64)entries[i].sequence);
+			e = db_result(sqlite3_step(st));
+			if (!e && entries[i].news) {
+				CLEANUP_STMT sqlite3_stmt *news = db_stmt(db, STMT_ASSIGNMENT_NEWS);
+				sqlite3_bind_int64(news, 1, entries[i].num);
+				sqlite3_bind_int64(news, 2, entries[i].at);
+				e = db_result(sqlite3_step(news));
+			}
+		}
+		if (e)
+			db_rollback(db);
+		else
+			e = db_commit(db);
 	}
-	if (e) {
-		db_rollback(db);
-		return e;
-	}
-	return db_commit(db);
+	return e;
 }

@@ -78,6 +78,7 @@ struct device_seen {
 	int64_t at;
 	bool has_sequence;
 	uint64_t sequence;
+	bool news; /* its downloading assignment's updated_at moves to at */
 };
 
 /* ERR_EXISTS when the id is taken. Writes an audit row. */
@@ -106,7 +107,9 @@ enum err storage_device_delete(struct storage *s, const char *id, const char *ac
  * (0: at once, or the device had no token). */
 enum err storage_device_set_token(struct storage *s, const char *id, const uint8_t hash[SHA256_LEN],
 				  int64_t grace, const char *actor, int64_t *ret_previous_until);
-/* Write a batch of last-seen times and reported sequence numbers. */
+/* Write a batch of last-seen times and reported sequence numbers, in
+ * transactions of a few thousand (an error leaves the ones before it
+ * written: writing a sighting twice is harmless). */
 enum err storage_device_seen(struct storage *s, const struct device_seen *entries, unsigned n);
 void device_release(struct device *d);
 

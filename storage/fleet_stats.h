@@ -10,8 +10,8 @@
 #include "storage/storage.h"
 
 struct fleet_deployments {
-	uint64_t by_status[DEPLOYMENT_CANCELED + 1]; /* enum deployment_status */
-	uint64_t paused_auto;			     /* paused by suitd, not an operator */
+	uint64_t by_status[DEPLOYMENT__COUNT]; /* enum deployment_status */
+	uint64_t paused_auto;		       /* paused by suitd, not an operator */
 };
 
 /* Deployments by status: a scan of the deployments table (one row per

@@ -9,8 +9,9 @@
 	"('pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed')"
 
 /* A deployment's status as the API shows it (migration 0009). */
-#define SQL_DEPLOYMENT_STATUS                                                           \
-	"CASE WHEN d.status = 'canceled' THEN 'canceled' WHEN d.paused_at IS NOT NULL " \
+#define SQL_DEPLOYMENT_STATUS                                                         \
+	"CASE WHEN d.status = 'canceled' THEN 'canceled' WHEN d.prepared_at IS NULL " \
+	"THEN 'preparing' WHEN d.paused_at IS NOT NULL "                              \
 	"THEN 'paused' WHEN d.completed_at IS NOT NULL THEN 'completed' ELSE 'active' END"
 
 /* Columns read by deployment_from_row() (storage/deployments.c). */
@@ -20,13 +21,15 @@
 	", d.created_at, d.created_by, m.sequence_number, "                                  \
 	"d.device_timeout, d.success_threshold, d.failure_threshold, d.open_stage, "         \
 	"d.paused_at, d.paused_by, d.pause_reason, d.paused_auto, d.failures_acknowledged, " \
-	"d.completed_at, d.canceled_at FROM deployments d JOIN manifests m ON m.id = "       \
+	"d.completed_at, d.canceled_at, d.prepared_at, d.planned "                           \
+	"FROM deployments d JOIN manifests m ON m.id = "                                     \
 	"d.manifest_id "
 
 /* What the check-in index holds of an active assignment. */
 #define SQL_ACTIVE_ASSIGNMENT_COLUMNS                                                    \
 	"SELECT a.id, a.device_num, a.deployment_id, d.manifest_id, a.state, m.digest, " \
-	"m.sequence_number, a.stage > d.open_stage OR d.paused_at IS NOT NULL "          \
+	"m.sequence_number, a.stage > d.open_stage OR d.paused_at IS NOT NULL, "         \
+	"a.stage, d.open_stage, d.paused_at IS NOT NULL "                                \
 	"FROM assignments a JOIN deployments d ON d.id = a.deployment_id "               \
 	"JOIN manifests m ON m.id = d.manifest_id "
 
@@ -252,12 +255,33 @@
 	X(DEVICE_IMPORT_RELEASE, "RELEASE device_import")                                          \
 	X(DEVICE_IMPORT_UNDO, "ROLLBACK TO device_import")                                         \
 	X(DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1")                                      \
+	/* News of a download in progress (issue 15): a device_timeout counts                      \
+	 * from the last of it. */                                                                 \
+	X(ASSIGNMENT_NEWS, "UPDATE assignments SET updated_at = ?2 WHERE device_num = ?1 "         \
+			   "AND state = 'downloading' AND updated_at < ?2")                        \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
 		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \
 	X(DEPLOYMENT_INSERT,                                                                       \
 	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "    \
-	  "created_at, device_timeout, success_threshold, failure_threshold) "                     \
-	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                           \
+	  "created_at, device_timeout, success_threshold, failure_threshold, planned) "            \
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                                      \
+	/* The fan-out (tracker/fanout.c, migration 0020). */                                      \
+	X(DEPLOYMENT_TARGET_INSERT, "INSERT OR IGNORE INTO deployment_targets (deployment_id, "    \
+				    "device_num) VALUES (?1, ?2)")                                 \
+	X(DEPLOYMENT_TARGETS, "SELECT t.device_num, d.id FROM deployment_targets t "               \
+			      "JOIN devices d ON d.num = t.device_num WHERE t.deployment_id = ?1") \
+	X(DEVICES_IN_GROUP, "SELECT count(*) FROM devices WHERE grp = ?1")                         \
+	X(DEVICES_WITH_TAG, "SELECT count(*) FROM device_tags WHERE tag = ?1")                     \
+	X(DEPLOYMENT_FOR_SLICE, "SELECT manifest_id, created_by FROM deployments WHERE id = ?1 "   \
+				"AND status = 'active' AND prepared_at IS NULL")                   \
+	X(DEPLOYMENT_PREPARED, "UPDATE deployments SET prepared_at = ?2 WHERE id = ?1 "            \
+			       "AND prepared_at IS NULL RETURNING status")                         \
+	X(DEPLOYMENT_TARGETS_DELETE, "DELETE FROM deployment_targets WHERE deployment_id = ?1")    \
+	X(DEPLOYMENT_SET_PLANNED, "UPDATE deployments SET planned = ?2 WHERE id = ?1")             \
+	X(ASSIGNMENTS_OF_DEPLOYMENT, "SELECT coalesce(sum(n), 0) FROM assignment_counts "          \
+				     "WHERE deployment_id = ?1")                                   \
+	X(DEPLOYMENTS_PREPARING, "SELECT id FROM deployments WHERE prepared_at IS NULL "           \
+				 "AND status = 'active' AND id > ?1 ORDER BY id LIMIT ?2")         \
 	X(DEPLOYMENT_STAGE_INSERT, "INSERT INTO deployment_stages (deployment_id, stage, "         \
 				   "percent, opened_at) VALUES (?1, ?2, ?3, ?4)")                  \
 	X(DEPLOYMENT_STAGES, "SELECT stage, percent, opened_at FROM deployment_stages "            \
@@ -270,6 +294,7 @@
 	X(DEPLOYMENTS_RUNNING,                                                                     \
 	  SQL_DEPLOYMENT_COLUMNS "WHERE d.status = 'active' "                                      \
 				 "AND d.paused_at IS NULL AND d.completed_at IS NULL "             \
+				 "AND d.prepared_at IS NOT NULL "                                  \
 				 "AND d.id > ?1 ORDER BY d.id LIMIT ?2")                           \
 	X(DEPLOYMENT_COUNTS, "SELECT stage, state, n FROM assignment_counts "                      \
 			     "WHERE deployment_id = ?1")                                           \
@@ -293,6 +318,7 @@
 				   "WHERE deployment_id = ?1 AND stage = ?2")                      \
 	X(DEPLOYMENT_COMPLETE, "UPDATE deployments SET completed_at = ?2 WHERE id = ?1 "           \
 			       "AND status = 'active' AND paused_at IS NULL "                      \
+			       "AND prepared_at IS NOT NULL "                                      \
 			       "AND completed_at IS NULL")                                         \
 	X(DEPLOYMENT_REOPEN, "UPDATE deployments SET completed_at = NULL WHERE id = ?1")           \
 	/* Deleting a finished deployment: counters first, so that the delete                      \
@@ -363,6 +389,10 @@
 	X(ACTIVE_ASSIGNMENTS, SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.state IN " SQL_ACTIVE_STATES) \
 	/* One device's: through assignments_device (device_num, state), not a                     \
 	 * scan of every active assignment. */                                                     \
+	/* One deployment's: through assignments_deployment_state. */                              \
+	X(ACTIVE_ASSIGNMENTS_OF_DEPLOYMENT,                                                        \
+	  SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.deployment_id = ?1 "                              \
+					"AND a.state IN " SQL_ACTIVE_STATES)                       \
 	X(ACTIVE_ASSIGNMENTS_OF_DEVICE,                                                            \
 	  SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.device_num = ?1 "                                 \
 					"AND a.state IN " SQL_ACTIVE_STATES)                       \
@@ -443,7 +473,7 @@
 	  "AND updated_at < ?1 - (SELECT min(device_timeout) FROM deployments) "                   \
 	  "AND updated_at + (SELECT "                                                              \
 	  "device_timeout FROM deployments d "                                                     \
-	  "WHERE d.id = assignments.deployment_id) < ?1")                                          \
+	  "WHERE d.id = assignments.deployment_id) < ?1 RETURNING device_num")                     \
 	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "               \
 			  "WHERE received_at < ?1 LIMIT ?2)")                                      \
 	X(CLI_CHANGES_MARK, "UPDATE cli_changes SET generation = generation + 1 WHERE id = 1")     \

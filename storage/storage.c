@@ -33,6 +33,19 @@
 /* Writers wait this long for the write lock before the request fails busy. */
 #define BUSY_TIMEOUT_MS 5000
 
+/* SQLite's own busy handler backs off to 100 ms sleeps: a waiter then
+ * misses the short gaps between the slices of a long job (a deployment's
+ * fan-out, a large seen flush) and waits for its end. Polling every
+ * millisecond lets it in at the next gap (issue 15). */
+static int busy_wait(void *cls, int count)
+{
+	(void)cls;
+	if ((long)count >= BUSY_TIMEOUT_MS)
+		return 0;
+	usleep(1000);
+	return 1;
+}
+
 struct storage {
 	char *path;
 	bool synchronous_full;
@@ -173,7 +186,7 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 		return ERR_IO;
 	}
 	sqlite3_extended_result_codes(h, 1);
-	sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(h, busy_wait, NULL);
 	char pragmas[160];
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu;",

@@ -19,6 +19,13 @@ enum err assignment_index_refresh(struct assignment_index *ix, struct storage *s
 bool assignment_index_get(struct assignment_index *ix, int64_t device_num,
 			  struct active_assignment *ret);
 unsigned assignment_index_count(struct assignment_index *ix);
+/* A stage opened, a pause or a resume: one record (no database read). */
+void assignment_index_deployment(struct assignment_index *ix, int64_t deployment_id,
+				 unsigned open_stage, bool paused);
+/* A cancel or a retry: re-read that deployment's active assignments; its
+ * devices no longer among them drop out. */
+enum err assignment_index_reload_deployment(struct assignment_index *ix, struct storage *s,
+					    int64_t deployment_id);
 
 /* Move an assignment from one state to another, database first (compare
  * and set), then the index. ERR_CONFLICT when it changed meanwhile. */

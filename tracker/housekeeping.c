@@ -1,12 +1,14 @@
 #include "tracker/housekeeping.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "storage/deployments.h"
 #include "storage/events.h"
 #include "storage/reports.h"
+#include "tracker/assignments.h"
 #include "tracker/rollout.h"
 
 /* Reports deleted per second at most: the write lock is never held long. */
@@ -18,28 +20,26 @@
 /* Running deployments read per query. */
 #define ROLLOUT_BATCH 16
 
-static void reload(struct storage *s, struct assignment_index *ix)
-{
-	if (assignment_index_load(ix, s) != ERR_OK)
-		log_err("cannot reload the active assignments");
-}
-
 void housekeeping_timeouts(struct storage *s, struct assignment_index *ix)
 {
+	int64_t *devices;
 	unsigned n = 0;
 
-	if (storage_assignments_time_out(s, time_now(), &n) != ERR_OK) {
+	if (storage_assignments_time_out(s, time_now(), &devices, &n) != ERR_OK) {
 		log_warn("cannot time out silent assignments");
 		return;
 	}
-	if (!n)
-		return;
-	log_notice("%u assignments timed out (no news from their device)", n);
-	reload(s, ix);
+	if (n)
+		log_notice("%u assignments timed out (no news from their device)", n);
+	/* Those devices only, not the whole index (issue 15). */
+	for (unsigned i = 0; i < n; i++)
+		if (assignment_index_refresh(ix, s, devices[i]) != ERR_OK)
+			log_err("cannot refresh device %lld in the index", (long long)devices[i]);
+	free(devices);
 }
 
-/* Apply one decision; true when what devices may fetch changed. */
-static bool rollout_step(struct storage *s, const struct deployment *d)
+/* Apply one decision; the index follows in one record. */
+static void rollout_step(struct storage *s, struct assignment_index *ix, const struct deployment *d)
 {
 	struct deployment_counts c;
 	char why[PAUSE_REASON_MAX + 1];
@@ -47,21 +47,25 @@ static bool rollout_step(struct storage *s, const struct deployment *d)
 
 	if (storage_deployment_counts(s, d->id, &c) != ERR_OK) {
 		log_warn("deployment %lld: cannot read its counts", (long long)d->id);
-		return false;
+		return;
 	}
 	switch (rollout_evaluate(&d->rollout, d->open_stage, d->failures_acknowledged,
 				 (const unsigned(*)[ASSIGN__COUNT])c.n, why, sizeof(why))) {
 	case ROLLOUT_WAIT:
-		return false;
+		return;
 	case ROLLOUT_OPEN_NEXT:
 		e = storage_deployment_open_stage(s, d->id, d->open_stage + 1);
-		if (!e)
+		if (!e) {
+			assignment_index_deployment(ix, d->id, d->open_stage + 1, false);
 			log_notice("deployment %lld: %s", (long long)d->id, why);
+		}
 		break;
 	case ROLLOUT_PAUSE:
 		e = storage_deployment_pause(s, d->id, "suitd", why, true);
-		if (!e)
+		if (!e) {
+			assignment_index_deployment(ix, d->id, d->open_stage, true);
 			log_warn("deployment %lld paused: %s", (long long)d->id, why);
+		}
 		break;
 	case ROLLOUT_COMPLETE:
 		e = storage_deployment_complete(s, d->id);
@@ -73,7 +77,6 @@ static bool rollout_step(struct storage *s, const struct deployment *d)
 	if (e && e != ERR_CONFLICT)
 		log_warn("deployment %lld: cannot apply the rollout step: %s", (long long)d->id,
 			 err_title(e));
-	return !e;
 }
 
 void housekeeping_rollouts(struct storage *s, struct assignment_index *ix)
@@ -81,7 +84,6 @@ void housekeeping_rollouts(struct storage *s, struct assignment_index *ix)
 	struct deployment batch[ROLLOUT_BATCH];
 	int64_t after = 0;
 	unsigned n;
-	bool changed = false;
 
 	do {
 		if (storage_deployments_running(s, after, ROLLOUT_BATCH, batch, &n) != ERR_OK) {
@@ -90,11 +92,9 @@ void housekeeping_rollouts(struct storage *s, struct assignment_index *ix)
 		}
 		for (unsigned i = 0; i < n; i++) {
 			after = batch[i].id;
-			changed |= rollout_step(s, &batch[i]);
+			rollout_step(s, ix, &batch[i]);
 		}
 	} while (n == ROLLOUT_BATCH);
-	if (changed)
-		reload(s, ix);
 }
 
 void housekeeping_reports(struct storage *s, int64_t retention)

@@ -1,0 +1,183 @@
+#!/bin/bash
+# A million devices on one node (issue 15): bulk onboarding, memory and
+# start-up, a deployment to 900,000 devices while devices poll, and
+# check-ins rotating over every token.
+#
+# Usage: bench/million.sh            (about 6 minutes on 2 cores)
+#        DEVICES=200000 bench/million.sh   (a smaller run)
+#
+# Steps, each reported:
+#   1. import: DEVICES lines of NDJSON ({"id":"dev-N","group":G,"token":
+#      "suitd_dt_bench-N"}, G = "canary" when N is a multiple of 10, else
+#      "fleet") posted to /api/v1/devices/import by curl: time, rows/s.
+#   2. restart: time from exec to /readyz 200, RSS idle (the devices and
+#      their hashed tokens are in SQLite only; nothing per device is loaded
+#      at start).
+#   3. check-ins over every token vs over the first 100,000 (the set of
+#      bench/checkin.sh), no deployment yet: wrk -t2 -cCONNS -dSECONDS with
+#      bench/checkin.lua, mode idle, every answer 204. Ratio all/100k (goal
+#      >= 0.9): a token not in the cache costs one indexed SQLite lookup
+#      whatever the table's size.
+#   4. a deployment to group "fleet" (90 % of the devices) with stages
+#      [1, 10, 100]: the POST's answer time, then the preparation (slices
+#      of ~50 ms, tracker/fanout.c) while wrk polls with the canary
+#      devices' tokens (mode deployed: they have nothing to do, 204): its
+#      p50/p99 during the fan-out; the time to prepared and the longest
+#      slice, from suitd's log line.
+#   5. RSS with every fleet device's assignment in the check-in index, and
+#      the bytes per device of that index ((RSS after - RSS idle) / devices).
+#
+# Knobs: DEVICES=1000000 CONNS=16 SECONDS_PER_RUN=10. Everything listens on
+# 127.0.0.1; the temp dir (about 1 GB at a million) is removed at exit.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+DEVICES=${DEVICES:-1000000}
+CONNS=${CONNS:-16}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+
+need=()
+need_cmds wrk curl openssl python3:python3-minimal
+install_tools "${need[@]}"
+
+tmp=$(mktemp -d)
+SUITD_PID=
+cleanup() {
+	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
+	# shellcheck disable=SC2086 # an empty PID vanishes
+	kill_after 100 $SUITD_PID
+	rm -rf "$tmp"
+}
+install_traps
+
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Stop suitd, start it again, print the time from exec to /readyz 200.
+restart_timed() {
+	local t0
+	kill -TERM "$SUITD_PID"
+	wait "$SUITD_PID" || true
+	t0=$(now)
+	start_suitd "$tmp/suitd.conf"
+	until [ "$(curl -sk -o /dev/null -w '%{http_code}' "$SUITD_BASE/readyz" || true)" = 200 ]; do
+		kill -0 "$SUITD_PID" 2>/dev/null || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
+		sleep 0.01
+	done
+	echo "   exec to /readyz 200: $(since "$t0") s"
+}
+
+print_machine
+build_suitd
+echo "suitd: $("$SUITD" -V 2>&1 | head -n1)"
+print_tmpdir
+make_server_cert 30
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
+openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
+head -c 65536 /dev/urandom >"$tmp/fw.bin"
+mkdir -p "$tmp/db"
+SUITD_PORT=$(free_port) || die "no free port"
+{
+	suitd_base_conf "$SUITD_PORT" "$tmp/db/suitd.db"
+	cat <<EOF
+[devices]
+auth = token
+seen_flush = 60
+[manifests]
+trust_anchor = $tmp/author.pub
+[log]
+level = notice
+EOF
+} >"$tmp/suitd.conf"
+KEY=$(admin_key "$tmp/suitd.conf") || exit 1
+SUITD_BASE=https://127.0.0.1:$SUITD_PORT
+
+python3 - "$DEVICES" >"$tmp/devices.ndjson" <<'EOF'
+import sys
+n = int(sys.argv[1])
+w = sys.stdout.write
+for i in range(1, n + 1):
+    w('{"id":"dev-%d","group":"%s","token":"suitd_dt_bench-%d"}\n'
+      % (i, "canary" if i % 10 == 0 else "fleet", i))
+EOF
+
+start_suitd "$tmp/suitd.conf"
+wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
+
+echo
+echo "1. import of $DEVICES devices (POST /api/v1/devices/import, one request)"
+t0=$(now)
+out=$(api POST /api/v1/devices/import application/x-ndjson "$tmp/devices.ndjson")
+took=$(since "$t0")
+[ "${out##*$'\n'}" = 200 ] || die "import: $out"
+created=$(printf '%s' "$out" | sed -n 's/.*"created": *\([0-9]*\).*/\1/p' | head -n1)
+[ "$created" = "$DEVICES" ] || die "import created $created of $DEVICES: $out"
+echo "   $created created in $took s: $(awk -v n="$created" -v s="$took" 'BEGIN { printf "%.0f", n / s }') rows/s"
+
+echo
+echo "2. restart with $DEVICES devices"
+restart_timed
+sleep 2
+RSS_IDLE=$(rss_mib "$SUITD_PID")
+echo "   RSS idle: $RSS_IDLE MiB"
+
+run_wrk() { # label mode set
+	wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency -s bench/checkin.lua \
+		"$SUITD_BASE/device/v1/manifest?seq=0" -- "$2" "$3" 204 0 2 >"$tmp/wrk-$1.txt" 2>&1 ||
+		{ cat "$tmp/wrk-$1.txt" >&2; die "wrk $1 failed"; }
+	local statuses
+	statuses=$(grep '^checkin:' "$tmp/wrk-$1.txt" | grep -o 'status=[0-9]*:[0-9]*' | tr '\n' ' ')
+	case $statuses in
+	"status=204:"[0-9]*" ") ;;
+	*) cat "$tmp/wrk-$1.txt" >&2; die "wrk $1: answers other than 204: $statuses" ;;
+	esac
+	read -r rps _ _ p50 p99 errs < <(wrk_parse "$tmp/wrk-$1.txt")
+	printf '   %-28s %9.0f req/s  p50 %7.3f  p99 %7.3f ms  socket errors %d\n' "$1" "$rps" "$p50" "$p99" "$errs"
+}
+
+echo
+echo "3. check-ins, keep-alive, a new token per request (wrk -t2 -c$CONNS -d${SECONDS_PER_RUN}s)"
+small=$((DEVICES < 100000 ? DEVICES : 100000))
+run_wrk "(warm-up, first $small)" idle "$small"
+run_wrk "first $small devices" idle "$small"
+rps_small=$rps
+run_wrk "all $DEVICES devices" idle "$DEVICES"
+rps_all=$rps
+echo "   all/first: $(ratio "$rps_all" "$rps_small") (goal >= 0.9)"
+
+echo
+echo "4. deployment to group fleet ($((DEVICES - DEVICES / 10)) devices), stages [1, 10, 100]"
+publish_firmware "$tmp/suitd.conf" bench-v1
+printf '{"manifest":"%s","target":{"group":"fleet"},"rollout":{"stages":[1,10,100]}}' \
+	"$DIGEST" >"$tmp/dep.json"
+t0=$(now)
+out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
+echo "   POST answered in $(since "$t0") s: $(printf '%s' "$out" | grep -o '"status":"[a-z]*"' | head -n1)"
+[ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
+# The canary devices poll meanwhile (nothing to do for them: 204).
+run_wrk "canary check-ins meanwhile" deployed "$DEVICES"
+for _ in $(seq 1 1200); do
+	grep -q "deployment 1 prepared" "$tmp/suitd.log" && break
+	sleep 0.5
+done
+line=$(grep 'deployment 1 prepared' "$tmp/suitd.log" || true)
+[ -n "$line" ] || die "deployment 1 not prepared after 10 minutes"
+echo "   ${line#*> }"
+echo "   (wrk ran for the first ${SECONDS_PER_RUN} s of the preparation)"
+
+echo
+echo "5. memory with $((DEVICES - DEVICES / 10)) active assignments in the check-in index"
+sleep 2
+RSS_ACTIVE=$(rss_mib "$SUITD_PID")
+echo "   RSS: $RSS_ACTIVE MiB; $(awk -v a="$RSS_ACTIVE" -v b="$RSS_IDLE" -v n="$((DEVICES - DEVICES / 10))" \
+	'BEGIN { printf "%.0f", (a - b) * 1048576 / n }') bytes per assigned device over idle"
+
+echo
+echo "6. restart with $((DEVICES - DEVICES / 10)) active assignments"
+restart_timed
+sleep 2
+echo "   RSS: $(rss_mib "$SUITD_PID") MiB"

@@ -1,0 +1,189 @@
+#include "tracker/fanout.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "storage/deployments.h"
+#include "tracker/assignments.h"
+#include "tracker/rollout.h"
+
+/* A slice holds the write lock for about this long: issue 15 allows at
+ * most 100 ms; 20 leaves room for a slow commit or a busy core (a slice
+ * measured 4x its budget on 2 shared cores). */
+#define SLICE_BUDGET_US 20000
+#define SLICE_MIN	32
+#define SLICE_MAX	512
+#define SLICE_GAP_US	2000
+#define QUEUE_MAX	64
+
+struct fanout {
+	struct storage *storage;
+	struct assignment_index *ix;
+	void (*before_read)(void *cls);
+	void *before_read_cls;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int64_t queue[QUEUE_MAX];
+	unsigned queued;
+	_Atomic bool stop;
+	bool started;
+};
+
+/* The next slice's size from the last one's time per row, aimed at the
+ * budget, at most doubling or halving at a time: it follows what the disk,
+ * the triggers and the other threads cost per row now. */
+static size_t next_size(size_t size, uint64_t took_us)
+{
+	uint64_t want = took_us ? (uint64_t)size * SLICE_BUDGET_US / took_us : 2 * size;
+
+	if (want > 2 * size)
+		want = 2 * size;
+	if (want < size / 2)
+		want = size / 2;
+	return want < SLICE_MIN ? SLICE_MIN : want > SLICE_MAX ? SLICE_MAX : (size_t)want;
+}
+
+enum err fanout_run(struct storage *s, struct assignment_index *ix, int64_t id,
+		    const _Atomic bool *stop)
+{
+	struct stage_target *t = NULL;
+	size_t n = 0, done = 0, size = SLICE_MIN, slices = 0;
+	uint64_t longest = 0, started = time_mono_usec();
+	bool halted = false;
+	enum err e = storage_deployment_targets(s, id, &rollout_planner, &t, &n);
+
+	while (!e && done < n && !halted && !(stop && atomic_load(stop))) {
+		size_t k = n - done < size ? n - done : size;
+		uint64_t took;
+		/* A gap between two slices: writers waiting for the lock (a
+		 * report's group commit, a check-in's transition) get in. */
+		if (done)
+			usleep(SLICE_GAP_US);
+		e = storage_deployment_slice(s, id, t + done, k, &halted, &took);
+		if (e || halted)
+			break;
+		/* After the commit, as for a device that joins: each device of the
+		 * slice gets its new assignment from the index together. */
+		for (size_t i = done; ix && i < done + k; i++)
+			if (assignment_index_refresh(ix, s, t[i].num) != ERR_OK)
+				log_err("deployment %lld: cannot refresh device %lld in the index",
+					(long long)id, (long long)t[i].num);
+		done += k;
+		slices++;
+		longest = took > longest ? took : longest;
+		size = next_size(size, took);
+	}
+	free(t);
+	if (e) {
+		log_err("deployment %lld: preparation stopped after %zu of %zu devices: %s",
+			(long long)id, done, n, err_title(e));
+		return e;
+	}
+	if (stop && atomic_load(stop) && done < n && !halted)
+		return ERR_OK; /* the next start resumes it */
+	if ((e = storage_deployment_prepared(s, id))) {
+		log_err("deployment %lld: cannot mark it prepared: %s", (long long)id,
+			err_title(e));
+		return e;
+	}
+	if (n > FANOUT_INLINE_MAX || halted)
+		log_notice(
+			"deployment %lld %s: %zu devices in %zu slices in %.1f s, the write lock "
+			"held at most %.1f ms",
+			(long long)id, halted ? "stopped preparing (canceled)" : "prepared", done,
+			slices, (double)(time_mono_usec() - started) / 1e6, (double)longest / 1e3);
+	return ERR_OK;
+}
+
+static void *worker(void *arg)
+{
+	struct fanout *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	while (!atomic_load(&f->stop)) {
+		if (!f->queued) {
+			pthread_cond_wait(&f->wake, &f->lock);
+			continue;
+		}
+		int64_t id = f->queue[0];
+		f->queued--;
+		for (unsigned i = 0; i < f->queued; i++)
+			f->queue[i] = f->queue[i + 1];
+		pthread_mutex_unlock(&f->lock);
+		if (f->before_read)
+			f->before_read(f->before_read_cls);
+		fanout_run(f->storage, f->ix, id, &f->stop);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+enum err fanout_enqueue(struct fanout *f, int64_t id)
+{
+	enum err e = ERR_OK;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->queued == QUEUE_MAX)
+		e = ERR_BUSY;
+	else
+		f->queue[f->queued++] = id;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	return e;
+}
+
+enum err fanout_start(struct storage *s, struct assignment_index *ix,
+		      void (*before_read)(void *cls), void *cls, struct fanout **ret)
+{
+	struct fanout *f = calloc(1, sizeof(*f));
+	int64_t ids[QUEUE_MAX];
+	unsigned n = 0;
+	enum err e;
+
+	if (!f)
+		return ERR_NOMEM;
+	f->storage = s;
+	f->ix = ix;
+	f->before_read = before_read;
+	f->before_read_cls = cls;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	/* Left preparing by the previous run (a crash, a stop). */
+	e = storage_deployments_preparing(s, 0, QUEUE_MAX, ids, &n);
+	for (unsigned i = 0; !e && i < n; i++) {
+		log_notice("deployment %lld: resuming its preparation", (long long)ids[i]);
+		f->queue[f->queued++] = ids[i];
+	}
+	if (!e && pthread_create(&f->thread, NULL, worker, f) != 0)
+		e = ERR_NOMEM;
+	if (e) {
+		pthread_mutex_destroy(&f->lock);
+		pthread_cond_destroy(&f->wake);
+		free(f);
+		return e;
+	}
+	f->started = true;
+	*ret = f;
+	return ERR_OK;
+}
+
+void fanout_stop(struct fanout *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	atomic_store(&f->stop, true);
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	if (f->started)
+		pthread_join(f->thread, NULL);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->wake);
+	free(f);
+}
