@@ -42,6 +42,10 @@ struct api_ctx {
 	/* The live event streams of GET /api/v1/events (events/stream.h). */
 	struct event_hub *events;
 	int64_t started_at;
+	/* [ddi] gateway_token_file: the SHA-256 of the tenant's GatewayToken
+	 * (api/ddi/auth.c loads it at start). */
+	bool ddi_gateway;
+	uint8_t ddi_gateway_hash[32];
 };
 
 typedef enum err (*api_handler)(struct api_ctx *ctx, const struct request *req,

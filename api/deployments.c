@@ -679,14 +679,18 @@ static unsigned jittered(unsigned interval, unsigned jitter_percent)
 	return v < 1 ? 1u : (unsigned)v;
 }
 
-static void poll_header(struct api_ctx *ctx, struct response *res, bool active)
+unsigned deployments_poll_seconds(struct api_ctx *ctx, bool active)
 {
 	const struct config *c = ctx->config;
 
-	response_header_set(
-		res, "Cache-Control", "max-age=%u",
-		jittered(active ? c->devices.poll_interval_active : c->devices.poll_interval,
-			 c->devices.poll_jitter));
+	return jittered(active ? c->devices.poll_interval_active : c->devices.poll_interval,
+			c->devices.poll_jitter);
+}
+
+static void poll_header(struct api_ctx *ctx, struct response *res, bool active)
+{
+	response_header_set(res, "Cache-Control", "max-age=%u",
+			    deployments_poll_seconds(ctx, active));
 }
 
 static enum err nothing_to_do(struct api_ctx *ctx, struct response *res)

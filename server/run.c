@@ -12,6 +12,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "api/ddi/ddi.h"
 #include "api/manifests.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
@@ -303,6 +304,15 @@ int command_run(const struct config *config)
 			      .uploads = uploads,
 			      .webhooks = webhooks,
 			      .events = events};
+	if (ddi_gateway_load(&ctx, &d) != ERR_OK) {
+		config_diag_key(config, &d, "ddi", "gateway_token_file", 0);
+		log_config_error(config, &d);
+		goto out;
+	}
+	if (config->ddi.enabled && config->ddi.anonymous)
+		log_warn("[ddi] anonymous = on: any client may act as any DDI controller id of "
+			 "tenant '%s'; use it only behind a proxy that authenticates devices",
+			 config->ddi.tenant);
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
