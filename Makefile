@@ -204,7 +204,8 @@ dev-reset:
 
 # Unit suites, then end-to-end suites against the real binary, then the
 # checks on the shipped files (man pages, systemd unit, example config),
-# make run and the README tour (tests/tour.sh), and crash consistency.
+# SWUpdate as a hawkBit DDI device (tests/ddi/swupdate.py, as root), make
+# run and the README tour (tests/tour.sh), and crash consistency.
 check: deps-check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
@@ -215,6 +216,7 @@ check: deps-check
 		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done
 	@tests/files.sh $(BUILD)/suitd
+	@$(TEST_ENV) tests/ddi/swupdate.py $(BUILD)
 	@$(TEST_ENV) tests/tour.sh $(BUILD)
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 
