@@ -813,6 +813,34 @@ START_TEST(test_gateway_and_switches)
 }
 END_TEST
 
+/* SHA-1 and MD5 are stored at upload; a payload without them (stored
+ * before migration 0018) gets them computed from its bytes on the first
+ * DDI read, and kept. */
+START_TEST(test_hash_backfill)
+{
+	struct dev d;
+	char path[128], dl[600];
+	json_t *j;
+	long action;
+
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads WHERE "
+					     "length(sha1) = 20 AND length(md5) = 16"),
+			 1);
+	ck_assert_int_eq(harness_sql_int(&P, "UPDATE payloads SET sha1 = NULL, md5 = NULL "
+					     "RETURNING 1"),
+			 1);
+	new_dev(&d, "ddi-backfill");
+	action = deploy_and_action(&d);
+	snprintf(path, sizeof(path), BASE "%s/deploymentBase/%ld", d.id, action);
+	j = get_json(&d, path, 200);
+	assert_action_shape(j, action, dl, sizeof(dl));
+	json_decref(j);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads WHERE "
+					     "length(sha1) = 20 AND length(md5) = 16"),
+			 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-ddi");
@@ -824,6 +852,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, ddi_setup, fleet_teardown);
 	tcase_add_test(tc, test_happy_path);
 	tcase_add_test(tc, test_failure);
+	tcase_add_test(tc, test_hash_backfill);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_config_data);
 	tcase_add_test(tc, test_hostile_feedback);
