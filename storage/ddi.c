@@ -203,3 +203,25 @@ bool storage_ddi_module_allowed(struct storage *s, int64_t device_num, int64_t m
 	sqlite3_bind_int64(st, 2, manifest_id);
 	return sqlite3_step(st) == SQLITE_ROW;
 }
+
+enum err storage_ddi_devices_by_attribute(struct storage *s, const char *name, const char *value,
+					  unsigned max, int64_t *ret, unsigned *ret_count)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	unsigned n = 0;
+	int rc = SQLITE_DONE;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_DEVICES_BY_ATTRIBUTE);
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, value);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret[n++] = sqlite3_column_int64(st, 0);
+	if (n < max && rc != SQLITE_DONE)
+		return db_error(rc);
+	*ret_count = n;
+	return ERR_OK;
+}

@@ -69,4 +69,10 @@ enum err storage_ddi_hashes_set(struct storage *s, int64_t payload_id, const uin
  * (delivered or later, not canceled): what an artifact download needs. */
 bool storage_ddi_module_allowed(struct storage *s, int64_t device_num, int64_t manifest_id);
 
+/* The devices whose attribute name (a key of their attributes, set by DDI
+ * configData or the API) is the string value, by num: at most max into
+ * ret (*ret_count; max + 1 rows tell the caller there are more). */
+enum err storage_ddi_devices_by_attribute(struct storage *s, const char *name, const char *value,
+					  unsigned max, int64_t *ret, unsigned *ret_count);
+
 #endif

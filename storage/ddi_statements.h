@@ -28,6 +28,9 @@
 	X(DDI_MODULE_ALLOWED, "SELECT 1 FROM assignments a JOIN deployments d "                   \
 			      "ON d.id = a.deployment_id WHERE a.device_num = ?1 AND "            \
 			      "d.manifest_id = ?2 AND a.state NOT IN ('pending', 'canceled', "    \
-			      "'skipped') LIMIT 1")
+			      "'skipped') LIMIT 1")                                               \
+	X(DDI_DEVICES_BY_ATTRIBUTE, "SELECT d.num FROM devices d, json_each(d.attributes) j "     \
+				    "WHERE j.key = ?1 AND j.type = 'text' AND j.value = ?2 "      \
+				    "ORDER BY d.num LIMIT ?3")
 
 #endif

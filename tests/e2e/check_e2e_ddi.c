@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -841,6 +842,78 @@ START_TEST(test_hash_backfill)
 }
 END_TEST
 
+/* target {attribute: {NAME: VALUE}}: the devices whose attributes (from
+ * configData) match, resolved at creation; one deployment may hold a DDI
+ * device and a device-API device, each reaching confirmed its own way. */
+START_TEST(test_attribute_target_and_mixed)
+{
+	struct dev a, b, c;
+	struct http_result r;
+	char json[512], path[128];
+	json_t *j;
+
+	new_dev(&a, "ddi-rev2-a");
+	new_dev(&b, "ddi-rev2-b");
+	new_dev(&c, "ddi-rev1");
+	config_data(&a, "{\"data\":{\"hw\":\"rev2\"}}", 200);
+	config_data(&b, "{\"data\":{\"hw\":\"rev2\",\"x\":\"y\"}}", 200);
+	config_data(&c, "{\"data\":{\"hw\":\"rev1\"}}", 200);
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"attribute\":{\"hw\":\"rev2\"}}}", F.m1.digest);
+	long dep = deploy(json, NULL);
+	assert_counts(dep, "pending=2");
+	assert_assignment(dep, a.id, "pending", NULL);
+	assert_assignment(dep, b.id, "pending", NULL);
+	assert_links(c.id, c.tok, "");
+	static const char *const bad[] = {
+		"{\"attribute\":{}}",
+		"{\"attribute\":{\"hw\":5}}",
+		"{\"attribute\":{\"a\":\"1\",\"b\":\"2\"}}",
+		"{\"attribute\":\"hw\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":%s}", F.m1.digest,
+			 bad[i]);
+		api("POST", "/api/v1/deployments", json, &r);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"attribute\":{\"hw\":\"rev9\"}}}", F.m1.digest);
+	api("POST", "/api/v1/deployments", json, &r);
+	assert_problem(&r, 422, "unprocessable", NULL);
+	http_result_release(&r);
+
+	/* Mixed: c over DDI, a device-API device over its check-in. */
+	char suit_tok[128];
+	add_device("suit-1", NULL, suit_tok, sizeof(suit_tok));
+	dep = deploy_devices(&F.m1, "[\"ddi-rev1\", \"suit-1\"]");
+	expect_envelope(suit_tok, NULL, &F.m1);
+	report_ok(suit_tok, rep(&F.m1, "installed", ""));
+	expect_nothing(suit_tok, "seq=1");
+	assert_assignment(dep, "suit-1", "confirmed", NULL);
+	j = poll(c.id, c.tok);
+	const char *href = href_path(link_of(j, "deploymentBase"));
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(href, "?"), href);
+	json_decref(j);
+	json_decref(get_json(&c, path, 200));
+	long action = strtol(strrchr(path, '/') + 1, NULL, 10);
+	feedback(&c, action, FB("closed", "success"), 200);
+	assert_assignment(dep, c.id, "confirmed", NULL);
+	/* The housekeeping loop completes it (once a second). */
+	char status[32] = "";
+	for (int i = 0; i < 100 && strcmp(status, "completed") != 0; i++) {
+		j = deployment(dep);
+		snprintf(status, sizeof(status), "%s",
+			 json_string_value(json_object_get(j, "status")));
+		json_decref(j);
+		if (strcmp(status, "completed") != 0)
+			usleep(100 * 1000);
+	}
+	ck_assert_str_eq(status, "completed");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-ddi");
@@ -855,6 +928,7 @@ int main(void)
 	tcase_add_test(tc, test_hash_backfill);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_config_data);
+	tcase_add_test(tc, test_attribute_target_and_mixed);
 	tcase_add_test(tc, test_hostile_feedback);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_gateway_and_switches);
