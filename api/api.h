@@ -17,6 +17,7 @@ struct token_cache;
 struct batcher;
 struct webhook_worker;
 struct event_hub;
+struct ddi_poll_cache;
 
 struct api_ctx {
 	const struct config *config;
@@ -46,6 +47,9 @@ struct api_ctx {
 	 * (api/ddi/auth.c loads it at start). */
 	bool ddi_gateway;
 	uint8_t ddi_gateway_hash[32];
+	/* What DDI polls show beyond the assignment index (NULL: read each
+	 * time; api/ddi/poll_cache.h). */
+	struct ddi_poll_cache *ddi_polls;
 };
 
 typedef enum err (*api_handler)(struct api_ctx *ctx, const struct request *req,

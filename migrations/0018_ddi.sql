@@ -23,3 +23,9 @@ BEGIN
 	INSERT OR REPLACE INTO ddi_cancels (device_num, assignment_id)
 		VALUES (NEW.device_num, NEW.id);
 END;
+
+-- When the device last sent its attributes over DDI (PUT configData): until
+-- it has, the base poll asks for them with a configData link (hawkBit's
+-- requestControllerAttributes), and only until then, so that a client that
+-- answers every link does not write on every poll.
+ALTER TABLE devices ADD COLUMN ddi_config_at INTEGER;

@@ -28,6 +28,19 @@ enum err storage_ddi_poll(struct storage *s, int64_t device_num, struct ddi_poll
 	return ERR_OK;
 }
 
+enum err storage_ddi_config_sent(struct storage *s, int64_t device_num, int64_t at)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_CONFIG_SENT);
+	sqlite3_bind_int64(st, 1, device_num);
+	sqlite3_bind_int64(st, 2, at);
+	return db_result(sqlite3_step(st));
+}
+
 static enum err cancel_stmt(struct storage *s, enum stmt id, int64_t device_num,
 			    int64_t assignment_id)
 {

@@ -21,13 +21,16 @@
 
 /* What a base poll links besides the active assignment: the canceled
  * assignment to tell (0: none), the newest confirmed one (0: none), and
- * whether the device has no attributes yet. */
+ * whether the device has never sent its attributes over DDI. */
 struct ddi_poll {
 	int64_t cancel_id;
 	int64_t installed_id;
 	bool wants_attributes;
 };
 enum err storage_ddi_poll(struct storage *s, int64_t device_num, struct ddi_poll *ret);
+
+/* The device sent its attributes (PUT configData) at `at`. */
+enum err storage_ddi_config_sent(struct storage *s, int64_t device_num, int64_t at);
 
 /* Whether this cancel waits for the device's answer (ERR_NOT_FOUND: no);
  * ack removes it. */

@@ -5,13 +5,14 @@
 
 /* DDI_POLL: what a base poll links besides the active assignment (which
  * comes from memory): a cancel to tell, the newest confirmed assignment
- * (installedBase), whether the device has no attributes yet (configData).
+ * (installedBase), whether the device never sent configData.
  * One statement, three index lookups. */
 #define DDI_STATEMENT_LIST(X)                                                                     \
 	X(DDI_POLL, "SELECT (SELECT assignment_id FROM ddi_cancels WHERE device_num = ?1), "      \
 		    "(SELECT max(id) FROM assignments WHERE device_num = ?1 AND "                 \
 		    "state = 'confirmed'), "                                                      \
-		    "(SELECT attributes = '{}' FROM devices WHERE num = ?1)")                     \
+		    "(SELECT ddi_config_at IS NULL FROM devices WHERE num = ?1)")                 \
+	X(DDI_CONFIG_SENT, "UPDATE devices SET ddi_config_at = ?2 WHERE num = ?1")                \
 	X(DDI_CANCEL_GET, "SELECT 1 FROM ddi_cancels WHERE device_num = ?1 AND "                  \
 			  "assignment_id = ?2")                                                   \
 	X(DDI_CANCEL_ACK, "DELETE FROM ddi_cancels WHERE device_num = ?1 AND assignment_id = ?2") \

@@ -1,6 +1,7 @@
 #include "tracker/assignments.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "common/i64map.h"
@@ -8,6 +9,8 @@
 struct assignment_index {
 	pthread_rwlock_t lock;
 	struct i64map map; /* device num → struct active_assignment */
+	/* One more after every load and refresh (api/ddi/poll_cache.c). */
+	atomic_uint_fast64_t generation;
 };
 
 enum err assignment_index_new(struct assignment_index **ret)
@@ -69,6 +72,7 @@ enum err assignment_index_load(struct assignment_index *ix, struct storage *s)
 	pthread_rwlock_wrlock(&ix->lock);
 	struct i64map old = ix->map;
 	ix->map = fresh;
+	atomic_fetch_add(&ix->generation, 1);
 	pthread_rwlock_unlock(&ix->lock);
 	i64map_release(&old);
 	return ERR_OK;
@@ -107,8 +111,14 @@ enum err assignment_index_refresh(struct assignment_index *ix, struct storage *s
 	} else {
 		i64map_del(&ix->map, device_num);
 	}
+	atomic_fetch_add(&ix->generation, 1);
 	pthread_rwlock_unlock(&ix->lock);
 	return e;
+}
+
+uint64_t assignment_index_generation(struct assignment_index *ix)
+{
+	return atomic_load(&ix->generation);
 }
 
 bool assignment_index_get(struct assignment_index *ix, int64_t device_num,

@@ -19,6 +19,10 @@ enum err assignment_index_refresh(struct assignment_index *ix, struct storage *s
 bool assignment_index_get(struct assignment_index *ix, int64_t device_num,
 			  struct active_assignment *ret);
 unsigned assignment_index_count(struct assignment_index *ix);
+/* Grows after every load and refresh, i.e. after every committed change of
+ * an assignment (the database is written first): a cache of anything read
+ * from assignments is valid while this has not moved. */
+uint64_t assignment_index_generation(struct assignment_index *ix);
 
 /* Move an assignment from one state to another, database first (compare
  * and set), then the index. ERR_CONFLICT when it changed meanwhile. */

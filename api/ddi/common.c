@@ -39,7 +39,13 @@ enum err ddi_base_url(struct api_ctx *ctx, const struct request *req, char out[D
 			     c->server.tls ? "https" : "http", c->server.listen_host,
 			     (unsigned)c->server.listen_port, req->params[0], req->params[1]);
 	}
-	return n > 0 && n < DDI_URL_MAX ? ERR_OK : ERR_TOO_LARGE;
+	if (n <= 0 || n >= DDI_URL_MAX)
+		return ERR_TOO_LARGE;
+	/* Links are written into JSON as they are (api/ddi/poll.c). */
+	for (const char *p = out; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return ERR_INVALID;
+	return ERR_OK;
 }
 
 bool ddi_action_id(const struct request *req, int64_t *ret)

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "api/ddi/common.h"
+#include "api/ddi/poll_cache.h"
 #include "api/deployments.h"
 #include "api/input.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "storage/ddi.h"
 #include "tracker/assignments.h"
 
@@ -19,40 +21,59 @@ static void sleep_text(unsigned seconds, char out[9])
 	snprintf(out, 9, "%02u:%02u:%02u", seconds / 3600, seconds / 60 % 60, seconds % 60);
 }
 
+/* One link member, appended at out + *used (the size is checked by the
+ * caller's bound: DDI_URL_MAX per link). */
+static void link_add(char *out, size_t size, size_t *used, const char *rel, const char *base,
+		     const char *suffix, long long id)
+{
+	int n = id ? snprintf(out + *used, size - *used, "%s\"%s\":{\"href\":\"%s%s%lld\"}",
+			      *used ? "," : "", rel, base, suffix, id)
+		   : snprintf(out + *used, size - *used, "%s\"%s\":{\"href\":\"%s%s\"}",
+			      *used ? "," : "", rel, base, suffix);
+
+	if (n > 0 && (size_t)n < size - *used)
+		*used += (size_t)n;
+}
+
 enum err api_ddi_poll(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	struct active_assignment a;
 	struct ddi_poll p;
-	char base[DDI_URL_MAX], sleep[9];
+	char base[DDI_URL_MAX], sleep[9], links[4 * (DDI_URL_MAX + 64)], body[sizeof(links) + 96],
+		deploy[64];
+	size_t used = 0;
 	bool active = ctx->assignments &&
 		      assignment_index_get(ctx->assignments, req->device->num, &a) &&
 		      !(a.state == ASSIGN_PENDING && a.held);
 	enum err e;
 
-	if ((e = storage_ddi_poll(ctx->storage, req->device->num, &p)))
+	if ((e = ddi_poll_facts(ctx, req->device->num, &p)))
 		return api_fail(res, e, "cannot read the device's actions");
 	if ((e = ddi_base_url(ctx, req, base)))
-		return api_fail(res, ERR_INVALID, "the links would be too long");
+		return api_fail(res, ERR_INVALID, "the links cannot be made from this Host");
 	sleep_text(deployments_poll_seconds(ctx, active || p.cancel_id), sleep);
-	json_t *links = json_object();
-	/* At most one of cancelAction and deploymentBase, the cancel first
-	 * (hawkBit's DataConversionHelper.fromTarget). */
-	if (p.cancel_id)
-		json_object_set_new(links, "cancelAction",
-				    ddi_link(base, "/cancelAction/%lld", (long long)p.cancel_id));
-	else if (active)
-		json_object_set_new(
-			links, "deploymentBase",
-			ddi_link(base, "/deploymentBase/%lld?c=%d", (long long)a.id, (int)a.state));
+	/* Formatted by hand, not with jansson: this is the "nothing to do"
+	 * path of every device (bench/ddi.sh), and every string in it is
+	 * JSON-safe (ddi_base_url checks). At most one of cancelAction and
+	 * deploymentBase, the cancel first (hawkBit's
+	 * DataConversionHelper.fromTarget). */
+	links[0] = '\0';
+	if (p.cancel_id) {
+		link_add(links, sizeof(links), &used, "cancelAction", base, "/cancelAction/",
+			 (long long)p.cancel_id);
+	} else if (active) {
+		snprintf(deploy, sizeof(deploy), "/deploymentBase/%lld?c=%d", (long long)a.id,
+			 (int)a.state);
+		link_add(links, sizeof(links), &used, "deploymentBase", base, deploy, 0);
+	}
 	if (p.installed_id)
-		json_object_set_new(
-			links, "installedBase",
-			ddi_link(base, "/installedBase/%lld", (long long)p.installed_id));
+		link_add(links, sizeof(links), &used, "installedBase", base, "/installedBase/",
+			 (long long)p.installed_id);
 	if (p.wants_attributes)
-		json_object_set_new(links, "configData", ddi_link(base, "/configData"));
-	return response_json(res, 200,
-			     json_pack("{s:{s:{s:s}}, s:o}", "config", "polling", "sleep", sleep,
-				       "_links", links));
+		link_add(links, sizeof(links), &used, "configData", base, "/configData", 0);
+	snprintf(body, sizeof(body),
+		 "{\"config\":{\"polling\":{\"sleep\":\"%s\"}},\"_links\":{%s}}", sleep, links);
+	return response_text(res, 200, "application/json", body);
 }
 
 enum err api_ddi_cancel(struct api_ctx *ctx, const struct request *req, struct response *res)
@@ -96,6 +117,8 @@ enum err api_ddi_cancel_feedback(struct api_ctx *ctx, const struct request *req,
 	 * is canceled already): any answer ends the telling. A client that
 	 * rejects it is logged; it will find no action to go on with. */
 	e = storage_ddi_cancel_ack(ctx->storage, req->device->num, action);
+	if (!e)
+		ddi_poll_cache_invalidate(ctx->ddi_polls);
 	if (e == ERR_NOT_FOUND)
 		return api_fail(res, ERR_GONE, "action %lld is not being canceled",
 				(long long)action);
@@ -151,6 +174,7 @@ enum err api_ddi_config_data(struct api_ctx *ctx, const struct request *req, str
 		return api_fail(res, e, "cannot read the device");
 	}
 	json_t *attrs = json_loads(d.attributes ? d.attributes : "{}", 0, NULL);
+	char *before = d.attributes ? strdup(d.attributes) : NULL;
 	device_release(&d);
 	if (!json_is_object(attrs)) {
 		json_decref(attrs);
@@ -166,6 +190,8 @@ enum err api_ddi_config_data(struct api_ctx *ctx, const struct request *req, str
 	json_decref(body);
 	char *text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(attrs);
+	bool unchanged = text && before && strcmp(text, before) == 0;
+	free(before);
 	if (!text)
 		return ERR_NOMEM;
 	if (strlen(text) > DEVICE_ATTRIBUTES_MAX) {
@@ -177,10 +203,17 @@ enum err api_ddi_config_data(struct api_ctx *ctx, const struct request *req, str
 	struct device_change change = {.attributes = text};
 	bool membership = false;
 	snprintf(actor, sizeof(actor), "device:%s", req->device->id);
-	e = storage_device_update(ctx->storage, req->device->id, &change, actor, &membership);
+	/* The same attributes again (clients send them on every request for
+	 * them): no write, no audit event. */
+	e = unchanged ? ERR_OK
+		      : storage_device_update(ctx->storage, req->device->id, &change, actor,
+					      &membership);
 	free(text);
+	if (!e)
+		e = storage_ddi_config_sent(ctx->storage, req->device->num, time_now());
 	if (e)
 		return api_fail(res, e, "cannot store the attributes");
+	ddi_poll_cache_invalidate(ctx->ddi_polls);
 	res->status = 200;
 	return ERR_OK;
 }

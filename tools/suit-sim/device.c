@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "suit/suit.h"
 #include "tools/suit-sim/certs.h"
+#include "tools/suit-sim/ddi.h"
 #include "tools/suit-sim/identity.h"
 #include "tools/suit-sim/lines.h"
 #include "tools/suit-sim/reportbody.h"
@@ -97,6 +98,7 @@ struct sim_fleet {
 	unsigned count;
 	bool has_state; /* --state */
 	struct sim_state state;
+	struct sim_ddi *ddi; /* --protocol ddi: the devices speak DDI (ddi.h) */
 };
 
 static void next_chunk(struct sim_fleet *f, struct device *d);
@@ -865,6 +867,10 @@ static void fleet_tick(void *cls, uint64_t now_usec)
 
 void sim_fleet_ops(struct sim_fleet *f, struct sim_loop_ops *ret)
 {
+	if (f->ddi) {
+		sim_ddi_ops(f->ddi, ret);
+		return;
+	}
 	*ret = (struct sim_loop_ops){.cls = f,
 				     .fill = fleet_fill,
 				     .done = fleet_done,
@@ -958,6 +964,11 @@ int sim_fleet_new(const struct sim_options *o, uint64_t seed, struct sim_fleet *
 	}
 	if (rc == SIM_EXIT_OK && o->state)
 		rc = load_state(f);
+	if (rc == SIM_EXIT_OK && o->protocol == SIM_PROTOCOL_DDI &&
+	    !(f->ddi = sim_ddi_new(o, &f->ids, seed))) {
+		fputs("suit-sim: out of memory\n", stderr);
+		rc = SIM_EXIT_ERRORS;
+	}
 	if (rc != SIM_EXIT_OK) {
 		sim_fleet_free(f);
 		return rc;
@@ -978,6 +989,10 @@ void sim_fleet_start(struct sim_fleet *f, struct sim_loop *loop, struct sim_stat
 
 	f->loop = loop;
 	f->stats = stats;
+	if (f->ddi) {
+		sim_ddi_start(f->ddi, loop, stats);
+		return;
+	}
 	for (unsigned i = 0; i < f->count; i++)
 		send_step(f, &f->dev[i], STEP_POLL, usec_of(spread * rng_unit(&f->dev[i])));
 }
@@ -1021,6 +1036,7 @@ void sim_fleet_free(struct sim_fleet *f)
 		EVP_MD_CTX_free(d->sha);
 	}
 	free(f->dev);
+	sim_ddi_free(f->ddi);
 	sim_identities_release(&f->ids);
 	sim_state_release(&f->state);
 	suit_keyring_free(f->keyring);
