@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "tools/suit-sim/rng.h"
+
 #define JSON_MAX       ((size_t)64 << 10)
 #define ARTIFACTS_MAX  4
 #define PATH_MAX_LEN   256
@@ -56,28 +58,7 @@ struct sim_ddi {
 	size_t base_len; /* of o->base_url */
 };
 
-/* ---- randomness and timing ---- */
-
-static uint64_t rng_next(struct ddi_device *d)
-{
-	uint64_t x = d->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	d->rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-static double rng_unit(struct ddi_device *d)
-{
-	return (double)(rng_next(d) >> 11) / 9007199254740992.0;
-}
-
-static uint64_t usec_of(double seconds)
-{
-	return seconds <= 0 ? 0 : (uint64_t)(seconds * 1e6);
-}
+/* ---- timing ---- */
 
 /* The server's sleep, capped by --max-poll, with ±10 % so polls spread. */
 static uint64_t poll_delay(const struct sim_ddi *x, struct ddi_device *d)
@@ -86,7 +67,7 @@ static uint64_t poll_delay(const struct sim_ddi *x, struct ddi_device *d)
 
 	if (x->o->max_poll > 0 && s > x->o->max_poll)
 		s = x->o->max_poll;
-	return usec_of(s * (0.9 + 0.2 * rng_unit(d)));
+	return sim_usec_of(s * (0.9 + 0.2 * sim_rng_unit(&d->rng)));
 }
 
 static void set_phase(struct sim_ddi *x, struct ddi_device *d, enum sim_phase p)
@@ -137,7 +118,7 @@ static void step_failed(struct sim_ddi *x, struct ddi_device *d, const struct si
 		return;
 	}
 	if (kind == SIM_ERROR_HTTP && retry && ++d->attempts <= STEP_RETRIES) {
-		send_step(x, d, d->step, usec_of(0.5 * d->attempts));
+		send_step(x, d, d->step, sim_usec_of(0.5 * d->attempts));
 		return;
 	}
 	if (d->in_cycle)
@@ -289,7 +270,7 @@ static void on_deployment(struct sim_ddi *x, struct ddi_device *d, const struct 
 	d->attempts = 0;
 	d->art_index = 0;
 	/* Drawn once per cycle, so that a run with a seed repeats. */
-	d->fail = rng_unit(d) < x->o->fail_rate;
+	d->fail = sim_rng_unit(&d->rng) < x->o->fail_rate;
 	set_phase(x, d, SIM_PHASE_DOWNLOADING);
 	next_artifact(x, d);
 }
@@ -499,9 +480,7 @@ struct sim_ddi *sim_ddi_new(const struct sim_options *o, const struct sim_identi
 	x->base_len = strlen(o->base_url);
 	for (unsigned i = 0; i < x->count; i++) {
 		struct ddi_device *d = &x->dev[i];
-		uint64_t z = seed + i + 0x9e3779b97f4a7c15ULL;
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		d->rng = (z ^ (z >> 27)) | 1;
+		d->rng = sim_rng_seed(seed, i);
 		d->who = &ids->v[i];
 		d->sleep = DEFAULT_POLL_S;
 		d->phase = SIM_PHASE_IDLE;
@@ -517,7 +496,8 @@ void sim_ddi_start(struct sim_ddi *x, struct sim_loop *loop, struct sim_stats *s
 	x->loop = loop;
 	x->stats = stats;
 	for (unsigned i = 0; i < x->count; i++)
-		send_step(x, &x->dev[i], DDI_POLL, usec_of(spread * rng_unit(&x->dev[i])));
+		send_step(x, &x->dev[i], DDI_POLL,
+			  sim_usec_of(spread * sim_rng_unit(&x->dev[i].rng)));
 }
 
 void sim_ddi_free(struct sim_ddi *x)
