@@ -914,6 +914,47 @@ START_TEST(test_attribute_target_and_mixed)
 }
 END_TEST
 
+/* A newer deployment supersedes an action the device had received: the
+ * poll tells the cancel first, then offers the new action. */
+START_TEST(test_supersede)
+{
+	struct dev d;
+	struct manifest m2;
+	struct http_result r;
+	char path[128];
+	json_t *j;
+	long old_action, old_dep;
+
+	new_dev(&d, "ddi-supersede");
+	old_action = deploy_and_action(&d);
+	old_dep = last_deployment;
+	snprintf(path, sizeof(path), BASE "%s/deploymentBase/%ld", d.id, old_action);
+	json_decref(get_json(&d, path, 200));
+	make_manifest("m2", "sensor-v1", "2", &m2);
+	long dep2 = deploy_devices(&m2, "[\"ddi-supersede\"]");
+	assert_assignment(old_dep, d.id, "canceled", NULL);
+	j = poll(d.id, d.tok);
+	snprintf(path, sizeof(path), BASE "%s/cancelAction/%ld", d.id, old_action);
+	ck_assert_str_eq(href_path(link_of(j, "cancelAction")), path);
+	ck_assert_ptr_null(link_of(j, "deploymentBase"));
+	json_decref(j);
+	snprintf(path, sizeof(path), BASE "%s/cancelAction/%ld/feedback", d.id, old_action);
+	ddi_req("POST", path, target(d.tok), FB("closed", "success"), NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	j = poll(d.id, d.tok);
+	const char *href = href_path(link_of(j, "deploymentBase"));
+	long action = strtol(strstr(href, "/deploymentBase/") + 16, NULL, 10);
+	ck_assert_int_ne(action, old_action);
+	json_decref(j);
+	snprintf(path, sizeof(path), BASE "%s/deploymentBase/%ld", d.id, action);
+	json_decref(get_json(&d, path, 200));
+	feedback(&d, action, FB("closed", "success"), 200);
+	assert_assignment(dep2, d.id, "confirmed", NULL);
+	manifest_release(&m2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-ddi");
@@ -927,6 +968,7 @@ int main(void)
 	tcase_add_test(tc, test_failure);
 	tcase_add_test(tc, test_hash_backfill);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_supersede);
 	tcase_add_test(tc, test_config_data);
 	tcase_add_test(tc, test_attribute_target_and_mixed);
 	tcase_add_test(tc, test_hostile_feedback);
