@@ -955,6 +955,36 @@ START_TEST(test_supersede)
 }
 END_TEST
 
+/* The client certificate the device API takes is a DDI identity too: it
+ * must name the controller id of the path. */
+START_TEST(test_certificate)
+{
+	struct http_result r;
+	char conf[1024];
+
+	harness_make_ca(&P, "device-ca", "suitd device CA (test only)");
+	struct harness_cert_opts o = {.cn = "ddi-cert"};
+	harness_make_cert(&P, "device-ca", "ddi-cert", &o);
+	ck_assert_int_eq(harness_stop(&P), 0);
+	snprintf(conf, sizeof(conf),
+		 "[devices]\nauth = certificate, token\nclient_ca = device-ca.pem\n"
+		 "auto_register = on\n[ddi]\nenabled = on\n[manifests]\ntrust_anchor = %s\n",
+		 F.pub);
+	harness_write_config(&P, conf);
+	harness_start(&P);
+	/* First contact registers it (auto_register), as on the device API. */
+	harness_request_cert(&P, "ddi-cert", "GET", BASE "ddi-cert", NULL, NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+	harness_request_cert(&P, "ddi-cert", "GET", BASE "someone-else", NULL, NULL, NULL, 0, &r);
+	assert_problem(&r, 403, "forbidden", NULL);
+	http_result_release(&r);
+	api("GET", "/api/v1/devices/ddi-cert", NULL, &r);
+	assert_status(&r, 200);
+	http_result_release(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-ddi");
@@ -974,6 +1004,7 @@ int main(void)
 	tcase_add_test(tc, test_hostile_feedback);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_gateway_and_switches);
+	tcase_add_test(tc, test_certificate);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();
