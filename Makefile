@@ -58,7 +58,7 @@ CTL_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c events/*.c api/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
 	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
@@ -204,7 +204,8 @@ dev-reset:
 
 # Unit suites, then end-to-end suites against the real binary, then the
 # checks on the shipped files (man pages, systemd unit, example config),
-# make run and the README tour (tests/tour.sh), and crash consistency.
+# SWUpdate as a hawkBit DDI device (tests/ddi/swupdate.py, as root), make
+# run and the README tour (tests/tour.sh), and crash consistency.
 check: deps-check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
@@ -215,6 +216,7 @@ check: deps-check
 		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done
 	@tests/files.sh $(BUILD)/suitd
+	@$(TEST_ENV) tests/ddi/swupdate.py $(BUILD)
 	@$(TEST_ENV) tests/tour.sh $(BUILD)
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 

@@ -18,6 +18,7 @@ struct batcher;
 struct webhook_worker;
 struct event_hub;
 struct fanout;
+struct ddi_poll_cache;
 
 struct api_ctx {
 	const struct config *config;
@@ -46,6 +47,13 @@ struct api_ctx {
 	 * NULL: on the request's thread). */
 	struct fanout *fanout;
 	int64_t started_at;
+	/* [ddi] gateway_token_file: the SHA-256 of the tenant's GatewayToken
+	 * (api/ddi/auth.c loads it at start). */
+	bool ddi_gateway;
+	uint8_t ddi_gateway_hash[32];
+	/* What DDI polls show beyond the assignment index (NULL: read each
+	 * time; api/ddi/poll_cache.h). */
+	struct ddi_poll_cache *ddi_polls;
 };
 
 typedef enum err (*api_handler)(struct api_ctx *ctx, const struct request *req,

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
+#include "storage/ddi.h"
 #include "storage/deployments.h"
 #include "storage/devices.h"
 #include "suit/suit.h"
@@ -136,6 +137,50 @@ static enum err digest_text(const char *text, uint8_t out[MANIFEST_DIGEST_MAX], 
 }
 
 /* {devices: [ids]}: resolved to device numbers; unknown ids → 422. */
+/* target {attribute: {NAME: VALUE}}: the devices whose attribute NAME (as
+ * DDI configData or the API set it) is the string VALUE, resolved once,
+ * now: the deployment then targets that list (a device that gets the
+ * attribute later does not join; a group or a tag does). */
+static enum err resolve_attribute(struct api_ctx *ctx, json_t *filter, struct response *res,
+				  int64_t **ret_nums, unsigned *ret_count)
+{
+	void *it = json_object_iter(filter);
+	const char *name = json_object_iter_key(it);
+	json_t *value = json_object_iter_value(it);
+	unsigned n = 0;
+	int64_t *nums;
+	enum err e;
+
+	if (!json_is_object(filter) || json_object_size(filter) != 1 || !name)
+		return api_fail(res, ERR_INVALID,
+				"target.attribute must be an object of one NAME: VALUE");
+	if (!name[0] || strlen(name) > 128 || !json_is_string(value) ||
+	    json_string_length(value) > 128)
+		return api_fail(res, ERR_INVALID,
+				"target.attribute names 1 to 128 bytes and a string value of at "
+				"most 128");
+	nums = calloc(TARGET_DEVICES_MAX + 1, sizeof(*nums));
+	if (!nums)
+		return ERR_NOMEM;
+	e = storage_ddi_devices_by_attribute(ctx->storage, name, json_string_value(value),
+					     TARGET_DEVICES_MAX + 1, nums, &n);
+	if (e) {
+		free(nums);
+		return api_fail(res, e, "cannot look up the target devices");
+	}
+	if (n == 0 || n > TARGET_DEVICES_MAX) {
+		free(nums);
+		return api_fail(res, ERR_UNPROCESSABLE,
+				n ? "more than %d devices have this attribute; target a group or "
+				    "a tag"
+				  : "no device has this attribute (%d at most may)",
+				TARGET_DEVICES_MAX);
+	}
+	*ret_nums = nums;
+	*ret_count = n;
+	return ERR_OK;
+}
+
 static enum err resolve_devices(struct api_ctx *ctx, json_t *ids, struct response *res,
 				int64_t **ret_nums, unsigned *ret_count)
 {
@@ -311,7 +356,8 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 	target = json_object_get(body, "target");
 	if (!json_is_object(target) || json_object_size(target) != 1)
 		return api_fail(res, ERR_INVALID,
-				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
+				"field 'target' must be {devices: [...]}, {group: G}, {tag: T} or "
+				"{attribute: {NAME: VALUE}}");
 	if ((v = json_object_get(target, "devices"))) {
 		dn.kind = TARGET_DEVICES;
 		if ((e = resolve_devices(ctx, v, res, &nums, &dn.count)))
@@ -326,9 +372,15 @@ enum err api_deployments_create(struct api_ctx *ctx, const struct request *req,
 					"target group must match [A-Za-z0-9._:@-]{1,128}, a tag "
 					"[A-Za-z0-9._:@-]{1,64}");
 		dn.value = json_string_value(v);
+	} else if ((v = json_object_get(target, "attribute"))) {
+		dn.kind = TARGET_DEVICES;
+		if ((e = resolve_attribute(ctx, v, res, &nums, &dn.count)))
+			return e;
+		dn.nums = nums;
 	} else {
 		return api_fail(res, ERR_INVALID,
-				"field 'target' must be {devices: [...]}, {group: G} or {tag: T}");
+				"field 'target' must be {devices: [...]}, {group: G}, {tag: T} or "
+				"{attribute: {NAME: VALUE}}");
 	}
 	/* Sequence numbers devices reported since the last flush decide skips. */
 	e = storage_deployment_create(ctx->storage, &dn, &id);
@@ -717,14 +769,18 @@ static unsigned jittered(unsigned interval, unsigned jitter_percent)
 	return v < 1 ? 1u : (unsigned)v;
 }
 
-static void poll_header(struct api_ctx *ctx, struct response *res, bool active)
+unsigned deployments_poll_seconds(struct api_ctx *ctx, bool active)
 {
 	const struct config *c = ctx->config;
 
-	response_header_set(
-		res, "Cache-Control", "max-age=%u",
-		jittered(active ? c->devices.poll_interval_active : c->devices.poll_interval,
-			 c->devices.poll_jitter));
+	return jittered(active ? c->devices.poll_interval_active : c->devices.poll_interval,
+			c->devices.poll_jitter);
+}
+
+static void poll_header(struct api_ctx *ctx, struct response *res, bool active)
+{
+	response_header_set(res, "Cache-Control", "max-age=%u",
+			    deployments_poll_seconds(ctx, active));
 }
 
 static enum err nothing_to_do(struct api_ctx *ctx, struct response *res)

@@ -26,6 +26,10 @@ enum err api_deployments_resume(struct api_ctx *ctx, const struct request *req,
 enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
 				struct response *res);
 enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct response *res);
+/* Seconds until a device's next poll: [devices] poll_interval (or
+ * poll_interval_active while an assignment is under way) ± poll_jitter. The
+ * device API's check-in and DDI's polling.sleep both use it. */
+unsigned deployments_poll_seconds(struct api_ctx *ctx, bool active);
 
 /* A device's group or tags changed (or it was created): join the newest
  * active deployment that targets it. Logs and ignores failures. */

@@ -11,8 +11,10 @@
 #include "api/deployments.h"
 #include "api/input.h"
 #include "api/range.h"
+#include "common/log.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
+#include "storage/ddi.h"
 #include "storage/manifests.h"
 #include "storage/payloads.h"
 
@@ -26,6 +28,9 @@ struct upload_state {
 	bool holds_place; /* one of ctx->uploads_active */
 	struct payload_writer *writer;
 	EVP_MD_CTX *md;
+	/* SHA-1 and MD5, which hawkBit DDI clients check (storage/ddi.h):
+	 * computed in the same pass, stored with the payload. */
+	EVP_MD_CTX *sha1, *md5;
 	uint64_t size;
 	uint64_t max;
 	bool have_digest;
@@ -95,6 +100,8 @@ static void upload_release(void *state)
 
 	storage_payload_writer_free(u->writer);
 	EVP_MD_CTX_free(u->md);
+	EVP_MD_CTX_free(u->sha1);
+	EVP_MD_CTX_free(u->md5);
 	upload_place_give(u);
 	free(u);
 }
@@ -152,7 +159,11 @@ static enum err upload_begin(struct api_ctx *ctx, const struct request *req, str
 		return e;
 	}
 	u->md = EVP_MD_CTX_new();
-	if (!u->md || EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) != 1) {
+	u->sha1 = EVP_MD_CTX_new();
+	u->md5 = EVP_MD_CTX_new();
+	if (!u->md || !u->sha1 || !u->md5 || EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(u->sha1, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestInit_ex(u->md5, EVP_md5(), NULL) != 1) {
 		upload_release(u);
 		return ERR_CRYPTO;
 	}
@@ -175,7 +186,8 @@ static enum err upload_data(void *state, const char *data, size_t len, struct re
 				"the payload exceeds [payloads] max_size (%llu bytes)",
 				(unsigned long long)u->max);
 	u->size += len;
-	if (EVP_DigestUpdate(u->md, data, len) != 1)
+	if (EVP_DigestUpdate(u->md, data, len) != 1 || EVP_DigestUpdate(u->sha1, data, len) != 1 ||
+	    EVP_DigestUpdate(u->md5, data, len) != 1)
 		return ERR_CRYPTO;
 	e = storage_payload_writer_append(u->writer, data, len);
 	return e ? api_fail(res, e, "cannot store the payload") : ERR_OK;
@@ -202,7 +214,6 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	unsigned n = SHA256_LEN;
 	enum err e;
 
-	(void)ctx;
 	(void)req;
 	if (u->size == 0)
 		e = api_fail(res, ERR_INVALID, "the body is empty");
@@ -223,6 +234,13 @@ static enum err upload_finish(struct api_ctx *ctx, const struct request *req, vo
 	upload_place_give(u);
 	if (e)
 		return e;
+	/* After the payload's commit, in a write of its own: when it fails,
+	 * the first DDI read computes them from the stored bytes instead. */
+	uint8_t sha1[SHA1_LEN], md5[MD5_LEN];
+	if (EVP_DigestFinal_ex(u->sha1, sha1, NULL) != 1 ||
+	    EVP_DigestFinal_ex(u->md5, md5, NULL) != 1 ||
+	    storage_ddi_hashes_set(ctx->storage, p.id, sha1, md5) != ERR_OK)
+		log_warn("payload %lld: cannot store its SHA-1 and MD5 now", (long long)p.id);
 	hex_encode(p.sha256, SHA256_LEN, hex);
 	e = response_json(res, created ? 201 : 200, payload_json(&p));
 	if (!e)

@@ -26,9 +26,6 @@ static bool media_is(const char *type, const char *want)
 	return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';');
 }
 
-static enum err record(struct api_ctx *ctx, const struct request *req, struct response *res,
-		       const struct report_new *r);
-
 /* A bare SUIT_Report mapped to the model: result true → installed, or
  * confirmed when a record shows the invoke section (9) ran; a result map →
  * failed with the reason's registry name, the code and the failing record. */
@@ -109,7 +106,7 @@ enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct
 		if ((e = suit_report_fill(ctx, req, res, &r, digest, suit_reason,
 					  sizeof(suit_reason))))
 			return e;
-		return record(ctx, req, res, &r);
+		return api_reports_record(ctx, req, res, &r, 204);
 	}
 	if ((e = api_json_body(req, res, &body)))
 		return e;
@@ -158,7 +155,7 @@ enum err api_reports_post(struct api_ctx *ctx, const struct request *req, struct
 	r.media_type = "application/json";
 	r.body = req->body;
 	r.body_len = req->body_len;
-	return record(ctx, req, res, &r);
+	return api_reports_record(ctx, req, res, &r, 204);
 }
 
 /* A report waiting for its group commit: the job, the strings it points
@@ -167,6 +164,7 @@ struct pending_report {
 	struct report_job job; /* first: the batcher hands back &job.base */
 	struct api_ctx *ctx;
 	struct response *res;
+	unsigned ok_status;
 	int64_t device_num;
 	char device_id[DEVICE_ID_MAX + 1];
 	uint8_t digest[MANIFEST_DIGEST_MAX];
@@ -198,7 +196,7 @@ static void report_done(struct batch_job *base, enum err e)
 	else if (e)
 		api_fail(p->res, e, "cannot store the report");
 	else
-		p->res->status = 204;
+		p->res->status = p->ok_status;
 	/* The index holds the state: re-read it only when that changed. */
 	if (!e && p->job.changed &&
 	    assignment_index_refresh(p->ctx->assignments, p->ctx->storage, p->device_num) != ERR_OK)
@@ -217,10 +215,8 @@ static void report_start(void *cls, void (*resume)(void *resume_cls), void *resu
 	storage_report_submit(p->ctx->reports, &p->job);
 }
 
-/* Apply and store one report (both media types), answered 204 only after
- * the group commit that holds it. */
-static enum err record(struct api_ctx *ctx, const struct request *req, struct response *res,
-		       const struct report_new *r)
+enum err api_reports_record(struct api_ctx *ctx, const struct request *req, struct response *res,
+			    const struct report_new *r, unsigned ok_status)
 {
 	struct pending_report *p = calloc(1, sizeof(*p));
 
@@ -244,6 +240,7 @@ static enum err record(struct api_ctx *ctx, const struct request *req, struct re
 	p->job.base.done = report_done;
 	p->ctx = ctx;
 	p->res = res;
+	p->ok_status = ok_status;
 	p->device_num = req->device->num;
 	snprintf(p->device_id, sizeof(p->device_id), "%s", req->device->id);
 	res->defer = (struct response_defer){report_start, p};

@@ -133,35 +133,8 @@ start=$(date +%s.%N)
 SIM_PID=$!
 
 # The deployment once a second: stage openings and completion.
-stage=1 status=active done_at=
-while :; do
-	now=$(date +%s.%N)
-	el=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
-	out=$(api GET "/api/v1/deployments/$DEP") || true
-	s=$(printf '%s' "$out" | sed -n 's/.*"current_stage":\([0-9]*\).*/\1/p')
-	st=$(printf '%s' "$out" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
-	if [ -n "$s" ] && [ "$s" != "$stage" ]; then
-		echo "  ${el} s: stage $s open"
-		stage=$s
-	fi
-	if [ -n "$st" ] && [ "$st" != "$status" ]; then
-		echo "  ${el} s: deployment $st"
-		status=$st
-		[ "$st" = completed ] && done_at=$el
-		[ "$st" = paused ] && { printf '%s\n' "$out" >&2; die "the deployment paused"; }
-	fi
-	if ! kill -0 "$SIM_PID" 2>/dev/null && [ -n "$done_at" ]; then break; fi
-	if ! kill -0 "$SIM_PID" 2>/dev/null && [ -z "$done_at" ]; then
-		# suit-sim ended first: give the tracker a moment, then judge.
-		sleep 2
-		[ "$(api GET "/api/v1/deployments/$DEP" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')" = completed ] &&
-			done_at=$el && echo "  ${el} s: deployment completed" && break
-		cat "$tmp/sim.log" >&2
-		die "suit-sim ended and the deployment is not completed"
-	fi
-	awk -v e="$el" -v t="$TIMEOUT" 'BEGIN { exit !(e > t) }' && die "not completed after $TIMEOUT s"
-	sleep 1
-done
+watch_rollout "$DEP" "$SIM_PID" "$start" "$TIMEOUT"
+done_at=$DONE_AT
 sim_rc=0
 wait "$SIM_PID" || sim_rc=$?
 SIM_PID=

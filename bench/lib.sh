@@ -358,3 +358,44 @@ deploy_and_wait() { # file
 	DEP_OUT=$body$'\n'201
 	DEP_SECONDS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 }
+
+# Follow deployment DEP (at $SUITD_BASE with $KEY) once a second while the
+# simulator SIM_PID plays the devices: print each stage opening and status
+# change with the seconds since START (date +%s.%N); die when it pauses, when
+# TIMEOUT seconds pass, or when the simulator ends and the deployment is not
+# completed. Sets DONE_AT (seconds) once it is completed and the simulator
+# has ended.
+watch_rollout() { # dep sim-pid start timeout
+	local el out s st stage=1 status=active
+	DONE_AT=
+	while :; do
+		el=$(awk -v a="$3" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+		out=$(api GET "/api/v1/deployments/$1") || true
+		s=$(printf '%s' "$out" | sed -n 's/.*"current_stage":\([0-9]*\).*/\1/p')
+		st=$(printf '%s' "$out" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+		if [ -n "$s" ] && [ "$s" != "$stage" ]; then
+			echo "  ${el} s: stage $s open"
+			stage=$s
+		fi
+		if [ -n "$st" ] && [ "$st" != "$status" ]; then
+			echo "  ${el} s: deployment $st"
+			status=$st
+			[ "$st" = completed ] && DONE_AT=$el
+			[ "$st" = paused ] && { printf '%s\n' "$out" >&2; die "the deployment paused"; }
+		fi
+		if ! kill -0 "$2" 2>/dev/null; then
+			[ -n "$DONE_AT" ] && return 0
+			# The simulator ended first: give the tracker a moment, then judge.
+			sleep 2
+			if [ "$(api GET "/api/v1/deployments/$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')" = completed ]; then
+				DONE_AT=$el
+				echo "  ${el} s: deployment completed"
+				return 0
+			fi
+			cat "$tmp/sim.log" >&2
+			die "the simulator ended and the deployment is not completed"
+		fi
+		awk -v e="$el" -v t="$4" 'BEGIN { exit !(e > t) }' && die "not completed after $4 s"
+		sleep 1
+	done
+}

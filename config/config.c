@@ -132,6 +132,12 @@ static const struct key keys[] = {
 	{"events", "webhook_retry_base", KEY_DURATION, OFF(webhooks.retry_base), "30", 1, 3600,
 	 NULL},
 	{"events", "webhook_max_age", KEY_DURATION, OFF(webhooks.max_age), "24h", 1, 604800, NULL},
+	/* Off by default: a second device door is opened on purpose, by an
+	 * operator taking over a hawkBit fleet (docs/ddi.md). */
+	{"ddi", "enabled", KEY_BOOL, OFF(ddi.enabled), "off", 0, 0, NULL},
+	{"ddi", "tenant", KEY_NAME, OFF(ddi.tenant), "DEFAULT", 1, 64, NULL},
+	{"ddi", "gateway_token_file", KEY_PATH, OFF(ddi.gateway_token_file), "", 0, 0, NULL},
+	{"ddi", "anonymous", KEY_BOOL, OFF(ddi.anonymous), "off", 0, 0, NULL},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))

@@ -116,6 +116,13 @@ struct config {
 		unsigned retry_base; /* seconds before the second attempt; doubles */
 		unsigned max_age;    /* seconds an event is retried before it fails */
 	} webhooks;
+	/* hawkBit DDI, [ddi] (api/ddi/, docs/ddi.md). */
+	struct {
+		bool enabled;
+		char *tenant;		  /* compared case-insensitively */
+		char *gateway_token_file; /* "" = no GatewayToken */
+		bool anonymous;		  /* DDI requests without any identity */
+	} ddi;
 };
 
 /* Read and validate FILE. On error *d is a config error: text "[section]

@@ -23,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api/auth.h"
+#include "api/ddi/ddi.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -437,11 +438,16 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 		if (!exchange_admit(x, ratelimit_key('k', x->key.name, strlen(x->key.name))))
 			return;
 		x->req.key = &x->key;
-	} else if (r->auth == AUTH_DEVICE) {
-		x->early = auth_device_require(&dm->ctx, exchange_client_cert(x),
-					       exchange_header(&x->req, "Authorization"),
-					       r->anonymous && r->anonymous(dm->ctx.config),
-					       &x->device, &x->res);
+	} else if (r->auth == AUTH_DEVICE || r->auth == AUTH_DDI) {
+		const char *authorization = exchange_header(&x->req, "Authorization");
+		if (r->auth == AUTH_DDI)
+			x->early = ddi_auth_require(&dm->ctx, exchange_client_cert(x),
+						    authorization, x->match.params[0],
+						    x->match.params[1], &x->device, &x->res);
+		else
+			x->early = auth_device_require(
+				&dm->ctx, exchange_client_cert(x), authorization,
+				r->anonymous && r->anonymous(dm->ctx.config), &x->device, &x->res);
 		if (x->early) {
 			if (x->early == ERR_UNAUTHORIZED)
 				exchange_admit(x, address_key(x));

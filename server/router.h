@@ -11,6 +11,7 @@ enum route_auth {
 	AUTH_OPEN,   /* operations endpoints */
 	AUTH_KEY,    /* management API: an API key with at least `role` */
 	AUTH_DEVICE, /* device API: a device identity */
+	AUTH_DDI,    /* hawkBit DDI: {tenant}, {controllerId} first (api/ddi/ddi.h) */
 };
 
 enum route_body {

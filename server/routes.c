@@ -1,5 +1,6 @@
 /* Every route of the daemon. api/openapi.yaml describes exactly these (a
  * test compares the two). */
+#include "api/ddi/ddi.h"
 #include "api/deployments.h"
 #include "api/device_export.h"
 #include "api/device_import.h"
@@ -18,6 +19,9 @@ static bool payloads_anonymous(const struct config *config)
 {
 	return config->payloads.anonymous_download;
 }
+
+/* The base of hawkBit DDI's routes (api/ddi/ddi.h). */
+#define DDI "/{tenant}/controller/v1/{controllerId}"
 
 const struct route routes[] = {
 	{HTTP_GET, "/healthz", api_ops_healthz, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
@@ -121,6 +125,23 @@ const struct route routes[] = {
 	 BODY_NONE, NULL, payloads_anonymous, NULL},
 	{HTTP_GET, "/device/v1/manifests/{digest}", api_manifests_device_envelope, AUTH_DEVICE,
 	 ROLE_NONE, BODY_NONE, NULL, payloads_anonymous, "sever"},
+	/* hawkBit DDI last: their leading placeholder never shadows a
+	 * literal route (the router takes the first match). */
+	{HTTP_GET, DDI, api_ddi_poll, AUTH_DDI, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
+	{HTTP_GET, DDI "/deploymentBase/{actionId}", api_ddi_deployment, AUTH_DDI, ROLE_NONE,
+	 BODY_NONE, NULL, NULL, "c actionHistory"},
+	{HTTP_POST, DDI "/deploymentBase/{actionId}/feedback", api_ddi_feedback, AUTH_DDI,
+	 ROLE_NONE, BODY_BUFFERED, NULL, NULL, NULL},
+	{HTTP_GET, DDI "/installedBase/{actionId}", api_ddi_installed, AUTH_DDI, ROLE_NONE,
+	 BODY_NONE, NULL, NULL, "actionHistory"},
+	{HTTP_GET, DDI "/cancelAction/{actionId}", api_ddi_cancel, AUTH_DDI, ROLE_NONE, BODY_NONE,
+	 NULL, NULL, NULL},
+	{HTTP_POST, DDI "/cancelAction/{actionId}/feedback", api_ddi_cancel_feedback, AUTH_DDI,
+	 ROLE_NONE, BODY_BUFFERED, NULL, NULL, NULL},
+	{HTTP_PUT, DDI "/configData", api_ddi_config_data, AUTH_DDI, ROLE_NONE, BODY_BUFFERED, NULL,
+	 NULL, NULL},
+	{HTTP_GET, DDI "/softwaremodules/{smId}/artifacts/{fileName}", api_ddi_artifact, AUTH_DDI,
+	 ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
 };
 
 const unsigned route_count = sizeof(routes) / sizeof(routes[0]);

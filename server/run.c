@@ -12,6 +12,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "api/ddi/ddi.h"
+#include "api/ddi/poll_cache.h"
 #include "api/manifests.h"
 #include "api/seen.h"
 #include "api/token_cache.h"
@@ -221,6 +223,7 @@ int command_run(const struct config *config)
 	struct assignment_index *assignments = NULL;
 	struct fanout *fanout = NULL;
 	struct token_cache *tokens = NULL;
+	struct ddi_poll_cache *ddi_polls = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
 	struct webhook_worker *webhooks = NULL;
 	struct event_hub *events = NULL;
@@ -278,7 +281,7 @@ int command_run(const struct config *config)
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
 	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
-	    token_cache_new(&tokens) != ERR_OK ||
+	    token_cache_new(&tokens) != ERR_OK || ddi_poll_cache_new(&ddi_polls) != ERR_OK ||
 	    batcher_start(storage, BATCH_MAX, &reports) != ERR_OK ||
 	    batcher_start(storage, UPLOAD_FLUSHES_PER_TXN, &uploads) != ERR_OK)
 		goto out;
@@ -324,7 +327,17 @@ int command_run(const struct config *config)
 			      .uploads = uploads,
 			      .webhooks = webhooks,
 			      .events = events,
-			      .fanout = fanout};
+			      .fanout = fanout,
+			      .ddi_polls = ddi_polls};
+	if (ddi_gateway_load(&ctx, &d) != ERR_OK) {
+		config_diag_key(config, &d, "ddi", "gateway_token_file", 0);
+		log_config_error(config, &d);
+		goto out;
+	}
+	if (config->ddi.enabled && config->ddi.anonymous)
+		log_warn("[ddi] anonymous = on: any client may act as any DDI controller id of "
+			 "tenant '%s'; use it only behind a proxy that authenticates devices",
+			 config->ddi.tenant);
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -399,6 +412,7 @@ out:
 	seen_tracker_free(seen);
 	assignment_index_free(assignments);
 	token_cache_free(tokens);
+	ddi_poll_cache_free(ddi_polls);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;

@@ -89,6 +89,8 @@
 	"devices dv WHERE dv.num = NEW.device_num; END"
 
 /* X(name, sql) */
+#include "storage/ddi_statements.h"
+
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
 	X(COMMIT, "COMMIT")                                                                        \
@@ -515,7 +517,8 @@
 		      "ORDER BY id DESC LIMIT ?7")                                                 \
 	X(EVENTS_SWEEP, "DELETE FROM events WHERE id < (SELECT min(id) FROM events) + ?3 "         \
 			"AND id < (SELECT max(id) FROM events) AND (at < ?1 OR (?2 > 0 AND "       \
-			"id <= (SELECT max(id) FROM events) - ?2))")
+			"id <= (SELECT max(id) FROM events) - ?2))")                               \
+	DDI_STATEMENT_LIST(X)
 
 enum stmt {
 #define STATEMENT_ENUM(name, sql) STMT_##name,

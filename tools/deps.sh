@@ -3,7 +3,7 @@
 # usage: tools/deps.sh build|check|fuzz|coverage
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev openssl curl"
-check="$build check man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq"
+check="$build check man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq swupdate cpio"
 fuzz="$build clang libclang-rt-14-dev"
 coverage="$check lcov"
 case "${1:-build}" in
@@ -44,6 +44,16 @@ case " $missing " in
 *" prometheus "*)
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	fi
+	;;
+esac
+# swupdate (the hawkBit client of tests/ddi/swupdate.py) enables its own
+# daemon and socket: the tests run their own instances, never the service.
+case " $missing " in
+*" swupdate "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now swupdate.socket swupdate.service \
+			swupdate-progress.service >/dev/null 2>&1 || true
 	fi
 	;;
 esac

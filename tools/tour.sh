@@ -77,7 +77,7 @@ field() {
 # progress: "STATUS, N of M devices confirmed" of the deployment in $body.
 progress() {
 	echo "$(field status)," \
-		"$(sed -n 's/.*"counts":{[^}]*"confirmed":\([0-9]*\).*"devices":\([0-9]*\)}$/\1 of \2/p' "$body")" \
+		"$(sed -n 's/.*"counts":{[^}]*"confirmed":\([0-9]*\).*"devices":\([0-9]*\)[,}].*$/\1 of \2/p' "$body")" \
 		"devices confirmed"
 }
 

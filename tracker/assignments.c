@@ -1,6 +1,7 @@
 #include "tracker/assignments.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ struct assignment_index {
 	pthread_rwlock_t lock;
 	struct i64map map;	   /* device num → struct slot */
 	struct i64map deployments; /* deployment id → struct shared */
+	/* One more after every change of what a lookup answers: a load, a
+	 * refresh, a deployment's record or epoch (api/ddi/poll_cache.c). */
+	atomic_uint_fast64_t generation;
 };
 
 enum err assignment_index_new(struct assignment_index **ret)
@@ -138,6 +142,7 @@ enum err assignment_index_load(struct assignment_index *ix, struct storage *s)
 	struct i64map old = ix->map, old_deployments = ix->deployments;
 	ix->map = fresh;
 	ix->deployments = deployments;
+	atomic_fetch_add(&ix->generation, 1);
 	pthread_rwlock_unlock(&ix->lock);
 	i64map_release(&old);
 	i64map_release(&old_deployments);
@@ -173,8 +178,14 @@ enum err assignment_index_refresh(struct assignment_index *ix, struct storage *s
 	} else {
 		i64map_del(&ix->map, device_num);
 	}
+	atomic_fetch_add(&ix->generation, 1);
 	pthread_rwlock_unlock(&ix->lock);
 	return e;
+}
+
+uint64_t assignment_index_generation(struct assignment_index *ix)
+{
+	return atomic_load(&ix->generation);
 }
 
 bool assignment_index_get(struct assignment_index *ix, int64_t device_num,
@@ -216,6 +227,7 @@ void assignment_index_deployment(struct assignment_index *ix, int64_t deployment
 	if ((sh = i64map_get(&ix->deployments, deployment_id))) {
 		sh->open_stage = (uint8_t)open_stage;
 		sh->paused = paused;
+		atomic_fetch_add(&ix->generation, 1);
 	}
 	pthread_rwlock_unlock(&ix->lock);
 }
@@ -263,6 +275,7 @@ enum err assignment_index_reload_deployment(struct assignment_index *ix, struct 
 	for (size_t i = 0; i < r.n && !e; i++)
 		if (!put(&ix->map, &ix->deployments, &r.a[i], false))
 			e = ERR_NOMEM;
+	atomic_fetch_add(&ix->generation, 1);
 	pthread_rwlock_unlock(&ix->lock);
 	free(r.a);
 	return e;

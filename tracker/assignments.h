@@ -26,6 +26,10 @@ void assignment_index_deployment(struct assignment_index *ix, int64_t deployment
  * devices no longer among them drop out. */
 enum err assignment_index_reload_deployment(struct assignment_index *ix, struct storage *s,
 					    int64_t deployment_id);
+/* Grows after every load and refresh, i.e. after every committed change of
+ * an assignment (the database is written first): a cache of anything read
+ * from assignments is valid while this has not moved. */
+uint64_t assignment_index_generation(struct assignment_index *ix);
 
 /* Move an assignment from one state to another, database first (compare
  * and set), then the index. ERR_CONFLICT when it changed meanwhile. */

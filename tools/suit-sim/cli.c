@@ -21,6 +21,7 @@
 
 static const char usage_text[] =
 	"usage: suit-sim --url URL --trust-anchor PEM {--tokens FILE | --certs DIR} [options]\n"
+	"       suit-sim --protocol ddi --url URL {--tokens FILE | --certs DIR} [options]\n"
 	"\n"
 	"Simulate SUIT devices against suitd: one per line of FILE (\"DEVICE_ID TOKEN\"),\n"
 	"one per client certificate of DIR (DEVICE_ID.pem and DEVICE_ID.key), or both.\n"
@@ -29,8 +30,11 @@ static const char usage_text[] =
 	"      --tokens tokens.txt --state fleet.state --until-done --max-poll 2\n"
 	"\n"
 	"  --url URL             suitd on a loopback address (127.0.0.0/8, ::1, localhost)\n"
+	"  --protocol suit|ddi   suitd's device API (default) or hawkBit DDI\n"
+	"  --tenant NAME         DDI: the tenant of the paths (default DEFAULT)\n"
 	"  --cacert PEM          CA certificate(s) to verify the server with\n"
-	"  --trust-anchor PEM    manifest author's public key or certificate (repeatable)\n"
+	"  --trust-anchor PEM    manifest author's public key or certificate (repeatable;\n"
+	"                        not with ddi: DDI devices check the artifact's SHA-1)\n"
 	"  --tokens FILE         one device per line: DEVICE_ID TOKEN (a bearer token)\n"
 	"  --certs DIR           one device per client certificate: DEVICE_ID.pem + .key\n"
 	"  --devices N           only the first N devices (FILE's first, then DIR's)\n"
@@ -71,6 +75,8 @@ enum {
 	OPT_CONCURRENCY,
 	OPT_SUMMARY,
 	OPT_SEED,
+	OPT_PROTOCOL,
+	OPT_TENANT,
 };
 
 static const struct option long_options[] = {
@@ -93,6 +99,8 @@ static const struct option long_options[] = {
 	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
 	{"summary", required_argument, NULL, OPT_SUMMARY},
 	{"seed", required_argument, NULL, OPT_SEED},
+	{"protocol", required_argument, NULL, OPT_PROTOCOL},
+	{"tenant", required_argument, NULL, OPT_TENANT},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -223,6 +231,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->chunk = SIM_DEFAULT_CHUNK;
+	snprintf(o->tenant, sizeof(o->tenant), "DEFAULT");
 	o->concurrency = SIM_DEFAULT_CONCUR;
 	opterr = 0;
 	while (rc == SIM_EXIT_OK &&
@@ -306,6 +315,22 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 						   optarg);
 			o->has_seed = true;
 			break;
+		case OPT_PROTOCOL:
+			if (strcmp(optarg, "suit") == 0)
+				o->protocol = SIM_PROTOCOL_SUIT;
+			else if (strcmp(optarg, "ddi") == 0)
+				o->protocol = SIM_PROTOCOL_DDI;
+			else
+				return usage_error("--protocol '%s': suit or ddi", optarg);
+			break;
+		case OPT_TENANT:
+			if (!optarg[0] || strlen(optarg) > SIM_TENANT_MAX ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._:@-") != strlen(optarg))
+				return usage_error(
+					"--tenant '%s': 1 to 64 of A-Z a-z 0-9 . _ : @ -", optarg);
+			snprintf(o->tenant, sizeof(o->tenant), "%s", optarg);
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -327,7 +352,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!url)
 		return usage_error("--url is required");
-	if (!o->anchor_count)
+	if (!o->anchor_count && o->protocol == SIM_PROTOCOL_SUIT)
 		return usage_error("--trust-anchor is required");
 	if (!o->tokens && !o->certs)
 		return usage_error("--tokens or --certs is required (or both)");

@@ -18,8 +18,18 @@ enum sim_report_format {
 	SIM_REPORT_SUIT,
 };
 
+/* What the devices speak: suitd's device API, or hawkBit DDI (ddi.h). */
+enum sim_protocol {
+	SIM_PROTOCOL_SUIT,
+	SIM_PROTOCOL_DDI,
+};
+
+#define SIM_TENANT_MAX 64
+
 struct sim_options {
-	char base_url[512]; /* scheme://host[:port] of --url, checked loopback */
+	enum sim_protocol protocol;
+	char tenant[SIM_TENANT_MAX + 1]; /* DDI: the tenant of the paths */
+	char base_url[512];		 /* scheme://host[:port] of --url, checked loopback */
 	const char *cacert;
 	const char *anchors[SIM_MAX_ANCHORS];
 	unsigned anchor_count;

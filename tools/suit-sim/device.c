@@ -11,9 +11,11 @@
 #include "common/crypto.h"
 #include "suit/suit.h"
 #include "tools/suit-sim/certs.h"
+#include "tools/suit-sim/ddi.h"
 #include "tools/suit-sim/identity.h"
 #include "tools/suit-sim/lines.h"
 #include "tools/suit-sim/reportbody.h"
+#include "tools/suit-sim/rng.h"
 #include "tools/suit-sim/state.h"
 
 #define ENVELOPE_MAX	 ((size_t)4 << 20)
@@ -97,42 +99,13 @@ struct sim_fleet {
 	unsigned count;
 	bool has_state; /* --state */
 	struct sim_state state;
+	struct sim_ddi *ddi; /* --protocol ddi: the devices speak DDI (ddi.h) */
 };
 
 static void next_chunk(struct sim_fleet *f, struct device *d);
 static void run_next(struct sim_fleet *f, struct device *d, enum next next);
 
-/* ---- randomness: one xorshift64* stream per device ---- */
-
-static uint64_t splitmix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rng_next(struct device *d)
-{
-	uint64_t x = d->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	d->rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct device *d)
-{
-	return (double)(rng_next(d) >> 11) * 0x1.0p-53;
-}
-
-static uint64_t usec_of(double seconds)
-{
-	return seconds <= 0 ? 0 : (uint64_t)(seconds * 1e6);
-}
+/* ---- timing ---- */
 
 /* The server's max-age (capped by --max-poll) ± 10 %. */
 static uint64_t poll_delay(const struct sim_fleet *f, struct device *d)
@@ -141,13 +114,13 @@ static uint64_t poll_delay(const struct sim_fleet *f, struct device *d)
 
 	if (f->o->max_poll > 0 && s > f->o->max_poll)
 		s = f->o->max_poll;
-	return usec_of(s * (0.9 + 0.2 * rng_unit(d))) + 1;
+	return sim_usec_of(s * (0.9 + 0.2 * sim_rng_unit(&d->rng))) + 1;
 }
 
 /* Installing, rebooting: 100 to 300 ms. */
 static uint64_t short_delay(struct device *d)
 {
-	return 100000u + rng_next(d) % 200000u;
+	return 100000u + sim_rng_next(&d->rng) % 200000u;
 }
 
 static uint64_t backoff(const struct device *d)
@@ -350,10 +323,10 @@ static void image_begin(struct sim_fleet *f, struct device *d)
 		abort();
 	}
 	/* Always four draws, so that later draws do not depend on the rates. */
-	corrupt = rng_unit(d);
-	crash = rng_unit(d);
-	corrupt_pos = rng_next(d);
-	crash_pos = rng_next(d);
+	corrupt = sim_rng_unit(&d->rng);
+	crash = sim_rng_unit(&d->rng);
+	corrupt_pos = sim_rng_next(&d->rng);
+	crash_pos = sim_rng_next(&d->rng);
 	d->corrupt_at = d->crash_at = NONE;
 	/* Faults hit the first download of an image only: the retry is clean. */
 	if (d->image_attempts || !img->has_size)
@@ -651,8 +624,8 @@ static void begin_cycle(struct sim_fleet *f, struct device *d, const struct sim_
 	d->attempts = 0;
 	snprintf(d->etag, sizeof(d->etag), "%s", res->etag);
 	/* Draw every cycle's decisions, used or not, to keep streams aligned. */
-	d->silent = rng_unit(d) < f->o->silent_rate;
-	d->fail = rng_unit(d) < f->o->fail_rate;
+	d->silent = sim_rng_unit(&d->rng) < f->o->silent_rate;
+	d->fail = sim_rng_unit(&d->rng) < f->o->fail_rate;
 	set_phase(f, d, SIM_PHASE_DOWNLOADING);
 	if (!digest_from_etag(d)) {
 		sim_stats_error(f->stats, SIM_ERROR_PROTOCOL, 0, d->who->id,
@@ -865,6 +838,10 @@ static void fleet_tick(void *cls, uint64_t now_usec)
 
 void sim_fleet_ops(struct sim_fleet *f, struct sim_loop_ops *ret)
 {
+	if (f->ddi) {
+		sim_ddi_ops(f->ddi, ret);
+		return;
+	}
 	*ret = (struct sim_loop_ops){.cls = f,
 				     .fill = fleet_fill,
 				     .done = fleet_done,
@@ -952,12 +929,17 @@ int sim_fleet_new(const struct sim_options *o, uint64_t seed, struct sim_fleet *
 	for (unsigned i = 0; rc == SIM_EXIT_OK && i < f->count; i++) {
 		struct device *d = &f->dev[i];
 		d->who = &f->ids.v[i];
-		d->rng = splitmix64(seed + i) | 1;
+		d->rng = sim_rng_seed(seed, i);
 		d->max_age = -1;
 		d->phase = SIM_PHASE_IDLE;
 	}
 	if (rc == SIM_EXIT_OK && o->state)
 		rc = load_state(f);
+	if (rc == SIM_EXIT_OK && o->protocol == SIM_PROTOCOL_DDI &&
+	    !(f->ddi = sim_ddi_new(o, &f->ids, seed))) {
+		fputs("suit-sim: out of memory\n", stderr);
+		rc = SIM_EXIT_ERRORS;
+	}
 	if (rc != SIM_EXIT_OK) {
 		sim_fleet_free(f);
 		return rc;
@@ -978,8 +960,13 @@ void sim_fleet_start(struct sim_fleet *f, struct sim_loop *loop, struct sim_stat
 
 	f->loop = loop;
 	f->stats = stats;
+	if (f->ddi) {
+		sim_ddi_start(f->ddi, loop, stats);
+		return;
+	}
 	for (unsigned i = 0; i < f->count; i++)
-		send_step(f, &f->dev[i], STEP_POLL, usec_of(spread * rng_unit(&f->dev[i])));
+		send_step(f, &f->dev[i], STEP_POLL,
+			  sim_usec_of(spread * sim_rng_unit(&f->dev[i].rng)));
 }
 
 bool sim_fleet_save(struct sim_fleet *f)
@@ -1021,6 +1008,7 @@ void sim_fleet_free(struct sim_fleet *f)
 		EVP_MD_CTX_free(d->sha);
 	}
 	free(f->dev);
+	sim_ddi_free(f->ddi);
 	sim_identities_release(&f->ids);
 	sim_state_release(&f->state);
 	suit_keyring_free(f->keyring);

@@ -245,7 +245,8 @@ static bool slot_start(struct sim_loop *l, unsigned dev)
 	/* No "Expect: 100-continue" round trip for small report bodies. */
 	s->headers = curl_slist_append(NULL, "Expect:");
 	if (req.token) {
-		snprintf(line, sizeof(line), "Authorization: Bearer %s", req.token);
+		snprintf(line, sizeof(line), "Authorization: %s %s",
+			 req.auth_scheme ? req.auth_scheme : "Bearer", req.token);
 		s->headers = curl_slist_append(s->headers, line);
 	}
 	if (req.range[0]) {

@@ -29,6 +29,7 @@ struct sim_request {
 	enum sim_kind kind;
 	char path[256];		  /* after the base URL, query included */
 	const char *token;	  /* Authorization: Bearer, or NULL */
+	const char *auth_scheme;  /* instead of "Bearer" (DDI: "TargetToken") */
 	const char *cert, *key;	  /* TLS client certificate and key (PEM files), or NULL */
 	char range[64];		  /* "bytes=a-b" or "" */
 	char if_none_match[160];  /* or "" */

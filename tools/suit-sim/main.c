@@ -96,6 +96,8 @@ static int simulate(const struct sim_options *o, uint64_t seed)
 	}
 	summary = sim_stats_json(stats, (double)(time_mono_usec() - start) / 1e6);
 	json_object_set_new(summary, "stopped", json_string(stop_name(stop)));
+	json_object_set_new(summary, "protocol",
+			    json_string(o->protocol == SIM_PROTOCOL_DDI ? "ddi" : "suit"));
 	json_object_set_new(summary, "report",
 			    json_string(o->report == SIM_REPORT_SUIT ? "suit" : "json"));
 	json_object_set_new(summary, "chunk", json_integer((json_int_t)o->chunk));
