@@ -240,7 +240,11 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_LIST);
+	/* The index that drives the walk: a tag, a group, a class, or none. */
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, f->tag	  ? STMT_DEVICE_LIST_BY_TAG
+						    : f->group	  ? STMT_DEVICE_LIST_BY_GROUP
+						    : f->class_id ? STMT_DEVICE_LIST_BY_CLASS
+								  : STMT_DEVICE_LIST);
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int64(st, 2, max);
 	if (f->group)

@@ -33,6 +33,20 @@
 	"FROM assignments a JOIN deployments d ON d.id = a.deployment_id "               \
 	"JOIN manifests m ON m.id = d.manifest_id "
 
+/* The device list's columns (device_from_row) and its residual filters;
+ * ?1 the cursor, ?2 the page size, ?3 group, ?4 class, ?5 seen since, ?6
+ * tag, ?7 not seen since, ?8 sequence, ?9 sequence below, ?10 state. */
+#define SQL_DEVICE_LIST_SELECT                                               \
+	"SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, " \
+	"d.reported_sequence, d.last_seen_at, d.created_at, d.report_key "
+#define SQL_DEVICE_LIST_REST                                          \
+	"AND (?5 IS NULL OR d.last_seen_at >= ?5) "                   \
+	"AND (?7 IS NULL OR coalesce(d.last_seen_at, 0) < ?7) "       \
+	"AND (?8 IS NULL OR d.reported_sequence = ?8) "               \
+	"AND (?9 IS NULL OR coalesce(d.reported_sequence, -1) < ?9) " \
+	"AND (?10 IS NULL OR (SELECT a.state FROM assignments a "     \
+	"WHERE a.device_num = d.num ORDER BY a.id DESC LIMIT 1) = ?10) "
+
 /* A deployment that can deliver nothing any more, finished before ?1. */
 #define SQL_GC_DEPLOYMENT_DONE(d)                                                   \
 	"((" d ".status = 'canceled' AND coalesce(" d ".canceled_at, " d            \
@@ -203,20 +217,30 @@
 			   "prev_token_expires_at FROM devices "                                   \
 			   "WHERE token_hash = ?1 OR prev_token_hash = ?1")                        \
 	X(DEVICE_IDENT_BY_ID, "SELECT num, id, grp FROM devices WHERE id = ?1")                    \
-	X(DEVICE_LIST, "SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, "        \
-		       "d.reported_sequence, d.last_seen_at, d.created_at, d.report_key "          \
-		       "FROM devices d "                                                           \
-		       "WHERE d.num > ?1 AND (?3 IS NULL OR d.grp = ?3) "                          \
-		       "AND (?4 IS NULL OR d.class_id = ?4) "                                      \
-		       "AND (?5 IS NULL OR d.last_seen_at >= ?5) "                                 \
-		       "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                   \
-		       "WHERE t.device_num = d.num AND t.tag = ?6)) "                              \
-		       "AND (?7 IS NULL OR coalesce(d.last_seen_at, 0) < ?7) "                     \
-		       "AND (?8 IS NULL OR d.reported_sequence = ?8) "                             \
-		       "AND (?9 IS NULL OR coalesce(d.reported_sequence, -1) < ?9) "               \
-		       "AND (?10 IS NULL OR (SELECT a.state FROM assignments a "                   \
-		       "WHERE a.device_num = d.num ORDER BY a.id DESC LIMIT 1) = ?10) "            \
-		       "ORDER BY d.num LIMIT ?2")                                                  \
+	/* The device list: one statement per driving index (issue 15), so a                       \
+	 * filtered page at any depth of a million devices is an index range,                      \
+	 * not a walk of every device from the cursor on (a parameter's "?3 IS                     \
+	 * NULL OR" cannot use an index). The other filters stay residual. */                      \
+	X(DEVICE_LIST, SQL_DEVICE_LIST_SELECT                                                      \
+	  "FROM devices d WHERE d.num > ?1 "                                                       \
+	  "AND (?3 IS NULL OR d.grp = ?3) AND (?4 IS NULL OR d.class_id = ?4) "                    \
+	  "AND (?6 IS NULL OR EXISTS (SELECT 1 FROM device_tags t "                                \
+	  "WHERE t.device_num = d.num AND t.tag = ?6)) " SQL_DEVICE_LIST_REST                      \
+	  "ORDER BY d.num LIMIT ?2")                                                               \
+	X(DEVICE_LIST_BY_TAG,                                                                      \
+	  SQL_DEVICE_LIST_SELECT "FROM device_tags t "                                             \
+				 "JOIN devices d ON d.num = t.device_num "                         \
+				 "WHERE t.tag = ?6 AND t.device_num > ?1 "                         \
+				 "AND (?3 IS NULL OR d.grp = ?3) "                                 \
+				 "AND (?4 IS NULL OR d.class_id = ?4) " SQL_DEVICE_LIST_REST       \
+				 "ORDER BY t.device_num LIMIT ?2")                                 \
+	X(DEVICE_LIST_BY_GROUP, SQL_DEVICE_LIST_SELECT                                             \
+	  "FROM devices d "                                                                        \
+	  "WHERE d.grp = ?3 AND d.num > ?1 "                                                       \
+	  "AND (?4 IS NULL OR d.class_id = ?4) " SQL_DEVICE_LIST_REST "ORDER BY d.num LIMIT ?2")   \
+	X(DEVICE_LIST_BY_CLASS, SQL_DEVICE_LIST_SELECT                                             \
+	  "FROM devices d "                                                                        \
+	  "WHERE d.class_id = ?4 AND d.num > ?1 " SQL_DEVICE_LIST_REST "ORDER BY d.num LIMIT ?2")  \
 	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1 AND grp IS NOT ?2")        \
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
 	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
