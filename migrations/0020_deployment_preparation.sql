@@ -16,3 +16,8 @@ CREATE TABLE deployment_targets (
 	device_num INTEGER NOT NULL,
 	PRIMARY KEY (deployment_id, device_num)
 ) WITHOUT ROWID;
+
+-- A deployment's devices in the order of its keyset (assignment id): an
+-- index on deployment_id alone is ordered by (deployment_id, rowid), so a
+-- page of a million-device deployment is a range, not a sort of all of it.
+CREATE INDEX assignments_by_deployment ON assignments (deployment_id);

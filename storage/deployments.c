@@ -802,7 +802,8 @@ enum err storage_deployment_devices(struct storage *s, int64_t id, const char *s
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_DEVICES);
+	CLEANUP_STMT sqlite3_stmt *st =
+		db_stmt(db, state ? STMT_DEPLOYMENT_DEVICES_IN_STATE : STMT_DEPLOYMENT_DEVICES);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, after);
 	sqlite3_bind_int64(st, 3, max);

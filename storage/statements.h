@@ -424,10 +424,17 @@
 					"AND a.state IN " SQL_ACTIVE_STATES)                       \
 	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                 \
 				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                    \
+	/* A deployment's devices, one page: an index range in the order of the                    \
+	 * keyset either way (issue 15), by (deployment_id, rowid) or by                           \
+	 * (deployment_id, state, id); never a sort of the whole deployment. */                    \
 	X(DEPLOYMENT_DEVICES, "SELECT a.id, dv.id, a.state, a.reason, a.updated_at, a.stage "      \
-			      "FROM assignments a JOIN devices dv ON dv.num = a.device_num "       \
-			      "WHERE a.deployment_id = ?1 AND a.id > ?2 "                          \
-			      "AND (?4 IS NULL OR a.state = ?4) ORDER BY a.id LIMIT ?3")           \
+			      "FROM assignments a INDEXED BY assignments_by_deployment "           \
+			      "JOIN devices dv ON dv.num = a.device_num "                          \
+			      "WHERE a.deployment_id = ?1 AND a.id > ?2 ORDER BY a.id LIMIT ?3")   \
+	X(DEPLOYMENT_DEVICES_IN_STATE,                                                             \
+	  "SELECT a.id, dv.id, a.state, a.reason, a.updated_at, a.stage "                          \
+	  "FROM assignments a JOIN devices dv ON dv.num = a.device_num "                           \
+	  "WHERE a.deployment_id = ?1 AND a.state = ?4 AND a.id > ?2 ORDER BY a.id LIMIT ?3")      \
 	/* The newest active deployment of the device's group or tags, unless                      \
 	 * the device's active assignment is of a deployment at least as new or                    \
 	 * of a higher sequence number: a join never offers a rollback. */                         \

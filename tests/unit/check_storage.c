@@ -408,6 +408,12 @@ START_TEST(test_device_list_plans)
 		    "USING INDEX devices_class (class_id=? AND num>?)");
 	assert_plan(h, STMT_DEVICE_LIST_BY_TAG,
 		    "USING COVERING INDEX device_tags_tag (tag=? AND device_num>?)");
+	/* A deployment's devices likewise, all of them or in one state. */
+	assert_plan(h, STMT_DEPLOYMENT_DEVICES,
+		    "USING INDEX assignments_by_deployment (deployment_id=? AND rowid>?)");
+	assert_plan(h, STMT_DEPLOYMENT_DEVICES_IN_STATE,
+		    "USING INDEX assignments_deployment_state (deployment_id=? AND state=? AND "
+		    "id>?)");
 	sqlite3_close(h);
 }
 END_TEST
