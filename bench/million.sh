@@ -16,8 +16,9 @@
 #   3. check-ins over every token vs over the first 100,000 (the set of
 #      bench/checkin.sh), no deployment yet: wrk -t2 -cCONNS -dSECONDS with
 #      bench/checkin.lua, mode idle, every answer 204. Ratio all/100k (goal
-#      >= 0.9): a token not in the cache costs one indexed SQLite lookup
-#      whatever the table's size.
+#      >= 0.9), with each token new to the token cache (an indexed SQLite
+#      lookup and an insertion each), then the same tokens again (cached, as
+#      a fleet's second and later polls are).
 #   4. a deployment to group "fleet" (90 % of the devices) with stages
 #      [1, 10, 100]: the POST's answer time, then the preparation (slices
 #      of ~50 ms, tracker/fanout.c) while wrk polls with the canary
@@ -147,7 +148,12 @@ run_wrk "first $small devices" idle "$small"
 rps_small=$rps
 run_wrk "all $DEVICES devices" idle "$DEVICES"
 rps_all=$rps
-echo "   all/first: $(ratio "$rps_all" "$rps_small") (goal >= 0.9)"
+# The same tokens again: a fleet polling every few minutes finds its tokens
+# in the cache from its second poll on (TOKEN_CACHE_MAX is 1,000,000).
+run_wrk "all, again (tokens cached)" idle "$DEVICES"
+rps_again=$rps
+echo "   all/first: $(ratio "$rps_all" "$rps_small") with each token new to the cache," \
+	"$(ratio "$rps_again" "$rps_small") once cached (goal >= 0.9)"
 
 echo
 echo "4. deployment to group fleet ($((DEVICES - DEVICES / 10)) devices), stages [1, 10, 100]"
