@@ -559,11 +559,19 @@ enum err api_deployments_cancel(struct api_ctx *ctx, const struct request *req,
 
 	if (e)
 		return e;
-	e = storage_deployment_cancel(ctx->storage, d.id, req->key->name);
+	bool more = false;
+	e = storage_deployment_cancel(ctx->storage, d.id, req->key->name, FANOUT_CANCEL_INLINE,
+				      &more);
 	if (e == ERR_CONFLICT)
 		return api_fail(res, e, "the deployment is %s", deployment_status_name(d.status));
 	if (e)
 		return api_fail(res, e, "cannot cancel the deployment");
+	/* The rest in short transactions, on the fan-out thread (or here). No
+	 * device is offered any of them meanwhile: the index drops them below
+	 * and the active-assignment reads skip a canceled deployment. */
+	if (more &&
+	    !(ctx->fanout && fanout_enqueue_cancel(ctx->fanout, d.id, req->key->name) == ERR_OK))
+		fanout_cancel_run(ctx->storage, d.id, req->key->name, NULL);
 	return changed(ctx, res, &d, true); /* canceled */
 }
 

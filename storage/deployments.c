@@ -606,12 +606,31 @@ static enum err deployment_update(struct db *db, sqlite3_stmt *st, const char *a
 	return e;
 }
 
-enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor)
+/* Up to max of the canceled deployment's active assignments become
+ * canceled (the transaction is the caller's); *ret_n how many. */
+static enum err cancel_some(struct db *db, int64_t id, int64_t now, unsigned max, unsigned *ret_n)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
+	enum err e;
+
+	sqlite3_bind_int64(st, 1, id);
+	db_bind_text(st, 2, "deployment canceled");
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, max);
+	e = db_result(sqlite3_step(st));
+	*ret_n = e ? 0 : (unsigned)sqlite3_changes(db->handle);
+	return e;
+}
+
+enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor, unsigned max,
+				   bool *ret_more)
 {
 	struct db *db;
 	int64_t now = time_now();
+	unsigned n = 0;
 	enum err e = begin(s, &db);
 
+	*ret_more = false;
 	if (e)
 		return e;
 	{
@@ -621,14 +640,57 @@ enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *ac
 		e = deployment_update(db, st, actor, "deployment.canceled", id, true, NULL);
 	}
 	db_event_actor(db, actor);
-	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
+	if (!e)
+		e = cancel_some(db, id, now, max, &n);
+	e = finish(db, e);
+	*ret_more = !e && n == max;
+	return e;
+}
+
+enum err storage_deployment_cancel_more(struct storage *s, int64_t id, const char *actor,
+					unsigned max, unsigned *ret_n, uint64_t *ret_hold_us)
+{
+	struct db *db;
+	enum err e = begin(s, &db);
+	uint64_t locked = time_mono_usec();
+	int rc;
+
+	*ret_n = 0;
+	*ret_hold_us = 0;
+	if (e)
+		return e;
+	{
+		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_IS_CANCELED);
 		sqlite3_bind_int64(st, 1, id);
-		db_bind_text(st, 2, "deployment canceled");
-		sqlite3_bind_int64(st, 3, now);
-		e = db_result(sqlite3_step(st));
+		rc = sqlite3_step(st);
 	}
-	return finish(db, e);
+	if (rc != SQLITE_ROW) { /* deleted meanwhile: nothing left to cancel */
+		db_rollback(db);
+		return rc == SQLITE_DONE ? ERR_OK : db_result(rc);
+	}
+	db_event_actor(db, actor);
+	e = finish(db, cancel_some(db, id, time_now(), max, ret_n));
+	*ret_hold_us = time_mono_usec() - locked;
+	return e;
+}
+
+enum err storage_deployments_winding_down(struct storage *s, int64_t after, unsigned max,
+					  int64_t *ret, unsigned *ret_n)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	unsigned n = 0;
+	int rc = SQLITE_DONE;
+
+	if (e)
+		return e;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_WINDING_DOWN);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret[n++] = sqlite3_column_int64(st, 0);
+	*ret_n = n;
+	return n < max ? db_result(rc) : ERR_OK;
 }
 
 enum err storage_deployment_pause(struct storage *s, int64_t id, const char *actor,

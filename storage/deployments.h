@@ -182,8 +182,20 @@ enum err storage_deployment_counts(struct storage *s, int64_t id, struct deploym
 enum err storage_deployment_list(struct storage *s, const char *status, const uint8_t *digest,
 				 size_t digest_len, int64_t after, unsigned max,
 				 struct deployment *ret, unsigned *ret_count);
-/* ERR_CONFLICT when canceled or completed already. */
-enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor);
+/* The deployment canceled (ERR_CONFLICT when canceled or completed
+ * already) and up to max of its active assignments with it, in one
+ * transaction; *ret_more: some are left for storage_deployment_cancel_more
+ * (until then none is offered: the active-assignment reads skip canceled
+ * deployments). */
+enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *actor, unsigned max,
+				   bool *ret_more);
+/* Up to max more of a canceled deployment's active assignments, one
+ * transaction (*ret_hold_us: how long it held the write lock). */
+enum err storage_deployment_cancel_more(struct storage *s, int64_t id, const char *actor,
+					unsigned max, unsigned *ret_n, uint64_t *ret_hold_us);
+/* Canceled deployments with active assignments left (a restart goes on). */
+enum err storage_deployments_winding_down(struct storage *s, int64_t after, unsigned max,
+					  int64_t *ret, unsigned *ret_n);
 /* ERR_CONFLICT unless active. automatic: suitd paused it (the failure
  * threshold); resuming then needs an acknowledgment. */
 enum err storage_deployment_pause(struct storage *s, int64_t id, const char *actor,

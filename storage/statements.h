@@ -373,9 +373,17 @@
 	X(DEPLOYMENT_RETRIED,                                                                      \
 	  "UPDATE deployments SET completed_at = NULL, failures_acknowledged = "                   \
 	  "max(0, failures_acknowledged - ?2) WHERE id = ?1")                                      \
+	/* A canceled deployment's active assignments, ?4 at a time (issue 15). */                 \
 	X(ASSIGNMENTS_CANCEL,                                                                      \
-	  "UPDATE assignments SET state = 'canceled', reason = ?2, "                               \
-	  "updated_at = ?3 WHERE deployment_id = ?1 AND state IN " SQL_ACTIVE_STATES)              \
+	  "UPDATE assignments SET state = 'canceled', reason = ?2, updated_at = ?3 "               \
+	  "WHERE id IN (SELECT id FROM assignments WHERE deployment_id = ?1 "                      \
+	  "AND state IN " SQL_ACTIVE_STATES " LIMIT ?4)")                                          \
+	X(DEPLOYMENT_IS_CANCELED, "SELECT 1 FROM deployments WHERE id = ?1 "                       \
+				  "AND status = 'canceled'")                                       \
+	X(DEPLOYMENTS_WINDING_DOWN,                                                                \
+	  "SELECT d.id FROM deployments d WHERE d.status = 'canceled' AND d.id > ?1 "              \
+	  "AND EXISTS (SELECT 1 FROM assignments a WHERE a.deployment_id = d.id "                  \
+	  "AND a.state IN " SQL_ACTIVE_STATES ") ORDER BY d.id LIMIT ?2")                          \
 	X(DEVICE_NUMS_BY_GROUP, "SELECT num, id FROM devices WHERE grp = ?1")                      \
 	X(DEVICE_NUMS_BY_TAG, "SELECT t.device_num, d.id FROM device_tags t "                      \
 			      "JOIN devices d ON d.num = t.device_num WHERE t.tag = ?1")           \
@@ -412,16 +420,19 @@
 				   "FROM manifests m LEFT JOIN manifest_components mc "            \
 				   "ON mc.manifest_id = m.id AND mc.component_index = 0 "          \
 				   "WHERE m.id = ?1")                                              \
-	X(ACTIVE_ASSIGNMENTS, SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.state IN " SQL_ACTIVE_STATES) \
+	/* Of deployments not canceled: a canceled one's assignments are                           \
+	 * canceled in slices after it (tracker/fanout.c); none is offered. */                     \
+	X(ACTIVE_ASSIGNMENTS, SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.state IN " SQL_ACTIVE_STATES  \
+							    " AND d.status = 'active'")            \
 	/* One device's: through assignments_device (device_num, state), not a                     \
 	 * scan of every active assignment. */                                                     \
 	/* One deployment's: through assignments_deployment_state. */                              \
-	X(ACTIVE_ASSIGNMENTS_OF_DEPLOYMENT,                                                        \
-	  SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.deployment_id = ?1 "                              \
-					"AND a.state IN " SQL_ACTIVE_STATES)                       \
-	X(ACTIVE_ASSIGNMENTS_OF_DEVICE,                                                            \
-	  SQL_ACTIVE_ASSIGNMENT_COLUMNS "WHERE a.device_num = ?1 "                                 \
-					"AND a.state IN " SQL_ACTIVE_STATES)                       \
+	X(ACTIVE_ASSIGNMENTS_OF_DEPLOYMENT, SQL_ACTIVE_ASSIGNMENT_COLUMNS                          \
+	  "WHERE a.deployment_id = ?1 "                                                            \
+	  "AND a.state IN " SQL_ACTIVE_STATES " AND d.status = 'active'")                          \
+	X(ACTIVE_ASSIGNMENTS_OF_DEVICE, SQL_ACTIVE_ASSIGNMENT_COLUMNS                              \
+	  "WHERE a.device_num = ?1 "                                                               \
+	  "AND a.state IN " SQL_ACTIVE_STATES " AND d.status = 'active'")                          \
 	X(ASSIGNMENT_SET_STATE, "UPDATE assignments SET state = ?3, reason = ?4, "                 \
 				"updated_at = ?5 WHERE id = ?1 AND state = ?2")                    \
 	/* A deployment's devices, one page: an index range in the order of the                    \

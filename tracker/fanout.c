@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +21,14 @@
 #define SLICE_GAP_US	2000
 #define QUEUE_MAX	64
 
+/* What the worker does for one deployment: prepare it, or cancel what its
+ * cancel left active (in the name of who canceled it). */
+struct job {
+	int64_t id;
+	bool cancel;
+	char actor[80];
+};
+
 struct fanout {
 	struct storage *storage;
 	struct assignment_index *ix;
@@ -28,7 +37,7 @@ struct fanout {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	int64_t queue[QUEUE_MAX];
+	struct job queue[QUEUE_MAX];
 	unsigned queued;
 	_Atomic bool stop;
 	bool started;
@@ -110,31 +119,81 @@ static void *worker(void *arg)
 			pthread_cond_wait(&f->wake, &f->lock);
 			continue;
 		}
-		int64_t id = f->queue[0];
+		struct job job = f->queue[0];
 		f->queued--;
 		for (unsigned i = 0; i < f->queued; i++)
 			f->queue[i] = f->queue[i + 1];
 		pthread_mutex_unlock(&f->lock);
-		if (f->before_read)
-			f->before_read(f->before_read_cls);
-		fanout_run(f->storage, f->ix, id, &f->stop);
+		if (job.cancel) {
+			fanout_cancel_run(f->storage, job.id, job.actor, &f->stop);
+		} else {
+			if (f->before_read)
+				f->before_read(f->before_read_cls);
+			fanout_run(f->storage, f->ix, job.id, &f->stop);
+		}
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
 
-enum err fanout_enqueue(struct fanout *f, int64_t id)
+static enum err enqueue(struct fanout *f, int64_t id, bool cancel, const char *actor)
 {
 	enum err e = ERR_OK;
 
 	pthread_mutex_lock(&f->lock);
-	if (f->queued == QUEUE_MAX)
+	if (f->queued == QUEUE_MAX) {
 		e = ERR_BUSY;
-	else
-		f->queue[f->queued++] = id;
+	} else {
+		struct job *j = &f->queue[f->queued++];
+		j->id = id;
+		j->cancel = cancel;
+		snprintf(j->actor, sizeof(j->actor), "%s", actor ? actor : "system");
+	}
 	pthread_cond_signal(&f->wake);
 	pthread_mutex_unlock(&f->lock);
+	return e;
+}
+
+enum err fanout_enqueue(struct fanout *f, int64_t id)
+{
+	return enqueue(f, id, false, NULL);
+}
+
+enum err fanout_enqueue_cancel(struct fanout *f, int64_t id, const char *actor)
+{
+	return enqueue(f, id, true, actor);
+}
+
+enum err fanout_cancel_run(struct storage *s, int64_t id, const char *actor,
+			   const _Atomic bool *stop)
+{
+	size_t size = SLICE_MIN, slices = 0, done = 0;
+	uint64_t longest = 0, started = time_mono_usec();
+	unsigned n;
+	enum err e = ERR_OK;
+
+	do {
+		uint64_t took;
+		if (slices)
+			usleep(SLICE_GAP_US);
+		e = storage_deployment_cancel_more(s, id, actor, (unsigned)size, &n, &took);
+		done += n;
+		slices++;
+		longest = took > longest ? took : longest;
+		if (n < size)
+			break;
+		size = next_size(size, took);
+	} while (!e && !(stop && atomic_load(stop)));
+	if (e)
+		log_err("deployment %lld: canceling its assignments stopped after %zu: %s",
+			(long long)id, done, err_title(e));
+	else if (done)
+		log_notice(
+			"deployment %lld canceled: %zu more assignments in %zu slices in %.1f s, "
+			"the write lock held at most %.1f ms",
+			(long long)id, done, slices, (double)(time_mono_usec() - started) / 1e6,
+			(double)longest / 1e3);
 	return e;
 }
 
@@ -154,11 +213,19 @@ enum err fanout_start(struct storage *s, struct assignment_index *ix,
 	f->before_read_cls = cls;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
-	/* Left preparing by the previous run (a crash, a stop). */
-	e = storage_deployments_preparing(s, 0, QUEUE_MAX, ids, &n);
+	/* Left preparing, or canceled with assignments still to cancel, by
+	 * the previous run (a crash, a stop). */
+	e = storage_deployments_preparing(s, 0, QUEUE_MAX / 2, ids, &n);
 	for (unsigned i = 0; !e && i < n; i++) {
 		log_notice("deployment %lld: resuming its preparation", (long long)ids[i]);
-		f->queue[f->queued++] = ids[i];
+		f->queue[f->queued++] = (struct job){.id = ids[i]};
+	}
+	if (!e)
+		e = storage_deployments_winding_down(s, 0, QUEUE_MAX / 2, ids, &n);
+	for (unsigned i = 0; !e && i < n; i++) {
+		log_notice("deployment %lld: resuming its cancel", (long long)ids[i]);
+		f->queue[f->queued++] =
+			(struct job){.id = ids[i], .cancel = true, .actor = "system"};
 	}
 	if (!e && pthread_create(&f->thread, NULL, worker, f) != 0)
 		e = ERR_NOMEM;

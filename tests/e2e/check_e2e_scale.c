@@ -190,13 +190,61 @@ START_TEST(test_cancel_while_preparing)
 	json_t *d = deployment(id);
 	ck_assert_str_eq(status_of(d), "canceled");
 	json_decref(d);
+	/* What the cancel left active is canceled in slices after it. */
 	snprintf(path, sizeof(path),
 		 "SELECT count(*) FROM assignments WHERE deployment_id = %ld AND state IN "
 		 "('pending', 'delivered')",
 		 id);
+	for (int i = 0; i < 600 && harness_sql_int(&P, path) > 0; i++)
+		usleep(100 * 1000);
 	ck_assert_int_eq(harness_sql_int(&P, path), 0);
 	ck_assert_int_lt(assignments_of(id), FLEET + 1);
 	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM deployment_targets"), 0);
+}
+END_TEST
+
+/* A cancel of 20,000 assignments: the deployment and a first slice at once,
+ * the rest in slices after; no device is offered any of them meanwhile; a
+ * kill -9 in the middle resumes. */
+START_TEST(test_cancel_in_slices)
+{
+	char path[256], token[64], sql[256];
+	struct http_result r;
+
+	import_fleet();
+	long id = create_big(NULL);
+	json_decref(wait_prepared(id));
+	snprintf(path, sizeof(path), "/api/v1/deployments/%ld/cancel", id);
+	api("POST", path, NULL, &r);
+	assert_status(&r, 200);
+	json_t *d = body_json(&r);
+	ck_assert_str_eq(status_of(d), "canceled");
+	json_decref(d);
+	http_result_release(&r);
+	/* Stage 1's devices had the update offered; none is now. */
+	for (int k = 0; k < 20; k++) {
+		snprintf(token, sizeof(token), "tok-%05d-test-only-xxxxxxxx", k * 997 % FLEET);
+		expect_nothing(token, NULL);
+	}
+	harness_kill9(&P);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM assignments WHERE deployment_id = %ld AND state IN "
+		 "('pending', 'delivered', 'downloading', 'downloaded', 'installing', "
+		 "'installed')",
+		 id);
+	long long left = harness_sql_int(&P, sql);
+	harness_start(&P);
+	for (int i = 0; i < 600 && harness_sql_int(&P, sql) > 0; i++)
+		usleep(100 * 1000);
+	ck_assert_int_eq(harness_sql_int(&P, sql), 0);
+	if (left > 0)
+		ck_assert(harness_log_contains(&P, "resuming its cancel"));
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM assignments WHERE deployment_id = %ld AND state = "
+		 "'canceled'",
+		 id);
+	ck_assert_int_eq(harness_sql_int(&P, sql), FLEET);
+	assert_not_torn(id);
 }
 END_TEST
 
@@ -264,6 +312,7 @@ int main(void)
 	tcase_add_test(tc, test_sliced_while_devices_poll);
 	tcase_add_test(tc, test_resumes_after_kill);
 	tcase_add_test(tc, test_cancel_while_preparing);
+	tcase_add_test(tc, test_cancel_in_slices);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(news, 60);
 	tcase_add_checked_fixture(news, setup_news, fleet_teardown);
