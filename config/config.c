@@ -132,6 +132,9 @@ static const struct key keys[] = {
 	{"events", "webhook_retry_base", KEY_DURATION, OFF(webhooks.retry_base), "30", 1, 3600,
 	 NULL},
 	{"events", "webhook_max_age", KEY_DURATION, OFF(webhooks.max_age), "24h", 1, 604800, NULL},
+	{"ui", "enabled", KEY_BOOL, OFF(ui.enabled), "on", 0, 0, NULL},
+	{"ui", "session_idle", KEY_DURATION, OFF(ui.session_idle), "30m", 1, 86400, NULL},
+	{"ui", "session_lifetime", KEY_DURATION, OFF(ui.session_lifetime), "12h", 1, 2592000, NULL},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))

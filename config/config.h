@@ -116,6 +116,12 @@ struct config {
 		unsigned retry_base; /* seconds before the second attempt; doubles */
 		unsigned max_age;    /* seconds an event is retried before it fails */
 	} webhooks;
+	/* The web console, [ui] (api/ui_session.h, api/ui_assets.h). */
+	struct {
+		bool enabled;		   /* / and /ui/... served, sessions accepted */
+		unsigned session_idle;	   /* seconds a session lives unused */
+		unsigned session_lifetime; /* seconds a session lives at most */
+	} ui;
 };
 
 /* Read and validate FILE. On error *d is a config error: text "[section]

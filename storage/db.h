@@ -63,6 +63,12 @@ enum err db_audit(struct db *db, const char *actor, const char *type, const char
 enum err db_commit(struct db *db);
 void db_rollback(struct db *db);
 
+struct api_key;
+/* An api_keys row from column first on: name, role, created_at,
+ * last_used_at, revoked_at, expires_at (storage/api_keys.c; the console's
+ * sessions read their key with the same columns). */
+void db_api_key_from_row(sqlite3_stmt *st, int first, struct api_key *k);
+
 /* Reset (and clear bindings of) a statement when it leaves scope. */
 static inline void db_stmt_cleanup(sqlite3_stmt **st)
 {
