@@ -63,6 +63,23 @@ export function table(columns, rows, caption) {
 			: h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, 'Nothing here yet.'))));
 }
 
+// A keyset-paged table in box: load() shows the first page, the More button
+// appends the next one. path(after) is the API path of the page after that
+// cursor (null: the first).
+export function pagedTable(box, columns, path, moreText = 'More') {
+	const more = h('button', { type: 'button', class: 'secondary' }, moreText);
+	let next = null;
+	async function load(after = null) {
+		const page = await api('GET', path(after));
+		const t = table(columns, page.items);
+		if (after) more.replaceWith(t); else box.replaceChildren(t);
+		next = page.next;
+		if (next) box.append(more); else more.remove();
+	}
+	more.addEventListener('click', () => load(next));
+	return { load, more: () => next !== null };
+}
+
 export class ApiError extends Error {
 	constructor(status, problem) {
 		super(problem.detail || problem.title || `HTTP ${status}`);

@@ -1,7 +1,7 @@
 // Deployments: the list with filters, and one deployment with its stages,
 // counts, devices by state, pause / resume / cancel, updated live from the
 // event stream.
-import { h, api, num, time, link, badge, table, can, errorBox, events, throttle, progress } from './lib.js';
+import { h, api, num, time, link, badge, table, can, errorBox, events, throttle, progress, pagedTable } from './lib.js';
 import { stageBars, failureRate, failures } from './page-overview.js';
 
 const STATES = ['pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed',
@@ -20,32 +20,25 @@ export async function show(main, _arg, query) {
 	statusSelect.addEventListener('change', () => {
 		const q = statusSelect.value ? `?status=${statusSelect.value}` : '';
 		history.replaceState(null, '', `/ui/deployments${q}`);
-		load(null);
+		paged.load(); // defined below, before any change can happen
 	});
 	main.append(h('h1', {}, 'Deployments'),
 		can('operator') ? h('p', {}, link('/ui/deployments/new', 'New deployment')) : null,
 		h('div', { class: 'filters' }, h('div', {}, statusLabel, statusSelect)), list);
-	const more = h('button', { type: 'button', class: 'secondary' }, 'More');
-	let next = null;
-	async function load(after) {
+	const paged = pagedTable(list, [
+		{ title: 'Deployment', cell: (d) => link(`/ui/deployments/${d.id}`, d.name || `Deployment ${d.id}`) },
+		{ title: 'Status', cell: (d) => badge(d.status) },
+		{ title: 'Target', cell: (d) => target(d.target) },
+		{ title: 'Progress', cell: (d) => progress(`Deployment ${d.id}`, d.counts.confirmed + d.counts.skipped, d.devices, failures(d.counts)) },
+		{ title: 'Devices', num: true, cell: (d) => num(d.devices) },
+		{ title: 'Created', cell: (d) => time(d.created_at) },
+	], (after) => {
 		const q = new URLSearchParams({ limit: '50' });
 		if (statusSelect.value) q.set('status', statusSelect.value);
 		if (after) q.set('after', after);
-		const page = await api('GET', `/api/v1/deployments?${q}`);
-		const t = table([
-			{ title: 'Deployment', cell: (d) => link(`/ui/deployments/${d.id}`, d.name || `Deployment ${d.id}`) },
-			{ title: 'Status', cell: (d) => badge(d.status) },
-			{ title: 'Target', cell: (d) => target(d.target) },
-			{ title: 'Progress', cell: (d) => progress(`Deployment ${d.id}`, d.counts.confirmed + d.counts.skipped, d.devices, failures(d.counts)) },
-			{ title: 'Devices', num: true, cell: (d) => num(d.devices) },
-			{ title: 'Created', cell: (d) => time(d.created_at) },
-		], page.items);
-		if (after) list.append(t); else list.replaceChildren(t);
-		next = page.next;
-		if (next) list.append(more); else more.remove();
-	}
-	more.addEventListener('click', () => load(next));
-	await load(null);
+		return `/api/v1/deployments?${q}`;
+	});
+	await paged.load();
 }
 
 function target(t) {
@@ -112,33 +105,26 @@ async function showDetail(main, id) {
 	// The devices table, filtered by state, paged by keyset.
 	const [stateLabel, stateSelect] = select('state', 'State', [['', 'Any'], ...STATES.map((s) => [s, s])], '');
 	const rows = h('div');
-	const more = h('button', { type: 'button', class: 'secondary' }, 'More devices');
-	let next = null;
-	async function loadDevices(after) {
+	const devices = pagedTable(rows, [
+		{ title: 'Device', cell: (a) => link(`/ui/devices/${encodeURIComponent(a.device)}`, a.device) },
+		{ title: 'Stage', num: true, cell: (a) => num(a.stage) },
+		{ title: 'State', cell: (a) => badge(a.state) },
+		{ title: 'Reason', cell: (a) => a.reason || '' },
+		{ title: 'Updated', cell: (a) => time(a.updated_at) },
+	], (after) => {
 		const q = new URLSearchParams({ limit: '50' });
 		if (stateSelect.value) q.set('state', stateSelect.value);
 		if (after) q.set('after', after);
-		const page = await api('GET', `/api/v1/deployments/${encodeURIComponent(id)}/devices?${q}`);
-		const t = table([
-			{ title: 'Device', cell: (a) => link(`/ui/devices/${encodeURIComponent(a.device)}`, a.device) },
-			{ title: 'Stage', num: true, cell: (a) => num(a.stage) },
-			{ title: 'State', cell: (a) => badge(a.state) },
-			{ title: 'Reason', cell: (a) => a.reason || '' },
-			{ title: 'Updated', cell: (a) => time(a.updated_at) },
-		], page.items);
-		if (after) rows.append(t); else rows.replaceChildren(t);
-		next = page.next;
-		if (next) rows.append(more); else more.remove();
-	}
-	stateSelect.addEventListener('change', () => loadDevices(null));
-	more.addEventListener('click', () => loadDevices(next));
+		return `/api/v1/deployments/${encodeURIComponent(id)}/devices?${q}`;
+	}, 'More devices');
+	stateSelect.addEventListener('change', () => devices.load());
 	devicesBox.append(h('div', { class: 'filters' }, h('div', {}, stateLabel, stateSelect)), rows);
 
 	await refresh();
-	await loadDevices(null);
+	await devices.load();
 	// Counters are read at most twice a second whatever the event rate; the
 	// devices table (a page of rows) every 3 s.
 	const live = throttle(() => refresh().catch(() => {}), 500);
-	const liveRows = throttle(() => { if (!next) loadDevices(null).catch(() => {}); }, 3000);
+	const liveRows = throttle(() => { if (!devices.more()) devices.load().catch(() => {}); }, 3000);
 	return events(`deployment=${encodeURIComponent(id)}`, () => { live(); liveRows(); });
 }

@@ -3,6 +3,7 @@
 // report history.
 import { h, api, num, time, link, badge, table, go, errorBox } from './lib.js';
 
+const STATES = ['pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed', 'confirmed', 'failed', 'timed_out', 'canceled', 'skipped'];
 const FILTERS = [['group', 'Group'], ['tag', 'Tag'], ['assignment_state', 'Assignment state'], ['class_id', 'Class id']];
 
 export async function show(main, _arg, query) {
@@ -15,7 +16,9 @@ export async function show(main, _arg, query) {
 		for (const [k] of FILTERS) if (inputs[k].value.trim()) q.set(k, inputs[k].value.trim());
 		go(`/ui/devices${q.size ? `?${q}` : ''}`);
 	} }, FILTERS.map(([k, t]) => {
-		inputs[k] = h('input', { id: `f-${k}`, name: k, value: query.get(k) || '' });
+		inputs[k] = k === 'assignment_state'
+			? h('select', { id: `f-${k}`, name: k }, ['', ...STATES].map((s) => h('option', { value: s, selected: s === (query.get(k) || '') }, s || 'Any')))
+			: h('input', { id: `f-${k}`, name: k, value: query.get(k) || '' });
 		return h('div', {}, h('label', { for: `f-${k}` }, t), inputs[k]);
 	}), h('div', {}, h('button', { type: 'submit' }, 'Filter')));
 	const find = h('form', { class: 'filters', role: 'search', onsubmit: async (e) => {
@@ -37,9 +40,9 @@ export async function show(main, _arg, query) {
 	main.append(table([
 		{ title: 'Device', cell: (d) => link(`/ui/devices/${encodeURIComponent(d.id)}`, d.id) },
 		{ title: 'Group', cell: (d) => d.group || '' },
-		{ title: 'Tags', cell: (d) => d.tags.join(', ') },
+		{ title: 'Tags', cell: (d) => d.tags.join(', ') || '—' },
 		{ title: 'Sequence', num: true, cell: (d) => num(d.reported_sequence) },
-		{ title: 'Assignment', cell: (d) => (d.assignment ? badge(d.assignment.state) : '') },
+		{ title: 'Assignment', cell: (d) => (d.assignment ? badge(d.assignment.state) : '—') },
 		{ title: 'Last seen', cell: (d) => time(d.last_seen_at) },
 	], page.items));
 	const nav = h('p', { class: 'actions' });

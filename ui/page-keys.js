@@ -1,5 +1,5 @@
 // API keys (admin): the list, create (the secret is shown once), revoke.
-import { h, api, time, table, errorBox, badge } from './lib.js';
+import { h, api, time, table, errorBox, badge, currentSession } from './lib.js';
 
 export async function show(main) {
 	const box = h('div'), out = h('div', { 'aria-live': 'polite' });
@@ -25,7 +25,7 @@ export async function show(main) {
 			{ title: 'Created', cell: (k) => time(k.created_at) },
 			{ title: 'Last used', cell: (k) => time(k.last_used_at) },
 			{ title: 'State', cell: (k) => (k.revoked_at ? badge('revoked') : 'active') },
-			{ title: 'Actions', cell: (k) => (k.revoked_at ? '' : h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.name}`, onclick: async () => {
+			{ title: 'Actions', cell: (k) => (k.revoked_at || k.name === currentSession().key ? '' : h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.name}`, onclick: async () => {
 				out.replaceChildren();
 				try { await api('DELETE', `/api/v1/keys/${encodeURIComponent(k.name)}`); await load(); } catch (err) { out.append(errorBox(err)); }
 			} }, 'Revoke')) },

@@ -19,6 +19,6 @@ export function show(main, _arg, query) {
 	} },
 	h('div', {}, h('label', { for: 'api-key' }, 'API key ', h('span', { class: 'hint' }, '(suitd_ak_…; it is sent once and never stored in the browser)')), key),
 	h('div', {}, h('button', { type: 'submit' }, 'Sign in')), out);
-	main.append(h('h1', {}, 'Sign in'), form);
+	main.append(h('h1', {}, 'Sign in to suitd'), form);
 	key.focus();
 }

@@ -101,8 +101,8 @@ execFileSync(join(build, 'suitd'), ['-c', join(tmp, 'config/dev.conf'), 'manifes
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
 	args: ['--ignore-certificate-errors', '--no-sandbox'] });
 const errors = [];
-async function newPage(width) {
-	const ctx = await browser.newContext({ viewport: { width, height: 900 }, ignoreHTTPSErrors: true });
+async function newPage(width, colorScheme = 'light') {
+	const ctx = await browser.newContext({ viewport: { width, height: 900 }, ignoreHTTPSErrors: true, colorScheme });
 	const page = await ctx.newPage();
 	page.on('console', (m) => { if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`); });
 	page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
@@ -117,7 +117,8 @@ async function inspect(page, name) {
 	await page.waitForSelector('main:not([aria-busy]) h1');
 	const w = page.viewportSize().width;
 	mkdirSync(shots, { recursive: true });
-	await page.screenshot({ path: join(shots, `${name}-${w}.png`), fullPage: true });
+	await page.screenshot({ path: join(shots, `${name}-${w}.png`) });
+	await page.screenshot({ path: join(shots, `${name}-${w}-full.png`), fullPage: true });
 	const scroll = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 	ok(scroll <= 0, `${name} at ${w} px: no horizontal scrolling`, `scrollWidth exceeds by ${scroll} px`);
 	if (axeDone.has(`${name}${w}`)) return;
@@ -279,6 +280,15 @@ try {
 	}
 	ok(await narrow.locator('nav.collapsed').count() === 1, 'the navigation is collapsed behind the menu button at 390 px');
 	const devicePage = await narrow.textContent('main');
+
+	// Dark mode follows the system setting; axe checks its contrast too.
+	const dark = await newPage(1280, 'dark');
+	await signIn(dark, admin);
+	for (const [name, path] of [['overview-dark', '/'], ['deployment-dark', `/ui/deployments/${depId}`], ['deployment-new-dark', '/ui/deployments/new']]) {
+		await dark.goto(url + path);
+		await inspect(dark, name);
+	}
+	ok(await dark.evaluate(() => getComputedStyle(document.body).backgroundColor) === 'rgb(13, 17, 23)', 'dark mode: the page is dark');
 
 	// A reader sees no mutating control.
 	const rd = await newPage(1280);

@@ -14,4 +14,4 @@ done
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	npm ci --no-audit --no-fund --loglevel=error
 fi
-exec node console.test.mjs "$build" "$build/screenshots"
+exec node --no-warnings console.test.mjs "$build" "$build/screenshots"
