@@ -49,10 +49,18 @@ export async function show(main) {
 	recent.replaceChildren(...audit.items.map(eventItem));
 	await refresh();
 	const later = throttle(() => refresh().catch(() => {}), 1000);
-	return events('', (ev) => {
-		recent.prepend(eventItem(ev));
+	// The list shows the latest events, at most once a second.
+	let latest = [];
+	const showLatest = throttle(() => {
+		recent.prepend(...latest.map((data) => eventItem(data())).reverse());
+		latest = [];
 		while (recent.children.length > 10) recent.lastChild.remove();
-		if (ev.type.startsWith('deployment.') || ev.type.startsWith('assignment.')) later();
+	}, 1000);
+	return events('', (type, data) => {
+		latest.push(data);
+		if (latest.length > 10) latest.shift();
+		showLatest();
+		if (type.startsWith('deployment.') || type.startsWith('assignment.')) later();
 	});
 }
 
