@@ -85,7 +85,7 @@ enum err ui_session_require(struct api_ctx *ctx, const char *cookie, enum http_m
 			    struct response *res)
 {
 	uint8_t hash[SHA256_LEN];
-	struct ui_session s;
+	struct ui_session s = {0};
 	enum err e = session_check(ctx, cookie, hash, &s, res);
 
 	if (e)
@@ -190,7 +190,7 @@ enum err api_ui_session_create(struct api_ctx *ctx, const struct request *req, s
 enum err api_ui_session_get(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	uint8_t hash[SHA256_LEN];
-	struct ui_session s;
+	struct ui_session s = {0};
 	struct response ignored;
 
 	ui_headers_set(res);
@@ -212,7 +212,7 @@ enum err api_ui_session_get(struct api_ctx *ctx, const struct request *req, stru
 enum err api_ui_session_delete(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
 	uint8_t hash[SHA256_LEN];
-	struct ui_session s;
+	struct ui_session s = {0};
 	struct response ignored;
 	enum err e;
 
