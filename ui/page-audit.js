@@ -8,7 +8,7 @@ export async function show(main, _arg, query) {
 	main.append(h('h1', {}, 'Audit trail'), table([
 		{ title: 'When', cell: (e) => time(e.at) },
 		{ title: 'What', cell: (e) => e.type },
-		{ title: 'Subject', cell: (e) => e.subject || '' },
+		{ title: 'Subject', cell: (e) => h('span', { class: 'mono' }, e.subject || '') },
 		{ title: 'Who', cell: (e) => e.actor || '' },
 	], page.items));
 	if (page.next) {
