@@ -120,6 +120,8 @@ const struct route routes[] = {
 	 * pages' /ui/{page}. */
 	{HTTP_GET, "/api/v1/overview", api_ops_overview, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
 	 NULL, NULL},
+	{HTTP_GET, "/api/v1/devices/{id}/assignments", api_devices_assignments, AUTH_KEY,
+	 ROLE_READER, BODY_NONE, NULL, NULL, "limit after"},
 	{HTTP_POST, "/ui/session", api_ui_session_create, AUTH_OPEN, ROLE_NONE, BODY_BUFFERED, NULL,
 	 NULL, NULL},
 	{HTTP_GET, "/ui/session", api_ui_session_get, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL,

@@ -114,6 +114,11 @@
 	X(UI_SESSION_TOUCH, "UPDATE ui_sessions SET last_used_at = ?2 WHERE session_hash = ?1")    \
 	X(UI_SESSION_DELETE, "DELETE FROM ui_sessions WHERE session_hash = ?1")                    \
 	X(UI_SESSION_SWEEP, "DELETE FROM ui_sessions WHERE last_used_at < ?1 OR created_at < ?2")  \
+	/* One device's assignments, oldest first (storage/timeline.c): the                        \
+	 * assignments_device index range of the device. */                                        \
+	X(DEVICE_ASSIGNMENTS, "SELECT a.id, a.deployment_id, a.stage, a.state, a.reason, "         \
+			      "a.created_at, a.updated_at FROM assignments a "                     \
+			      "WHERE a.device_num = ?1 AND a.id > ?2 ORDER BY a.id LIMIT ?3")      \
 	/* Webhooks (storage/webhooks.c, migration 0015). */                                       \
 	X(WEBHOOK_INSERT, "INSERT INTO webhooks (url, types, description, secret, enabled, "       \
 			  "created_at, created_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "   \

@@ -72,6 +72,15 @@ async function showDetail(main, id) {
 		h('dt', {}, 'Registered'), h('dd', {}, time(d.created_at)),
 		h('dt', {}, 'Assignment'), h('dd', {}, d.assignment ? [badge(d.assignment.state), ' in ',
 			link(`/ui/deployments/${d.assignment.deployment}`, `deployment ${d.assignment.deployment}`)] : 'none')));
+	const timeline = await api('GET', `/api/v1/devices/${encodeURIComponent(id)}/assignments?limit=100`);
+	main.append(h('h2', {}, 'Assignment timeline'), table([
+		{ title: 'Deployment', cell: (a) => link(`/ui/deployments/${a.deployment}`, `Deployment ${a.deployment}`) },
+		{ title: 'Stage', num: true, cell: (a) => num(a.stage) },
+		{ title: 'State', cell: (a) => badge(a.state) },
+		{ title: 'Reason', cell: (a) => a.reason || '' },
+		{ title: 'Assigned', cell: (a) => time(a.created_at) },
+		{ title: 'Last change', cell: (a) => time(a.updated_at) },
+	], timeline.items));
 	const reports = await api('GET', `/api/v1/devices/${encodeURIComponent(id)}/reports?limit=50`);
 	main.append(h('h2', {}, 'Reports (newest first)'));
 	if (!reports.items.length) main.append(h('p', { class: 'muted' }, 'No report yet.'));

@@ -357,6 +357,35 @@ START_TEST(test_assets)
 }
 END_TEST
 
+/* GET /api/v1/devices/{id}/assignments (the device page's timeline; one
+ * with assignments is in tests/ui/, after a suit-sim rollout). */
+START_TEST(test_device_assignments)
+{
+	struct http_result r;
+
+	request("POST", "/api/v1/devices", P.admin_key, NULL, NULL, "application/json",
+		"{\"id\": \"t1\"}", &r);
+	ck_assert_int_eq(r.status, 201);
+	http_result_release(&r);
+	request("GET", "/api/v1/devices/t1/assignments", P.admin_key, NULL, NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"items\":[],\"next\":null}\n");
+	http_result_release(&r);
+	request("GET", "/api/v1/devices/nobody/assignments", P.admin_key, NULL, NULL, NULL, NULL,
+		&r);
+	assert_problem(&r, 404, "urn:suitd:not-found");
+	http_result_release(&r);
+	request("GET", "/api/v1/devices/t1/assignments?limit=0", P.admin_key, NULL, NULL, NULL,
+		NULL, &r);
+	assert_problem(&r, 400, "urn:suitd:invalid-request");
+	http_result_release(&r);
+	request("GET", "/api/v1/devices/t1/assignments?state=failed", P.admin_key, NULL, NULL, NULL,
+		NULL, &r);
+	assert_problem(&r, 400, "urn:suitd:invalid-request");
+	http_result_release(&r);
+}
+END_TEST
+
 START_TEST(test_disabled)
 {
 	struct suitd_proc q;
@@ -396,6 +425,7 @@ int main(void)
 	tcase_add_test(tc, test_expiry_and_restart);
 	tcase_add_test(tc, test_bad_sign_in);
 	tcase_add_test(tc, test_assets);
+	tcase_add_test(tc, test_device_assignments);
 	tcase_add_test(tc, test_disabled);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);

@@ -239,6 +239,9 @@ try {
 	await page.click('details summary');
 	const decoded = await page.textContent('pre');
 	ok(/fail|result|reason/i.test(decoded), 'a failed device\'s decoded report is shown', decoded.slice(0, 300));
+	ok(await page.locator(`table.stack a[href="/ui/deployments/${depId}"]`).count() === 1
+		&& (await page.textContent('table.stack')).includes('failed'),
+	'the device\'s assignment timeline shows the deployment and the failure');
 	await inspect(page, 'device');
 	await page.click('nav >> text=Devices');
 	await page.waitForSelector('table.stack');
