@@ -60,8 +60,10 @@ CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 # Layers, bottom up (DESIGN.md §1).
 LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
 	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/run.c
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/ui_assets.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
+# The web console (ui/): index.html and the files it loads, embedded.
+UI_FILES = $(sort $(filter-out ui/index.html,$(wildcard ui/*)))
 SIM_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suit-sim/*.c))
 SIM_LIB_OBJ = $(filter $(BUILD)/obj/common/% $(BUILD)/obj/suit/%,$(LIB_OBJ))
 CTL_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suitctl/*.c))
@@ -130,6 +132,14 @@ $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(@D)
 	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/gen/ui_assets.c: ui/index.html $(UI_FILES) tools/embed-ui.sh
+	@mkdir -p $(@D)
+	tools/embed-ui.sh $@ ui/index.html $(UI_FILES)
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Wno-format-truncation -MMD -MP -c -o $@ $<
@@ -151,7 +161,8 @@ $(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/driver.o $(BUILD)/obj/tests/fuz
 # libFuzzer builds (clang, ASan+UBSan) in build/fuzz; each target runs for
 # FUZZ_SECONDS over a working copy of its seed corpus; crashes are written to
 # tests/fuzz/regressions/TARGET/ where `make check` replays them from then on.
-FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o
+FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o \
+	build/fuzz/obj/gen/ui_assets.o
 
 build/fuzz/obj/%.o: %.c | build/gen/suitd_version.h
 	@mkdir -p $(@D)
@@ -159,6 +170,10 @@ build/fuzz/obj/%.o: %.c | build/gen/suitd_version.h
 		-fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build/fuzz/obj/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/obj/gen/ui_assets.o: build/gen/ui_assets.c
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -202,16 +217,18 @@ run: deps all
 dev-reset:
 	@DEV_STATE='$(DEV_STATE)' tools/dev-reset.sh
 
-# Unit suites, then end-to-end suites against the real binary, then the
-# checks on the shipped files (man pages, systemd unit, example config),
-# SWUpdate as a hawkBit DDI device (tests/ddi/swupdate.py, as root), make
-# run and the README tour (tests/tour.sh), and crash consistency.
+# Unit suites, then end-to-end suites against the real binary, the web
+# console in a headless chromium (tests/ui/), then the checks on the shipped
+# files (man pages, systemd unit, example config), SWUpdate as a hawkBit DDI
+# device (tests/ddi/swupdate.py, as root), make run and the README tour
+# (tests/tour.sh), and crash consistency.
 check: deps-check
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
 		echo "== $$t"; \
 		$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd SUITD_SRC=$(CURDIR) $$t; \
 	done
+	@echo "== tests/ui (the web console in chromium)"; tests/ui/run.sh $(BUILD)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		$(TEST_ENV) $(BUILD)/tests/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; \
 	done

@@ -15,6 +15,7 @@
 #include "api/token_cache.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
+#include "storage/timeline.h"
 #include "suit/suit.h"
 #include "tracker/assignments.h"
 
@@ -478,6 +479,43 @@ enum err api_devices_get(struct api_ctx *ctx, const struct request *req, struct 
 	}
 	json_object_set_new(j, "software", software);
 	return response_json(res, 200, j);
+}
+
+enum err api_devices_assignments(struct api_ctx *ctx, const struct request *req,
+				 struct response *res)
+{
+	struct device_assignment *rows;
+	struct device_ident ident;
+	unsigned limit, n = 0;
+	int64_t after;
+	json_t *arr;
+	enum err e;
+
+	if ((e = id_param(req, res)) || (e = api_page_params(req, res, &limit, &after)))
+		return e;
+	if ((e = storage_device_ident(ctx->storage, req->params[0], &ident)))
+		return not_found_or(e, res, "read");
+	if (!(rows = calloc(limit + 1, sizeof(*rows))))
+		return ERR_NOMEM;
+	e = storage_device_assignments(ctx->storage, ident.num, after, limit + 1, rows, &n);
+	if (e) {
+		free(rows);
+		return api_fail(res, e, "cannot list the device's assignments");
+	}
+	arr = json_array();
+	for (unsigned i = 0; i < n && i < limit; i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:I, s:I, s:s, s:o, s:o, s:o}", "deployment",
+				  (json_int_t)rows[i].deployment, "stage",
+				  (json_int_t)rows[i].stage + 1, "state",
+				  assignment_state_name(rows[i].state), "reason",
+				  rows[i].reason[0] ? json_string(rows[i].reason) : json_null(),
+				  "created_at", time_or_null(rows[i].created_at), "updated_at",
+				  time_or_null(rows[i].updated_at)));
+	int64_t last = n ? rows[(n > limit ? limit : n) - 1].id : 0;
+	free(rows);
+	return response_json(res, 200, api_page_json(arr, n > limit, last));
 }
 
 /* report_key: a PEM P-256 or Ed25519 public key (or certificate), or null

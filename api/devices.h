@@ -7,6 +7,10 @@
 enum err api_devices_create(struct api_ctx *ctx, const struct request *req, struct response *res);
 enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res);
 enum err api_devices_get(struct api_ctx *ctx, const struct request *req, struct response *res);
+/* GET /api/v1/devices/{id}/assignments: every deployment that included the
+ * device, oldest first, keyset-paged (the console's assignment timeline). */
+enum err api_devices_assignments(struct api_ctx *ctx, const struct request *req,
+				 struct response *res);
 enum err api_devices_update(struct api_ctx *ctx, const struct request *req, struct response *res);
 enum err api_devices_delete(struct api_ctx *ctx, const struct request *req, struct response *res);
 enum err api_devices_token(struct api_ctx *ctx, const struct request *req, struct response *res);

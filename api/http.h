@@ -44,6 +44,8 @@ struct request {
 	const char *(*header)(const struct request *req, const char *name);
 	const char *(*query)(const struct request *req, const char *name);
 	void *server_data;
+	/* A cookie of the Cookie header by name (NULL when absent). */
+	const char *(*cookie)(const struct request *req, const char *name);
 };
 
 struct response_header {

@@ -249,3 +249,34 @@ enum err api_ops_status(struct api_ctx *ctx, const struct request *req, struct r
 				       (int)have, "key", "name", req->key ? req->key->name : "",
 				       "role", req->key ? role_name(req->key->role) : "none"));
 }
+
+enum err api_ops_overview(struct api_ctx *ctx, const struct request *req, struct response *res)
+{
+	struct fleet_deployments deployments;
+	struct fleet_assignments assignments;
+	struct metrics_devices devices;
+	json_t *states, *statuses;
+	enum err e;
+
+	(void)req;
+	if ((e = storage_fleet_deployments(ctx->storage, &deployments)) ||
+	    (e = storage_fleet_assignments(ctx->storage, &assignments)) ||
+	    (e = metrics_devices_get(ctx->metrics, time_mono_usec(), devices_read, ctx, &devices)))
+		return api_fail(res, e, "cannot read the fleet counts");
+	if (!(states = json_object()) || !(statuses = json_object())) {
+		json_decref(states);
+		return api_fail(res, ERR_NOMEM, "out of memory");
+	}
+	for (int s = 0; s < ASSIGN__COUNT; s++)
+		json_object_set_new(states, assignment_state_name((enum assignment_state)s),
+				    json_integer((json_int_t)assignments.by_state[s]));
+	for (int s = 0; s < DEPLOYMENT__COUNT; s++)
+		json_object_set_new(statuses, deployment_status_name((enum deployment_status)s),
+				    json_integer((json_int_t)deployments.by_status[s]));
+	return response_json(res, 200,
+			     json_pack("{s:{s:I, s:I}, s:o, s:o, s:I}", "devices", "registered",
+				       (json_int_t)devices.registered, "seen",
+				       (json_int_t)devices.seen, "assignments", states,
+				       "deployments", statuses, "paused_auto",
+				       (json_int_t)deployments.paused_auto));
+}

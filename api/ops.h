@@ -10,4 +10,10 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 /* GET /api/v1/status: version, uptime, schema, and who is asking. */
 enum err api_ops_status(struct api_ctx *ctx, const struct request *req, struct response *res);
 
+/* GET /api/v1/overview: devices registered and seen, assignments by state
+ * and deployments by status, from counters (the console's overview; each
+ * read costs the same at any fleet size, the device counts are /metrics'
+ * one-minute cache). */
+enum err api_ops_overview(struct api_ctx *ctx, const struct request *req, struct response *res);
+
 #endif

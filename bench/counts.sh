@@ -77,21 +77,8 @@ level = warning
 EOF
 KEY=$(admin_key "$tmp/suitd.conf") || exit 1
 
-python3 - "$DEVICES" >"$tmp/devices.sql" <<'EOF'
-import sys, time
-n = int(sys.argv[1])
-now = int(time.time())
-out = sys.stdout
-out.write("BEGIN;\n")
-for i in range(1, n + 1):
-    out.write("INSERT INTO devices (id, grp, attributes, created_at) "
-              "VALUES ('fleet-%d', 'fleet', '{}', %d);\n" % (i, now))
-for i in range(1, 11):
-    out.write("INSERT INTO devices (id, grp, attributes, created_at) "
-              "VALUES ('small-%d', 'small', '{}', %d);\n" % (i, now))
-out.write("COMMIT;\n")
-EOF
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+register_devices "$DB" "$DEVICES" fleet || die "bulk insert failed"
+register_devices "$DB" 10 small || die "bulk insert failed"
 echo "registered $DEVICES + 10 devices"
 
 start_suitd "$tmp/suitd.conf"

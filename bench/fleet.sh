@@ -22,6 +22,9 @@
 #
 # Knobs: DEVICES=100000 SIMULATED=10000 PAYLOAD_SIZE=1048576 FAIL_RATE=0.01
 # CONCURRENCY=256 MAX_POLL=5 TIMEOUT=1800 (seconds, then it fails).
+# CONSOLE=1: a headless chromium follows the deployment's page in the web
+# console meanwhile (bench/console_watch.mjs; the tools of tests/ui/, from
+# `make check`): events it received, reads it made, long tasks.
 # Everything on 127.0.0.1; the temp dir is removed and suitd stopped at exit.
 set -euo pipefail
 
@@ -45,7 +48,9 @@ install_tools "${need[@]}"
 tmp=$(mktemp -d)
 SUITD_PID=
 SIM_PID=
+WATCH_PID=
 cleanup() {
+	if [ -n "$WATCH_PID" ]; then kill -TERM "$WATCH_PID" 2>/dev/null || true; fi
 	if [ -n "$SIM_PID" ]; then kill -TERM "$SIM_PID" 2>/dev/null || true; fi
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
@@ -131,6 +136,11 @@ start=$(date +%s.%N)
 	--until-done --max-poll "$MAX_POLL" --fail-rate "$FAIL_RATE" --concurrency "$CONCURRENCY" \
 	--seed 1 -q --summary "$tmp/summary.json" >"$tmp/sim.log" 2>&1 &
 SIM_PID=$!
+if [ "${CONSOLE:-0}" = 1 ]; then
+	[ -d "$ROOT/tests/ui/node_modules/playwright-core" ] || die "CONSOLE=1 needs tests/ui/node_modules (make check)"
+	node "$ROOT/bench/console_watch.mjs" "$SUITD_BASE" "$KEY" "$DEP" >"$tmp/console.txt" 2>&1 &
+	WATCH_PID=$!
+fi
 
 # The deployment once a second: stage openings and completion.
 watch_rollout "$DEP" "$SIM_PID" "$start" "$TIMEOUT"
@@ -166,6 +176,11 @@ ok = (s["errors"]["total"] == 0 and c["confirmed"] + c["failed"] == sim
       and c["failed"] == s["injected"]["install_failures"])
 sys.exit(0 if ok else 1)
 EOF
+if [ -n "$WATCH_PID" ]; then
+	wait "$WATCH_PID" || { cat "$tmp/console.txt" >&2; die "the console watcher failed"; }
+	WATCH_PID=
+	cat "$tmp/console.txt"
+fi
 echo "  suitd: peak RSS (VmHWM) $((hwm / 1024)) MiB, CPU $(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" 'BEGIN { printf "%.1f", t / hz }') s; suit-sim exit $sim_rc"
 if [ "$check" != 0 ] || [ "$sim_rc" != 0 ]; then
 	die "unexpected errors or counts (see above)"

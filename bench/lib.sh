@@ -399,3 +399,19 @@ watch_rollout() { # dep sim-pid start timeout
 		sleep 1
 	done
 }
+
+# register_devices DB N GROUP: devices GROUP-1 .. GROUP-N in GROUP, inserted
+# straight into SQLite in one transaction (the API would take minutes).
+register_devices() {
+	python3 - "$2" "$3" <<'EOF' | sqlite3 "$1" >/dev/null
+import sys, time
+n, group = int(sys.argv[1]), sys.argv[2]
+now = int(time.time())
+out = sys.stdout
+out.write("BEGIN;\n")
+for i in range(1, n + 1):
+    out.write("INSERT INTO devices (id, grp, attributes, created_at) "
+              "VALUES ('%s-%d', '%s', '{}', %d);\n" % (group, i, group, now))
+out.write("COMMIT;\n")
+EOF
+}

@@ -138,6 +138,9 @@ static const struct key keys[] = {
 	{"ddi", "tenant", KEY_NAME, OFF(ddi.tenant), "DEFAULT", 1, 64, NULL},
 	{"ddi", "gateway_token_file", KEY_PATH, OFF(ddi.gateway_token_file), "", 0, 0, NULL},
 	{"ddi", "anonymous", KEY_BOOL, OFF(ddi.anonymous), "off", 0, 0, NULL},
+	{"ui", "enabled", KEY_BOOL, OFF(ui.enabled), "on", 0, 0, NULL},
+	{"ui", "session_idle", KEY_DURATION, OFF(ui.session_idle), "30m", 1, 86400, NULL},
+	{"ui", "session_lifetime", KEY_DURATION, OFF(ui.session_lifetime), "12h", 1, 2592000, NULL},
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))

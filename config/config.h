@@ -123,6 +123,12 @@ struct config {
 		char *gateway_token_file; /* "" = no GatewayToken */
 		bool anonymous;		  /* DDI requests without any identity */
 	} ddi;
+	/* The web console, [ui] (api/ui_session.h, api/ui_assets.h). */
+	struct {
+		bool enabled;		   /* / and /ui/... served, sessions accepted */
+		unsigned session_idle;	   /* seconds a session lives unused */
+		unsigned session_lifetime; /* seconds a session lives at most */
+	} ui;
 };
 
 /* Read and validate FILE. On error *d is a config error: text "[section]

@@ -24,6 +24,7 @@
 
 #include "api/auth.h"
 #include "api/ddi/ddi.h"
+#include "api/ui_session.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -138,6 +139,27 @@ static const char *exchange_query(const struct request *req, const char *name)
 	struct exchange *x = req->server_data;
 
 	return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *exchange_cookie(const struct request *req, const char *name)
+{
+	struct exchange *x = req->server_data;
+
+	return MHD_lookup_connection_value(x->conn, MHD_COOKIE_KIND, name);
+}
+
+/* A management route: an API key from Authorization or, without that
+ * header, from the web console's session cookie (with its CSRF check). */
+static enum err exchange_key(struct exchange *x, const struct route *r)
+{
+	const char *authorization = exchange_header(&x->req, "Authorization");
+	const char *session = exchange_cookie(&x->req, UI_SESSION_COOKIE);
+
+	if (!authorization && session)
+		return ui_session_require(&x->dm->ctx, session, x->req.method,
+					  exchange_header(&x->req, UI_CSRF_HEADER), r->role,
+					  &x->key, &x->res);
+	return auth_require(&x->dm->ctx, authorization, r->role, &x->key, &x->res);
 }
 
 static bool parse_content_length(const char *text, uint64_t *ret)
@@ -399,6 +421,7 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	x->req.server_data = x;
 	x->req.header = exchange_header;
 	x->req.query = exchange_query;
+	x->req.cookie = exchange_cookie;
 	if (atomic_load(&dm->stopping)) {
 		x->early = api_fail(&x->res, ERR_UNAVAILABLE,
 				    "the server is stopping; retry in a moment");
@@ -427,8 +450,7 @@ static void exchange_prepare(struct exchange *x, const char *url, const char *me
 	memcpy(x->req.params, x->match.params, sizeof(x->req.params));
 	x->req.param_count = x->match.param_count;
 	if (r->auth == AUTH_KEY) {
-		x->early = auth_require(&dm->ctx, exchange_header(&x->req, "Authorization"),
-					r->role, &x->key, &x->res);
+		x->early = exchange_key(x, r);
 		/* Failed attempts count against the address: no free guessing. */
 		if (x->early) {
 			if (x->early == ERR_UNAUTHORIZED)

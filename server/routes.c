@@ -12,6 +12,8 @@
 #include "api/ops.h"
 #include "api/payloads.h"
 #include "api/reports.h"
+#include "api/ui_assets.h"
+#include "api/ui_session.h"
 #include "api/webhooks.h"
 #include "server/router.h"
 
@@ -125,6 +127,25 @@ const struct route routes[] = {
 	 BODY_NONE, NULL, payloads_anonymous, NULL},
 	{HTTP_GET, "/device/v1/manifests/{digest}", api_manifests_device_envelope, AUTH_DEVICE,
 	 ROLE_NONE, BODY_NONE, NULL, payloads_anonymous, "sever"},
+	/* The web console (issue 18): a session from an API key (the handlers
+	 * check it themselves), then files. GET /ui/session comes before the
+	 * pages' /ui/{page}. */
+	{HTTP_GET, "/api/v1/overview", api_ops_overview, AUTH_KEY, ROLE_READER, BODY_NONE, NULL,
+	 NULL, NULL},
+	{HTTP_GET, "/api/v1/devices/{id}/assignments", api_devices_assignments, AUTH_KEY,
+	 ROLE_READER, BODY_NONE, NULL, NULL, "limit after"},
+	{HTTP_POST, "/ui/session", api_ui_session_create, AUTH_OPEN, ROLE_NONE, BODY_BUFFERED, NULL,
+	 NULL, NULL},
+	{HTTP_GET, "/ui/session", api_ui_session_get, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL,
+	 NULL},
+	{HTTP_DELETE, "/ui/session", api_ui_session_delete, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL,
+	 NULL, NULL},
+	{HTTP_GET, "/", api_ui_index, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
+	{HTTP_GET, "/ui/assets/{hash}/{file}", api_ui_asset, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL,
+	 NULL, NULL},
+	{HTTP_GET, "/ui/{page}", api_ui_page, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},
+	{HTTP_GET, "/ui/{page}/{id}", api_ui_page, AUTH_OPEN, ROLE_NONE, BODY_NONE, NULL, NULL,
+	 NULL},
 	/* hawkBit DDI last: their leading placeholder never shadows a
 	 * literal route (the router takes the first match). */
 	{HTTP_GET, DDI, api_ddi_poll, AUTH_DDI, ROLE_NONE, BODY_NONE, NULL, NULL, NULL},

@@ -69,7 +69,7 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 	return db_commit(db);
 }
 
-static void key_from_row(sqlite3_stmt *st, int first, struct api_key *k)
+void db_api_key_from_row(sqlite3_stmt *st, int first, struct api_key *k)
 {
 	snprintf(k->name, sizeof(k->name), "%s", db_column_text(st, first));
 	if (!role_parse(db_column_text(st, first + 1), &k->role))
@@ -97,7 +97,7 @@ enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LE
 	if (rc != SQLITE_ROW)
 		return db_result(rc);
 	memset(ret_key, 0, sizeof(*ret_key));
-	key_from_row(st, 0, ret_key);
+	db_api_key_from_row(st, 0, ret_key);
 	memcpy(ret_key->hash, hash, SHA256_LEN);
 	return ERR_OK;
 }
@@ -131,7 +131,7 @@ enum err storage_api_key_list(struct storage *s, int64_t after, unsigned max,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
 		memset(&ret_keys[n], 0, sizeof(ret_keys[n]));
 		ret_keys[n].id = sqlite3_column_int64(st, 0);
-		key_from_row(st, 1, &ret_keys[n]);
+		db_api_key_from_row(st, 1, &ret_keys[n]);
 		n++;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)

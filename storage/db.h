@@ -80,6 +80,11 @@ enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags,
 /* Whether the device's tags are exactly these, in any order. */
 enum err db_device_tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
 			     bool *ret);
+struct api_key;
+/* An api_keys row from column first on: name, role, created_at,
+ * last_used_at, revoked_at, expires_at (storage/api_keys.c; the console's
+ * sessions read their key with the same columns). */
+void db_api_key_from_row(sqlite3_stmt *st, int first, struct api_key *k);
 
 /* Reset (and clear bindings of) a statement when it leaves scope. */
 static inline void db_stmt_cleanup(sqlite3_stmt **st)

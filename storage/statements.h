@@ -122,6 +122,22 @@
 			"FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2")                        \
 	X(API_KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 "                                   \
 			  "WHERE name = ?1 AND revoked_at IS NULL")                                \
+	/* Console sessions (storage/ui_sessions.c, migration 0019). */                            \
+	X(UI_SESSION_INSERT, "INSERT INTO ui_sessions (session_hash, key_id, role, csrf_token, "   \
+			     "created_at, last_used_at) SELECT ?1, id, role, ?3, ?4, ?4 FROM "     \
+			     "api_keys WHERE key_hash = ?2 AND revoked_at IS NULL")                \
+	X(UI_SESSION_GET, "SELECT s.csrf_token, s.created_at, s.last_used_at, k.name, k.role, "    \
+			  "k.created_at, k.last_used_at, k.revoked_at, k.expires_at, k.key_hash "  \
+			  "FROM ui_sessions s JOIN api_keys k ON k.id = s.key_id "                 \
+			  "WHERE s.session_hash = ?1")                                             \
+	X(UI_SESSION_TOUCH, "UPDATE ui_sessions SET last_used_at = ?2 WHERE session_hash = ?1")    \
+	X(UI_SESSION_DELETE, "DELETE FROM ui_sessions WHERE session_hash = ?1")                    \
+	X(UI_SESSION_SWEEP, "DELETE FROM ui_sessions WHERE last_used_at < ?1 OR created_at < ?2")  \
+	/* One device's assignments, oldest first (storage/timeline.c): the                        \
+	 * assignments_device index range of the device. */                                        \
+	X(DEVICE_ASSIGNMENTS, "SELECT a.id, a.deployment_id, a.stage, a.state, a.reason, "         \
+			      "a.created_at, a.updated_at FROM assignments a "                     \
+			      "WHERE a.device_num = ?1 AND a.id > ?2 ORDER BY a.id LIMIT ?3")      \
 	/* Webhooks (storage/webhooks.c, migration 0015). */                                       \
 	X(WEBHOOK_INSERT, "INSERT INTO webhooks (url, types, description, secret, enabled, "       \
 			  "created_at, created_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "   \

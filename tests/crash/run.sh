@@ -183,6 +183,8 @@ grep -q '^suitd_ak_' "$tmp/admin.key" || { cat "$tmp/key.log" >&2; die "key crea
 start_suitd() {
 	starts=$((starts + 1))
 	LOG=$tmp/log/suitd.$starts.log
+	# Made here: the background shell may open it after the first sed.
+	: >"$LOG"
 	"$tmp/suitd" -c "$CONF" >"$LOG" 2>&1 &
 	SUITD_PID=$!
 	URL=
