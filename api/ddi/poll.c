@@ -109,6 +109,10 @@ enum err api_ddi_cancel_feedback(struct api_ctx *ctx, const struct request *req,
 	enum assignment_state ignored;
 	const char *note;
 	bool known = ddi_feedback_state(execution, finished, ASSIGN_CANCELED, &ignored, &note);
+	/* execution and finished point into body: read them before it goes. */
+	bool refused = known && (strcmp(execution, "rejected") == 0 ||
+				 (strcmp(execution, "closed") == 0 && finished &&
+				  strcmp(finished, "failure") == 0));
 	json_decref(body);
 	if (!known)
 		return api_fail(res, ERR_INVALID,
@@ -124,8 +128,7 @@ enum err api_ddi_cancel_feedback(struct api_ctx *ctx, const struct request *req,
 				(long long)action);
 	if (e)
 		return api_fail(res, e, "cannot record the answer");
-	if (strcmp(execution, "rejected") == 0 ||
-	    (strcmp(execution, "closed") == 0 && strcmp(finished, "failure") == 0))
+	if (refused)
 		log_notice("device '%s' refused the cancel of action %lld; it stays canceled",
 			   req->device->id, (long long)action);
 	res->status = 200;
