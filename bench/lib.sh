@@ -415,3 +415,15 @@ for i in range(1, n + 1):
 out.write("COMMIT;\n")
 EOF
 }
+
+# For a script whose only server is suitd ($SUITD_PID, may be empty): at
+# exit, stop it (SIGTERM, then SIGKILL after 10 s) and remove $tmp.
+suitd_only_traps() {
+	cleanup() {
+		if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
+		# shellcheck disable=SC2086 # an empty PID vanishes
+		kill_after 100 $SUITD_PID
+		rm -rf "$tmp"
+	}
+	install_traps
+}

@@ -46,13 +46,7 @@ install_tools "${need[@]}"
 
 tmp=$(mktemp -d)
 SUITD_PID=
-cleanup() {
-	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
-	# shellcheck disable=SC2086 # an empty PID vanishes
-	kill_after 100 $SUITD_PID
-	rm -rf "$tmp"
-}
-install_traps
+suitd_only_traps
 
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 now() { date +%s.%N; }
