@@ -126,5 +126,14 @@ async function showDetail(main, id) {
 	// devices table (a page of rows) every 3 s.
 	const live = throttle(() => refresh().catch(() => {}), 500);
 	const liveRows = throttle(() => { if (!devices.more()) devices.load().catch(() => {}); }, 3000);
-	return events(`deployment=${encodeURIComponent(id)}`, () => { live(); liveRows(); });
+	// A large deployment's assignments are written without events while it
+	// is "preparing" (issue 15): its progress is polled every 2 s meanwhile.
+	let timer = null, left = false;
+	const poll = () => {
+		timer = !left && d.status === 'preparing'
+			? setTimeout(() => refresh().then(poll, poll), 2000) : null;
+	};
+	poll();
+	const close = events(`deployment=${encodeURIComponent(id)}`, () => { live(); liveRows(); });
+	return () => { left = true; if (timer) clearTimeout(timer); close(); };
 }
