@@ -85,17 +85,13 @@ enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LE
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_BY_HASH);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	memset(ret_key, 0, sizeof(*ret_key));
 	db_api_key_from_row(st, 0, ret_key);
 	memcpy(ret_key->hash, hash, SHA256_LEN);

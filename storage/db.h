@@ -33,6 +33,9 @@ enum err db_error(int rc);
 /* ERR_OK for SQLITE_DONE/ROW, else the mapped error (never ERR_OK). */
 enum err db_result(int rc);
 
+/* Step a statement that reads at most one row: ERR_OK with the row,
+ * ERR_NOT_FOUND without one, else the mapped error. */
+enum err db_step_row(sqlite3_stmt *st);
 /* Step a statement without parameters once, then reset it. */
 enum err db_step_once(struct db *db, enum stmt id);
 enum err db_begin(struct db *db);

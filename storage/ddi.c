@@ -77,18 +77,14 @@ enum err storage_ddi_action(struct storage *s, int64_t device_num, int64_t assig
 	struct ddi_action a = {0};
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_ACTION);
 	sqlite3_bind_int64(st, 1, assignment_id);
 	sqlite3_bind_int64(st, 2, device_num);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_error(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	if (!assignment_state_parse(db_column_text(st, 0), &a.state))
 		return ERR_STORAGE;
 	a.manifest_id = sqlite3_column_int64(st, 1);

@@ -68,17 +68,14 @@ static enum err manifest_identity(struct db *db, enum stmt which, const void *ke
 				  int64_t id, struct manifest_identity *ret)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
-	int rc;
+	enum err e;
 
 	if (key)
 		db_bind_blob(st, 1, key, key_len);
 	else
 		sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	memset(ret, 0, sizeof(*ret));
 	ret->id = sqlite3_column_int64(st, 0);
 	ret->sequence = (uint64_t)sqlite3_column_int64(st, 1);

@@ -102,14 +102,11 @@ enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags,
 static enum err ident_by_id(struct db *db, const char *id, struct device_ident *ret)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_IDENT_BY_ID);
-	int rc;
+	enum err e;
 
 	db_bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	ident_from_row(st, ret);
 	return ERR_OK;
 }
@@ -168,17 +165,13 @@ enum err storage_device_get(struct storage *s, const char *id, struct device *re
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_ID);
 	db_bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	e = device_from_row(db, st, ret);
 	if (e)
 		device_release(ret);
@@ -206,17 +199,13 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 	struct db *db;
 	enum err e = db_get(s, &db);
 	int64_t until;
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_TOKEN);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	if (hash_column_equal(st, 3, hash)) {
 		until = 0;
 	} else {
@@ -369,18 +358,14 @@ enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pe
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	*ret_pem = NULL;
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_REPORT_KEY);
 	sqlite3_bind_int64(st, 1, num);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
 	    !(*ret_pem = strdup(db_column_text(st, 0))))
 		return ERR_NOMEM;

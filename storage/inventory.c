@@ -112,17 +112,13 @@ enum err storage_device_software(struct storage *s, int64_t device_num, struct d
 	struct device_software sw = {0};
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SOFTWARE);
 	sqlite3_bind_int64(st, 1, device_num);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	sw.running = sqlite3_column_type(st, 0) != SQLITE_NULL ||
 		     sqlite3_column_type(st, 5) != SQLITE_NULL;
 	sw.since = sqlite3_column_int64(st, 0);

@@ -37,14 +37,11 @@ static enum err by_digest(struct db *db, const uint8_t *digest, size_t len,
 			  struct manifest_record *ret)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_BY_DIGEST);
-	int rc;
+	enum err e;
 
 	db_bind_blob(st, 1, digest, len);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	return record_from_row(st, ret);
 }
 
@@ -195,17 +192,13 @@ enum err storage_manifest_envelope(struct storage *s, const uint8_t *digest, siz
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_ENVELOPE);
 	db_bind_blob(st, 1, digest, len);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	size_t n = (size_t)sqlite3_column_bytes(st, 0);
 	uint8_t *copy = malloc(n ? n : 1);
 	if (!copy)
@@ -330,17 +323,13 @@ enum err storage_manifest_lookup(struct storage *s, const uint8_t *digest, size_
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_ID_BY_DIGEST);
 	db_bind_blob(st, 1, digest, len);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	*ret_facts = strdup(db_column_text(st, 1));
 	if (!*ret_facts)
 		return ERR_NOMEM;

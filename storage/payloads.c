@@ -233,14 +233,11 @@ static void payload_from_row(sqlite3_stmt *st, struct payload *p)
 static enum err payload_by_sha(struct db *db, const uint8_t sha256[SHA256_LEN], struct payload *ret)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_BY_SHA);
-	int rc;
+	enum err e;
 
 	db_bind_blob(st, 1, sha256, SHA256_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	payload_from_row(st, ret);
 	return ERR_OK;
 }

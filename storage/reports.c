@@ -12,15 +12,12 @@ static enum err report_assignment(struct db *db, const struct report_new *r, int
 				  enum assignment_state *ret_state)
 {
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
-	int rc;
+	enum err e;
 
 	sqlite3_bind_int64(st, 1, r->device_num);
 	db_bind_blob(st, 2, r->digest, r->digest_len);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	if (!assignment_state_parse(db_column_text(st, 1), ret_state))
 		return db_result(SQLITE_CORRUPT);
 	*ret_id = sqlite3_column_int64(st, 0);

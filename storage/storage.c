@@ -247,6 +247,15 @@ sqlite3_stmt *db_stmt(struct db *db, enum stmt id)
 	return db->stmts[id];
 }
 
+enum err db_step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return ERR_OK;
+	return rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
+}
+
 enum err db_step_once(struct db *db, enum stmt id)
 {
 	sqlite3_stmt *st = db->stmts[id];

@@ -30,17 +30,13 @@ enum err storage_ui_session_get(struct storage *s, const uint8_t hash[SHA256_LEN
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UI_SESSION_GET);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->csrf, sizeof(ret->csrf), "%s", db_column_text(st, 0));
 	ret->created_at = sqlite3_column_int64(st, 1);

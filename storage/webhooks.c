@@ -116,17 +116,13 @@ enum err storage_webhook_get(struct storage *s, int64_t id, struct webhook *ret)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc = SQLITE_DONE;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_GET);
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	webhook_from_row(st, ret);
 	return ERR_OK;
 }
@@ -265,18 +261,14 @@ enum err storage_webhook_delivery_get(struct storage *s, int64_t webhook_id, int
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc = SQLITE_DONE;
 
 	if (e)
 		return e;
 	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERY_GET);
 	sqlite3_bind_int64(st, 1, webhook_id);
 	sqlite3_bind_int64(st, 2, n);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return db_result(rc);
+	if ((e = db_step_row(st)))
+		return e;
 	delivery_from_row(st, ret);
 	return ERR_OK;
 }
