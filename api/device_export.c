@@ -15,8 +15,8 @@ struct export_state {
 	/* The filter's strings, copied: the stream outlives the request. */
 	char *group, *tag;
 	uint8_t class_id[16];
-	int64_t after;
-	bool last_page;
+	struct device_cursor after;
+	bool has_after, last_page;
 	struct buf lines; /* the current page, as NDJSON */
 	size_t sent;	  /* of lines */
 };
@@ -36,10 +36,11 @@ static enum page page_next(struct export_state *s)
 		return PAGE_END;
 	if (!(items = calloc(EXPORT_PAGE, sizeof(*items))))
 		return PAGE_FAILED;
-	e = storage_device_list(s->ctx->storage, &s->f, s->after, EXPORT_PAGE, items, &n);
+	e = storage_device_list(s->ctx->storage, &s->f, s->has_after ? &s->after : NULL,
+				EXPORT_PAGE, items, &n);
 	if (e)
-		log_err("device export: cannot read devices after %lld: %s", (long long)s->after,
-			err_title(e));
+		log_err("device export: cannot read devices after %lld.%lld: %s",
+			(long long)s->after.key, (long long)s->after.id, err_title(e));
 	for (unsigned i = 0; i < n; i++) {
 		json_t *j = device_import_json(&items[i]);
 		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -47,7 +48,8 @@ static enum page page_next(struct export_state *s)
 			e = ERR_NOMEM;
 		free(text);
 		json_decref(j);
-		s->after = items[i].ident.num;
+		s->after = items[i].cursor;
+		s->has_after = true;
 		device_release(&items[i]);
 	}
 	free(items);

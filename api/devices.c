@@ -413,23 +413,63 @@ enum err device_filter_params(struct api_ctx *ctx, const struct request *req, st
 	return ERR_OK;
 }
 
+/* A cursor's text: "NUM" in the order of num, "KEY.ID" in a keyed order
+ * (KEY may be -1). */
+static bool cursor_parse(const char *text, struct device_cursor *c)
+{
+	const char *dot = strchr(text, '.'), *id = dot ? dot + 1 : text;
+	uint64_t k = 0, v;
+	bool minus = dot && text[0] == '-';
+	char key[24];
+
+	*c = (struct device_cursor){.keyed = dot != NULL};
+	if (dot) {
+		if ((size_t)(dot - text) >= sizeof(key))
+			return false;
+		memcpy(key, text + minus, (size_t)(dot - text) - minus);
+		key[dot - text - minus] = '\0';
+		/* Keys are times and sequence numbers, or -1. */
+		if (!parse_u64(key, &k) || k > INT64_MAX || (minus && k != 1))
+			return false;
+		c->key = minus ? -1 : (int64_t)k;
+	}
+	if (!parse_u64(id, &v) || v > INT64_MAX)
+		return false;
+	c->id = (int64_t)v;
+	return true;
+}
+
+static void cursor_text(const struct device_cursor *c, char *out, size_t size)
+{
+	if (c->keyed)
+		snprintf(out, size, "%lld.%lld", (long long)c->key, (long long)c->id);
+	else
+		snprintf(out, size, "%lld", (long long)c->id);
+}
+
 enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct response *res)
 {
+	const char *after_text = req->query(req, "after");
+	struct device_cursor after;
 	struct device_filter f;
 	uint8_t class_id[16];
 	struct device *items;
 	unsigned limit, n = 0;
-	int64_t after;
+	char next[48] = "";
 	json_t *arr;
 	enum err e;
 
-	if ((e = api_page_params(req, res, &limit, &after)) ||
+	if ((e = api_page_limit(req, res, &limit)) ||
 	    (e = device_filter_params(ctx, req, res, &f, class_id)))
 		return e;
+	if (after_text &&
+	    (!cursor_parse(after_text, &after) || after.keyed != device_list_keyed(&f)))
+		return api_fail(res, ERR_INVALID,
+				"after must be the 'next' field of a page with the same filters");
 	items = calloc(limit + 1, sizeof(*items));
 	if (!items)
 		return ERR_NOMEM;
-	e = storage_device_list(ctx->storage, &f, after, limit + 1, items, &n);
+	e = storage_device_list(ctx->storage, &f, after_text ? &after : NULL, limit + 1, items, &n);
 	if (e) {
 		free(items);
 		return api_fail(res, e, "cannot list devices");
@@ -437,11 +477,12 @@ enum err api_devices_list(struct api_ctx *ctx, const struct request *req, struct
 	arr = json_array();
 	for (unsigned i = 0; i < n && i < limit; i++)
 		json_array_append_new(arr, device_json(ctx, &items[i]));
-	int64_t last = n ? items[(n > limit ? limit : n) - 1].ident.num : 0;
+	if (n > limit)
+		cursor_text(&items[limit - 1].cursor, next, sizeof(next));
 	for (unsigned i = 0; i < n; i++)
 		device_release(&items[i]);
 	free(items);
-	return response_json(res, 200, api_page_json(arr, n > limit, last));
+	return response_json(res, 200, api_page_json_text(arr, n > limit, next));
 }
 
 static enum err id_param(const struct request *req, struct response *res)

@@ -65,20 +65,31 @@ static bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
 	return true;
 }
 
-enum err api_page_params(const struct request *req, struct response *res, unsigned *ret_limit,
-			 int64_t *ret_after)
+enum err api_page_limit(const struct request *req, struct response *res, unsigned *ret_limit)
 {
-	const char *limit = req->query(req, "limit"), *after = req->query(req, "after");
+	const char *limit = req->query(req, "limit");
 	int64_t v;
 
 	*ret_limit = BOUND_PAGE_DEFAULT;
-	*ret_after = 0;
 	if (limit) {
 		if (!parse_int64(limit, 1, BOUND_PAGE_MAX, &v))
 			return api_fail(res, ERR_INVALID, "limit must be a number from 1 to %d",
 					BOUND_PAGE_MAX);
 		*ret_limit = (unsigned)v;
 	}
+	return ERR_OK;
+}
+
+enum err api_page_params(const struct request *req, struct response *res, unsigned *ret_limit,
+			 int64_t *ret_after)
+{
+	const char *after = req->query(req, "after");
+	int64_t v;
+	enum err e;
+
+	*ret_after = 0;
+	if ((e = api_page_limit(req, res, ret_limit)))
+		return e;
 	if (after) {
 		if (!parse_int64(after, 0, INT64_MAX, &v))
 			return api_fail(res, ERR_INVALID,
@@ -93,6 +104,11 @@ json_t *api_page_json(json_t *items, bool more, int64_t last)
 	char cursor[24];
 
 	snprintf(cursor, sizeof(cursor), "%lld", (long long)last);
+	return api_page_json_text(items, more, cursor);
+}
+
+json_t *api_page_json_text(json_t *items, bool more, const char *cursor)
+{
 	return json_pack("{s:o, s:o}", "items", items, "next",
 			 more ? json_string(cursor) : json_null());
 }

@@ -19,7 +19,11 @@ enum err api_json_string(json_t *obj, const char *member, size_t max, struct res
  * (a non-negative integer; 0 when absent). */
 enum err api_page_params(const struct request *req, struct response *res, unsigned *ret_limit,
 			 int64_t *ret_after);
+/* ?limit= alone, for a list with a cursor of its own form. */
+enum err api_page_limit(const struct request *req, struct response *res, unsigned *ret_limit);
 /* {"items": items, "next": "<last>" or null} */
 json_t *api_page_json(json_t *items, bool more, int64_t last);
+/* The same with the cursor's text. */
+json_t *api_page_json_text(json_t *items, bool more, const char *cursor);
 
 #endif

@@ -22,11 +22,19 @@
 #   4. a deployment to group "fleet" (90 % of the devices) with stages
 #      [1, 10, 100]: the POST's answer time, then the preparation (slices
 #      of ~50 ms, tracker/fanout.c) while wrk polls with the canary
-#      devices' tokens (mode deployed: they have nothing to do, 204): its
-#      p50/p99 during the fan-out; the time to prepared and the longest
-#      slice, from suitd's log line.
+#      devices' tokens (mode deployed: they have nothing to do, 204), and
+#      4 connections post reports as the canary devices (bench/reports.lua,
+#      committed writes): p50/p99 of both during the fan-out; the time to
+#      prepared, the longest slice and the 99th percentile of the slices,
+#      from suitd's log line.
 #   5. RSS with every fleet device's assignment in the check-in index, and
 #      the bytes per device of that index ((RSS after - RSS idle) / devices).
+#   6. restart with the active assignments: time to ready, RSS.
+#   7. list pages at depth: GET /api/v1/devices with each filter (and a
+#      deployment's devices), the first page and a page from a cursor in the
+#      middle of the filter's order (read from the database with sqlite3):
+#      the server's part of the request (curl's time_starttransfer minus
+#      time_appconnect), median of 5, limit 100 (goal < 5 ms).
 #
 # Knobs: DEVICES=1000000 CONNS=16 SECONDS_PER_RUN=10. Everything listens on
 # 127.0.0.1; the temp dir (about 1 GB at a million) is removed at exit.
@@ -41,7 +49,7 @@ CONNS=${CONNS:-16}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 
 need=()
-need_cmds wrk curl openssl python3:python3-minimal
+need_cmds wrk curl openssl sqlite3 python3:python3-minimal
 install_tools "${need[@]}"
 
 tmp=$(mktemp -d)
@@ -158,8 +166,18 @@ t0=$(now)
 out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
 echo "   POST answered in $(since "$t0") s: $(printf '%s' "$out" | grep -o '"status":"[a-z]*"' | head -n1)"
 [ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
-# The canary devices poll meanwhile (nothing to do for them: 204).
+# The canary devices poll meanwhile (nothing to do for them: 204), and
+# report (each report a committed write: the group commit waits for the
+# write lock between the slices).
+wrk -t1 -c4 -d"$((SECONDS_PER_RUN + 30))s" --latency -s bench/reports.lua \
+	"$SUITD_BASE/device/v1/reports" -- timed "$DIGEST" "$((DEVICES / 10))" "$SECONDS_PER_RUN" 1 0 10 \
+	>"$tmp/wrk-reports.txt" 2>&1 &
+reports_pid=$!
 run_wrk "canary check-ins meanwhile" deployed "$DEVICES"
+wait "$reports_pid" || { cat "$tmp/wrk-reports.txt" >&2; die "wrk reports failed"; }
+read -r _ _ _ p50 p99 _ < <(wrk_parse "$tmp/wrk-reports.txt")
+printf '   %-28s %9s          p50 %7.3f  p99 %7.3f ms  (%s)\n' "canary reports meanwhile" "" "$p50" "$p99" \
+	"$(grep '^reports:' "$tmp/wrk-reports.txt" | cut -d' ' -f2-3)"
 for _ in $(seq 1 1200); do
 	grep -q "deployment 1 prepared" "$tmp/suitd.log" && break
 	sleep 0.5
@@ -181,3 +199,38 @@ echo "6. restart with $((DEVICES - DEVICES / 10)) active assignments"
 restart_timed
 sleep 2
 echo "   RSS: $(rss_mib "$SUITD_PID") MiB"
+
+echo
+echo "7. list pages at depth (limit 100; server time = starttransfer - appconnect, median of 5)"
+db() { sqlite3 -readonly "$tmp/db/suitd.db" "$1"; }
+half=$((DEVICES / 2))
+# The cursor in the middle of each order, as the list would print it.
+mid_num=$(db "SELECT num FROM devices ORDER BY num LIMIT 1 OFFSET $half")
+mid_canary=$(db "SELECT num FROM devices WHERE grp = 'canary' ORDER BY num LIMIT 1 OFFSET $((half / 10))")
+mid_seen=$(db "SELECT coalesce(last_seen_at, -1) || '.' || num FROM devices ORDER BY coalesce(last_seen_at, -1), num LIMIT 1 OFFSET $half")
+mid_seq=$(db "SELECT coalesce(reported_sequence, -1) || '.' || num FROM devices ORDER BY coalesce(reported_sequence, -1), num LIMIT 1 OFFSET $half")
+mid_state=$(db "SELECT updated_at || '.' || id FROM assignments WHERE state = 'pending' ORDER BY updated_at, id LIMIT 1 OFFSET $((half * 9 / 10))")
+mid_dep=$(db "SELECT id FROM assignments WHERE deployment_id = 1 ORDER BY id LIMIT 1 OFFSET $((half * 9 / 10))")
+future=$(($(date +%s) + 3600))
+list_time() { # label path
+	local t=() i out
+	for i in 1 2 3 4 5; do
+		out=$(curl -sk -o "$tmp/list.json" -H "Authorization: Bearer $KEY" \
+			-w '%{http_code} %{time_appconnect} %{time_starttransfer}' "$SUITD_BASE$2")
+		[ "${out%% *}" = 200 ] || { cat "$tmp/list.json" >&2; die "list $2: $out"; }
+		t+=("$(awk -v a="${out#* }" 'BEGIN { split(a, x, " "); printf "%.3f", (x[2] - x[1]) * 1000 }')")
+	done
+	printf '   %-44s %7s ms  (%s items)\n' "$1" "$(median "${t[@]}")" \
+		"$(python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))' <"$tmp/list.json")"
+}
+list_time "no filter, first page" "/api/v1/devices?limit=100"
+list_time "no filter, middle" "/api/v1/devices?limit=100&after=$mid_num"
+list_time "group=canary, middle" "/api/v1/devices?limit=100&group=canary&after=$mid_canary"
+list_time "not_seen_since=+1h (all), middle" "/api/v1/devices?limit=100&not_seen_since=$future&after=$mid_seen"
+list_time "seen_since=+1h (none)" "/api/v1/devices?limit=100&seen_since=$future"
+list_time "sequence_below=1, middle" "/api/v1/devices?limit=100&sequence_below=1&after=$mid_seq"
+list_time "sequence=0, middle" "/api/v1/devices?limit=100&sequence=0&after=$mid_seq"
+list_time "assignment_state=pending, middle" "/api/v1/devices?limit=100&assignment_state=pending&after=$mid_state"
+list_time "assignment_state=failed (none)" "/api/v1/devices?limit=100&assignment_state=failed"
+list_time "deployment 1's devices, middle" "/api/v1/deployments/1/devices?limit=100&after=$mid_dep"
+list_time "deployment 1's devices, pending, middle" "/api/v1/deployments/1/devices?limit=100&state=pending&after=$mid_dep"

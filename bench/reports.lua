@@ -1,7 +1,7 @@
 -- reports.lua — wrk script: device reports (POST /device/v1/reports), one
 -- device token per request, and a run that ends with no request in flight.
 --
--- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T] [BASE]
+-- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T] [BASE] [STRIDE]
 --   MODE    timed: every thread sends reports for SECS seconds
 --           once:  every device gets exactly one report (thread t sends one
 --                  for each device of its slice, see below)
@@ -12,6 +12,8 @@
 --   BASE    added to P below (default 0): a "once" run with another BASE
 --           sends every device another body than the run before, so that
 --           no report is an exact replay of the device's newest one
+--   STRIDE  device k of the set is device number k * STRIDE (default 1):
+--           bench/million.sh reports as its canary devices (10, 20, ...)
 --
 -- URL is the report endpoint (https://127.0.0.1:PORT/device/v1/reports).
 -- Every request is
@@ -82,7 +84,7 @@ local function now()
 	return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
-local mode, digest, n, secs, nthreads, base
+local mode, digest, n, secs, nthreads, base, stride
 local first, last, pos, deadline, mutex, ndone
 local cleared, sent, answered, stopped, finished, prepared = 0, 0, 0, false, false, false
 local seen_status = {}
@@ -95,6 +97,7 @@ function init(args)
 	secs = tonumber(args[4] or 10)
 	nthreads = tonumber(args[5] or 2)
 	base = tonumber(args[6] or 0)
+	stride = tonumber(args[7] or 1)
 	assert(mode == "timed" or mode == "once", "reports.lua: MODE is timed or once")
 	assert(digest:match("^%x+$") and #digest >= 64, "reports.lua: pass the manifest digest in hex")
 	local slice = math.floor(n / nthreads)
@@ -175,7 +178,7 @@ function request()
 		sent = sent + 1
 		requests_sent = sent
 	end
-	headers["Authorization"] = "Bearer suitd_dt_bench-" .. d
+	headers["Authorization"] = "Bearer suitd_dt_bench-" .. (d * stride)
 	local body = string.format('{"manifest":"%s","state":"downloading","progress":%d}', digest, (sent + base) % 101)
 	return wrk.format("POST", nil, headers, body)
 end

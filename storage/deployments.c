@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/timeutil.h"
 #include "storage/db.h"
@@ -1064,47 +1065,69 @@ enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, in
 	return ERR_OK;
 }
 
+/* Assignments timed out per statement (its own transaction): a fleet that
+ * went silent at once must not hold the write lock for seconds (issue 15);
+ * each row also runs the transition trigger (counters, event). */
+#define TIME_OUT_SLICE 500
+
+/* One slice; appends the devices to *devices. *ret_changed: rows changed. */
+static enum err time_out_slice(struct db *db, int64_t now, int64_t **devices, unsigned *n,
+			       unsigned *cap, unsigned *ret_changed)
+{
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
+	enum err e = ERR_OK;
+	int rc = SQLITE_DONE;
+
+	*ret_changed = 0;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, TIME_OUT_SLICE);
+	/* RETURNING: every row is changed before the first is returned. */
+	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			unsigned want = *cap ? 2 * *cap : 64;
+			int64_t *grown = realloc(*devices, want * sizeof(**devices));
+			if (!grown) {
+				e = ERR_NOMEM;
+				break;
+			}
+			*devices = grown;
+			*cap = want;
+		}
+		(*devices)[(*n)++] = sqlite3_column_int64(st, 0);
+		(*ret_changed)++;
+	}
+	if (!e)
+		e = db_result(rc);
+	return e;
+}
+
 enum err storage_assignments_time_out(struct storage *s, int64_t now, int64_t **ret_devices,
 				      unsigned *ret_count)
 {
 	int64_t *devices = NULL;
-	unsigned n = 0, cap = 0;
+	unsigned n = 0, cap = 0, changed = TIME_OUT_SLICE;
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc = SQLITE_DONE;
 
 	*ret_devices = NULL;
 	*ret_count = 0;
 	if (e)
 		return e;
-	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
-		sqlite3_bind_int64(st, 1, now);
-		/* RETURNING: every row is changed before the first is returned. */
-		while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (n == cap) {
-				unsigned want = cap ? 2 * cap : 64;
-				int64_t *grown = realloc(devices, want * sizeof(*devices));
-				if (!grown) {
-					e = ERR_NOMEM;
-					break;
-				}
-				devices = grown;
-				cap = want;
-			}
-			devices[n++] = sqlite3_column_int64(st, 0);
-		}
-		if (!e)
-			e = db_result(rc);
+	while (!e && changed == TIME_OUT_SLICE) {
+		if (n)
+			usleep(1000); /* a gap for the writers waiting (storage.c) */
+		e = time_out_slice(db, now, &devices, &n, &cap, &changed);
+		/* One statement, its own transaction: the trigger's events are in. */
+		if (sqlite3_get_autocommit(db->handle))
+			db_events_end(db, !e);
 	}
-	/* One statement, its own transaction: the trigger's events are in. */
-	if (sqlite3_get_autocommit(db->handle))
-		db_events_end(db, !e);
-	if (e) {
+	if (e && !n) {
 		free(devices);
 		return e;
 	}
+	/* The slices committed before a failure are done: the index hears
+	 * of them; the rest waits for the next sweep. */
 	*ret_devices = devices;
 	*ret_count = n;
-	return ERR_OK;
+	return e;
 }

@@ -239,8 +239,9 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 enum err storage_deployment_join(struct storage *s, int64_t device_num,
 				 const struct stage_planner *planner, bool *ret_joined);
 /* Assignments engaged (delivered .. installed) and silent for longer than
- * their deployment's device_timeout become timed_out; *ret_devices (malloc'ed)
- * their devices, for the index. */
+ * their deployment's device_timeout become timed_out, in slices of a few
+ * hundred, each its own transaction; *ret_devices (malloc'ed, also on an
+ * error: the slices committed before it) their devices, for the index. */
 enum err storage_assignments_time_out(struct storage *s, int64_t now, int64_t **ret_devices,
 				      unsigned *ret_count);
 /* What a device fetches from suitd for a manifest: the stored payloads it

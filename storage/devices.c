@@ -219,22 +219,53 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 	return ERR_OK;
 }
 
-enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
-			     unsigned max, struct device *ret, unsigned *ret_count)
-{
-	struct db *db;
-	enum err e = db_get(s, &db);
-	unsigned n = 0;
-	int rc = SQLITE_DONE;
+/* What drives a list, first match: a tag, a group, a class (in the order
+ * of num), then assignment_state, the seen filters, the sequence filters
+ * (in the order of their key), else num. */
+enum drive { DRIVE_NUM, DRIVE_STATE, DRIVE_SEEN, DRIVE_SEQUENCE };
 
-	if (e)
-		return e;
-	/* The index that drives the walk: a tag, a group, a class, or none. */
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, f->tag	  ? STMT_DEVICE_LIST_BY_TAG
-						    : f->group	  ? STMT_DEVICE_LIST_BY_GROUP
-						    : f->class_id ? STMT_DEVICE_LIST_BY_CLASS
-								  : STMT_DEVICE_LIST);
-	sqlite3_bind_int64(st, 1, after);
+static enum drive list_drive(const struct device_filter *f)
+{
+	if (f->tag || f->group || f->class_id)
+		return DRIVE_NUM;
+	if (f->assignment_state)
+		return DRIVE_STATE;
+	if (f->has_seen_since || f->has_not_seen_since)
+		return DRIVE_SEEN;
+	if (f->has_sequence || f->has_sequence_below)
+		return DRIVE_SEQUENCE;
+	return DRIVE_NUM;
+}
+
+bool device_list_keyed(const struct device_filter *f)
+{
+	return list_drive(f) != DRIVE_NUM;
+}
+
+/* The keys [lo, hi) the filter admits in the order of its drive. */
+static void key_range(const struct device_filter *f, enum drive drive, int64_t *lo, int64_t *hi)
+{
+	*lo = INT64_MIN;
+	*hi = INT64_MAX;
+	if (drive == DRIVE_SEEN) {
+		if (f->has_seen_since)
+			*lo = f->seen_since;
+		if (f->has_not_seen_since)
+			*hi = f->not_seen_since;
+	} else if (drive == DRIVE_SEQUENCE) {
+		/* Sequence numbers are at most INT64_MAX (api/devices.c). */
+		if (f->has_sequence) {
+			*lo = (int64_t)f->sequence;
+			*hi = f->sequence < INT64_MAX ? (int64_t)f->sequence + 1 : INT64_MAX;
+		}
+		if (f->has_sequence_below && (int64_t)f->sequence_below < *hi)
+			*hi = (int64_t)f->sequence_below;
+	}
+}
+
+static void bind_filter(sqlite3_stmt *st, const struct device_filter *f, enum drive drive,
+			unsigned max)
+{
 	sqlite3_bind_int64(st, 2, max);
 	if (f->group)
 		db_bind_text(st, 3, f->group);
@@ -250,16 +281,96 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f, i
 		sqlite3_bind_int64(st, 8, (sqlite3_int64)f->sequence);
 	if (f->has_sequence_below)
 		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->sequence_below);
-	if (f->assignment_state)
+	/* The state drive's own ?13 finds it; a residual ?10 would ask again. */
+	if (drive == DRIVE_STATE)
+		db_bind_text(st, 13, f->assignment_state);
+	else if (f->assignment_state)
 		db_bind_text(st, 10, f->assignment_state);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		e = device_from_row(db, st, &ret[n]);
-		n++;
+}
+
+/* Append the rows of one prepared statement to ret[*n .. max). */
+static enum err list_rows(struct db *db, sqlite3_stmt *st, bool keyed, unsigned max,
+			  struct device *ret, unsigned *n)
+{
+	enum err e = ERR_OK;
+	int rc = SQLITE_DONE;
+
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct device *d = &ret[(*n)++];
+		e = device_from_row(db, st, d);
+		d->cursor = keyed ? (struct device_cursor){true, sqlite3_column_int64(st, 10),
+							   sqlite3_column_int64(st, 11)}
+				  : (struct device_cursor){false, 0, d->ident.num};
 		if (e)
-			break;
+			return e;
 	}
-	if (!e && n < max && rc != SQLITE_DONE)
-		e = db_result(rc);
+	return *n < max && rc != SQLITE_DONE ? db_result(rc) : ERR_OK;
+}
+
+static const enum stmt keyed_stmts[][2] = {
+	[DRIVE_STATE] = {STMT_DEVICE_LIST_BY_STATE_EQ, STMT_DEVICE_LIST_BY_STATE_RANGE},
+	[DRIVE_SEEN] = {STMT_DEVICE_LIST_BY_SEEN_EQ, STMT_DEVICE_LIST_BY_SEEN_RANGE},
+	[DRIVE_SEQUENCE] = {STMT_DEVICE_LIST_BY_SEQUENCE_EQ, STMT_DEVICE_LIST_BY_SEQUENCE_RANGE},
+};
+
+/* A keyed page: the rest of the cursor's key, then the keys after it. */
+static enum err list_keyed(struct db *db, const struct device_filter *f, enum drive drive,
+			   const struct device_cursor *after, unsigned max, struct device *ret,
+			   unsigned *n)
+{
+	int64_t lo, hi;
+	enum err e;
+
+	key_range(f, drive, &lo, &hi);
+	if (after) {
+		if (after->key >= lo && after->key < hi) {
+			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, keyed_stmts[drive][0]);
+			bind_filter(st, f, drive, max);
+			sqlite3_bind_int64(st, 11, after->key);
+			sqlite3_bind_int64(st, 1, after->id);
+			if ((e = list_rows(db, st, true, max, ret, n)))
+				return e;
+		}
+		if (after->key == INT64_MAX)
+			return ERR_OK;
+		if (after->key + 1 > lo)
+			lo = after->key + 1;
+	}
+	if (*n == max || lo >= hi)
+		return ERR_OK;
+	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, keyed_stmts[drive][1]);
+	bind_filter(st, f, drive, max - *n);
+	sqlite3_bind_int64(st, 11, lo);
+	sqlite3_bind_int64(st, 12, hi);
+	return list_rows(db, st, true, max, ret, n);
+}
+
+enum err storage_device_list(struct storage *s, const struct device_filter *f,
+			     const struct device_cursor *after, unsigned max, struct device *ret,
+			     unsigned *ret_count)
+{
+	enum drive drive = list_drive(f);
+	struct db *db;
+	enum err e;
+	unsigned n = 0;
+
+	if (after && after->keyed != (drive != DRIVE_NUM))
+		return ERR_INVALID;
+	if ((e = db_get(s, &db)))
+		return e;
+	if (drive != DRIVE_NUM) {
+		e = list_keyed(db, f, drive, after, max, ret, &n);
+	} else {
+		/* The index that drives the walk: a tag, a group, a class, or none. */
+		CLEANUP_STMT sqlite3_stmt *st =
+			db_stmt(db, f->tag	  ? STMT_DEVICE_LIST_BY_TAG
+				    : f->group	  ? STMT_DEVICE_LIST_BY_GROUP
+				    : f->class_id ? STMT_DEVICE_LIST_BY_CLASS
+						  : STMT_DEVICE_LIST);
+		bind_filter(st, f, drive, max);
+		sqlite3_bind_int64(st, 1, after ? after->id : 0);
+		e = list_rows(db, st, false, max, ret, &n);
+	}
 	if (e) {
 		while (n)
 			device_release(&ret[--n]);
@@ -459,9 +570,14 @@ enum err storage_device_seen(struct storage *s, const struct device_seen *entrie
 			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
 			sqlite3_bind_int64(st, 1, entries[i].num);
 			sqlite3_bind_int64(st, 2, entries[i].at);
-			if (entries[i].has_sequence)
-				sqlite3_bind_int64(st, 3, (sqlite3_int64)entries[i].sequence);
 			e = db_result(sqlite3_step(st));
+			if (!e && entries[i].has_sequence) {
+				CLEANUP_STMT sqlite3_stmt *seq =
+					db_stmt(db, STMT_DEVICE_SEEN_SEQUENCE);
+				sqlite3_bind_int64(seq, 1, entries[i].num);
+				sqlite3_bind_int64(seq, 2, (sqlite3_int64)entries[i].sequence);
+				e = db_result(sqlite3_step(seq));
+			}
 			if (!e && entries[i].news) {
 				CLEANUP_STMT sqlite3_stmt *news = db_stmt(db, STMT_ASSIGNMENT_NEWS);
 				sqlite3_bind_int64(news, 1, entries[i].num);

@@ -23,6 +23,19 @@ struct device_ident {
 	char group[DEVICE_GROUP_MAX + 1];
 };
 
+/* Where a page of the device list ends (keyset). A list driven by the
+ * device number (no filter, or a group, tag or class) is in the order of
+ * num, and the cursor is that num (keyed false, id = num). A list driven by
+ * the seen filters, the sequence filters or assignment_state is in the order
+ * of that index: key (last seen, running sequence, or when the newest
+ * assignment entered its state; -1: never, none) and then id (the device
+ * number, or that assignment's id). */
+struct device_cursor {
+	bool keyed;
+	int64_t key;
+	int64_t id;
+};
+
 struct device {
 	struct device_ident ident;
 	bool has_vendor, has_class;
@@ -34,7 +47,8 @@ struct device {
 	uint64_t reported_sequence;
 	int64_t last_seen_at; /* 0 = never */
 	int64_t created_at;
-	char *report_key; /* PEM, malloc'ed; NULL = none */
+	char *report_key;	     /* PEM, malloc'ed; NULL = none */
+	struct device_cursor cursor; /* from storage_device_list: where the next page starts */
 };
 
 /* What PATCH changes; NULL members stay as they are. */
@@ -92,8 +106,14 @@ enum err storage_device_ident(struct storage *s, const char *id, struct device_i
  * token, no end). ERR_NOT_FOUND otherwise. */
 enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN], int64_t now,
 				 struct device_ident *ret, int64_t *ret_expires_at);
-enum err storage_device_list(struct storage *s, const struct device_filter *f, int64_t after,
-			     unsigned max, struct device *ret, unsigned *ret_count);
+/* One page of devices after the cursor (NULL: from the start), each with
+ * the cursor of its position. ERR_INVALID when the cursor is of the other
+ * kind than this filter's order (device_list_keyed). */
+enum err storage_device_list(struct storage *s, const struct device_filter *f,
+			     const struct device_cursor *after, unsigned max, struct device *ret,
+			     unsigned *ret_count);
+/* Whether this filter's list is in the order of a key (see device_cursor). */
+bool device_list_keyed(const struct device_filter *f);
 /* *ret_membership_changed: the group or the set of tags really changed (a
  * PATCH that repeats them changes nothing a deployment targets). */
 enum err storage_device_update(struct storage *s, const char *id, const struct device_change *c,

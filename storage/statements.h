@@ -39,13 +39,38 @@
 #define SQL_DEVICE_LIST_SELECT                                               \
 	"SELECT d.num, d.id, d.grp, d.vendor_id, d.class_id, d.attributes, " \
 	"d.reported_sequence, d.last_seen_at, d.created_at, d.report_key "
-#define SQL_DEVICE_LIST_REST                                          \
-	"AND (?5 IS NULL OR d.last_seen_at >= ?5) "                   \
-	"AND (?7 IS NULL OR coalesce(d.last_seen_at, 0) < ?7) "       \
-	"AND (?8 IS NULL OR d.reported_sequence = ?8) "               \
-	"AND (?9 IS NULL OR coalesce(d.reported_sequence, -1) < ?9) " \
-	"AND (?10 IS NULL OR (SELECT a.state FROM assignments a "     \
+#define SQL_DEVICE_LIST_REST                                      \
+	"AND (?5 IS NULL OR " SQL_DEVICE_SEEN_KEY " >= ?5) "      \
+	"AND (?7 IS NULL OR " SQL_DEVICE_SEEN_KEY " < ?7) "       \
+	"AND (?8 IS NULL OR " SQL_DEVICE_SEQUENCE_KEY " = ?8) "   \
+	"AND (?9 IS NULL OR " SQL_DEVICE_SEQUENCE_KEY " < ?9) "   \
+	"AND (?10 IS NULL OR (SELECT a.state FROM assignments a " \
 	"WHERE a.device_num = d.num ORDER BY a.id DESC LIMIT 1) = ?10) "
+/* The expressions of the indexes devices_seen and devices_sequence
+ * (migration 0021): -1 for never seen, none reported. */
+#define SQL_DEVICE_SEEN_KEY	"coalesce(d.last_seen_at, -1)"
+#define SQL_DEVICE_SEQUENCE_KEY "coalesce(d.reported_sequence, -1)"
+/* A list in the order of an index key, then an id (issue 15): a page
+ * continues from its cursor (key, id) in two index seeks, the rest of the
+ * cursor's key (EQ: ?11 the key, ?1 the id) and then the keys after it
+ * (RANGE: ?11 <= key < ?12). A row value (key, id) > (?, ?) would say it
+ * in one, but SQLite does not seek an expression index with it. */
+#define SQL_DEVICE_LIST_KEYED(key, id) SQL_DEVICE_LIST_SELECT ", " key ", " id " "
+#define SQL_DEVICE_LIST_BY_KEY(X, eq_name, range_name, key)                                   \
+	X(eq_name, SQL_DEVICE_LIST_KEYED(key, "d.num") "FROM devices d WHERE " key " = ?11 "  \
+						       "AND d.num > ?1 " SQL_DEVICE_LIST_REST \
+						       "ORDER BY d.num LIMIT ?2")             \
+	X(range_name,                                                                         \
+	  SQL_DEVICE_LIST_KEYED(key, "d.num") "FROM devices d WHERE " key " >= ?11 AND " key  \
+					      " < ?12 " SQL_DEVICE_LIST_REST "ORDER BY " key  \
+					      ", d.num LIMIT ?2")
+/* Devices whose newest assignment is in state ?13, in the order of
+ * assignments_state_updated: when it entered that state, then its id. */
+#define SQL_DEVICE_LIST_BY_STATE                                               \
+	SQL_DEVICE_LIST_KEYED("a.updated_at", "a.id")                          \
+	"FROM assignments a JOIN devices d ON d.num = a.device_num "           \
+	"WHERE a.state = ?13 AND a.id = (SELECT max(x.id) FROM assignments x " \
+	"WHERE x.device_num = a.device_num) "
 
 /* A deployment that can deliver nothing any more, finished before ?1. */
 #define SQL_GC_DEPLOYMENT_DONE(d)                                                   \
@@ -257,6 +282,15 @@
 	X(DEVICE_LIST_BY_CLASS, SQL_DEVICE_LIST_SELECT                                             \
 	  "FROM devices d "                                                                        \
 	  "WHERE d.class_id = ?4 AND d.num > ?1 " SQL_DEVICE_LIST_REST "ORDER BY d.num LIMIT ?2")  \
+	SQL_DEVICE_LIST_BY_KEY(X, DEVICE_LIST_BY_SEEN_EQ, DEVICE_LIST_BY_SEEN_RANGE,               \
+			       SQL_DEVICE_SEEN_KEY)                                                \
+	SQL_DEVICE_LIST_BY_KEY(X, DEVICE_LIST_BY_SEQUENCE_EQ, DEVICE_LIST_BY_SEQUENCE_RANGE,       \
+			       SQL_DEVICE_SEQUENCE_KEY)                                            \
+	X(DEVICE_LIST_BY_STATE_EQ, SQL_DEVICE_LIST_BY_STATE                                        \
+	  "AND a.updated_at = ?11 AND a.id > ?1 " SQL_DEVICE_LIST_REST "ORDER BY a.id LIMIT ?2")   \
+	X(DEVICE_LIST_BY_STATE_RANGE, SQL_DEVICE_LIST_BY_STATE                                     \
+	  "AND a.updated_at >= ?11 AND a.updated_at < ?12 " SQL_DEVICE_LIST_REST                   \
+	  "ORDER BY a.updated_at, a.id LIMIT ?2")                                                  \
 	X(DEVICE_SET_GROUP, "UPDATE devices SET grp = ?2 WHERE num = ?1 AND grp IS NOT ?2")        \
 	X(DEVICE_SET_ATTRIBUTES, "UPDATE devices SET attributes = ?2 WHERE num = ?1")              \
 	X(DEVICE_SET_REPORT_KEY, "UPDATE devices SET report_key = ?2 WHERE num = ?1")              \
@@ -301,8 +335,13 @@
 	 * from the last of it. */                                                                 \
 	X(ASSIGNMENT_NEWS, "UPDATE assignments SET updated_at = ?2 WHERE device_num = ?1 "         \
 			   "AND state = 'downloading' AND updated_at < ?2")                        \
-	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2), "    \
-		       "reported_sequence = coalesce(?3, reported_sequence) WHERE num = ?1")       \
+	/* A sighting; the running sequence apart and only when it changed: an                     \
+	 * UPDATE that names a column rewrites that column's index entries                         \
+	 * (devices_sequence) even for the same value. */                                          \
+	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2) "     \
+		       "WHERE num = ?1")                                                           \
+	X(DEVICE_SEEN_SEQUENCE, "UPDATE devices SET reported_sequence = ?2 "                       \
+				"WHERE num = ?1 AND reported_sequence IS NOT ?2")                  \
 	X(DEPLOYMENT_INSERT,                                                                       \
 	  "INSERT INTO deployments (name, manifest_id, target_kind, target_value, created_by, "    \
 	  "created_at, device_timeout, success_threshold, failure_threshold, planned) "            \
@@ -523,17 +562,19 @@
 			     "FROM reports r "                                                     \
 			     "JOIN devices d ON d.num = r.device_num WHERE d.id = ?1 "             \
 			     "AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3")                          \
+	/* At most ?2 at a time (storage_assignments_time_out slices a fleet that                  \
+	 * went silent at once). */                                                                \
 	X(ASSIGNMENTS_TIME_OUT,                                                                    \
 	  "UPDATE assignments SET state = 'timed_out', "                                           \
 	  "reason = 'no news from the device for ' || "                                            \
 	  "(SELECT device_timeout FROM deployments d "                                             \
 	  "WHERE d.id = assignments.deployment_id) || ' s', updated_at = ?1 "                      \
-	  "WHERE state IN ('delivered', 'downloading', 'downloaded', "                             \
+	  "WHERE id IN (SELECT a.id FROM assignments a "                                           \
+	  "WHERE a.state IN ('delivered', 'downloading', 'downloaded', "                           \
 	  "'installing', 'installed') " /* a bound the index (state, updated_at) can range-scan */ \
-	  "AND updated_at < ?1 - (SELECT min(device_timeout) FROM deployments) "                   \
-	  "AND updated_at + (SELECT "                                                              \
-	  "device_timeout FROM deployments d "                                                     \
-	  "WHERE d.id = assignments.deployment_id) < ?1 RETURNING device_num")                     \
+	  "AND a.updated_at < ?1 - (SELECT min(device_timeout) FROM deployments) "                 \
+	  "AND a.updated_at + (SELECT device_timeout FROM deployments d "                          \
+	  "WHERE d.id = a.deployment_id) < ?1 LIMIT ?2) RETURNING device_num")                     \
 	X(REPORTS_EXPIRE, "DELETE FROM reports WHERE id IN (SELECT id FROM reports "               \
 			  "WHERE received_at < ?1 LIMIT ?2)")                                      \
 	X(CLI_CHANGES_MARK, "UPDATE cli_changes SET generation = generation + 1 WHERE id = 1")     \
@@ -554,8 +595,8 @@
 	X(FLEET_DEPLOYMENTS, "SELECT " SQL_DEPLOYMENT_STATUS ", count(*), "                        \
 			     "coalesce(sum(d.paused_auto), 0) FROM deployments d GROUP BY 1")      \
 	X(FLEET_ASSIGNMENTS, "SELECT state, n FROM assignment_counts")                             \
-	X(FLEET_DEVICES, "SELECT count(*), (SELECT count(*) FROM devices "                         \
-			 "WHERE last_seen_at >= ?1) FROM devices")                                 \
+	X(FLEET_DEVICES, "SELECT count(*), (SELECT count(*) FROM devices d "                       \
+			 "WHERE " SQL_DEVICE_SEEN_KEY " >= ?1) FROM devices")                      \
 	X(FLEET_DATABASE_SIZE, "SELECT c.page_count * s.page_size, f.freelist_count * "            \
 			       "s.page_size FROM pragma_page_count c, pragma_page_size s, "        \
 			       "pragma_freelist_count f")                                          \

@@ -25,10 +25,10 @@ void housekeeping_timeouts(struct storage *s, struct assignment_index *ix)
 	int64_t *devices;
 	unsigned n = 0;
 
-	if (storage_assignments_time_out(s, time_now(), &devices, &n) != ERR_OK) {
+	/* On a failure the slices before it are committed: their devices are
+	 * in the list all the same. */
+	if (storage_assignments_time_out(s, time_now(), &devices, &n) != ERR_OK)
 		log_warn("cannot time out silent assignments");
-		return;
-	}
 	if (n)
 		log_notice("%u assignments timed out (no news from their device)", n);
 	/* Those devices only, not the whole index (issue 15). */

@@ -760,6 +760,111 @@ START_TEST(test_device_filters)
 }
 END_TEST
 
+/* Follow the list's 'next' from the first page of `limit` on: every id in
+ * order (comma-separated), and the cursors in `cursors` (space-separated). */
+static void walk(const char *query, int limit, char *out, size_t size, char *cursors, size_t csize)
+{
+	char path[320], after[64] = "";
+	struct http_result r;
+
+	out[0] = cursors[0] = '\0';
+	for (int pages = 0; pages < 20; pages++) {
+		json_t *j, *it, *next;
+		size_t i;
+
+		snprintf(path, sizeof(path), "/api/v1/devices?%s&limit=%d%s%s", query, limit,
+			 after[0] ? "&after=" : "", after);
+		api("GET", path, NULL, &r);
+		assert_status(&r, 200);
+		j = body_json(&r);
+		http_result_release(&r);
+		json_array_foreach(json_object_get(j, "items"), i, it)
+		{
+			size_t used = strlen(out);
+			snprintf(out + used, size - used, "%s%s", used ? "," : "",
+				 json_string_value(json_object_get(it, "id")));
+		}
+		next = json_object_get(j, "next");
+		if (!json_is_string(next)) {
+			json_decref(j);
+			return;
+		}
+		snprintf(after, sizeof(after), "%s", json_string_value(next));
+		size_t used = strlen(cursors);
+		snprintf(cursors + used, csize - used, "%s%s", used ? " " : "", after);
+		json_decref(j);
+	}
+	ck_abort_msg("?%s: more than 20 pages", query);
+}
+
+/* The filters without a group, tag or class are driven by their own index
+ * (migration 0021): the list is in the order of last seen, running sequence
+ * or when the newest assignment entered its state, with the device number
+ * (or assignment id) as tie-break, and a page goes on inside one key. */
+START_TEST(test_device_filters_keyed)
+{
+	static const char *const ids[] = {"k1", "k2", "k3", "k4", "k5"};
+	static const char *const seqs[] = {"seq=5", "seq=3", "seq=3", "seq=7", NULL};
+	char t[5][128], got[256], cursors[256], q[96];
+	struct http_result r;
+	struct manifest m9;
+
+	for (int i = 0; i < 5; i++)
+		add_device(ids[i], NULL, t[i], sizeof(t[i]));
+	for (int i = 0; i < 5; i++)
+		if (seqs[i])
+			expect_nothing(t[i], seqs[i]);
+	/* None reported (-1) first, then 3, 3, 5, 7; pages of two go on
+	 * inside key 3 (k2 | k3). */
+	walk("sequence_below=10", 2, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k5,k2,k3,k1,k4");
+	ck_assert_msg(strncmp(cursors, "3.", 2) == 0 && strstr(cursors, " 5.") != NULL,
+		      "cursors '%s'", cursors);
+	walk("sequence=3", 1, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k2,k3");
+	walk("sequence_below=5&sequence=3", 1, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k2,k3");
+	/* Never seen (k5) first; the others were seen this second or the last
+	 * one, in that order, device number breaking ties. */
+	snprintf(q, sizeof(q), "not_seen_since=%lld", (long long)time(NULL) + 60);
+	walk(q, 1, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_msg(strncmp(got, "k5,", 3) == 0 && strlen(got) == strlen("k5,k1,k2,k3,k4"),
+		      "not seen: '%s'", got);
+	ck_assert_msg(strncmp(cursors, "-1.", 3) == 0, "cursors '%s'", cursors);
+	snprintf(q, sizeof(q), "seen_since=%lld", (long long)time(NULL) - 60);
+	walk(q, 3, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_int_eq((int)strlen(got), (int)strlen("k1,k2,k3,k4"));
+	ck_assert_ptr_null(strstr(got, "k5"));
+
+	/* By the newest assignment's state: all pending, then k2 delivered. */
+	make_manifest("m9", "sensor-v1", "9", &m9);
+	ck_assert_int_gt(deploy_devices(&m9, "[\"k1\",\"k2\",\"k3\"]"), 0);
+	walk("assignment_state=pending", 1, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k1,k2,k3");
+	expect_envelope(t[1], "seq=3", &m9);
+	walk("assignment_state=pending", 1, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k1,k3");
+	walk("assignment_state=delivered", 5, got, sizeof(got), cursors, sizeof(cursors));
+	ck_assert_str_eq(got, "k2");
+
+	/* A cursor of the other order, or no cursor at all: 400. */
+	static const char *const bad[] = {"/api/v1/devices?sequence_below=10&after=5",
+					  "/api/v1/devices?after=3.5",
+					  "/api/v1/devices?group=x&after=-1.4",
+					  "/api/v1/devices?sequence=3&after=-2.5",
+					  "/api/v1/devices?sequence=3&after=3.",
+					  "/api/v1/devices?sequence=3&after=.5",
+					  "/api/v1/devices?sequence=3&after=3.5.1",
+					  "/api/v1/devices?sequence=3&after=3.-5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		api("GET", bad[i], NULL, &r);
+		assert_problem(&r, 400, "invalid-request", NULL);
+		http_result_release(&r);
+	}
+	manifest_release(&m9);
+}
+END_TEST
+
 /* The count on the line of `kind` in the table `suitd gc` prints. */
 static long gc_count(const char *out, const char *kind)
 {
@@ -1183,6 +1288,7 @@ int main(void)
 	tcase_add_test(tc, test_unknown_query);
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_device_filters);
+	tcase_add_test(tc, test_device_filters_keyed);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

@@ -21,26 +21,33 @@ static void setup(void)
 	fleet_setup();
 }
 
-/* FLEET devices in group "big" by one import; tokens "tok-NNNNN-test-only". */
-static void import_fleet(void)
+/* n devices "<group>-NNNNN" in group by one import; tokens
+ * "tok-NNNNN-test-only-xxxxxxxx". */
+static void import_group(const char *group, int n)
 {
-	size_t cap = (size_t)FLEET * 96, len = 0;
+	size_t cap = (size_t)n * 128, len = 0;
 	char *text = malloc(cap);
 	struct http_result r;
 
-	for (int i = 0; i < FLEET; i++)
+	for (int i = 0; i < n; i++)
 		len += (size_t)snprintf(text + len, cap - len,
-					"{\"id\":\"big-%05d\",\"group\":\"big\",\"token\":"
+					"{\"id\":\"%s-%05d\",\"group\":\"%s\",\"token\":"
 					"\"tok-%05d-test-only-xxxxxxxx\"}\n",
-					i, i);
+					group, i, group, i);
 	harness_request(&P, "POST", "/api/v1/devices/import", P.admin_key, "application/x-ndjson",
 			text, len, &r);
 	assert_status(&r, 200);
 	json_t *j = body_json(&r);
-	ck_assert_int_eq(json_integer_value(json_object_get(j, "created")), FLEET);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "created")), n);
 	json_decref(j);
 	http_result_release(&r);
 	free(text);
+}
+
+/* FLEET devices in group "big". */
+static void import_fleet(void)
+{
+	import_group("big", FLEET);
 }
 
 static long create_big(json_t **ret)
@@ -301,6 +308,47 @@ START_TEST(test_range_is_news)
 }
 END_TEST
 
+/* A fleet that goes silent at once times out in slices of 500, each its
+ * own transaction, all in one sweep: 1,200 delivered assignments whose
+ * news is two minutes older than device_timeout (60 s; the clock moved by
+ * rewriting updated_at) give one log line for the 1,200, the counters
+ * agree with the rows, and a device that polls again gets nothing. */
+#define QUIET 1200
+START_TEST(test_mass_timeout)
+{
+	char json[512], token[64], sql[160];
+	struct http_result r;
+
+	import_group("quiet", QUIET);
+	snprintf(json, sizeof(json),
+		 "{\"manifest\":\"%s\",\"target\":{\"group\":\"quiet\"},"
+		 "\"rollout\":{\"device_timeout\":60}}",
+		 F.m1.digest);
+	long id = deploy(json, NULL);
+	for (int i = 0; i < QUIET; i++) {
+		snprintf(token, sizeof(token), "tok-%05d-test-only-xxxxxxxx", i);
+		checkin(token, "seq=0", NULL, &r);
+		assert_envelope(&r, &F.m1);
+		http_result_release(&r);
+	}
+	ck_assert(!harness_log_contains(&P, "assignments timed out"));
+	snprintf(sql, sizeof(sql),
+		 "UPDATE assignments SET updated_at = updated_at - 120 WHERE deployment_id = %ld "
+		 "RETURNING 1",
+		 id);
+	ck_assert_int_eq(harness_sql_int(&P, sql), 1);
+	for (int i = 0; i < 100 && !harness_log_contains(&P, "assignments timed out"); i++)
+		usleep(100 * 1000);
+	ck_assert_msg(harness_log_contains(&P, "1200 assignments timed out"),
+		      "the sweep did not time out all 1,200 at once");
+	assert_counts(id, "timed_out=1200");
+	assert_not_torn(id);
+	checkin("tok-00007-test-only-xxxxxxxx", "seq=0", NULL, &r);
+	assert_nothing(&r);
+	http_result_release(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_scale");
@@ -317,6 +365,7 @@ int main(void)
 	tcase_set_timeout(news, 60);
 	tcase_add_checked_fixture(news, setup_news, fleet_teardown);
 	tcase_add_test(news, test_range_is_news);
+	tcase_add_test(news, test_mass_timeout);
 	suite_add_tcase(s, news);
 	return check_run(s);
 }

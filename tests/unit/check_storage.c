@@ -408,6 +408,20 @@ START_TEST(test_device_list_plans)
 		    "USING INDEX devices_class (class_id=? AND num>?)");
 	assert_plan(h, STMT_DEVICE_LIST_BY_TAG,
 		    "USING COVERING INDEX device_tags_tag (tag=? AND device_num>?)");
+	/* The keyed orders (migration 0021): a cursor's key, then later keys. */
+	assert_plan(h, STMT_DEVICE_LIST_BY_SEEN_EQ,
+		    "USING INDEX devices_seen (<expr>=? AND rowid>?)");
+	assert_plan(h, STMT_DEVICE_LIST_BY_SEEN_RANGE,
+		    "USING INDEX devices_seen (<expr>>? AND <expr><?)");
+	assert_plan(h, STMT_DEVICE_LIST_BY_SEQUENCE_EQ,
+		    "USING INDEX devices_sequence (<expr>=? AND rowid>?)");
+	assert_plan(h, STMT_DEVICE_LIST_BY_SEQUENCE_RANGE,
+		    "USING INDEX devices_sequence (<expr>>? AND <expr><?)");
+	assert_plan(h, STMT_DEVICE_LIST_BY_STATE_EQ,
+		    "USING INDEX assignments_state_updated (state=? AND updated_at=? AND rowid>?)");
+	assert_plan(h, STMT_DEVICE_LIST_BY_STATE_RANGE,
+		    "USING INDEX assignments_state_updated (state=? AND updated_at>? AND "
+		    "updated_at<?)");
 	/* A deployment's devices likewise, all of them or in one state. */
 	assert_plan(h, STMT_DEPLOYMENT_DEVICES,
 		    "USING INDEX assignments_by_deployment (deployment_id=? AND rowid>?)");
