@@ -52,6 +52,15 @@ case " $missing " in
 	fi
 	;;
 esac
+# postgresql: the tests start throwaway servers of their own
+# (tests/pg/pg_tmp.sh), never the cluster the package creates and enables.
+case " $missing " in
+*" postgresql "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now postgresql.service >/dev/null 2>&1 || true
+	fi
+	;;
+esac
 # swupdate (the hawkBit client of tests/ddi/swupdate.py) enables its own
 # daemon and socket: the tests run their own instances, never the service.
 case " $missing " in
