@@ -467,7 +467,7 @@ static void inserts_all(const char *url, const char *dir, unsigned scale)
 		"received_at bigint NOT NULL)");
 	exec(c, "CREATE INDEX reports_device ON reports (device_num, id)");
 	PQclear(PQprepare(c, "rep", report_insert, 4, NULL));
-	printf("== committed inserts of a %u-byte report row, synchronous_commit = on "
+	printf("== committed inserts of a %d-byte report row, synchronous_commit = on "
 	       "(unix socket); SQLite: WAL, synchronous = FULL\n",
 	       REPORT_BODY);
 	printf("%-44s %12s %12s\n", "mode", "PG rows/s", "SQLite rows/s");

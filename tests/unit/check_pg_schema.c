@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -193,26 +195,40 @@ static void fingerprint(PGconn *c, struct buf *out)
 	pg_rows(c, "SELECT * FROM cli_changes", out);
 }
 
-START_TEST(test_migrate_twice_changes_nothing)
+/* pg_migrate, applying and only checking, answers want (with why in its
+ * text) and leaves the schema as it was. */
+static void assert_migrate_keeps(PGconn *c, enum err want, const char *why)
 {
-	char url[256];
-	PGconn *c = db_new("t_twice", url, sizeof(url));
 	struct buf before, after;
-	struct diag d = {0};
-	unsigned applied = 99;
 
-	ck_assert_int_eq(pg_migrate(c, true, &applied, &d), ERR_OK);
 	buf_init(&before, 1 << 20);
 	buf_init(&after, 1 << 20);
 	fingerprint(c, &before);
-	ck_assert_int_eq(pg_migrate(c, true, &applied, &d), ERR_OK);
-	ck_assert_uint_eq(applied, 0);
-	ck_assert_int_eq(pg_migrate(c, false, &applied, &d), ERR_OK);
-	ck_assert_uint_eq(applied, 0);
+	for (int apply = 1; apply >= 0; apply--) {
+		struct diag d = {0};
+		unsigned applied = 99;
+
+		ck_assert_int_eq(pg_migrate(c, apply, &applied, &d), want);
+		if (!want)
+			ck_assert_uint_eq(applied, 0);
+		if (why)
+			ck_assert_msg(strstr(d.text, why), "'%s' lacks '%s'", d.text, why);
+	}
 	fingerprint(c, &after);
 	ck_assert_str_eq(buf_str(&before), buf_str(&after));
 	buf_release(&before);
 	buf_release(&after);
+}
+
+START_TEST(test_migrate_twice_changes_nothing)
+{
+	char url[256];
+	PGconn *c = db_new("t_twice", url, sizeof(url));
+	struct diag d = {0};
+	unsigned applied = 99;
+
+	ck_assert_int_eq(pg_migrate(c, true, &applied, &d), ERR_OK);
+	assert_migrate_keeps(c, ERR_OK, NULL);
 	PQfinish(c);
 }
 END_TEST
@@ -270,7 +286,6 @@ START_TEST(test_newer_schema_refused)
 {
 	char url[256], sql[160];
 	PGconn *c = db_new("t_newer", url, sizeof(url));
-	struct buf before, after;
 	struct diag d = {0};
 	unsigned applied = 99;
 
@@ -279,16 +294,7 @@ START_TEST(test_newer_schema_refused)
 		 "INSERT INTO schema_version (version, name) VALUES (%u, '9999_future')",
 		 pg_migrations_count + 1);
 	pg_ok(c, sql);
-	buf_init(&before, 1 << 20);
-	buf_init(&after, 1 << 20);
-	fingerprint(c, &before);
-	ck_assert_int_eq(pg_migrate(c, true, &applied, &d), ERR_DB_TOO_NEW);
-	ck_assert_ptr_nonnull(strstr(d.text, "newer than this suitd"));
-	ck_assert_int_eq(pg_migrate(c, false, &applied, &d), ERR_DB_TOO_NEW);
-	fingerprint(c, &after);
-	ck_assert_str_eq(buf_str(&before), buf_str(&after));
-	buf_release(&before);
-	buf_release(&after);
+	assert_migrate_keeps(c, ERR_DB_TOO_NEW, "newer than this suitd");
 	PQfinish(c);
 }
 END_TEST
@@ -689,6 +695,42 @@ START_TEST(test_schema_parity)
 }
 END_TEST
 
+/* The harness itself: a test process killed by SIGKILL (no pg_tmp_stop)
+ * leaves no server and no directory behind (the watchdog of pg_tmp.sh). */
+START_TEST(test_harness_killed_owner)
+{
+	struct pg_tmp t;
+	int fds[2];
+	pid_t pid;
+	char url[300];
+	struct stat st;
+	int status, waited = 0;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (pg_tmp_start(&t)) {
+			ssize_t n = write(fds[1], &t, sizeof(t));
+			(void)n;
+		}
+		kill(getpid(), SIGKILL);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &t, sizeof(t)), (ssize_t)sizeof(t));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	snprintf(url, sizeof(url), "%s&connect_timeout=2", t.url_admin);
+	/* The watchdog polls once a second; allow it a generous minute. */
+	while (stat(t.dir, &st) == 0 && waited++ < 600)
+		usleep(100 * 1000);
+	ck_assert_msg(stat(t.dir, &st) != 0, "'%s' is still there", t.dir);
+	ck_assert_int_eq(PQping(url), PQPING_NO_RESPONSE);
+}
+END_TEST
+
 static Suite *pg_schema_suite(void)
 {
 	Suite *s = suite_create("pg_schema");
@@ -704,6 +746,7 @@ static Suite *pg_schema_suite(void)
 	tcase_add_test(tc, test_sqlstate_table);
 	tcase_add_test(tc, test_sqlstate_live);
 	tcase_add_test(tc, test_schema_parity);
+	tcase_add_test(tc, test_harness_killed_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }
