@@ -35,7 +35,7 @@ endif
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd libcbor libcurl
+PKGS = libmicrohttpd gnutls jansson sqlite3 libcrypto inih libsystemd libcbor libcurl libpq
 TEST_PKGS = check libcurl
 # tools/suit-sim, the device simulator: suit/ and common/, plus libcurl.
 SIM_PKGS = libcurl libcrypto libcbor jansson
@@ -58,10 +58,13 @@ CTL_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c storage/postgresql/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
 	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/run.c
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/ui_assets.o
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
+	$(BUILD)/obj/gen/pg_migrations.o $(BUILD)/obj/gen/ui_assets.o
 MIGRATIONS = $(sort $(wildcard migrations/*.sql))
+# The PostgreSQL schema (issue 21): its own numbering, its own array.
+PG_MIGRATIONS = $(sort $(wildcard migrations/postgresql/*.sql))
 # The web console (ui/): index.html and the files it loads, embedded.
 UI_FILES = $(sort $(filter-out ui/index.html,$(wildcard ui/*)))
 SIM_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/suit-sim/*.c))
@@ -132,6 +135,17 @@ $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(@D)
 	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/gen/pg_migrations.c: $(PG_MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(@D)
+	tools/embed-migrations.sh -a pg_migrations $@ $(PG_MIGRATIONS)
+
+$(BUILD)/obj/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Suites and benches that start a throwaway PostgreSQL (tests/pg/).
+$(BUILD)/tests/check_pg_schema: $(BUILD)/obj/tests/pg/pg_tmp.o
+
 $(BUILD)/gen/ui_assets.c: ui/index.html $(UI_FILES) tools/embed-ui.sh
 	@mkdir -p $(@D)
 	tools/embed-ui.sh $@ ui/index.html $(UI_FILES)
@@ -162,7 +176,7 @@ $(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/driver.o $(BUILD)/obj/tests/fuz
 # FUZZ_SECONDS over a working copy of its seed corpus; crashes are written to
 # tests/fuzz/regressions/TARGET/ where `make check` replays them from then on.
 FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/migrations.o \
-	build/fuzz/obj/gen/ui_assets.o
+	build/fuzz/obj/gen/pg_migrations.o build/fuzz/obj/gen/ui_assets.o
 
 build/fuzz/obj/%.o: %.c | build/gen/suitd_version.h
 	@mkdir -p $(@D)
@@ -170,6 +184,10 @@ build/fuzz/obj/%.o: %.c | build/gen/suitd_version.h
 		-fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build/fuzz/obj/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/obj/gen/pg_migrations.o: build/gen/pg_migrations.c
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 

@@ -140,6 +140,8 @@ unsigned api_http_status(enum err e)
 		return 429;
 	case ERR_BUSY:
 	case ERR_UNAVAILABLE:
+	case ERR_STORAGE_UNAVAILABLE:
+	case ERR_STORAGE_TIMEOUT:
 		return 503;
 	case ERR_NO_SPACE:
 		return 507;

@@ -26,6 +26,8 @@
 	X(BUSY, "busy", "Service busy")                                         \
 	X(NO_SPACE, "insufficient-storage", "Insufficient storage")             \
 	X(UNAVAILABLE, "unavailable", "Service unavailable")                    \
+	X(STORAGE_UNAVAILABLE, "storage-unavailable", "Storage unavailable")    \
+	X(STORAGE_TIMEOUT, "storage-timeout", "Storage statement timed out")    \
 	X(STORAGE, "storage", "Storage error")                                  \
 	X(DB_TOO_NEW, "database-too-new", "Database is newer than this binary") \
 	X(IO, "io", "I/O error")                                                \

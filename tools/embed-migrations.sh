@@ -1,7 +1,16 @@
 #!/bin/sh
 # Embed migrations/NNNN_name.sql into a C file (build step). Versions must run
 # 1, 2, 3 ... without gaps so that PRAGMA user_version names exactly one state.
+# usage: embed-migrations.sh [-a ARRAY] OUT FILES...
+# ARRAY (default "migrations") names the array and its ARRAY_count: the
+# SQLite migrations are `migrations`, the PostgreSQL ones (migrations/
+# postgresql/, issue 21) `pg_migrations`, each in a file of its own.
 set -eu
+array=migrations
+if [ "${1:-}" = -a ]; then
+	array=$2
+	shift 2
+fi
 out=$1
 shift
 tmp=$out.tmp
@@ -27,13 +36,17 @@ tmp=$out.tmp
 		echo "0x00 };"
 	done
 	echo
-	echo "const struct migration migrations[] = {"
+	if [ "$array" != migrations ]; then
+		echo "extern const struct migration ${array}[];"
+		echo "extern const unsigned ${array}_count;"
+	fi
+	echo "const struct migration ${array}[] = {"
 	n=0
 	for f in "$@"; do
 		n=$((n + 1))
 		echo "	{ $n, \"$(basename "$f" .sql)\", (const char *)sql_$n },"
 	done
 	echo "};"
-	echo "const unsigned migrations_count = $n;"
+	echo "const unsigned ${array}_count = $n;"
 } >"$tmp"
 mv "$tmp" "$out"

@@ -1,0 +1,38 @@
+/* PostgreSQL errors in the project's terms (issue 21): SQLSTATE -> enum err.
+ *
+ *   08xxx (connection), 57P01 admin_shutdown, 57P02 crash_shutdown,
+ *   57P03 cannot_connect_now, or a result without SQLSTATE on a broken
+ *   connection  -> ERR_STORAGE_UNAVAILABLE (503 + Retry-After; reconnect)
+ *   53100 disk_full                   -> ERR_NO_SPACE (507, as SQLite's FULL)
+ *   57014 query_canceled (statement_timeout) -> ERR_STORAGE_TIMEOUT (503)
+ *   23505 unique_violation            -> ERR_EXISTS (409)
+ *   23503 foreign_key_violation       -> ERR_CONFLICT (409: still referenced)
+ *   40001 serialization_failure, 40P01 deadlock_detected -> ERR_BUSY
+ *   28xxx (authentication)            -> ERR_CONFIG (the url or password)
+ *   anything else                     -> ERR_STORAGE (500)
+ *
+ * ERR_BUSY is what SQLite's SQLITE_BUSY maps to: "retry". For PostgreSQL
+ * the transaction was rolled back by the server, so a caller retries the
+ * whole transaction from its BEGIN (not the statement), a bounded number of
+ * times (pg_error_retryable() says which SQLSTATEs), and passes ERR_BUSY up
+ * (503 with Retry-After) when the attempts are used up. */
+#ifndef SUITD_STORAGE_POSTGRESQL_PG_ERROR_H
+#define SUITD_STORAGE_POSTGRESQL_PG_ERROR_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "common/error.h"
+
+/* The error for a SQLSTATE (5 characters; NULL or "" is ERR_STORAGE). */
+enum err pg_error_from_sqlstate(const char *sqlstate);
+/* Whether the SQLSTATE asks for the transaction to be run again. */
+bool pg_error_retryable(const char *sqlstate);
+/* ERR_OK for PGRES_COMMAND_OK, _TUPLES_OK (and the pipeline/copy states
+ * that are not failures), else the mapped error with the server's primary
+ * message in d (never the connection string or a password). A NULL result
+ * or one without SQLSTATE on a connection that is gone is
+ * ERR_STORAGE_UNAVAILABLE. */
+enum err pg_error_result(PGconn *c, const PGresult *r, struct diag *d);
+
+#endif

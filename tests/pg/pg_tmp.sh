@@ -1,0 +1,153 @@
+#!/bin/sh
+# A throwaway PostgreSQL server for tests and benches (issue 21).
+#
+#   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
+#   tests/pg/pg_tmp.sh stop DIR
+#
+# start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
+# socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
+# random password is in DIR/password (0600). It writes for its users:
+#   DIR/port         the TCP port
+#   DIR/url          postgresql://suitd@127.0.0.1:PORT/suitd (password: DIR/password)
+#   DIR/url_socket   the same over the unix socket in DIR (password needed too)
+#   DIR/url_admin    the superuser over the socket (trust, for set-up only)
+#   DIR/env          the same as shell assignments (PG_TMP_URL=... ; sourceable)
+# and leaves the server running. Root cannot run initdb, so as root the
+# server runs as the "postgres" user of Debian's package (DIR is chowned to
+# it); otherwise as the caller.
+#
+# OWNER_PID: a watchdog stops the server and removes DIR once that process
+# is gone, so a test killed with SIGKILL leaves nothing behind. Worst case
+# (the watchdog killed too, e.g. a whole process group with SIGKILL): DIR
+# and a postmaster stay; the postmaster checks its lock file DIR/data/
+# postmaster.pid every minute and shuts itself down once DIR is removed, so
+# `rm -rf DIR` is the whole clean-up.
+#
+# stop: pg_ctl stop -m immediate (no checkpoint: nothing is kept), then
+# removes DIR.
+set -eu
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+die() {
+	echo "pg_tmp: $*" >&2
+	exit 1
+}
+
+bindir() {
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n -r); do
+		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+	done
+	command -v initdb >/dev/null 2>&1 && { dirname "$(command -v initdb)"; return 0; }
+	die "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): apt-get install postgresql"
+}
+
+# as_owner CMD...: run CMD as the server's user (see above).
+as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+free_port() {
+	# A random port in 20000..59999 that nothing listens on now; start
+	# retries with another if the server loses a race for it.
+	while :; do
+		p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 + 20000 ))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+}
+
+start() {
+	dir=$1
+	owner=${2:-}
+	[ -d "$dir" ] || die "'$dir' is not a directory"
+	dir=$(cd "$dir" && pwd)
+	bin=$(bindir)
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || die "no 'postgres' user: apt-get install postgresql"
+		chown postgres: "$dir"
+	fi
+	chmod 0700 "$dir"
+	pw=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+	(umask 077 && printf '%s\n' "$pw" >"$dir/password")
+	as_owner "$bin/initdb" -D "$dir/data" -U pgtmp -A trust -E UTF8 --locale=C.UTF-8 \
+		>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+	# The superuser only over the socket; everyone else by password.
+	as_owner sh -c "cat >'$dir/data/pg_hba.conf'" <<-EOF
+		local all pgtmp trust
+		local all all scram-sha-256
+		host all all 127.0.0.1/32 scram-sha-256
+	EOF
+	tries=0
+	while :; do
+		port=$(free_port)
+		as_owner sh -c "cat >>'$dir/data/postgresql.conf'" <<-EOF
+			port = $port
+			listen_addresses = '127.0.0.1'
+			unix_socket_directories = '$dir'
+			fsync = on
+			synchronous_commit = on
+			max_connections = 60
+			logging_collector = off
+		EOF
+		if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+			>/dev/null 2>&1; then
+			break
+		fi
+		tries=$((tries + 1))
+		[ "$tries" -lt 5 ] || { tail -20 "$dir/server.log" >&2; die "server does not start"; }
+	done
+	# pg_ctl -w returned once the server accepts connections; pg_isready
+	# says so over the socket the tests use.
+	as_owner "$bin/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "server not ready"
+	as_owner "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U pgtmp -d postgres \
+		-c "CREATE ROLE suitd LOGIN PASSWORD '$pw'" -c "CREATE DATABASE suitd OWNER suitd" \
+		>/dev/null || die "cannot create the role and database"
+	echo "$port" >"$dir/port"
+	echo "postgresql://suitd@127.0.0.1:$port/suitd" >"$dir/url"
+	echo "postgresql://suitd@/suitd?host=$dir&port=$port" >"$dir/url_socket"
+	echo "postgresql://pgtmp@/postgres?host=$dir&port=$port" >"$dir/url_admin"
+	cat >"$dir/env" <<-EOF
+		PG_TMP_DIR='$dir'
+		PG_TMP_BIN='$bin'
+		PG_TMP_PORT=$port
+		PG_TMP_URL='postgresql://suitd@127.0.0.1:$port/suitd'
+		PG_TMP_URL_SOCKET='postgresql://suitd@/suitd?host=$dir&port=$port'
+		PG_TMP_URL_ADMIN='postgresql://pgtmp@/postgres?host=$dir&port=$port'
+		PG_TMP_PASSWORD_FILE='$dir/password'
+	EOF
+	if [ -n "$owner" ]; then
+		# In a session of its own (setsid), so that a kill of the caller's
+		# process group leaves it to clean up, and detached from the
+		# caller's stdout/stderr so that a caller reading them to the end
+		# (popen, $(...)) is not held up.
+		setsid -f sh -c "echo \$\$ >'$dir/watchdog.pid'
+			while kill -0 $owner 2>/dev/null && [ -d '$dir/data' ]; do sleep 1; done
+			exec '$self' stop '$dir'" >/dev/null 2>&1 </dev/null
+	fi
+}
+
+stop() {
+	dir=$1
+	[ -d "$dir" ] || return 0
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	# The watchdog (unless it is what runs this: it execs into stop).
+	if [ -f "$dir/watchdog.pid" ]; then
+		w=$(cat "$dir/watchdog.pid")
+		[ "$w" = "$$" ] || kill "$w" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+
+case "${1:-}" in
+start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
+stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR" ;;
+esac
