@@ -21,7 +21,11 @@
 # unexpected errors (must be 0), suitd's peak RSS (VmHWM) and CPU seconds.
 #
 # Knobs: DEVICES=100000 SIMULATED=10000 PAYLOAD_SIZE=1048576 FAIL_RATE=0.01
-# CONCURRENCY=256 MAX_POLL=5 TIMEOUT=1800 (seconds, then it fails).
+# CONCURRENCY=256 MAX_POLL=5 TIMEOUT=1800 (seconds, then it fails)
+# DEVICE_TIMEOUT=600 (the deployment's device_timeout: suit-sim downloads
+# CONCURRENCY payloads at a time, so a device delivered in a big stage waits
+# its turn without news; 100,000 simulated devices with 1 MiB payloads on 2
+# cores need longer than 600 s, or a smaller PAYLOAD_SIZE).
 # CONSOLE=1: a headless chromium follows the deployment's page in the web
 # console meanwhile (bench/console_watch.mjs; the tools of tests/ui/, from
 # `make check`): events it received, reads it made, long tasks.
@@ -38,6 +42,7 @@ PAYLOAD_SIZE=${PAYLOAD_SIZE:-1048576}
 FAIL_RATE=${FAIL_RATE:-0.01}
 CONCURRENCY=${CONCURRENCY:-256}
 MAX_POLL=${MAX_POLL:-5}
+DEVICE_TIMEOUT=${DEVICE_TIMEOUT:-600}
 TIMEOUT=${TIMEOUT:-1800}
 [ "$SIMULATED" -le "$DEVICES" ] || die "SIMULATED ($SIMULATED) > DEVICES ($DEVICES)"
 
@@ -122,8 +127,8 @@ start_suitd "$tmp/suitd.conf"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 publish_firmware "$tmp/suitd.conf" fleet-v1
-printf '{"manifest":"%s","target":{"group":"sim"},"rollout":{"stages":[1,10,50,100],"success_threshold":95,"failure_threshold":5,"device_timeout":600}}' \
-	"$DIGEST" >"$tmp/dep.json"
+printf '{"manifest":"%s","target":{"group":"sim"},"rollout":{"stages":[1,10,50,100],"success_threshold":95,"failure_threshold":5,"device_timeout":%d}}' \
+	"$DIGEST" "$DEVICE_TIMEOUT" >"$tmp/dep.json"
 deploy_and_wait "$tmp/dep.json"
 out=$DEP_OUT
 DEP=$(printf '%s' "$out" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
