@@ -1,4 +1,5 @@
-/* Schema migrations embedded at build time from migrations/NNNN_name.sql. */
+/* Schema migrations embedded at build time from migrations/sqlite/ (the
+ * array migrations) and migrations/postgresql/ (pg_migrations), NNNN_name.sql. */
 #ifndef SUITD_STORAGE_MIGRATIONS_H
 #define SUITD_STORAGE_MIGRATIONS_H
 

@@ -18,7 +18,7 @@
 #include "storage/postgresql/pg_conn.h"
 #include "storage/postgresql/pg_error.h"
 #include "storage/postgresql/pg_migrate.h"
-#include "storage/statements.h"
+#include "storage/sqlite/statements.h"
 #include "storage/storage.h"
 
 #include "tests/check_run.h"

@@ -11,8 +11,10 @@
 
 #include "common/cleanup.h"
 #include "common/timeutil.h"
-#include "storage/checkpoint.h"
+#include "storage/sqlite/checkpoint.h"
+#include "storage/backend.h"
 #include "storage/db.h"
+#include "storage/sqlite/sqlite.h"
 #include "storage/events.h"
 #include "storage/migrations.h"
 
@@ -67,47 +69,15 @@ static const char *const statement_sql[] = {
 #undef STATEMENT_SQL
 };
 
-enum err db_error(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return ERR_OK;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return ERR_BUSY;
-	case SQLITE_NOMEM:
-		return ERR_NOMEM;
-	case SQLITE_CONSTRAINT:
-		return ERR_CONFLICT;
-	case SQLITE_TOOBIG:
-		return ERR_TOO_LARGE;
-	case SQLITE_IOERR:
-	case SQLITE_FULL: /* the disk, or [storage] max_size */
-		return ERR_NO_SPACE;
-	case SQLITE_CANTOPEN:
-		return ERR_IO;
-	default:
-		return ERR_STORAGE;
-	}
-}
-
-enum err db_result(int rc)
-{
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return ERR_OK;
-	return db_error(rc) ? db_error(rc) : ERR_STORAGE;
-}
-
 static void db_free(struct db *db)
 {
 	if (!db)
 		return;
+	struct sqlite_db *sdb = sqlite_db(db);
 	for (int i = 0; i < STMT__COUNT; i++)
-		sqlite3_finalize(db->stmts[i]);
-	sqlite3_close(db->handle);
-	free(db);
+		sqlite3_finalize(sdb->stmts[i].handle);
+	sqlite3_close(sdb->handle);
+	free(sdb);
 }
 
 static void db_free_cb(void *p)
@@ -213,22 +183,27 @@ enum err db_get(struct storage *s, struct db **ret_db)
 		*ret_db = db;
 		return ERR_OK;
 	}
-	db = calloc(1, sizeof(*db));
-	if (!db)
+	struct sqlite_db *sdb = calloc(1, sizeof(*sdb));
+	if (!sdb)
 		return ERR_NOMEM;
-	e = db_open_handle(s, &db->handle, NULL);
+	e = db_open_handle(s, &sdb->handle, NULL);
 	if (e) {
-		free(db);
+		free(sdb);
 		return e;
 	}
+	db = &sdb->base;
+	db->backend = &sqlite_backend;
 	db->storage = s;
-	if (db_events_attach(db->handle, db) != SQLITE_OK) {
+	if (sqlite_events_attach(sdb->handle, db) != SQLITE_OK) {
 		db_free(db);
 		return ERR_STORAGE;
 	}
 	for (int i = 0; i < STMT__COUNT; i++) {
-		int rc = sqlite3_prepare_v3(db->handle, statement_sql[i], -1,
-					    SQLITE_PREPARE_PERSISTENT, &db->stmts[i], NULL);
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v3(sdb->handle, statement_sql[i], -1,
+					    SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		sqlite_stmt_init(&sdb->stmts[i], st);
+		db->stmts[i] = &sdb->stmts[i].base;
 		if (rc != SQLITE_OK) {
 			db_free(db);
 			return ERR_STORAGE;
@@ -240,55 +215,6 @@ enum err db_get(struct storage *s, struct db **ret_db)
 	}
 	*ret_db = db;
 	return ERR_OK;
-}
-
-sqlite3_stmt *db_stmt(struct db *db, enum stmt id)
-{
-	return db->stmts[id];
-}
-
-enum err db_step_row(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return ERR_OK;
-	return rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
-}
-
-enum err db_step_once(struct db *db, enum stmt id)
-{
-	sqlite3_stmt *st = db->stmts[id];
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? ERR_STORAGE : db_result(rc);
-}
-
-enum err db_begin(struct db *db)
-{
-	/* A transaction that ended without db_commit() or db_rollback() (SQLite
-	 * rolled it back itself) left nothing to announce. */
-	db_events_end(db, false);
-	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
-}
-
-enum err db_commit(struct db *db)
-{
-	enum err e = db_step_once(db, STMT_COMMIT);
-
-	if (e)
-		db_rollback(db);
-	else
-		db_events_end(db, true);
-	return e;
-}
-
-void db_rollback(struct db *db)
-{
-	if (!sqlite3_get_autocommit(db->handle))
-		db_step_once(db, STMT_ROLLBACK);
-	db_events_end(db, false);
 }
 
 enum err storage_events_listen(struct storage *s, storage_events_listener fn, void *cls)
@@ -309,23 +235,6 @@ void db_events_notify(struct storage *s, int64_t newest_id)
 
 	for (unsigned i = 0; i < n; i++)
 		s->listeners[i](s->listener_cls[i], newest_id);
-}
-
-int db_bind_text(sqlite3_stmt *st, int idx, const char *text)
-{
-	return sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT);
-}
-
-int db_bind_blob(sqlite3_stmt *st, int idx, const void *data, size_t len)
-{
-	return sqlite3_bind_blob64(st, idx, data, (sqlite3_uint64)len, SQLITE_TRANSIENT);
-}
-
-const char *db_column_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return t ? (const char *)t : "";
 }
 
 static enum err user_version(sqlite3 *h, unsigned *ret)
@@ -454,36 +363,10 @@ enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned 
 	enum err e = db_get(s, &db);
 
 	if (!e)
-		e = user_version(db->handle, ret_have);
+		e = user_version(sqlite_db(db)->handle, ret_have);
 	if (!e)
 		*ret_want = migrations_count;
 	return e;
-}
-
-enum err storage_cli_changes_mark(struct storage *s)
-{
-	struct db *db;
-	enum err e = db_get(s, &db);
-
-	if (e)
-		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CLI_CHANGES_MARK);
-	return db_result(sqlite3_step(st));
-}
-
-enum err storage_cli_changes(struct storage *s, int64_t *ret_generation)
-{
-	struct db *db;
-	enum err e = db_get(s, &db);
-	int rc;
-
-	if (e)
-		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CLI_CHANGES);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-	*ret_generation = sqlite3_column_int64(st, 0);
-	return ERR_OK;
 }
 
 void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
@@ -496,18 +379,6 @@ void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
 	ret->inline_checkpoints =
 		atomic_load_explicit(&s->inline_checkpoints, memory_order_relaxed);
 	ret->writer_waits = cs.waits;
-}
-
-enum err storage_ping(struct storage *s)
-{
-	struct db *db;
-	enum err e = db_get(s, &db);
-	CLEANUP_STMT sqlite3_stmt *st = NULL;
-
-	if (e)
-		return e;
-	st = db_stmt(db, STMT_PING);
-	return sqlite3_step(st) == SQLITE_ROW ? ERR_OK : ERR_UNAVAILABLE;
 }
 
 enum err storage_backup(struct storage *s, const char *out, struct diag *d)
@@ -530,14 +401,14 @@ enum err storage_backup(struct storage *s, const char *out, struct diag *d)
 	snprintf(tmp, n, "%s.partial-%ld", out, (long)getpid());
 	unlink(tmp);
 	/* VACUUM INTO reads one snapshot: consistent while writers go on. */
-	rc = sqlite3_prepare_v2(db->handle, "VACUUM INTO ?1", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(sqlite_db(db)->handle, "VACUUM INTO ?1", -1, &st, NULL);
 	if (rc == SQLITE_OK)
-		rc = db_bind_text(st, 1, tmp);
+		rc = sqlite3_bind_text(st, 1, tmp, -1, SQLITE_TRANSIENT);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		diag_set(d, ERR_IO, "", "backup to '%s' failed: %s", out,
-			 sqlite3_errmsg(db->handle));
+			 sqlite3_errmsg(sqlite_db(db)->handle));
 		sqlite3_finalize(st);
 		unlink(tmp);
 		return ERR_IO;
@@ -582,14 +453,15 @@ enum err storage_integrity_check(struct storage *s, bool *ret_ok)
 
 	if (e)
 		return e;
-	rc = sqlite3_prepare_v2(db->handle, "PRAGMA integrity_check", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(sqlite_db(db)->handle, "PRAGMA integrity_check", -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		return ERR_STORAGE;
 	}
-	*ret_ok = strcmp(db_column_text(st, 0), "ok") == 0;
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	*ret_ok = t && strcmp((const char *)t, "ok") == 0;
 	sqlite3_finalize(st);
 	return ERR_OK;
 }

@@ -128,7 +128,7 @@
 	"devices dv WHERE dv.num = NEW.device_num; END"
 
 /* X(name, sql) */
-#include "storage/ddi_statements.h"
+#include "storage/sqlite/ddi_statements.h"
 
 #define STATEMENT_LIST(X)                                                                          \
 	X(BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                                      \
