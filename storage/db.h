@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "storage/sql.h"
-#include "storage/sqlite/statements.h"
+#include "storage/statements.h"
 #include "storage/storage.h"
 
 struct db_backend;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "storage/db.h"
+#include "storage/sqlite/statements.h"
 
 struct sqlite_stmt {
 	struct sql_stmt base;

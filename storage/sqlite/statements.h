@@ -1,8 +1,11 @@
-/* Every SQL statement of the daemon, in one table (STYLE.md "SQLite"). Each
+/* Every SQL statement of the daemon in SQLite's dialect, in one table
+ * (STYLE.md "SQLite"): the text of each name of storage/statements.h. Each
  * connection prepares all of them once at open with SQLITE_PREPARE_PERSISTENT,
  * so a statement that does not compile against the schema fails at start-up. */
-#ifndef SUITD_STORAGE_STATEMENTS_H
-#define SUITD_STORAGE_STATEMENTS_H
+#ifndef SUITD_STORAGE_SQLITE_STATEMENTS_H
+#define SUITD_STORAGE_SQLITE_STATEMENTS_H
+
+#include "storage/statements.h"
 
 /* Assignment states that count as "active": at most one per device. */
 #define SQL_ACTIVE_STATES \
@@ -618,12 +621,5 @@
 			"AND id < (SELECT max(id) FROM events) AND (at < ?1 OR (?2 > 0 AND "       \
 			"id <= (SELECT max(id) FROM events) - ?2))")                               \
 	DDI_STATEMENT_LIST(X)
-
-enum stmt {
-#define STATEMENT_ENUM(name, sql) STMT_##name,
-	STATEMENT_LIST(STATEMENT_ENUM)
-#undef STATEMENT_ENUM
-		STMT__COUNT
-};
 
 #endif

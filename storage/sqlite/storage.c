@@ -1,5 +1,6 @@
 #include "storage/storage.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -68,6 +69,16 @@ static const char *const statement_sql[] = {
 	STATEMENT_LIST(STATEMENT_SQL)
 #undef STATEMENT_SQL
 };
+
+/* Text for every name: a name twice is an error of its own (-Woverride-init),
+ * so with the count equal no name is without text. */
+enum {
+#define STATEMENT_ONE(name, sql) +1
+	STATEMENT_TEXTS = 0 STATEMENT_LIST(STATEMENT_ONE)
+#undef STATEMENT_ONE
+};
+static_assert((int)STATEMENT_TEXTS == (int)STMT__COUNT,
+	      "SQL text for every statement of storage/statements.h");
 
 static void db_free(struct db *db)
 {
