@@ -4,8 +4,11 @@
 #define SUITD_STORAGE_SQLITE_SQLITE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "common/error.h"
+#include "storage/backend.h"
 #include "storage/db.h"
 #include "storage/sqlite/statements.h"
 
@@ -28,6 +31,16 @@ static inline struct sqlite_db *sqlite_db(struct db *db)
 /* Wrap the prepared statement into st (stmt.c). */
 void sqlite_stmt_init(struct sqlite_stmt *st, sqlite3_stmt *handle);
 extern const struct db_backend sqlite_backend;
+
+/* Run SQL text (several statements) on a raw connection (storage.c). */
+enum err sqlite_exec(sqlite3 *h, const char *sql, struct diag *d);
+/* PRAGMA user_version; apply the pending migrations, or only check that
+ * none is pending unless apply (migrate.c). */
+enum err sqlite_user_version(sqlite3 *h, unsigned *ret);
+enum err sqlite_migrate(sqlite3 *h, bool apply, struct diag *d);
+/* storage_backup(), storage_integrity_check() (backup.c). */
+enum err sqlite_backup(struct storage *s, const char *out, struct diag *d);
+enum err sqlite_integrity_check(struct storage *s, bool *ret_ok);
 
 /* Connection set-up for the event log, after the migrations: the update
  * hook, the SQL function suitd_event_actor() and the TEMP trigger of

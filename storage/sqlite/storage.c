@@ -1,8 +1,6 @@
-#include "storage/storage.h"
-
+/* The SQLite backend's storage: the file, one connection per thread with
+ * the daemon's PRAGMAs, the prepared statements, WAL checkpoints. */
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,14 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/cleanup.h"
-#include "common/timeutil.h"
-#include "storage/sqlite/checkpoint.h"
-#include "storage/backend.h"
-#include "storage/db.h"
-#include "storage/sqlite/sqlite.h"
-#include "storage/events.h"
 #include "storage/migrations.h"
+#include "storage/sqlite/checkpoint.h"
+#include "storage/sqlite/sqlite.h"
 
 /* The checkpoint thread is asked for a checkpoint once the WAL holds this
  * many pages (4 MiB, one upload batch), so that it stays busy while an
@@ -49,7 +42,8 @@ static int busy_wait(void *cls, int count)
 	return 1;
 }
 
-struct storage {
+struct sqlite_storage {
+	struct storage base; /* first: the shared part (storage/backend.h) */
 	char *path;
 	bool synchronous_full;
 	uint64_t mmap_size;
@@ -57,12 +51,12 @@ struct storage {
 	pthread_key_t conn_key;
 	struct checkpointer *checkpointer; /* NULL: commits checkpoint inline */
 	atomic_ullong inline_checkpoints;  /* by a committing connection */
-	/* Told of committed events (storage/events.h); written before the
-	 * daemon serves, the count published last. */
-	storage_events_listener listeners[STORAGE_EVENTS_LISTENERS];
-	void *listener_cls[STORAGE_EVENTS_LISTENERS];
-	atomic_uint listener_count;
 };
+
+static struct sqlite_storage *sqlite_storage(struct storage *s)
+{
+	return (struct sqlite_storage *)(void *)s;
+}
 
 static const char *const statement_sql[] = {
 #define STATEMENT_SQL(name, sql) [STMT_##name] = sql,
@@ -96,7 +90,7 @@ static void db_free_cb(void *p)
 	db_free(p);
 }
 
-static enum err db_exec(sqlite3 *h, const char *sql, struct diag *d)
+enum err sqlite_exec(sqlite3 *h, const char *sql, struct diag *d)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
@@ -127,14 +121,14 @@ static enum err cap_size(sqlite3 *h, uint64_t max_size, struct diag *d)
 		return diag_set(d, ERR_STORAGE, "database", "cannot read the page size");
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu;",
 		 (unsigned long long)(max_size / (uint64_t)page));
-	return db_exec(h, sql, d);
+	return sqlite_exec(h, sql, d);
 }
 
 /* Replaces SQLite's auto-checkpoint (which is itself a WAL hook): after each
  * commit, with FRAMES pages in the WAL. */
 static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
 {
-	struct storage *s = arg;
+	struct sqlite_storage *s = arg;
 
 	if (frames < WAL_CHECKPOINT_PAGES)
 		return SQLITE_OK;
@@ -152,7 +146,7 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct diag *d)
+static enum err db_open_handle(const struct sqlite_storage *s, sqlite3 **ret, struct diag *d)
 {
 	sqlite3 *h = NULL;
 	enum err e;
@@ -172,7 +166,7 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA mmap_size = %llu;",
 		 s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size);
-	e = db_exec(h, pragmas, d);
+	e = sqlite_exec(h, pragmas, d);
 	/* The const cast: the hook only counts in the storage. */
 	sqlite3_wal_hook(h, wal_hook, (void *)s);
 	if (!e && s->max_size)
@@ -185,8 +179,9 @@ static enum err db_open_handle(const struct storage *s, sqlite3 **ret, struct di
 	return ERR_OK;
 }
 
-enum err db_get(struct storage *s, struct db **ret_db)
+static enum err sqlite_connection(struct storage *base, struct db **ret_db)
 {
+	struct sqlite_storage *s = sqlite_storage(base);
 	struct db *db = pthread_getspecific(s->conn_key);
 	enum err e;
 
@@ -204,7 +199,7 @@ enum err db_get(struct storage *s, struct db **ret_db)
 	}
 	db = &sdb->base;
 	db->backend = &sqlite_backend;
-	db->storage = s;
+	db->storage = base;
 	if (sqlite_events_attach(sdb->handle, db) != SQLITE_OK) {
 		db_free(db);
 		return ERR_STORAGE;
@@ -228,91 +223,12 @@ enum err db_get(struct storage *s, struct db **ret_db)
 	return ERR_OK;
 }
 
-enum err storage_events_listen(struct storage *s, storage_events_listener fn, void *cls)
+static void sqlite_free(struct storage *base);
+
+static enum err sqlite_open(const struct storage_options *opt, struct storage **ret_storage,
+			    struct diag *d)
 {
-	unsigned n = atomic_load(&s->listener_count);
-
-	if (n >= STORAGE_EVENTS_LISTENERS)
-		return ERR_INTERNAL;
-	s->listeners[n] = fn;
-	s->listener_cls[n] = cls;
-	atomic_store(&s->listener_count, n + 1);
-	return ERR_OK;
-}
-
-void db_events_notify(struct storage *s, int64_t newest_id)
-{
-	unsigned n = atomic_load(&s->listener_count);
-
-	for (unsigned i = 0; i < n; i++)
-		s->listeners[i](s->listener_cls[i], newest_id);
-}
-
-static enum err user_version(sqlite3 *h, unsigned *ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return db_error(rc) ? db_error(rc) : ERR_STORAGE;
-	}
-	*ret = (unsigned)sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return ERR_OK;
-}
-
-/* Apply every migration newer than the file, each in its own transaction
- * together with its user_version, so a crash leaves a whole version. */
-static enum err migrate(sqlite3 *h, bool apply, struct diag *d)
-{
-	unsigned have;
-	enum err e = user_version(h, &have);
-
-	if (e)
-		return diag_set(d, e, "database", "cannot read schema version: %s",
-				sqlite3_errmsg(h));
-	if (have > migrations_count)
-		return diag_set(d, ERR_DB_TOO_NEW, "database",
-				"schema version %u is newer than this suitd knows (%u): refusing "
-				"to touch it",
-				have, migrations_count);
-	if (have < migrations_count && !apply)
-		return diag_set(d, ERR_STORAGE, "database",
-				"schema version %u is older than %u: run 'suitd migrate'", have,
-				migrations_count);
-	for (unsigned i = have; i < migrations_count; i++) {
-		char pragma[64];
-
-		e = db_exec(h, "BEGIN IMMEDIATE", d);
-		if (e)
-			return e;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", migrations[i].version);
-		e = db_exec(h, migrations[i].sql, d);
-		if (!e)
-			e = db_exec(h, pragma, d);
-		if (!e)
-			e = db_exec(h, "COMMIT", d);
-		if (e) {
-			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-			if (d) {
-				char why[sizeof(d->text)];
-				snprintf(why, sizeof(why), "%s", d->text);
-				diag_set(d, e, "database", "migration %s failed: %s",
-					 migrations[i].name, why);
-			}
-			return e;
-		}
-	}
-	return ERR_OK;
-}
-
-enum err storage_open(const struct storage_options *opt, struct storage **ret_storage,
-		      struct diag *d)
-{
-	struct storage *s;
+	struct sqlite_storage *s;
 	sqlite3 *h = NULL;
 	enum err e;
 
@@ -321,6 +237,7 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 		free(s);
 		return diag_set(d, ERR_NOMEM, "", "out of memory");
 	}
+	s->base.backend = &sqlite_storage_backend;
 	s->synchronous_full = opt->synchronous_full;
 	s->mmap_size = opt->mmap_size;
 	s->max_size = opt->max_size;
@@ -332,33 +249,34 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 	e = db_open_handle(s, &h, d);
 	/* WAL is persistent in the file: readers never block the writer. */
 	if (!e)
-		e = db_exec(h, "PRAGMA journal_mode = WAL", d);
+		e = sqlite_exec(h, "PRAGMA journal_mode = WAL", d);
 	if (!e)
-		e = migrate(h, opt->migrate, d);
+		e = sqlite_migrate(h, opt->migrate, d);
 	sqlite3_close(h);
 	if (e) {
-		storage_free(s);
+		sqlite_free(&s->base);
 		return e;
 	}
 	/* Prepare every statement now: a bad one fails start-up, not a request. */
 	struct db *db;
-	e = db_get(s, &db);
+	e = sqlite_connection(&s->base, &db);
 	if (e) {
-		storage_free(s);
+		sqlite_free(&s->base);
 		return diag_set(d, e, "database", "cannot prepare statements on '%s'", opt->path);
 	}
-	if (opt->background_checkpoint && checkpointer_start(s, &s->checkpointer) != ERR_OK) {
-		storage_free(s);
+	if (opt->background_checkpoint &&
+	    checkpointer_start(&s->base, &s->checkpointer) != ERR_OK) {
+		sqlite_free(&s->base);
 		return diag_set(d, ERR_NOMEM, "", "cannot start the checkpoint thread");
 	}
-	*ret_storage = s;
+	*ret_storage = &s->base;
 	return ERR_OK;
 }
 
-void storage_free(struct storage *s)
+static void sqlite_free(struct storage *base)
 {
-	if (!s)
-		return;
+	struct sqlite_storage *s = sqlite_storage(base);
+
 	checkpointer_stop(s->checkpointer);
 	s->checkpointer = NULL;
 	db_free(pthread_getspecific(s->conn_key));
@@ -368,20 +286,21 @@ void storage_free(struct storage *s)
 	free(s);
 }
 
-enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want)
+static enum err sqlite_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want)
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
 
 	if (!e)
-		e = user_version(sqlite_db(db)->handle, ret_have);
+		e = sqlite_user_version(sqlite_db(db)->handle, ret_have);
 	if (!e)
 		*ret_want = migrations_count;
 	return e;
 }
 
-void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
+static void sqlite_wal_stats(struct storage *base, struct storage_wal_stats *ret)
 {
+	struct sqlite_storage *s = sqlite_storage(base);
 	struct checkpoint_stats cs = {0};
 
 	if (s->checkpointer)
@@ -392,87 +311,13 @@ void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
 	ret->writer_waits = cs.waits;
 }
 
-enum err storage_backup(struct storage *s, const char *out, struct diag *d)
-{
-	struct db *db;
-	sqlite3_stmt *st = NULL;
-	CLEANUP_FREE char *tmp = NULL;
-	enum err e = db_get(s, &db);
-	size_t n;
-	int rc, fd;
-
-	if (e)
-		return diag_set(d, e, "", "cannot open database");
-	if (access(out, F_OK) == 0)
-		return diag_set(d, ERR_EXISTS, "", "'%s' exists: refusing to overwrite it", out);
-	n = strlen(out) + 32;
-	tmp = malloc(n);
-	if (!tmp)
-		return diag_set(d, ERR_NOMEM, "", "out of memory");
-	snprintf(tmp, n, "%s.partial-%ld", out, (long)getpid());
-	unlink(tmp);
-	/* VACUUM INTO reads one snapshot: consistent while writers go on. */
-	rc = sqlite3_prepare_v2(sqlite_db(db)->handle, "VACUUM INTO ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 1, tmp, -1, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		diag_set(d, ERR_IO, "", "backup to '%s' failed: %s", out,
-			 sqlite3_errmsg(sqlite_db(db)->handle));
-		sqlite3_finalize(st);
-		unlink(tmp);
-		return ERR_IO;
-	}
-	sqlite3_finalize(st);
-	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
-		e = diag_set(d, ERR_IO, "", "cannot sync '%s': %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		return e;
-	}
-	close(fd);
-	/* link() does not replace an existing file, unlike rename(). */
-	if (link(tmp, out) != 0) {
-		e = diag_set(d, errno == EEXIST ? ERR_EXISTS : ERR_IO, "", "cannot create '%s': %s",
-			     out, strerror(errno));
-		unlink(tmp);
-		return e;
-	}
-	unlink(tmp);
-	/* The new name must survive a crash too: sync the folder. */
-	CLEANUP_FREE char *dir = strdup(out);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash)
-		*slash = '\0';
-	fd = open(slash ? (slash == dir ? "/" : dir) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return ERR_OK;
-}
-
-enum err storage_integrity_check(struct storage *s, bool *ret_ok)
-{
-	struct db *db;
-	sqlite3_stmt *st = NULL;
-	enum err e = db_get(s, &db);
-	int rc;
-
-	if (e)
-		return e;
-	rc = sqlite3_prepare_v2(sqlite_db(db)->handle, "PRAGMA integrity_check", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return ERR_STORAGE;
-	}
-	const unsigned char *t = sqlite3_column_text(st, 0);
-	*ret_ok = t && strcmp((const char *)t, "ok") == 0;
-	sqlite3_finalize(st);
-	return ERR_OK;
-}
+const struct storage_backend sqlite_storage_backend = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.free = sqlite_free,
+	.connection = sqlite_connection,
+	.schema_version = sqlite_schema_version,
+	.wal_stats = sqlite_wal_stats,
+	.backup = sqlite_backup,
+	.integrity_check = sqlite_integrity_check,
+};

@@ -1,0 +1,65 @@
+/* storage.h's calls that are the same for every backend, and the hand-over
+ * to the backend (backend.h) for those that are not. SQLite is the only
+ * backend wired so far (issue 21). */
+#include "storage/storage.h"
+
+#include "storage/backend.h"
+#include "storage/db.h"
+#include "storage/events.h"
+
+enum err storage_open(const struct storage_options *opt, struct storage **ret_storage,
+		      struct diag *d)
+{
+	return sqlite_storage_backend.open(opt, ret_storage, d);
+}
+
+void storage_free(struct storage *s)
+{
+	if (s)
+		s->backend->free(s);
+}
+
+enum err db_get(struct storage *s, struct db **ret_db)
+{
+	return s->backend->connection(s, ret_db);
+}
+
+enum err storage_schema_version(struct storage *s, unsigned *ret_have, unsigned *ret_want)
+{
+	return s->backend->schema_version(s, ret_have, ret_want);
+}
+
+void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret)
+{
+	s->backend->wal_stats(s, ret);
+}
+
+enum err storage_backup(struct storage *s, const char *out, struct diag *d)
+{
+	return s->backend->backup(s, out, d);
+}
+
+enum err storage_integrity_check(struct storage *s, bool *ret_ok)
+{
+	return s->backend->integrity_check(s, ret_ok);
+}
+
+enum err storage_events_listen(struct storage *s, storage_events_listener fn, void *cls)
+{
+	unsigned n = atomic_load(&s->listener_count);
+
+	if (n >= STORAGE_EVENTS_LISTENERS)
+		return ERR_INTERNAL;
+	s->listeners[n] = fn;
+	s->listener_cls[n] = cls;
+	atomic_store(&s->listener_count, n + 1);
+	return ERR_OK;
+}
+
+void db_events_notify(struct storage *s, int64_t newest_id)
+{
+	unsigned n = atomic_load(&s->listener_count);
+
+	for (unsigned i = 0; i < n; i++)
+		s->listeners[i](s->listener_cls[i], newest_id);
+}
