@@ -30,7 +30,9 @@ DEVICES_IR=${DEVICES_IR:-2000}
 ROUNDS=${ROUNDS:-5}
 IR=${IR:-1}
 REFERENCE=${REFERENCE:-}
-[ -n "$REFERENCE" ] && [ -x "$REFERENCE" ] || die "REFERENCE=<a suitd built before the split> is required"
+if [ -z "$REFERENCE" ] || [ ! -x "$REFERENCE" ]; then
+	die "REFERENCE=<a suitd built before the split> is required"
+fi
 
 need=()
 need_cmds openssl python3:python3-minimal
@@ -38,6 +40,7 @@ need_cmds openssl python3:python3-minimal
 install_tools "${need[@]}"
 
 tmp=$(mktemp -d)
+# shellcheck disable=SC2034 # read by suitd_only_traps' cleanup (no daemon here)
 SUITD_PID=
 suitd_only_traps
 

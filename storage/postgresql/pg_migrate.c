@@ -58,7 +58,7 @@ enum err pg_schema_version(PGconn *c, unsigned *ret_have, struct diag *d)
 	return version_read(c, ret_have, d);
 }
 
-/* Versions have/want in the words of the SQLite path (storage/storage.c). */
+/* Versions have/want in the words of the SQLite path (storage/sqlite/migrate.c). */
 static enum err version_check(unsigned have, bool apply, struct diag *d)
 {
 	if (have > pg_migrations_count)

@@ -111,7 +111,7 @@
 	"latency_ms, result, coalesce(error, '')"
 
 /* Each transition of an assignment is an event (migration 0014): created on
- * every suitd connection, so that the SQL functions of storage/events.c are
+ * every suitd connection, so that the SQL functions of storage/sqlite/hooks.c are
  * there: suitd_event_actor() ('device' stands for the device itself,
  * device:<id>, a check-in or a report; NULL for suitd, 'system') and
  * suitd_event_ms() (the clock, cheaper than julianday()). The data is
