@@ -31,15 +31,9 @@ enum err sqlite_migrate(sqlite3 *h, bool apply, struct diag *d)
 	if (e)
 		return diag_set(d, e, "database", "cannot read schema version: %s",
 				sqlite3_errmsg(h));
-	if (have > migrations_count)
-		return diag_set(d, ERR_DB_TOO_NEW, "database",
-				"schema version %u is newer than this suitd knows (%u): refusing "
-				"to touch it",
-				have, migrations_count);
-	if (have < migrations_count && !apply)
-		return diag_set(d, ERR_STORAGE, "database",
-				"schema version %u is older than %u: run 'suitd migrate'", have,
-				migrations_count);
+	e = migrations_version_check(have, migrations_count, apply, d);
+	if (e)
+		return e;
 	for (unsigned i = have; i < migrations_count; i++) {
 		char pragma[64];
 
