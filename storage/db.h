@@ -19,12 +19,14 @@ struct db {
 	const struct db_backend *backend;
 	struct sql_stmt *stmts[STMT__COUNT];
 	struct storage *storage;
-	/* The newest event id the open transaction wrote (0: none), seen by
-	 * the update hook, also for the rows the assignment trigger writes:
-	 * db_commit() tells the listeners (storage/events.h). */
+	/* The newest event id the open transaction wrote (0: none), also for
+	 * the rows the assignment trigger writes, kept by the backend (SQLite:
+	 * its update hook, storage/sqlite/hooks.c): db_commit() tells the
+	 * listeners (storage/events.h). */
 	int64_t event_newest;
-	/* What suitd_event_actor() answers in SQL (the assignment trigger):
-	 * set by db_event_actor() for one transaction, NULL: "system". */
+	/* The actor of the assignment trigger's events (SQLite: what
+	 * suitd_event_actor() answers): set by db_event_actor() for one
+	 * transaction, "": "system". */
 	char event_actor[80];
 };
 
