@@ -58,11 +58,11 @@ CTL_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
-LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c storage/postgresql/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
+LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c storage/sqlite/*.c storage/postgresql/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
 	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
 	$(BUILD)/obj/gen/pg_migrations.o $(BUILD)/obj/gen/ui_assets.o
-MIGRATIONS = $(sort $(wildcard migrations/*.sql))
+MIGRATIONS = $(sort $(wildcard migrations/sqlite/*.sql))
 # The PostgreSQL schema (issue 21): its own numbering, its own array.
 PG_MIGRATIONS = $(sort $(wildcard migrations/postgresql/*.sql))
 # The web console (ui/): index.html and the files it loads, embedded.
@@ -82,7 +82,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
 .SECONDARY:
 
-.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check stress coverage fuzz lint install verify-install clean
+.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check storage-dialect stress coverage fuzz lint install verify-install clean
 
 all: $(BUILD)/suitd $(BUILD)/suit-sim $(BUILD)/suitctl
 
@@ -240,7 +240,7 @@ dev-reset:
 # files (man pages, systemd unit, example config), SWUpdate as a hawkBit DDI
 # device (tests/ddi/swupdate.py, as root), make run and the README tour
 # (tests/tour.sh), and crash consistency.
-check: deps-check
+check: deps-check storage-dialect
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
 		echo "== $$t"; \
@@ -263,7 +263,15 @@ stress: deps-check
 	@$(TEST_ENV) SUITD_STRESS_ROTATIONS=$(STRESS_ROTATIONS) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd \
 		SUITD_SRC=$(CURDIR) $(BUILD)/tests/check_e2e_tokens
 
-lint:
+# The shared code of storage/ speaks no SQL dialect (issue 21): SQLite's API
+# only in storage/sqlite/, libpq's only in storage/postgresql/ (sql.h,
+# backend.h; docs/design.md "Storage layout").
+STORAGE_SHARED = $(wildcard storage/*.c storage/*.h)
+storage-dialect:
+	@! grep -nE 'sqlite3|SQLITE_|libpq-fe\.h|\bPQ[a-z]+\(' $(STORAGE_SHARED) \
+		|| { echo "SQL dialect API in shared storage/ code (see storage/sql.h)"; exit 1; }
+
+lint: storage-dialect
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem --suppress=memleak -I. $$(git ls-files '*.c')

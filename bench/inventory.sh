@@ -79,7 +79,7 @@ EOF
 sqlite3 "$DB" <"$tmp/fleet.sql" >/dev/null || die "bulk insert failed"
 rm -f "$tmp/fleet.sql"
 t1=$(date +%s.%N)
-sed -n '/^-- Devices that confirmed before this release/,$p' migrations/0017_software_inventory.sql |
+sed -n '/^-- Devices that confirmed before this release/,$p' migrations/sqlite/0017_software_inventory.sql |
 	sqlite3 "$DB" || die "backfill failed"
 t2=$(date +%s.%N)
 echo "registered $DEVICES devices with $((VERSIONS + 1)) manifests in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s;" \

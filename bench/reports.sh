@@ -72,7 +72,8 @@
 # Knobs (environment): DEVICES=6400 ROUNDS=3 SECONDS_PER_RUN=10 CONNS=64
 # IDLE_WAIT=300 GOAL=10000 CONFIGS="full normal" NOEVENTS= (a suitd built
 # without the event log; adds the noevents configuration)
-# PAIRS=5 PAIR_SECONDS=5 (the paired comparison, with NOEVENTS only). TMPDIR is honoured (mktemp -d); the temp dir
+# PAIRS=5 PAIR_SECONDS=5 (the paired comparison, with NOEVENTS only; NOEVENTS_WHAT
+# says what that binary is when it is another reference build). TMPDIR is honoured (mktemp -d); the temp dir
 # is removed and suitd stopped at exit. Everything listens on 127.0.0.1.
 set -euo pipefail
 
@@ -244,7 +245,7 @@ if [ -n "$NOEVENTS" ]; then
 	[ -x "$NOEVENTS" ] || die "NOEVENTS=$NOEVENTS is not an executable"
 	cp "$NOEVENTS" "$tmp/suitd-noevents" || die "cannot copy $NOEVENTS"
 	SUITD_NOEVENTS=$tmp/suitd-noevents
-	echo "noevents: $("$SUITD_NOEVENTS" -V 2>&1 | head -n1) ($NOEVENTS, built with -DSUITD_NO_EVENT_LOG)"
+	echo "noevents: $("$SUITD_NOEVENTS" -V 2>&1 | head -n1) ($NOEVENTS, ${NOEVENTS_WHAT:-built with -DSUITD_NO_EVENT_LOG})"
 fi
 print_tmpdir
 

@@ -43,14 +43,14 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_INSERT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_INSERT);
 		db_bind_text(st, 1, name);
 		db_bind_text(st, 2, role_name(role));
 		db_bind_blob(st, 3, hash, SHA256_LEN);
-		sqlite3_bind_int64(st, 4, time_now());
+		sql_bind_i64(st, 4, time_now());
 		if (expires_at)
-			sqlite3_bind_int64(st, 5, expires_at);
-		e = db_error(sqlite3_step(st));
+			sql_bind_i64(st, 5, expires_at);
+		e = db_error(sql_step(st));
 	}
 	if (e == ERR_CONFLICT)
 		e = ERR_EXISTS;
@@ -69,15 +69,15 @@ enum err storage_api_key_insert(struct storage *s, const char *name, enum role r
 	return db_commit(db);
 }
 
-void db_api_key_from_row(sqlite3_stmt *st, int first, struct api_key *k)
+void db_api_key_from_row(struct sql_stmt *st, int first, struct api_key *k)
 {
 	snprintf(k->name, sizeof(k->name), "%s", db_column_text(st, first));
 	if (!role_parse(db_column_text(st, first + 1), &k->role))
 		k->role = ROLE_NONE;
-	k->created_at = sqlite3_column_int64(st, first + 2);
-	k->last_used_at = sqlite3_column_int64(st, first + 3);
-	k->revoked_at = sqlite3_column_int64(st, first + 4);
-	k->expires_at = sqlite3_column_int64(st, first + 5);
+	k->created_at = sql_col_i64(st, first + 2);
+	k->last_used_at = sql_col_i64(st, first + 3);
+	k->revoked_at = sql_col_i64(st, first + 4);
+	k->expires_at = sql_col_i64(st, first + 5);
 }
 
 enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LEN],
@@ -88,7 +88,7 @@ enum err storage_api_key_by_hash(struct storage *s, const uint8_t hash[SHA256_LE
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_BY_HASH);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_BY_HASH);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
 	if ((e = db_step_row(st)))
 		return e;
@@ -105,10 +105,10 @@ enum err storage_api_key_touch(struct storage *s, const uint8_t hash[SHA256_LEN]
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_TOUCH);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_TOUCH);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
-	sqlite3_bind_int64(st, 2, now);
-	return db_error(sqlite3_step(st));
+	sql_bind_i64(st, 2, now);
+	return db_error(sql_step(st));
 }
 
 enum err storage_api_key_list(struct storage *s, int64_t after, unsigned max,
@@ -121,16 +121,16 @@ enum err storage_api_key_list(struct storage *s, int64_t after, unsigned max,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_LIST);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_LIST);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while ((rc = sql_step(st)) == SQL_ROW && n < max) {
 		memset(&ret_keys[n], 0, sizeof(ret_keys[n]));
-		ret_keys[n].id = sqlite3_column_int64(st, 0);
+		ret_keys[n].id = sql_col_i64(st, 0);
 		db_api_key_from_row(st, 1, &ret_keys[n]);
 		n++;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc != SQL_DONE && rc != SQL_ROW)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -147,11 +147,11 @@ enum err storage_api_key_revoke(struct storage *s, const char *name, const char 
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_API_KEY_REVOKE);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_REVOKE);
 		db_bind_text(st, 1, name);
-		sqlite3_bind_int64(st, 2, time_now());
-		e = db_error(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
+		sql_bind_i64(st, 2, time_now());
+		e = db_error(sql_step(st));
+		if (!e && sql_changes(db) == 0)
 			e = ERR_NOT_FOUND;
 	}
 	if (!e)

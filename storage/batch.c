@@ -30,7 +30,7 @@ static enum err run_batch(struct db *db, struct batch_job **jobs, unsigned n, en
 		/* A full disk, I/O error or lack of memory may have made SQLite
 		 * roll back the whole transaction: then every job failed, for
 		 * the same reason as this one. */
-		if (errs[i] && sqlite3_get_autocommit(db->handle))
+		if (errs[i] && !sql_in_transaction(db))
 			return errs[i];
 		if (errs[i])
 			e = db_step_once(db, STMT_ROLLBACK_TO_SAVEPOINT);

@@ -1,41 +1,47 @@
 /* Internal to storage/: the per-thread connection and its prepared
- * statements. Only the files of storage/ include it. */
+ * statements, as the shared storage code sees them (no dialect: sql.h,
+ * backend.h). Only the files of storage/ include it. */
 #ifndef SUITD_STORAGE_DB_H
 #define SUITD_STORAGE_DB_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "storage/sql.h"
 #include "storage/statements.h"
 #include "storage/storage.h"
 
+struct db_backend;
+
+/* A backend's connection starts with this (storage/sqlite/sqlite.h). */
 struct db {
-	sqlite3 *handle;
-	sqlite3_stmt *stmts[STMT__COUNT];
+	const struct db_backend *backend;
+	struct sql_stmt *stmts[STMT__COUNT];
 	struct storage *storage;
-	/* The newest event id the open transaction wrote (0: none), seen by
-	 * the update hook, also for the rows the assignment trigger writes:
-	 * db_commit() tells the listeners (storage/events.h). */
+	/* The newest event id the open transaction wrote (0: none), also for
+	 * the rows the assignment trigger writes, kept by the backend (SQLite:
+	 * its update hook, storage/sqlite/hooks.c): db_commit() tells the
+	 * listeners (storage/events.h). */
 	int64_t event_newest;
-	/* What suitd_event_actor() answers in SQL (the assignment trigger):
-	 * set by db_event_actor() for one transaction, NULL: "system". */
+	/* The actor of the assignment trigger's events (SQLite: what
+	 * suitd_event_actor() answers): set by db_event_actor() for one
+	 * transaction, "": "system". */
 	char event_actor[80];
 };
 
 /* The calling thread's connection, opened and prepared on first use. */
 enum err db_get(struct storage *s, struct db **ret_db);
-sqlite3_stmt *db_stmt(struct db *db, enum stmt id);
+struct sql_stmt *db_stmt(struct db *db, enum stmt id);
 
-/* Map a SQLite result code to the project's error enum. */
+/* Map a result code (enum sql_code) to the project's error enum. */
 enum err db_error(int rc);
-/* ERR_OK for SQLITE_DONE/ROW, else the mapped error (never ERR_OK). */
+/* ERR_OK for SQL_DONE/ROW, else the mapped error (never ERR_OK). */
 enum err db_result(int rc);
 
 /* Step a statement that reads at most one row: ERR_OK with the row,
  * ERR_NOT_FOUND without one, else the mapped error. */
-enum err db_step_row(sqlite3_stmt *st);
+enum err db_step_row(struct sql_stmt *st);
 /* Step a statement without parameters once, then reset it. */
 enum err db_step_once(struct db *db, enum stmt id);
 enum err db_begin(struct db *db);
@@ -49,10 +55,6 @@ enum err db_event(struct db *db, const char *type, const char *actor, const char
 /* The actor of the assignment events the trigger writes in this
  * transaction (NULL: "system"); reset by commit and rollback. */
 void db_event_actor(struct db *db, const char *actor);
-/* Connection set-up for the event log, after the migrations: the update
- * hook, the SQL function suitd_event_actor() and the TEMP trigger of
- * assignment transitions that calls it (storage/events.c). */
-int db_events_attach(sqlite3 *h, struct db *db);
 /* After a commit or rollback: listeners hear of committed events. */
 void db_events_end(struct db *db, bool committed);
 /* Tell the registered listeners (storage/storage.c). */
@@ -87,22 +89,38 @@ struct api_key;
 /* An api_keys row from column first on: name, role, created_at,
  * last_used_at, revoked_at, expires_at (storage/api_keys.c; the console's
  * sessions read their key with the same columns). */
-void db_api_key_from_row(sqlite3_stmt *st, int first, struct api_key *k);
+void db_api_key_from_row(struct sql_stmt *st, int first, struct api_key *k);
 
 /* Reset (and clear bindings of) a statement when it leaves scope. */
-static inline void db_stmt_cleanup(sqlite3_stmt **st)
+static inline void db_stmt_cleanup(struct sql_stmt **st)
 {
-	if (*st) {
-		sqlite3_reset(*st);
-		sqlite3_clear_bindings(*st);
-	}
+	if (*st)
+		sql_reset(*st);
 }
 #define CLEANUP_STMT __attribute__((cleanup(db_stmt_cleanup)))
 
-/* Bind text with SQLITE_TRANSIENT (copies) / blob the same way. */
-int db_bind_text(sqlite3_stmt *st, int idx, const char *text);
-int db_bind_blob(sqlite3_stmt *st, int idx, const void *data, size_t len);
+/* Bind text / a blob, copied. */
+static inline int db_bind_text(struct sql_stmt *st, int idx, const char *text)
+{
+	return sql_bind_text(st, idx, text);
+}
+
+static inline int db_bind_blob(struct sql_stmt *st, int idx, const void *data, size_t len)
+{
+	return sql_bind_blob(st, idx, data, len);
+}
+
 /* Column text or "" (never NULL). */
-const char *db_column_text(sqlite3_stmt *st, int col);
+static inline const char *db_column_text(struct sql_stmt *st, int col)
+{
+	const char *t = sql_col_text(st, col);
+
+	return t ? t : "";
+}
+
+/* The backend's answers about the connection (storage/backend.h). */
+int sql_changes(struct db *db);
+bool sql_in_transaction(struct db *db);
+int64_t sql_last_insert_id(struct db *db);
 
 #endif

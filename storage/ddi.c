@@ -18,13 +18,14 @@ enum err storage_ddi_poll(struct storage *s, int64_t device_num, struct ddi_poll
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_POLL);
-	sqlite3_bind_int64(st, 1, device_num);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return db_result(sqlite3_errcode(db->handle));
-	ret->cancel_id = sqlite3_column_int64(st, 0);
-	ret->installed_id = sqlite3_column_int64(st, 1);
-	ret->wants_attributes = sqlite3_column_int(st, 2) != 0;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_POLL);
+	sql_bind_i64(st, 1, device_num);
+	int rc = sql_step(st);
+	if (rc != SQL_ROW)
+		return db_result(rc);
+	ret->cancel_id = sql_col_i64(st, 0);
+	ret->installed_id = sql_col_i64(st, 1);
+	ret->wants_attributes = sql_col_int(st, 2) != 0;
 	return ERR_OK;
 }
 
@@ -35,10 +36,10 @@ enum err storage_ddi_config_sent(struct storage *s, int64_t device_num, int64_t 
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_CONFIG_SENT);
-	sqlite3_bind_int64(st, 1, device_num);
-	sqlite3_bind_int64(st, 2, at);
-	return db_result(sqlite3_step(st));
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_CONFIG_SENT);
+	sql_bind_i64(st, 1, device_num);
+	sql_bind_i64(st, 2, at);
+	return db_result(sql_step(st));
 }
 
 static enum err cancel_stmt(struct storage *s, enum stmt id, int64_t device_num,
@@ -50,15 +51,15 @@ static enum err cancel_stmt(struct storage *s, enum stmt id, int64_t device_num,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, id);
-	sqlite3_bind_int64(st, 1, device_num);
-	sqlite3_bind_int64(st, 2, assignment_id);
-	rc = sqlite3_step(st);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, id);
+	sql_bind_i64(st, 1, device_num);
+	sql_bind_i64(st, 2, assignment_id);
+	rc = sql_step(st);
 	if (id == STMT_DDI_CANCEL_GET)
-		return rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOT_FOUND : db_error(rc);
-	if (rc != SQLITE_DONE)
+		return rc == SQL_ROW ? ERR_OK : rc == SQL_DONE ? ERR_NOT_FOUND : db_error(rc);
+	if (rc != SQL_DONE)
 		return db_error(rc);
-	return sqlite3_changes(db->handle) ? ERR_OK : ERR_NOT_FOUND;
+	return sql_changes(db) ? ERR_OK : ERR_NOT_FOUND;
 }
 
 enum err storage_ddi_cancel_get(struct storage *s, int64_t device_num, int64_t assignment_id)
@@ -80,19 +81,19 @@ enum err storage_ddi_action(struct storage *s, int64_t device_num, int64_t assig
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_ACTION);
-	sqlite3_bind_int64(st, 1, assignment_id);
-	sqlite3_bind_int64(st, 2, device_num);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_ACTION);
+	sql_bind_i64(st, 1, assignment_id);
+	sql_bind_i64(st, 2, device_num);
 	if ((e = db_step_row(st)))
 		return e;
 	if (!assignment_state_parse(db_column_text(st, 0), &a.state))
 		return ERR_STORAGE;
-	a.manifest_id = sqlite3_column_int64(st, 1);
-	a.digest_len = (size_t)sqlite3_column_bytes(st, 2);
+	a.manifest_id = sql_col_i64(st, 1);
+	a.digest_len = sql_col_bytes(st, 2);
 	if (a.digest_len > sizeof(a.digest))
 		return ERR_STORAGE;
-	memcpy(a.digest, sqlite3_column_blob(st, 2), a.digest_len);
-	a.sequence = (uint64_t)sqlite3_column_int64(st, 3);
+	memcpy(a.digest, sql_col_blob(st, 2), a.digest_len);
+	a.sequence = (uint64_t)sql_col_i64(st, 3);
 	snprintf(a.software_name, sizeof(a.software_name), "%s", db_column_text(st, 4));
 	snprintf(a.software_version, sizeof(a.software_version), "%s", db_column_text(st, 5));
 	*ret = a;
@@ -137,11 +138,11 @@ enum err storage_ddi_hashes_set(struct storage *s, int64_t payload_id, const uin
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_HASHES_SET);
-	sqlite3_bind_int64(st, 1, payload_id);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_HASHES_SET);
+	sql_bind_i64(st, 1, payload_id);
 	db_bind_blob(st, 2, sha1, SHA1_LEN);
 	db_bind_blob(st, 3, md5, MD5_LEN);
-	return db_result(sqlite3_step(st));
+	return db_result(sql_step(st));
 }
 
 /* Fill the missing hashes of one artifact, computed then stored. */
@@ -171,26 +172,25 @@ enum err storage_ddi_artifacts(struct storage *s, int64_t manifest_id, struct dd
 	if (max > DDI_ARTIFACTS_MAX)
 		max = DDI_ARTIFACTS_MAX;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_ARTIFACTS);
-		sqlite3_bind_int64(st, 1, manifest_id);
-		while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_ARTIFACTS);
+		sql_bind_i64(st, 1, manifest_id);
+		while (n < max && (rc = sql_step(st)) == SQL_ROW) {
 			struct ddi_artifact *a = &ret[n];
 			memset(a, 0, sizeof(*a));
-			if (sqlite3_column_bytes(st, 0) != SHA256_LEN)
+			if (sql_col_bytes(st, 0) != SHA256_LEN)
 				return ERR_STORAGE;
-			memcpy(a->sha256, sqlite3_column_blob(st, 0), SHA256_LEN);
-			a->size = (uint64_t)sqlite3_column_int64(st, 1);
+			memcpy(a->sha256, sql_col_blob(st, 0), SHA256_LEN);
+			a->size = (uint64_t)sql_col_i64(st, 1);
 			snprintf(a->name, sizeof(a->name), "%s", db_column_text(st, 2));
-			if (sqlite3_column_bytes(st, 3) == SHA1_LEN &&
-			    sqlite3_column_bytes(st, 4) == MD5_LEN) {
-				memcpy(a->sha1, sqlite3_column_blob(st, 3), SHA1_LEN);
-				memcpy(a->md5, sqlite3_column_blob(st, 4), MD5_LEN);
+			if (sql_col_bytes(st, 3) == SHA1_LEN && sql_col_bytes(st, 4) == MD5_LEN) {
+				memcpy(a->sha1, sql_col_blob(st, 3), SHA1_LEN);
+				memcpy(a->md5, sql_col_blob(st, 4), MD5_LEN);
 			} else {
 				missing[n] = true;
 			}
 			n++;
 		}
-		if (n < max && rc != SQLITE_DONE)
+		if (n < max && rc != SQL_DONE)
 			return db_error(rc);
 	}
 	/* After the statement is reset: the fill reads and writes. */
@@ -207,10 +207,10 @@ bool storage_ddi_module_allowed(struct storage *s, int64_t device_num, int64_t m
 
 	if (db_get(s, &db))
 		return false;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_MODULE_ALLOWED);
-	sqlite3_bind_int64(st, 1, device_num);
-	sqlite3_bind_int64(st, 2, manifest_id);
-	return sqlite3_step(st) == SQLITE_ROW;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_MODULE_ALLOWED);
+	sql_bind_i64(st, 1, device_num);
+	sql_bind_i64(st, 2, manifest_id);
+	return sql_step(st) == SQL_ROW;
 }
 
 enum err storage_ddi_devices_by_attribute(struct storage *s, const char *name, const char *value,
@@ -219,17 +219,17 @@ enum err storage_ddi_devices_by_attribute(struct storage *s, const char *name, c
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DDI_DEVICES_BY_ATTRIBUTE);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DDI_DEVICES_BY_ATTRIBUTE);
 	db_bind_text(st, 1, name);
 	db_bind_text(st, 2, value);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret[n++] = sqlite3_column_int64(st, 0);
-	if (n < max && rc != SQLITE_DONE)
+	sql_bind_i64(st, 3, (int64_t)max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
+		ret[n++] = sql_col_i64(st, 0);
+	if (n < max && rc != SQL_DONE)
 		return db_error(rc);
 	*ret_count = n;
 	return ERR_OK;

@@ -68,24 +68,24 @@ struct manifest_identity {
 static enum err manifest_identity(struct db *db, enum stmt which, const void *key, size_t key_len,
 				  int64_t id, struct manifest_identity *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, which);
 	enum err e;
 
 	if (key)
 		db_bind_blob(st, 1, key, key_len);
 	else
-		sqlite3_bind_int64(st, 1, id);
+		sql_bind_i64(st, 1, id);
 	if ((e = db_step_row(st)))
 		return e;
 	memset(ret, 0, sizeof(*ret));
-	ret->id = sqlite3_column_int64(st, 0);
-	ret->sequence = (uint64_t)sqlite3_column_int64(st, 1);
-	ret->has_vendor = sqlite3_column_bytes(st, 2) == 16;
+	ret->id = sql_col_i64(st, 0);
+	ret->sequence = (uint64_t)sql_col_i64(st, 1);
+	ret->has_vendor = sql_col_bytes(st, 2) == 16;
 	if (ret->has_vendor)
-		memcpy(ret->vendor, sqlite3_column_blob(st, 2), 16);
-	ret->has_class = sqlite3_column_bytes(st, 3) == 16;
+		memcpy(ret->vendor, sql_col_blob(st, 2), 16);
+	ret->has_class = sql_col_bytes(st, 3) == 16;
 	if (ret->has_class)
-		memcpy(ret->class_id, sqlite3_column_blob(st, 3), 16);
+		memcpy(ret->class_id, sql_col_blob(st, 3), 16);
 	return ERR_OK;
 }
 
@@ -101,33 +101,33 @@ static enum err assign(struct db *db, int64_t deployment_id, const struct manife
 
 	*ret_inserted = false;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_INSERT);
-		sqlite3_bind_int64(st, 1, deployment_id);
-		sqlite3_bind_int64(st, 2, device_num);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_INSERT);
+		sql_bind_i64(st, 1, deployment_id);
+		sql_bind_i64(st, 2, device_num);
 		if (m->has_vendor)
 			db_bind_blob(st, 3, m->vendor, 16);
 		if (m->has_class)
 			db_bind_blob(st, 4, m->class_id, 16);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)m->sequence);
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_int64(st, 7, stage);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
+		sql_bind_i64(st, 5, (int64_t)m->sequence);
+		sql_bind_i64(st, 6, now);
+		sql_bind_i64(st, 7, stage);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
 			*ret_inserted = true;
 			pending = strcmp(db_column_text(st, 0), "pending") == 0;
-			rc = sqlite3_step(st);
+			rc = sql_step(st);
 		}
 		e = db_result(rc);
 	}
 	if (e || !pending)
 		return e;
 	snprintf(reason, sizeof(reason), "superseded by deployment %lld", (long long)deployment_id);
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SUPERSEDE);
-	sqlite3_bind_int64(st, 1, device_num);
-	sqlite3_bind_int64(st, 2, deployment_id);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SUPERSEDE);
+	sql_bind_i64(st, 1, device_num);
+	sql_bind_i64(st, 2, deployment_id);
 	db_bind_text(st, 3, reason);
-	sqlite3_bind_int64(st, 4, now);
-	return db_result(sqlite3_step(st));
+	sql_bind_i64(st, 4, now);
+	return db_result(sql_step(st));
 }
 
 /* Stage first, then device number: the open stage's devices are assigned
@@ -148,7 +148,7 @@ struct targets {
 };
 
 static enum err target_add(struct targets *ts, const struct stage_planner *planner,
-			   int64_t deployment_id, sqlite3_stmt *row)
+			   int64_t deployment_id, struct sql_stmt *row)
 {
 	if (ts->n == ts->cap) {
 		size_t cap = ts->cap ? 2 * ts->cap : 256;
@@ -159,7 +159,7 @@ static enum err target_add(struct targets *ts, const struct stage_planner *plann
 		ts->cap = cap;
 	}
 	ts->t[ts->n++] = (struct stage_target){
-		.num = sqlite3_column_int64(row, 0),
+		.num = sql_col_i64(row, 0),
 		.key = planner->key(deployment_id, db_column_text(row, 1)),
 	};
 	return ERR_OK;
@@ -173,15 +173,15 @@ static enum err targets_collect(struct db *db, const struct deployment *d,
 	enum stmt which = d->kind == TARGET_GROUP ? STMT_DEVICE_NUMS_BY_GROUP
 			  : d->kind == TARGET_TAG ? STMT_DEVICE_NUMS_BY_TAG
 						  : STMT_DEPLOYMENT_TARGETS;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, which);
 	enum err e = ERR_OK;
 	int rc;
 
 	if (d->kind == TARGET_DEVICES)
-		sqlite3_bind_int64(st, 1, d->id);
+		sql_bind_i64(st, 1, d->id);
 	else
 		db_bind_text(st, 1, d->target);
-	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (!e && (rc = sql_step(st)) == SQL_ROW)
 		e = target_add(ts, planner, d->id, st);
 	return e ? e : db_result(rc);
 }
@@ -195,19 +195,20 @@ static enum err targets_plan(struct db *db, const struct deployment_new *d, int6
 
 	if (d->kind == TARGET_DEVICES) {
 		for (unsigned i = 0; i < d->count && !e; i++) {
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_TARGET_INSERT);
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_int64(st, 2, d->nums[i]);
-			e = db_result(sqlite3_step(st));
+			CLEANUP_STMT struct sql_stmt *st =
+				db_stmt(db, STMT_DEPLOYMENT_TARGET_INSERT);
+			sql_bind_i64(st, 1, id);
+			sql_bind_i64(st, 2, d->nums[i]);
+			e = db_result(sql_step(st));
 		}
 		*ret_planned = d->count;
 		return e;
 	}
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(
 		db, d->kind == TARGET_GROUP ? STMT_DEVICES_IN_GROUP : STMT_DEVICES_WITH_TAG);
 	db_bind_text(st, 1, d->value);
-	int rc = sqlite3_step(st);
-	*ret_planned = sqlite3_column_int64(st, 0);
+	int rc = sql_step(st);
+	*ret_planned = sql_col_i64(st, 0);
 	return db_result(rc);
 }
 
@@ -217,13 +218,13 @@ static enum err stages_insert(struct db *db, int64_t id, const struct rollout_po
 	enum err e = ERR_OK;
 
 	for (unsigned i = 0; i < p->stage_count && !e; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_INSERT);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, i);
-		sqlite3_bind_int64(st, 3, p->stages[i]);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_INSERT);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, i);
+		sql_bind_i64(st, 3, p->stages[i]);
 		if (i == 0)
-			sqlite3_bind_int64(st, 4, now);
-		e = db_result(sqlite3_step(st));
+			sql_bind_i64(st, 4, now);
+		e = db_result(sql_step(st));
 	}
 	return e;
 }
@@ -274,31 +275,31 @@ enum err storage_deployment_create(struct storage *s, const struct deployment_ne
 		return e;
 	e = manifest_identity(db, STMT_MANIFEST_IDENTITY, d->digest, d->digest_len, 0, &m);
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_INSERT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_INSERT);
 		if (d->name && d->name[0])
 			db_bind_text(st, 1, d->name);
-		sqlite3_bind_int64(st, 2, m.id);
+		sql_bind_i64(st, 2, m.id);
 		db_bind_text(st, 3, kind_names[d->kind]);
 		if (d->kind != TARGET_DEVICES)
 			db_bind_text(st, 4, d->value);
 		db_bind_text(st, 5, d->actor);
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_int64(st, 7, d->rollout.device_timeout);
-		sqlite3_bind_int64(st, 8, d->rollout.success_threshold);
-		sqlite3_bind_int64(st, 9, d->rollout.failure_threshold);
-		sqlite3_bind_int64(st, 10, 0);
-		e = db_result(sqlite3_step(st));
-		id = sqlite3_last_insert_rowid(db->handle);
+		sql_bind_i64(st, 6, now);
+		sql_bind_i64(st, 7, d->rollout.device_timeout);
+		sql_bind_i64(st, 8, d->rollout.success_threshold);
+		sql_bind_i64(st, 9, d->rollout.failure_threshold);
+		sql_bind_i64(st, 10, 0);
+		e = db_result(sql_step(st));
+		id = sql_last_insert_id(db);
 	}
 	if (!e)
 		e = stages_insert(db, id, &d->rollout, now);
 	if (!e)
 		e = targets_plan(db, d, id, &planned);
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_SET_PLANNED);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, planned);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_SET_PLANNED);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, planned);
+		e = db_result(sql_step(st));
 	}
 	if (!e) {
 		json_t *data = json_pack(
@@ -359,18 +360,18 @@ enum err storage_deployment_slice(struct storage *s, int64_t id, const struct st
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_SLICE);
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			manifest_id = sqlite3_column_int64(st, 0);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_SLICE);
+		sql_bind_i64(st, 1, id);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			manifest_id = sql_col_i64(st, 0);
 			snprintf(actor, sizeof(actor), "%s", db_column_text(st, 1));
 		}
 	}
-	if (rc != SQLITE_ROW) { /* canceled, deleted or prepared meanwhile */
-		*ret_stop = rc == SQLITE_DONE;
+	if (rc != SQL_ROW) { /* canceled, deleted or prepared meanwhile */
+		*ret_stop = rc == SQL_DONE;
 		db_rollback(db);
-		return rc == SQLITE_DONE ? ERR_OK : db_result(rc);
+		return rc == SQL_DONE ? ERR_OK : db_result(rc);
 	}
 	/* Superseded assignments of other deployments: its creator did it. */
 	db_event_actor(db, actor);
@@ -392,30 +393,30 @@ enum err storage_deployment_prepared(struct storage *s, int64_t id)
 		return e;
 	bool changed = false; /* and active: not canceled meanwhile */
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PREPARED);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, time_now());
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PREPARED);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, time_now());
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
 			changed = strcmp(db_column_text(st, 0), "active") == 0;
-			rc = sqlite3_step(st);
+			rc = sql_step(st);
 		}
 		e = db_result(rc);
 	}
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_TARGETS_DELETE);
-		sqlite3_bind_int64(st, 1, id);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_TARGETS_DELETE);
+		sql_bind_i64(st, 1, id);
+		e = db_result(sql_step(st));
 	}
 	if (!e && changed) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_OF_DEPLOYMENT);
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_OF_DEPLOYMENT);
+		sql_bind_i64(st, 1, id);
+		rc = sql_step(st);
 		e = db_result(rc);
 		if (!e)
-			e = deployment_event(db, "system", "deployment.prepared", id, false,
-					     json_pack("{s:I}", "devices",
-						       (json_int_t)sqlite3_column_int64(st, 0)));
+			e = deployment_event(
+				db, "system", "deployment.prepared", id, false,
+				json_pack("{s:I}", "devices", (json_int_t)sql_col_i64(st, 0)));
 	}
 	return finish(db, e);
 }
@@ -430,82 +431,81 @@ enum err storage_deployments_preparing(struct storage *s, int64_t after, unsigne
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_PREPARING);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret[n++] = sqlite3_column_int64(st, 0);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_PREPARING);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
+		ret[n++] = sql_col_i64(st, 0);
 	*ret_n = n;
 	return n < max ? db_result(rc) : ERR_OK;
 }
 
-static void deployment_from_row(sqlite3_stmt *st, struct deployment *d)
+static void deployment_from_row(struct sql_stmt *st, struct deployment *d)
 {
 	const char *kind = db_column_text(st, 4);
-	size_t n = (size_t)sqlite3_column_bytes(st, 3);
+	size_t n = sql_col_bytes(st, 3);
 
 	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(st, 0);
+	d->id = sql_col_i64(st, 0);
 	snprintf(d->name, sizeof(d->name), "%s", db_column_text(st, 1));
-	d->manifest_id = sqlite3_column_int64(st, 2);
+	d->manifest_id = sql_col_i64(st, 2);
 	d->digest_len = n <= MANIFEST_DIGEST_MAX ? n : 0;
 	if (d->digest_len)
-		memcpy(d->digest, sqlite3_column_blob(st, 3), d->digest_len);
+		memcpy(d->digest, sql_col_blob(st, 3), d->digest_len);
 	d->kind = strcmp(kind, "group") == 0 ? TARGET_GROUP
 		  : strcmp(kind, "tag") == 0 ? TARGET_TAG
 					     : TARGET_DEVICES;
 	snprintf(d->target, sizeof(d->target), "%s", db_column_text(st, 5));
 	if (!deployment_status_parse(db_column_text(st, 6), &d->status))
 		d->status = DEPLOYMENT_CANCELED;
-	d->created_at = sqlite3_column_int64(st, 7);
+	d->created_at = sql_col_i64(st, 7);
 	snprintf(d->created_by, sizeof(d->created_by), "%s", db_column_text(st, 8));
-	d->sequence = (uint64_t)sqlite3_column_int64(st, 9);
-	d->rollout.device_timeout = sqlite3_column_int64(st, 10);
-	d->rollout.success_threshold = (unsigned)sqlite3_column_int(st, 11);
-	d->rollout.failure_threshold = (unsigned)sqlite3_column_int(st, 12);
-	d->open_stage = (unsigned)sqlite3_column_int(st, 13);
-	d->paused_at = sqlite3_column_int64(st, 14);
+	d->sequence = (uint64_t)sql_col_i64(st, 9);
+	d->rollout.device_timeout = sql_col_i64(st, 10);
+	d->rollout.success_threshold = (unsigned)sql_col_int(st, 11);
+	d->rollout.failure_threshold = (unsigned)sql_col_int(st, 12);
+	d->open_stage = (unsigned)sql_col_int(st, 13);
+	d->paused_at = sql_col_i64(st, 14);
 	snprintf(d->paused_by, sizeof(d->paused_by), "%s", db_column_text(st, 15));
 	snprintf(d->pause_reason, sizeof(d->pause_reason), "%s", db_column_text(st, 16));
-	d->paused_auto = sqlite3_column_int(st, 17) != 0;
-	d->failures_acknowledged = (unsigned)sqlite3_column_int(st, 18);
-	d->completed_at = sqlite3_column_int64(st, 19);
-	d->canceled_at = sqlite3_column_int64(st, 20);
-	d->prepared_at = sqlite3_column_int64(st, 21);
-	d->planned = (uint64_t)sqlite3_column_int64(st, 22);
+	d->paused_auto = sql_col_int(st, 17) != 0;
+	d->failures_acknowledged = (unsigned)sql_col_int(st, 18);
+	d->completed_at = sql_col_i64(st, 19);
+	d->canceled_at = sql_col_i64(st, 20);
+	d->prepared_at = sql_col_i64(st, 21);
+	d->planned = (uint64_t)sql_col_i64(st, 22);
 }
 
 static enum err stages_load(struct db *db, struct deployment *d)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGES);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGES);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, d->id);
+	sql_bind_i64(st, 1, d->id);
 	d->rollout.stage_count = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	       d->rollout.stage_count < ROLLOUT_STAGES_MAX) {
+	while ((rc = sql_step(st)) == SQL_ROW && d->rollout.stage_count < ROLLOUT_STAGES_MAX) {
 		unsigned i = d->rollout.stage_count++;
-		d->rollout.stages[i] = (uint8_t)sqlite3_column_int(st, 1);
-		d->stage_opened_at[i] = sqlite3_column_int64(st, 2);
+		d->rollout.stages[i] = (uint8_t)sql_col_int(st, 1);
+		d->stage_opened_at[i] = sql_col_i64(st, 2);
 	}
-	if (rc == SQLITE_ROW)
-		rc = SQLITE_DONE; /* more stages than a policy holds: not written by suitd */
+	if (rc == SQL_ROW)
+		rc = SQL_DONE; /* more stages than a policy holds: not written by suitd */
 	return db_result(rc);
 }
 
 /* Rows of SQL_DEPLOYMENT_COLUMNS into ret[], each with its stages. */
-static enum err deployments_read(struct db *db, sqlite3_stmt *st, unsigned max,
+static enum err deployments_read(struct db *db, struct sql_stmt *st, unsigned max,
 				 struct deployment *ret, unsigned *ret_count)
 {
 	enum err e = ERR_OK;
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
 		deployment_from_row(st, &ret[n++]);
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
-	sqlite3_reset(st);
+	sql_reset(st);
 	for (unsigned i = 0; i < n && !e; i++)
 		e = stages_load(db, &ret[i]);
 	if (!e)
@@ -517,11 +517,11 @@ static enum err deployments_read(struct db *db, sqlite3_stmt *st, unsigned max,
  * or not). */
 static enum err deployment_by_id(struct db *db, int64_t id, struct deployment *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_BY_ID);
 	unsigned n = 0;
 	enum err e;
 
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_i64(st, 1, id);
 	e = deployments_read(db, st, 1, ret, &n);
 	return e ? e : n ? ERR_OK : ERR_NOT_FOUND;
 }
@@ -544,13 +544,13 @@ enum err storage_deployment_counts(struct storage *s, int64_t id, struct deploym
 	if (e)
 		return e;
 	memset(ret, 0, sizeof(*ret));
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COUNTS);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t stage = sqlite3_column_int64(st, 0);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COUNTS);
+	sql_bind_i64(st, 1, id);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		int64_t stage = sql_col_i64(st, 0);
 		if (stage >= 0 && stage < ROLLOUT_STAGES_MAX &&
 		    assignment_state_parse(db_column_text(st, 1), &state))
-			ret->n[stage][state] = (unsigned)sqlite3_column_int64(st, 2);
+			ret->n[stage][state] = (unsigned)sql_col_i64(st, 2);
 	}
 	return db_result(rc);
 }
@@ -564,9 +564,9 @@ enum err storage_deployment_list(struct storage *s, const char *status, const ui
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_LIST);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_LIST);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
 	if (status)
 		db_bind_text(st, 3, status);
 	if (digest)
@@ -582,21 +582,21 @@ enum err storage_deployments_running(struct storage *s, int64_t after, unsigned 
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_RUNNING);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_RUNNING);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
 	return deployments_read(db, st, max, ret, ret_count);
 }
 
 /* One compare-and-set UPDATE of a deployment and its event (data: extra,
  * stolen, may be NULL), in a transaction; ERR_CONFLICT when it changed
  * nothing. */
-static enum err deployment_update(struct db *db, sqlite3_stmt *st, const char *actor,
+static enum err deployment_update(struct db *db, struct sql_stmt *st, const char *actor,
 				  const char *type, int64_t id, bool admin, json_t *extra)
 {
-	enum err e = db_result(sqlite3_step(st));
+	enum err e = db_result(sql_step(st));
 
-	if (!e && sqlite3_changes(db->handle) == 0)
+	if (!e && sql_changes(db) == 0)
 		e = ERR_CONFLICT;
 	if (!e)
 		return deployment_event(db, actor, type, id, admin, extra);
@@ -608,15 +608,15 @@ static enum err deployment_update(struct db *db, sqlite3_stmt *st, const char *a
  * canceled (the transaction is the caller's); *ret_n how many. */
 static enum err cancel_some(struct db *db, int64_t id, int64_t now, unsigned max, unsigned *ret_n)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_CANCEL);
 	enum err e;
 
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_i64(st, 1, id);
 	db_bind_text(st, 2, "deployment canceled");
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, max);
-	e = db_result(sqlite3_step(st));
-	*ret_n = e ? 0 : (unsigned)sqlite3_changes(db->handle);
+	sql_bind_i64(st, 3, now);
+	sql_bind_i64(st, 4, max);
+	e = db_result(sql_step(st));
+	*ret_n = e ? 0 : (unsigned)sql_changes(db);
 	return e;
 }
 
@@ -632,9 +632,9 @@ enum err storage_deployment_cancel(struct storage *s, int64_t id, const char *ac
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_CANCEL);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_CANCEL);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, now);
 		e = deployment_update(db, st, actor, "deployment.canceled", id, true, NULL);
 	}
 	db_event_actor(db, actor);
@@ -658,13 +658,13 @@ enum err storage_deployment_cancel_more(struct storage *s, int64_t id, const cha
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_IS_CANCELED);
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_IS_CANCELED);
+		sql_bind_i64(st, 1, id);
+		rc = sql_step(st);
 	}
-	if (rc != SQLITE_ROW) { /* deleted meanwhile: nothing left to cancel */
+	if (rc != SQL_ROW) { /* deleted meanwhile: nothing left to cancel */
 		db_rollback(db);
-		return rc == SQLITE_DONE ? ERR_OK : db_result(rc);
+		return rc == SQL_DONE ? ERR_OK : db_result(rc);
 	}
 	db_event_actor(db, actor);
 	e = finish(db, cancel_some(db, id, time_now(), max, ret_n));
@@ -678,15 +678,15 @@ enum err storage_deployments_winding_down(struct storage *s, int64_t after, unsi
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_WINDING_DOWN);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret[n++] = sqlite3_column_int64(st, 0);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENTS_WINDING_DOWN);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
+		ret[n++] = sql_col_i64(st, 0);
 	*ret_n = n;
 	return n < max ? db_result(rc) : ERR_OK;
 }
@@ -700,13 +700,13 @@ enum err storage_deployment_pause(struct storage *s, int64_t id, const char *act
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PAUSE);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, time_now());
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_PAUSE);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, time_now());
 		db_bind_text(st, 3, actor);
 		if (reason && reason[0])
 			db_bind_text(st, 4, reason);
-		sqlite3_bind_int(st, 5, automatic);
+		sql_bind_i64(st, 5, automatic);
 		e = deployment_update(
 			db, st, automatic ? "system" : actor, "deployment.paused", id, !automatic,
 			json_pack("{s:s?, s:b}", "reason", reason && reason[0] ? reason : NULL,
@@ -724,9 +724,9 @@ enum err storage_deployment_resume(struct storage *s, int64_t id, const char *ac
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RESUME);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, acknowledge);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RESUME);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, acknowledge);
 		e = deployment_update(db, st, actor, "deployment.resumed", id, true,
 				      json_pack("{s:b}", "acknowledged", acknowledge));
 	}
@@ -749,20 +749,20 @@ enum err storage_deployment_retry(struct storage *s, int64_t id, const char *act
 	if (!e && d.status == DEPLOYMENT_CANCELED)
 		e = ERR_CONFLICT;
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_FAILED_COUNT);
-		sqlite3_bind_int64(st, 1, id);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			failed = (unsigned)sqlite3_column_int64(st, 0);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_FAILED_COUNT);
+		sql_bind_i64(st, 1, id);
+		if ((rc = sql_step(st)) == SQL_ROW)
+			failed = (unsigned)sql_col_i64(st, 0);
 		else
 			e = db_result(rc);
 	}
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_RETRY);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, time_now());
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_RETRY);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, time_now());
+		while ((rc = sql_step(st)) == SQL_ROW) {
 			retried++;
-			if ((unsigned)sqlite3_column_int64(st, 0) <= d.open_stage)
+			if ((unsigned)sql_col_i64(st, 0) <= d.open_stage)
 				open++;
 		}
 		e = db_result(rc);
@@ -770,9 +770,9 @@ enum err storage_deployment_retry(struct storage *s, int64_t id, const char *act
 	if (!e && retried) {
 		/* Failures acknowledged at a resume that are now retried no
 		 * longer hide new ones; a completed rollout runs again. */
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RETRIED);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, open);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_RETRIED);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, open);
 		e = deployment_update(db, st, actor, "deployment.retried", id, true,
 				      json_pack("{s:i}", "retried", (int)retried));
 	}
@@ -800,13 +800,13 @@ enum err storage_deployment_delete(struct storage *s, int64_t id, const char *ac
 	if (!e && d.status != DEPLOYMENT_COMPLETED && d.status != DEPLOYMENT_CANCELED)
 		e = ERR_CONFLICT;
 	for (size_t i = 0; !e && i < sizeof(steps) / sizeof(steps[0]); i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, steps[i]);
-		sqlite3_bind_int64(st, 1, id);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, steps[i]);
+		sql_bind_i64(st, 1, id);
+		e = db_result(sql_step(st));
 	}
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_DELETE);
-		sqlite3_bind_int64(st, 1, id);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_DELETE);
+		sql_bind_i64(st, 1, id);
 		e = deployment_update(db, st, actor, "deployment.deleted", id, true, NULL);
 	}
 	return finish(db, e);
@@ -820,18 +820,18 @@ enum err storage_deployment_open_stage(struct storage *s, int64_t id, unsigned s
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_OPEN_STAGE);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, stage);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_OPEN_STAGE);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, stage);
 		e = deployment_update(db, st, "system", "deployment.stage_opened", id, false,
 				      json_pack("{s:i}", "stage", (int)stage));
 	}
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_OPENED);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, stage);
-		sqlite3_bind_int64(st, 3, time_now());
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_STAGE_OPENED);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, stage);
+		sql_bind_i64(st, 3, time_now());
+		e = db_result(sql_step(st));
 	}
 	return finish(db, e);
 }
@@ -844,9 +844,9 @@ enum err storage_deployment_complete(struct storage *s, int64_t id)
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COMPLETE);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, time_now());
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_COMPLETE);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, time_now());
 		e = deployment_update(db, st, "system", "deployment.completed", id, false, NULL);
 	}
 	return finish(db, e);
@@ -858,28 +858,28 @@ enum err storage_deployment_devices(struct storage *s, int64_t id, const char *s
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st =
+	CLEANUP_STMT struct sql_stmt *st =
 		db_stmt(db, state ? STMT_DEPLOYMENT_DEVICES_IN_STATE : STMT_DEPLOYMENT_DEVICES);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int64(st, 3, max);
+	sql_bind_i64(st, 1, id);
+	sql_bind_i64(st, 2, after);
+	sql_bind_i64(st, 3, max);
 	if (state)
 		db_bind_text(st, 4, state);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n < max && (rc = sql_step(st)) == SQL_ROW) {
 		struct assignment_row *r = &ret[n++];
 		memset(r, 0, sizeof(*r));
-		r->id = sqlite3_column_int64(st, 0);
+		r->id = sql_col_i64(st, 0);
 		snprintf(r->device, sizeof(r->device), "%s", db_column_text(st, 1));
 		assignment_state_parse(db_column_text(st, 2), &r->state);
 		snprintf(r->reason, sizeof(r->reason), "%s", db_column_text(st, 3));
-		r->updated_at = sqlite3_column_int64(st, 4);
-		r->stage = (unsigned)sqlite3_column_int(st, 5);
+		r->updated_at = sql_col_i64(st, 4);
+		r->stage = (unsigned)sql_col_int(st, 5);
 	}
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -895,25 +895,25 @@ static enum err active_assignments(struct storage *s, enum stmt which, int64_t k
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, which);
 	if (key)
-		sqlite3_bind_int64(st, 1, key);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sql_bind_i64(st, 1, key);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct active_assignment a = {0};
-		size_t n = (size_t)sqlite3_column_bytes(st, 5);
-		a.id = sqlite3_column_int64(st, 0);
-		a.device_num = sqlite3_column_int64(st, 1);
-		a.deployment_id = sqlite3_column_int64(st, 2);
-		a.manifest_id = sqlite3_column_int64(st, 3);
+		size_t n = sql_col_bytes(st, 5);
+		a.id = sql_col_i64(st, 0);
+		a.device_num = sql_col_i64(st, 1);
+		a.deployment_id = sql_col_i64(st, 2);
+		a.manifest_id = sql_col_i64(st, 3);
 		assignment_state_parse(db_column_text(st, 4), &a.state);
 		a.digest_len = n <= MANIFEST_DIGEST_MAX ? n : 0;
 		if (a.digest_len)
-			memcpy(a.digest, sqlite3_column_blob(st, 5), a.digest_len);
-		a.sequence = (uint64_t)sqlite3_column_int64(st, 6);
-		a.held = sqlite3_column_int(st, 7) != 0;
-		a.stage = (unsigned)sqlite3_column_int(st, 8);
-		a.open_stage = (unsigned)sqlite3_column_int(st, 9);
-		a.paused = sqlite3_column_int(st, 10) != 0;
+			memcpy(a.digest, sql_col_blob(st, 5), a.digest_len);
+		a.sequence = (uint64_t)sql_col_i64(st, 6);
+		a.held = sql_col_int(st, 7) != 0;
+		a.stage = (unsigned)sql_col_int(st, 8);
+		a.open_stage = (unsigned)sql_col_int(st, 9);
+		a.paused = sql_col_int(st, 10) != 0;
 		each(cls, &a);
 	}
 	return db_result(rc);
@@ -945,19 +945,19 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SET_STATE);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SET_STATE);
 	db_event_actor(db, "device"); /* check-ins and downloads: the device's doing */
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_i64(st, 1, id);
 	db_bind_text(st, 2, assignment_state_name(from));
 	db_bind_text(st, 3, assignment_state_name(to));
 	if (reason)
 		db_bind_text(st, 4, reason);
-	sqlite3_bind_int64(st, 5, time_now());
-	e = db_result(sqlite3_step(st));
+	sql_bind_i64(st, 5, time_now());
+	e = db_result(sql_step(st));
 	/* Its own (autocommit) transaction: committed already. */
-	if (sqlite3_get_autocommit(db->handle))
+	if (!sql_in_transaction(db))
 		db_events_end(db, !e);
-	if (!e && sqlite3_changes(db->handle) == 0)
+	if (!e && sql_changes(db) == 0)
 		e = ERR_CONFLICT;
 	return e;
 }
@@ -975,23 +975,23 @@ enum err db_deployment_join(struct db *db, int64_t device_num, const struct stag
 
 	*ret_joined = false;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_JOIN);
-		sqlite3_bind_int64(st, 1, device_num);
-		rc = sqlite3_step(st);
-		d.id = sqlite3_column_int64(st, 0);
-		manifest_id = sqlite3_column_int64(st, 1);
-		completed = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_FOR_JOIN);
+		sql_bind_i64(st, 1, device_num);
+		rc = sql_step(st);
+		d.id = sql_col_i64(st, 0);
+		manifest_id = sql_col_i64(st, 1);
+		completed = !sql_col_null(st, 2);
 	}
-	if (rc == SQLITE_DONE)
+	if (rc == SQL_DONE)
 		return ERR_OK;
 	e = db_result(rc);
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
-		sqlite3_bind_int64(st, 1, device_num);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_ID_BY_NUM);
+		sql_bind_i64(st, 1, device_num);
+		rc = sql_step(st);
+		if (rc == SQL_ROW)
 			snprintf(device_id, sizeof(device_id), "%s", db_column_text(st, 1));
-		e = rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
+		e = rc == SQL_ROW ? ERR_OK : rc == SQL_DONE ? ERR_NOT_FOUND : db_result(rc);
 	}
 	if (!e)
 		e = stages_load(db, &d);
@@ -1003,9 +1003,9 @@ enum err db_deployment_join(struct db *db, int64_t device_num, const struct stag
 			   time_now(), ret_joined);
 	/* A completed rollout with a new member is running again. */
 	if (!e && *ret_joined && completed) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEPLOYMENT_REOPEN);
-		sqlite3_bind_int64(st, 1, d.id);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEPLOYMENT_REOPEN);
+		sql_bind_i64(st, 1, d.id);
+		e = db_result(sql_step(st));
 	}
 	return e;
 }
@@ -1031,11 +1031,11 @@ bool storage_manifest_needs(struct storage *s, int64_t manifest_id, enum manifes
 
 	if (db_get(s, &db))
 		return false;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_OBJECT);
-	sqlite3_bind_int64(st, 1, manifest_id);
-	sqlite3_bind_int64(st, 2, kind);
-	sqlite3_bind_int64(st, 3, object_id);
-	return sqlite3_step(st) == SQLITE_ROW;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_OBJECT);
+	sql_bind_i64(st, 1, manifest_id);
+	sql_bind_i64(st, 2, kind);
+	sql_bind_i64(st, 3, object_id);
+	return sql_step(st) == SQL_ROW;
 }
 
 enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, int64_t manifest_id,
@@ -1048,20 +1048,20 @@ enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, in
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FETCHED);
-		sqlite3_bind_int64(st, 1, assignment_id);
-		sqlite3_bind_int64(st, 2, kind);
-		sqlite3_bind_int64(st, 3, object_id);
-		if ((e = db_result(sqlite3_step(st))))
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FETCHED);
+		sql_bind_i64(st, 1, assignment_id);
+		sql_bind_i64(st, 2, kind);
+		sql_bind_i64(st, 3, object_id);
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_LEFT);
-	sqlite3_bind_int64(st, 1, manifest_id);
-	sqlite3_bind_int64(st, 2, assignment_id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_NEEDS_LEFT);
+	sql_bind_i64(st, 1, manifest_id);
+	sql_bind_i64(st, 2, assignment_id);
+	rc = sql_step(st);
+	if (rc != SQL_ROW)
 		return db_result(rc);
-	*ret_left = (unsigned)sqlite3_column_int64(st, 0);
+	*ret_left = (unsigned)sql_col_i64(st, 0);
 	return ERR_OK;
 }
 
@@ -1074,15 +1074,15 @@ enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, in
 static enum err time_out_slice(struct db *db, int64_t now, int64_t **devices, unsigned *n,
 			       unsigned *cap, unsigned *ret_changed)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_TIME_OUT);
 	enum err e = ERR_OK;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	*ret_changed = 0;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, TIME_OUT_SLICE);
+	sql_bind_i64(st, 1, now);
+	sql_bind_i64(st, 2, TIME_OUT_SLICE);
 	/* RETURNING: every row is changed before the first is returned. */
-	while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!e && (rc = sql_step(st)) == SQL_ROW) {
 		if (*n == *cap) {
 			unsigned want = *cap ? 2 * *cap : 64;
 			int64_t *grown = realloc(*devices, want * sizeof(**devices));
@@ -1093,7 +1093,7 @@ static enum err time_out_slice(struct db *db, int64_t now, int64_t **devices, un
 			*devices = grown;
 			*cap = want;
 		}
-		(*devices)[(*n)++] = sqlite3_column_int64(st, 0);
+		(*devices)[(*n)++] = sql_col_i64(st, 0);
 		(*ret_changed)++;
 	}
 	if (!e)
@@ -1118,7 +1118,7 @@ enum err storage_assignments_time_out(struct storage *s, int64_t now, int64_t **
 			usleep(1000); /* a gap for the writers waiting (storage.c) */
 		e = time_out_slice(db, now, &devices, &n, &cap, &changed);
 		/* One statement, its own transaction: the trigger's events are in. */
-		if (sqlite3_get_autocommit(db->handle))
+		if (!sql_in_transaction(db))
 			db_events_end(db, !e);
 	}
 	if (e && !n) {

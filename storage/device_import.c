@@ -8,12 +8,11 @@
 #include "storage/db.h"
 
 /* A fixed UUID column against a given one: equal, or not given. */
-static bool uuid_same(sqlite3_stmt *st, int col, const uint8_t *given)
+static bool uuid_same(struct sql_stmt *st, int col, const uint8_t *given)
 {
 	if (!given)
 		return true;
-	return sqlite3_column_bytes(st, col) == 16 &&
-	       memcmp(sqlite3_column_blob(st, col), given, 16) == 0;
+	return sql_col_bytes(st, col) == 16 && memcmp(sql_col_blob(st, col), given, 16) == 0;
 }
 
 static enum err fail(struct device_import_result *r, enum err e, const char *detail)
@@ -25,13 +24,14 @@ static enum err fail(struct device_import_result *r, enum err e, const char *det
 }
 
 /* An existing device: change what the line gives and differs. */
-static enum err update_row(struct db *db, sqlite3_stmt *found, const struct device_import_row *row,
-			   struct device_import_result *r, bool *ret_membership)
+static enum err update_row(struct db *db, struct sql_stmt *found,
+			   const struct device_import_row *row, struct device_import_result *r,
+			   bool *ret_membership)
 {
 	bool changed = false, same;
 	enum err e = ERR_OK;
 
-	r->num = sqlite3_column_int64(found, 0);
+	r->num = sql_col_i64(found, 0);
 	if (!uuid_same(found, 2, row->vendor) || !uuid_same(found, 3, row->class_id))
 		return fail(r, ERR_CONFLICT,
 			    "vendor_id and class_id of an existing device cannot change (delete "
@@ -50,12 +50,12 @@ static enum err update_row(struct db *db, sqlite3_stmt *found, const struct devi
 		changed = *ret_membership = true;
 	}
 	if (!e && row->token_hash &&
-	    !(sqlite3_column_bytes(found, 5) == SHA256_LEN &&
-	      crypto_equal(sqlite3_column_blob(found, 5), row->token_hash, SHA256_LEN))) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_TOKEN);
+	    !(sql_col_bytes(found, 5) == SHA256_LEN &&
+	      crypto_equal(sql_col_blob(found, 5), row->token_hash, SHA256_LEN))) {
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_SET_TOKEN);
 		db_bind_text(st, 1, row->id);
 		db_bind_blob(st, 2, row->token_hash, SHA256_LEN);
-		e = db_result(sqlite3_step(st));
+		e = db_result(sql_step(st));
 		changed = r->identity_changed = true;
 		if (e == ERR_CONFLICT)
 			return fail(r, e, "another device has this token");
@@ -75,18 +75,18 @@ static enum err import_row(struct db *db, const struct device_import_row *row,
 
 	memset(r, 0, sizeof(*r));
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_IMPORT_LOOKUP);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_IMPORT_LOOKUP);
 		db_bind_text(st, 1, row->id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
 			e = update_row(db, st, row, r, &membership);
 			if (e)
 				return e;
-		} else if (rc != SQLITE_DONE) {
+		} else if (rc != SQL_DONE) {
 			return fail(r, db_result(rc), "cannot read the device");
 		}
 	}
-	if (rc == SQLITE_DONE) {
+	if (rc == SQL_DONE) {
 		struct device_new d = {.id = row->id,
 				       .group = row->group,
 				       .vendor = row->vendor,

@@ -23,48 +23,47 @@ bool device_name_valid(const char *name, size_t max)
 	return true;
 }
 
-static void ident_from_row(sqlite3_stmt *st, struct device_ident *d)
+static void ident_from_row(struct sql_stmt *st, struct device_ident *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->num = sqlite3_column_int64(st, 0);
+	d->num = sql_col_i64(st, 0);
 	snprintf(d->id, sizeof(d->id), "%s", db_column_text(st, 1));
 	snprintf(d->group, sizeof(d->group), "%s", db_column_text(st, 2));
 }
 
-static void uuid_column(sqlite3_stmt *st, int col, bool *has, uint8_t out[16])
+static void uuid_column(struct sql_stmt *st, int col, bool *has, uint8_t out[16])
 {
-	*has = sqlite3_column_bytes(st, col) == 16;
+	*has = sql_col_bytes(st, col) == 16;
 	if (*has)
-		memcpy(out, sqlite3_column_blob(st, col), 16);
+		memcpy(out, sql_col_blob(st, col), 16);
 }
 
 static enum err load_tags(struct db *db, struct device *d)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, d->ident.num);
+	sql_bind_i64(st, 1, d->ident.num);
 	d->tag_count = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && d->tag_count < DEVICE_TAGS_MAX)
+	while ((rc = sql_step(st)) == SQL_ROW && d->tag_count < DEVICE_TAGS_MAX)
 		snprintf(d->tags[d->tag_count++], DEVICE_TAG_MAX + 1, "%s", db_column_text(st, 0));
-	return rc == SQLITE_ROW ? ERR_OK : db_result(rc);
+	return rc == SQL_ROW ? ERR_OK : db_result(rc);
 }
 
 /* Columns: num, id, grp, vendor_id, class_id, attributes, seq, seen, created,
  * report_key. */
-static enum err device_from_row(struct db *db, sqlite3_stmt *st, struct device *d)
+static enum err device_from_row(struct db *db, struct sql_stmt *st, struct device *d)
 {
 	memset(d, 0, sizeof(*d));
 	ident_from_row(st, &d->ident);
 	uuid_column(st, 3, &d->has_vendor, d->vendor);
 	uuid_column(st, 4, &d->has_class, d->class_id);
 	d->attributes = strdup(db_column_text(st, 5));
-	d->has_sequence = sqlite3_column_type(st, 6) != SQLITE_NULL;
-	d->reported_sequence = (uint64_t)sqlite3_column_int64(st, 6);
-	d->last_seen_at = sqlite3_column_int64(st, 7);
-	d->created_at = sqlite3_column_int64(st, 8);
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL &&
-	    !(d->report_key = strdup(db_column_text(st, 9))))
+	d->has_sequence = !sql_col_null(st, 6);
+	d->reported_sequence = (uint64_t)sql_col_i64(st, 6);
+	d->last_seen_at = sql_col_i64(st, 7);
+	d->created_at = sql_col_i64(st, 8);
+	if (!sql_col_null(st, 9) && !(d->report_key = strdup(db_column_text(st, 9))))
 		return ERR_NOMEM;
 	if (!d->attributes)
 		return ERR_NOMEM;
@@ -84,16 +83,16 @@ enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags,
 	enum err e;
 
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS_CLEAR);
-		sqlite3_bind_int64(st, 1, num);
-		if ((e = db_result(sqlite3_step(st))))
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_TAGS_CLEAR);
+		sql_bind_i64(st, 1, num);
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAG_INSERT);
-		sqlite3_bind_int64(st, 1, num);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_TAG_INSERT);
+		sql_bind_i64(st, 1, num);
 		db_bind_text(st, 2, tags[i]);
-		if ((e = db_result(sqlite3_step(st))))
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	return ERR_OK;
@@ -101,7 +100,7 @@ enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags,
 
 static enum err ident_by_id(struct db *db, const char *id, struct device_ident *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_IDENT_BY_ID);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_IDENT_BY_ID);
 	enum err e;
 
 	db_bind_text(st, 1, id);
@@ -116,7 +115,7 @@ enum err db_device_insert(struct db *db, const struct device_new *d, int64_t *re
 	enum err e;
 
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_INSERT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_INSERT);
 		db_bind_text(st, 1, d->id);
 		if (d->group && d->group[0])
 			db_bind_text(st, 2, d->group);
@@ -127,14 +126,14 @@ enum err db_device_insert(struct db *db, const struct device_new *d, int64_t *re
 		db_bind_text(st, 5, d->attributes ? d->attributes : "{}");
 		if (d->token_hash)
 			db_bind_blob(st, 6, d->token_hash, SHA256_LEN);
-		sqlite3_bind_int64(st, 7, time_now());
-		e = db_result(sqlite3_step(st));
+		sql_bind_i64(st, 7, time_now());
+		e = db_result(sql_step(st));
 	}
 	if (e == ERR_CONFLICT)
 		return ERR_EXISTS;
 	if (e)
 		return e;
-	*ret_num = sqlite3_last_insert_rowid(db->handle);
+	*ret_num = sql_last_insert_id(db);
 	return db_device_set_tags(db, *ret_num, d->tags, d->tag_count);
 }
 
@@ -168,7 +167,7 @@ enum err storage_device_get(struct storage *s, const char *id, struct device *re
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_ID);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_BY_ID);
 	db_bind_text(st, 1, id);
 	if ((e = db_step_row(st)))
 		return e;
@@ -187,10 +186,10 @@ enum err storage_device_ident(struct storage *s, const char *id, struct device_i
 }
 
 /* Column col holds exactly this hash (constant time). */
-static bool hash_column_equal(sqlite3_stmt *st, int col, const uint8_t hash[SHA256_LEN])
+static bool hash_column_equal(struct sql_stmt *st, int col, const uint8_t hash[SHA256_LEN])
 {
-	return sqlite3_column_bytes(st, col) == SHA256_LEN &&
-	       crypto_equal(sqlite3_column_blob(st, col), hash, SHA256_LEN);
+	return sql_col_bytes(st, col) == SHA256_LEN &&
+	       crypto_equal(sql_col_blob(st, col), hash, SHA256_LEN);
 }
 
 enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LEN], int64_t now,
@@ -202,7 +201,7 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_BY_TOKEN);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_BY_TOKEN);
 	db_bind_blob(st, 1, hash, SHA256_LEN);
 	if ((e = db_step_row(st)))
 		return e;
@@ -210,7 +209,7 @@ enum err storage_device_by_token(struct storage *s, const uint8_t hash[SHA256_LE
 		until = 0;
 	} else {
 		/* The previous token, only within its grace (NULL reads as 0). */
-		until = sqlite3_column_int64(st, 5);
+		until = sql_col_i64(st, 5);
 		if (!hash_column_equal(st, 4, hash) || now >= until)
 			return ERR_NOT_FOUND;
 	}
@@ -263,24 +262,24 @@ static void key_range(const struct device_filter *f, enum drive drive, int64_t *
 	}
 }
 
-static void bind_filter(sqlite3_stmt *st, const struct device_filter *f, enum drive drive,
+static void bind_filter(struct sql_stmt *st, const struct device_filter *f, enum drive drive,
 			unsigned max)
 {
-	sqlite3_bind_int64(st, 2, max);
+	sql_bind_i64(st, 2, max);
 	if (f->group)
 		db_bind_text(st, 3, f->group);
 	if (f->class_id)
 		db_bind_blob(st, 4, f->class_id, 16);
 	if (f->has_seen_since)
-		sqlite3_bind_int64(st, 5, f->seen_since);
+		sql_bind_i64(st, 5, f->seen_since);
 	if (f->tag)
 		db_bind_text(st, 6, f->tag);
 	if (f->has_not_seen_since)
-		sqlite3_bind_int64(st, 7, f->not_seen_since);
+		sql_bind_i64(st, 7, f->not_seen_since);
 	if (f->has_sequence)
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)f->sequence);
+		sql_bind_i64(st, 8, (int64_t)f->sequence);
 	if (f->has_sequence_below)
-		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->sequence_below);
+		sql_bind_i64(st, 9, (int64_t)f->sequence_below);
 	/* The state drive's own ?13 finds it; a residual ?10 would ask again. */
 	if (drive == DRIVE_STATE)
 		db_bind_text(st, 13, f->assignment_state);
@@ -289,22 +288,22 @@ static void bind_filter(sqlite3_stmt *st, const struct device_filter *f, enum dr
 }
 
 /* Append the rows of one prepared statement to ret[*n .. max). */
-static enum err list_rows(struct db *db, sqlite3_stmt *st, bool keyed, unsigned max,
+static enum err list_rows(struct db *db, struct sql_stmt *st, bool keyed, unsigned max,
 			  struct device *ret, unsigned *n)
 {
 	enum err e = ERR_OK;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
-	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (*n < max && (rc = sql_step(st)) == SQL_ROW) {
 		struct device *d = &ret[(*n)++];
 		e = device_from_row(db, st, d);
-		d->cursor = keyed ? (struct device_cursor){true, sqlite3_column_int64(st, 10),
-							   sqlite3_column_int64(st, 11)}
+		d->cursor = keyed ? (struct device_cursor){true, sql_col_i64(st, 10),
+							   sql_col_i64(st, 11)}
 				  : (struct device_cursor){false, 0, d->ident.num};
 		if (e)
 			return e;
 	}
-	return *n < max && rc != SQLITE_DONE ? db_result(rc) : ERR_OK;
+	return *n < max && rc != SQL_DONE ? db_result(rc) : ERR_OK;
 }
 
 static const enum stmt keyed_stmts[][2] = {
@@ -324,10 +323,10 @@ static enum err list_keyed(struct db *db, const struct device_filter *f, enum dr
 	key_range(f, drive, &lo, &hi);
 	if (after) {
 		if (after->key >= lo && after->key < hi) {
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, keyed_stmts[drive][0]);
+			CLEANUP_STMT struct sql_stmt *st = db_stmt(db, keyed_stmts[drive][0]);
 			bind_filter(st, f, drive, max);
-			sqlite3_bind_int64(st, 11, after->key);
-			sqlite3_bind_int64(st, 1, after->id);
+			sql_bind_i64(st, 11, after->key);
+			sql_bind_i64(st, 1, after->id);
 			if ((e = list_rows(db, st, true, max, ret, n)))
 				return e;
 		}
@@ -338,10 +337,10 @@ static enum err list_keyed(struct db *db, const struct device_filter *f, enum dr
 	}
 	if (*n == max || lo >= hi)
 		return ERR_OK;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, keyed_stmts[drive][1]);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, keyed_stmts[drive][1]);
 	bind_filter(st, f, drive, max - *n);
-	sqlite3_bind_int64(st, 11, lo);
-	sqlite3_bind_int64(st, 12, hi);
+	sql_bind_i64(st, 11, lo);
+	sql_bind_i64(st, 12, hi);
 	return list_rows(db, st, true, max, ret, n);
 }
 
@@ -362,13 +361,13 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f,
 		e = list_keyed(db, f, drive, after, max, ret, &n);
 	} else {
 		/* The index that drives the walk: a tag, a group, a class, or none. */
-		CLEANUP_STMT sqlite3_stmt *st =
+		CLEANUP_STMT struct sql_stmt *st =
 			db_stmt(db, f->tag	  ? STMT_DEVICE_LIST_BY_TAG
 				    : f->group	  ? STMT_DEVICE_LIST_BY_GROUP
 				    : f->class_id ? STMT_DEVICE_LIST_BY_CLASS
 						  : STMT_DEVICE_LIST);
 		bind_filter(st, f, drive, max);
-		sqlite3_bind_int64(st, 1, after ? after->id : 0);
+		sql_bind_i64(st, 1, after ? after->id : 0);
 		e = list_rows(db, st, false, max, ret, &n);
 	}
 	if (e) {
@@ -382,12 +381,12 @@ enum err storage_device_list(struct storage *s, const struct device_filter *f,
 
 enum err db_device_set_text(struct db *db, enum stmt which, int64_t num, const char *text)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, which);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, which);
 
-	sqlite3_bind_int64(st, 1, num);
+	sql_bind_i64(st, 1, num);
 	if (text[0])
 		db_bind_text(st, 2, text);
-	return db_result(sqlite3_step(st));
+	return db_result(sql_step(st));
 }
 
 static bool tag_listed(const char *tag, const char *const *tags, unsigned n)
@@ -403,17 +402,17 @@ static bool tag_listed(const char *tag, const char *const *tags, unsigned n)
 enum err db_device_tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
 			     bool *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_TAGS);
 	long found = 0; /* stored tags, less the distinct listed ones */
 	bool same = true;
 	int rc;
 
-	sqlite3_bind_int64(st, 1, num);
-	while (same && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_i64(st, 1, num);
+	while (same && (rc = sql_step(st)) == SQL_ROW) {
 		same = tag_listed(db_column_text(st, 0), tags, n);
 		found++;
 	}
-	if (same && rc != SQLITE_DONE)
+	if (same && rc != SQL_DONE)
 		return db_result(rc);
 	/* Every stored tag is listed; every listed one stored? */
 	for (unsigned i = 0; same && i < n; i++) {
@@ -442,7 +441,7 @@ enum err storage_device_update(struct storage *s, const char *id, const struct d
 	e = ident_by_id(db, id, &ident);
 	if (!e && c->group) {
 		e = db_device_set_text(db, STMT_DEVICE_SET_GROUP, ident.num, c->group);
-		membership = !e && sqlite3_changes(db->handle) > 0;
+		membership = !e && sql_changes(db) > 0;
 	}
 	if (!e && c->attributes)
 		e = db_device_set_text(db, STMT_DEVICE_SET_ATTRIBUTES, ident.num, c->attributes);
@@ -473,12 +472,11 @@ enum err storage_device_report_key(struct storage *s, int64_t num, char **ret_pe
 	*ret_pem = NULL;
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_REPORT_KEY);
-	sqlite3_bind_int64(st, 1, num);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_REPORT_KEY);
+	sql_bind_i64(st, 1, num);
 	if ((e = db_step_row(st)))
 		return e;
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
-	    !(*ret_pem = strdup(db_column_text(st, 0))))
+	if (!sql_col_null(st, 0) && !(*ret_pem = strdup(db_column_text(st, 0))))
 		return ERR_NOMEM;
 	return ERR_OK;
 }
@@ -513,10 +511,10 @@ enum err storage_device_delete(struct storage *s, const char *id, const char *ac
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_DELETE);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_DELETE);
 		db_bind_text(st, 1, id);
-		e = db_result(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
+		e = db_result(sql_step(st));
+		if (!e && sql_changes(db) == 0)
 			e = ERR_NOT_FOUND;
 	}
 	return change_end(db, e, actor, "device.deleted", id, NULL);
@@ -533,15 +531,15 @@ enum err storage_device_set_token(struct storage *s, const char *id, const uint8
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SET_TOKEN);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_SET_TOKEN);
 		db_bind_text(st, 1, id);
 		db_bind_blob(st, 2, hash, SHA256_LEN);
 		if (grace > 0)
-			sqlite3_bind_int64(st, 3, time_now() + grace);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) /* RETURNING: one row when the device exists */
-			until = sqlite3_column_int64(st, 0);
-		e = rc == SQLITE_DONE ? ERR_NOT_FOUND : db_result(rc);
+			sql_bind_i64(st, 3, time_now() + grace);
+		int rc = sql_step(st);
+		if (rc == SQL_ROW) /* RETURNING: one row when the device exists */
+			until = sql_col_i64(st, 0);
+		e = rc == SQL_DONE ? ERR_NOT_FOUND : db_result(rc);
 	}
 	if (grace > 0)
 		snprintf(detail, sizeof(detail), "grace %llds", (long long)grace);
@@ -567,22 +565,23 @@ enum err storage_device_seen(struct storage *s, const struct device_seen *entrie
 		if ((e = db_begin(db)))
 			break;
 		for (unsigned i = from; i < to && !e; i++) {
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
-			sqlite3_bind_int64(st, 1, entries[i].num);
-			sqlite3_bind_int64(st, 2, entries[i].at);
-			e = db_result(sqlite3_step(st));
+			CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_SEEN);
+			sql_bind_i64(st, 1, entries[i].num);
+			sql_bind_i64(st, 2, entries[i].at);
+			e = db_result(sql_step(st));
 			if (!e && entries[i].has_sequence) {
-				CLEANUP_STMT sqlite3_stmt *seq =
+				CLEANUP_STMT struct sql_stmt *seq =
 					db_stmt(db, STMT_DEVICE_SEEN_SEQUENCE);
-				sqlite3_bind_int64(seq, 1, entries[i].num);
-				sqlite3_bind_int64(seq, 2, (sqlite3_int64)entries[i].sequence);
-				e = db_result(sqlite3_step(seq));
+				sql_bind_i64(seq, 1, entries[i].num);
+				sql_bind_i64(seq, 2, (int64_t)entries[i].sequence);
+				e = db_result(sql_step(seq));
 			}
 			if (!e && entries[i].news) {
-				CLEANUP_STMT sqlite3_stmt *news = db_stmt(db, STMT_ASSIGNMENT_NEWS);
-				sqlite3_bind_int64(news, 1, entries[i].num);
-				sqlite3_bind_int64(news, 2, entries[i].at);
-				e = db_result(sqlite3_step(news));
+				CLEANUP_STMT struct sql_stmt *news =
+					db_stmt(db, STMT_ASSIGNMENT_NEWS);
+				sql_bind_i64(news, 1, entries[i].num);
+				sql_bind_i64(news, 2, entries[i].at);
+				e = db_result(sql_step(news));
 			}
 		}
 		if (e)

@@ -18,57 +18,6 @@ void event_clear(struct event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* suitd_event_actor(): the actor the C code set for this transaction. */
-static void sql_event_actor(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct db *db = sqlite3_user_data(ctx);
-
-	(void)argc;
-	(void)argv;
-	if (db && db->event_actor[0])
-		sqlite3_result_text(ctx, db->event_actor, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_result_null(ctx);
-}
-
-/* Every insert into events, the trigger's too: the newest id of the
- * transaction. Called for each row any statement changes, so it only
- * compares. */
-static void update_hook(void *arg, int op, const char *dbname, const char *table,
-			sqlite3_int64 rowid)
-{
-	struct db *db = arg;
-
-	(void)dbname;
-	if (op == SQLITE_INSERT && table[0] == 'e' && strcmp(table, "events") == 0)
-		db->event_newest = rowid;
-}
-
-/* suitd_event_ms(): milliseconds since the epoch. */
-static void sql_event_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	(void)argv;
-	sqlite3_result_int64(ctx, time_now_ms());
-}
-
-int db_events_attach(sqlite3 *h, struct db *db)
-{
-	int rc = sqlite3_create_function(h, "suitd_event_actor", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS,
-					 db, sql_event_actor, NULL, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(h, "suitd_event_ms", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS,
-					     NULL, sql_event_ms, NULL, NULL);
-
-	sqlite3_update_hook(h, update_hook, db);
-#ifndef SUITD_NO_EVENT_LOG
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(h, SQL_ASSIGNMENT_EVENTS_TRIGGER, NULL, NULL, NULL);
-#endif
-	return rc;
-}
-
 void db_event_actor(struct db *db, const char *actor)
 {
 	snprintf(db->event_actor, sizeof(db->event_actor), "%s", actor ? actor : "");
@@ -87,7 +36,7 @@ void db_events_end(struct db *db, bool committed)
 enum err db_event(struct db *db, const char *type, const char *actor, const char *subject,
 		  int64_t deployment_id, const char *device_id, bool admin, json_t *data)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENT_INSERT);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_EVENT_INSERT);
 	bool has_data = data != NULL;
 	char *text;
 	enum err e;
@@ -101,17 +50,17 @@ enum err db_event(struct db *db, const char *type, const char *actor, const char
 	json_decref(data);
 	if (has_data && !text)
 		return ERR_NOMEM;
-	sqlite3_bind_int64(st, 1, time_now_ms());
+	sql_bind_i64(st, 1, time_now_ms());
 	db_bind_text(st, 2, type);
 	db_bind_text(st, 3, actor && actor[0] ? actor : "system");
 	db_bind_text(st, 4, subject ? subject : "");
 	if (deployment_id)
-		sqlite3_bind_int64(st, 5, deployment_id);
+		sql_bind_i64(st, 5, deployment_id);
 	if (device_id && device_id[0])
 		db_bind_text(st, 6, device_id);
-	sqlite3_bind_int(st, 7, admin);
+	sql_bind_i64(st, 7, admin);
 	db_bind_text(st, 8, text ? text : "{}");
-	e = db_result(sqlite3_step(st));
+	e = db_result(sql_step(st));
 	free(text);
 	return e;
 }
@@ -141,27 +90,27 @@ enum err db_audit(struct db *db, const char *actor, const char *type, const char
 
 /* Columns id, at, type, actor, subject, deployment_id, device_id, admin,
  * data. */
-static enum err event_from_row(sqlite3_stmt *st, struct event *ev)
+static enum err event_from_row(struct sql_stmt *st, struct event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->id = sqlite3_column_int64(st, 0);
-	ev->at_ms = sqlite3_column_int64(st, 1);
+	ev->id = sql_col_i64(st, 0);
+	ev->at_ms = sql_col_i64(st, 1);
 	snprintf(ev->type, sizeof(ev->type), "%s", db_column_text(st, 2));
 	snprintf(ev->actor, sizeof(ev->actor), "%s", db_column_text(st, 3));
 	snprintf(ev->subject, sizeof(ev->subject), "%s", db_column_text(st, 4));
-	ev->deployment_id = sqlite3_column_int64(st, 5);
+	ev->deployment_id = sql_col_i64(st, 5);
 	snprintf(ev->device_id, sizeof(ev->device_id), "%s", db_column_text(st, 6));
-	ev->admin = sqlite3_column_int(st, 7) != 0;
-	ev->data = strdup(sqlite3_column_type(st, 8) == SQLITE_NULL ? "{}" : db_column_text(st, 8));
+	ev->admin = sql_col_int(st, 7) != 0;
+	ev->data = strdup(sql_col_null(st, 8) ? "{}" : db_column_text(st, 8));
 	return ev->data ? ERR_OK : ERR_NOMEM;
 }
 
 /* Step st to the end, each row to cb. */
-static enum err rows_to(sqlite3_stmt *st, event_cb cb, void *cls)
+static enum err rows_to(struct sql_stmt *st, event_cb cb, void *cls)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct event ev;
 		enum err e = event_from_row(st, &ev);
 		bool more = !e && cb(cls, &ev);
@@ -182,9 +131,9 @@ enum err storage_events_after(struct storage *s, int64_t after, unsigned limit, 
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_AFTER);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_EVENTS_AFTER);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, limit ? (int64_t)limit : -1);
 	return rows_to(st, cb, cls);
 }
 
@@ -196,15 +145,15 @@ enum err storage_events_range(struct storage *s, int64_t *ret_oldest, int64_t *r
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_RANGE);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-	*ret_oldest = sqlite3_column_int64(st, 0);
-	*ret_newest = sqlite3_column_int64(st, 1);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_EVENTS_RANGE);
+	if ((rc = sql_step(st)) != SQL_ROW)
+		return db_result(rc == SQL_DONE ? SQL_CORRUPT : rc);
+	*ret_oldest = sql_col_i64(st, 0);
+	*ret_newest = sql_col_i64(st, 1);
 	return ERR_OK;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text)
+static void bind_text_or_null(struct sql_stmt *st, int idx, const char *text)
 {
 	if (text && text[0])
 		db_bind_text(st, idx, text);
@@ -218,17 +167,17 @@ enum err storage_audit_list(struct storage *s, const struct audit_filter *f, uns
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_AUDIT_LIST);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_AUDIT_LIST);
 	bind_text_or_null(st, 1, f->actor);
 	bind_text_or_null(st, 2, f->action);
 	bind_text_or_null(st, 3, f->subject);
 	if (f->since_ms)
-		sqlite3_bind_int64(st, 4, f->since_ms);
+		sql_bind_i64(st, 4, f->since_ms);
 	if (f->until_ms)
-		sqlite3_bind_int64(st, 5, f->until_ms);
-	sqlite3_bind_int64(st, 6, f->before ? f->before : INT64_MAX);
-	sqlite3_bind_int64(st, 7, limit);
-	sqlite3_bind_int64(st, 8, f->after);
+		sql_bind_i64(st, 5, f->until_ms);
+	sql_bind_i64(st, 6, f->before ? f->before : INT64_MAX);
+	sql_bind_i64(st, 7, limit);
+	sql_bind_i64(st, 8, f->after);
 	return rows_to(st, cb, cls);
 }
 
@@ -263,12 +212,12 @@ enum err storage_events_sweep(struct storage *s, int64_t cutoff_ms, uint64_t max
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_EVENTS_SWEEP);
-	sqlite3_bind_int64(st, 1, cutoff_ms);
-	sqlite3_bind_int64(st, 2, max_rows > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_rows);
-	sqlite3_bind_int64(st, 3, batch);
-	e = db_result(sqlite3_step(st));
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_EVENTS_SWEEP);
+	sql_bind_i64(st, 1, cutoff_ms);
+	sql_bind_i64(st, 2, max_rows > INT64_MAX ? INT64_MAX : (int64_t)max_rows);
+	sql_bind_i64(st, 3, batch);
+	e = db_result(sql_step(st));
 	if (!e)
-		*ret_deleted = (unsigned)sqlite3_changes(db->handle);
+		*ret_deleted = (unsigned)sql_changes(db);
 	return e;
 }

@@ -2,9 +2,9 @@
 
 #include "storage/db.h"
 
-static uint64_t column_count(sqlite3_stmt *st, int col)
+static uint64_t column_count(struct sql_stmt *st, int col)
 {
-	sqlite3_int64 v = sqlite3_column_int64(st, col);
+	int64_t v = sql_col_i64(st, col);
 
 	return v > 0 ? (uint64_t)v : 0;
 }
@@ -19,8 +19,8 @@ enum err storage_fleet_deployments(struct storage *s, struct fleet_deployments *
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_FLEET_DEPLOYMENTS);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_FLEET_DEPLOYMENTS);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		if (!deployment_status_parse(db_column_text(st, 0), &status))
 			continue;
 		f.by_status[status] = column_count(st, 1);
@@ -46,8 +46,8 @@ enum err storage_fleet_assignments(struct storage *s, struct fleet_assignments *
 		return e;
 	/* Summed here: a GROUP BY would sort the rows first (3× slower on
 	 * 300,000 of them, docs/operations.md). */
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_FLEET_ASSIGNMENTS);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_FLEET_ASSIGNMENTS);
+	while ((rc = sql_step(st)) == SQL_ROW)
 		if (assignment_state_parse(db_column_text(st, 0), &state))
 			f.by_state[state] += column_count(st, 1);
 	if ((e = db_result(rc)))
@@ -65,10 +65,10 @@ enum err storage_fleet_devices(struct storage *s, int64_t seen_since, uint64_t *
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_FLEET_DEVICES);
-	sqlite3_bind_int64(st, 1, seen_since);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return rc == SQLITE_DONE ? ERR_STORAGE : db_result(rc); /* aggregates: one row */
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_FLEET_DEVICES);
+	sql_bind_i64(st, 1, seen_since);
+	if ((rc = sql_step(st)) != SQL_ROW)
+		return rc == SQL_DONE ? ERR_STORAGE : db_result(rc); /* aggregates: one row */
 	*ret_registered = column_count(st, 0);
 	*ret_seen = column_count(st, 1);
 	return ERR_OK;
@@ -83,9 +83,9 @@ enum err storage_fleet_database_size(struct storage *s, uint64_t *ret_bytes,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_FLEET_DATABASE_SIZE);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return rc == SQLITE_DONE ? ERR_STORAGE : db_result(rc); /* aggregates: one row */
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_FLEET_DATABASE_SIZE);
+	if ((rc = sql_step(st)) != SQL_ROW)
+		return rc == SQL_DONE ? ERR_STORAGE : db_result(rc); /* aggregates: one row */
 	*ret_bytes = column_count(st, 0);
 	*ret_free_bytes = column_count(st, 1);
 	return ERR_OK;

@@ -19,16 +19,16 @@ enum err storage_gc_scan(struct storage *s, enum gc_kind kind, int64_t cutoff,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, scans[kind]);
-	sqlite3_bind_int64(st, 1, cutoff);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct gc_item it = {.kind = kind, .id = sqlite3_column_int64(st, 0)};
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, scans[kind]);
+	sql_bind_i64(st, 1, cutoff);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		struct gc_item it = {.kind = kind, .id = sql_col_i64(st, 0)};
+		size_t n = sql_col_bytes(st, 1);
 		if (kind != GC_DEPLOYMENT && n && n <= sizeof(it.key)) {
-			memcpy(it.key, sqlite3_column_blob(st, 1), n);
+			memcpy(it.key, sql_col_blob(st, 1), n);
 			it.key_len = n;
 		}
-		it.bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		it.bytes = (uint64_t)sql_col_i64(st, 2);
 		if ((e = each(cls, &it)))
 			return e;
 	}

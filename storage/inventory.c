@@ -6,9 +6,9 @@
 
 #include "storage/db.h"
 
-static bool copy_text(sqlite3_stmt *st, int col, char *out, size_t size)
+static bool copy_text(struct sql_stmt *st, int col, char *out, size_t size)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = sql_col_text(st, col);
 
 	if (!t) {
 		out[0] = '\0';
@@ -18,15 +18,15 @@ static bool copy_text(sqlite3_stmt *st, int col, char *out, size_t size)
 	return true;
 }
 
-static size_t copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t size)
+static size_t copy_blob(struct sql_stmt *st, int col, uint8_t *out, size_t size)
 {
-	const void *p = sqlite3_column_blob(st, col);
-	int n = sqlite3_column_bytes(st, col);
+	const void *p = sql_col_blob(st, col);
+	size_t n = sql_col_bytes(st, col);
 
-	if (!p || n <= 0 || (size_t)n > size)
+	if (!p || n == 0 || n > size)
 		return 0;
-	memcpy(out, p, (size_t)n);
-	return (size_t)n;
+	memcpy(out, p, n);
+	return n;
 }
 
 enum err storage_inventory_devices(struct storage *s, const char *name, const char *version,
@@ -42,25 +42,25 @@ enum err storage_inventory_devices(struct storage *s, const char *name, const ch
 	if (e)
 		return e;
 	/* Two statements: each is one range of its own index. */
-	CLEANUP_STMT sqlite3_stmt *st =
+	CLEANUP_STMT struct sql_stmt *st =
 		db_stmt(db, version ? STMT_INVENTORY_DEVICES_VERSION : STMT_INVENTORY_DEVICES);
 	db_bind_text(st, 1, name);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max + 1);
+	sql_bind_i64(st, 2, after);
+	sql_bind_i64(st, 3, (int64_t)max + 1);
 	if (version)
 		db_bind_text(st, 4, version);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct inventory_device *r = &ret[n];
 		if (n == max) {
 			more = true;
 			break;
 		}
 		memset(r, 0, sizeof(*r));
-		r->num = sqlite3_column_int64(st, 0);
+		r->num = sql_col_i64(st, 0);
 		copy_text(st, 1, r->id, sizeof(r->id));
 		r->has_version = copy_text(st, 2, r->version, sizeof(r->version));
 		r->digest_len = copy_blob(st, 3, r->digest, sizeof(r->digest));
-		r->since = sqlite3_column_int64(st, 4);
+		r->since = sql_col_i64(st, 4);
 		n++;
 	}
 	if (!more && (e = db_result(rc)))
@@ -81,13 +81,13 @@ enum err storage_inventory_counts(struct storage *s, const char *name, const cha
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st =
+	CLEANUP_STMT struct sql_stmt *st =
 		db_stmt(db, name ? STMT_INVENTORY_COUNTS : STMT_INVENTORY_COUNTS_ALL);
 	if (name)
 		db_bind_text(st, 1, name);
 	if (name && version)
 		db_bind_text(st, 2, version);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct inventory_count *r = &ret[n];
 		if (n == INVENTORY_COUNTS_MAX) {
 			more = true;
@@ -96,7 +96,7 @@ enum err storage_inventory_counts(struct storage *s, const char *name, const cha
 		memset(r, 0, sizeof(*r));
 		copy_text(st, 0, r->name, sizeof(r->name));
 		r->has_version = copy_text(st, 1, r->version, sizeof(r->version));
-		sqlite3_int64 c = sqlite3_column_int64(st, 2);
+		int64_t c = sql_col_i64(st, 2);
 		r->devices = c > 0 ? (uint64_t)c : 0;
 		n++;
 	}
@@ -115,21 +115,20 @@ enum err storage_device_software(struct storage *s, int64_t device_num, struct d
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_DEVICE_SOFTWARE);
-	sqlite3_bind_int64(st, 1, device_num);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_DEVICE_SOFTWARE);
+	sql_bind_i64(st, 1, device_num);
 	if ((e = db_step_row(st)))
 		return e;
-	sw.running = sqlite3_column_type(st, 0) != SQLITE_NULL ||
-		     sqlite3_column_type(st, 5) != SQLITE_NULL;
-	sw.since = sqlite3_column_int64(st, 0);
+	sw.running = !sql_col_null(st, 0) || !sql_col_null(st, 5);
+	sw.since = sql_col_i64(st, 0);
 	sw.has_name = copy_text(st, 1, sw.name, sizeof(sw.name));
 	sw.has_version = copy_text(st, 2, sw.version, sizeof(sw.version));
 	sw.digest_len = copy_blob(st, 3, sw.digest, sizeof(sw.digest));
 	sw.has_manifest = sw.digest_len > 0;
-	sqlite3_int64 seq = sqlite3_column_int64(st, 4);
+	int64_t seq = sql_col_i64(st, 4);
 	sw.sequence = seq > 0 ? (uint64_t)seq : 0;
-	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-		sw.facts = strdup((const char *)sqlite3_column_text(st, 5));
+	if (!sql_col_null(st, 5)) {
+		sw.facts = strdup(sql_col_text(st, 5));
 		if (!sw.facts)
 			return ERR_NOMEM;
 	}

@@ -8,22 +8,22 @@
 #include "common/timeutil.h"
 #include "storage/db.h"
 
-static enum err record_from_row(sqlite3_stmt *st, struct manifest_record *r)
+static enum err record_from_row(struct sql_stmt *st, struct manifest_record *r)
 {
-	const void *dg = sqlite3_column_blob(st, 1);
-	size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	const void *dg = sql_col_blob(st, 1);
+	size_t n = sql_col_bytes(st, 1);
 
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
+	r->id = sql_col_i64(st, 0);
 	if (n > MANIFEST_DIGEST_MAX)
 		return ERR_STORAGE;
 	if (dg)
 		memcpy(r->digest, dg, n);
 	r->digest_len = n;
-	r->digest_alg = sqlite3_column_int64(st, 2);
-	r->sequence = (uint64_t)sqlite3_column_int64(st, 3);
+	r->digest_alg = sql_col_i64(st, 2);
+	r->sequence = (uint64_t)sql_col_i64(st, 3);
 	r->facts = strdup(db_column_text(st, 4));
-	r->created_at = sqlite3_column_int64(st, 5);
+	r->created_at = sql_col_i64(st, 5);
 	return r->facts ? ERR_OK : ERR_NOMEM;
 }
 
@@ -36,7 +36,7 @@ void manifest_record_release(struct manifest_record *r)
 static enum err by_digest(struct db *db, const uint8_t *digest, size_t len,
 			  struct manifest_record *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_BY_DIGEST);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_BY_DIGEST);
 	enum err e;
 
 	db_bind_blob(st, 1, digest, len);
@@ -55,19 +55,19 @@ static enum err insert_rows(struct db *db, const struct manifest_new *m, int64_t
 	 * component, sequence number). */
 	for (unsigned i = 0; i < m->component_count; i++) {
 		const struct manifest_component_row *c = &m->components[i];
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_SEQUENCE_CONFLICT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_SEQUENCE_CONFLICT);
 		if (c->vendor)
 			db_bind_blob(st, 1, c->vendor, 16);
 		if (c->class_id)
 			db_bind_blob(st, 2, c->class_id, 16);
 		db_bind_blob(st, 3, c->id, c->id_len);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)m->sequence);
+		sql_bind_i64(st, 4, (int64_t)m->sequence);
 		db_bind_blob(st, 5, m->digest, m->digest_len);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			size_t n = (size_t)sqlite3_column_bytes(st, 0);
-			if (n <= MANIFEST_DIGEST_MAX && sqlite3_column_blob(st, 0))
-				memcpy(conflict, sqlite3_column_blob(st, 0), n);
+		int rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			size_t n = sql_col_bytes(st, 0);
+			if (n <= MANIFEST_DIGEST_MAX && sql_col_blob(st, 0))
+				memcpy(conflict, sql_col_blob(st, 0), n);
 			*conflict_len = n <= MANIFEST_DIGEST_MAX ? n : 0;
 			return ERR_CONFLICT;
 		}
@@ -75,56 +75,56 @@ static enum err insert_rows(struct db *db, const struct manifest_new *m, int64_t
 			return e;
 	}
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_INSERT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_INSERT);
 		db_bind_blob(st, 1, m->digest, m->digest_len);
-		sqlite3_bind_int64(st, 2, m->digest_alg);
+		sql_bind_i64(st, 2, m->digest_alg);
 		db_bind_blob(st, 3, m->envelope, m->envelope_len);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)m->sequence);
+		sql_bind_i64(st, 4, (int64_t)m->sequence);
 		db_bind_text(st, 5, m->facts);
-		sqlite3_bind_int64(st, 6, time_now());
-		if ((e = db_result(sqlite3_step(st))))
+		sql_bind_i64(st, 6, time_now());
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
-	id = sqlite3_last_insert_rowid(db->handle);
+	id = sql_last_insert_id(db);
 	for (unsigned i = 0; i < m->component_count; i++) {
 		const struct manifest_component_row *c = &m->components[i];
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_COMPONENT_INSERT);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, c->index);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_COMPONENT_INSERT);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, c->index);
 		db_bind_blob(st, 3, c->id, c->id_len);
 		if (c->vendor)
 			db_bind_blob(st, 4, c->vendor, 16);
 		if (c->class_id)
 			db_bind_blob(st, 5, c->class_id, 16);
-		if ((e = db_result(sqlite3_step(st))))
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	for (unsigned i = 0; i < m->payload_count; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_PAYLOAD_INSERT);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, m->payload_ids[i]);
-		if ((e = db_result(sqlite3_step(st))))
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_PAYLOAD_INSERT);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, m->payload_ids[i]);
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	for (unsigned i = 0; i < m->dependency_count; i++) {
 		const struct manifest_dependency_row *r = &m->dependencies[i];
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_DEPENDENCY_INSERT);
-		sqlite3_bind_int64(st, 1, id);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_DEPENDENCY_INSERT);
+		sql_bind_i64(st, 1, id);
 		db_bind_blob(st, 2, r->digest, r->digest_len);
 		if (r->dependency_id)
-			sqlite3_bind_int64(st, 3, r->dependency_id);
-		sqlite3_bind_int(st, 4, r->integrated);
-		sqlite3_bind_int(st, 5, r->served);
-		if ((e = db_result(sqlite3_step(st))))
+			sql_bind_i64(st, 3, r->dependency_id);
+		sql_bind_i64(st, 4, r->integrated);
+		sql_bind_i64(st, 5, r->served);
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	for (unsigned i = 0; i < m->need_count; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_NEED_INSERT);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, m->needs[i].group);
-		sqlite3_bind_int(st, 3, m->needs[i].kind);
-		sqlite3_bind_int64(st, 4, m->needs[i].object_id);
-		if ((e = db_result(sqlite3_step(st))))
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_NEED_INSERT);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, m->needs[i].group);
+		sql_bind_i64(st, 3, m->needs[i].kind);
+		sql_bind_i64(st, 4, m->needs[i].object_id);
+		if ((e = db_result(sql_step(st))))
 			return e;
 	}
 	*ret_id = id;
@@ -195,16 +195,16 @@ enum err storage_manifest_envelope(struct storage *s, const uint8_t *digest, siz
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_ENVELOPE);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_ENVELOPE);
 	db_bind_blob(st, 1, digest, len);
 	if ((e = db_step_row(st)))
 		return e;
-	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	size_t n = sql_col_bytes(st, 0);
 	uint8_t *copy = malloc(n ? n : 1);
 	if (!copy)
 		return ERR_NOMEM;
 	if (n)
-		memcpy(copy, sqlite3_column_blob(st, 0), n);
+		memcpy(copy, sql_col_blob(st, 0), n);
 	*ret = copy;
 	*ret_len = n;
 	return ERR_OK;
@@ -217,18 +217,18 @@ enum err storage_manifest_list(struct storage *s, int64_t after, unsigned max,
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_LIST);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_LIST);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
 	if (vendor)
 		db_bind_blob(st, 3, vendor, 16);
 	if (class_id)
 		db_bind_blob(st, 4, class_id, 16);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n < max && (rc = sql_step(st)) == SQL_ROW) {
 		if ((e = record_from_row(st, &ret[n]))) {
 			while (n)
 				manifest_record_release(&ret[--n]);
@@ -236,7 +236,7 @@ enum err storage_manifest_list(struct storage *s, int64_t after, unsigned max,
 		}
 		n++;
 	}
-	if (n < max && rc != SQLITE_DONE) {
+	if (n < max && rc != SQL_DONE) {
 		while (n)
 			manifest_record_release(&ret[--n]);
 		return db_result(rc);
@@ -256,10 +256,10 @@ enum err storage_manifest_delete(struct storage *s, const uint8_t *digest, size_
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_DELETE);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_DELETE);
 		db_bind_blob(st, 1, digest, len);
-		e = db_result(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
+		e = db_result(sql_step(st));
+		if (!e && sql_changes(db) == 0)
 			e = ERR_NOT_FOUND;
 	}
 	if (!e)
@@ -277,16 +277,16 @@ enum err storage_manifest_payloads(struct storage *s, int64_t manifest_id,
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_PAYLOADS);
-	sqlite3_bind_int64(st, 1, manifest_id);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (sqlite3_column_bytes(st, 0) == SHA256_LEN)
-			memcpy(ret[n++], sqlite3_column_blob(st, 0), SHA256_LEN);
-	if (n < max && rc != SQLITE_DONE)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_PAYLOADS);
+	sql_bind_i64(st, 1, manifest_id);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
+		if (sql_col_bytes(st, 0) == SHA256_LEN)
+			memcpy(ret[n++], sql_col_blob(st, 0), SHA256_LEN);
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -299,20 +299,20 @@ enum err storage_payload_manifests(struct storage *s, int64_t payload_id,
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_MANIFESTS);
-	sqlite3_bind_int64(st, 1, payload_id);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_PAYLOAD_MANIFESTS);
+	sql_bind_i64(st, 1, payload_id);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW) {
+		size_t len = sql_col_bytes(st, 0);
 		if (len > MANIFEST_DIGEST_MAX)
 			continue;
-		memcpy(ret[n], sqlite3_column_blob(st, 0), len);
+		memcpy(ret[n], sql_col_blob(st, 0), len);
 		ret_lens[n++] = len;
 	}
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -326,14 +326,14 @@ enum err storage_manifest_lookup(struct storage *s, const uint8_t *digest, size_
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_ID_BY_DIGEST);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_ID_BY_DIGEST);
 	db_bind_blob(st, 1, digest, len);
 	if ((e = db_step_row(st)))
 		return e;
 	*ret_facts = strdup(db_column_text(st, 1));
 	if (!*ret_facts)
 		return ERR_NOMEM;
-	*ret_id = sqlite3_column_int64(st, 0);
+	*ret_id = sql_col_i64(st, 0);
 	return ERR_OK;
 }
 
@@ -343,7 +343,7 @@ bool storage_manifest_is_dependency(struct storage *s, const uint8_t *digest, si
 
 	if (db_get(s, &db))
 		return false;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_MANIFEST_IS_DEPENDENCY);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_MANIFEST_IS_DEPENDENCY);
 	db_bind_blob(st, 1, digest, len);
-	return sqlite3_step(st) == SQLITE_ROW;
+	return sql_step(st) == SQL_ROW;
 }

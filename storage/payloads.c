@@ -83,16 +83,16 @@ enum err storage_payload_writer_new(struct storage *s, struct batcher *batcher,
 		return ERR_NOMEM;
 	}
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_INSERT);
-		sqlite3_bind_int64(st, 1, w->chunk_size);
-		sqlite3_bind_int64(st, 2, time_now());
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_UPLOAD_INSERT);
+		sql_bind_i64(st, 1, w->chunk_size);
+		sql_bind_i64(st, 2, time_now());
+		e = db_result(sql_step(st));
 	}
 	if (e) {
 		writer_release(w);
 		return e;
 	}
-	w->upload_id = sqlite3_last_insert_rowid(db->handle);
+	w->upload_id = sql_last_insert_id(db);
 	*ret_writer = w;
 	return ERR_OK;
 }
@@ -107,11 +107,11 @@ static enum err insert_chunks(struct db *db, int64_t upload_id, uint32_t chunk_s
 
 	for (size_t off = 0; off < len && !e; off += chunk_size, seq++) {
 		size_t n = len - off < chunk_size ? len - off : chunk_size;
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNK_INSERT);
-		sqlite3_bind_int64(st, 1, upload_id);
-		sqlite3_bind_int64(st, 2, seq);
-		sqlite3_bind_blob64(st, 3, data + off, (sqlite3_uint64)n, SQLITE_STATIC);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_CHUNK_INSERT);
+		sql_bind_i64(st, 1, upload_id);
+		sql_bind_i64(st, 2, seq);
+		sql_bind_blob_ref(st, 3, data + off, n);
+		e = db_result(sql_step(st));
 	}
 	return e;
 }
@@ -215,24 +215,24 @@ enum err storage_payload_writer_append(struct payload_writer *w, const void *dat
 	return ERR_OK;
 }
 
-static void payload_from_row(sqlite3_stmt *st, struct payload *p)
+static void payload_from_row(struct sql_stmt *st, struct payload *p)
 {
-	const void *sha = sqlite3_column_blob(st, 1);
+	const void *sha = sql_col_blob(st, 1);
 
 	memset(p, 0, sizeof(*p));
-	p->id = sqlite3_column_int64(st, 0);
-	if (sha && sqlite3_column_bytes(st, 1) == SHA256_LEN)
+	p->id = sql_col_i64(st, 0);
+	if (sha && sql_col_bytes(st, 1) == SHA256_LEN)
 		memcpy(p->sha256, sha, SHA256_LEN);
-	p->size = (uint64_t)sqlite3_column_int64(st, 2);
+	p->size = (uint64_t)sql_col_i64(st, 2);
 	snprintf(p->name, sizeof(p->name), "%s", db_column_text(st, 3));
-	p->created_at = sqlite3_column_int64(st, 4);
-	p->upload_id = sqlite3_column_int64(st, 5);
-	p->chunk_size = (uint32_t)sqlite3_column_int64(st, 6);
+	p->created_at = sql_col_i64(st, 4);
+	p->upload_id = sql_col_i64(st, 5);
+	p->chunk_size = (uint32_t)sql_col_i64(st, 6);
 }
 
 static enum err payload_by_sha(struct db *db, const uint8_t sha256[SHA256_LEN], struct payload *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_BY_SHA);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_PAYLOAD_BY_SHA);
 	enum err e;
 
 	db_bind_blob(st, 1, sha256, SHA256_LEN);
@@ -244,10 +244,10 @@ static enum err payload_by_sha(struct db *db, const uint8_t sha256[SHA256_LEN], 
 
 static enum err upload_delete(struct db *db, int64_t upload_id)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_DELETE);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_UPLOAD_DELETE);
 
-	sqlite3_bind_int64(st, 1, upload_id);
-	return db_result(sqlite3_step(st));
+	sql_bind_i64(st, 1, upload_id);
+	return db_result(sql_step(st));
 }
 
 /* An admin event about the payload sha256 (data: extra, stolen). */
@@ -283,21 +283,21 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 	e = payload_by_sha(db, sha256, ret_payload);
 	if (e == ERR_NOT_FOUND) {
 		{
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_INSERT);
+			CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_PAYLOAD_INSERT);
 			db_bind_blob(st, 1, sha256, SHA256_LEN);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+			sql_bind_i64(st, 2, (int64_t)size);
 			if (name && name[0])
 				db_bind_text(st, 3, name);
 			else
-				sqlite3_bind_null(st, 3);
-			sqlite3_bind_int64(st, 4, w->upload_id);
-			sqlite3_bind_int64(st, 5, time_now());
-			e = db_result(sqlite3_step(st));
+				sql_bind_null(st, 3);
+			sql_bind_i64(st, 4, w->upload_id);
+			sql_bind_i64(st, 5, time_now());
+			e = db_result(sql_step(st));
 		}
 		if (!e) {
-			CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOAD_COMPLETE);
-			sqlite3_bind_int64(st, 1, w->upload_id);
-			e = db_result(sqlite3_step(st));
+			CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_UPLOAD_COMPLETE);
+			sql_bind_i64(st, 1, w->upload_id);
+			e = db_result(sql_step(st));
 		}
 		if (!e)
 			e = payload_by_sha(db, sha256, ret_payload);
@@ -342,10 +342,10 @@ enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed)
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_UPLOADS_STALE_DELETE);
-	e = db_result(sqlite3_step(st));
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_UPLOADS_STALE_DELETE);
+	e = db_result(sql_step(st));
 	if (!e)
-		*ret_removed = (unsigned)sqlite3_changes(db->handle);
+		*ret_removed = (unsigned)sql_changes(db);
 	return e;
 }
 
@@ -368,12 +368,12 @@ enum err storage_payload_list(struct storage *s, int64_t after, unsigned max,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_LIST);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_PAYLOAD_LIST);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
 		payload_from_row(st, &ret_payloads[n++]);
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -392,9 +392,9 @@ enum err storage_payload_delete(struct storage *s, const uint8_t sha256[SHA256_L
 		return e;
 	e = payload_by_sha(db, sha256, &p);
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_PAYLOAD_DELETE);
-		sqlite3_bind_int64(st, 1, p.id);
-		e = db_result(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_PAYLOAD_DELETE);
+		sql_bind_i64(st, 1, p.id);
+		e = db_result(sql_step(st));
 	}
 	/* The upload's chunks go with it (ON DELETE CASCADE). */
 	if (!e)
@@ -426,14 +426,14 @@ enum err storage_payload_read(struct storage *s, const struct payload *p, uint64
 	first = offset / p->chunk_size;
 	last = (offset + len - 1) / p->chunk_size;
 	want = first;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_CHUNKS_READ);
-	sqlite3_bind_int64(st, 1, p->upload_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
-		const char *data = sqlite3_column_blob(st, 1);
-		uint64_t bytes = (uint64_t)sqlite3_column_bytes(st, 1);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_CHUNKS_READ);
+	sql_bind_i64(st, 1, p->upload_id);
+	sql_bind_i64(st, 2, (int64_t)first);
+	sql_bind_i64(st, 3, (int64_t)last);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		uint64_t seq = (uint64_t)sql_col_i64(st, 0);
+		const char *data = sql_col_blob(st, 1);
+		uint64_t bytes = (uint64_t)sql_col_bytes(st, 1);
 		uint64_t chunk_start = seq * p->chunk_size;
 		uint64_t expect = p->size - chunk_start < p->chunk_size ? p->size - chunk_start
 									: p->chunk_size;
@@ -446,7 +446,7 @@ enum err storage_payload_read(struct storage *s, const struct payload *p, uint64
 		memcpy(out + (chunk_start + from - offset), data + from, (size_t)(to - from));
 		want++;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQL_DONE)
 		return db_result(rc);
 	return want == last + 1 ? ERR_OK : ERR_STORAGE;
 }

@@ -11,16 +11,16 @@
 static enum err report_assignment(struct db *db, const struct report_new *r, int64_t *ret_id,
 				  enum assignment_state *ret_state)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FOR_REPORT);
 	enum err e;
 
-	sqlite3_bind_int64(st, 1, r->device_num);
+	sql_bind_i64(st, 1, r->device_num);
 	db_bind_blob(st, 2, r->digest, r->digest_len);
 	if ((e = db_step_row(st)))
 		return e;
 	if (!assignment_state_parse(db_column_text(st, 1), ret_state))
-		return db_result(SQLITE_CORRUPT);
-	*ret_id = sqlite3_column_int64(st, 0);
+		return db_result(SQL_CORRUPT);
+	*ret_id = sql_col_i64(st, 0);
 	return ERR_OK;
 }
 
@@ -29,16 +29,16 @@ static enum err report_assignment(struct db *db, const struct report_new *r, int
 static enum err report_is_replay(struct db *db, const struct report_new *r, int64_t assignment,
 				 bool *ret)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_IS_REPLAY);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORT_IS_REPLAY);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, r->device_num);
-	sqlite3_bind_int64(st, 2, assignment);
+	sql_bind_i64(st, 1, r->device_num);
+	sql_bind_i64(st, 2, assignment);
 	db_bind_blob(st, 3, r->body, r->body_len);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	rc = sql_step(st);
+	if (rc != SQL_ROW && rc != SQL_DONE)
 		return db_result(rc);
-	*ret = rc == SQLITE_ROW;
+	*ret = rc == SQL_ROW;
 	return ERR_OK;
 }
 
@@ -52,22 +52,22 @@ static enum err report_history_bound(struct db *db, int64_t device_num, uint64_t
 	int rc;
 
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_USAGE);
-		sqlite3_bind_int64(st, 1, device_num);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			count = sqlite3_column_int64(st, 0);
-			bytes = sqlite3_column_int64(st, 1);
-		} else if (rc != SQLITE_DONE) {
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORT_USAGE);
+		sql_bind_i64(st, 1, device_num);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			count = sql_col_i64(st, 0);
+			bytes = sql_col_i64(st, 1);
+		} else if (rc != SQL_DONE) {
 			return db_result(rc);
 		}
 	}
 	while (count > 1 && ((uint64_t)count > max_count || (uint64_t)bytes > max_bytes)) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_DROP_OLDEST);
-		sqlite3_bind_int64(st, 1, device_num);
-		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-			return db_result(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-		bytes -= sqlite3_column_int64(st, 0);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORT_DROP_OLDEST);
+		sql_bind_i64(st, 1, device_num);
+		if ((rc = sql_step(st)) != SQL_ROW)
+			return db_result(rc == SQL_DONE ? SQL_CORRUPT : rc);
+		bytes -= sql_col_i64(st, 0);
 		count--;
 		dropped++;
 	}
@@ -78,24 +78,24 @@ static enum err report_history_bound(struct db *db, int64_t device_num, uint64_t
 static enum err report_insert(struct db *db, const struct report_new *r, int64_t assignment,
 			      int64_t now)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORT_INSERT);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORT_INSERT);
 
-	sqlite3_bind_int64(st, 1, r->device_num);
-	sqlite3_bind_int64(st, 2, assignment);
+	sql_bind_i64(st, 1, r->device_num);
+	sql_bind_i64(st, 2, assignment);
 	db_bind_blob(st, 3, r->digest, r->digest_len);
 	db_bind_text(st, 4, assignment_state_name(r->state));
 	if (r->progress >= 0)
-		sqlite3_bind_int(st, 5, r->progress);
+		sql_bind_i64(st, 5, r->progress);
 	if (r->reason)
 		db_bind_text(st, 6, r->reason);
 	if (r->has_code)
-		sqlite3_bind_int64(st, 7, r->code);
+		sql_bind_i64(st, 7, r->code);
 	db_bind_text(st, 8, r->media_type);
 	db_bind_blob(st, 9, r->body, r->body_len);
-	sqlite3_bind_int64(st, 10, now);
+	sql_bind_i64(st, 10, now);
 	if (r->signature)
 		db_bind_text(st, 11, r->signature);
-	return db_result(sqlite3_step(st));
+	return db_result(sql_step(st));
 }
 
 /* Find the device's newest assignment of the manifest, decide, apply,
@@ -125,13 +125,13 @@ static enum err report_apply(struct db *db, struct batch_job *base)
 	if (open) {
 		/* Any accepted report on an open assignment restarts the
 		 * deployment's device_timeout, even when the state stays. */
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_ASSIGNMENT_REPORTED);
-		sqlite3_bind_int64(st, 1, assignment);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_REPORTED);
+		sql_bind_i64(st, 1, assignment);
 		db_bind_text(st, 2, assignment_state_name(next));
 		if (next == ASSIGN_FAILED && r->reason)
 			db_bind_text(st, 3, r->reason);
-		sqlite3_bind_int64(st, 4, now);
-		e = db_result(sqlite3_step(st));
+		sql_bind_i64(st, 4, now);
+		e = db_result(sql_step(st));
 	}
 	if (!e && open && !replay && !(e = report_insert(db, r, assignment, now)))
 		e = report_history_bound(db, r->device_num, job->history_count, job->history_bytes,
@@ -164,35 +164,34 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 	unsigned n = 0;
 	size_t bytes = 0;
 	bool more = false;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORTS_OF_DEVICE);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORTS_OF_DEVICE);
 	db_bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, before);
+	sql_bind_i64(st, 2, before);
 	/* One more than asked: tells whether a next page exists. */
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max + 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_i64(st, 3, (int64_t)max + 1);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct report_row *r = &ret[n];
-		size_t dl = (size_t)sqlite3_column_bytes(st, 1);
-		size_t bl = (size_t)sqlite3_column_bytes(st, 7);
+		size_t dl = sql_col_bytes(st, 1);
+		size_t bl = sql_col_bytes(st, 7);
 		if (n == max || (n && bytes + bl > max_bytes)) {
 			more = true;
 			break;
 		}
 		bytes += bl;
 		memset(r, 0, sizeof(*r));
-		r->id = sqlite3_column_int64(st, 0);
+		r->id = sql_col_i64(st, 0);
 		r->digest_len = dl <= MANIFEST_DIGEST_MAX ? dl : 0;
 		if (r->digest_len)
-			memcpy(r->digest, sqlite3_column_blob(st, 1), r->digest_len);
+			memcpy(r->digest, sql_col_blob(st, 1), r->digest_len);
 		snprintf(r->state, sizeof(r->state), "%s", db_column_text(st, 2));
-		r->progress =
-			sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3);
+		r->progress = sql_col_null(st, 3) ? -1 : sql_col_int(st, 3);
 		snprintf(r->reason, sizeof(r->reason), "%s", db_column_text(st, 4));
-		r->has_code = sqlite3_column_type(st, 5) != SQLITE_NULL;
-		r->code = sqlite3_column_int64(st, 5);
+		r->has_code = !sql_col_null(st, 5);
+		r->code = sql_col_i64(st, 5);
 		snprintf(r->media_type, sizeof(r->media_type), "%s", db_column_text(st, 6));
 		r->body = malloc(bl ? bl : 1);
 		if (!r->body) {
@@ -200,13 +199,13 @@ enum err storage_reports_of_device(struct storage *s, const char *device_id, int
 			break;
 		}
 		if (bl)
-			memcpy(r->body, sqlite3_column_blob(st, 7), bl);
+			memcpy(r->body, sql_col_blob(st, 7), bl);
 		r->body_len = bl;
-		r->received_at = sqlite3_column_int64(st, 8);
+		r->received_at = sql_col_i64(st, 8);
 		snprintf(r->signature, sizeof(r->signature), "%s", db_column_text(st, 9));
 		n++;
 	}
-	if (!e && !more && rc != SQLITE_DONE)
+	if (!e && !more && rc != SQL_DONE)
 		e = db_result(rc);
 	if (e) {
 		while (n)
@@ -232,11 +231,11 @@ enum err storage_reports_expire(struct storage *s, int64_t before, unsigned max,
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_REPORTS_EXPIRE);
-	sqlite3_bind_int64(st, 1, before);
-	sqlite3_bind_int(st, 2, (int)max);
-	e = db_result(sqlite3_step(st));
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_REPORTS_EXPIRE);
+	sql_bind_i64(st, 1, before);
+	sql_bind_i64(st, 2, (int)max);
+	e = db_result(sql_step(st));
 	if (!e)
-		*ret_count = (unsigned)sqlite3_changes(db->handle);
+		*ret_count = (unsigned)sql_changes(db);
 	return e;
 }

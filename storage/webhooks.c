@@ -27,35 +27,35 @@ static enum webhook_result result_parse(const char *name)
 }
 
 /* Columns of SQL_WEBHOOK_COLUMNS. */
-static void webhook_from_row(sqlite3_stmt *st, struct webhook *w)
+static void webhook_from_row(struct sql_stmt *st, struct webhook *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->id = sqlite3_column_int64(st, 0);
+	w->id = sql_col_i64(st, 0);
 	snprintf(w->url, sizeof(w->url), "%s", db_column_text(st, 1));
 	snprintf(w->types, sizeof(w->types), "%s", db_column_text(st, 2));
 	snprintf(w->description, sizeof(w->description), "%s", db_column_text(st, 3));
 	snprintf(w->secret, sizeof(w->secret), "%s", db_column_text(st, 4));
-	w->enabled = sqlite3_column_int(st, 5) != 0;
+	w->enabled = sql_col_int(st, 5) != 0;
 	snprintf(w->disabled_reason, sizeof(w->disabled_reason), "%s", db_column_text(st, 6));
-	w->created_at = sqlite3_column_int64(st, 7);
-	w->updated_at = sqlite3_column_int64(st, 8);
+	w->created_at = sql_col_i64(st, 7);
+	w->updated_at = sql_col_i64(st, 8);
 	snprintf(w->created_by, sizeof(w->created_by), "%s", db_column_text(st, 9));
-	w->cursor = sqlite3_column_int64(st, 10);
+	w->cursor = sql_col_i64(st, 10);
 }
 
 /* Columns of SQL_WEBHOOK_DELIVERY_COLUMNS. */
-static void delivery_from_row(sqlite3_stmt *st, struct webhook_delivery *d)
+static void delivery_from_row(struct sql_stmt *st, struct webhook_delivery *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->n = sqlite3_column_int64(st, 0);
-	d->webhook_id = sqlite3_column_int64(st, 1);
-	d->event_id = sqlite3_column_int64(st, 2);
+	d->n = sql_col_i64(st, 0);
+	d->webhook_id = sql_col_i64(st, 1);
+	d->event_id = sql_col_i64(st, 2);
 	snprintf(d->event_type, sizeof(d->event_type), "%s", db_column_text(st, 3));
-	d->attempt = (unsigned)sqlite3_column_int(st, 4);
-	d->manual = sqlite3_column_int(st, 5) != 0;
-	d->at_ms = sqlite3_column_int64(st, 6);
-	d->status = (unsigned)sqlite3_column_int(st, 7);
-	d->latency_ms = (unsigned)sqlite3_column_int(st, 8);
+	d->attempt = (unsigned)sql_col_int(st, 4);
+	d->manual = sql_col_int(st, 5) != 0;
+	d->at_ms = sql_col_i64(st, 6);
+	d->status = (unsigned)sql_col_int(st, 7);
+	d->latency_ms = (unsigned)sql_col_int(st, 8);
 	d->result = result_parse(db_column_text(st, 9));
 	snprintf(d->error, sizeof(d->error), "%s", db_column_text(st, 10));
 }
@@ -79,16 +79,16 @@ enum err storage_webhook_insert(struct storage *s, const struct webhook *w, cons
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_INSERT);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_INSERT);
 		db_bind_text(st, 1, w->url);
 		db_bind_text(st, 2, w->types);
 		db_bind_text(st, 3, w->description);
 		db_bind_text(st, 4, w->secret);
-		sqlite3_bind_int(st, 5, w->enabled);
-		sqlite3_bind_int64(st, 6, time_now());
+		sql_bind_i64(st, 5, w->enabled);
+		sql_bind_i64(st, 6, time_now());
 		db_bind_text(st, 7, actor);
-		e = db_error(sqlite3_step(st));
-		id = sqlite3_last_insert_rowid(db->handle);
+		e = db_error(sql_step(st));
+		id = sql_last_insert_id(db);
 	}
 	subject_of(id, subject);
 	if (!e)
@@ -97,10 +97,10 @@ enum err storage_webhook_insert(struct storage *s, const struct webhook *w, cons
 				       "types", w->types, "enabled", w->enabled));
 	/* From now on: the cursor is the event just written. */
 	if (!e) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_CURSOR);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, db->event_newest);
-		e = db_error(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_CURSOR);
+		sql_bind_i64(st, 1, id);
+		sql_bind_i64(st, 2, db->event_newest);
+		e = db_error(sql_step(st));
 	}
 	if (e) {
 		db_rollback(db);
@@ -119,8 +119,8 @@ enum err storage_webhook_get(struct storage *s, int64_t id, struct webhook *ret)
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_GET);
-	sqlite3_bind_int64(st, 1, id);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_GET);
+	sql_bind_i64(st, 1, id);
 	if ((e = db_step_row(st)))
 		return e;
 	webhook_from_row(st, ret);
@@ -133,16 +133,16 @@ enum err storage_webhook_list(struct storage *s, int64_t after, unsigned max,
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_LIST);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_LIST);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
 		webhook_from_row(st, &ret_hooks[n++]);
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -175,8 +175,8 @@ enum err storage_webhook_update(struct storage *s, int64_t id, const struct webh
 		return e;
 	}
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_UPDATE);
-		sqlite3_bind_int64(st, 1, id);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_UPDATE);
+		sql_bind_i64(st, 1, id);
 		if (c->url)
 			db_bind_text(st, 2, c->url);
 		if (c->types)
@@ -184,11 +184,11 @@ enum err storage_webhook_update(struct storage *s, int64_t id, const struct webh
 		if (c->description)
 			db_bind_text(st, 4, c->description);
 		if (c->enabled >= 0)
-			sqlite3_bind_int(st, 5, c->enabled);
+			sql_bind_i64(st, 5, c->enabled);
 		db_bind_text(st, 6, reason);
-		sqlite3_bind_int64(st, 7, time_now());
-		e = db_error(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
+		sql_bind_i64(st, 7, time_now());
+		e = db_error(sql_step(st));
+		if (!e && sql_changes(db) == 0)
 			e = ERR_NOT_FOUND;
 	}
 	subject_of(id, subject);
@@ -215,10 +215,10 @@ enum err storage_webhook_delete(struct storage *s, int64_t id, const char *actor
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELETE);
-		sqlite3_bind_int64(st, 1, id);
-		e = db_error(sqlite3_step(st));
-		if (!e && sqlite3_changes(db->handle) == 0)
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DELETE);
+		sql_bind_i64(st, 1, id);
+		e = db_error(sql_step(st));
+		if (!e && sql_changes(db) == 0)
 			e = ERR_NOT_FOUND;
 	}
 	subject_of(id, subject);
@@ -239,18 +239,18 @@ enum err storage_webhook_deliveries(struct storage *s, int64_t webhook_id, int64
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERIES);
-	sqlite3_bind_int64(st, 1, webhook_id);
-	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
-	sqlite3_bind_int64(st, 3, event_id);
-	sqlite3_bind_int64(st, 4, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERIES);
+	sql_bind_i64(st, 1, webhook_id);
+	sql_bind_i64(st, 2, before > 0 ? before : INT64_MAX);
+	sql_bind_i64(st, 3, event_id);
+	sql_bind_i64(st, 4, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW)
 		delivery_from_row(st, &ret[n++]);
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -264,9 +264,9 @@ enum err storage_webhook_delivery_get(struct storage *s, int64_t webhook_id, int
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERY_GET);
-	sqlite3_bind_int64(st, 1, webhook_id);
-	sqlite3_bind_int64(st, 2, n);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERY_GET);
+	sql_bind_i64(st, 1, webhook_id);
+	sql_bind_i64(st, 2, n);
 	if ((e = db_step_row(st)))
 		return e;
 	delivery_from_row(st, ret);
@@ -278,18 +278,18 @@ enum err storage_webhook_attempts(struct storage *s, int64_t webhook_id, int64_t
 {
 	struct db *db;
 	enum err e = db_get(s, &db);
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_ATTEMPTS);
-	sqlite3_bind_int64(st, 1, webhook_id);
-	sqlite3_bind_int64(st, 2, event_id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? ERR_STORAGE : db_result(rc);
-	*ret_count = (unsigned)sqlite3_column_int(st, 0);
-	*ret_first_ms = sqlite3_column_int64(st, 1);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_ATTEMPTS);
+	sql_bind_i64(st, 1, webhook_id);
+	sql_bind_i64(st, 2, event_id);
+	rc = sql_step(st);
+	if (rc != SQL_ROW)
+		return rc == SQL_DONE ? ERR_STORAGE : db_result(rc);
+	*ret_count = (unsigned)sql_col_int(st, 0);
+	*ret_first_ms = sql_col_i64(st, 1);
 	return ERR_OK;
 }
 
@@ -307,13 +307,13 @@ enum err storage_webhook_redelivery_insert(struct storage *s, int64_t webhook_id
 	if (e)
 		return e;
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERY_INSERT);
-		sqlite3_bind_int64(st, 1, webhook_id);
-		sqlite3_bind_int64(st, 2, event_id);
-		sqlite3_bind_int64(st, 3, time_now());
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERY_INSERT);
+		sql_bind_i64(st, 1, webhook_id);
+		sql_bind_i64(st, 2, event_id);
+		sql_bind_i64(st, 3, time_now());
 		db_bind_text(st, 4, actor);
-		e = db_error(sqlite3_step(st));
-		id = sqlite3_last_insert_rowid(db->handle);
+		e = db_error(sql_step(st));
+		id = sql_last_insert_id(db);
 	}
 	if (e == ERR_CONFLICT)
 		e = ERR_NOT_FOUND; /* the webhook is gone (foreign key) */
@@ -338,20 +338,20 @@ enum err storage_webhook_redeliveries(struct storage *s, int64_t after, unsigned
 	struct db *db;
 	enum err e = db_get(s, &db);
 	unsigned n = 0;
-	int rc = SQLITE_DONE;
+	int rc = SQL_DONE;
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERIES);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret[n].id = sqlite3_column_int64(st, 0);
-		ret[n].webhook_id = sqlite3_column_int64(st, 1);
-		ret[n].event_id = sqlite3_column_int64(st, 2);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERIES);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, max);
+	while (n < max && (rc = sql_step(st)) == SQL_ROW) {
+		ret[n].id = sql_col_i64(st, 0);
+		ret[n].webhook_id = sql_col_i64(st, 1);
+		ret[n].event_id = sql_col_i64(st, 2);
 		n++;
 	}
-	if (n < max && rc != SQLITE_DONE)
+	if (n < max && rc != SQL_DONE)
 		return db_result(rc);
 	*ret_count = n;
 	return ERR_OK;
@@ -359,20 +359,20 @@ enum err storage_webhook_redeliveries(struct storage *s, int64_t after, unsigned
 
 static enum err attempt_insert(struct db *db, const struct webhook_delivery *d)
 {
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERY_INSERT);
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERY_INSERT);
 
-	sqlite3_bind_int64(st, 1, d->webhook_id);
-	sqlite3_bind_int64(st, 2, d->event_id);
+	sql_bind_i64(st, 1, d->webhook_id);
+	sql_bind_i64(st, 2, d->event_id);
 	db_bind_text(st, 3, d->event_type);
-	sqlite3_bind_int(st, 4, d->manual);
-	sqlite3_bind_int64(st, 5, d->at_ms);
+	sql_bind_i64(st, 4, d->manual);
+	sql_bind_i64(st, 5, d->at_ms);
 	if (d->status)
-		sqlite3_bind_int(st, 6, (int)d->status);
-	sqlite3_bind_int(st, 7, (int)d->latency_ms);
+		sql_bind_i64(st, 6, (int)d->status);
+	sql_bind_i64(st, 7, (int)d->latency_ms);
 	db_bind_text(st, 8, webhook_result_name(d->result));
 	if (d->error[0])
 		db_bind_text(st, 9, d->error);
-	return db_error(sqlite3_step(st));
+	return db_error(sql_step(st));
 }
 
 static enum err disable(struct db *db, const struct webhook_disable *d)
@@ -381,12 +381,12 @@ static enum err disable(struct db *db, const struct webhook_disable *d)
 	enum err e;
 
 	{
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DISABLE);
-		sqlite3_bind_int64(st, 1, d->webhook_id);
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DISABLE);
+		sql_bind_i64(st, 1, d->webhook_id);
 		db_bind_text(st, 2, d->reason);
-		sqlite3_bind_int64(st, 3, time_now());
-		e = db_error(sqlite3_step(st));
-		if (e || sqlite3_changes(db->handle) == 0)
+		sql_bind_i64(st, 3, time_now());
+		e = db_error(sql_step(st));
+		if (e || sql_changes(db) == 0)
 			return e; /* deleted or disabled meanwhile */
 	}
 	subject_of(d->webhook_id, subject);
@@ -408,17 +408,17 @@ enum err storage_webhook_record(struct storage *s, const struct webhook_batch *b
 	for (unsigned i = 0; !e && i < b->attempt_count; i++)
 		e = attempt_insert(db, &b->attempts[i]);
 	for (unsigned i = 0; !e && i < b->cursor_count; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_CURSOR);
-		sqlite3_bind_int64(st, 1, b->cursors[i].webhook_id);
-		sqlite3_bind_int64(st, 2, b->cursors[i].cursor);
-		e = db_error(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_CURSOR);
+		sql_bind_i64(st, 1, b->cursors[i].webhook_id);
+		sql_bind_i64(st, 2, b->cursors[i].cursor);
+		e = db_error(sql_step(st));
 	}
 	for (unsigned i = 0; !e && i < b->disable_count; i++)
 		e = disable(db, &b->disables[i]);
 	for (unsigned i = 0; !e && i < b->redelivery_count; i++) {
-		CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERY_DELETE);
-		sqlite3_bind_int64(st, 1, b->redeliveries_done[i]);
-		e = db_error(sqlite3_step(st));
+		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_REDELIVERY_DELETE);
+		sql_bind_i64(st, 1, b->redeliveries_done[i]);
+		e = db_error(sql_step(st));
 	}
 	if (e) {
 		db_rollback(db);
@@ -435,11 +435,11 @@ enum err storage_webhook_deliveries_sweep(struct storage *s, int64_t before_ms, 
 
 	if (e)
 		return e;
-	CLEANUP_STMT sqlite3_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERIES_SWEEP);
-	sqlite3_bind_int64(st, 1, before_ms);
-	sqlite3_bind_int64(st, 2, batch);
-	e = db_error(sqlite3_step(st));
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_WEBHOOK_DELIVERIES_SWEEP);
+	sql_bind_i64(st, 1, before_ms);
+	sql_bind_i64(st, 2, batch);
+	e = db_error(sql_step(st));
 	if (!e)
-		*ret_deleted = (unsigned)sqlite3_changes(db->handle);
+		*ret_deleted = (unsigned)sql_changes(db);
 	return e;
 }

@@ -58,19 +58,10 @@ enum err pg_schema_version(PGconn *c, unsigned *ret_have, struct diag *d)
 	return version_read(c, ret_have, d);
 }
 
-/* Versions have/want in the words of the SQLite path (storage/storage.c). */
+/* Versions have/want in the words of the SQLite path (storage/migrations.c). */
 static enum err version_check(unsigned have, bool apply, struct diag *d)
 {
-	if (have > pg_migrations_count)
-		return diag_set(d, ERR_DB_TOO_NEW, "database",
-				"schema version %u is newer than this suitd knows (%u): refusing "
-				"to touch it",
-				have, pg_migrations_count);
-	if (have < pg_migrations_count && !apply)
-		return diag_set(d, ERR_STORAGE, "database",
-				"schema version %u is older than %u: run 'suitd migrate'", have,
-				pg_migrations_count);
-	return ERR_OK;
+	return migrations_version_check(have, pg_migrations_count, apply, d);
 }
 
 /* One transaction: lock, read the version, apply the next migration if one

@@ -543,7 +543,7 @@ START_TEST(test_late_joiner)
 	 * written first.)
 	 * BUG: api/deployments.c:311 deployments_device_changed() calls
 	 * storage_deployment_join() without seen_flush(), and the
-	 * ASSIGNMENT_INSERT statement (storage/statements.h:119) reads
+	 * ASSIGNMENT_INSERT statement (storage/sqlite/statements.h) reads
 	 * devices.reported_sequence, still NULL in the database. The
 	 * assignment is "pending" instead of "skipped" with "device runs
 	 * sequence 4" (a later flush does not revisit it); the next check-in

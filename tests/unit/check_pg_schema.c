@@ -18,7 +18,7 @@
 #include "storage/postgresql/pg_conn.h"
 #include "storage/postgresql/pg_error.h"
 #include "storage/postgresql/pg_migrate.h"
-#include "storage/statements.h"
+#include "storage/sqlite/statements.h"
 #include "storage/storage.h"
 
 #include "tests/check_run.h"
@@ -447,7 +447,7 @@ END_TEST
  *   and PostgreSQL's constraint indexes (*_pkey, *_key): named by each
  *   engine, compared through the columns' constraints instead.
  * - The trigger assignment_events: a TEMP trigger of each suitd connection
- *   in SQLite (storage/events.c), part of the schema in PostgreSQL, so it
+ *   in SQLite (storage/sqlite/hooks.c), part of the schema in PostgreSQL, so it
  *   is added to SQLite's list here and created below for the effects. */
 static const char sqlite_columns[] =
 	"SELECT m.name, p.name, CASE upper(p.type) WHEN 'INTEGER' THEN 'bigint' "

@@ -11,7 +11,7 @@
 #include "storage/devices.h"
 #include "storage/migrations.h"
 #include "storage/payloads.h"
-#include "storage/statements.h"
+#include "storage/sqlite/statements.h"
 #include "storage/storage.h"
 
 #include "tests/check_run.h"

@@ -1,4 +1,4 @@
-#include "storage/checkpoint.h"
+#include "storage/sqlite/checkpoint.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "storage/db.h"
+#include "storage/sqlite/sqlite.h"
 
 struct checkpointer {
 	struct storage *storage;
@@ -37,8 +37,8 @@ static void *checkpoint_loop(void *arg)
 			db = NULL; /* the run ends at once; waiters go on */
 		/* PASSIVE: copies what no reader still needs, never waits for a
 		 * lock; writers go on appending meanwhile. */
-		int rc = db ? sqlite3_wal_checkpoint_v2(db->handle, NULL, SQLITE_CHECKPOINT_PASSIVE,
-							NULL, NULL)
+		int rc = db ? sqlite3_wal_checkpoint_v2(sqlite_db(db)->handle, NULL,
+							SQLITE_CHECKPOINT_PASSIVE, NULL, NULL)
 			    : SQLITE_CANTOPEN;
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			log_warn("WAL checkpoint failed: %s", sqlite3_errstr(rc));

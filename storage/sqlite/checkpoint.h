@@ -2,8 +2,8 @@
  * the thread whose commit filled the WAL does not copy it into the database
  * file before it can answer its client (bench/upload.sh: the copy was about
  * a third of an upload's CPU). */
-#ifndef SUITD_STORAGE_CHECKPOINT_H
-#define SUITD_STORAGE_CHECKPOINT_H
+#ifndef SUITD_STORAGE_SQLITE_CHECKPOINT_H
+#define SUITD_STORAGE_SQLITE_CHECKPOINT_H
 
 #include "common/error.h"
 

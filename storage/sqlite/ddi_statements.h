@@ -1,5 +1,5 @@
 /* The SQL of the hawkBit DDI adapter (storage/ddi.c, migration 0018), part
- * of the one statement table of storage/statements.h. */
+ * of the one statement table of storage/sqlite/statements.h. */
 #ifndef SUITD_STORAGE_DDI_STATEMENTS_H
 #define SUITD_STORAGE_DDI_STATEMENTS_H
 

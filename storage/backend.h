@@ -1,0 +1,63 @@
+/* Internal to storage/: what a storage backend implements besides its
+ * statements (sql.h), for the shared code of storage/ (issue 21): the
+ * storage as a whole (open, per-thread connection, schema, backup, checks)
+ * and each connection (changes, transaction state, inserted ids). The SQLite
+ * backend (storage/sqlite/) is the one wired today. */
+#ifndef SUITD_STORAGE_BACKEND_H
+#define SUITD_STORAGE_BACKEND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "storage/events.h"
+#include "storage/storage.h"
+
+struct db;
+struct storage_backend;
+
+/* A backend's storage starts with this: what storage.c keeps for all. */
+struct storage {
+	const struct storage_backend *backend;
+	/* Told of committed events (storage/events.h); written before the
+	 * daemon serves, the count published last. */
+	storage_events_listener listeners[STORAGE_EVENTS_LISTENERS];
+	void *listener_cls[STORAGE_EVENTS_LISTENERS];
+	atomic_uint listener_count;
+};
+
+/* The storage.h calls that differ by backend (storage/storage.c passes
+ * them on). */
+struct storage_backend {
+	const char *name;
+	/* Allocates the backend's storage (zeroed, backend set): connects,
+	 * checks the schema version, migrates when asked. */
+	enum err (*open)(const struct storage_options *opt, struct storage **ret, struct diag *d);
+	/* Closes the calling thread's connection and frees s (not NULL). */
+	void (*free)(struct storage *s);
+	/* The calling thread's connection, opened and prepared on first use. */
+	enum err (*connection)(struct storage *s, struct db **ret_db);
+	enum err (*schema_version)(struct storage *s, unsigned *ret_have, unsigned *ret_want);
+	void (*wal_stats)(struct storage *s, struct storage_wal_stats *ret);
+	enum err (*backup)(struct storage *s, const char *out, struct diag *d);
+	enum err (*integrity_check)(struct storage *s, bool *ret_ok);
+};
+
+/* Per connection. */
+struct db_backend {
+	const char *name;
+	/* Rows the last INSERT, UPDATE or DELETE of this connection changed. */
+	int (*changes)(struct db *db);
+	/* Whether a transaction is open (it may have been rolled back by the
+	 * database itself after an error: then false). */
+	bool (*in_transaction)(struct db *db);
+	/* The id the last INSERT of this connection gave its row (SQLite's
+	 * rowid; PostgreSQL: lastval() of the serial column). */
+	int64_t (*last_insert_id)(struct db *db);
+};
+
+/* The backends: storage/sqlite/ (storage_open() opens this one today). */
+extern const struct storage_backend sqlite_storage_backend;
+
+#endif

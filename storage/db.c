@@ -1,0 +1,114 @@
+/* The shared half of struct db: result codes, stepping, transactions, and
+ * the dispatch to the connection's backend (backend.h). */
+#include "storage/db.h"
+
+#include "storage/backend.h"
+
+enum err db_error(int rc)
+{
+	switch (SQL_CODE(rc)) {
+	case SQL_OK:
+	case SQL_DONE:
+	case SQL_ROW:
+		return ERR_OK;
+	case SQL_BUSY:
+	case SQL_LOCKED:
+		return ERR_BUSY;
+	case SQL_NOMEM:
+		return ERR_NOMEM;
+	case SQL_CONSTRAINT:
+		return ERR_CONFLICT;
+	case SQL_TOOBIG:
+		return ERR_TOO_LARGE;
+	case SQL_IOERR:
+	case SQL_FULL: /* the disk, or [storage] max_size */
+		return ERR_NO_SPACE;
+	case SQL_CANTOPEN:
+		return ERR_IO;
+	default:
+		return ERR_STORAGE;
+	}
+}
+
+enum err db_result(int rc)
+{
+	if (rc == SQL_DONE || rc == SQL_ROW)
+		return ERR_OK;
+	return db_error(rc) ? db_error(rc) : ERR_STORAGE;
+}
+
+struct sql_stmt *db_stmt(struct db *db, enum stmt id)
+{
+	return db->stmts[id];
+}
+
+enum err db_step_row(struct sql_stmt *st)
+{
+	int rc = sql_step(st);
+
+	if (rc == SQL_ROW)
+		return ERR_OK;
+	return rc == SQL_DONE ? ERR_NOT_FOUND : db_result(rc);
+}
+
+enum err db_step_once(struct db *db, enum stmt id)
+{
+	struct sql_stmt *st = db->stmts[id];
+	int rc = sql_step(st);
+
+	sql_reset(st);
+	return rc == SQL_ROW ? ERR_STORAGE : db_result(rc);
+}
+
+enum err db_begin(struct db *db)
+{
+	/* A transaction that ended without db_commit() or db_rollback() (the
+	 * database rolled it back itself) left nothing to announce. */
+	db_events_end(db, false);
+	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
+}
+
+enum err db_commit(struct db *db)
+{
+	enum err e = db_step_once(db, STMT_COMMIT);
+
+	if (e)
+		db_rollback(db);
+	else
+		db_events_end(db, true);
+	return e;
+}
+
+void db_rollback(struct db *db)
+{
+	if (sql_in_transaction(db))
+		db_step_once(db, STMT_ROLLBACK);
+	db_events_end(db, false);
+}
+
+int sql_changes(struct db *db)
+{
+	return db->backend->changes(db);
+}
+
+bool sql_in_transaction(struct db *db)
+{
+	return db->backend->in_transaction(db);
+}
+
+int64_t sql_last_insert_id(struct db *db)
+{
+	return db->backend->last_insert_id(db);
+}
+
+enum err storage_ping(struct storage *s)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	CLEANUP_STMT struct sql_stmt *st = NULL;
+
+	if (e)
+		return e;
+	st = db_stmt(db, STMT_PING);
+	return sql_step(st) == SQL_ROW ? ERR_OK : ERR_UNAVAILABLE;
+}
