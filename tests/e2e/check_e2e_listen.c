@@ -1,0 +1,303 @@
+/* One libmicrohttpd daemon per thread, each on its own SO_REUSEPORT socket
+ * (server/listen.h, server/admit.h): new connections reach every daemon
+ * and are all served, connection_limit holds for the whole server, a TLS
+ * 1.2 session resumes on whichever daemon the client reaches, and neither
+ * a second suitd nor a stranger can share the port with a running one. */
+#include <check.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#include "tests/check_run.h"
+
+#define PARALLEL 64 /* new connections at once */
+#define ROUNDS	 4
+
+static unsigned url_port(const struct suitd_proc *p)
+{
+	return (unsigned)strtoul(strrchr(p->url, ':') + 1, NULL, 10);
+}
+
+static unsigned long long listener(struct suitd_proc *p, unsigned i)
+{
+	char series[96];
+
+	snprintf(series, sizeof(series), "suitd_listener_connections_total{listener=\"%u\"}", i);
+	return harness_metric(p, series);
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *cls)
+{
+	(void)data;
+	(void)cls;
+	return size * n;
+}
+
+/* PARALLEL requests at once, each on a new connection; all must be 200. */
+static void burst(struct suitd_proc *p, const char *path)
+{
+	CURLM *m = curl_multi_init();
+	CURL *h[PARALLEL];
+	char url[256];
+	int running = 1, left, ok = 0;
+	CURLMsg *msg;
+
+	snprintf(url, sizeof(url), "%s%s", p->url, path);
+	for (unsigned i = 0; i < PARALLEL; i++) {
+		h[i] = curl_easy_init();
+		curl_easy_setopt(h[i], CURLOPT_URL, url);
+		curl_easy_setopt(h[i], CURLOPT_CAINFO, p->ca);
+		curl_easy_setopt(h[i], CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(h[i], CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 30L);
+		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
+		curl_multi_add_handle(m, h[i]);
+	}
+	while (running) {
+		ck_assert_int_eq(curl_multi_perform(m, &running), CURLM_OK);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	while ((msg = curl_multi_info_read(m, &left))) {
+		long status = 0;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		ok += msg->data.result == CURLE_OK && status == 200;
+	}
+	for (unsigned i = 0; i < PARALLEL; i++) {
+		curl_multi_remove_handle(m, h[i]);
+		curl_easy_cleanup(h[i]);
+	}
+	curl_multi_cleanup(m);
+	ck_assert_int_eq(ok, PARALLEL);
+}
+
+/* A keep-alive connection that has served one request (retried while the
+ * server is at its limit, as metric_at_limit). */
+static CURL *hold_open(struct suitd_proc *p)
+{
+	CURL *h = curl_easy_init();
+	char url[256];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s/healthz", p->url);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, p->ca);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	for (unsigned t = 0; t < 100 && status != 200; t++) {
+		if (t)
+			usleep(100 * 1000);
+		if (curl_easy_perform(h) == CURLE_OK)
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	}
+	ck_assert_int_eq(status, 200);
+	return h;
+}
+
+/* A sample of /metrics on a server at its connection limit: retried while
+ * the server has not yet seen the close of the previous request's
+ * connection (the client closed it, the slot is freed when the server
+ * reads the end of the stream). */
+static unsigned long long metric_at_limit(struct suitd_proc *p, const char *series)
+{
+	struct http_result r = {0};
+	char want[160];
+	unsigned long long v;
+
+	for (unsigned t = 0; t < 100; t++) {
+		if (t)
+			usleep(100 * 1000);
+		harness_request(p, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+		if (r.status == 200)
+			break;
+		http_result_release(&r);
+	}
+	ck_assert_int_eq(r.status, 200);
+	snprintf(want, sizeof(want), "\n%s ", series);
+	const char *at = strstr(r.body, want);
+	ck_assert_msg(at != NULL, "no %s in /metrics", series);
+	v = strtoull(at + strlen(want), NULL, 10);
+	http_result_release(&r);
+	return v;
+}
+
+/* Many new connections at once are all served, both daemons take some
+ * (the kernel hashes each connection's addresses and ports: with 256
+ * connections, one daemon getting none has odds of 2^-255), and the
+ * per-daemon counts add up to the connections the server accepted. */
+START_TEST(test_connections_spread)
+{
+	struct suitd_proc p;
+
+	harness_setup(&p, "");
+	harness_start(&p);
+	for (unsigned r = 0; r < ROUNDS; r++)
+		burst(&p, "/healthz");
+	unsigned long long a = listener(&p, 0), b = listener(&p, 1);
+	unsigned long long total = harness_metric(&p, "suitd_http_connections_total");
+	ck_assert_uint_gt(a, 0);
+	ck_assert_uint_gt(b, 0);
+	/* The two scrapes before the last opened connections of their own. */
+	ck_assert_uint_le(a + b, total);
+	ck_assert_uint_ge(a + b + 2, total);
+	ck_assert_uint_ge(total, ROUNDS * PARALLEL);
+	ck_assert_uint_eq(harness_metric(&p, "suitd_http_connections_refused_total"), 0);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
+/* A TLS 1.2 session ID (no ticket, libcurl's way) resumes on either
+ * daemon: the session cache is one for all. 16 resumptions land on one
+ * daemon only with odds of 2^-15. */
+START_TEST(test_session_cache_shared)
+{
+	struct suitd_proc p;
+	char cmd[1024], line[512];
+	unsigned reused = 0;
+
+	harness_setup(&p, "");
+	harness_start(&p);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && openssl s_client -connect 127.0.0.1:%u -CAfile %s -tls1_2 -no_ticket "
+		 "-sess_out sess.pem </dev/null >/dev/null 2>&1 && for i in $(seq 16); do "
+		 "openssl s_client -connect 127.0.0.1:%u -CAfile %s -tls1_2 -no_ticket -sess_in "
+		 "sess.pem </dev/null 2>&1 | grep -c '^Reused, TLSv1.2'; done",
+		 p.dir, url_port(&p), p.ca, url_port(&p), p.ca);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		reused += (unsigned)strtoul(line, NULL, 10);
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_uint_eq(reused, 16);
+	ck_assert_uint_ge(harness_metric(&p, "suitd_tls_handshakes_total{resumed=\"yes\"}"), 16);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
+/* connection_limit counts every daemon's connections together: with 8
+ * idle keep-alive connections held (spread over both daemons, which each
+ * may hold 8 by libmicrohttpd's count), a 9th is closed at accept; once
+ * one of the 8 closes, new connections are served again. */
+START_TEST(test_connection_limit_global)
+{
+	struct suitd_proc p;
+	CURL *held[8];
+	struct http_result r;
+
+	harness_setup(&p, "[server]\nconnection_limit = 8\nconnection_timeout = 60\n");
+	harness_start(&p);
+	for (unsigned i = 0; i < 8; i++)
+		held[i] = hold_open(&p);
+	harness_request(&p, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_lt(r.status, 0);
+	http_result_release(&r);
+	harness_request(&p, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_lt(r.status, 0);
+	http_result_release(&r);
+	curl_easy_cleanup(held[0]);
+	long status = 0;
+	for (unsigned t = 0; t < 100 && status != 200; t++) {
+		if (t)
+			usleep(100 * 1000);
+		harness_request(&p, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+		status = r.status;
+		http_result_release(&r);
+	}
+	ck_assert_int_eq(status, 200);
+	ck_assert_uint_ge(metric_at_limit(&p, "suitd_http_connections_refused_total"), 2);
+	ck_assert_uint_le(metric_at_limit(&p, "suitd_http_connections_open"), 8);
+	for (unsigned i = 1; i < 8; i++)
+		curl_easy_cleanup(held[i]);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
+/* A config like the harness's, on a fixed port. */
+static void write_config_port(struct suitd_proc *p, unsigned port)
+{
+	FILE *f = fopen(p->conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"[server]\nlisten = 127.0.0.1:%u\nthreads = 2\ntls_cert = server.pem\n"
+		"tls_key = server.key\n[storage]\ndatabase = suitd.db\n",
+		port);
+	fclose(f);
+}
+
+/* A second suitd on the port of a running one exits with an error (the
+ * lock), and the first keeps serving every connection. */
+START_TEST(test_second_suitd_refused)
+{
+	struct suitd_proc a, b;
+	struct http_result r;
+
+	harness_setup(&a, "");
+	harness_start(&a);
+	harness_setup(&b, "");
+	write_config_port(&b, url_port(&a));
+	ck_assert_int_ne(harness_cli(&b, NULL, 0, (char *)NULL), 0);
+	ck_assert_msg(harness_log_contains(&b, "another suitd is listening there"), "see %s",
+		      b.log);
+	ck_assert_msg(harness_log_contains(&b, "Address already in use"), "see %s", b.log);
+	burst(&a, "/healthz");
+	harness_request(&a, "GET", "/healthz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_stop(&a), 0);
+	harness_cleanup(&a);
+	harness_cleanup(&b);
+}
+END_TEST
+
+/* Another program of the same user listening on the port with
+ * SO_REUSEPORT (which would let suitd's sockets join its group): suitd
+ * refuses to start. */
+START_TEST(test_stranger_on_port_refused)
+{
+	struct suitd_proc b;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	harness_setup(&b, "");
+	write_config_port(&b, ntohs(sa.sin_port));
+	ck_assert_int_ne(harness_cli(&b, NULL, 0, (char *)NULL), 0);
+	ck_assert_msg(harness_log_contains(&b, "Address already in use"), "see %s", b.log);
+	ck_assert_msg(!harness_log_contains(&b, "another suitd"), "see %s", b.log);
+	close(fd);
+	harness_cleanup(&b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e-listen");
+	TCase *tc = tcase_create("listen");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_connections_spread);
+	tcase_add_test(tc, test_session_cache_shared);
+	tcase_add_test(tc, test_connection_limit_global);
+	tcase_add_test(tc, test_second_suitd_refused);
+	tcase_add_test(tc, test_stranger_on_port_refused);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
