@@ -6,10 +6,13 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -223,6 +226,58 @@ START_TEST(test_connection_limit_global)
 }
 END_TEST
 
+/* SIGTERM while 32 clients keep opening new connections to both daemons:
+ * suitd exits 0 (under SANITIZE=1 without a leak, under SANITIZE=thread
+ * without a race): the park is closed, then every daemon stopped. */
+START_TEST(test_stop_under_load)
+{
+	struct suitd_proc p;
+	pid_t child;
+
+	harness_setup(&p, "");
+	harness_start(&p);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		char url[256];
+		/* Gone with the test, even when one of its assertions ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(url, sizeof(url), "%s/healthz", p.url);
+		for (;;) {
+			CURLM *m = curl_multi_init();
+			CURL *h[32];
+			int running = 1;
+			for (unsigned i = 0; i < 32; i++) {
+				h[i] = curl_easy_init();
+				curl_easy_setopt(h[i], CURLOPT_URL, url);
+				curl_easy_setopt(h[i], CURLOPT_CAINFO, p.ca);
+				curl_easy_setopt(h[i], CURLOPT_FORBID_REUSE, 1L);
+				curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 5L);
+				curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
+				curl_multi_add_handle(m, h[i]);
+			}
+			while (running && curl_multi_perform(m, &running) == CURLM_OK)
+				if (running)
+					curl_multi_poll(m, NULL, 0, 1000, NULL);
+			for (unsigned i = 0; i < 32; i++) {
+				curl_multi_remove_handle(m, h[i]);
+				curl_easy_cleanup(h[i]);
+			}
+			curl_multi_cleanup(m);
+		}
+	}
+	/* Wait until the load reaches both daemons. */
+	for (unsigned t = 0; t < 300 && (listener(&p, 0) < 50 || listener(&p, 1) < 50); t++)
+		usleep(100 * 1000);
+	ck_assert_uint_ge(listener(&p, 0), 50);
+	ck_assert_uint_ge(listener(&p, 1), 50);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 /* A config like the harness's, on a fixed port. */
 static void write_config_port(struct suitd_proc *p, unsigned port)
 {
@@ -296,6 +351,7 @@ int main(void)
 	tcase_add_test(tc, test_connections_spread);
 	tcase_add_test(tc, test_session_cache_shared);
 	tcase_add_test(tc, test_connection_limit_global);
+	tcase_add_test(tc, test_stop_under_load);
 	tcase_add_test(tc, test_second_suitd_refused);
 	tcase_add_test(tc, test_stranger_on_port_refused);
 	suite_add_tcase(s, tc);
