@@ -1202,9 +1202,13 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 				goto fail_started;
 		}
 	}
-	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(dm->listeners[0].mhd, MHD_DAEMON_INFO_BIND_PORT);
-	port = info && info->port ? info->port : config->server.listen_port;
+	if (activated) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(dm->listeners[0].mhd, MHD_DAEMON_INFO_BIND_PORT);
+		port = info && info->port ? info->port : config->server.listen_port;
+	} else {
+		port = dm->sockets.port;
+	}
 	const char *host = config->server.listen_host;
 	bool any = strcmp(host, "*") == 0, v6 = strchr(host, ':') != NULL;
 	snprintf(dm->url, sizeof(dm->url), "%s://%s%s%s:%u", dm->tls_on ? "https" : "http",
