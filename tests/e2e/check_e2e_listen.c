@@ -5,6 +5,7 @@
  * a second suitd nor a stranger can share the port with a running one. */
 #include <check.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -278,6 +279,59 @@ START_TEST(test_stop_under_load)
 }
 END_TEST
 
+/* systemd socket activation (LISTEN_FDS=1, the socket as descriptor 3):
+ * one daemon whose thread pool shares the inherited socket serves every
+ * connection; no per-listener counts then. */
+START_TEST(test_socket_activation)
+{
+	struct suitd_proc p;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	struct http_result r = {0};
+	const char *bin = getenv("SUITD_BIN") ? getenv("SUITD_BIN") : "build/suitd";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 64), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	harness_setup(&p, "");
+	p.pid = fork();
+	ck_assert_int_ge(p.pid, 0);
+	if (p.pid == 0) {
+		char pid[24];
+		int logfd = open(p.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		dup2(fd, 3);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		execl(bin, bin, "-c", p.conf, (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	snprintf(p.url, sizeof(p.url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	for (unsigned t = 0; t < 200 && r.status != 200; t++) {
+		if (t)
+			usleep(50 * 1000);
+		http_result_release(&r);
+		harness_request(&p, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	}
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	burst(&p, "/healthz");
+	harness_request(&p, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_null(strstr(r.body, "suitd_listener_connections_total{"));
+	http_result_release(&r);
+	ck_assert_msg(harness_log_contains(&p, "listening on https://127.0.0.1:"), "see %s", p.log);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 /* A config like the harness's, on a fixed port. */
 static void write_config_port(struct suitd_proc *p, unsigned port)
 {
@@ -352,6 +406,7 @@ int main(void)
 	tcase_add_test(tc, test_session_cache_shared);
 	tcase_add_test(tc, test_connection_limit_global);
 	tcase_add_test(tc, test_stop_under_load);
+	tcase_add_test(tc, test_socket_activation);
 	tcase_add_test(tc, test_second_suitd_refused);
 	tcase_add_test(tc, test_stranger_on_port_refused);
 	suite_add_tcase(s, tc);
