@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,24 @@ static size_t discard(char *data, size_t size, size_t n, void *cls)
 	return size * n;
 }
 
+/* A handle for url, verified against the test CA, body discarded; fresh:
+ * a new connection for each request, closed after it. */
+static CURL *handle_new(const struct suitd_proc *p, const char *url, bool fresh)
+{
+	CURL *h = curl_easy_init();
+
+	ck_assert_ptr_nonnull(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, p->ca);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (fresh) {
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	}
+	return h;
+}
+
 /* PARALLEL requests at once, each on a new connection; all must be 200. */
 static void burst(struct suitd_proc *p, const char *path)
 {
@@ -54,13 +73,7 @@ static void burst(struct suitd_proc *p, const char *path)
 
 	snprintf(url, sizeof(url), "%s%s", p->url, path);
 	for (unsigned i = 0; i < PARALLEL; i++) {
-		h[i] = curl_easy_init();
-		curl_easy_setopt(h[i], CURLOPT_URL, url);
-		curl_easy_setopt(h[i], CURLOPT_CAINFO, p->ca);
-		curl_easy_setopt(h[i], CURLOPT_FORBID_REUSE, 1L);
-		curl_easy_setopt(h[i], CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 30L);
-		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
+		h[i] = handle_new(p, url, true);
 		curl_multi_add_handle(m, h[i]);
 	}
 	while (running) {
@@ -87,15 +100,11 @@ static void burst(struct suitd_proc *p, const char *path)
  * server is at its limit, as metric_at_limit). */
 static CURL *hold_open(struct suitd_proc *p)
 {
-	CURL *h = curl_easy_init();
 	char url[256];
 	long status = 0;
 
 	snprintf(url, sizeof(url), "%s/healthz", p->url);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, p->ca);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	CURL *h = handle_new(p, url, false);
 	for (unsigned t = 0; t < 100 && status != 200; t++) {
 		if (t)
 			usleep(100 * 1000);
@@ -113,7 +122,6 @@ static CURL *hold_open(struct suitd_proc *p)
 static unsigned long long metric_at_limit(struct suitd_proc *p, const char *series)
 {
 	struct http_result r = {0};
-	char want[160];
 	unsigned long long v;
 
 	for (unsigned t = 0; t < 100; t++) {
@@ -125,10 +133,7 @@ static unsigned long long metric_at_limit(struct suitd_proc *p, const char *seri
 		http_result_release(&r);
 	}
 	ck_assert_int_eq(r.status, 200);
-	snprintf(want, sizeof(want), "\n%s ", series);
-	const char *at = strstr(r.body, want);
-	ck_assert_msg(at != NULL, "no %s in /metrics", series);
-	v = strtoull(at + strlen(want), NULL, 10);
+	v = harness_metric_of(&r, series);
 	http_result_release(&r);
 	return v;
 }
@@ -249,12 +254,7 @@ START_TEST(test_stop_under_load)
 			CURL *h[32];
 			int running = 1;
 			for (unsigned i = 0; i < 32; i++) {
-				h[i] = curl_easy_init();
-				curl_easy_setopt(h[i], CURLOPT_URL, url);
-				curl_easy_setopt(h[i], CURLOPT_CAINFO, p.ca);
-				curl_easy_setopt(h[i], CURLOPT_FORBID_REUSE, 1L);
-				curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 5L);
-				curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
+				h[i] = handle_new(&p, url, true);
 				curl_multi_add_handle(m, h[i]);
 			}
 			while (running && curl_multi_perform(m, &running) == CURLM_OK)
