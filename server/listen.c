@@ -141,7 +141,7 @@ static enum err fail(const struct config *c, unsigned port, const char *why, int
 		     struct diag *d)
 {
 	return diag_set(d, ERR_IO, "listen", "cannot listen on %s:%u: %s%s%s%s",
-			c->server.listen_host, port, why ? why : "", why ? " (" : "", strerror(err),
+			c->server.listen_host, port, strerror(err), why ? " (" : "", why ? why : "",
 			why ? ")" : "");
 }
 
