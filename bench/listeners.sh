@@ -65,13 +65,20 @@ switches() {
 declare -A RESULT
 run_one() { # build mode round
 	local which=$1 mode=$2 port conf t0 s0 m0 c0 t1 s1 m1 c1 conns out
-	port=$(free_port) || die "no free port"
 	conf=$tmp/$which.conf
-	{ suitd_base_conf "$port" "$tmp/$which.db"; printf '%s\n' "[server]" "threads = 2" "[log]" "level = warning"; } >"$conf"
 	SUITD=$tmp/suitd-$which
-	rm -f "$tmp/$which.db"*
-	start_suitd "$conf"
-	wait_up "https://127.0.0.1:$port/healthz" "$SUITD_PID" || die "suitd ($which) did not start"
+	# free_port's range overlaps the ephemeral ports, which the clients'
+	# TIME_WAIT sockets hold (bind: EADDRINUSE): try another port then.
+	for try in 1 2 3 4 5; do
+		port=$(free_port) || die "no free port"
+		{ suitd_base_conf "$port" "$tmp/$which.db"; printf '%s\n' "[server]" "threads = 2" "[log]" "level = warning"; } >"$conf"
+		rm -f "$tmp/$which.db"*
+		start_suitd "$conf"
+		wait_up "https://127.0.0.1:$port/healthz" "$SUITD_PID" && break
+		wait "$SUITD_PID" 2>/dev/null || true
+		SUITD_PID=
+		[ "$try" = 5 ] && { cat "$tmp/suitd.log" >&2; die "suitd ($which) did not start"; }
+	done
 	local url=https://127.0.0.1:$port/healthz
 	t0=$(cpu_ticks "$SUITD_PID") s0=$(switches "$SUITD_PID") m0=$(busy_ticks) c0=$(date +%s.%N)
 	case $mode in
