@@ -204,20 +204,6 @@ enum err metrics_render(struct metrics *m, struct buf *out, const char *version,
 	     "# TYPE suitd_http_connections_total counter\nsuitd_http_connections_total %" PRIu64
 	     "\n",
 	     atomic_load_explicit(&m->connections_total, memory_order_relaxed));
-	EMIT("# HELP suitd_http_connections_refused_total New connections closed at once: over "
-	     "connection_limit or per_address_limit, counted over all listening sockets.\n"
-	     "# TYPE suitd_http_connections_refused_total counter\n"
-	     "suitd_http_connections_refused_total %" PRIu64 "\n",
-	     atomic_load_explicit(&m->connections_refused, memory_order_relaxed));
-	unsigned listeners = atomic_load_explicit(&m->listeners, memory_order_relaxed);
-	if (listeners > METRICS_LISTENER_SLOTS)
-		listeners = METRICS_LISTENER_SLOTS;
-	EMIT("# HELP suitd_listener_connections_total Connections accepted per listening socket "
-	     "(one libmicrohttpd daemon and thread each; the kernel spreads them).\n"
-	     "# TYPE suitd_listener_connections_total counter\n");
-	for (unsigned i = 0; i < listeners; i++)
-		EMIT("suitd_listener_connections_total{listener=\"%u\"} %" PRIu64 "\n", i,
-		     atomic_load_explicit(&m->listener_connections[i], memory_order_relaxed));
 	EMIT("# HELP suitd_http_response_bytes_total Response body bytes queued.\n"
 	     "# TYPE suitd_http_response_bytes_total counter\nsuitd_http_response_bytes_total "
 	     "%" PRIu64 "\n",

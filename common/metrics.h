@@ -21,10 +21,6 @@
 		2500000, 10000000
 #define METRICS_BUCKET_COUNT 15
 
-/* Listening sockets counted one by one (one libmicrohttpd daemon each,
- * [server] threads: at most 256). */
-#define METRICS_LISTENER_SLOTS 256
-
 /* Stored device reports by the state they report: one slot per value of
  * enum assignment_state (storage/deployments.h; api/ops.c asserts it fits). */
 #define METRICS_REPORT_STATE_SLOTS 16
@@ -64,13 +60,6 @@ struct metrics {
 	struct metrics_histogram tls_handshake_duration; /* accept to both Finished */
 	_Atomic int64_t connections_open;
 	_Atomic uint64_t connections_total;
-	/* Closed at accept: over connection_limit or per_address_limit
-	 * summed over all daemons (server/daemon.c, on_accept). */
-	_Atomic uint64_t connections_refused;
-	/* Connections each listening socket's daemon accepted; listeners is
-	 * how many sockets there are (0: one socket-activated daemon). */
-	_Atomic uint64_t listener_connections[METRICS_LISTENER_SLOTS];
-	_Atomic unsigned listeners;
 	_Atomic uint64_t bytes_sent;
 	/* Device reports: stored, by the state they report (their sum is the
 	 * "stored" outcome); accepted without a row (an exact replay or the

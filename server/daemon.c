@@ -29,9 +29,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
-#include "server/admit.h"
 #include "server/client_cert.h"
-#include "server/listen.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/tls.h"
@@ -58,30 +56,14 @@
 #define BODY_RATE_MIN 1024
 /* libmicrohttpd messages per second that reach the log (TLS noise). */
 #define MHD_LOG_PER_SECOND 10
-/* File descriptors besides the client connections: log, batchers and
- * checkpointer, and per worker thread its listening socket, event
+/* File descriptors besides the client connections: the listening socket,
+ * log, batchers and checkpointer, and per worker thread its event
  * descriptors and SQLite database and WAL files. */
 #define FD_RESERVE	      64
-#define FD_RESERVE_PER_THREAD 5
-
-/* One libmicrohttpd daemon: one per listening socket (one thread each), or
- * one socket-activated daemon with a thread pool. */
-struct listener {
-	struct daemon *dm;
-	struct MHD_Daemon *mhd;
-	unsigned index;
-	/* Admitted by on_accept and not yet started: libmicrohttpd can fail
-	 * between the two (memory, gnutls_init) without any notification.
-	 * Only this daemon's one thread touches them. */
-	bool pending;
-	int64_t pending_key;
-};
+#define FD_RESERVE_PER_THREAD 4
 
 struct daemon {
-	struct listener *listeners;
-	unsigned listener_count;
-	struct listen_set sockets;
-	struct admit *admit; /* server-wide limits; NULL: one daemon, MHD's own */
+	struct MHD_Daemon *mhd;
 	struct api_ctx ctx;
 	struct tls_files tls;
 	gnutls_datum_t ticket_key;
@@ -206,7 +188,6 @@ struct conn_ctx {
 	uint64_t accepted_us;
 	bool finished_in, finished_out, handshake_done;
 	struct tls_park_spot spot;
-	int64_t admit_key; /* of admit_take, for admit_put at the close */
 };
 
 static struct conn_ctx *conn_ctx_of(struct MHD_Connection *conn)
@@ -880,48 +861,16 @@ static int tls_hook(gnutls_session_t session, unsigned htype, unsigned when, uns
 	return 0;
 }
 
-/* libmicrohttpd's accept policy, right after accept() and before any TLS
- * work: the server-wide limits (server/admit.h). Refused: closed at once. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-	struct listener *l = cls;
-	struct daemon *dm = l->dm;
-	struct metrics *m = dm->ctx.metrics;
-
-	(void)addrlen;
-	if (l->pending)
-		admit_put(dm->admit, l->pending_key);
-	l->pending = admit_take(dm->admit, addr, &l->pending_key);
-	if (!l->pending) {
-		atomic_fetch_add_explicit(&m->connections_refused, 1, memory_order_relaxed);
-		return MHD_NO;
-	}
-	if (l->index < METRICS_LISTENER_SLOTS)
-		atomic_fetch_add_explicit(&m->listener_connections[l->index], 1,
-					  memory_order_relaxed);
-	return MHD_YES;
-}
-
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	struct listener *l = cls;
-	struct daemon *dm = l->dm;
+	struct daemon *dm = cls;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		struct conn_ctx *cc = calloc(1, sizeof(*cc));
 		const union MHD_ConnectionInfo *fdi =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		*socket_context = cc;
-		/* The slot on_accept took now belongs to the connection; without
-		 * a context to keep its key in, it is given back at once. */
-		if (dm->admit && l->pending) {
-			l->pending = false;
-			if (cc)
-				cc->admit_key = l->pending_key;
-			else
-				admit_put(dm->admit, l->pending_key);
-		}
 		if (cc && fdi) {
 			cc->fd = fdi->connect_fd;
 			atomic_store(&cc->waiting_since_us, time_mono_usec());
@@ -976,8 +925,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 				cc->next->prev = cc->prev;
 		}
 		pthread_mutex_unlock(&dm->conns_lock);
-		if (dm->admit && cc)
-			admit_put(dm->admit, cc->admit_key);
 		free(cc);
 		*socket_context = NULL;
 		atomic_fetch_sub(&dm->ctx.metrics->connections_open, 1);
@@ -1013,65 +960,25 @@ static enum err fd_limit_raise(unsigned connections, unsigned threads, struct di
 	return ERR_OK;
 }
 
-/* Everything the daemon owns, in reverse order of daemon_start; the
- * libmicrohttpd daemons are stopped already (or never started). */
-static void daemon_free(struct daemon *dm)
+static enum err listen_address(const struct config *c, struct sockaddr_storage *ret, bool *ret_any,
+			       struct diag *d)
 {
-	tls_park_free(dm->park);
-	tls_cache_free(dm->sessions);
-	listen_set_release(&dm->sockets);
-	admit_free(dm->admit);
-	free(dm->listeners);
-	pthread_mutex_destroy(&dm->conns_lock);
-	ratelimit_free(dm->limiter);
-	free(dm->client_ca_pem);
-	tls_files_release(&dm->tls);
-	tls_groups_release(&dm->groups);
-	if (dm->ticket_key.data)
-		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
-	gnutls_free(dm->ticket_key.data);
-	free(dm);
-}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+			*ai = NULL;
+	char port[8];
+	int rc;
 
-/* Start libmicrohttpd daemon i with the shared options plus its own:
- * listening socket fd, the per-listener callbacks and, for one
- * socket-activated daemon, its thread pool and MHD's own limits. */
-static enum err listener_start(struct daemon *dm, unsigned i, unsigned flags,
-			       const struct MHD_OptionItem *shared, unsigned shared_count, int fd,
-			       unsigned pool, struct diag *d)
-{
-	const struct config *config = dm->ctx.config;
-	struct listener *l = &dm->listeners[i];
-	struct MHD_OptionItem opts[32];
-	unsigned n = shared_count;
-
-	memcpy(opts, shared, shared_count * sizeof(*shared));
-	l->dm = dm;
-	l->index = i;
-	opts[n++] =
-		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
-	/* With admission (several daemons) each daemon may hold the whole
-	 * limit; on_accept keeps the sum under it. */
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-					    (intptr_t)config->server.connection_limit, NULL};
-	/* MHD 0.9.75 checks it right after accept() and closes the socket
-	 * before any TLS work (daemon.c, new_connection_prepare_): one
-	 * address's surplus costs an accept and a close, not a slot. */
-	if (!dm->admit && config->server.per_address_limit)
-		opts[n++] =
-			(struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-						(intptr_t)config->server.per_address_limit, NULL};
-	if (pool > 1)
-		opts[n++] =
-			(struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-	l->mhd = MHD_start_daemon(flags, 0, dm->admit ? on_accept : NULL, l, on_request, dm,
-				  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-	if (!l->mhd)
-		return diag_set(d, ERR_IO, "listen", "cannot listen on %s:%u: %s",
-				config->server.listen_host, config->server.listen_port,
-				errno ? strerror(errno) : "libmicrohttpd refused the settings");
+	*ret_any = strcmp(c->server.listen_host, "*") == 0;
+	if (*ret_any)
+		return ERR_OK;
+	snprintf(port, sizeof(port), "%u", c->server.listen_port);
+	rc = getaddrinfo(c->server.listen_host, port, &hints, &ai);
+	if (rc != 0 || !ai)
+		return diag_set(d, ERR_CONFIG, "listen", "cannot resolve '%s': %s",
+				c->server.listen_host, gai_strerror(rc));
+	memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
 	return ERR_OK;
 }
 
@@ -1079,14 +986,16 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 {
 	const struct config *config = ctx->config;
 	struct daemon *dm = calloc(1, sizeof(*dm));
+	struct sockaddr_storage addr = {0};
 	struct MHD_OptionItem opts[24];
-	unsigned n = 0, threads = config->server.threads, port;
+	unsigned n = 0, threads = config->server.threads;
 	/* epoll: its cost does not grow with idle connections (poll() scans
 	 * them all on every wake-up). The handshakes that would spin it wait
 	 * in the TLS park instead (server/tls_park.h; docs/design.md, TLS). */
 	unsigned int flags =
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	bool activated;
+	bool any = false;
+	int listen_fd = -1;
 	enum err e;
 
 	if (!dm)
@@ -1098,20 +1007,18 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	dm->first_timeout_us = (uint64_t)config->server.handshake_timeout * 1000000u;
 	if (dm->first_timeout_us > dm->header_timeout_us)
 		dm->first_timeout_us = dm->header_timeout_us;
-	dm->sockets.lock_fd = -1;
 	pthread_mutex_init(&dm->conns_lock, NULL);
 	if ((e = ratelimit_new(config->server.rate_limit, config->server.rate_burst,
 			       &dm->limiter))) {
 		diag_set(d, e, "rate_limit", "out of memory");
-		goto fail;
+		free(dm);
+		return e;
 	}
 	dm->tls_on = config->server.tls;
 	if (threads == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = cores > 0 ? (unsigned)cores : 1;
 	}
-	if (threads > LISTEN_SOCKETS_MAX)
-		threads = LISTEN_SOCKETS_MAX;
 	if ((e = fd_limit_raise(config->server.connection_limit, threads, d)))
 		goto fail;
 
@@ -1119,6 +1026,17 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, dm};
 	opts[n++] =
 		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, dm};
+	opts[n++] =
+		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, dm};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+					    (intptr_t)config->server.connection_limit, NULL};
+	/* MHD 0.9.75 checks it right after accept() and closes the socket
+	 * before any TLS work (daemon.c, new_connection_prepare_): one
+	 * address's surplus costs an accept and a close, not a slot. */
+	if (config->server.per_address_limit)
+		opts[n++] =
+			(struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						(intptr_t)config->server.per_address_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					    (intptr_t)config->server.connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -1126,6 +1044,9 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
 	/* RFC 9112 §3.2: an HTTP/1.1 request without Host is 400. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+	if (threads > 1)
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads,
+						    NULL};
 
 	if (dm->tls_on) {
 		e = tls_files_load(config->server.tls_cert, config->server.tls_key, &dm->tls, d);
@@ -1134,8 +1055,6 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 		if (dm->tls.days_left < 30)
 			log_warn("the TLS certificate '%s' expires in %ld days",
 				 config->server.tls_cert, dm->tls.days_left);
-		/* One ticket key, session cache, park and group sets for all
-		 * daemons: a device resumes on whichever socket it reaches. */
 		if (gnutls_session_ticket_key_generate(&dm->ticket_key) != GNUTLS_E_SUCCESS) {
 			e = diag_set(d, ERR_CRYPTO, "", "cannot generate a TLS ticket key");
 			goto fail;
@@ -1170,58 +1089,51 @@ enum err daemon_start(const struct api_ctx *ctx, struct daemon **ret_daemon, str
 			 "only do this behind a TLS-terminating proxy");
 	}
 
-	/* systemd socket activation hands us one listening socket: one daemon
-	 * whose thread pool shares it. Otherwise one daemon per thread, each
-	 * on its own SO_REUSEPORT socket, so the kernel picks the daemon and
-	 * wakes no other (docs/design.md, TLS). */
-	activated = sd_listen_fds(1) > 0;
-	dm->listener_count = activated ? 1 : threads;
-	dm->listeners = calloc(dm->listener_count, sizeof(*dm->listeners));
-	if (!dm->listeners) {
-		e = diag_set(d, ERR_NOMEM, "", "out of memory");
-		goto fail;
-	}
-	if (activated) {
-		e = listener_start(dm, 0, flags, opts, n, SD_LISTEN_FDS_START, threads, d);
+	/* systemd socket activation hands us the listening socket. */
+	if (sd_listen_fds(1) > 0) {
+		listen_fd = SD_LISTEN_FDS_START;
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
+	} else {
+		e = listen_address(config, &addr, &any, d);
 		if (e)
 			goto fail;
-	} else {
-		if ((e = listen_set_open(config, threads, &dm->sockets, d)))
-			goto fail;
-		if (admit_new(config->server.connection_limit, config->server.per_address_limit,
-			      &dm->admit) != ERR_OK) {
-			e = diag_set(d, ERR_NOMEM, "", "out of memory");
-			goto fail;
-		}
-		atomic_store(&dm->ctx.metrics->listeners, threads);
-		for (unsigned i = 0; i < threads; i++) {
-			int fd = listen_set_take(&dm->sockets, i);
-			/* A failed start may or may not have closed fd: leave it
-			 * (the process exits). */
-			if ((e = listener_start(dm, i, flags, opts, n, fd, 1, d)))
-				goto fail_started;
+		if (any)
+			flags |= MHD_USE_DUAL_STACK;
+		else {
+			if (addr.ss_family == AF_INET6)
+				flags |= MHD_USE_IPv6;
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr};
 		}
 	}
-	if (activated) {
-		const union MHD_DaemonInfo *info =
-			MHD_get_daemon_info(dm->listeners[0].mhd, MHD_DAEMON_INFO_BIND_PORT);
-		port = info && info->port ? info->port : config->server.listen_port;
-	} else {
-		port = dm->sockets.port;
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	dm->mhd = MHD_start_daemon(flags, listen_fd >= 0 ? 0 : config->server.listen_port, NULL,
+				   NULL, on_request, dm, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!dm->mhd) {
+		e = diag_set(d, ERR_IO, "listen", "cannot listen on %s:%u: %s",
+			     config->server.listen_host, config->server.listen_port,
+			     errno ? strerror(errno) : "libmicrohttpd refused the settings");
+		goto fail;
 	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(dm->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = info ? info->port : config->server.listen_port;
 	const char *host = config->server.listen_host;
-	bool any = strcmp(host, "*") == 0, v6 = strchr(host, ':') != NULL;
+	bool v6 = strchr(host, ':') != NULL;
 	snprintf(dm->url, sizeof(dm->url), "%s://%s%s%s:%u", dm->tls_on ? "https" : "http",
 		 v6 ? "[" : "", any ? "localhost" : host, v6 ? "]" : "", port);
 	*ret_daemon = dm;
 	return ERR_OK;
-fail_started:
-	tls_park_close(dm->park);
-	for (unsigned i = 0; i < dm->listener_count; i++)
-		if (dm->listeners[i].mhd)
-			MHD_stop_daemon(dm->listeners[i].mhd);
 fail:
-	daemon_free(dm);
+	tls_park_free(dm->park);
+	tls_cache_free(dm->sessions);
+	ratelimit_free(dm->limiter);
+	free(dm->client_ca_pem);
+	tls_files_release(&dm->tls);
+	tls_groups_release(&dm->groups);
+	if (dm->ticket_key.data)
+		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
+	gnutls_free(dm->ticket_key.data);
+	free(dm);
 	return e;
 }
 
@@ -1288,12 +1200,17 @@ void daemon_stop(struct daemon *dm, unsigned drain_ms)
 	}
 	if (atomic_load(&dm->inflight) > 0)
 		log_warn("stopping with %d requests still in flight", atomic_load(&dm->inflight));
-	/* Resume every parked handshake (of any daemon) first: no daemon may
-	 * stop with suspended connections. Then each daemon closes its
-	 * socket and connections; the kernel sends what still arrives on the
-	 * others' sockets to them until they stop too. */
 	tls_park_close(dm->park);
-	for (unsigned i = 0; i < dm->listener_count; i++)
-		MHD_stop_daemon(dm->listeners[i].mhd);
-	daemon_free(dm);
+	MHD_stop_daemon(dm->mhd);
+	tls_park_free(dm->park);
+	tls_cache_free(dm->sessions);
+	pthread_mutex_destroy(&dm->conns_lock);
+	ratelimit_free(dm->limiter);
+	free(dm->client_ca_pem);
+	tls_files_release(&dm->tls);
+	tls_groups_release(&dm->groups);
+	if (dm->ticket_key.data)
+		gnutls_memset(dm->ticket_key.data, 0, dm->ticket_key.size);
+	gnutls_free(dm->ticket_key.data);
+	free(dm);
 }
