@@ -1,11 +1,12 @@
 #!/bin/bash
-# One MHD daemon per core on its own SO_REUSEPORT socket against one
-# daemon whose thread pool shares one socket: the same workload on two
-# suitd builds, alternately, in one run (docs/design.md, TLS).
+# Two suitd builds on the same new-connection workload, alternately, in
+# one run: written to compare one MHD daemon per core on its own
+# SO_REUSEPORT socket (369e0a3) with one daemon whose thread pool shares
+# one socket (main); see docs/design.md, TLS, and bench/README.md.
 #
 # Usage: REF=build/base bench/listeners.sh   (REF: a build folder holding
 #        the reference suitd, e.g. main's tree built with BUILD=build/base;
-#        the tree's own build is BUILD, default build/x)
+#        "new" is this tree, built into BUILD, default build/x)
 #
 # For each build and round: suitd with threads = 2 on a free loopback port,
 # then three clients on GET /healthz with Connection: close, each request on
