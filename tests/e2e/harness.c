@@ -429,18 +429,24 @@ long long harness_sql_int(struct suitd_proc *p, const char *sql)
 	return v;
 }
 
+unsigned long long harness_metric_of(const struct http_result *r, const char *series)
+{
+	char want[160];
+
+	snprintf(want, sizeof(want), "\n%s ", series);
+	const char *at = r->body ? strstr(r->body, want) : NULL;
+	ck_assert_msg(at != NULL, "no %s in /metrics", series);
+	return strtoull(at + strlen(want), NULL, 10);
+}
+
 unsigned long long harness_metric(struct suitd_proc *p, const char *series)
 {
 	struct http_result r;
-	char want[160];
 	unsigned long long v;
 
 	harness_request(p, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 200);
-	snprintf(want, sizeof(want), "\n%s ", series);
-	const char *at = strstr(r.body, want);
-	ck_assert_msg(at != NULL, "no %s in /metrics", series);
-	v = strtoull(at + strlen(want), NULL, 10);
+	v = harness_metric_of(&r, series);
 	http_result_release(&r);
 	return v;
 }

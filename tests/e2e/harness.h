@@ -58,6 +58,8 @@ long long harness_sql_int(struct suitd_proc *p, const char *sql);
 /* A sample of GET /metrics: SERIES is the name with its labels, if any
  * (suitd_x_total{by="y"}); the test fails when it is missing. */
 unsigned long long harness_metric(struct suitd_proc *p, const char *series);
+/* The same sample from a /metrics response already read. */
+unsigned long long harness_metric_of(const struct http_result *r, const char *series);
 
 /* Value of a response header (case-insensitive name), or NULL. */
 const char *http_header(const struct http_result *r, const char *name, char *out, size_t size);
