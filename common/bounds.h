@@ -30,8 +30,11 @@
 #define BOUND_CONFIG_LINE 200
 /* Config files larger than this are refused before parsing. */
 #define BOUND_CONFIG_FILE (1L << 20)
-/* MHD per-connection memory pool: headers must fit in it (431/413 beyond). */
-#define BOUND_CONNECTION_MEMORY (64u * 1024u)
+/* MHD per-connection memory pool: headers must fit in it (431/413 beyond).
+ * At most 32 KiB: libmicrohttpd 0.9.75 mmaps a larger pool for every
+ * connection (an mmap, a munmap and 16 page faults each; docs/design.md,
+ * "The connection pool"), and a smaller one comes from malloc. */
+#define BOUND_CONNECTION_MEMORY (32u * 1024u)
 /* PEM files read at start: the server certificate and key, device CAs. */
 #define BOUND_PEM_FILE (256L * 1024)
 /* Listing pages. */
