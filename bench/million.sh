@@ -23,8 +23,8 @@
 #      [1, 10, 100]: the POST's answer time, then the preparation (slices
 #      of ~50 ms, tracker/fanout.c) while wrk polls with the canary
 #      devices' tokens (mode deployed: they have nothing to do, 204), and
-#      4 connections post reports as the canary devices (bench/reports.lua,
-#      committed writes): p50/p99 of both during the fan-out; the time to
+#      4 connections post progress reports as 1,000 more devices on a
+#      deployment of their own (bench/reports.lua, committed writes): p50/p99 of both during the fan-out; the time to
 #      prepared, the longest slice and the 99th percentile of the slices,
 #      from suitd's log line.
 #   5. RSS with every fleet device's assignment in the check-in index, and
@@ -157,26 +157,51 @@ rps_again=$rps
 echo "   all/first: $(ratio "$rps_all" "$rps_small") with each token new to the cache," \
 	"$(ratio "$rps_again" "$rps_small") once cached (goal >= 0.9)"
 
+# The reporters of step 4: devices DEVICES+1 .. DEVICES+1000.
+python3 - "$DEVICES" >"$tmp/reporters.ndjson" <<'EOF'
+import sys
+n = int(sys.argv[1])
+for i in range(n + 1, n + 1001):
+    print('{"id":"dev-%d","group":"reporters","token":"suitd_dt_bench-%d"}' % (i, i))
+EOF
+out=$(api POST /api/v1/devices/import application/x-ndjson "$tmp/reporters.ndjson")
+[ "${out##*$'\n'}" = 200 ] || die "reporters' import: $out"
+
 echo
 echo "4. deployment to group fleet ($((DEVICES - DEVICES / 10)) devices), stages [1, 10, 100]"
 publish_firmware "$tmp/suitd.conf" bench-v1
 printf '{"manifest":"%s","target":{"group":"fleet"},"rollout":{"stages":[1,10,100]}}' \
 	"$DIGEST" >"$tmp/dep.json"
+printf '{"manifest":"%s","target":{"group":"reporters"}}' "$DIGEST" >"$tmp/dep-reporters.json"
 t0=$(now)
 out=$(api POST /api/v1/deployments application/json "$tmp/dep.json")
 echo "   POST answered in $(since "$t0") s: $(printf '%s' "$out" | grep -o '"status":"[a-z]*"' | head -n1)"
 [ "${out##*$'\n'}" = 201 ] || die "deployment: $out"
 # The canary devices poll meanwhile (nothing to do for them: 204), and
-# report (each report a committed write: the group commit waits for the
-# write lock between the slices).
+# 1,000 more devices (registered before, group "reporters", a deployment of
+# their own) report progress: each report a committed write, so the group
+# commit waits for the write lock between the slices.
+out=$(api POST /api/v1/deployments application/json "$tmp/dep-reporters.json")
+[ "${out##*$'\n'}" = 201 ] || die "reporters' deployment: $out"
+# Each reporter fetches its manifest first (a report before the delivery is
+# 409): one curl, one connection, a check-in per device.
+# (`next` resets the options: each block repeats them.)
+for i in $(seq $((DEVICES + 1)) $((DEVICES + 1000))); do
+	[ "$i" = $((DEVICES + 1)) ] || echo next
+	printf 'url = "%s/device/v1/manifest?seq=0"\nheader = "Authorization: Bearer suitd_dt_bench-%d"\n' \
+		"$SUITD_BASE" "$i"
+	printf 'insecure\nsilent\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+done >"$tmp/deliver.curl"
+delivered=$(curl -K "$tmp/deliver.curl" | grep -c '^200$' || true)
+[ "$delivered" = 1000 ] || die "reporters' check-ins: $delivered of 1000 got their manifest"
 wrk -t1 -c4 -d"$((SECONDS_PER_RUN + 30))s" --latency -s bench/reports.lua \
-	"$SUITD_BASE/device/v1/reports" -- timed "$DIGEST" "$((DEVICES / 10))" "$SECONDS_PER_RUN" 1 0 10 \
+	"$SUITD_BASE/device/v1/reports" -- timed "$DIGEST" 1000 "$SECONDS_PER_RUN" 1 0 1 "$DEVICES" \
 	>"$tmp/wrk-reports.txt" 2>&1 &
 reports_pid=$!
 run_wrk "canary check-ins meanwhile" deployed "$DEVICES"
 wait "$reports_pid" || { cat "$tmp/wrk-reports.txt" >&2; die "wrk reports failed"; }
 read -r _ _ _ p50 p99 _ < <(wrk_parse "$tmp/wrk-reports.txt")
-printf '   %-28s %9s          p50 %7.3f  p99 %7.3f ms  (%s)\n' "canary reports meanwhile" "" "$p50" "$p99" \
+printf '   %-28s %9s          p50 %7.3f  p99 %7.3f ms  (%s)\n' "reports meanwhile (1,000)" "" "$p50" "$p99" \
 	"$(grep '^reports:' "$tmp/wrk-reports.txt" | cut -d' ' -f2-3)"
 for _ in $(seq 1 1200); do
 	grep -q "deployment 1 prepared" "$tmp/suitd.log" && break
