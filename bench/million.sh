@@ -195,7 +195,7 @@ done >"$tmp/deliver.curl"
 delivered=$(curl -K "$tmp/deliver.curl" | grep -c '^200$' || true)
 [ "$delivered" = 1000 ] || die "reporters' check-ins: $delivered of 1000 got their manifest"
 wrk -t1 -c4 -d"$((SECONDS_PER_RUN + 30))s" --latency -s bench/reports.lua \
-	"$SUITD_BASE/device/v1/reports" -- timed "$DIGEST" 1000 "$SECONDS_PER_RUN" 1 0 1 "$DEVICES" \
+	"$SUITD_BASE/device/v1/reports" -- timed "$DIGEST" 1000 "$SECONDS_PER_RUN" 1 0 "$DEVICES" \
 	>"$tmp/wrk-reports.txt" 2>&1 &
 reports_pid=$!
 run_wrk "canary check-ins meanwhile" deployed "$DEVICES"

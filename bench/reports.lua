@@ -1,7 +1,7 @@
 -- reports.lua — wrk script: device reports (POST /device/v1/reports), one
 -- device token per request, and a run that ends with no request in flight.
 --
--- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T] [BASE] [STRIDE] [OFFSET]
+-- Usage: wrk -tT -cC -dMAXs --latency -s bench/reports.lua URL -- MODE DIGEST [N] [SECS] [T] [BASE] [OFFSET]
 --   MODE    timed: every thread sends reports for SECS seconds
 --           once:  every device gets exactly one report (thread t sends one
 --                  for each device of its slice, see below)
@@ -12,9 +12,9 @@
 --   BASE    added to P below (default 0): a "once" run with another BASE
 --           sends every device another body than the run before, so that
 --           no report is an exact replay of the device's newest one
---   STRIDE  device k of the set is device number OFFSET + k * STRIDE
---   OFFSET  (defaults 1 and 0): bench/million.sh reports as 1,000 devices
---           numbered after its million
+--   OFFSET  device k of the set is device number OFFSET + k (default 0):
+--           bench/million.sh reports as 1,000 devices numbered after its
+--           million
 --
 -- URL is the report endpoint (https://127.0.0.1:PORT/device/v1/reports).
 -- Every request is
@@ -85,7 +85,7 @@ local function now()
 	return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
-local mode, digest, n, secs, nthreads, base, stride, offset
+local mode, digest, n, secs, nthreads, base, offset
 local first, last, pos, deadline, mutex, ndone
 local cleared, sent, answered, stopped, finished, prepared = 0, 0, 0, false, false, false
 local seen_status = {}
@@ -98,8 +98,7 @@ function init(args)
 	secs = tonumber(args[4] or 10)
 	nthreads = tonumber(args[5] or 2)
 	base = tonumber(args[6] or 0)
-	stride = tonumber(args[7] or 1)
-	offset = tonumber(args[8] or 0)
+	offset = tonumber(args[7] or 0)
 	assert(mode == "timed" or mode == "once", "reports.lua: MODE is timed or once")
 	assert(digest:match("^%x+$") and #digest >= 64, "reports.lua: pass the manifest digest in hex")
 	local slice = math.floor(n / nthreads)
@@ -180,7 +179,7 @@ function request()
 		sent = sent + 1
 		requests_sent = sent
 	end
-	headers["Authorization"] = "Bearer suitd_dt_bench-" .. (offset + d * stride)
+	headers["Authorization"] = "Bearer suitd_dt_bench-" .. (offset + d)
 	local body = string.format('{"manifest":"%s","state":"downloading","progress":%d}', digest, (sent + base) % 101)
 	return wrk.format("POST", nil, headers, body)
 end

@@ -96,10 +96,10 @@ enum err fanout_run(struct storage *s, struct assignment_index *ix, int64_t id,
 	struct stage_target *t = NULL;
 	size_t n = 0, done = 0, size = SLICE_MIN, slices = 0;
 	uint64_t started = time_mono_usec();
-	struct hold_stats *hold = calloc(1, sizeof(*hold));
+	struct hold_stats hold = {0};
 	char held[96];
 	bool halted = false;
-	enum err e = hold ? storage_deployment_targets(s, id, &rollout_planner, &t, &n) : ERR_NOMEM;
+	enum err e = storage_deployment_targets(s, id, &rollout_planner, &t, &n);
 
 	while (!e && done < n && !halted && !(stop && atomic_load(stop))) {
 		size_t k = n - done < size ? n - done : size;
@@ -119,7 +119,7 @@ enum err fanout_run(struct storage *s, struct assignment_index *ix, int64_t id,
 					(long long)id, (long long)t[i].num);
 		done += k;
 		slices++;
-		hold_add(hold, took);
+		hold_add(&hold, took);
 		size = next_size(size, took);
 	}
 	free(t);
@@ -136,9 +136,8 @@ enum err fanout_run(struct storage *s, struct assignment_index *ix, int64_t id,
 			   "lock held %s",
 			   (long long)id, halted ? "stopped preparing (canceled)" : "prepared",
 			   done, slices, (double)(time_mono_usec() - started) / 1e6,
-			   hold_text(hold, held, sizeof(held)));
+			   hold_text(&hold, held, sizeof(held)));
 	}
-	free(hold);
 	return e;
 }
 
@@ -203,10 +202,10 @@ enum err fanout_cancel_run(struct storage *s, int64_t id, const char *actor,
 {
 	size_t size = SLICE_MIN, slices = 0, done = 0;
 	uint64_t started = time_mono_usec();
-	struct hold_stats *hold = calloc(1, sizeof(*hold));
+	struct hold_stats hold = {0};
 	char held[96];
 	unsigned n;
-	enum err e = hold ? ERR_OK : ERR_NOMEM;
+	enum err e = ERR_OK;
 
 	while (!e && !(stop && atomic_load(stop))) {
 		uint64_t took;
@@ -217,7 +216,7 @@ enum err fanout_cancel_run(struct storage *s, int64_t id, const char *actor,
 			break;
 		done += n;
 		slices++;
-		hold_add(hold, took);
+		hold_add(&hold, took);
 		if (n < size)
 			break;
 		size = next_size(size, took);
@@ -229,8 +228,7 @@ enum err fanout_cancel_run(struct storage *s, int64_t id, const char *actor,
 		log_notice("deployment %lld canceled: %zu more assignments in %zu slices in %.1f "
 			   "s, the write lock held %s",
 			   (long long)id, done, slices, (double)(time_mono_usec() - started) / 1e6,
-			   hold_text(hold, held, sizeof(held)));
-	free(hold);
+			   hold_text(&hold, held, sizeof(held)));
 	return e;
 }
 
