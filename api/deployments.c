@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tracker/assignments.h"
+#include "api/device_transitions.h"
 #include "api/input.h"
 #include "api/seen.h"
 #include "common/crypto.h"
@@ -732,6 +733,12 @@ void deployments_fetch(struct api_ctx *ctx, const struct device_ident *device,
 	 * assignment does not time out while it lasts. */
 	if (a.state == ASSIGN_DOWNLOADING && ctx->seen)
 		seen_news(ctx->seen, device->num, time_now());
+	/* The daemon records it in the group commit; without one, inline. */
+	if (ctx->reports) {
+		if (a.state == ASSIGN_DELIVERED || last_byte)
+			device_fetch_record(ctx, &a, kind, object_id, last_byte);
+		return;
+	}
 	if (a.state == ASSIGN_DELIVERED) {
 		if (assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DOWNLOADING,
 					  NULL) != ERR_OK)
@@ -824,11 +831,9 @@ enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct resp
 			to = ASSIGN_CONFIRMED;
 		snprintf(reason, sizeof(reason), "device runs sequence %llu",
 			 (unsigned long long)seq);
-		e = assignment_transition(ctx->assignments, ctx->storage, &a, to,
-					  to == ASSIGN_SKIPPED ? reason : NULL);
-		if (e && e != ERR_CONFLICT)
-			return api_fail(res, e, "cannot record the device's state");
-		return nothing_to_do(ctx, res);
+		e = device_transition_defer(ctx, res, &a, to, to == ASSIGN_SKIPPED ? reason : NULL,
+					    "cannot record the device's state");
+		return e ? e : nothing_to_do(ctx, res);
 	}
 	/* Its stage is not open yet, or the deployment is paused. */
 	if (a.state == ASSIGN_PENDING && a.held)
@@ -885,11 +890,11 @@ enum err api_checkin(struct api_ctx *ctx, const struct request *req, struct resp
 	}
 	/* HEAD tells what a GET would send; only a GET delivers. */
 	if (a.state == ASSIGN_PENDING && req->method == HTTP_GET) {
-		e = assignment_transition(ctx->assignments, ctx->storage, &a, ASSIGN_DELIVERED,
-					  NULL);
-		if (e && e != ERR_CONFLICT) {
+		e = device_transition_defer(ctx, res, &a, ASSIGN_DELIVERED, NULL,
+					    "cannot record the delivery");
+		if (e) {
 			free(env);
-			return api_fail(res, e, "cannot record the delivery");
+			return e;
 		}
 	}
 	buf_clear(&res->body);

@@ -421,13 +421,20 @@ static long stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		uint64_t off = at - s->start;
 		size_t n = s->len - off < max - done ? (size_t)(s->len - off) : max - done;
+		enum err e = ERR_OK;
 		if (s->text)
 			memcpy(buf + done, s->text + off, n);
-		else if (storage_payload_read(ps->storage, &ps->payload, s->from + off, buf + done,
-					      n))
+		else if ((e = storage_payload_read(ps->storage, &ps->payload, s->from + off,
+						   buf + done, n))) {
+			/* The client sees the connection close before the
+			 * announced length: say why here. */
+			log_err("payload %lld: reading %zu bytes at %llu failed (%s): the download "
+				"is cut off",
+				(long long)ps->payload.id, n, (unsigned long long)(s->from + off),
+				err_title(e));
 			return -1;
-		else if (ps->device.num && !ps->last_byte_served &&
-			 s->from + off + n == ps->payload.size) {
+		} else if (ps->device.num && !ps->last_byte_served &&
+			   s->from + off + n == ps->payload.size) {
 			ps->last_byte_served = true;
 			deployments_payload_fetch(ps->ctx, &ps->device, ps->payload.id, true);
 		}

@@ -175,12 +175,19 @@ print("  unexpected errors: %d %s" % (s["errors"]["total"], json.dumps(s["errors
 for kind, r in s["requests"].items():
     print("  %-14s %8d requests  %8.1f/s  p50 %7.2f  p99 %7.2f ms  statuses %s" % (
         kind, r["count"], r["count"] / wall, r["p50_ms"], r["p99_ms"], json.dumps(r["status"])))
+    if r["transport_errors"]:
+        print("  %-14s transport errors by libcurl code: %s" % ("", json.dumps(r["transport_codes"])))
 print("  bytes downloaded: %.1f MiB in %.1f s (%.1f MiB/s)" % (
     s["bytes_downloaded"] / 1048576, wall, s["bytes_downloaded"] / 1048576 / wall))
 ok = (s["errors"]["total"] == 0 and c["confirmed"] + c["failed"] == sim
       and c["failed"] == s["injected"]["install_failures"])
 sys.exit(0 if ok else 1)
 EOF
+# suitd's own account of trouble: its warnings and errors, counted.
+if grep -q '^<[0-4]>' "$tmp/suitd.log"; then
+	echo "  suitd warnings and errors (count, line with numbers as N):"
+	grep '^<[0-4]>' "$tmp/suitd.log" | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -12
+fi
 if [ -n "$WATCH_PID" ]; then
 	wait "$WATCH_PID" || { cat "$tmp/console.txt" >&2; die "the console watcher failed"; }
 	WATCH_PID=

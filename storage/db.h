@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "storage/deployments.h"
 #include "storage/sql.h"
 #include "storage/statements.h"
 #include "storage/storage.h"
@@ -85,6 +86,13 @@ enum err db_device_set_tags(struct db *db, int64_t num, const char *const *tags,
 /* Whether the device's tags are exactly these, in any order. */
 enum err db_device_tags_same(struct db *db, int64_t num, const char *const *tags, unsigned n,
 			     bool *ret);
+/* Compare-and-set of an assignment's state in the open transaction (or
+ * autocommit): *ret_changed false when it was no longer `from`. */
+enum err db_assignment_set_state(struct db *db, int64_t id, enum assignment_state from,
+				 enum assignment_state to, const char *reason, bool *ret_changed);
+/* storage_assignment_fetched() on this connection. */
+enum err db_assignment_fetched(struct db *db, int64_t assignment_id, int64_t manifest_id,
+			       enum manifest_need kind, int64_t object_id, unsigned *ret_left);
 struct api_key;
 /* An api_keys row from column first on: name, role, created_at,
  * last_used_at, revoked_at, expires_at (storage/api_keys.c; the console's

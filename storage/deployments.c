@@ -937,15 +937,13 @@ enum err storage_deployment_active_assignments(struct storage *s, int64_t deploy
 				  cls);
 }
 
-enum err storage_assignment_transition(struct storage *s, int64_t id, enum assignment_state from,
-				       enum assignment_state to, const char *reason)
+enum err db_assignment_set_state(struct db *db, int64_t id, enum assignment_state from,
+				 enum assignment_state to, const char *reason, bool *ret_changed)
 {
-	struct db *db;
-	enum err e = db_get(s, &db);
-
-	if (e)
-		return e;
 	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_SET_STATE);
+	enum err e;
+
+	*ret_changed = false;
 	db_event_actor(db, "device"); /* check-ins and downloads: the device's doing */
 	sql_bind_i64(st, 1, id);
 	db_bind_text(st, 2, assignment_state_name(from));
@@ -954,10 +952,25 @@ enum err storage_assignment_transition(struct storage *s, int64_t id, enum assig
 		db_bind_text(st, 4, reason);
 	sql_bind_i64(st, 5, time_now());
 	e = db_result(sql_step(st));
+	if (!e)
+		*ret_changed = sql_changes(db) > 0;
+	return e;
+}
+
+enum err storage_assignment_transition(struct storage *s, int64_t id, enum assignment_state from,
+				       enum assignment_state to, const char *reason)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	bool changed = false;
+
+	if (e)
+		return e;
+	e = db_assignment_set_state(db, id, from, to, reason, &changed);
 	/* Its own (autocommit) transaction: committed already. */
 	if (!sql_in_transaction(db))
 		db_events_end(db, !e);
-	if (!e && sql_changes(db) == 0)
+	if (!e && !changed)
 		e = ERR_CONFLICT;
 	return e;
 }
@@ -1038,15 +1051,12 @@ bool storage_manifest_needs(struct storage *s, int64_t manifest_id, enum manifes
 	return sql_step(st) == SQL_ROW;
 }
 
-enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, int64_t manifest_id,
-				    enum manifest_need kind, int64_t object_id, unsigned *ret_left)
+enum err db_assignment_fetched(struct db *db, int64_t assignment_id, int64_t manifest_id,
+			       enum manifest_need kind, int64_t object_id, unsigned *ret_left)
 {
-	struct db *db;
-	enum err e = db_get(s, &db);
+	enum err e;
 	int rc;
 
-	if (e)
-		return e;
 	{
 		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_FETCHED);
 		sql_bind_i64(st, 1, assignment_id);
@@ -1063,6 +1073,16 @@ enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, in
 		return db_result(rc);
 	*ret_left = (unsigned)sql_col_i64(st, 0);
 	return ERR_OK;
+}
+
+enum err storage_assignment_fetched(struct storage *s, int64_t assignment_id, int64_t manifest_id,
+				    enum manifest_need kind, int64_t object_id, unsigned *ret_left)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	return e ? e
+		 : db_assignment_fetched(db, assignment_id, manifest_id, kind, object_id, ret_left);
 }
 
 /* Assignments timed out per statement (its own transaction): a fleet that

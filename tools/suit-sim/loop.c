@@ -289,7 +289,7 @@ static void slot_finish(struct sim_loop *l, struct slot *s, CURLcode result)
 	r->body = (const uint8_t *)s->body.data;
 	r->body_len = s->body.len;
 	/* An abort by the device itself (crash injection) still got an answer. */
-	sim_stats_request(l->stats, s->kind, r->status, r->usec);
+	sim_stats_request(l->stats, s->kind, r->status, (int)result, r->usec);
 	l->planned[s->dev] = false;
 	l->ops.done(l->ops.cls, s->dev, r);
 	curl_slist_free_all(s->headers);

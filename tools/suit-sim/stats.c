@@ -91,13 +91,17 @@ uint64_t sim_hist_percentile(const struct sim_hist *h, double p)
 	return h->max;
 }
 
-void sim_stats_request(struct sim_stats *s, enum sim_kind kind, long status, uint64_t usec)
+void sim_stats_request(struct sim_stats *s, enum sim_kind kind, long status, int transport_code,
+		       uint64_t usec)
 {
 	struct sim_kind_stats *k = &s->kind[kind];
 
 	k->count++;
 	if (status <= 0) {
 		k->transport_failures++;
+		k->transport_codes[transport_code > 0 && transport_code < SIM_TRANSPORT_CODES
+					   ? transport_code
+					   : 0]++;
 		return;
 	}
 	k->status[status < SIM_STATUS_MAX ? status : 0]++;
@@ -124,7 +128,15 @@ void sim_stats_error(struct sim_stats *s, enum sim_error e, long status, const c
 {
 	va_list ap;
 
-	s->errors[e]++;
+	if (!s->errors[e]++) {
+		int n = snprintf(s->first_error[e], sizeof(s->first_error[e]), "%s: ", device);
+
+		va_start(ap, fmt);
+		if (n > 0 && (size_t)n < sizeof(s->first_error[e]))
+			vsnprintf(s->first_error[e] + n, sizeof(s->first_error[e]) - (size_t)n, fmt,
+				  ap);
+		va_end(ap);
+	}
 	if (e == SIM_ERROR_HTTP)
 		s->http_errors[status > 0 && status < SIM_STATUS_MAX ? status : 0]++;
 	if (s->quiet || s->errors_printed > ERRORS_PRINTED_MAX)
@@ -198,13 +210,29 @@ static json_t *status_counts(const uint64_t *status)
 	return o;
 }
 
+/* Counts by code, keyed by the decimal code; only the codes seen. */
+static json_t *code_counts(const uint64_t *counts, unsigned n)
+{
+	json_t *o = json_object();
+	char key[16];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!counts[i])
+			continue;
+		snprintf(key, sizeof(key), "%u", i);
+		json_object_set_new(o, key, json_integer((json_int_t)counts[i]));
+	}
+	return o;
+}
+
 static json_t *kind_json(const struct sim_kind_stats *k)
 {
 	const struct sim_hist *h = &k->latency;
 
-	return json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o}", "count", (json_int_t)k->count,
+	return json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "count", (json_int_t)k->count,
 			 "status", status_counts(k->status), "transport_errors",
-			 (json_int_t)k->transport_failures, "p50_ms",
+			 (json_int_t)k->transport_failures, "transport_codes",
+			 code_counts(k->transport_codes, SIM_TRANSPORT_CODES), "p50_ms",
 			 ms(sim_hist_percentile(h, 50)), "p90_ms", ms(sim_hist_percentile(h, 90)),
 			 "p99_ms", ms(sim_hist_percentile(h, 99)), "max_ms", ms(h->max));
 }
@@ -213,11 +241,17 @@ json_t *sim_stats_json(const struct sim_stats *s, double wall_seconds)
 {
 	json_t *errors = json_object(), *requests = json_object(), *phases = json_object();
 
+	json_t *first = json_object();
+
 	json_object_set_new(errors, "total", json_integer((json_int_t)sim_stats_error_total(s)));
-	for (unsigned e = 0; e < SIM_ERROR__COUNT; e++)
+	for (unsigned e = 0; e < SIM_ERROR__COUNT; e++) {
 		json_object_set_new(errors, error_keys[e],
 				    e == SIM_ERROR_HTTP ? status_counts(s->http_errors)
 							: json_integer((json_int_t)s->errors[e]));
+		if (s->errors[e])
+			json_object_set_new(first, error_keys[e], json_string(s->first_error[e]));
+	}
+	json_object_set_new(errors, "first", first);
 	for (unsigned k = 0; k < SIM_KIND__COUNT; k++)
 		json_object_set_new(requests, kind_keys[k], kind_json(&s->kind[k]));
 	for (unsigned p = 0; p < SIM_PHASE__COUNT; p++)

@@ -75,10 +75,14 @@ struct sim_hist {
 };
 
 #define SIM_STATUS_MAX 600
+/* libcurl's CURLcode values are below this (curl 7.88 stops at 99). */
+#define SIM_TRANSPORT_CODES 128
 
 struct sim_kind_stats {
 	uint64_t count;
 	uint64_t transport_failures;
+	/* By CURLcode: which transport error (28 timeout, 56 receive, ...). */
+	uint64_t transport_codes[SIM_TRANSPORT_CODES];
 	uint64_t status[SIM_STATUS_MAX];
 	struct sim_hist latency; /* completed requests (a status), not failures */
 };
@@ -97,18 +101,23 @@ struct sim_stats {
 	uint64_t corrupted, mismatches_detected, crashes, resumed;
 	uint64_t bytes_downloaded;
 	unsigned errors_printed;
+	/* The first message of each error class, for the summary. */
+	char first_error[SIM_ERROR__COUNT][200];
 	struct sim_kind_stats kind[SIM_KIND__COUNT];
 };
 
 /* Every device starts idle. quiet: no error lines on stderr. */
 void sim_stats_init(struct sim_stats *s, unsigned devices, bool quiet, bool tty);
-/* One finished request: status 0 when the transfer failed (no answer). */
-void sim_stats_request(struct sim_stats *s, enum sim_kind kind, long status, uint64_t usec);
+/* One finished request: status 0 when the transfer failed (no answer),
+ * transport_code then libcurl's CURLcode. */
+void sim_stats_request(struct sim_stats *s, enum sim_kind kind, long status, int transport_code,
+		       uint64_t usec);
 void sim_stats_phase(struct sim_stats *s, enum sim_phase from, enum sim_phase to);
 /* first: the device's first outcome (it counts as finished). */
 void sim_stats_outcome(struct sim_stats *s, enum sim_outcome o, bool first);
-/* Count an unexpected error (status for SIM_ERROR_HTTP) and, for the first
- * few, print one line "suit-sim: DEVICE: TEXT" on stderr. */
+/* Count an unexpected error (status for SIM_ERROR_HTTP), keep the first
+ * message of its class for the summary and, for the first few, print one
+ * line "suit-sim: DEVICE: TEXT" on stderr. */
 void sim_stats_error(struct sim_stats *s, enum sim_error e, long status, const char *device,
 		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 uint64_t sim_stats_error_total(const struct sim_stats *s);
