@@ -80,7 +80,7 @@ struct pg_db {
 	/* The open transaction changed assignment states (the trigger may have
 	 * written events): COMMIT reads the newest event id. */
 	bool events_maybe;
-	/* The suitd.actor this transaction set ("": none yet). */
+	/* The session's suitd.actor is actor (false: not known, set it). */
 	bool actor_set;
 	char actor[sizeof(((struct db *)0)->event_actor)];
 	struct pg_stmt stmts[STMT__COUNT];
@@ -110,9 +110,12 @@ int pg_sql_code(PGconn *c, const PGresult *r);
 int pg_tx_begin(struct pg_stmt *st);
 int pg_tx_commit(struct pg_stmt *st);
 /* Before a statement that may make the trigger write events: the actor of
- * db_event_actor() as suitd.actor for the transaction, when it changed.
- * SQL_OK, or the failure. */
+ * db_event_actor() as the session's suitd.actor, when it changed. SQL_OK,
+ * or the failure. */
 int pg_tx_actor(struct pg_db *db);
+/* After such a statement outside a transaction (committed already): the
+ * newest event id into db->event_newest. */
+int pg_events_newest(struct pg_db *db);
 
 /* pg_storage.c: monotonic milliseconds. */
 int64_t pg_now_ms(void);

@@ -1,7 +1,8 @@
 /* The transaction statements of the PostgreSQL backend and the event-log
  * plumbing that rides on them (docs/design.md "Storage: PostgreSQL
  * backend"): BEGIN_IMMEDIATE takes the writer lock, the trigger's actor is
- * the setting suitd.actor, COMMIT learns the newest event id. */
+ * the setting suitd.actor, COMMIT (or a change outside a transaction)
+ * learns the newest event id. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,6 @@ int pg_tx_begin(struct pg_stmt *st)
 		 ")",
 		 st->text, PG_WRITER_LOCK_TIMEOUT_MS, PG_WRITER_LOCK_KEY);
 	db->events_maybe = false;
-	db->actor_set = false;
 	rc = simple_query(db, sql, NULL);
 	/* A BEGIN that failed halfway (the lock) leaves no transaction behind. */
 	if (rc != SQL_OK && db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
@@ -86,7 +86,9 @@ int pg_tx_commit(struct pg_stmt *st)
 	if (rc == SQL_OK && newest > db->base.event_newest)
 		db->base.event_newest = newest;
 	db->events_maybe = false;
-	db->actor_set = false;
+	/* A COMMIT that failed rolled back: a setting made in it is gone. */
+	if (rc != SQL_OK)
+		db->actor_set = false;
 	return rc;
 }
 
@@ -95,15 +97,16 @@ int pg_tx_actor(struct pg_db *db)
 	const char *want = db->base.event_actor;
 	const char *values[1] = {want};
 	PGresult *r;
-	int rc = SQL_OK;
+	int rc;
 
-	/* set_config(..., true) lasts as long as the transaction: outside one
-	 * it would be gone before the statement runs. */
-	if (PQtransactionStatus(db->conn) != PQTRANS_INTRANS)
+	/* A session setting, not SET LOCAL: the statements that change
+	 * assignment states also run outside a transaction (check-ins), and a
+	 * session setting lasts until the next change, so a run of reports
+	 * by devices sets it once. A ROLLBACK undoes a setting made in its
+	 * transaction: the backend forgets what it set then (actor_set). */
+	if (db->actor_set && strcmp(db->actor, want) == 0)
 		return SQL_OK;
-	if (db->actor_set ? strcmp(db->actor, want) == 0 : !want[0])
-		return SQL_OK;
-	r = PQexecParams(db->conn, "SELECT set_config('suitd.actor', $1, true)", 1, NULL, values,
+	r = PQexecParams(db->conn, "SELECT set_config('suitd.actor', $1, false)", 1, NULL, values,
 			 NULL, NULL, 0);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = pg_sql_code(db->conn, r);
@@ -118,4 +121,14 @@ int pg_tx_actor(struct pg_db *db)
 	snprintf(db->actor, sizeof(db->actor), "%s", want);
 	db->actor_set = true;
 	return SQL_OK;
+}
+
+int pg_events_newest(struct pg_db *db)
+{
+	int64_t newest = 0;
+	int rc = simple_query(db, "SELECT max(id) FROM events", &newest);
+
+	if (rc == SQL_OK && newest > db->base.event_newest)
+		db->base.event_newest = newest;
+	return rc;
 }

@@ -265,12 +265,20 @@ static int run(struct pg_stmt *st)
 	changes_note(db, r);
 	if (st->kind == PG_STMT_UNDO)
 		db->actor_set = false;
-	if (st->kind == PG_STMT_ASSIGNMT && db->changes > 0 &&
-	    PQtransactionStatus(db->conn) == PQTRANS_INTRANS)
-		db->events_maybe = true;
 	st->res = r;
 	st->rows = PQntuples(r);
 	st->row = -1;
+	if (st->kind == PG_STMT_ASSIGNMT && db->changes > 0) {
+		/* In a transaction COMMIT reads the trigger's newest event id;
+		 * alone, the change is committed and the shared code tells the
+		 * listeners now (storage_assignment_transition). */
+		if (PQtransactionStatus(db->conn) == PQTRANS_INTRANS)
+			db->events_maybe = true;
+		else if ((rc = pg_events_newest(db)) != SQL_OK) {
+			result_clear(st);
+			return rc;
+		}
+	}
 	return coltext_fit(st);
 }
 
