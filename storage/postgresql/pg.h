@@ -19,10 +19,10 @@
 /* The key of the pg_advisory_xact_lock() every BEGIN_IMMEDIATE takes: one
  * writing transaction at a time in the whole database, as SQLite's BEGIN
  * IMMEDIATE (the bytes of "suitdwri"; distinct from PG_MIGRATE_LOCK_KEY). */
-#define PG_WRITER_LOCK_KEY INT64_C(0x7375697464777269)
+#define PG_WRITER_LOCK_KEY INT64_C(8319671835259531881) /* 0x7375697464777269 */
 /* How long BEGIN_IMMEDIATE waits for that lock before it fails busy (503
  * with Retry-After), as SQLite's busy timeout (storage/sqlite/storage.c). */
-#define PG_WRITER_LOCK_TIMEOUT_MS 5000
+#define PG_WRITER_LOCK_TIMEOUT_MS 5000 /* in the SQL text of pg_events.c */
 /* A thread whose connection broke tries again at most this often, so that
  * a server that is down is not hammered by every request. */
 #define PG_RECONNECT_INTERVAL_MS 1000
@@ -55,6 +55,8 @@ struct pg_stmt {
 	struct pg_db *db;
 	enum stmt id;
 	enum pg_stmt_kind kind;
+	/* INSERT, UPDATE or DELETE: alone, it takes the writer lock too. */
+	bool writes;
 	const char *name, *text;
 	/* Parameters: values in text format (i64, text) or binary (bytea). */
 	int nparams;
@@ -105,7 +107,10 @@ void pg_db_broken(struct pg_db *db);
 /* A failed result as an sql_code (SQL_CONSTRAINT, SQL_UNAVAILABLE, ...). */
 int pg_sql_code(PGconn *c, const PGresult *r);
 
-/* pg_events.c: the special statements of a transaction. Each returns an
+/* pg_events.c: the query that takes the writer lock for the transaction
+ * it runs in. */
+extern const char pg_writer_lock_sql[];
+/* The special statements of a transaction. Each returns an
  * sql_code and leaves st->res NULL. */
 int pg_tx_begin(struct pg_stmt *st);
 int pg_tx_commit(struct pg_stmt *st);

@@ -3,6 +3,7 @@
  * backend"): BEGIN_IMMEDIATE takes the writer lock, the trigger's actor is
  * the setting suitd.actor, COMMIT (or a change outside a transaction)
  * learns the newest event id. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,14 @@ broken:
 	return SQL_UNAVAILABLE;
 }
 
+/* lock_timeout for this transaction only: a writer waits for another as
+ * long as SQLite's busy timeout, then fails busy (55P03 -> SQL_BUSY). */
+const char pg_writer_lock_sql[] = "SELECT set_config('lock_timeout', '5000', true), "
+				  "pg_advisory_xact_lock(8319671835259531881)";
+static_assert(PG_WRITER_LOCK_TIMEOUT_MS == 5000 &&
+		      PG_WRITER_LOCK_KEY == INT64_C(8319671835259531881),
+	      "pg_writer_lock_sql says the key and the timeout");
+
 int pg_tx_begin(struct pg_stmt *st)
 {
 	struct pg_db *db = st->db;
@@ -52,13 +61,8 @@ int pg_tx_begin(struct pg_stmt *st)
 	int rc;
 
 	/* One round trip: BEGIN (the table's text), then the lock, which the
-	 * transaction holds until it ends. lock_timeout for this transaction
-	 * only: a writer waits for another as long as SQLite's busy timeout,
-	 * then fails busy (55P03 -> SQL_BUSY). */
-	snprintf(sql, sizeof(sql),
-		 "%s; SELECT set_config('lock_timeout', '%d', true), pg_advisory_xact_lock(%" PRId64
-		 ")",
-		 st->text, PG_WRITER_LOCK_TIMEOUT_MS, PG_WRITER_LOCK_KEY);
+	 * transaction holds until it ends. */
+	snprintf(sql, sizeof(sql), "%s; %s", st->text, pg_writer_lock_sql);
 	db->events_maybe = false;
 	rc = simple_query(db, sql, NULL);
 	/* A BEGIN that failed halfway (the lock) leaves no transaction behind. */

@@ -230,6 +230,49 @@ static int coltext_fit(struct pg_stmt *st)
 	return SQL_OK;
 }
 
+/* A write outside a transaction, as SQLite runs it: under the writer lock
+ * (pg_events.c), which a transaction of its own holds. One round trip: the
+ * lock and the statement in a pipeline, whose statements up to the sync are
+ * one implicit transaction. Without it, such a write (a check-in's state
+ * change, a key's last use) would slip between the read and the write of a
+ * locked transaction, and its event id could commit after a higher one. The
+ * statement's result, or the lock's failure. */
+static PGresult *exec_locked(struct pg_stmt *st)
+{
+	PGconn *c = st->db->conn;
+	PGresult *r, *lock = NULL, *res = NULL;
+
+	if (!PQenterPipelineMode(c))
+		return NULL;
+	if (PQsendQueryParams(c, pg_writer_lock_sql, 0, NULL, NULL, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths, st->formats,
+				1) &&
+	    PQpipelineSync(c)) {
+		/* Each query's results end with a NULL; the sync last. */
+		for (int q = 0; q < 3; q++) {
+			while ((r = PQgetResult(c))) {
+				ExecStatusType t = PQresultStatus(r);
+				if (q == 0 && !lock && t != PGRES_TUPLES_OK)
+					lock = r;
+				else if (q == 1 && !res)
+					res = r;
+				else
+					PQclear(r);
+				if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
+					break;
+			}
+			if (PQstatus(c) == CONNECTION_BAD)
+				break;
+		}
+	}
+	PQexitPipelineMode(c);
+	if (lock) {
+		PQclear(res);
+		return lock;
+	}
+	return res;
+}
+
 /* Run the statement with its bindings; the whole result lands in st->res. */
 static int run(struct pg_stmt *st)
 {
@@ -251,8 +294,11 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_UNDO:
 		break;
 	}
-	r = PQexecPrepared(db->conn, st->name, st->nparams, st->values, st->lengths, st->formats,
-			   1);
+	if (st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		r = exec_locked(st);
+	else
+		r = PQexecPrepared(db->conn, st->name, st->nparams, st->values, st->lengths,
+				   st->formats, 1);
 	switch (r ? PQresultStatus(r) : PGRES_FATAL_ERROR) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
@@ -572,6 +618,9 @@ enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 			st->name = statement_names[i];
 			st->text = statement_sql[i];
 			st->kind = stmt_kind(st->id, st->text);
+			st->writes = strncmp(st->text, "INSERT", 6) == 0 ||
+				     strncmp(st->text, "UPDATE", 6) == 0 ||
+				     strncmp(st->text, "DELETE", 6) == 0;
 			st->row = -1;
 			db->base.stmts[i] = &st->base;
 		}
