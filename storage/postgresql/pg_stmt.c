@@ -564,27 +564,13 @@ static enum err columns_check(struct pg_stmt *st, const PGresult *desc, struct d
 	return ERR_OK;
 }
 
-static enum err stmt_prepare(struct pg_db *db, struct pg_stmt *st, struct diag *d)
+/* What the server said of one statement: its description (PQdescribePrepared),
+ * after its Parse went through. */
+static enum err stmt_described(struct pg_stmt *st, const PGresult *r, struct diag *d)
 {
-	PGresult *r = PQprepare(db->conn, st->name, st->text, 0, NULL);
-	enum err e = ERR_OK;
-	int n;
+	int n = PQnparams(r);
+	enum err e = columns_check(st, r, d);
 
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		e = prepare_fail(st->name, db->conn, r, d);
-		PQclear(r);
-		return e;
-	}
-	PQclear(r);
-	r = PQdescribePrepared(db->conn, st->name);
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		e = prepare_fail(st->name, db->conn, r, d);
-		PQclear(r);
-		return e;
-	}
-	n = PQnparams(r);
-	e = columns_check(st, r, d);
-	PQclear(r);
 	if (e)
 		return e;
 	/* The parameter arrays, sized at the first connection (a reconnect
@@ -604,11 +590,62 @@ static enum err stmt_prepare(struct pg_db *db, struct pg_stmt *st, struct diag *
 	return ERR_OK;
 }
 
+/* Statements prepared and described per round trip: a pipeline of this
+ * many answers (a few KiB) fits the socket buffers, so sending them all
+ * before reading cannot block both ends. */
+#define PREPARE_BATCH 32
+
+/* The next result of a pipeline, and the NULL that ends it. */
+static PGresult *pipeline_next(PGconn *c)
+{
+	PGresult *r = PQgetResult(c), *end;
+
+	if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC && (end = PQgetResult(c)))
+		PQclear(end); /* not expected: one result per query */
+	return r;
+}
+
+/* Prepare and describe statements [from, to) in one round trip; the first
+ * failure names its statement. */
+static enum err prepare_batch(struct pg_db *db, int from, int to, struct diag *d)
+{
+	PGconn *c = db->conn;
+	enum err e = ERR_OK;
+	bool sent = PQenterPipelineMode(c);
+	PGresult *r;
+
+	for (int i = from; sent && i < to; i++)
+		sent = PQsendPrepare(c, db->stmts[i].name, db->stmts[i].text, 0, NULL) &&
+		       PQsendDescribePrepared(c, db->stmts[i].name);
+	sent = sent && PQpipelineSync(c);
+	for (int i = from; sent && i < to; i++) {
+		struct pg_stmt *st = &db->stmts[i];
+		for (int step = 0; step < 2; step++) {
+			r = pipeline_next(c);
+			if (!e && (!r || PQresultStatus(r) != PGRES_COMMAND_OK))
+				e = prepare_fail(st->name, c, r, d);
+			else if (!e && step == 1)
+				e = stmt_described(st, r, d);
+			PQclear(r);
+			if (!r) {
+				sent = false;
+				break;
+			}
+		}
+	}
+	/* The sync's own result ends the pipeline. */
+	if (sent && (r = PQgetResult(c)))
+		PQclear(r);
+	if (!sent && !e)
+		e = prepare_fail(db->stmts[from].name, c, NULL, d);
+	PQexitPipelineMode(c);
+	return e;
+}
+
 enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 {
 	for (int i = 0; i < STMT__COUNT; i++) {
 		struct pg_stmt *st = &db->stmts[i];
-		enum err e;
 
 		/* Once: a reconnect leaves bindings and results as they are. */
 		if (!st->base.ops) {
@@ -624,7 +661,12 @@ enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 			st->row = -1;
 			db->base.stmts[i] = &st->base;
 		}
-		if ((e = stmt_prepare(db, st, d)))
+	}
+	for (int i = 0; i < STMT__COUNT; i += PREPARE_BATCH) {
+		enum err e = prepare_batch(
+			db, i, i + PREPARE_BATCH < STMT__COUNT ? i + PREPARE_BATCH : STMT__COUNT,
+			d);
+		if (e)
 			return e;
 	}
 	return ERR_OK;
