@@ -231,44 +231,77 @@ static int coltext_fit(struct pg_stmt *st)
 }
 
 /* A write outside a transaction, as SQLite runs it: under the writer lock
- * (pg_events.c), which a transaction of its own holds. One round trip: the
- * lock and the statement in a pipeline, whose statements up to the sync are
- * one implicit transaction. Without it, such a write (a check-in's state
- * change, a key's last use) would slip between the read and the write of a
- * locked transaction, and its event id could commit after a higher one. The
- * statement's result, or the lock's failure. */
-static PGresult *exec_locked(struct pg_stmt *st)
+ * (pg_events.c), which a transaction of its own holds. One round trip: a
+ * pipeline, whose statements up to the sync are one implicit transaction:
+ * the lock; for a statement that may change assignment states, the
+ * trigger's actor when it changed (pg_tx_actor's reason) and, after it, the
+ * newest event id into *ret_newest (exact: under the lock). Without the
+ * lock, such a write (a check-in's state change, a key's last use) would
+ * slip between the read and the write of a locked transaction, and its
+ * event could commit after one with a higher id. The statement's result,
+ * or the first failure before it. */
+static PGresult *exec_locked(struct pg_stmt *st, int64_t *ret_newest)
 {
-	PGconn *c = st->db->conn;
-	PGresult *r, *lock = NULL, *res = NULL;
+	struct pg_db *db = st->db;
+	PGconn *c = db->conn;
+	const char *actor = db->base.event_actor;
+	bool assignments = st->kind == PG_STMT_ASSIGNMT;
+	bool set_actor = assignments && !(db->actor_set && strcmp(db->actor, actor) == 0);
+	/* The queries in order; 's' is the statement. */
+	const char *plan = set_actor ? "las" : "ls";
+	PGresult *r, *failure = NULL, *res = NULL;
+	bool sent;
 
 	if (!PQenterPipelineMode(c))
 		return NULL;
-	if (PQsendQueryParams(c, pg_writer_lock_sql, 0, NULL, NULL, NULL, NULL, 0) &&
-	    PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths, st->formats,
-				1) &&
-	    PQpipelineSync(c)) {
-		/* Each query's results end with a NULL; the sync last. */
-		for (int q = 0; q < 3; q++) {
-			while ((r = PQgetResult(c))) {
-				ExecStatusType t = PQresultStatus(r);
-				if (q == 0 && !lock && t != PGRES_TUPLES_OK)
-					lock = r;
-				else if (q == 1 && !res)
-					res = r;
-				else
-					PQclear(r);
-				if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
-					break;
-			}
-			if (PQstatus(c) == CONNECTION_BAD)
+	sent = PQsendQueryParams(c, pg_writer_lock_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (sent && set_actor)
+		sent = PQsendQueryParams(c, "SELECT set_config('suitd.actor', $1, false)", 1, NULL,
+					 &actor, NULL, NULL, 0);
+	sent = sent && PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths,
+					   st->formats, 1);
+	if (sent && assignments) {
+		sent = PQsendQueryParams(c, "SELECT max(id) FROM events", 0, NULL, NULL, NULL, NULL,
+					 0);
+		plan = set_actor ? "lasm" : "lsm";
+	}
+	sent = sent && PQpipelineSync(c);
+	/* Each query's results end with a NULL; the sync's result comes last.
+	 * A failure anywhere rolls the implicit transaction back: the first
+	 * one is the answer (those after it say only "aborted"). */
+	for (size_t q = 0; sent && q <= strlen(plan); q++) {
+		while ((r = PQgetResult(c))) {
+			ExecStatusType t = PQresultStatus(r);
+			bool ok = t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK;
+			if (plan[q] == 'm' && ok && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+				*ret_newest = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			if (!ok && t != PGRES_PIPELINE_SYNC && !failure)
+				failure = r;
+			else if (plan[q] == 's' && !res)
+				res = r;
+			else
+				PQclear(r);
+			if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
 				break;
 		}
+		if (PQstatus(c) == CONNECTION_BAD)
+			break;
 	}
-	PQexitPipelineMode(c);
-	if (lock) {
+	/* Results left unread (a connection that broke): it cannot go on. */
+	if (!PQexitPipelineMode(c)) {
 		PQclear(res);
-		return lock;
+		PQclear(failure);
+		pg_db_broken(db);
+		return NULL;
+	}
+	if (failure || !res) {
+		PQclear(res);
+		return failure;
+	}
+	/* The implicit transaction committed: the session has the actor now. */
+	if (set_actor) {
+		snprintf(db->actor, sizeof(db->actor), "%s", actor);
+		db->actor_set = true;
 	}
 	return res;
 }
@@ -277,6 +310,8 @@ static PGresult *exec_locked(struct pg_stmt *st)
 static int run(struct pg_stmt *st)
 {
 	struct pg_db *db = st->db;
+	bool alone = st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+	int64_t newest = 0;
 	PGresult *r;
 	int rc;
 
@@ -286,7 +321,7 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_COMMIT:
 		return pg_tx_commit(st);
 	case PG_STMT_ASSIGNMT:
-		if ((rc = pg_tx_actor(db)) != SQL_OK)
+		if (!alone && (rc = pg_tx_actor(db)) != SQL_OK)
 			return rc;
 		break;
 	case PG_STMT_PLAIN:
@@ -294,8 +329,8 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_UNDO:
 		break;
 	}
-	if (st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE)
-		r = exec_locked(st);
+	if (alone)
+		r = exec_locked(st, &newest);
 	else
 		r = PQexecPrepared(db->conn, st->name, st->nparams, st->values, st->lengths,
 				   st->formats, 1);
@@ -320,7 +355,9 @@ static int run(struct pg_stmt *st)
 		 * listeners now (storage_assignment_transition). */
 		if (PQtransactionStatus(db->conn) == PQTRANS_INTRANS)
 			db->events_maybe = true;
-		else if ((rc = pg_events_newest(db)) != SQL_OK) {
+		else if (alone && newest > db->base.event_newest)
+			db->base.event_newest = newest;
+		else if (!alone && (rc = pg_events_newest(db)) != SQL_OK) {
 			result_clear(st);
 			return rc;
 		}
@@ -636,9 +673,10 @@ static enum err prepare_batch(struct pg_db *db, int from, int to, struct diag *d
 	/* The sync's own result ends the pipeline. */
 	if (sent && (r = PQgetResult(c)))
 		PQclear(r);
+	if (!PQexitPipelineMode(c))
+		sent = false; /* results left: the connection cannot go on */
 	if (!sent && !e)
 		e = prepare_fail(db->stmts[from].name, c, NULL, d);
-	PQexitPipelineMode(c);
 	return e;
 }
 
