@@ -77,6 +77,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
+# Suites of tests/pg/ (each with its throwaway PostgreSQL server).
+PG_TESTS = $(patsubst tests/pg/%.c,$(BUILD)/tests/%,$(wildcard tests/pg/check_*.c))
 E2E_TESTS = $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/check_*.c))
 TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o
 
@@ -145,6 +147,16 @@ $(BUILD)/obj/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 
 # Suites and benches that start a throwaway PostgreSQL (tests/pg/).
 $(BUILD)/tests/check_pg_schema: $(BUILD)/obj/tests/pg/pg_tmp.o
+# The PostgreSQL backend through the storage API (tests/pg/check_pg_backend.c)
+# and the statement texts (tests/pg/check_pg_statements.c).
+$(BUILD)/tests/check_pg_backend: $(BUILD)/obj/tests/pg/check_pg_backend.o \
+		$(BUILD)/obj/tests/pg/pg_tmp.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+$(BUILD)/tests/check_pg_statements: $(BUILD)/obj/tests/pg/check_pg_statements.o \
+		$(BUILD)/obj/tests/pg/pg_tmp.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/gen/ui_assets.c: ui/index.html $(UI_FILES) tools/embed-ui.sh
 	@mkdir -p $(@D)
@@ -241,8 +253,8 @@ dev-reset:
 # device (tests/ddi/swupdate.py, as root), make run and the README tour
 # (tests/tour.sh), and crash consistency.
 check: deps-check storage-dialect
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
-	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
+	@set -e; for t in $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS); do \
 		echo "== $$t"; \
 		$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd SUITD_SRC=$(CURDIR) $$t; \
 	done
