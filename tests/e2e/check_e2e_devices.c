@@ -77,9 +77,7 @@ static void start_seen(void)
 static void stop(void)
 {
 	ck_assert_int_eq(harness_stop(&P), 0);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
+	harness_db_intact(&P);
 	harness_cleanup(&P);
 }
 

@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,24 +686,16 @@ END_TEST
 
 START_TEST(test_backup_online)
 {
-	char out[512], path[192];
-	sqlite3 *h;
-	sqlite3_stmt *st;
+	char out[512], path[192], text[64];
 
 	snprintf(path, sizeof(path), "%s/backup.db", P.dir);
 	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "backup", path, (char *)NULL), 0);
 	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "backup", path, (char *)NULL), 1);
-	ck_assert_int_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT name FROM api_keys", -1, &st, NULL),
-			 SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "test-admin");
-	sqlite3_finalize(st);
-	sqlite3_close(h);
+	ck_assert_str_eq(
+		harness_sqlite_file_text(path, "PRAGMA integrity_check", text, sizeof(text)), "ok");
+	ck_assert_str_eq(
+		harness_sqlite_file_text(path, "SELECT name FROM api_keys", text, sizeof(text)),
+		"test-admin");
 }
 END_TEST
 
@@ -713,13 +704,18 @@ START_TEST(test_refuses_newer_database)
 {
 	struct suitd_proc p;
 	char db[192], out[256];
-	sqlite3 *h;
 
 	harness_setup(&p, "");
-	snprintf(db, sizeof(db), "%s/suitd.db", p.dir);
-	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
-	sqlite3_exec(h, "PRAGMA user_version = 4242", NULL, NULL, NULL);
-	sqlite3_close(h);
+	if (harness_backend_is_pg()) {
+		/* PostgreSQL's version is the newest row of schema_version. */
+		ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 0);
+		ck_assert_int_eq(harness_sql_exec(&p, "INSERT INTO schema_version (version, name) "
+						      "VALUES (4242, 'from the future')"),
+				 1);
+	} else {
+		snprintf(db, sizeof(db), "%s/suitd.db", p.dir);
+		harness_sqlite_file_rows(db, "PRAGMA user_version = 4242", NULL, NULL);
+	}
 	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 1);
 	ck_assert(harness_log_contains(&p, "schema version 4242 is newer"));
 	harness_cleanup(&p);
@@ -773,9 +769,12 @@ START_TEST(test_self_signed_and_plain_warning)
 	harness_setup(&p, "");
 	/* Point at files that do not exist and let the daemon make them. */
 	harness_write_config(&p, "");
+	char storage[512];
 	FILE *f = fopen(p.conf, "w");
-	fprintf(f, "[server]\nlisten = 127.0.0.1:0\ntls_self_signed = on\ntls_cert = gen/c.pem\n"
-		   "tls_key = gen/k.pem\n[storage]\ndatabase = suitd.db\n");
+	fprintf(f,
+		"[server]\nlisten = 127.0.0.1:0\ntls_self_signed = on\ntls_cert = gen/c.pem\n"
+		"tls_key = gen/k.pem\n%s",
+		harness_storage_conf(&p, storage, sizeof(storage)));
 	fclose(f);
 	snprintf(cert, sizeof(cert), "%s/gen/c.pem", p.dir);
 	snprintf(p.ca, sizeof(p.ca), "%s", cert); /* trust the generated certificate */
@@ -874,9 +873,14 @@ int main(void)
 	tcase_add_test(tc, test_keep_alive);
 	tcase_add_test(tc, test_check_config);
 	tcase_add_test(tc, test_sighup_reload);
-	tcase_add_test(tc, test_backup_online);
+	harness_sqlite_only(
+		tc, test_backup_online,
+		"suitd backup copies the SQLite file (checked with PRAGMA integrity_check); "
+		"PostgreSQL: pg_dump");
 	tcase_add_test(tc2, test_refuses_newer_database);
-	tcase_add_test(tc2, test_cli_file_modes);
+	harness_sqlite_only(tc2, test_cli_file_modes,
+			    "modes of the SQLite file, its WAL and shm and its backup; PostgreSQL: "
+			    "the password file's mode (the daemon refuses a readable one)");
 	tcase_add_test(tc2, test_rate_limit);
 	tcase_add_test(tc2, test_self_signed_and_plain_warning);
 	suite_add_tcase(s, tc);
