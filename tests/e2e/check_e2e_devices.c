@@ -529,12 +529,13 @@ static void assert_token(const char *token, const char *id, bool want)
 /* Audit rows of the device's token rotations with this detail (NULL: none). */
 static long long token_audits(const char *id, const char *detail)
 {
-	char sql[256];
+	char sql[320], member[64];
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM events WHERE type = 'device.token_rotated' AND "
-		 "subject = 'device:%s' AND data ->> 'detail' IS %s%s%s",
-		 id, detail ? "'" : "NULL", detail ? detail : "", detail ? "'" : "");
+		 "subject = 'device:%s' AND %s %s%s%s",
+		 id, harness_sql_json_text("data", "detail", member, sizeof(member)),
+		 detail ? "= '" : "IS NULL", detail ? detail : "", detail ? "'" : "");
 	return harness_sql_int(&P, sql);
 }
 

@@ -437,10 +437,12 @@ START_TEST(test_key_expiry_api)
 	/* Expired is still listed, with its expiry, and still holds the name. */
 	ck_assert_int_eq(listed_expiry("short"), at);
 	ck_assert_int_eq(key_post("{\"name\":\"short\",\"role\":\"reader\"}", NULL, &at), 409);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM events WHERE type = "
-					     "'key.created' AND subject = 'key:short' AND "
-					     "data ->> 'detail' LIKE 'expires 20%Z'"),
-			 1);
+	char sql[256], detail[64];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM events WHERE type = 'key.created' AND subject = "
+		 "'key:short' AND %s LIKE 'expires 20%%Z'",
+		 harness_sql_json_text("data", "detail", detail, sizeof(detail)));
+	ck_assert_int_eq(harness_sql_int(&P, sql), 1);
 	struct http_result r;
 	harness_request(&P, "DELETE", "/api/v1/keys/short", P.admin_key, NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 204);
@@ -468,10 +470,11 @@ START_TEST(test_key_expiry_api)
 				      "%s: expires_at %lld, now %lld", ok[i].json, (long long)at,
 				      (long long)now);
 	}
-	ck_assert_int_eq(harness_sql_int(&P,
-					 "SELECT count(*) FROM events WHERE type = 'key.created' "
-					 "AND subject = 'key:k6' AND data ->> 'detail' IS NULL"),
-			 1);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM events WHERE type = 'key.created' AND subject = 'key:k6' "
+		 "AND %s IS NULL",
+		 harness_sql_json_text("data", "detail", detail, sizeof(detail)));
+	ck_assert_int_eq(harness_sql_int(&P, sql), 1);
 }
 END_TEST
 

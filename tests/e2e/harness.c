@@ -679,6 +679,15 @@ const char *harness_sqlite_file_text(const char *path, const char *sql, char *ou
 	return out;
 }
 
+const char *harness_sql_json_text(const char *col, const char *key, char *out, size_t size)
+{
+	int n = harness_backend_is_pg() ? snprintf(out, size, "((%s)::jsonb ->> '%s')", col, key)
+					: snprintf(out, size, "(%s ->> '$.%s')", col, key);
+
+	ck_assert(n > 0 && (size_t)n < size);
+	return out;
+}
+
 const char *harness_sql_json_int(const char *col, const char *key, char *out, size_t size)
 {
 	int n = harness_backend_is_pg()

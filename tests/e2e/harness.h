@@ -104,9 +104,10 @@ bool harness_writes_seen(struct harness_writes *w);
  * integrity_check; on PostgreSQL amcheck's bt_index_check (heapallindexed)
  * on every B-tree index of the schema, i.e. the indexes and the rows agree. */
 void harness_db_intact(struct suitd_proc *p);
-/* SQL for integer member KEY of the JSON text in column COL, into out:
- * json_extract(COL, '$.KEY') on SQLite, (COL::jsonb ->> 'KEY')::bigint on
- * PostgreSQL. */
+/* SQL for member KEY of the JSON text in column COL, into out: as text
+ * (COL ->> '$.KEY' on SQLite, COL::jsonb ->> 'KEY' on PostgreSQL; NULL when
+ * absent), or as an integer (json_extract / a bigint cast). */
+const char *harness_sql_json_text(const char *col, const char *key, char *out, size_t size);
 const char *harness_sql_json_int(const char *col, const char *key, char *out, size_t size);
 /* Every row in order: fn gets the columns as text (NULL for SQL NULL).
  * Returns the number of rows. */
