@@ -146,6 +146,12 @@ $(BUILD)/obj/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 
 # Suites and benches that start a throwaway PostgreSQL (tests/pg/).
 $(BUILD)/tests/check_pg_schema: $(BUILD)/obj/tests/pg/pg_tmp.o
+# The PostgreSQL backend through the storage API (tests/pg/check_pg_backend.c).
+PG_TESTS = $(BUILD)/tests/check_pg_backend
+$(BUILD)/tests/check_pg_backend: $(BUILD)/obj/tests/pg/check_pg_backend.o \
+		$(BUILD)/obj/tests/pg/pg_tmp.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/gen/ui_assets.c: ui/index.html $(UI_FILES) tools/embed-ui.sh
 	@mkdir -p $(@D)
@@ -251,8 +257,8 @@ E2E_PG_TESTS = $(E2E_PG_SUITES:%=$(BUILD)/tests/check_e2e_%)
 # (tests/ddi/swupdate.py, as root), make run and the README tour
 # (tests/tour.sh), and crash consistency.
 check: deps-check storage-dialect
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
-	@set -e; for t in $(UNIT_TESTS) $(E2E_TESTS); do \
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
+	@set -e; for t in $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS); do \
 		echo "== $$t"; \
 		$(TEST_ENV) SUITD_TEST_BACKEND=sqlite SUITD_BIN=$(CURDIR)/$(BUILD)/suitd \
 			SUITD_SRC=$(CURDIR) $$t; \

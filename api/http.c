@@ -173,6 +173,9 @@ static void text_sanitize(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
+/* Seconds a client waits after a 503 for the database (Retry-After). */
+#define API_STORAGE_RETRY_AFTER 2
+
 void api_problem_render(struct response *res, const char *instance)
 {
 	char safe_instance[BOUND_DETAIL_MAX], safe_detail[BOUND_DETAIL_MAX];
@@ -203,4 +206,8 @@ void api_problem_render(struct response *res, const char *instance)
 		res->status = 500;
 	}
 	res->content_type = "application/problem+json";
+	/* A database server that is down or slow: the storage reconnects by
+	 * itself (at most once a second per thread), so come back soon. */
+	if (e == ERR_STORAGE_UNAVAILABLE || e == ERR_STORAGE_TIMEOUT)
+		response_header_set(res, "Retry-After", "%u", API_STORAGE_RETRY_AFTER);
 }

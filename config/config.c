@@ -31,6 +31,7 @@ enum key_type {
 	KEY_NAME,      /* a string of [A-Za-z0-9._:@-], at most max characters */
 };
 
+static const char *const backend_choices[] = {"sqlite", "postgresql", NULL};
 static const char *const sync_choices[] = {"normal", "full", NULL};
 static const char *const auth_choices[] = {"certificate", "token", NULL};
 static const char *const identity_choices[] = {"cn", "san-uri", "san-dns", NULL};
@@ -77,12 +78,20 @@ static const struct key keys[] = {
 	 NULL},
 	{"server", "rate_limit", KEY_UINT, OFF(server.rate_limit), "100", 0, 1000000, NULL},
 	{"server", "rate_burst", KEY_UINT, OFF(server.rate_burst), "200", 1, 1000000, NULL},
+	{"storage", "backend", KEY_ENUM, OFF(storage.backend), "sqlite", 0, 0, backend_choices},
 	{"storage", "database", KEY_PATH, OFF(storage.database), "/var/lib/suitd/suitd.db", 0, 0,
 	 NULL},
 	{"storage", "synchronous", KEY_ENUM, OFF(storage.synchronous), "full", 0, 0, sync_choices},
 	{"storage", "mmap_size", KEY_SIZE, OFF(storage.mmap_size), "0", 0, (uint64_t)16 << 30,
 	 NULL},
 	{"storage", "max_size", KEY_SIZE, OFF(storage.max_size), "0", 0, (uint64_t)1 << 44, NULL},
+	{"storage", "url", KEY_STRING, OFF(storage.url), "", 0, 0, NULL},
+	{"storage", "password_file", KEY_PATH, OFF(storage.password_file), "", 0, 0, NULL},
+	/* 0: one connection per thread that uses the database, as SQLite's
+	 * (docs/design.md "Storage: PostgreSQL backend"). */
+	{"storage", "pool_size", KEY_UINT, OFF(storage.pool_size), "0", 0, 10000, NULL},
+	{"storage", "statement_timeout", KEY_DURATION, OFF(storage.statement_timeout), "30s", 0,
+	 86400, NULL},
 	{"devices", "auth", KEY_FLAGS, OFF(devices.auth), "token", 0, 0, auth_choices},
 	{"devices", "client_ca", KEY_PATH, OFF(devices.client_ca), "", 0, 0, NULL},
 	{"devices", "identity", KEY_ENUM, OFF(devices.identity), "cn", 0, 0, identity_choices},
@@ -532,6 +541,39 @@ static bool listen_host_unspecified(const char *host)
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
 }
 
+/* Whether a libpq URL or connection string holds a password:
+ * postgresql://user:secret@host or password=secret. */
+static bool url_has_password(const char *url)
+{
+	const char *auth = strstr(url, "://");
+
+	if (strstr(url, "password="))
+		return true;
+	if (!auth)
+		return false;
+	auth += 3;
+	size_t n = strcspn(auth, "/?");
+	const char *at = memchr(auth, '@', n);
+	return at && memchr(auth, ':', (size_t)(at - auth));
+}
+
+/* [storage] for PostgreSQL: a url, and no password in a file others can
+ * read (issue 21). */
+static void loader_check_storage(struct loader *l, mode_t mode)
+{
+	const struct config *c = l->config;
+
+	if (c->storage.backend != CONFIG_BACKEND_POSTGRESQL)
+		return;
+	if (!c->storage.url[0])
+		loader_fail_key(l, "storage", "backend",
+				"postgresql needs [storage] url (postgresql://USER@HOST:PORT/DB)");
+	else if (url_has_password(c->storage.url) && (mode & (S_IRWXG | S_IRWXO)))
+		loader_fail_key(l, "storage", "url",
+				"holds a password while the file is readable by group or others: "
+				"put it into [storage] password_file (mode 0600) instead");
+}
+
 /* Values that are wrong together or whose files are wrong (issue 23). */
 static void loader_check_values(struct loader *l)
 {
@@ -626,7 +668,7 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 {
 	struct loader l = {.diag = d};
 	CLEANUP_FREE char *dir = NULL;
-	struct stat st;
+	struct stat st = {0};
 	char why[160];
 	int rc;
 
@@ -679,6 +721,8 @@ enum err config_load(const char *path, struct config **ret_config, struct diag *
 				"certificates)");
 	if (!l.failed)
 		loader_check_values(&l);
+	if (!l.failed)
+		loader_check_storage(&l, st.st_mode);
 	if (l.failed) {
 		config_free(l.config);
 		return ERR_CONFIG;

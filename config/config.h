@@ -13,6 +13,11 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/suitd/suitd.conf"
 
+enum config_backend {
+	CONFIG_BACKEND_SQLITE,
+	CONFIG_BACKEND_POSTGRESQL,
+};
+
 enum config_synchronous {
 	CONFIG_SYNC_NORMAL,
 	CONFIG_SYNC_FULL,
@@ -37,7 +42,7 @@ struct config_list {
 };
 
 /* Slots for the lines of the keys of config/config.c's table. */
-#define CONFIG_KEYS_MAX 64
+#define CONFIG_KEYS_MAX 80
 
 struct config {
 	char *path; /* the file it was read from */
@@ -63,10 +68,17 @@ struct config {
 		unsigned rate_burst;	     /* requests an idle identity may make at once */
 	} server;
 	struct {
+		enum config_backend backend;
 		char *database;
 		enum config_synchronous synchronous;
 		uint64_t mmap_size; /* bytes of the database file SQLite maps; 0 = none */
 		uint64_t max_size;  /* bytes the database file may grow to; 0 = no cap */
+		/* PostgreSQL (backend = postgresql): a libpq URL that may hold a
+		 * password, so it is never logged; "" = none. */
+		char *url;
+		char *password_file;	    /* "" = libpq's PGPASSFILE / PG* */
+		unsigned pool_size;	    /* connections at most; 0 = one per thread */
+		unsigned statement_timeout; /* seconds; 0 = the server's */
 	} storage;
 	struct {
 		unsigned auth;			      /* CONFIG_DEVICE_AUTH_* bits */

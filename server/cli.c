@@ -14,6 +14,7 @@
 #include "api/devices.h"
 #include "api/manifests.h"
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
 #include "server/commands.h"
@@ -47,22 +48,58 @@ struct storage *command_storage_open(const struct config *config, bool migrate)
 	return command_storage_open_opt(config, migrate, false);
 }
 
+const char *command_storage_name(const struct config *config)
+{
+	return config->storage.backend == CONFIG_BACKEND_POSTGRESQL ? "the PostgreSQL database"
+								    : config->storage.database;
+}
+
+/* With backend = postgresql, the SQLite keys set in the file do nothing:
+ * one line names them. */
+static void sqlite_keys_ignored(const struct config *config)
+{
+	static const char *const sqlite_keys[] = {"database", "synchronous", "mmap_size",
+						  "max_size"};
+	char names[80] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < sizeof(sqlite_keys) / sizeof(sqlite_keys[0]); i++) {
+		if (!config_key_line(config, "storage", sqlite_keys[i], 0) || used >= sizeof(names))
+			continue;
+		int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+				 sqlite_keys[i]);
+		if (n > 0)
+			used += (size_t)n;
+	}
+	if (used)
+		log_notice("[storage] %s: SQLite's, ignored with backend = postgresql", names);
+}
+
 struct storage *command_storage_open_opt(const struct config *config, bool migrate,
 					 bool background_checkpoint)
 {
+	bool pg = config->storage.backend == CONFIG_BACKEND_POSTGRESQL;
 	struct storage_options opt = {
+		.backend = pg ? STORAGE_POSTGRESQL : STORAGE_SQLITE,
 		.background_checkpoint = background_checkpoint,
 		.path = config->storage.database,
 		.synchronous_full = config->storage.synchronous == CONFIG_SYNC_FULL,
 		.migrate = migrate,
 		.mmap_size = config->storage.mmap_size,
 		.max_size = config->storage.max_size,
+		.url = config->storage.url,
+		.password_file =
+			config->storage.password_file[0] ? config->storage.password_file : NULL,
+		.pool_size = config->storage.pool_size,
+		.statement_timeout_ms = config->storage.statement_timeout * 1000u,
 	};
 	struct storage *s = NULL;
 	struct diag d = {0};
 
+	if (pg)
+		sqlite_keys_ignored(config);
 	if (storage_open(&opt, &s, &d) != ERR_OK) {
-		fprintf(stderr, "suitd: %s: %s\n", config->storage.database, d.text);
+		fprintf(stderr, "suitd: %s: %s\n", command_storage_name(config), d.text);
 		return NULL;
 	}
 	return s;
@@ -120,7 +157,8 @@ enum err command_config_files(const struct config *config, struct diag *d)
 	if (manifest_policy_new(config, &policy, d) != ERR_OK)
 		return ERR_CONFIG;
 	manifest_policy_put(policy);
-	if (access(config->storage.database, F_OK) != 0 &&
+	if (config->storage.backend == CONFIG_BACKEND_SQLITE &&
+	    access(config->storage.database, F_OK) != 0 &&
 	    !parent_dir_writable(config->storage.database)) {
 		diag_set(d, ERR_CONFIG, "", "cannot create '%s': %s", config->storage.database,
 			 strerror(errno));
@@ -149,7 +187,10 @@ int command_migrate(const struct config *config)
 	if (!s)
 		return 1;
 	storage_schema_version(s, &have, &want);
-	printf("database '%s' is at schema version %u\n", config->storage.database, have);
+	if (config->storage.backend == CONFIG_BACKEND_POSTGRESQL)
+		printf("the PostgreSQL database is at schema version %u\n", have);
+	else
+		printf("database '%s' is at schema version %u\n", config->storage.database, have);
 	storage_free(s);
 	return 0;
 }

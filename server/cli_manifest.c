@@ -35,13 +35,14 @@ static int manifest_verify(const struct config *config, const char *path)
 		return 1;
 	}
 	/* Stored payloads are checked against the database when there is one. */
-	if (access(config->storage.database, F_OK) == 0)
+	if (config->storage.backend == CONFIG_BACKEND_POSTGRESQL ||
+	    access(config->storage.database, F_OK) == 0)
 		storage = command_storage_open(config, false);
 	if (!storage) {
 		fprintf(stderr,
 			"suitd: no database at '%s': payloads on this server are not "
 			"checked\n",
-			config->storage.database);
+			command_storage_name(config));
 		/* An empty scratch database: every stored-payload check fails,
 		 * so only envelopes that need none pass. */
 		if (!mkdtemp(scratch_dir)) {

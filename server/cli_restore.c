@@ -47,6 +47,11 @@ int command_restore(const struct config *config, int argc, char **argv)
 		return 2;
 	}
 	backup = argv[optind - 1];
+	if (config->storage.backend == CONFIG_BACKEND_POSTGRESQL) {
+		fprintf(stderr, "suitd: restore puts back SQLite backups; restore a PostgreSQL "
+				"database with pg_restore or psql (docs/operations.md)\n");
+		return 1;
+	}
 	if (same_file(backup, database)) {
 		fprintf(stderr, "suitd: '%s' is the database itself; give a backup file\n", backup);
 		return 1;

@@ -25,6 +25,9 @@ void command_config_error(const char *path, const struct diag *d);
  * CA, the trust anchors and HMAC keys, and that the database exists or can
  * be made. On error *d is a config error at the line of the key. */
 enum err command_config_files(const struct config *config, struct diag *d);
+/* The database as messages name it: SQLite's file, or "the PostgreSQL
+ * database" (never the url, which may hold a password). */
+const char *command_storage_name(const struct config *config);
 /* Open the database (migrating when asked), printing errors. */
 struct storage *command_storage_open(const struct config *config, bool migrate);
 /* The same, for the daemon: WAL checkpoints on a thread of their own. */

@@ -181,7 +181,9 @@ static void dev_banner(const struct config *config, const char *url)
 	fprintf(stderr, "\n  suitd %s (development) — %s\n\n", SUITD_VERSION, url);
 	fprintf(stderr, "  configuration    %s\n", banner_path(config->path, conf, sizeof(conf)));
 	fprintf(stderr, "  database         %s\n",
-		banner_path(config->storage.database, db, sizeof(db)));
+		config->storage.backend == CONFIG_BACKEND_POSTGRESQL
+			? "PostgreSQL ([storage] url)"
+			: banner_path(config->storage.database, db, sizeof(db)));
 	if (config->server.tls) {
 		const char *c = banner_path(config->server.tls_cert, cert, sizeof(cert));
 		fprintf(stderr, "  TLS certificate  %s%s\n", c,
@@ -275,7 +277,7 @@ int command_run(const struct config *config)
 	 * their chunks before serving. */
 	unsigned stale = 0;
 	if (storage_payload_cleanup(storage, &stale) != ERR_OK) {
-		log_err("cannot remove unfinished uploads from '%s'", config->storage.database);
+		log_err("cannot remove unfinished uploads from '%s'", command_storage_name(config));
 		goto out;
 	}
 	if (stale)
@@ -290,7 +292,8 @@ int command_run(const struct config *config)
 	if (storage_cli_changes(storage, &cli_generation) != ERR_OK)
 		cli_generation = -1;
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
-		log_err("cannot load the active assignments from '%s'", config->storage.database);
+		log_err("cannot load the active assignments from '%s'",
+			command_storage_name(config));
 		goto out;
 	}
 	log_info("%u active assignments in memory", assignment_index_count(assignments));

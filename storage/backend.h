@@ -1,8 +1,8 @@
 /* Internal to storage/: what a storage backend implements besides its
  * statements (sql.h), for the shared code of storage/ (issue 21): the
  * storage as a whole (open, per-thread connection, schema, backup, checks)
- * and each connection (changes, transaction state, inserted ids). The SQLite
- * backend (storage/sqlite/) is the one wired today. */
+ * and each connection (changes, transaction state, inserted ids): SQLite
+ * (storage/sqlite/) and PostgreSQL (storage/postgresql/). */
 #ifndef SUITD_STORAGE_BACKEND_H
 #define SUITD_STORAGE_BACKEND_H
 
@@ -57,7 +57,9 @@ struct db_backend {
 	int64_t (*last_insert_id)(struct db *db);
 };
 
-/* The backends: storage/sqlite/ (storage_open() opens this one today). */
+/* The backends: storage/sqlite/ and storage/postgresql/ ([storage]
+ * backend; storage_open() picks by storage_options.backend). */
 extern const struct storage_backend sqlite_storage_backend;
+extern const struct storage_backend postgresql_storage_backend;
 
 #endif

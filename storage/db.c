@@ -25,6 +25,10 @@ enum err db_error(int rc)
 		return ERR_NO_SPACE;
 	case SQL_CANTOPEN:
 		return ERR_IO;
+	case SQL_UNAVAILABLE:
+		return ERR_STORAGE_UNAVAILABLE;
+	case SQL_TIMEOUT:
+		return ERR_STORAGE_TIMEOUT;
 	default:
 		return ERR_STORAGE;
 	}
@@ -107,8 +111,14 @@ enum err storage_ping(struct storage *s)
 	enum err e = db_get(s, &db);
 	CLEANUP_STMT struct sql_stmt *st = NULL;
 
+	int rc;
+
 	if (e)
 		return e;
 	st = db_stmt(db, STMT_PING);
-	return sql_step(st) == SQL_ROW ? ERR_OK : ERR_UNAVAILABLE;
+	rc = sql_step(st);
+	/* A database server that is gone says so (/readyz: 503 either way). */
+	if (rc == SQL_UNAVAILABLE)
+		return ERR_STORAGE_UNAVAILABLE;
+	return rc == SQL_ROW ? ERR_OK : ERR_UNAVAILABLE;
 }

@@ -17,7 +17,8 @@
  * result codes (the SQLite backend passes its own through, extended codes
  * included: compare with SQL_CODE()); another backend maps its errors onto
  * them (PostgreSQL: unique_violation is SQL_CONSTRAINT, disk_full is
- * SQL_FULL). db_error() turns them into the project's enum err. */
+ * SQL_FULL, a lost connection SQL_UNAVAILABLE). db_error() turns them into
+ * the project's enum err. */
 enum sql_code {
 	SQL_OK = 0,
 	SQL_ERROR = 1,
@@ -32,6 +33,12 @@ enum sql_code {
 	SQL_CONSTRAINT = 19,
 	SQL_ROW = 100,
 	SQL_DONE = 101,
+	/* A database server's, which SQLite has not (issue 21): the connection
+	 * is lost or the server down (ERR_STORAGE_UNAVAILABLE: 503 with
+	 * Retry-After; the backend reconnects), and statement_timeout
+	 * (ERR_STORAGE_TIMEOUT). Their low bytes are no SQLite primary code. */
+	SQL_UNAVAILABLE = 200,
+	SQL_TIMEOUT = 201,
 };
 #define SQL_CODE(rc) ((rc)&0xff)
 

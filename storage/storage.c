@@ -1,6 +1,6 @@
 /* storage.h's calls that are the same for every backend, and the hand-over
- * to the backend (backend.h) for those that are not. SQLite is the only
- * backend wired so far (issue 21). */
+ * to the backend (backend.h) for those that are not: SQLite or PostgreSQL
+ * (issue 21). */
 #include "storage/storage.h"
 
 #include "storage/backend.h"
@@ -10,7 +10,11 @@
 enum err storage_open(const struct storage_options *opt, struct storage **ret_storage,
 		      struct diag *d)
 {
-	return sqlite_storage_backend.open(opt, ret_storage, d);
+	const struct storage_backend *b = opt->backend == STORAGE_POSTGRESQL
+						  ? &postgresql_storage_backend
+						  : &sqlite_storage_backend;
+
+	return b->open(opt, ret_storage, d);
 }
 
 void storage_free(struct storage *s)

@@ -1,6 +1,6 @@
-/* The storage layer: SQLite behind a narrow interface (DESIGN.md §10), so a
- * PostgreSQL backend stays a backend and not a rewrite. Nothing here knows of
- * HTTP. Each thread gets its own connection on first use. */
+/* The storage layer: SQLite or PostgreSQL behind a narrow interface
+ * (DESIGN.md §10). Nothing here knows of HTTP. Each thread gets its own
+ * connection on first use. */
 #ifndef SUITD_STORAGE_STORAGE_H
 #define SUITD_STORAGE_STORAGE_H
 
@@ -11,13 +11,25 @@
 
 struct storage;
 
+enum storage_kind {
+	STORAGE_SQLITE,
+	STORAGE_POSTGRESQL,
+};
+
 struct storage_options {
+	enum storage_kind backend; /* [storage] backend (0: SQLite) */
+	/* SQLite */
 	const char *path;
 	bool synchronous_full;	    /* PRAGMA synchronous = FULL (else NORMAL) */
 	bool migrate;		    /* apply pending migrations at open */
 	uint64_t mmap_size;	    /* PRAGMA mmap_size per connection (0 = plain reads) */
 	uint64_t max_size;	    /* bytes the database may grow to (0 = no cap) */
 	bool background_checkpoint; /* WAL checkpoints on a thread of their own */
+	/* PostgreSQL (storage/postgresql/; migrate applies too) */
+	const char *url;	       /* libpq URL or connection string; never logged */
+	const char *password_file;     /* NULL: libpq's PGPASSFILE / PG* */
+	unsigned pool_size;	       /* connections at most (0: no limit) */
+	unsigned statement_timeout_ms; /* 0: the server's */
 };
 
 /* Open (creating the file if needed), check the schema version, migrate if

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -27,6 +28,8 @@ static const char *write_conf(const char *text)
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
+	/* Readable by others whatever the umask (the url password check). */
+	chmod(path, 0644);
 	return path;
 }
 
@@ -131,6 +134,16 @@ static const struct bad_case {
 	 "needs [server] public_url"},
 	{"[server]\nlisten = [::]:8443\n", 2, "server.listen", "needs [server] public_url"},
 	{"[storage]\nsynchronous = off\n", 2, "storage.synchronous", "is not normal, full"},
+	/* PostgreSQL (issue 21): a url, without a password others can read
+	 * (the test's file is 0644). */
+	{"[storage]\nbackend = mysql\n", 2, "storage.backend", "is not sqlite, postgresql"},
+	{"[storage]\nbackend = postgresql\n", 2, "storage.backend",
+	 "postgresql needs [storage] url"},
+	{"[storage]\nbackend = postgresql\nurl = postgresql://suitd:s3cret@db/suitd\n", 3,
+	 "storage.url", "holds a password while the file is readable"},
+	{"[storage]\nbackend = postgresql\nurl = host=db password=s3cret\n", 3, "storage.url",
+	 "password_file"},
+	{"[storage]\npool_size = 20000\n", 2, "storage.pool_size", "out of range 0..10000"},
 	{"[devices]\nauth = password\n", 2, "devices.auth", "is not certificate, token"},
 	{"[devices]\ndefault_group = a b\n", 2, "devices.default_group", "is not up to 128"},
 	{"[devices]\nauth = ,\n", 2, "devices.auth", "one or more"},
