@@ -77,6 +77,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
+# Suites of tests/pg/ (each with its throwaway PostgreSQL server).
+PG_TESTS = $(patsubst tests/pg/%.c,$(BUILD)/tests/%,$(wildcard tests/pg/check_*.c))
 E2E_TESTS = $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/check_*.c))
 TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o \
 	$(BUILD)/obj/tests/pg/pg_tmp.o
@@ -146,9 +148,13 @@ $(BUILD)/obj/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 
 # Suites and benches that start a throwaway PostgreSQL (tests/pg/).
 $(BUILD)/tests/check_pg_schema: $(BUILD)/obj/tests/pg/pg_tmp.o
-# The PostgreSQL backend through the storage API (tests/pg/check_pg_backend.c).
-PG_TESTS = $(BUILD)/tests/check_pg_backend
+# The PostgreSQL backend through the storage API (tests/pg/check_pg_backend.c)
+# and the statement texts (tests/pg/check_pg_statements.c).
 $(BUILD)/tests/check_pg_backend: $(BUILD)/obj/tests/pg/check_pg_backend.o \
+		$(BUILD)/obj/tests/pg/pg_tmp.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+$(BUILD)/tests/check_pg_statements: $(BUILD)/obj/tests/pg/check_pg_statements.o \
 		$(BUILD)/obj/tests/pg/pg_tmp.o $(LIB_OBJ)
 	@mkdir -p $(@D)
 	@echo "  LD $@"; $(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
