@@ -253,7 +253,9 @@ dev-reset:
 # test a database of its own on it (tests/e2e/harness.c). A suite is listed
 # once it passes fully there; tests about SQLite itself print a SKIP line
 # instead (docs/design.md "Every e2e suite on both backends").
-E2E_PG_SUITES ?=
+E2E_PG_SUITES ?= ddi dependencies deployments devices events foundation hostile import inventory \
+	listen manifests metrics payloads reports restore rollouts scale sim suitctl tls tokens ui \
+	webhooks
 E2E_PG_TESTS = $(E2E_PG_SUITES:%=$(BUILD)/tests/check_e2e_%)
 
 # Unit suites, then end-to-end suites against the real binary on SQLite and
