@@ -128,6 +128,15 @@ static void pg_server_stop(void)
 		pg_tmp_stop(&pg_server);
 }
 
+/* libpq URL of database db as the superuser over the server's socket. */
+static void pg_admin_url(const char *db, char *out, size_t size)
+{
+	int n = snprintf(out, size, "postgresql://pgtmp@/%s?host=%s&port=%u", db, pg_server.dir,
+			 pg_server.port);
+
+	ck_assert(n > 0 && (size_t)n < size);
+}
+
 /* One statement as the superuser on database db of the test server. */
 static bool pg_admin_exec(const char *db, const char *sql)
 {
@@ -136,8 +145,7 @@ static bool pg_admin_exec(const char *db, const char *sql)
 	PGresult *r;
 	bool ok;
 
-	snprintf(url, sizeof(url), "postgresql://pgtmp@/%s?host=%s&port=%u", db, pg_server.dir,
-		 pg_server.port);
+	pg_admin_url(db, url, sizeof(url));
 	c = PQconnectdb(url);
 	r = PQexec(c, sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -195,15 +203,6 @@ __attribute__((constructor)) static void pg_server_start(void)
 	 * of its own at random moments (harness_writes_seen counts them). */
 	pg_failed = !pg_admin_exec("postgres", "ALTER SYSTEM SET autovacuum = off") ||
 		    !pg_admin_exec("postgres", "SELECT pg_reload_conf()") || !pg_template_make();
-}
-
-/* libpq URL of p's database as the superuser over the server's socket. */
-static void pg_admin_url(const struct suitd_proc *p, char *out, size_t size)
-{
-	int n = snprintf(out, size, "postgresql://pgtmp@/%s?host=%s&port=%u", p->db_name,
-			 pg_server.dir, pg_server.port);
-
-	ck_assert(n > 0 && (size_t)n < size);
 }
 
 static void pg_database_create(struct suitd_proc *p)
@@ -611,7 +610,7 @@ static unsigned long long sql_pg(struct suitd_proc *p, const char *sql,
 	PGconn *c;
 	PGresult *r;
 
-	pg_admin_url(p, url, sizeof(url));
+	pg_admin_url(p->db_name, url, sizeof(url));
 	c = PQconnectdb(url);
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
 	r = PQexec(c, sql);
