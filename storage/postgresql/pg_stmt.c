@@ -231,44 +231,77 @@ static int coltext_fit(struct pg_stmt *st)
 }
 
 /* A write outside a transaction, as SQLite runs it: under the writer lock
- * (pg_events.c), which a transaction of its own holds. One round trip: the
- * lock and the statement in a pipeline, whose statements up to the sync are
- * one implicit transaction. Without it, such a write (a check-in's state
- * change, a key's last use) would slip between the read and the write of a
- * locked transaction, and its event id could commit after a higher one. The
- * statement's result, or the lock's failure. */
-static PGresult *exec_locked(struct pg_stmt *st)
+ * (pg_events.c), which a transaction of its own holds. One round trip: a
+ * pipeline, whose statements up to the sync are one implicit transaction:
+ * the lock; for a statement that may change assignment states, the
+ * trigger's actor when it changed (pg_tx_actor's reason) and, after it, the
+ * newest event id into *ret_newest (exact: under the lock). Without the
+ * lock, such a write (a check-in's state change, a key's last use) would
+ * slip between the read and the write of a locked transaction, and its
+ * event could commit after one with a higher id. The statement's result,
+ * or the first failure before it. */
+static PGresult *exec_locked(struct pg_stmt *st, int64_t *ret_newest)
 {
-	PGconn *c = st->db->conn;
-	PGresult *r, *lock = NULL, *res = NULL;
+	struct pg_db *db = st->db;
+	PGconn *c = db->conn;
+	const char *actor = db->base.event_actor;
+	bool assignments = st->kind == PG_STMT_ASSIGNMT;
+	bool set_actor = assignments && !(db->actor_set && strcmp(db->actor, actor) == 0);
+	/* The queries in order; 's' is the statement. */
+	const char *plan = set_actor ? "las" : "ls";
+	PGresult *r, *failure = NULL, *res = NULL;
+	bool sent;
 
 	if (!PQenterPipelineMode(c))
 		return NULL;
-	if (PQsendQueryParams(c, pg_writer_lock_sql, 0, NULL, NULL, NULL, NULL, 0) &&
-	    PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths, st->formats,
-				1) &&
-	    PQpipelineSync(c)) {
-		/* Each query's results end with a NULL; the sync last. */
-		for (int q = 0; q < 3; q++) {
-			while ((r = PQgetResult(c))) {
-				ExecStatusType t = PQresultStatus(r);
-				if (q == 0 && !lock && t != PGRES_TUPLES_OK)
-					lock = r;
-				else if (q == 1 && !res)
-					res = r;
-				else
-					PQclear(r);
-				if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
-					break;
-			}
-			if (PQstatus(c) == CONNECTION_BAD)
+	sent = PQsendQueryParams(c, pg_writer_lock_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (sent && set_actor)
+		sent = PQsendQueryParams(c, "SELECT set_config('suitd.actor', $1, false)", 1, NULL,
+					 &actor, NULL, NULL, 0);
+	sent = sent && PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths,
+					   st->formats, 1);
+	if (sent && assignments) {
+		sent = PQsendQueryParams(c, "SELECT max(id) FROM events", 0, NULL, NULL, NULL, NULL,
+					 0);
+		plan = set_actor ? "lasm" : "lsm";
+	}
+	sent = sent && PQpipelineSync(c);
+	/* Each query's results end with a NULL; the sync's result comes last.
+	 * A failure anywhere rolls the implicit transaction back: the first
+	 * one is the answer (those after it say only "aborted"). */
+	for (size_t q = 0; sent && q <= strlen(plan); q++) {
+		while ((r = PQgetResult(c))) {
+			ExecStatusType t = PQresultStatus(r);
+			bool ok = t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK;
+			if (plan[q] == 'm' && ok && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+				*ret_newest = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			if (!ok && t != PGRES_PIPELINE_SYNC && !failure)
+				failure = r;
+			else if (plan[q] == 's' && !res)
+				res = r;
+			else
+				PQclear(r);
+			if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
 				break;
 		}
+		if (PQstatus(c) == CONNECTION_BAD)
+			break;
 	}
-	PQexitPipelineMode(c);
-	if (lock) {
+	/* Results left unread (a connection that broke): it cannot go on. */
+	if (!PQexitPipelineMode(c)) {
 		PQclear(res);
-		return lock;
+		PQclear(failure);
+		pg_db_broken(db);
+		return NULL;
+	}
+	if (failure || !res) {
+		PQclear(res);
+		return failure;
+	}
+	/* The implicit transaction committed: the session has the actor now. */
+	if (set_actor) {
+		snprintf(db->actor, sizeof(db->actor), "%s", actor);
+		db->actor_set = true;
 	}
 	return res;
 }
@@ -277,6 +310,8 @@ static PGresult *exec_locked(struct pg_stmt *st)
 static int run(struct pg_stmt *st)
 {
 	struct pg_db *db = st->db;
+	bool alone = st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+	int64_t newest = 0;
 	PGresult *r;
 	int rc;
 
@@ -286,7 +321,7 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_COMMIT:
 		return pg_tx_commit(st);
 	case PG_STMT_ASSIGNMT:
-		if ((rc = pg_tx_actor(db)) != SQL_OK)
+		if (!alone && (rc = pg_tx_actor(db)) != SQL_OK)
 			return rc;
 		break;
 	case PG_STMT_PLAIN:
@@ -294,8 +329,8 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_UNDO:
 		break;
 	}
-	if (st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE)
-		r = exec_locked(st);
+	if (alone)
+		r = exec_locked(st, &newest);
 	else
 		r = PQexecPrepared(db->conn, st->name, st->nparams, st->values, st->lengths,
 				   st->formats, 1);
@@ -320,7 +355,9 @@ static int run(struct pg_stmt *st)
 		 * listeners now (storage_assignment_transition). */
 		if (PQtransactionStatus(db->conn) == PQTRANS_INTRANS)
 			db->events_maybe = true;
-		else if ((rc = pg_events_newest(db)) != SQL_OK) {
+		else if (alone && newest > db->base.event_newest)
+			db->base.event_newest = newest;
+		else if (!alone && (rc = pg_events_newest(db)) != SQL_OK) {
 			result_clear(st);
 			return rc;
 		}
@@ -564,27 +601,13 @@ static enum err columns_check(struct pg_stmt *st, const PGresult *desc, struct d
 	return ERR_OK;
 }
 
-static enum err stmt_prepare(struct pg_db *db, struct pg_stmt *st, struct diag *d)
+/* What the server said of one statement: its description (PQdescribePrepared),
+ * after its Parse went through. */
+static enum err stmt_described(struct pg_stmt *st, const PGresult *r, struct diag *d)
 {
-	PGresult *r = PQprepare(db->conn, st->name, st->text, 0, NULL);
-	enum err e = ERR_OK;
-	int n;
+	int n = PQnparams(r);
+	enum err e = columns_check(st, r, d);
 
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		e = prepare_fail(st->name, db->conn, r, d);
-		PQclear(r);
-		return e;
-	}
-	PQclear(r);
-	r = PQdescribePrepared(db->conn, st->name);
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		e = prepare_fail(st->name, db->conn, r, d);
-		PQclear(r);
-		return e;
-	}
-	n = PQnparams(r);
-	e = columns_check(st, r, d);
-	PQclear(r);
 	if (e)
 		return e;
 	/* The parameter arrays, sized at the first connection (a reconnect
@@ -604,11 +627,63 @@ static enum err stmt_prepare(struct pg_db *db, struct pg_stmt *st, struct diag *
 	return ERR_OK;
 }
 
+/* Statements prepared and described per round trip: a pipeline of this
+ * many answers (a few KiB) fits the socket buffers, so sending them all
+ * before reading cannot block both ends. */
+#define PREPARE_BATCH 32
+
+/* The next result of a pipeline, and the NULL that ends it. */
+static PGresult *pipeline_next(PGconn *c)
+{
+	PGresult *r = PQgetResult(c), *end;
+
+	if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC && (end = PQgetResult(c)))
+		PQclear(end); /* not expected: one result per query */
+	return r;
+}
+
+/* Prepare and describe statements [from, to) in one round trip; the first
+ * failure names its statement. */
+static enum err prepare_batch(struct pg_db *db, int from, int to, struct diag *d)
+{
+	PGconn *c = db->conn;
+	enum err e = ERR_OK;
+	bool sent = PQenterPipelineMode(c);
+	PGresult *r;
+
+	for (int i = from; sent && i < to; i++)
+		sent = PQsendPrepare(c, db->stmts[i].name, db->stmts[i].text, 0, NULL) &&
+		       PQsendDescribePrepared(c, db->stmts[i].name);
+	sent = sent && PQpipelineSync(c);
+	for (int i = from; sent && i < to; i++) {
+		struct pg_stmt *st = &db->stmts[i];
+		for (int step = 0; step < 2; step++) {
+			r = pipeline_next(c);
+			if (!e && (!r || PQresultStatus(r) != PGRES_COMMAND_OK))
+				e = prepare_fail(st->name, c, r, d);
+			else if (!e && step == 1)
+				e = stmt_described(st, r, d);
+			PQclear(r);
+			if (!r) {
+				sent = false;
+				break;
+			}
+		}
+	}
+	/* The sync's own result ends the pipeline. */
+	if (sent && (r = PQgetResult(c)))
+		PQclear(r);
+	if (!PQexitPipelineMode(c))
+		sent = false; /* results left: the connection cannot go on */
+	if (!sent && !e)
+		e = prepare_fail(db->stmts[from].name, c, NULL, d);
+	return e;
+}
+
 enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 {
 	for (int i = 0; i < STMT__COUNT; i++) {
 		struct pg_stmt *st = &db->stmts[i];
-		enum err e;
 
 		/* Once: a reconnect leaves bindings and results as they are. */
 		if (!st->base.ops) {
@@ -624,7 +699,12 @@ enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 			st->row = -1;
 			db->base.stmts[i] = &st->base;
 		}
-		if ((e = stmt_prepare(db, st, d)))
+	}
+	for (int i = 0; i < STMT__COUNT; i += PREPARE_BATCH) {
+		enum err e = prepare_batch(
+			db, i, i + PREPARE_BATCH < STMT__COUNT ? i + PREPARE_BATCH : STMT__COUNT,
+			d);
+		if (e)
 			return e;
 	}
 	return ERR_OK;

@@ -137,6 +137,29 @@ START_TEST(test_open_needs_migrate)
 }
 END_TEST
 
+/* A statement the schema does not fit fails start-up with its name and the
+ * server's words. */
+START_TEST(test_bad_statement_fails_open)
+{
+	struct storage *s = NULL;
+	struct diag d = {0};
+	PGconn *c;
+	PGresult *r;
+
+	db_fresh("t_badstmt");
+	s = open_ok();
+	storage_free(s);
+	c = side_conn();
+	r = PQexec(c, "ALTER TABLE webhooks RENAME TO webhooks_gone");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(c);
+	ck_assert_int_eq(open_pg(false, 0, &s, &d), ERR_STORAGE);
+	ck_assert_msg(strstr(d.text, "statement WEBHOOK_") && strstr(d.text, "webhooks"), "%s",
+		      d.text);
+}
+END_TEST
+
 START_TEST(test_device_roundtrip)
 {
 	struct device_ident a, b;
@@ -449,6 +472,7 @@ static Suite *pg_backend_suite(void)
 	tcase_add_unchecked_fixture(tc, server_start, server_stop);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_open_needs_migrate);
+	tcase_add_test(tc, test_bad_statement_fails_open);
 	tcase_add_test(tc, test_device_roundtrip);
 	tcase_add_test(tc, test_deployment_and_report);
 	tcase_add_test(tc, test_writer_lock_serialises);
