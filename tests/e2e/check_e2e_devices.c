@@ -77,9 +77,7 @@ static void start_seen(void)
 static void stop(void)
 {
 	ck_assert_int_eq(harness_stop(&P), 0);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
+	harness_db_intact(&P);
 	harness_cleanup(&P);
 }
 
@@ -531,12 +529,13 @@ static void assert_token(const char *token, const char *id, bool want)
 /* Audit rows of the device's token rotations with this detail (NULL: none). */
 static long long token_audits(const char *id, const char *detail)
 {
-	char sql[256];
+	char sql[320], member[64];
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM events WHERE type = 'device.token_rotated' AND "
-		 "subject = 'device:%s' AND data ->> 'detail' IS %s%s%s",
-		 id, detail ? "'" : "NULL", detail ? detail : "", detail ? "'" : "");
+		 "subject = 'device:%s' AND %s %s%s%s",
+		 id, harness_sql_json_text("data", "detail", member, sizeof(member)),
+		 detail ? "= '" : "IS NULL", detail ? detail : "", detail ? "'" : "");
 	return harness_sql_int(&P, sql);
 }
 

@@ -655,6 +655,7 @@ static long status_of(const char *method, const char *path, const char *key)
 static void hostile_config(void)
 {
 	const char *src = getenv("SUITD_SRC");
+	char storage[512];
 	FILE *f = fopen(P.conf, "w");
 
 	ck_assert_ptr_nonnull(f);
@@ -665,14 +666,15 @@ static void hostile_config(void)
 		 * holds more than 100 connections from it; the per-address limit
 		 * has a daemon of its own (test_connection_flood). */
 		"per_address_connection_limit = 0\n"
-		"[storage]\ndatabase = suitd.db\nsynchronous = normal\n"
+		"%s"
 		"[devices]\nauth = token\nseen_flush = 60\npoll_interval = 100\n"
 		"poll_interval_active = 10\npoll_jitter = 20\nmax_report_size = 1K\n"
 		"[payloads]\nmax_size = 1M\n"
 		"[manifests]\nmax_size = 256K\ntrust_anchor = %s\n"
 		"trust_anchor = %s/tests/data/suit/suit-spec-examples-p256.pub.pem\n"
 		"[log]\nlevel = info\n",
-		CONN_TIMEOUT, F.pub, src ? src : ".");
+		CONN_TIMEOUT, harness_storage_conf(&P, storage, sizeof(storage)), F.pub,
+		src ? src : ".");
 	fclose(f);
 }
 
@@ -2135,9 +2137,14 @@ START_TEST(test_sql)
 				 "'''); DROP TABLE deployments;--'") == 1,
 	     "the deployment name was not stored literally");
 	/* Every table is still there, holding what it should. */
-	soft(harness_sql_int(&P, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				 "name IN ('devices', 'device_tags', 'payloads', 'deployments', "
-				 "'api_keys', 'manifests', 'reports')") == 7,
+	soft(harness_sql_int(
+		     &P, harness_backend_is_pg()
+				 ? "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+				   "AND tablename IN ('devices', 'device_tags', 'payloads', "
+				   "'deployments', 'api_keys', 'manifests', 'reports')"
+				 : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+				   "name IN ('devices', 'device_tags', 'payloads', 'deployments', "
+				   "'api_keys', 'manifests', 'reports')") == 7,
 	     "a table disappeared");
 	soft(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id LIKE 'sql-%'") == 3,
 	     "devices sql-*: %lld, want 3",

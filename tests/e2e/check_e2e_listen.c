@@ -237,13 +237,14 @@ END_TEST
 /* A config like the harness's, on a fixed port. */
 static void write_config_port(struct suitd_proc *p, unsigned port)
 {
+	char storage[512];
 	FILE *f = fopen(p->conf, "w");
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
 		"[server]\nlisten = 127.0.0.1:%u\nthreads = 2\ntls_cert = server.pem\n"
-		"tls_key = server.key\n[storage]\ndatabase = suitd.db\n",
-		port);
+		"tls_key = server.key\n%s",
+		port, harness_storage_conf(p, storage, sizeof(storage)));
 	fclose(f);
 }
 

@@ -52,9 +52,7 @@ static void teardown(void)
 {
 	ck_assert_int_eq(harness_stop(&P), 0);
 	/* Whatever a test did, the database stays sound. */
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
+	harness_db_intact(&P);
 	harness_cleanup(&P);
 }
 
@@ -696,9 +694,12 @@ int main(void)
 	tcase_add_test(tc, test_client_abort_leaves_nothing);
 	tcase_add_test(tc, test_kill9_mid_upload);
 	tcase_add_test(tc, test_concurrent_identical_uploads);
-	tcase_add_test(tc, test_checkpoint_thread);
+	harness_sqlite_only(tc, test_checkpoint_thread,
+			    "SQLite's WAL checkpoint thread; PostgreSQL checkpoints by itself");
 	tcase_add_test(tc2, test_device_route_closed_by_default);
-	tcase_add_test(tc2, test_database_full);
+	harness_sqlite_only(tc2, test_database_full,
+			    "[storage] max_size caps the SQLite file; PostgreSQL: disk full "
+			    "(SQLSTATE 53100) -> 507, not yet tested");
 	tcase_add_test(tc2, test_max_uploads);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);

@@ -12,8 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "fleet.h"
 
 #include "tests/check_run.h"
@@ -210,9 +208,7 @@ START_TEST(test_backup_restore_round_trip)
 	ck_assert_msg(strstr(out, "restored '"), "%s", out);
 	snprintf(path, sizeof(path), "%s/suitd.db", P.dir);
 	ck_assert_uint_eq(file_mode(path), 0600);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
+	harness_db_intact(&P);
 	harness_start(&P);
 	/* The index of active assignments is rebuilt from the database. */
 	ck_assert(harness_log_contains(&P, "2 active assignments in memory"));
@@ -256,31 +252,33 @@ END_TEST
 static void set_user_version(const char *db, int version)
 {
 	char sql[64];
-	sqlite3 *h;
 
-	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
-	ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(h);
+	harness_sqlite_file_rows(db, sql, NULL, NULL);
+}
+
+struct names {
+	char *out;
+	size_t size, used;
+};
+
+static void add_name(const char *const *cols, unsigned ncols, void *arg)
+{
+	struct names *n = arg;
+
+	ck_assert_uint_eq(ncols, 1);
+	if (n->used < n->size)
+		n->used += (size_t)snprintf(n->out + n->used, n->size - n->used, "%s%s",
+					    n->used ? "," : "", cols[0]);
 }
 
 /* Keys in the database at db, by name, comma-separated. */
 static void key_names(const char *db, char *out, size_t size)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	size_t used = 0;
+	struct names n = {out, size, 0};
 
 	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	ck_assert_int_eq(
-		sqlite3_prepare_v2(h, "SELECT name FROM api_keys ORDER BY id", -1, &st, NULL),
-		SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW && used < size)
-		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "",
-					 (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(h);
+	harness_sqlite_file_rows(db, "SELECT name FROM api_keys ORDER BY id", add_name, &n);
 }
 
 static int restore(struct suitd_proc *p, const char *force, const char *file)
@@ -379,11 +377,14 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, fleet_setup, restore_teardown);
-	tcase_add_test(tc, test_backup_restore_round_trip);
+	harness_sqlite_only(
+		tc, test_backup_restore_round_trip,
+		"suitd backup/restore copy the SQLite file; PostgreSQL: pg_dump/pg_restore");
 	suite_add_tcase(s, tc);
 	TCase *refuse = tcase_create("refuse");
 	tcase_set_timeout(refuse, 60);
-	tcase_add_test(refuse, test_restore_refuses);
+	harness_sqlite_only(refuse, test_restore_refuses,
+			    "restore's refusals are about SQLite files (damaged, newer, in use)");
 	suite_add_tcase(s, refuse);
 	return check_run(s);
 }

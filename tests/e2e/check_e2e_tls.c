@@ -160,7 +160,7 @@ START_TEST(test_resumption_and_failures)
 	unsigned long long failed = harness_metric(&P, "suitd_tls_handshakes_failed_total");
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
-	a.sin_port = htons((uint16_t)atoi(strrchr(P.url, ':') + 1));
+	a.sin_port = htons((uint16_t)strtoul(strrchr(P.url, ':') + 1, NULL, 10));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(write(fd, "not a ClientHello\r\n", 19), 19);
@@ -268,7 +268,7 @@ START_TEST(test_stalled_handshakes)
 	harness_write_config(&P, "[server]\nhandshake_timeout = 14\nconnection_timeout = 30\n"
 				 "per_address_connection_limit = 0\n");
 	harness_start(&P);
-	a.sin_port = htons((uint16_t)atoi(strrchr(P.url, ':') + 1));
+	a.sin_port = htons((uint16_t)strtoul(strrchr(P.url, ':') + 1, NULL, 10));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (int i = 0; i < STALLED; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);

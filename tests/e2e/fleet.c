@@ -481,35 +481,33 @@ void fleet_setup(void)
 void fleet_teardown(void)
 {
 	ck_assert_int_eq(harness_stop(&P), 0);
-	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check != 'ok'"),
-			 0);
+	harness_db_intact(&P);
 	/* A device has at most one active assignment. */
-	ck_assert_int_eq(harness_sql_int(&P,
-					 "SELECT count(*) FROM (SELECT device_num FROM "
-					 "assignments WHERE state IN ('pending', 'delivered', "
-					 "'downloading', 'downloaded', 'installing', "
-					 "'installed') GROUP BY device_num HAVING count(*) > 1)"),
-			 0);
+	ck_assert_int_eq(
+		harness_sql_int(&P, "SELECT count(*) FROM (SELECT device_num FROM "
+				    "assignments WHERE state IN ('pending', 'delivered', "
+				    "'downloading', 'downloaded', 'installing', "
+				    "'installed') GROUP BY device_num HAVING count(*) > 1) AS x"),
+		0);
 	/* The trigger-kept counters equal a count of the assignments. */
 	ck_assert_int_eq(
 		harness_sql_int(&P, "SELECT count(*) FROM (SELECT deployment_id, stage, state, "
 				    "count(*) AS n FROM assignments GROUP BY 1, 2, 3 "
 				    "EXCEPT SELECT deployment_id, stage, state, n "
-				    "FROM assignment_counts WHERE n > 0)"),
+				    "FROM assignment_counts WHERE n > 0) AS x"),
 		0);
 	ck_assert_int_eq(
 		harness_sql_int(&P, "SELECT count(*) FROM (SELECT deployment_id, stage, state, n "
 				    "FROM assignment_counts WHERE n > 0 EXCEPT SELECT "
 				    "deployment_id, stage, state, count(*) FROM assignments "
-				    "GROUP BY 1, 2, 3)"),
+				    "GROUP BY 1, 2, 3) AS x"),
 		0);
 	/* The trigger-kept report usage equals the stored reports, both ways
 	 * (a device with no reports has no row or a zero one). */
 	ck_assert_int_eq(harness_sql_int(&P,
 					 "SELECT count(*) FROM (SELECT device_num, count(*), "
 					 "sum(length(body)) FROM reports GROUP BY 1 EXCEPT SELECT "
-					 "device_num, reports, bytes FROM report_usage)"),
+					 "device_num, reports, bytes FROM report_usage) AS x"),
 			 0);
 	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM report_usage u WHERE "
 					     "u.reports != (SELECT count(*) FROM reports r "

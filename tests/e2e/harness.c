@@ -14,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
+
+#include "tests/pg/pg_tmp.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -96,9 +99,156 @@ static void make_test_pki(struct suitd_proc *p)
 	EVP_PKEY_free(srv_key);
 }
 
+/* ---- The backend: SQLite's file or a throwaway PostgreSQL ---- */
+
+static struct pg_tmp pg_server; /* started before main, in the parent */
+static pid_t pg_owner;		/* the process that started it (stops it) */
+static bool pg_failed;
+
+bool harness_backend_is_pg(void)
+{
+	const char *b = getenv("SUITD_TEST_BACKEND");
+
+	return b && strcmp(b, "postgresql") == 0;
+}
+
+bool harness_skip_on_pg(const char *test, const char *reason)
+{
+	if (!harness_backend_is_pg())
+		return false;
+	printf("SKIP %s on postgresql (not run, not a pass): %s\n", test, reason);
+	fflush(stdout);
+	return true;
+}
+
+static void pg_server_stop(void)
+{
+	/* Check's forked test processes run atexit too: only the owner stops. */
+	if (getpid() == pg_owner)
+		pg_tmp_stop(&pg_server);
+}
+
+/* libpq URL of database db as the superuser over the server's socket (no
+ * ck_assert here: the constructor runs it outside any test; 256 bytes hold
+ * the 64 of the folder and the 32 of a name). */
+static void pg_admin_url(const char *db, char *out, size_t size)
+{
+	snprintf(out, size, "postgresql://pgtmp@/%s?host=%s&port=%u", db, pg_server.dir,
+		 pg_server.port);
+}
+
+/* One statement as the superuser on database db of the test server. */
+static bool pg_admin_exec(const char *db, const char *sql)
+{
+	char url[256];
+	PGconn *c;
+	PGresult *r;
+	bool ok;
+
+	pg_admin_url(db, url, sizeof(url));
+	c = PQconnectdb(url);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+/* The database every test's database is copied from: migrated once by the
+ * binary under test (`suitd migrate`), so a test does not pay the schema's
+ * 0.3 s. Its log is DIR/template.log of the server. */
+static bool pg_template_make(void)
+{
+	char conf[128], cmd[512];
+	FILE *f;
+
+	if (!pg_admin_exec("postgres", "CREATE DATABASE e2e_template OWNER suitd"))
+		return false;
+	snprintf(conf, sizeof(conf), "%s/template.conf", pg_server.dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return false;
+	fprintf(f,
+		"[storage]\nbackend = postgresql\nurl = postgresql://suitd@127.0.0.1:%u/"
+		"e2e_template\npassword_file = %s\n",
+		pg_server.port, pg_server.password_file);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' migrate >'%s/template.log' 2>&1", suitd_bin(),
+		 conf, pg_server.dir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "harness: '%s' failed\n", cmd);
+		return false;
+	}
+	return true;
+}
+
+/* One server per test process, started here rather than in the first
+ * harness_setup: that runs in a test process Check forks (and reaps) per
+ * test, so a server started there would serve one test only. initdb and a
+ * start take about 2 s, a database of its own per test about 0.1 s
+ * (docs/design.md). */
+__attribute__((constructor)) static void pg_server_start(void)
+{
+	if (!harness_backend_is_pg())
+		return;
+	if (!pg_tmp_start(&pg_server)) {
+		pg_failed = true;
+		return;
+	}
+	pg_owner = getpid();
+	atexit(pg_server_stop);
+	/* Test databases live seconds: autovacuum would only add transactions
+	 * of its own at random moments (harness_writes_seen counts them). */
+	pg_failed = !pg_admin_exec("postgres", "ALTER SYSTEM SET autovacuum = off") ||
+		    !pg_admin_exec("postgres", "SELECT pg_reload_conf()") || !pg_template_make();
+}
+
+static void pg_database_create(struct suitd_proc *p)
+{
+	static unsigned made;
+	char sql[128];
+
+	ck_assert_msg(!pg_failed, "no PostgreSQL test server (SUITD_TEST_BACKEND=postgresql); "
+				  "see the reason above");
+	snprintf(p->db_name, sizeof(p->db_name), "e2e_%ld_%u", (long)getpid(), made++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE e2e_template OWNER suitd",
+		 p->db_name);
+	ck_assert_msg(pg_admin_exec("postgres", sql), "CREATE DATABASE %s failed", p->db_name);
+	snprintf(p->db_url, sizeof(p->db_url), "postgresql://suitd@127.0.0.1:%u/%s", pg_server.port,
+		 p->db_name);
+}
+
+/* The database goes with the test (the server lives as long as the suite). */
+static void pg_database_drop(struct suitd_proc *p)
+{
+	char sql[96];
+
+	/* From "postgres": a database cannot drop itself. */
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", p->db_name);
+	pg_admin_exec("postgres", sql);
+	p->db_name[0] = '\0';
+}
+
+const char *harness_storage_conf(const struct suitd_proc *p, char *out, size_t size)
+{
+	int n;
+
+	if (p->db_name[0])
+		n = snprintf(out, size,
+			     "[storage]\nbackend = postgresql\nurl = %s\npassword_file = %s\n",
+			     p->db_url, pg_server.password_file);
+	else
+		n = snprintf(out, size, "[storage]\ndatabase = suitd.db\nsynchronous = normal\n");
+	ck_assert(n > 0 && (size_t)n < size);
+	return out;
+}
+
 void harness_write_config(struct suitd_proc *p, const char *extra_conf)
 {
 	FILE *f = fopen(p->conf, "w");
+	char storage[512];
 
 	ck_assert_ptr_nonnull(f);
 	/* Suites drive one API key hard: no rate limit unless a test sets one
@@ -106,12 +256,11 @@ void harness_write_config(struct suitd_proc *p, const char *extra_conf)
 	 * unless a test sets its own. */
 	fprintf(f,
 		"[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntls_cert = server.pem\n"
-		"tls_key = server.key\n%s%s"
-		"[storage]\ndatabase = suitd.db\nsynchronous = normal\n%s",
+		"tls_key = server.key\n%s%s%s%s",
 		extra_conf && strstr(extra_conf, "connection_timeout") ? ""
 								       : "connection_timeout = 5\n",
 		extra_conf && strstr(extra_conf, "rate_limit") ? "" : "rate_limit = 0\n",
-		extra_conf ? extra_conf : "");
+		harness_storage_conf(p, storage, sizeof(storage)), extra_conf ? extra_conf : "");
 	fclose(f);
 }
 
@@ -123,6 +272,8 @@ void harness_setup(struct suitd_proc *p, const char *extra_conf)
 	snprintf(p->conf, sizeof(p->conf), "%s/suitd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/suitd.log", p->dir);
 	make_test_pki(p);
+	if (harness_backend_is_pg())
+		pg_database_create(p);
 	harness_write_config(p, extra_conf);
 }
 
@@ -304,6 +455,10 @@ void harness_cleanup(struct suitd_proc *p)
 		waitpid(p->pid, NULL, 0);
 		p->pid = 0;
 	}
+	if (p->db_name[0] && getenv("SUITD_KEEP"))
+		fprintf(stderr, "PostgreSQL database %s kept (until the suite ends)\n", p->db_name);
+	else if (p->db_name[0])
+		pg_database_drop(p);
 	if (p->dir[0] && !getenv("SUITD_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
 		if (system(cmd) != 0)
@@ -410,23 +565,239 @@ void harness_kill9(struct suitd_proc *p)
 	}
 }
 
-long long harness_sql_int(struct suitd_proc *p, const char *sql)
+/* ---- SQL on the test's database ---- */
+
+/* Run sql; rows into fn (NULL: none expected). Returns the rows seen, or
+ * for a statement without rows the rows it changed. */
+static unsigned long long sql_sqlite(const char *db, int flags, const char *sql,
+				     void (*fn)(const char *const *, unsigned, void *), void *arg)
 {
-	char db[192];
+	const char *cols[16];
+	unsigned long long rows = 0;
 	sqlite3 *h;
 	sqlite3_stmt *st;
-	long long v;
+	int rc;
 
-	snprintf(db, sizeof(db), "%s/suitd.db", p->dir);
-	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_open_v2(db, &h, flags, NULL) == SQLITE_OK, "%s: %s", db,
+		      sqlite3_errmsg(h));
 	sqlite3_busy_timeout(h, 5000);
 	ck_assert_msg(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
 		      sqlite3_errmsg(h));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		unsigned n = (unsigned)sqlite3_column_count(st);
+
+		ck_assert_uint_le(n, sizeof(cols) / sizeof(cols[0]));
+		for (unsigned i = 0; i < n; i++)
+			cols[i] = (const char *)sqlite3_column_text(st, (int)i);
+		ck_assert_msg(fn != NULL, "%s: returned rows", sql);
+		fn(cols, n, arg);
+		rows++;
+	}
+	ck_assert_msg(rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(h));
+	if (sqlite3_column_count(st) == 0)
+		rows = (unsigned long long)sqlite3_changes(h);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return rows;
+}
+
+static unsigned long long sql_pg(struct suitd_proc *p, const char *sql,
+				 void (*fn)(const char *const *, unsigned, void *), void *arg)
+{
+	char url[256];
+	const char *cols[16];
+	unsigned long long rows;
+	PGconn *c;
+	PGresult *r;
+
+	pg_admin_url(p->db_name, url, sizeof(url));
+	c = PQconnectdb(url);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+		      "%s: %s", sql, PQerrorMessage(c));
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		unsigned n = (unsigned)PQnfields(r);
+
+		ck_assert_uint_le(n, sizeof(cols) / sizeof(cols[0]));
+		rows = (unsigned long long)PQntuples(r);
+		ck_assert_msg(fn != NULL || rows == 0, "%s: returned rows", sql);
+		for (int row = 0; row < PQntuples(r); row++) {
+			for (unsigned i = 0; i < n; i++)
+				cols[i] = PQgetisnull(r, row, (int)i) ? NULL
+								      : PQgetvalue(r, row, (int)i);
+			fn(cols, n, arg);
+		}
+	} else {
+		rows = strtoull(PQcmdTuples(r), NULL, 10);
+	}
+	PQclear(r);
+	PQfinish(c);
+	return rows;
+}
+
+static unsigned long long sql_run(struct suitd_proc *p, const char *sql,
+				  void (*fn)(const char *const *, unsigned, void *), void *arg)
+{
+	char db[192];
+
+	if (p->db_name[0])
+		return sql_pg(p, sql, fn, arg);
+	snprintf(db, sizeof(db), "%s/suitd.db", p->dir);
+	return sql_sqlite(db, SQLITE_OPEN_READWRITE, sql, fn, arg);
+}
+
+struct first {
+	bool seen;
+	char text[1024];
+};
+
+static void keep_first(const char *const *cols, unsigned n, void *arg)
+{
+	struct first *f = arg;
+
+	if (f->seen)
+		return;
+	f->seen = true;
+	snprintf(f->text, sizeof(f->text), "%s", n > 0 && cols[0] ? cols[0] : "");
+}
+
+long long harness_sql_int(struct suitd_proc *p, const char *sql)
+{
+	struct first f = {0};
+	char *end;
+	long long v;
+
+	sql_run(p, sql, keep_first, &f);
+	ck_assert_msg(f.seen, "%s: no row", sql);
+	/* PostgreSQL's text form of a boolean. */
+	if (strcmp(f.text, "t") == 0 || strcmp(f.text, "f") == 0)
+		return f.text[0] == 't';
+	if (!f.text[0])
+		return 0;
+	errno = 0;
+	v = strtoll(f.text, &end, 10);
+	ck_assert_msg(errno == 0 && *end == '\0', "%s: '%s' is not an integer", sql, f.text);
+	return v;
+}
+
+long long harness_sql_exec(struct suitd_proc *p, const char *sql)
+{
+	return (long long)sql_run(p, sql, NULL, NULL);
+}
+
+const char *harness_sql_text(struct suitd_proc *p, const char *sql, char *out, size_t size)
+{
+	struct first f = {0};
+
+	sql_run(p, sql, keep_first, &f);
+	ck_assert_msg(f.seen, "%s: no row", sql);
+	snprintf(out, size, "%s", f.text);
+	return out;
+}
+
+unsigned harness_sqlite_file_rows(const char *path, const char *sql,
+				  void (*fn)(const char *const *cols, unsigned ncols, void *arg),
+				  void *arg)
+{
+	return (unsigned)sql_sqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, sql, fn, arg);
+}
+
+const char *harness_sqlite_file_text(const char *path, const char *sql, char *out, size_t size)
+{
+	struct first f = {0};
+
+	sql_sqlite(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, sql, keep_first, &f);
+	ck_assert_msg(f.seen, "%s: no row", sql);
+	snprintf(out, size, "%s", f.text);
+	return out;
+}
+
+const char *harness_sql_json_text(const char *col, const char *key, char *out, size_t size)
+{
+	int n = harness_backend_is_pg() ? snprintf(out, size, "((%s)::jsonb ->> '%s')", col, key)
+					: snprintf(out, size, "(%s ->> '$.%s')", col, key);
+
+	ck_assert(n > 0 && (size_t)n < size);
+	return out;
+}
+
+const char *harness_sql_json_int(const char *col, const char *key, char *out, size_t size)
+{
+	int n = harness_backend_is_pg()
+			? snprintf(out, size, "((%s)::jsonb ->> '%s')::bigint", col, key)
+			: snprintf(out, size, "json_extract(%s, '$.%s')", col, key);
+
+	ck_assert(n > 0 && (size_t)n < size);
+	return out;
+}
+
+struct harness_writes {
+	struct suitd_proc *p;
+	sqlite3 *h; /* SQLite: the connection data_version is about */
+	long long mark;
+};
+
+static long long writes_mark(struct harness_writes *w)
+{
+	sqlite3_stmt *st;
+	long long v;
+
+	if (!w->h)
+		return harness_sql_int(w->p, "SELECT txid_snapshot_xmax(txid_current_snapshot())");
+	ck_assert_int_eq(sqlite3_prepare_v2(w->h, "PRAGMA data_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	sqlite3_close(h);
 	return v;
+}
+
+struct harness_writes *harness_writes_watch(struct suitd_proc *p)
+{
+	struct harness_writes *w = calloc(1, sizeof(*w));
+	char db[192];
+
+	ck_assert_ptr_nonnull(w);
+	w->p = p;
+	if (!p->db_name[0]) {
+		snprintf(db, sizeof(db), "%s/suitd.db", p->dir);
+		ck_assert_int_eq(sqlite3_open_v2(db, &w->h, SQLITE_OPEN_READWRITE, NULL),
+				 SQLITE_OK);
+	}
+	w->mark = writes_mark(w);
+	return w;
+}
+
+bool harness_writes_seen(struct harness_writes *w)
+{
+	bool seen = writes_mark(w) != w->mark;
+
+	sqlite3_close(w->h);
+	free(w);
+	return seen;
+}
+
+void harness_db_intact(struct suitd_proc *p)
+{
+	if (!p->db_name[0]) {
+		ck_assert_int_eq(harness_sql_int(p, "SELECT count(*) FROM pragma_integrity_check "
+						    "WHERE integrity_check != 'ok'"),
+				 0);
+		return;
+	}
+	/* bt_index_check raises an error (the test fails with it) on a fault. */
+	harness_sql_exec(p, "CREATE EXTENSION IF NOT EXISTS amcheck");
+	ck_assert_int_gt(harness_sql_int(p, "SELECT count(bt_index_check(c.oid, true)) FROM "
+					    "pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+					    "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = "
+					    "'btree' AND c.relnamespace = 'public'::regnamespace"),
+			 0);
+}
+
+unsigned harness_sql_rows(struct suitd_proc *p, const char *sql,
+			  void (*fn)(const char *const *cols, unsigned ncols, void *arg), void *arg)
+{
+	return (unsigned)sql_run(p, sql, fn, arg);
 }
 
 unsigned long long harness_metric_of(const struct http_result *r, const char *series)

@@ -11,6 +11,7 @@
  *   in a database whose own collation is not byte order (ICU en-US);
  * - the device lists and a deployment's devices are index seeks in the
  *   order of the page, with custom and with generic plans. */
+#include <assert.h>
 #include <check.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -42,6 +43,14 @@ static const char *const pg_sql[] = {
 	PG_STATEMENT_LIST(X)
 #undef X
 };
+/* A text for every name (the backend's build has the same check): a name
+ * twice is -Woverride-init, so with the count equal none is missing. */
+enum {
+#define X(name, sql) +1
+	PG_TEXTS = 0 PG_STATEMENT_LIST(X)
+#undef X
+};
+static_assert((int)PG_TEXTS == (int)STMT__COUNT, "PostgreSQL text for every statement");
 static const char *const stmt_name[] = {
 #define X(name) [STMT_##name] = #name,
 	STATEMENT_NAMES(X)
