@@ -43,3 +43,17 @@ void time_format_rfc3339_ms(int64_t ms, char out[RFC3339_MS_LEN])
 	/* "…:SSZ" → "…:SS.mmmZ" */
 	snprintf(out, RFC3339_MS_LEN, "%.19s.%03dZ", sec, (int)(ms - s * 1000));
 }
+
+struct timespec time_deadline(clockid_t clock, unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}

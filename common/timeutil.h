@@ -2,6 +2,8 @@
 #ifndef SUITD_COMMON_TIMEUTIL_H
 #define SUITD_COMMON_TIMEUTIL_H
 
+#include <time.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,5 +26,9 @@ static inline bool time_mono_expired(uint64_t now, uint64_t since, uint64_t limi
 {
 	return since != 0 && now > since && now - since > limit;
 }
+
+/* The time on clock (CLOCK_REALTIME, CLOCK_MONOTONIC) ms milliseconds from
+ * now: a deadline for pthread_cond_timedwait(). */
+struct timespec time_deadline(clockid_t clock, unsigned ms);
 
 #endif

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "storage/events.h"
 #include "storage/storage.h"
+#include "storage/turnstile.h"
 
 struct db;
 struct storage_backend;
@@ -25,6 +26,9 @@ struct storage {
 	storage_events_listener listeners[STORAGE_EVENTS_LISTENERS];
 	void *listener_cls[STORAGE_EVENTS_LISTENERS];
 	atomic_uint listener_count;
+	/* This process's write transactions, first come first served
+	 * (storage/turnstile.h); set up by storage_open(). */
+	struct turnstile writers;
 };
 
 /* The storage.h calls that differ by backend (storage/storage.c passes

@@ -64,12 +64,29 @@ enum err db_step_once(struct db *db, enum stmt id)
 	return rc == SQL_ROW ? ERR_STORAGE : db_result(rc);
 }
 
+/* How long a write transaction queues for its turn before it goes to the
+ * database's own lock anyway: the busy timeout of the SQLite backend. */
+#define WRITER_TURN_WAIT_MS 5000
+
+static void writer_turn_end(struct db *db)
+{
+	if (db->writer_turn) {
+		db->writer_turn = false;
+		turnstile_leave(&db->storage->writers);
+	}
+}
+
 enum err db_begin(struct db *db)
 {
 	/* A transaction that ended without db_commit() or db_rollback() (the
 	 * database rolled it back itself) left nothing to announce. */
 	db_events_end(db, false);
-	return db_step_once(db, STMT_BEGIN_IMMEDIATE);
+	if (!db->writer_turn)
+		db->writer_turn = turnstile_enter(&db->storage->writers, WRITER_TURN_WAIT_MS);
+	enum err e = db_step_once(db, STMT_BEGIN_IMMEDIATE);
+	if (e)
+		writer_turn_end(db);
+	return e;
 }
 
 enum err db_commit(struct db *db)
@@ -78,8 +95,10 @@ enum err db_commit(struct db *db)
 
 	if (e)
 		db_rollback(db);
-	else
+	else {
+		writer_turn_end(db);
 		db_events_end(db, true);
+	}
 	return e;
 }
 
@@ -87,6 +106,7 @@ void db_rollback(struct db *db)
 {
 	if (sql_in_transaction(db))
 		db_step_once(db, STMT_ROLLBACK);
+	writer_turn_end(db);
 	db_events_end(db, false);
 }
 

@@ -29,6 +29,9 @@ struct db {
 	 * suitd_event_actor() answers): set by db_event_actor() for one
 	 * transaction, "": "system". */
 	char event_actor[80];
+	/* db_begin() queued in the storage's turnstile and holds it until
+	 * db_commit() or db_rollback(). */
+	bool writer_turn;
 };
 
 /* The calling thread's connection, opened and prepared on first use. */

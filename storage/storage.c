@@ -14,13 +14,19 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 						  ? &postgresql_storage_backend
 						  : &sqlite_storage_backend;
 
-	return b->open(opt, ret_storage, d);
+	enum err e = b->open(opt, ret_storage, d);
+
+	if (!e)
+		turnstile_init(&(*ret_storage)->writers);
+	return e;
 }
 
 void storage_free(struct storage *s)
 {
-	if (s)
+	if (s) {
+		turnstile_destroy(&s->writers);
 		s->backend->free(s);
+	}
 }
 
 enum err db_get(struct storage *s, struct db **ret_db)

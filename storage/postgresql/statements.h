@@ -408,7 +408,7 @@
 	/* A sighting; the running sequence apart and only when it changed.                        \
 	 * SQLite's two-argument max() is greatest() ($2 is never NULL). */                        \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = greatest(coalesce(last_seen_at, 0), "    \
-		       "$2) WHERE num = $1")                                                       \
+		       "$2) WHERE num = $1 AND coalesce(last_seen_at, 0) <= $2::bigint - 60")      \
 	X(DEVICE_SEEN_SEQUENCE, "UPDATE devices SET reported_sequence = $2 "                       \
 				"WHERE num = $1 AND reported_sequence IS DISTINCT FROM $2")        \
 	X(DEPLOYMENT_INSERT,                                                                       \

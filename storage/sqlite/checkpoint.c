@@ -1,5 +1,7 @@
 #include "storage/sqlite/checkpoint.h"
 
+#include "common/timeutil.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -84,15 +86,8 @@ void checkpointer_poke(struct checkpointer *c)
 
 void checkpointer_wait(struct checkpointer *c, unsigned timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = time_deadline(CLOCK_REALTIME, timeout_ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&c->lock);
 	/* A run already going may have started before the caller's commit:
 	 * wait for the one after it. */

@@ -341,8 +341,12 @@
 	/* A sighting; the running sequence apart and only when it changed: an                     \
 	 * UPDATE that names a column rewrites that column's index entries                         \
 	 * (devices_sequence) even for the same value. */                                          \
+	/* At most one write a minute per device: a fleet polling every few                        \
+	 * seconds would otherwise rewrite its rows and their devices_seen                         \
+	 * entries on every flush (issue 15).                                                      \
+	 */                                                                                        \
 	X(DEVICE_SEEN, "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?2) "     \
-		       "WHERE num = ?1")                                                           \
+		       "WHERE num = ?1 AND coalesce(last_seen_at, 0) <= ?2 - 60")                  \
 	X(DEVICE_SEEN_SEQUENCE, "UPDATE devices SET reported_sequence = ?2 "                       \
 				"WHERE num = ?1 AND reported_sequence IS NOT ?2")                  \
 	X(DEPLOYMENT_INSERT,                                                                       \
