@@ -253,6 +253,14 @@ dev-reset:
 # test a database of its own on it (tests/e2e/harness.c). A suite is listed
 # once it passes fully there; tests about SQLite itself print a SKIP line
 # instead (docs/design.md "Every e2e suite on both backends").
+# The sanitizer builds run the PostgreSQL pass over the suites that drive
+# the backend hardest (every statement kind, the group commit, uploads,
+# the fan-out) and every suite on SQLite: all of them twice more would
+# take .ci/run past its 45 minutes; `make check-pg SANITIZE=1
+# E2E_PG_SUITES="..."` runs any of the others.
+ifneq ($(SANITIZE),0)
+E2E_PG_SUITES ?= devices deployments reports payloads
+endif
 E2E_PG_SUITES ?= ddi dependencies deployments devices events foundation hostile import inventory \
 	listen manifests metrics payloads reports restore rollouts scale sim suitctl tls tokens ui \
 	webhooks

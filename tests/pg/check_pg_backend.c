@@ -6,6 +6,7 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,57 +346,67 @@ END_TEST
 
 /* ---- the writer lock ------------------------------------------------- */
 
+/* The second writer opens a storage of its own, as another suitd node
+ * would: within one process db_begin() first queues in the storage's
+ * turnstile (storage/turnstile.h), and this test is about the database's
+ * lock. */
 struct writer {
 	struct storage *s;
-	enum err begun;
-	int64_t backend_pid;
+	_Atomic enum err begun;
+	_Atomic int64_t backend_pid;
 };
 
 static void *second_writer(void *arg)
 {
 	struct writer *w = arg;
 	struct db *db;
+	enum err e;
 
 	ck_assert_int_eq(db_get(w->s, &db), ERR_OK);
-	w->backend_pid = PQbackendPID(pg_db(db)->conn);
-	w->begun = db_begin(db);
-	if (!w->begun)
-		w->begun = db_commit(db);
+	atomic_store(&w->backend_pid, PQbackendPID(pg_db(db)->conn));
+	e = db_begin(db);
+	if (!e)
+		e = db_commit(db);
+	atomic_store(&w->begun, e);
 	return NULL;
 }
 
 START_TEST(test_writer_lock_serialises)
 {
 	struct writer w = {.begun = ERR_INTERNAL};
+	struct storage *first;
 	char sql[160];
 	struct db *db;
 	pthread_t t;
 	int waited = 0;
 
 	db_fresh("t_lock");
+	first = open_ok();
 	w.s = open_ok();
-	ck_assert_int_eq(db_get(w.s, &db), ERR_OK);
+	ck_assert_int_eq(db_get(first, &db), ERR_OK);
 	ck_assert_int_eq(db_begin(db), ERR_OK);
 	ck_assert_int_eq(pthread_create(&t, NULL, second_writer, &w), 0);
 	/* The other thread's BEGIN waits for this one's lock: its backend is
 	 * seen waiting for an advisory lock (bounded: a minute). */
 	while (waited++ < 600) {
-		if (w.backend_pid) {
+		int64_t pid = atomic_load(&w.backend_pid);
+		if (pid) {
 			snprintf(sql, sizeof(sql),
 				 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
 				 "NOT granted AND pid = %lld",
-				 (long long)w.backend_pid);
+				 (long long)pid);
 			if (side_value(sql) == 1)
 				break;
 		}
 		usleep(100 * 1000);
 	}
 	ck_assert_int_lt(waited, 600);
-	ck_assert_int_eq(w.begun, ERR_INTERNAL); /* still waiting */
+	ck_assert_int_eq(atomic_load(&w.begun), ERR_INTERNAL); /* still waiting */
 	ck_assert_int_eq(db_commit(db), ERR_OK);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	ck_assert_int_eq(w.begun, ERR_OK);
+	ck_assert_int_eq(atomic_load(&w.begun), ERR_OK);
 	storage_free(w.s);
+	storage_free(first);
 }
 END_TEST
 
