@@ -13,19 +13,8 @@
 
 #include "storage/postgresql/pg.h"
 #include "storage/postgresql/pg_error.h"
+#include "storage/postgresql/pg_types.h"
 #include "storage/postgresql/statements.h"
-
-/* The type OIDs of the result columns the statements may have (pg_type;
- * fixed since PostgreSQL 7): every other type is cast in the text. */
-enum {
-	OID_BOOL = 16,
-	OID_BYTEA = 17,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_TEXT = 25,
-	OID_VARCHAR = 1043,
-};
 
 static const char *const statement_sql[] = {
 #define STATEMENT_SQL(name, sql) [STMT_##name] = sql,

@@ -26,6 +26,7 @@
 #include "storage/postgresql/pg_conn.h"
 #include "storage/postgresql/pg_error.h"
 #include "storage/postgresql/pg_migrate.h"
+#include "storage/postgresql/pg_types.h"
 #include "storage/postgresql/statements.h"
 #include "storage/sqlite/statements.h"
 #include "storage/storage.h"
@@ -55,17 +56,6 @@ static const char *const stmt_name[] = {
 #define X(name) [STMT_##name] = #name,
 	STATEMENT_NAMES(X)
 #undef X
-};
-
-/* Type OIDs (catalog/pg_type_d.h is in the server's headers). */
-enum {
-	OID_BOOL = 16,
-	OID_BYTEA = 17,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_TEXT = 25,
-	OID_VARCHAR = 1043
 };
 
 /* The inserts whose generated id the storage code reads with sql_last_insert_id(). */
