@@ -255,13 +255,14 @@ dev-reset:
 # instead (docs/design.md "Every e2e suite on both backends").
 # The sanitizer builds run the PostgreSQL pass over the suites that drive
 # the backend hardest (every statement kind, the group commit, uploads,
-# the fan-out) and every suite on SQLite: all of them twice more would
+# the fan-out, the threads that keep several nodes coherent) and every
+# suite on SQLite: all of them twice more would
 # take .ci/run past its 45 minutes; `make check-pg SANITIZE=1
 # E2E_PG_SUITES="..."` runs any of the others.
 ifneq ($(SANITIZE),0)
-E2E_PG_SUITES ?= devices deployments reports payloads
+E2E_PG_SUITES ?= cluster devices deployments reports payloads
 endif
-E2E_PG_SUITES ?= ddi dependencies deployments devices events foundation hostile import inventory \
+E2E_PG_SUITES ?= cluster ddi dependencies deployments devices events foundation hostile import inventory \
 	listen manifests metrics payloads reports restore rollouts scale sim suitctl tls tokens ui \
 	webhooks
 E2E_PG_TESTS = $(E2E_PG_SUITES:%=$(BUILD)/tests/check_e2e_%)

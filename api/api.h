@@ -19,6 +19,7 @@ struct webhook_worker;
 struct event_hub;
 struct fanout;
 struct ddi_poll_cache;
+struct cluster_follower;
 
 struct api_ctx {
 	const struct config *config;
@@ -46,6 +47,9 @@ struct api_ctx {
 	/* Inserts a large deployment's assignments in slices (tracker/fanout.h;
 	 * NULL: on the request's thread). */
 	struct fanout *fanout;
+	/* Follows other nodes' commits on a shared database (api/cluster.h;
+	 * NULL: one node). */
+	struct cluster_follower *cluster;
 	int64_t started_at;
 	/* [ddi] gateway_token_file: the SHA-256 of the tenant's GatewayToken
 	 * (api/ddi/auth.c loads it at start). */

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 
+#include "api/cluster.h"
 #include "common/timeutil.h"
 #include "common/version.h"
 #include "events/stream.h"
@@ -186,6 +187,8 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "# TYPE suitd_uploads_in_progress gauge\n"
 			       "suitd_uploads_in_progress %u\n",
 			       atomic_load(&ctx->uploads_active));
+	if (!e)
+		e = cluster_metrics_render(ctx->cluster, &res->body);
 	if (!e) {
 		struct storage_wal_stats ws;
 		storage_wal_stats(ctx->storage, &ws);

@@ -25,6 +25,7 @@
 #include "common/timeutil.h"
 #include "common/version.h"
 #include "events/stream.h"
+#include "storage/cluster.h"
 #include "storage/events.h"
 
 /* Events read from the log per query. */
@@ -1010,6 +1011,29 @@ static void sweep(struct webhook_worker *wk)
 		&n);
 }
 
+/* On a shared database one node delivers: the housekeeper
+ * (storage/cluster.h). Any other node cuts what it has in flight (the
+ * housekeeper delivers it again from the stored cursor: at least once, as
+ * after a crash), stores what it finished, and forgets its webhooks, to
+ * read them anew with their stored cursors if the lease comes to it. True
+ * while it waits so. */
+static bool standby(struct webhook_worker *wk)
+{
+	if (storage_housekeeper(wk->storage))
+		return false;
+	while (wk->transfers)
+		transfer_abort(wk, wk->transfers);
+	flush(wk);
+	if (!wk->attempt_count && !wk->disable_count) {
+		while (wk->hook_count)
+			hook_free(wk, wk->hooks[--wk->hook_count]);
+		atomic_store(&wk->enabled, 0);
+		atomic_store(&wk->changed, true);
+	}
+	curl_multi_poll(wk->multi, NULL, 0, STORAGE_HOUSEKEEPER_RETRY_MS, NULL);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct webhook_worker *wk = arg;
@@ -1017,6 +1041,8 @@ static void *worker_main(void *arg)
 
 	while (!atomic_load(&wk->stop)) {
 		int64_t now = time_now_ms(), oldest, newest;
+		if (standby(wk))
+			continue;
 		if (time_mono_usec() >= wk->next_range_usec) {
 			/* The notifications are hints: look at the log itself too. */
 			if (storage_events_range(wk->storage, &oldest, &newest) == ERR_OK)

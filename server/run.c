@@ -12,6 +12,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "api/cluster.h"
 #include "api/ddi/ddi.h"
 #include "api/ddi/poll_cache.h"
 #include "api/manifests.h"
@@ -27,6 +28,7 @@
 #include "server/router.h"
 #include "server/tls.h"
 #include "storage/batch.h"
+#include "storage/cluster.h"
 #include "storage/deployments.h"
 #include "storage/events.h"
 #include "storage/payloads.h"
@@ -224,6 +226,7 @@ int command_run(const struct config *config)
 	struct seen_tracker *seen = NULL;
 	struct assignment_index *assignments = NULL;
 	struct fanout *fanout = NULL;
+	struct cluster_follower *cluster = NULL;
 	struct token_cache *tokens = NULL;
 	struct ddi_poll_cache *ddi_polls = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
@@ -291,6 +294,14 @@ int command_run(const struct config *config)
 	 * counter past this value. */
 	if (storage_cli_changes(storage, &cli_generation) != ERR_OK)
 		cli_generation = -1;
+	/* The same for other nodes' changes on a shared database: the follower
+	 * starts from the log's newest id before the load. */
+	int64_t oldest_event = 0, follow_from = 0;
+	if (storage_shared(storage) &&
+	    storage_events_range(storage, &oldest_event, &follow_from) != ERR_OK) {
+		log_err("cannot read the event log of %s", command_storage_name(config));
+		goto out;
+	}
 	if (assignment_index_load(assignments, storage) != ERR_OK) {
 		log_err("cannot load the active assignments from '%s'",
 			command_storage_name(config));
@@ -332,6 +343,12 @@ int command_run(const struct config *config)
 			      .events = events,
 			      .fanout = fanout,
 			      .ddi_polls = ddi_polls};
+	/* Several nodes on one database: follow the others' commits. */
+	if (cluster_follower_start(&ctx, follow_from, &cluster) != ERR_OK) {
+		log_err("cannot start following the other nodes' changes");
+		goto out;
+	}
+	ctx.cluster = cluster;
 	if (ddi_gateway_load(&ctx, &d) != ERR_OK) {
 		config_diag_key(config, &d, "ddi", "gateway_token_file", 0);
 		log_config_error(config, &d);
@@ -364,10 +381,16 @@ int command_run(const struct config *config)
 				next_ping = now + watchdog_usec / 2;
 			}
 		}
-		housekeeping_timeouts(storage, assignments);
-		housekeeping_rollouts(storage, assignments);
-		housekeeping_reports(storage, config->devices.report_retention);
-		housekeeping_events(storage, config->events.retention, config->events.max_rows);
+		/* On a shared database only the node with the lease does the
+		 * clock's work (storage/cluster.h); every step is a compare-and-
+		 * set all the same, so a lease that moves mid-step harms nothing. */
+		if (storage_housekeeper(storage)) {
+			housekeeping_timeouts(storage, assignments);
+			housekeeping_rollouts(storage, assignments);
+			housekeeping_reports(storage, config->devices.report_retention);
+			housekeeping_events(storage, config->events.retention,
+					    config->events.max_rows);
+		}
 		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);
 		if (time_mono_usec() >= next_flush) {
@@ -407,8 +430,11 @@ out:
 	batcher_stop(uploads);
 	/* Between two slices; the rest resumes at the next start. */
 	fanout_stop(fanout);
+	/* It tells the webhook worker of changes: first. */
+	cluster_follower_stop(cluster);
 	/* After every thread that commits events. */
 	webhook_worker_stop(webhooks);
+	cluster_follower_free(cluster);
 	event_hub_free(events);
 	storage_free(storage);
 	manifest_policy_holder_free(manifests);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "storage/cluster.h"
 #include "storage/events.h"
 #include "storage/storage.h"
 #include "storage/turnstile.h"
@@ -46,6 +47,11 @@ struct storage_backend {
 	void (*wal_stats)(struct storage *s, struct storage_wal_stats *ret);
 	enum err (*backup)(struct storage *s, const char *out, struct diag *d);
 	enum err (*integrity_check)(struct storage *s, bool *ret_ok);
+	/* Several nodes (storage/cluster.h); all NULL for a backend that
+	 * cannot be shared. */
+	enum err (*cluster_start)(struct storage *s, storage_resync_cb resync, void *cls);
+	void (*cluster_stop)(struct storage *s);
+	void (*cluster_stats)(struct storage *s, struct storage_cluster_stats *ret);
 };
 
 /* Per connection. */

@@ -54,6 +54,39 @@ enum err storage_integrity_check(struct storage *s, bool *ret_ok)
 	return s->backend->integrity_check(s, ret_ok);
 }
 
+bool storage_shared(struct storage *s)
+{
+	return s->backend->cluster_start != NULL;
+}
+
+enum err storage_cluster_start(struct storage *s, storage_resync_cb resync, void *cls)
+{
+	return s->backend->cluster_start ? s->backend->cluster_start(s, resync, cls) : ERR_OK;
+}
+
+void storage_cluster_stop(struct storage *s)
+{
+	if (s->backend->cluster_stop)
+		s->backend->cluster_stop(s);
+}
+
+void storage_cluster_stats(struct storage *s, struct storage_cluster_stats *ret)
+{
+	if (s->backend->cluster_stats) {
+		s->backend->cluster_stats(s, ret);
+		return;
+	}
+	*ret = (struct storage_cluster_stats){.housekeeper = true, .listening = true};
+}
+
+bool storage_housekeeper(struct storage *s)
+{
+	struct storage_cluster_stats st;
+
+	storage_cluster_stats(s, &st);
+	return st.housekeeper;
+}
+
 enum err storage_events_listen(struct storage *s, storage_events_listener fn, void *cls)
 {
 	unsigned n = atomic_load(&s->listener_count);

@@ -34,6 +34,7 @@ struct pg_storage {
 	unsigned pool_size;	 /* connections at most (0: no limit) */
 	atomic_uint connections; /* open now */
 	pthread_key_t conn_key;
+	struct pg_cluster *cluster; /* pg_cluster.c; NULL: not started */
 };
 
 /* What a statement is to the backend beyond its text. */
@@ -121,6 +122,12 @@ int pg_tx_actor(struct pg_db *db);
 /* After such a statement outside a transaction (committed already): the
  * newest event id into db->event_newest. */
 int pg_events_newest(struct pg_db *db);
+
+/* pg_cluster.c: the storage/cluster.h ops. */
+struct pg_cluster;
+enum err pg_cluster_start(struct storage *s, storage_resync_cb resync, void *cls);
+void pg_cluster_stop(struct storage *s);
+void pg_cluster_stats(struct storage *s, struct storage_cluster_stats *ret);
 
 /* pg_storage.c: monotonic milliseconds. */
 int64_t pg_now_ms(void);

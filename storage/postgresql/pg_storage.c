@@ -179,6 +179,7 @@ static void pg_free(struct storage *base)
 {
 	struct pg_storage *s = pg_storage(base);
 
+	pg_cluster_stop(base);
 	db_free(pthread_getspecific(s->conn_key));
 	pthread_setspecific(s->conn_key, NULL);
 	pthread_key_delete(s->conn_key);
@@ -238,4 +239,7 @@ const struct storage_backend postgresql_storage_backend = {
 	.wal_stats = pg_wal_stats,
 	.backup = pg_backup,
 	.integrity_check = pg_integrity_check,
+	.cluster_start = pg_cluster_start,
+	.cluster_stop = pg_cluster_stop,
+	.cluster_stats = pg_cluster_stats,
 };

@@ -264,7 +264,8 @@ void harness_write_config(struct suitd_proc *p, const char *extra_conf)
 	fclose(f);
 }
 
-void harness_setup(struct suitd_proc *p, const char *extra_conf)
+/* A zeroed p with a temporary folder, its file names and its PKI. */
+static void proc_folder(struct suitd_proc *p)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "/tmp/suitd-e2e-XXXXXX");
@@ -272,9 +273,42 @@ void harness_setup(struct suitd_proc *p, const char *extra_conf)
 	snprintf(p->conf, sizeof(p->conf), "%s/suitd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/suitd.log", p->dir);
 	make_test_pki(p);
+}
+
+void harness_setup(struct suitd_proc *p, const char *extra_conf)
+{
+	proc_folder(p);
 	if (harness_backend_is_pg())
 		pg_database_create(p);
 	harness_write_config(p, extra_conf);
+}
+
+void harness_setup_node(struct suitd_proc *p, const struct suitd_proc *first)
+{
+	char from[160];
+	FILE *in, *out;
+	size_t n;
+
+	ck_assert_msg(first->db_name[0], "several nodes need SUITD_TEST_BACKEND=postgresql");
+	proc_folder(p);
+	memcpy(p->db_name, first->db_name, sizeof(p->db_name));
+	memcpy(p->db_url, first->db_url, sizeof(p->db_url));
+	memcpy(p->admin_key, first->admin_key, sizeof(p->admin_key));
+	p->db_shared = true;
+	snprintf(from, sizeof(from), "%s", first->conf);
+	in = fopen(from, "r");
+	out = fopen(p->conf, "w");
+	ck_assert(in && out);
+	for (char buf[4096]; (n = fread(buf, 1, sizeof(buf), in)) > 0;)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+void harness_pg_restart(void)
+{
+	ck_assert_msg(harness_backend_is_pg() && !pg_failed, "no PostgreSQL test server");
+	ck_assert_msg(pg_tmp_restart(&pg_server), "the PostgreSQL restart failed");
 }
 
 static int run_child(struct suitd_proc *p, char *const argv[], char *out, size_t out_size)
@@ -457,7 +491,7 @@ void harness_cleanup(struct suitd_proc *p)
 	}
 	if (p->db_name[0] && getenv("SUITD_KEEP"))
 		fprintf(stderr, "PostgreSQL database %s kept (until the suite ends)\n", p->db_name);
-	else if (p->db_name[0])
+	else if (p->db_name[0] && !p->db_shared)
 		pg_database_drop(p);
 	if (p->dir[0] && !getenv("SUITD_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);

@@ -18,6 +18,7 @@ struct suitd_proc {
 	char admin_key[96];
 	char db_name[32]; /* PostgreSQL: the test's database ("" on SQLite) */
 	char db_url[192]; /* PostgreSQL: its libpq URL (role suitd, password file) */
+	bool db_shared;	  /* another node's database: not dropped with this one */
 };
 
 struct http_result {
@@ -55,6 +56,16 @@ void harness_request_ex(struct suitd_proc *p, const char *method, const char *pa
 			struct http_result *r);
 /* SIGKILL the daemon (crash simulation) and reap it. */
 void harness_kill9(struct suitd_proc *p);
+/* ---- Several nodes on one database (issue 22; PostgreSQL only) ----
+ * Another node of first's database: a folder, certificates and port of its
+ * own, first's config file (its relative paths are the node's own files)
+ * and admin key. The database goes with first. Start it with
+ * harness_start. */
+void harness_setup_node(struct suitd_proc *p, const struct suitd_proc *first);
+/* Restart the suite's PostgreSQL server at once (-m immediate: as after a
+ * crash of the server; tests/pg/pg_tmp.sh restart) and wait until it
+ * accepts connections again. */
+void harness_pg_restart(void);
 /* ---- The backend (issue 21) ----
  * SUITD_TEST_BACKEND=postgresql runs a suite on PostgreSQL: the process
  * starts one throwaway server before main (tests/pg/pg_tmp.c; Check forks

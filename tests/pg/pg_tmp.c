@@ -74,6 +74,14 @@ void pg_tmp_stop(struct pg_tmp *t)
 	t->dir[0] = '\0';
 }
 
+bool pg_tmp_restart(const struct pg_tmp *t)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' restart '%s'", src_dir(), t->dir);
+	return system(cmd) == 0;
+}
+
 bool pg_tmp_createdb(const struct pg_tmp *t, const char *name, char *ret_url, size_t size)
 {
 	char sql[160];

@@ -23,6 +23,9 @@ struct pg_tmp {
 bool pg_tmp_start(struct pg_tmp *t);
 /* Stop it at once (-m immediate) and remove its directory. */
 void pg_tmp_stop(struct pg_tmp *t);
+/* Restart it at once (-m immediate: as after a crash of the server, every
+ * connection cut) and wait until it accepts connections; same port. */
+bool pg_tmp_restart(const struct pg_tmp *t);
 /* CREATE DATABASE name OWNER suitd; url of it (role suitd over TCP) into
  * ret_url. false on failure. */
 bool pg_tmp_createdb(const struct pg_tmp *t, const char *name, char *ret_url, size_t size);

@@ -3,6 +3,7 @@
 #
 #   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
 #   tests/pg/pg_tmp.sh stop DIR
+#   tests/pg/pg_tmp.sh restart DIR
 #
 # start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
 # socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
@@ -22,6 +23,10 @@
 # and a postmaster stay; the postmaster checks its lock file DIR/data/
 # postmaster.pid every minute and shuts itself down once DIR is removed, so
 # `rm -rf DIR` is the whole clean-up.
+#
+# restart: pg_ctl restart -m immediate, as after a crash of the server
+# (every connection cut, recovery from the WAL), same port; waits until it
+# accepts connections again.
 #
 # stop: pg_ctl stop -m immediate (no checkpoint: nothing is kept), then
 # removes DIR.
@@ -146,8 +151,17 @@ stop() {
 	rm -rf "$dir"
 }
 
+restart() {
+	dir=$(cd "$1" && pwd)
+	port=$(cat "$dir/port")
+	as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 \
+		restart >/dev/null 2>&1 || { tail -20 "$dir/server.log" >&2; die "restart failed"; }
+	as_owner "$(bindir)/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "server not ready"
+}
+
 case "${1:-}" in
 start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
 stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-*) die "usage: $0 start DIR [OWNER_PID] | stop DIR" ;;
+restart) [ $# -ge 2 ] || die "usage: $0 restart DIR"; restart "$2" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | restart DIR" ;;
 esac

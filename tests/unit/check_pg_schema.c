@@ -449,6 +449,9 @@ END_TEST
  * - The trigger assignment_events: a TEMP trigger of each suitd connection
  *   in SQLite (storage/sqlite/hooks.c), part of the schema in PostgreSQL, so it
  *   is added to SQLite's list here and created below for the effects.
+ * - The trigger events_notify (migrations/postgresql/0004): tells the other
+ *   suitd nodes on the same database that events committed; SQLite has one
+ *   node, so it is added to SQLite's list here.
  * - The indexes of migrations/postgresql/0003 end in the table's key
  *   (num, id), which SQLite's carry as the rowid without naming it: their
  *   last column is not compared. */
@@ -502,7 +505,8 @@ static const char pg_keys[] =
 	"AND t.relname <> 'schema_version' ORDER BY 1, 2";
 static const char sqlite_triggers[] =
 	"SELECT name, tbl_name FROM (SELECT name, tbl_name FROM sqlite_master WHERE "
-	"type = 'trigger' UNION ALL SELECT 'assignment_events', 'assignments') ORDER BY 1";
+	"type = 'trigger' UNION ALL SELECT 'assignment_events', 'assignments' "
+	"UNION ALL SELECT 'events_notify', 'events') ORDER BY 1";
 static const char pg_triggers[] =
 	"SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
 	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "

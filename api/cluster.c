@@ -1,0 +1,318 @@
+/* This node's memory follows the event log of the shared database
+ * (api/cluster.h). */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/cluster.h"
+#include "api/ddi/poll_cache.h"
+#include "api/token_cache.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "events/webhooks.h"
+#include "storage/cluster.h"
+#include "storage/devices.h"
+#include "storage/events.h"
+#include "tracker/assignments.h"
+
+/* What one batch of events asks for, each thing once. */
+struct batch {
+	char (*devices)[DEVICE_ID_MAX + 1]; /* whose index entry to read again */
+	unsigned device_count;
+	int64_t deployments[CLUSTER_FOLLOW_BATCH]; /* whose records to read again */
+	unsigned deployment_count;
+	bool tokens;   /* a device's token or identity changed */
+	bool webhooks; /* the webhook set changed or a redelivery waits */
+	unsigned rows;
+	int64_t last_id, last_at_ms;
+};
+
+struct cluster_follower {
+	struct api_ctx *ctx;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool signaled, stop; /* under lock */
+	bool joined;	     /* the thread has ended */
+	atomic_bool resync;
+	int64_t cursor; /* the thread's */
+	struct batch b;
+	_Atomic uint64_t applied, reloads;
+	_Atomic int64_t lag_ms;
+};
+
+static void signal_thread(struct cluster_follower *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->signaled = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void on_events(void *cls, int64_t newest_id)
+{
+	(void)newest_id; /* a hint: the thread reads from its cursor */
+	signal_thread(cls);
+}
+
+static void on_resync(void *cls)
+{
+	struct cluster_follower *f = cls;
+
+	atomic_store(&f->resync, true);
+	signal_thread(f);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void deployment_add(struct batch *b, int64_t id)
+{
+	for (unsigned i = 0; i < b->deployment_count; i++)
+		if (b->deployments[i] == id)
+			return;
+	b->deployments[b->deployment_count++] = id;
+}
+
+static bool collect(void *cls, const struct event *ev)
+{
+	struct batch *b = cls;
+
+	b->rows++;
+	b->last_id = ev->id;
+	b->last_at_ms = ev->at_ms;
+	/* assignment.<state>: one device's active assignment moved. device.*:
+	 * created (it may have joined a deployment), updated (group, tags,
+	 * identity), token_rotated, deleted: its entry and every cached
+	 * token identity. */
+	if (ev->device_id[0] &&
+	    (starts_with(ev->type, "assignment.") || starts_with(ev->type, "device."))) {
+		snprintf(b->devices[b->device_count++], DEVICE_ID_MAX + 1, "%s", ev->device_id);
+		if (starts_with(ev->type, "device."))
+			b->tokens = true;
+	} else if (starts_with(ev->type, "device.")) {
+		b->tokens = true;
+	}
+	/* deployment.*: prepared, stage_opened, paused, resumed, canceled,
+	 * retried, completed, deleted: the deployment's records and the
+	 * assignments that are still active. */
+	if (starts_with(ev->type, "deployment.") && ev->deployment_id > 0)
+		deployment_add(b, ev->deployment_id);
+	if (starts_with(ev->type, "webhook."))
+		b->webhooks = true;
+	return true;
+}
+
+static int device_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Apply one batch; false when the storage failed (the cursor stays). */
+static bool apply(struct cluster_follower *f, struct batch *b)
+{
+	struct api_ctx *ctx = f->ctx;
+	enum err e;
+
+	qsort(b->devices, b->device_count, sizeof(*b->devices), device_cmp);
+	/* The token cache first: a revoked token is refused from now on. */
+	if (b->tokens)
+		token_cache_clear(ctx->tokens);
+	for (unsigned i = 0; i < b->device_count; i++) {
+		struct device_ident d;
+		if (i && strcmp(b->devices[i], b->devices[i - 1]) == 0)
+			continue;
+		e = storage_device_ident(ctx->storage, b->devices[i], &d);
+		if (e == ERR_NOT_FOUND)
+			continue; /* deleted: its token no longer authenticates */
+		if (e || assignment_index_refresh(ctx->assignments, ctx->storage, d.num))
+			return false;
+	}
+	for (unsigned i = 0; i < b->deployment_count; i++)
+		if (assignment_index_reload_deployment(ctx->assignments, ctx->storage,
+						       b->deployments[i]))
+			return false;
+	if (b->device_count || b->deployment_count)
+		ddi_poll_cache_invalidate(ctx->ddi_polls);
+	if (b->webhooks)
+		webhook_worker_changed(ctx->webhooks);
+	return true;
+}
+
+/* Everything read anew: after a lost connection, or a cursor the
+ * retention swept past. */
+static void reload_all(struct cluster_follower *f)
+{
+	struct api_ctx *ctx = f->ctx;
+	int64_t oldest, newest;
+
+	if (storage_events_range(ctx->storage, &oldest, &newest) != ERR_OK) {
+		atomic_store(&f->resync, true); /* the next round tries again */
+		return;
+	}
+	token_cache_clear(ctx->tokens);
+	if (assignment_index_load(ctx->assignments, ctx->storage) != ERR_OK) {
+		atomic_store(&f->resync, true);
+		return;
+	}
+	ddi_poll_cache_invalidate(ctx->ddi_polls);
+	webhook_worker_changed(ctx->webhooks);
+	f->cursor = newest;
+	atomic_fetch_add(&f->reloads, 1);
+	log_info("cluster: reloaded %u active assignments",
+		 assignment_index_count(ctx->assignments));
+}
+
+static void follow(struct cluster_follower *f)
+{
+	struct batch *b = &f->b;
+	int64_t oldest, newest;
+
+	if (storage_events_range(f->ctx->storage, &oldest, &newest) != ERR_OK)
+		return;
+	if (newest > f->cursor && oldest > f->cursor + 1) {
+		log_warn("cluster: events %" PRId64 "..%" PRId64 " were swept before this node "
+			 "read them; reloading",
+			 f->cursor + 1, oldest - 1);
+		reload_all(f);
+		return;
+	}
+	while (newest > f->cursor) {
+		b->device_count = b->deployment_count = b->rows = 0;
+		b->tokens = b->webhooks = false;
+		if (storage_events_after(f->ctx->storage, f->cursor, CLUSTER_FOLLOW_BATCH, collect,
+					 b) != ERR_OK ||
+		    b->rows == 0 || !apply(f, b))
+			return;
+		f->cursor = b->last_id;
+		atomic_fetch_add(&f->applied, b->rows);
+		atomic_store(&f->lag_ms, time_now_ms() - b->last_at_ms);
+	}
+}
+
+static void *follower_main(void *arg)
+{
+	struct cluster_follower *f = arg;
+
+	for (;;) {
+		struct timespec until;
+		pthread_mutex_lock(&f->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		while (!f->signaled && !f->stop)
+			if (pthread_cond_timedwait(&f->wake, &f->lock, &until) != 0)
+				break; /* a second without news: look at the log anyway */
+		f->signaled = false;
+		bool stop = f->stop;
+		pthread_mutex_unlock(&f->lock);
+		if (stop)
+			break;
+		if (atomic_exchange(&f->resync, false))
+			reload_all(f);
+		else
+			follow(f);
+	}
+	return NULL;
+}
+
+enum err cluster_follower_start(struct api_ctx *ctx, int64_t cursor, struct cluster_follower **ret)
+{
+	struct cluster_follower *f;
+	enum err e;
+
+	*ret = NULL;
+	if (!storage_shared(ctx->storage))
+		return ERR_OK;
+	f = calloc(1, sizeof(*f));
+	if (!f || !(f->b.devices = calloc(CLUSTER_FOLLOW_BATCH, sizeof(*f->b.devices)))) {
+		free(f);
+		return ERR_NOMEM;
+	}
+	f->ctx = ctx;
+	f->cursor = cursor;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	if ((e = storage_events_listen(ctx->storage, on_events, f)) != ERR_OK ||
+	    pthread_create(&f->thread, NULL, follower_main, f) != 0) {
+		free(f->b.devices);
+		free(f);
+		return e ? e : ERR_NOMEM;
+	}
+	/* Once registered, the listener stays: f is freed only by
+	 * cluster_follower_free(), after every thread that commits. */
+	*ret = f;
+	if ((e = storage_cluster_start(ctx->storage, on_resync, f)) != ERR_OK)
+		cluster_follower_stop(f);
+	return e;
+}
+
+void cluster_follower_stop(struct cluster_follower *f)
+{
+	if (!f || f->joined)
+		return;
+	storage_cluster_stop(f->ctx->storage);
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	f->joined = true;
+}
+
+void cluster_follower_free(struct cluster_follower *f)
+{
+	if (!f)
+		return;
+	cluster_follower_stop(f);
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	free(f->b.devices);
+	free(f);
+}
+
+enum err cluster_metrics_render(struct cluster_follower *f, struct buf *out)
+{
+	struct storage_cluster_stats st;
+
+	if (!f)
+		return ERR_OK;
+	storage_cluster_stats(f->ctx->storage, &st);
+	return buf_printf(
+		out,
+		"# HELP suitd_cluster_housekeeper 1 while this node holds the housekeeper "
+		"lease (stages, timeouts, retention, webhooks run here).\n"
+		"# TYPE suitd_cluster_housekeeper gauge\n"
+		"suitd_cluster_housekeeper %d\n"
+		"# HELP suitd_cluster_housekeeper_gained_total Times this node took the lease.\n"
+		"# TYPE suitd_cluster_housekeeper_gained_total counter\n"
+		"suitd_cluster_housekeeper_gained_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_listening 1 while the notification connection is up.\n"
+		"# TYPE suitd_cluster_listening gauge\n"
+		"suitd_cluster_listening %d\n"
+		"# HELP suitd_cluster_notifications_total Commit notifications received "
+		"(every node's).\n"
+		"# TYPE suitd_cluster_notifications_total counter\n"
+		"suitd_cluster_notifications_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_reconnects_total Times the notification connection came "
+		"back after a loss (each one reloads the caches).\n"
+		"# TYPE suitd_cluster_reconnects_total counter\n"
+		"suitd_cluster_reconnects_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_events_applied_total Events of the log applied to this "
+		"node's memory.\n"
+		"# TYPE suitd_cluster_events_applied_total counter\n"
+		"suitd_cluster_events_applied_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_reloads_total Full reloads of the index and token cache.\n"
+		"# TYPE suitd_cluster_reloads_total counter\n"
+		"suitd_cluster_reloads_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_notification_lag_seconds From the newest applied event's "
+		"write to its application here, at the last batch.\n"
+		"# TYPE suitd_cluster_notification_lag_seconds gauge\n"
+		"suitd_cluster_notification_lag_seconds %.3f\n",
+		st.housekeeper, st.housekeeper_gained, st.listening, st.notifications,
+		st.reconnects, (uint64_t)atomic_load(&f->applied),
+		(uint64_t)atomic_load(&f->reloads), (double)atomic_load(&f->lag_ms) / 1000.0);
+}
