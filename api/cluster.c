@@ -36,8 +36,9 @@ struct cluster_follower {
 	pthread_cond_t wake;
 	bool signaled, stop; /* under lock */
 	bool joined;	     /* the thread has ended */
-	atomic_bool resync;
-	int64_t cursor; /* the thread's */
+	atomic_bool resync;  /* a reload is asked for */
+	atomic_bool stale;   /* from the ask to the reload's success */
+	int64_t cursor;	     /* the thread's */
 	struct batch b;
 	_Atomic uint64_t applied, reloads;
 	_Atomic int64_t lag_ms;
@@ -61,8 +62,14 @@ static void on_resync(void *cls)
 {
 	struct cluster_follower *f = cls;
 
+	atomic_store(&f->stale, true);
 	atomic_store(&f->resync, true);
 	signal_thread(f);
+}
+
+bool cluster_follower_ready(struct cluster_follower *f)
+{
+	return !atomic_load(&f->stale);
 }
 
 static bool starts_with(const char *s, const char *prefix)
@@ -162,6 +169,9 @@ static void reload_all(struct cluster_follower *f)
 	ddi_poll_cache_invalidate(ctx->ddi_polls);
 	webhook_worker_changed(ctx->webhooks);
 	f->cursor = newest;
+	/* Unless another loss asked again meanwhile. */
+	if (!atomic_load(&f->resync))
+		atomic_store(&f->stale, false);
 	atomic_fetch_add(&f->reloads, 1);
 	log_info("cluster: reloaded %u active assignments",
 		 assignment_index_count(ctx->assignments));

@@ -38,6 +38,9 @@ void cluster_follower_stop(struct cluster_follower *f);
 /* Frees it: after every thread that commits events (its listener stays
  * registered with the storage until then). NULL: no-op. */
 void cluster_follower_free(struct cluster_follower *f);
+/* False from a lost notification connection until the reload that
+ * follows it has completed (/readyz answers 503 meanwhile). */
+bool cluster_follower_ready(struct cluster_follower *f);
 /* suitd_cluster_* lines for /metrics (nothing when f is NULL). */
 enum err cluster_metrics_render(struct cluster_follower *f, struct buf *out);
 

@@ -25,6 +25,12 @@ enum err api_ops_readyz(struct api_ctx *ctx, const struct request *req, struct r
 	(void)req;
 	if (storage_ping(ctx->storage) != ERR_OK)
 		return api_fail(res, ERR_UNAVAILABLE, "the database does not answer");
+	/* Several nodes: after a lost connection this node's memory may miss
+	 * other nodes' changes until it has reloaded it (api/cluster.h). */
+	if (ctx->cluster && !cluster_follower_ready(ctx->cluster))
+		return api_fail(res, ERR_UNAVAILABLE,
+				"reloading the check-in index and token cache after a lost "
+				"database connection");
 	return response_text(res, 200, "text/plain; charset=utf-8", "ready\n");
 }
 

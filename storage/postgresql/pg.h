@@ -34,7 +34,8 @@ struct pg_storage {
 	unsigned pool_size;	 /* connections at most (0: no limit) */
 	atomic_uint connections; /* open now */
 	pthread_key_t conn_key;
-	struct pg_cluster *cluster; /* pg_cluster.c; NULL: not started */
+	/* pg_cluster.c; NULL: not started. Read by any thread. */
+	struct pg_cluster *_Atomic cluster;
 };
 
 /* What a statement is to the backend beyond its text. */
@@ -128,6 +129,8 @@ struct pg_cluster;
 enum err pg_cluster_start(struct storage *s, storage_resync_cb resync, void *cls);
 void pg_cluster_stop(struct storage *s);
 void pg_cluster_stats(struct storage *s, struct storage_cluster_stats *ret);
+/* Stop and free it (pg_free). */
+void pg_cluster_free(struct pg_storage *s);
 
 /* pg_storage.c: monotonic milliseconds. */
 int64_t pg_now_ms(void);

@@ -171,7 +171,7 @@ enum err pg_cluster_start(struct storage *base, storage_resync_cb resync, void *
 	struct pg_storage *s = (struct pg_storage *)(void *)base;
 	struct pg_cluster *c;
 
-	if (s->cluster)
+	if (atomic_load(&s->cluster))
 		return ERR_OK;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -189,28 +189,36 @@ enum err pg_cluster_start(struct storage *base, storage_resync_cb resync, void *
 		free(c);
 		return ERR_NOMEM;
 	}
-	s->cluster = c;
+	atomic_store(&s->cluster, c);
 	return ERR_OK;
 }
 
+/* Stop the thread (its session ends: the lease is released). The struct
+ * stays until pg_cluster_free(): other threads may still ask
+ * storage_housekeeper() (now false). */
 void pg_cluster_stop(struct storage *base)
 {
 	struct pg_storage *s = (struct pg_storage *)(void *)base;
-	struct pg_cluster *c = s->cluster;
+	struct pg_cluster *c = atomic_load(&s->cluster);
 
-	if (!c)
+	if (!c || c->stop_pipe[1] < 0)
 		return;
 	(void)!write(c->stop_pipe[1], "x", 1);
 	pthread_join(c->thread, NULL);
 	close(c->stop_pipe[0]);
 	close(c->stop_pipe[1]);
-	s->cluster = NULL;
-	free(c);
+	c->stop_pipe[0] = c->stop_pipe[1] = -1;
+}
+
+void pg_cluster_free(struct pg_storage *s)
+{
+	pg_cluster_stop(&s->base);
+	free(atomic_exchange(&s->cluster, NULL));
 }
 
 void pg_cluster_stats(struct storage *base, struct storage_cluster_stats *ret)
 {
-	struct pg_cluster *c = ((struct pg_storage *)(void *)base)->cluster;
+	struct pg_cluster *c = atomic_load(&((struct pg_storage *)(void *)base)->cluster);
 
 	*ret = (struct storage_cluster_stats){.shared = true};
 	if (!c)

@@ -179,7 +179,7 @@ static void pg_free(struct storage *base)
 {
 	struct pg_storage *s = pg_storage(base);
 
-	pg_cluster_stop(base);
+	pg_cluster_free(s);
 	db_free(pthread_getspecific(s->conn_key));
 	pthread_setspecific(s->conn_key, NULL);
 	pthread_key_delete(s->conn_key);

@@ -365,6 +365,10 @@ START_TEST(test_database_restart)
 				      "node %u did not reconnect and reload", n);
 			usleep(50 * 1000);
 		}
+		struct http_result r;
+		harness_request(all[n], "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+		assert_status(&r, 200);
+		http_result_release(&r);
 	}
 	housekeeper(all, 3);
 	id = deploy_devices(&F.m1, "[\"d3\"]");
