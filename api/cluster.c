@@ -13,20 +13,24 @@
 #include "common/timeutil.h"
 #include "events/webhooks.h"
 #include "storage/cluster.h"
-#include "storage/devices.h"
+#include "storage/deployments.h"
 #include "storage/events.h"
 #include "tracker/assignments.h"
 
 /* What one batch of events asks for, each thing once. */
 struct batch {
-	char (*devices)[DEVICE_ID_MAX + 1]; /* whose index entry to read again */
+	int64_t devices[CLUSTER_FOLLOW_BATCH]; /* whose index entry to read again */
 	unsigned device_count;
-	int64_t deployments[CLUSTER_FOLLOW_BATCH]; /* whose records to read again */
+	struct {
+		int64_t id;
+		bool records_only; /* a stage opened, a pause or a resume */
+	} deployments[CLUSTER_FOLLOW_BATCH];
 	unsigned deployment_count;
 	bool tokens;   /* a device's token or identity changed */
 	bool webhooks; /* the webhook set changed or a redelivery waits */
-	unsigned rows;
+	unsigned rows, skipped;
 	int64_t last_id, last_at_ms;
+	struct assignment_index *ix;
 };
 
 struct cluster_follower {
@@ -40,7 +44,7 @@ struct cluster_follower {
 	atomic_bool stale;   /* from the ask to the reload's success */
 	int64_t cursor;	     /* the thread's */
 	struct batch b;
-	_Atomic uint64_t applied, reloads;
+	_Atomic uint64_t applied, skipped, reloads;
 	_Atomic int64_t lag_ms;
 };
 
@@ -77,71 +81,105 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void deployment_add(struct batch *b, int64_t id)
+static void deployment_add(struct batch *b, int64_t id, bool records_only)
 {
 	for (unsigned i = 0; i < b->deployment_count; i++)
-		if (b->deployments[i] == id)
+		if (b->deployments[i].id == id) {
+			b->deployments[i].records_only &= records_only;
 			return;
-	b->deployments[b->deployment_count++] = id;
+		}
+	b->deployments[b->deployment_count].id = id;
+	b->deployments[b->deployment_count++].records_only = records_only;
 }
 
-static bool collect(void *cls, const struct event *ev)
+/* Whether the index already shows what an assignment event says: this
+ * node's own changes (the index followed them as they committed), or a
+ * later state. Then reading the device again would change nothing. */
+static bool index_shows(struct assignment_index *ix, const struct event_brief *ev)
+{
+	struct active_assignment a;
+	enum assignment_state st;
+	bool has = assignment_index_get(ix, ev->device_num, &a);
+
+	if (!ev->assignment_id || !assignment_state_parse(ev->type + strlen("assignment."), &st))
+		return false;
+	if (assignment_state_active(st))
+		return has && a.id == ev->assignment_id && a.state == st;
+	return !has || a.id != ev->assignment_id; /* final: out of the index */
+}
+
+static bool collect(void *cls, const struct event_brief *ev)
 {
 	struct batch *b = cls;
 
 	b->rows++;
 	b->last_id = ev->id;
 	b->last_at_ms = ev->at_ms;
-	/* assignment.<state>: one device's active assignment moved. device.*:
-	 * created (it may have joined a deployment), updated (group, tags,
-	 * identity), token_rotated, deleted: its entry and every cached
-	 * token identity. */
-	if (ev->device_id[0] &&
-	    (starts_with(ev->type, "assignment.") || starts_with(ev->type, "device."))) {
-		snprintf(b->devices[b->device_count++], DEVICE_ID_MAX + 1, "%s", ev->device_id);
-		if (starts_with(ev->type, "device."))
-			b->tokens = true;
-	} else if (starts_with(ev->type, "device.")) {
-		b->tokens = true;
+	/* assignment.<state>: one device's active assignment moved. */
+	if (starts_with(ev->type, "assignment.") && ev->device_num > 0) {
+		if (index_shows(b->ix, ev))
+			b->skipped++;
+		else
+			b->devices[b->device_count++] = ev->device_num;
 	}
-	/* deployment.*: prepared, stage_opened, paused, resumed, canceled,
-	 * retried, completed, deleted: the deployment's records and the
-	 * assignments that are still active. */
+	/* device.*: created (it may have joined a deployment), updated (group,
+	 * tags, identity), token_rotated, deleted: its entry and every cached
+	 * token identity. */
+	if (starts_with(ev->type, "device.")) {
+		b->tokens = true;
+		if (ev->device_num > 0)
+			b->devices[b->device_count++] = ev->device_num;
+	}
+	/* deployment.*: a stage opened, a pause, a resume change the records
+	 * every device of it shares; prepared, canceled, retried, completed,
+	 * deleted change which assignments are active. */
 	if (starts_with(ev->type, "deployment.") && ev->deployment_id > 0)
-		deployment_add(b, ev->deployment_id);
+		deployment_add(b, ev->deployment_id,
+			       strcmp(ev->type, "deployment.stage_opened") == 0 ||
+				       strcmp(ev->type, "deployment.paused") == 0 ||
+				       strcmp(ev->type, "deployment.resumed") == 0);
 	if (starts_with(ev->type, "webhook."))
 		b->webhooks = true;
 	return true;
 }
 
-static int device_cmp(const void *a, const void *b)
+static int num_cmp(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static enum err deployment_apply(struct api_ctx *ctx, int64_t id, bool records_only)
+{
+	struct deployment d;
+	enum err e;
+
+	if (!records_only)
+		return assignment_index_reload_deployment(ctx->assignments, ctx->storage, id);
+	e = storage_deployment_get(ctx->storage, id, &d);
+	if (e == ERR_NOT_FOUND)
+		return assignment_index_reload_deployment(ctx->assignments, ctx->storage, id);
+	if (!e)
+		assignment_index_deployment(ctx->assignments, id, d.open_stage, d.paused_at != 0);
+	return e;
 }
 
 /* Apply one batch; false when the storage failed (the cursor stays). */
 static bool apply(struct cluster_follower *f, struct batch *b)
 {
 	struct api_ctx *ctx = f->ctx;
-	enum err e;
 
-	qsort(b->devices, b->device_count, sizeof(*b->devices), device_cmp);
+	qsort(b->devices, b->device_count, sizeof(*b->devices), num_cmp);
 	/* The token cache first: a revoked token is refused from now on. */
 	if (b->tokens)
 		token_cache_clear(ctx->tokens);
-	for (unsigned i = 0; i < b->device_count; i++) {
-		struct device_ident d;
-		if (i && strcmp(b->devices[i], b->devices[i - 1]) == 0)
-			continue;
-		e = storage_device_ident(ctx->storage, b->devices[i], &d);
-		if (e == ERR_NOT_FOUND)
-			continue; /* deleted: its token no longer authenticates */
-		if (e || assignment_index_refresh(ctx->assignments, ctx->storage, d.num))
+	for (unsigned i = 0; i < b->device_count; i++)
+		if ((!i || b->devices[i] != b->devices[i - 1]) &&
+		    assignment_index_refresh(ctx->assignments, ctx->storage, b->devices[i]))
 			return false;
-	}
 	for (unsigned i = 0; i < b->deployment_count; i++)
-		if (assignment_index_reload_deployment(ctx->assignments, ctx->storage,
-						       b->deployments[i]))
+		if (deployment_apply(ctx, b->deployments[i].id, b->deployments[i].records_only))
 			return false;
 	if (b->device_count || b->deployment_count)
 		ddi_poll_cache_invalidate(ctx->ddi_polls);
@@ -192,14 +230,16 @@ static void follow(struct cluster_follower *f)
 		return;
 	}
 	while (newest > f->cursor) {
-		b->device_count = b->deployment_count = b->rows = 0;
+		b->device_count = b->deployment_count = b->rows = b->skipped = 0;
 		b->tokens = b->webhooks = false;
-		if (storage_events_after(f->ctx->storage, f->cursor, CLUSTER_FOLLOW_BATCH, collect,
-					 b) != ERR_OK ||
+		b->ix = f->ctx->assignments;
+		if (storage_events_follow(f->ctx->storage, f->cursor, CLUSTER_FOLLOW_BATCH, collect,
+					  b) != ERR_OK ||
 		    b->rows == 0 || !apply(f, b))
 			return;
 		f->cursor = b->last_id;
 		atomic_fetch_add(&f->applied, b->rows);
+		atomic_fetch_add(&f->skipped, b->skipped);
 		atomic_store(&f->lag_ms, time_now_ms() - b->last_at_ms);
 	}
 }
@@ -238,17 +278,14 @@ enum err cluster_follower_start(struct api_ctx *ctx, int64_t cursor, struct clus
 	if (!storage_shared(ctx->storage))
 		return ERR_OK;
 	f = calloc(1, sizeof(*f));
-	if (!f || !(f->b.devices = calloc(CLUSTER_FOLLOW_BATCH, sizeof(*f->b.devices)))) {
-		free(f);
+	if (!f)
 		return ERR_NOMEM;
-	}
 	f->ctx = ctx;
 	f->cursor = cursor;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
 	if ((e = storage_events_listen(ctx->storage, on_events, f)) != ERR_OK ||
 	    pthread_create(&f->thread, NULL, follower_main, f) != 0) {
-		free(f->b.devices);
 		free(f);
 		return e ? e : ERR_NOMEM;
 	}
@@ -280,7 +317,6 @@ void cluster_follower_free(struct cluster_follower *f)
 	cluster_follower_stop(f);
 	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
-	free(f->b.devices);
 	free(f);
 }
 
@@ -315,6 +351,10 @@ enum err cluster_metrics_render(struct cluster_follower *f, struct buf *out)
 		"node's memory.\n"
 		"# TYPE suitd_cluster_events_applied_total counter\n"
 		"suitd_cluster_events_applied_total %" PRIu64 "\n"
+		"# HELP suitd_cluster_events_current_total Assignment events the index already "
+		"showed (this node's own changes): nothing read.\n"
+		"# TYPE suitd_cluster_events_current_total counter\n"
+		"suitd_cluster_events_current_total %" PRIu64 "\n"
 		"# HELP suitd_cluster_reloads_total Full reloads of the index and token cache.\n"
 		"# TYPE suitd_cluster_reloads_total counter\n"
 		"suitd_cluster_reloads_total %" PRIu64 "\n"
@@ -324,5 +364,6 @@ enum err cluster_metrics_render(struct cluster_follower *f, struct buf *out)
 		"suitd_cluster_notification_lag_seconds %.3f\n",
 		st.housekeeper, st.housekeeper_gained, st.listening, st.notifications,
 		st.reconnects, (uint64_t)atomic_load(&f->applied),
-		(uint64_t)atomic_load(&f->reloads), (double)atomic_load(&f->lag_ms) / 1000.0);
+		(uint64_t)atomic_load(&f->skipped), (uint64_t)atomic_load(&f->reloads),
+		(double)atomic_load(&f->lag_ms) / 1000.0);
 }

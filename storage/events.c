@@ -137,6 +137,33 @@ enum err storage_events_after(struct storage *s, int64_t after, unsigned limit, 
 	return rows_to(st, cb, cls);
 }
 
+enum err storage_events_follow(struct storage *s, int64_t after, unsigned limit, event_brief_cb cb,
+			       void *cls)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_EVENTS_FOLLOW);
+	sql_bind_i64(st, 1, after);
+	sql_bind_i64(st, 2, limit);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		struct event_brief ev = {.id = sql_col_i64(st, 0),
+					 .at_ms = sql_col_i64(st, 1),
+					 .deployment_id = sql_col_i64(st, 4),
+					 .device_num = sql_col_i64(st, 5)};
+		const char *subject = db_column_text(st, 3);
+		snprintf(ev.type, sizeof(ev.type), "%s", db_column_text(st, 2));
+		if (strncmp(subject, "assignment:", 11) == 0)
+			ev.assignment_id = strtoll(subject + 11, NULL, 10);
+		if (!cb(cls, &ev))
+			return ERR_OK;
+	}
+	return db_result(rc);
+}
+
 enum err storage_events_range(struct storage *s, int64_t *ret_oldest, int64_t *ret_newest)
 {
 	struct db *db;

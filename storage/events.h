@@ -32,6 +32,20 @@ typedef bool (*event_cb)(void *cls, const struct event *ev);
 /* Events with id > after, ascending, at most limit (0 = no limit). */
 enum err storage_events_after(struct storage *s, int64_t after, unsigned limit, event_cb cb,
 			      void *cls);
+/* What the cluster follower needs of an event (api/cluster.h), with the
+ * device's number read in the same statement. */
+struct event_brief {
+	int64_t id;
+	int64_t at_ms;
+	char type[64];
+	int64_t assignment_id; /* from the subject "assignment:<id>"; 0: another subject */
+	int64_t deployment_id; /* 0: none */
+	int64_t device_num;    /* 0: none, or the device is gone */
+};
+typedef bool (*event_brief_cb)(void *cls, const struct event_brief *ev);
+/* Events with id > after, ascending, at most limit. */
+enum err storage_events_follow(struct storage *s, int64_t after, unsigned limit, event_brief_cb cb,
+			       void *cls);
 /* Oldest and newest id in the log (0, 0 when empty). Retention never
  * deletes the newest row, so once written the log is never empty again. */
 enum err storage_events_range(struct storage *s, int64_t *ret_oldest, int64_t *ret_newest);

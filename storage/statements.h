@@ -169,6 +169,7 @@
 	X(FLEET_DATABASE_SIZE)              \
 	X(EVENT_INSERT)                     \
 	X(EVENTS_AFTER)                     \
+	X(EVENTS_FOLLOW)                    \
 	X(EVENTS_RANGE)                     \
 	X(AUDIT_LIST)                       \
 	X(EVENTS_SWEEP)                     \

@@ -682,6 +682,10 @@
 			"RETURNING id")                                                            \
 	X(EVENTS_AFTER, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "   \
 			"data FROM events WHERE id > $1 ORDER BY id LIMIT $2")                     \
+	X(EVENTS_FOLLOW,                                                                           \
+	  "SELECT e.id, e.at, e.type, e.subject, e.deployment_id, "                                \
+	  "coalesce(d.num, 0) FROM events e LEFT JOIN devices d ON d.id = e.device_id "            \
+	  "WHERE e.id > $1 ORDER BY e.id LIMIT $2")                                                \
 	X(EVENTS_RANGE, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events")           \
 	/* $2 "prefix.*" matches the types that start with "prefix." (SQLite's                     \
 	 * substr(x, -2) is right(x, 2)). */                                                       \

@@ -613,6 +613,12 @@
 			"device_id, admin, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")         \
 	X(EVENTS_AFTER, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "   \
 			"data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")                     \
+	/* The cluster follower (api/cluster.c): the device's number resolved in                   \
+	 * the same read (devices.id is unique). */                                                \
+	X(EVENTS_FOLLOW,                                                                           \
+	  "SELECT e.id, e.at, e.type, e.subject, e.deployment_id, "                                \
+	  "coalesce(d.num, 0) FROM events e LEFT JOIN devices d ON d.id = e.device_id "            \
+	  "WHERE e.id > ?1 ORDER BY e.id LIMIT ?2")                                                \
 	X(EVENTS_RANGE, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events")           \
 	X(AUDIT_LIST, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "     \
 		      "data FROM events WHERE admin = 1 AND (?1 IS NULL OR actor = ?1) "           \
