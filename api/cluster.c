@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/cluster.h"
 #include "api/ddi/poll_cache.h"
@@ -256,11 +257,18 @@ static void *follower_main(void *arg)
 		while (!f->signaled && !f->stop)
 			if (pthread_cond_timedwait(&f->wake, &f->lock, &until) != 0)
 				break; /* a second without news: look at the log anyway */
+		bool woken = f->signaled;
 		f->signaled = false;
 		bool stop = f->stop;
 		pthread_mutex_unlock(&f->lock);
 		if (stop)
 			break;
+		/* Told at COMMIT, before the committing thread has brought the
+		 * index up to date: a moment's wait lets this node's own change
+		 * land there first (then it is skipped, not read again), and
+		 * gathers a burst of commits into one read. */
+		if (woken)
+			usleep(CLUSTER_FOLLOW_DELAY_MS * 1000);
 		if (atomic_exchange(&f->resync, false))
 			reload_all(f);
 		else

@@ -23,6 +23,9 @@
 
 /* Events read per statement. */
 #define CLUSTER_FOLLOW_BATCH 512
+/* From a notification to the read of the log: part of the window in
+ * which other nodes see a change (docs/design.md). */
+#define CLUSTER_FOLLOW_DELAY_MS 10
 
 struct cluster_follower;
 
