@@ -280,9 +280,14 @@ START_TEST(test_supersede)
 	/* The device runs sequence 1 (older): it is offered the new envelope. */
 	expect_envelope(tok, "seq=1", &m2);
 	assert_counts(d2, "delivered=1");
-	/* The first deployment itself stays active. */
+	/* The first deployment itself is not canceled: it stays active until
+	 * the next housekeeping round finds nothing left to do in it and
+	 * completes it (a second at most; a loaded machine gets there before
+	 * this line). */
 	json_t *d = deployment(d1);
-	ck_assert_str_eq(json_string_value(json_object_get(d, "status")), "active");
+	const char *st = json_string_value(json_object_get(d, "status"));
+	ck_assert_msg(strcmp(st, "active") == 0 || strcmp(st, "completed") == 0,
+		      "deployment %ld is %s", d1, st);
 	json_decref(d);
 
 	/* m1 again: the device reported sequence 1, so it is skipped and the
