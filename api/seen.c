@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/i64map.h"
+#include "common/log.h"
 #include "storage/devices.h"
 
 struct sighting {
@@ -187,4 +189,83 @@ void seen_flush_before_read(struct seen_tracker *t, struct storage *s)
 
 	if (t)
 		seen_flush(t, s, &written);
+}
+
+void seen_flush_logged(struct seen_tracker *t, struct storage *s)
+{
+	unsigned n = 0;
+	enum err e = seen_flush(t, s, &n);
+
+	if (e)
+		log_warn("cannot write device last-seen times (%s); kept for the next try",
+			 err_title(e));
+	else if (n)
+		log_debug("wrote last-seen times of %u devices", n);
+}
+
+struct seen_flusher {
+	struct seen_tracker *t;
+	struct storage *s;
+	unsigned interval_s;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop; /* under lock */
+};
+
+static void *flusher_main(void *arg)
+{
+	struct seen_flusher *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += f->interval_s;
+		while (!f->stop && pthread_cond_timedwait(&f->wake, &f->lock, &until) == 0)
+			;
+		if (f->stop)
+			break;
+		pthread_mutex_unlock(&f->lock);
+		seen_flush_logged(f->t, f->s);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+enum err seen_flusher_start(struct seen_tracker *t, struct storage *s, unsigned interval_s,
+			    struct seen_flusher **ret)
+{
+	struct seen_flusher *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return ERR_NOMEM;
+	f->t = t;
+	f->s = s;
+	f->interval_s = interval_s ? interval_s : 1;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
+		pthread_cond_destroy(&f->wake);
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+		return ERR_NOMEM;
+	}
+	*ret = f;
+	return ERR_OK;
+}
+
+void seen_flusher_stop(struct seen_flusher *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
 }

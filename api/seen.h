@@ -33,4 +33,18 @@ enum err seen_flush(struct seen_tracker *t, struct storage *s, unsigned *ret_cou
  * failure leaves it pending; the read then sees the last flush. */
 void seen_flush_before_read(struct seen_tracker *t, struct storage *s);
 
+/* The periodic flush on a thread of its own, every interval_s seconds: a
+ * flush of many devices takes the write lock in slices for a while, and on
+ * the main thread it held up the housekeeping behind it (a stage opening
+ * waited for a whole flush of a million devices: issue 15's note). Stop it
+ * before the last flush at shutdown. */
+struct seen_flusher;
+enum err seen_flusher_start(struct seen_tracker *t, struct storage *s, unsigned interval_s,
+			    struct seen_flusher **ret);
+/* NULL: no-op. */
+void seen_flusher_stop(struct seen_flusher *f);
+/* Write what is pending and log a failure (the flusher's step, and the
+ * last flush at shutdown). */
+void seen_flush_logged(struct seen_tracker *t, struct storage *s);
+
 #endif

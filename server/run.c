@@ -105,18 +105,6 @@ static void log_config_error(const struct config *config, const struct diag *d)
 	log_err("cannot start: %s", where);
 }
 
-static void flush_seen(struct seen_tracker *seen, struct storage *storage)
-{
-	unsigned n = 0;
-	enum err e = seen_flush(seen, storage, &n);
-
-	if (e)
-		log_warn("cannot write device last-seen times (%s); kept for the next try",
-			 err_title(e));
-	else if (n)
-		log_debug("wrote last-seen times of %u devices", n);
-}
-
 /* The fan-out writes the sightings in memory before it reads a target. */
 struct seen_flush_ctx {
 	struct seen_tracker *seen;
@@ -232,7 +220,7 @@ int command_run(const struct config *config)
 	struct batcher *reports = NULL, *uploads = NULL;
 	struct webhook_worker *webhooks = NULL;
 	struct event_hub *events = NULL;
-	uint64_t next_flush = 0;
+	struct seen_flusher *flusher = NULL;
 	int64_t cli_generation = -1;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -358,6 +346,10 @@ int command_run(const struct config *config)
 		log_warn("[ddi] anonymous = on: any client may act as any DDI controller id of "
 			 "tenant '%s'; use it only behind a proxy that authenticates devices",
 			 config->ddi.tenant);
+	if (seen_flusher_start(seen, storage, config->devices.seen_flush, &flusher) != ERR_OK) {
+		log_err("cannot start the last-seen flush thread");
+		goto out;
+	}
 	if (daemon_start(&ctx, &dm, &d)) {
 		log_err("cannot start: %s", d.text);
 		goto out;
@@ -393,11 +385,6 @@ int command_run(const struct config *config)
 		}
 		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);
-		if (time_mono_usec() >= next_flush) {
-			flush_seen(seen, storage);
-			next_flush =
-				time_mono_usec() + (uint64_t)config->devices.seen_flush * 1000000u;
-		}
 		sig = sigtimedwait(&sigs, &si, &timeout);
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
@@ -419,12 +406,15 @@ int command_run(const struct config *config)
 	event_hub_shutdown(events);
 	daemon_stop(dm, DRAIN_MS);
 	/* After the last request: nothing seen is lost at shutdown. */
-	flush_seen(seen, storage);
+	seen_flusher_stop(flusher);
+	flusher = NULL;
+	seen_flush_logged(seen, storage);
 	dm = NULL;
 	rc = 0;
 	log_notice("stopped");
 out:
 	daemon_stop(dm, 0);
+	seen_flusher_stop(flusher);
 	/* After the daemon: every deferred answer was sent during the drain. */
 	batcher_stop(reports);
 	batcher_stop(uploads);
