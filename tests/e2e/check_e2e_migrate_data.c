@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fleet.h"
@@ -243,6 +244,9 @@ START_TEST(test_round_trip)
 		ck_assert_str_eq(h1, h2);
 	}
 	sqlite_files_equal(orig, back);
+	struct stat st;
+	ck_assert_int_eq(stat(back, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600); /* payloads, token digests */
 
 	/* suitd on the PostgreSQL copy serves what the file held. */
 	config_to_pg(url);
