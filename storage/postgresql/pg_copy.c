@@ -124,16 +124,25 @@ static enum err pc_columns(struct copy_end *e, const char *table, struct copy_co
 	return ERR_OK;
 }
 
-static enum err pc_count(struct copy_end *e, const char *table, int64_t *ret, struct diag *d)
+/* PREFIX followed by the quoted table name into sql. */
+static enum err table_sql(struct pg_copy *p, const char *prefix, const char *table, char *sql,
+			  size_t size, struct diag *d)
 {
-	struct pg_copy *p = pc(e);
-	char *t = ident(p, table), sql[160];
+	char *t = ident(p, table);
 
 	if (!t)
 		return diag_set(d, ERR_NOMEM, table, "out of memory");
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t);
+	snprintf(sql, size, "%s%s", prefix, t);
 	PQfreemem(t);
-	return scalar(p, sql, 0, NULL, table, ret, d);
+	return ERR_OK;
+}
+
+static enum err pc_count(struct copy_end *e, const char *table, int64_t *ret, struct diag *d)
+{
+	char sql[160];
+	enum err err = table_sql(pc(e), "SELECT count(*) FROM ", table, sql, sizeof(sql), d);
+
+	return err ? err : scalar(pc(e), sql, 0, NULL, table, ret, d);
 }
 
 /* Append s to the growing string *out (NULL stays NULL: out of memory). */
@@ -300,14 +309,10 @@ static void pc_read_close(struct copy_end *e)
 
 static enum err pc_clear(struct copy_end *e, const char *table, struct diag *d)
 {
-	struct pg_copy *p = pc(e);
-	char *t = ident(p, table), sql[160];
+	char sql[160];
+	enum err err = table_sql(pc(e), "DELETE FROM ", table, sql, sizeof(sql), d);
 
-	if (!t)
-		return diag_set(d, ERR_NOMEM, table, "out of memory");
-	snprintf(sql, sizeof(sql), "DELETE FROM %s", t);
-	PQfreemem(t);
-	return exec(p, sql, table, d);
+	return err ? err : exec(pc(e), sql, table, d);
 }
 
 static bool put(struct pg_copy *p, size_t *used, const void *data, size_t len)

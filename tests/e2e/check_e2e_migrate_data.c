@@ -156,6 +156,7 @@ static void config_to_pg(const char *url)
 {
 	size_t len;
 	char *conf = (char *)read_all(P.conf, &len), *at, pg[512];
+	conf[len] = '\0'; /* read_all leaves room for it */
 	const char *sqlite_part = "[storage]\ndatabase = suitd.db\nsynchronous = normal\n";
 	FILE *f;
 
@@ -272,12 +273,21 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A copy of the file db named NAME in P's folder; its path into out. */
+static void copy_of(const char *db, const char *name, char *out, size_t size)
+{
+	size_t len;
+	unsigned char *data = read_all(db, &len);
+
+	snprintf(out, size, "%s/%s", P.dir, name);
+	write_file(out, data, len);
+	free(data);
+}
+
 START_TEST(test_refusals)
 {
 	char url[256], from[300], to[300], out[8192], db[256], old[256], bad[256];
 	char tok[128];
-	unsigned char *data;
-	size_t len;
 
 	add_device("dev-a", NULL, tok, sizeof(tok));
 	ck_assert_int_eq(harness_stop(&P), 0);
@@ -303,10 +313,7 @@ START_TEST(test_refusals)
 	ck_assert(!harness_log_contains(&P, "secret@"));
 
 	/* A source at another schema version. */
-	snprintf(old, sizeof(old), "%s/old.db", P.dir);
-	data = read_all(db, &len);
-	write_file(old, data, len);
-	free(data);
+	copy_of(db, "old.db", old, sizeof(old));
 	harness_sqlite_file_rows(old, "PRAGMA user_version = 5", NULL, NULL);
 	snprintf(to, sizeof(to), "sqlite:%s", old);
 	ck_assert(pg_tmp_createdb(&PG, "one", url, sizeof(url)));
@@ -315,10 +322,7 @@ START_TEST(test_refusals)
 
 	/* Values that do not fit: text not UTF-8, text in an integer column.
 	 * The error names the row; the target keeps nothing. */
-	snprintf(bad, sizeof(bad), "%s/bad.db", P.dir);
-	data = read_all(db, &len);
-	write_file(bad, data, len);
-	free(data);
+	copy_of(db, "bad.db", bad, sizeof(bad));
 	harness_sqlite_file_rows(bad, "UPDATE devices SET grp = CAST(x'ff41' AS TEXT)", NULL, NULL);
 	snprintf(to, sizeof(to), "sqlite:%s", bad);
 	ck_assert_int_eq(migrate_data(to, url, out, sizeof(out)), 1);
