@@ -65,7 +65,7 @@ run() { # name from to out
 	t1=$(date +%s.%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 	printf '%-22s %8s s %12.0f rows/s\n' "$1" "$secs" "$(awk -v r="$rows" -v s="$secs" 'BEGIN { print r / s }')"
-	grep -E ' rows/s$' "$4.err" | sort -k5 -n -r | head -n 3 | sed 's/^/    slowest tables: /'
+	grep -E ' rows/s$' "$4.err" | sort -k4 -n -r | head -n 3 | sed 's/^/    slowest: /'
 }
 
 run "sqlite -> postgresql" "sqlite:$DB" "$PG_TMP_URL" "$tmp/to_pg"

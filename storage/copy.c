@@ -104,7 +104,7 @@ static const char *convert(const struct copy_value *in, const struct copy_column
 	case COPY_T_TEXT:
 		if (in->kind != COPY_TEXT)
 			return "does not fit a text column";
-		if (memchr(in->p, '\0', in->len))
+		if (in->len && memchr(in->p, '\0', in->len))
 			return "has a NUL byte, which text cannot hold";
 		if (!utf8_valid(in->p, in->len))
 			return "is not valid UTF-8";
@@ -179,7 +179,8 @@ static void digest_value(EVP_MD_CTX *md, const struct copy_value *v)
 		for (int k = 0; k < 8; k++)
 			buf[1 + k] = (unsigned char)((uint64_t)v->len >> (56 - 8 * k));
 		EVP_DigestUpdate(md, buf, 9);
-		EVP_DigestUpdate(md, v->p, v->len);
+		if (v->len)
+			EVP_DigestUpdate(md, v->p, v->len);
 		return;
 	}
 }
@@ -265,6 +266,7 @@ static enum err stream(struct copy_end *e, struct copy_end *w, const struct copy
 	struct copy_value in[COPY_COLUMNS_MAX], out[COPY_COLUMNS_MAX];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int64_t rows = 0;
+	double start = now_s();
 	enum err err;
 
 	if (!md)
@@ -288,7 +290,8 @@ static enum err stream(struct copy_end *e, struct copy_end *w, const struct copy
 			err = w->ops->write_row(w, out, d);
 		rows++;
 		if (!err && progress && rows % COPY_PROGRESS_ROWS == 0)
-			fprintf(progress, "  %s: %lld rows ...\n", t->name, (long long)rows);
+			fprintf(progress, "  %s: %lld rows, %.0f rows/s ...\n", t->name,
+				(long long)rows, (double)rows / (now_s() - start));
 	}
 	e->ops->read_close(e);
 	EVP_DigestFinal_ex(md, digest, NULL);

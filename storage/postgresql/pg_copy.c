@@ -327,7 +327,8 @@ static bool put(struct pg_copy *p, size_t *used, const void *data, size_t len)
 		p->buf = b;
 		p->cap = cap;
 	}
-	memcpy(p->buf + *used, data, len);
+	if (len) /* data may be NULL then (SQLite's empty blob) */
+		memcpy(p->buf + *used, data, len);
 	*used += len;
 	return true;
 }
