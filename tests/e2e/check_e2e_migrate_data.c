@@ -335,6 +335,20 @@ START_TEST(test_refusals)
 	ck_assert(harness_log_contains(
 		&P, "devices num=1, column last_seen_at: a text value does not fit an integer"));
 
+	/* A row the target changes on insert: PostgreSQL's BEFORE INSERT
+	 * trigger sets a manifest's software name from its facts, which this
+	 * edited row contradicts. The digests tell, nothing is committed. */
+	harness_sqlite_file_rows(bad, "UPDATE devices SET last_seen_at = NULL", NULL, NULL);
+	ck_assert_int_eq(rows_in(bad, "manifests"), 1);
+	harness_sqlite_file_rows(bad,
+				 "UPDATE manifests SET facts = '{\"coswid\": {\"software_name\": "
+				 "\"fw\"}}', software_name = 'other'",
+				 NULL, NULL);
+	ck_assert_int_eq(migrate_data(to, url, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "DIFFERS"), "%s", out);
+	ck_assert(harness_log_contains(&P, "1 tables differ between source and target; nothing "
+					   "was committed"));
+
 	/* The target kept nothing: the good source copies into it. */
 	ck_assert_int_eq(migrate_data(from, url, out, sizeof(out)), 0);
 	/* Now it is not empty; nor is a SQLite file with rows. */
