@@ -29,6 +29,8 @@
 # CONSOLE=1: a headless chromium follows the deployment's page in the web
 # console meanwhile (bench/console_watch.mjs; the tools of tests/ui/, from
 # `make check`): events it received, reads it made, long tasks.
+# KEEP_DB=FILE: the database, once suitd has stopped, is copied to FILE
+# (bench/migrate_data.sh starts from it).
 # Everything on 127.0.0.1; the temp dir is removed and suitd stopped at exit.
 set -euo pipefail
 
@@ -60,13 +62,16 @@ cleanup() {
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 100 $SIM_PID $SUITD_PID
+	if [ -n "${KEEP_DB:-}" ] && [ -f "${DB:-}" ]; then
+		sqlite3 "$DB" ".backup '$KEEP_DB'" && echo "database kept as $KEEP_DB"
+	fi
 	rm -rf "$tmp"
 }
 install_traps
 
 print_machine
 build_suitd
-SIM=$ROOT/build/suit-sim
+SIM=$ROOT/${BUILD:-build}/suit-sim
 [ -x "$SIM" ] || die "no $SIM after make"
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1); $DEVICES registered, $SIMULATED simulated, payload $PAYLOAD_SIZE bytes, fail rate $FAIL_RATE"
 print_tmpdir

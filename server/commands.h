@@ -15,6 +15,8 @@ int command_device(const struct config *config, int argc, char **argv);
 int command_device_import(const struct config *config, int argc, char **argv);
 int command_gc(const struct config *config, int argc, char **argv);
 int command_restore(const struct config *config, int argc, char **argv);
+/* `suitd migrate-data`: needs no configuration (its ends are arguments). */
+int command_migrate_data(int argc, char **argv);
 
 /* Load the file, printing "suitd: FILE:LINE: [section] key: why" on error. */
 struct config *command_config_load(const char *path);

@@ -23,6 +23,9 @@ static void usage(FILE *out)
 		"  backup FILE                  consistent copy of the live database\n"
 		"  restore [--force] BACKUP     check BACKUP and put it in place of the stopped\n"
 		"                               database, then migrate\n"
+		"  migrate-data --from SRC --to DST [--password-file F]\n"
+		"                               copy a whole database into an empty one\n"
+		"                               (sqlite:PATH or postgresql://...), verified\n"
 		"  gc [--older-than D] [--delete] [--verbose]\n"
 		"                               what finished deployments and unused manifests\n"
 		"                               and payloads older than D (720h) hold; delete "
@@ -83,6 +86,9 @@ int main(int argc, char **argv)
 		}
 	}
 	verb = optind < argc ? argv[optind] : NULL;
+	/* Both of its databases are arguments: no configuration needed. */
+	if (verb && strcmp(verb, "migrate-data") == 0)
+		return command_migrate_data(argc - optind - 1, argv + optind + 1);
 	if (verb && strcmp(verb, "check-config") != 0 && strcmp(verb, "migrate") != 0 &&
 	    strcmp(verb, "key") != 0 && strcmp(verb, "backup") != 0 &&
 	    strcmp(verb, "manifest") != 0 && strcmp(verb, "device") != 0 &&
