@@ -40,6 +40,7 @@ unsigned char *read_all(const char *path, size_t *len)
 	ck_assert_ptr_nonnull(buf);
 	*len = fread(buf, 1, (size_t)size, f);
 	ck_assert_uint_eq(*len, (size_t)size);
+	buf[*len] = '\0'; /* callers may read a text file as a string */
 	fclose(f);
 	return buf;
 }
