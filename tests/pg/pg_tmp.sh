@@ -3,6 +3,7 @@
 #
 #   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
 #   tests/pg/pg_tmp.sh stop DIR
+#   tests/pg/pg_tmp.sh crash DIR | recover DIR
 #
 # start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
 # socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
@@ -25,6 +26,11 @@
 #
 # stop: pg_ctl stop -m immediate (no checkpoint: nothing is kept), then
 # removes DIR.
+#
+# crash: pg_ctl stop -m immediate and keep DIR: a crash of the database
+# server as its clients see it (connections cut, no checkpoint); recover:
+# start it again on DIR (crash recovery from the WAL), wait until it accepts
+# connections. For tests/crash/run.sh (BACKEND=postgresql).
 set -eu
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
@@ -146,8 +152,19 @@ stop() {
 	rm -rf "$dir"
 }
 
+crash() {
+	as_owner "$(bindir)/pg_ctl" -D "$1/data" -m immediate -w stop >/dev/null ||
+		die "pg_ctl stop -m immediate failed"
+}
+
+recover() {
+	as_owner "$(bindir)/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 start >/dev/null ||
+		{ tail -20 "$1/server.log" >&2; die "the server does not start again"; }
+}
+
 case "${1:-}" in
 start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
 stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-*) die "usage: $0 start DIR [OWNER_PID] | stop DIR" ;;
+crash | recover) [ $# -ge 2 ] && [ -f "$2/data/PG_VERSION" ] || die "usage: $0 $1 DIR (a started DIR)"; "$1" "$2" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | crash DIR | recover DIR" ;;
 esac
