@@ -269,8 +269,9 @@ E2E_PG_TESTS = $(E2E_PG_SUITES:%=$(BUILD)/tests/check_e2e_%)
 # The crash-consistency loop on PostgreSQL (kill -9 of suitd, a crash of the
 # database server under a running suitd, both; tests/crash/run.sh): 3
 # iterations, one of each, about 20 s. Not in the sanitizer builds (.ci/run's
-# 45 minutes): it runs no C code that the e2e-pg pass does not, and
-# `BACKEND=postgresql tests/crash/run.sh` takes any build.
+# 45 minutes): the C paths it drives are covered there by check_pg_backend
+# (a lost connection, the group commit's reconnect) and the e2e-pg pass;
+# `BACKEND=postgresql SUITD_BIN=... tests/crash/run.sh` takes any build.
 ifeq ($(SANITIZE),0)
 CRASH_PG = @$(TEST_ENV) BACKEND=postgresql SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 endif

@@ -746,11 +746,18 @@ class Drive:
                 return False
             time.sleep(0.02)
         self.outage["ready_after"] = round(time.monotonic() - t1, 3)
-        before = self.writes_acked()
+        # Writes go through again: the first one acknowledged after readyz
+        # (a bound of 10 s for a loaded machine; the 5 s writer-turn leak
+        # fixed in storage/batch.c made it seconds), then one more second
+        # of load on the recovered server.
+        before, t2 = self.writes_acked(), time.monotonic()
+        while self.writes_acked() == before and time.monotonic() - t2 < 10:
+            time.sleep(0.005)
+        self.outage["first_write"] = round(time.monotonic() - t2, 3)
+        if self.writes_acked() == before:
+            self.fatal = "no write acknowledged in the 10 s after /readyz turned 200"
         time.sleep(1.0)
         self.outage["acked_after"] = self.writes_acked() - before
-        if not self.outage["acked_after"]:
-            self.fatal = "no write acknowledged in the second after /readyz turned 200"
         try:
             os.kill(self.a.pid, 0)
         except ProcessLookupError:
@@ -822,8 +829,9 @@ class Drive:
                      f"storage-unavailable with Retry-After")
             if action == "pg" and "ready_after" in o:
                 frag += (f", readyz 503 then 200 {o['ready_after']:.2f}s after the server's start"
-                         f" without a restart of suitd, {o['acked_after']} writes acked in the "
-                         f"next second")
+                         f" without a restart of suitd, the first write acked "
+                         f"{o.get('first_write', 0):.2f}s later, {o['acked_after']} in the next"
+                         f" second")
         elif self.unavailable:
             frag += f"; {self.unavailable} answers 503 storage-unavailable"
         if self.errors:
@@ -1256,8 +1264,10 @@ def summary(args):
         if ready:
             print(f"  suitd without a restart: readyz 503 during each outage, 200 again "
                   f"{min(ready):.2f}-{max(ready):.2f} s after the server's start (median "
-                  f"{sorted(ready)[len(ready) // 2]:.2f}); writes acknowledged in the next second:"
-                  f" {min(d['outage']['acked_after'] for d in pg)} or more")
+                  f"{sorted(ready)[len(ready) // 2]:.2f}); the first write acknowledged "
+                  f"{max(d['outage'].get('first_write', 0) for d in pg):.2f} s after that at "
+                  f"most, {min(d['outage']['acked_after'] for d in pg)} or more in the next "
+                  f"second")
         print(f"  answers 503 storage-unavailable with Retry-After (not acknowledged): "
               f"{sum(d.get('unavailable', 0) for d in drives)}; other 5xx: "
               f"{sum(len(d.get('bad_5xx', ())) for d in drives)}")

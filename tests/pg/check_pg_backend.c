@@ -26,6 +26,7 @@
 #include "storage/storage.h"
 #include "tracker/rollout.h"
 
+#include "tests/batch_wait.h"
 #include "tests/check_run.h"
 #include "tests/pg/pg_tmp.h"
 
@@ -481,45 +482,11 @@ END_TEST
  * every later report failed 503 until suitd restarted (found by
  * tests/crash/run.sh on PostgreSQL). A job that writes nothing: BEGIN with
  * the writer lock, a savepoint and COMMIT are the batcher's own. */
-struct nop_job {
-	struct batch_job job;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	enum err e;
-};
-
 static enum err nop_apply(struct db *db, struct batch_job *job)
 {
 	(void)db;
 	(void)job;
 	return ERR_OK;
-}
-
-static void nop_done(struct batch_job *job, enum err e)
-{
-	struct nop_job *n = (struct nop_job *)(void *)job;
-
-	pthread_mutex_lock(&n->lock);
-	n->done = true;
-	n->e = e;
-	pthread_cond_signal(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-}
-
-/* Submit one job and wait for its outcome. */
-static enum err batch_run(struct batcher *b)
-{
-	struct nop_job n = {.job = {.apply = nop_apply, .done = nop_done},
-			    .lock = PTHREAD_MUTEX_INITIALIZER,
-			    .cond = PTHREAD_COND_INITIALIZER};
-
-	batcher_submit(b, &n.job);
-	pthread_mutex_lock(&n.lock);
-	while (!n.done)
-		pthread_cond_wait(&n.cond, &n.lock);
-	pthread_mutex_unlock(&n.lock);
-	return n.e;
 }
 
 START_TEST(test_batcher_reconnects)
@@ -532,12 +499,12 @@ START_TEST(test_batcher_reconnects)
 	db_fresh("t_batch_loss");
 	s = open_ok();
 	ck_assert_int_eq(batcher_start(s, 4, &b), ERR_OK);
-	ck_assert_int_eq(batch_run(b), ERR_OK);
+	ck_assert_int_eq(batch_wait_run(b, nop_apply), ERR_OK);
 	server_ctl("-m immediate stop");
-	ck_assert_int_eq(batch_run(b), ERR_STORAGE_UNAVAILABLE);
+	ck_assert_int_eq(batch_wait_run(b, nop_apply), ERR_STORAGE_UNAVAILABLE);
 	server_ctl("start");
 	/* As test_connection_loss: one attempt per second per thread. */
-	while (tries++ < 600 && (e = batch_run(b)) == ERR_STORAGE_UNAVAILABLE)
+	while (tries++ < 600 && (e = batch_wait_run(b, nop_apply)) == ERR_STORAGE_UNAVAILABLE)
 		usleep(100 * 1000);
 	ck_assert_int_eq(e, ERR_OK);
 	batcher_stop(b);

@@ -1,6 +1,5 @@
 /* storage/: migrations on a temp database, API keys, backup, WAL checkpoints. */
 #include <check.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "storage/sqlite/statements.h"
 #include "storage/storage.h"
 
+#include "tests/batch_wait.h"
 #include "tests/check_run.h"
 
 static char dir[64], db_path[256];
@@ -404,14 +404,6 @@ static void assert_plan(sqlite3 *h, enum stmt which, const char *search)
  * turnstile. It kept it while it idled, and every other write transaction
  * of the process then queued 5 s for its turn (found by tests/crash/run.sh
  * on PostgreSQL: no write acknowledged for seconds after an outage). */
-struct gone_job {
-	struct batch_job job;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	enum err e;
-};
-
 static enum err gone_apply(struct db *db, struct batch_job *job)
 {
 	(void)job;
@@ -419,32 +411,13 @@ static enum err gone_apply(struct db *db, struct batch_job *job)
 	return ERR_NO_SPACE;
 }
 
-static void gone_done(struct batch_job *job, enum err e)
-{
-	struct gone_job *g = (struct gone_job *)(void *)job;
-
-	pthread_mutex_lock(&g->lock);
-	g->done = true;
-	g->e = e;
-	pthread_cond_signal(&g->cond);
-	pthread_mutex_unlock(&g->lock);
-}
-
 START_TEST(test_batch_transaction_gone_leaves_turn)
 {
 	struct storage *s = open_db(true, ERR_OK);
-	struct gone_job g = {.job = {.apply = gone_apply, .done = gone_done},
-			     .lock = PTHREAD_MUTEX_INITIALIZER,
-			     .cond = PTHREAD_COND_INITIALIZER};
 	struct batcher *b;
 
 	ck_assert_int_eq(batcher_start(s, 4, &b), ERR_OK);
-	batcher_submit(b, &g.job);
-	pthread_mutex_lock(&g.lock);
-	while (!g.done)
-		pthread_cond_wait(&g.cond, &g.lock);
-	pthread_mutex_unlock(&g.lock);
-	ck_assert_int_eq(g.e, ERR_NO_SPACE);
+	ck_assert_int_eq(batch_wait_run(b, gone_apply), ERR_NO_SPACE);
 	/* The batcher idles now: the turn is free at once (no wait at all). */
 	ck_assert_msg(turnstile_enter(&s->writers, 0), "the batcher kept the writer turn");
 	turnstile_leave(&s->writers);
