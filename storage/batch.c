@@ -28,10 +28,15 @@ static enum err run_batch(struct db *db, struct batch_job **jobs, unsigned n, en
 			break;
 		errs[i] = jobs[i]->apply(db, jobs[i]);
 		/* A full disk, I/O error or lack of memory may have made SQLite
-		 * roll back the whole transaction: then every job failed, for
-		 * the same reason as this one. */
-		if (errs[i] && !sql_in_transaction(db))
+		 * roll back the whole transaction, a lost connection to
+		 * PostgreSQL too: then every job failed, for the same reason as
+		 * this one. db_rollback() still ends our writer turn (and the
+		 * events): kept, it held every other writer for
+		 * WRITER_TURN_WAIT_MS while this thread idled. */
+		if (errs[i] && !sql_in_transaction(db)) {
+			db_rollback(db);
 			return errs[i];
+		}
 		if (errs[i])
 			e = db_step_once(db, STMT_ROLLBACK_TO_SAVEPOINT);
 		if (!e)
@@ -49,7 +54,6 @@ static void *writer(void *arg)
 	struct batcher *b = arg;
 	struct batch_job *jobs[BATCH_MAX];
 	enum err errs[BATCH_MAX];
-	struct db *db = NULL;
 
 	for (;;) {
 		unsigned n = 0;
@@ -68,7 +72,11 @@ static void *writer(void *arg)
 		if (stop)
 			break;
 
-		enum err e = db ? ERR_OK : db_get(b->storage, &db);
+		/* db_get() per batch (a thread-local look-up): it opens the
+		 * connection again once a lost one is found (PostgreSQL); a
+		 * connection kept across batches stayed broken for good. */
+		struct db *db;
+		enum err e = db_get(b->storage, &db);
 		for (unsigned i = 0; i < n; i++)
 			errs[i] = ERR_OK;
 		if (!e)

@@ -5,11 +5,29 @@
 # unfinished uploads removed at start, reports acknowledged only after their
 # group commit).
 #
-# usage: tests/crash/run.sh [ITERATIONS]       (default $ITERATIONS, else 50)
+# usage: [BACKEND=sqlite|postgresql] tests/crash/run.sh [ITERATIONS]
+#        (ITERATIONS: default $ITERATIONS, else 50)
 #
-# `make check` runs 3 iterations (about 10 s on 2 cores); 50 take about
-# 2.5 minutes. One state folder (mktemp -d) and so one database serve every
-# iteration; it is removed at the end unless a check failed or CRASH_KEEP=1.
+# `make check` runs 3 iterations on each backend (about 10 s each on 2
+# cores); 50 take about 2.5 minutes. One state folder (mktemp -d) and so one
+# database serve every iteration; it is removed at the end unless a check
+# failed or CRASH_KEEP=1.
+#
+# BACKEND=postgresql: the same loop on a throwaway PostgreSQL server
+# (tests/pg/pg_tmp.sh: fsync on, synchronous_commit on), the checks through
+# psql (the same query list, client.py's Db). Iteration i does, by i mod 3:
+#   1: kill -9 of suitd (as on SQLite);
+#   2: a crash of the database server (pg_ctl stop -m immediate, 0.2-1 s
+#      down, started again: crash recovery) under the load while suitd
+#      keeps running: every 5xx must be 503 urn:suitd:storage-unavailable
+#      with Retry-After (never acknowledged), GET /readyz 503 during the
+#      outage and 200 again without a restart of suitd, writes acknowledged
+#      again in the second after; then the checks of step 2 and the API
+#      checks of step 3 on that same suitd (no restart, so no orphan check:
+#      suitd removes uploads an outage left receiving at its next start);
+#   0: both: the server crashes and suitd is killed -9 during the outage.
+# PostgreSQL keeps its own consistency (no integrity_check); every other
+# check below runs, the foreign keys by an anti-join per foreign key.
 #
 # Set up once: a test-only CA and a server certificate for 127.0.0.1 signed
 # by it, a test-only P-256 manifest signing key trusted by this suitd only
@@ -50,9 +68,9 @@
 #
 # Prints one line per iteration and a summary; on a failure, what was lost,
 # the reproduction line (CRASH_SEED) and where the logs are, and exits 1.
-# Environment: SUITD_BIN (default build/suitd; copied once, so a rebuild
-# during the run changes nothing), CRASH_SEED, CRASH_MIN_MS, CRASH_MAX_MS,
-# CRASH_KEEP=1, TMPDIR.
+# Environment: BACKEND, SUITD_BIN (default build/suitd; copied once, so a
+# rebuild during the run changes nothing), CRASH_SEED, CRASH_MIN_MS,
+# CRASH_MAX_MS, CRASH_KEEP=1, TMPDIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -76,12 +94,22 @@ BIN=${SUITD_BIN:-$ROOT/build/suitd}
 MIN_MS=${CRASH_MIN_MS:-300}
 MAX_MS=${CRASH_MAX_MS:-2000}
 SEED=${CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+BACKEND=${BACKEND:-sqlite}
+case $BACKEND in
+sqlite | postgresql) ;;
+*) die "BACKEND=$BACKEND: sqlite or postgresql" ;;
+esac
 
-# Tools: python3 (standard library only), the sqlite3 CLI, openssl.
+# Tools: python3 (standard library only), the sqlite3 CLI, openssl; for
+# PostgreSQL its server and psql (Debian's postgresql package).
 need=()
 for c in python3 sqlite3 openssl; do
 	command -v "$c" >/dev/null || need+=("$c")
 done
+if [ "$BACKEND" = postgresql ] && ! { command -v psql >/dev/null &&
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
+	need+=(postgresql)
+fi
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "tests/crash/run.sh: installing ${need[*]}" >&2
@@ -94,6 +122,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/suitd-crash.XXXXXX")
+PG=
 SUITD_PID=
 passed=0
 cleanup() {
@@ -101,6 +130,10 @@ cleanup() {
 		kill -KILL "$SUITD_PID" 2>/dev/null || true
 		wait "$SUITD_PID" 2>/dev/null || true
 		SUITD_PID=
+	fi
+	if [ -n "$PG" ]; then
+		[ "$passed" = 1 ] || cp "$PG/server.log" "$tmp/log/postgresql.log" 2>/dev/null || true
+		"$ROOT/tests/pg/pg_tmp.sh" stop "$PG" || true
 	fi
 	if [ "$passed" = 1 ] && [ "${CRASH_KEEP:-0}" != 1 ]; then
 		rm -rf "$tmp"
@@ -147,6 +180,21 @@ openssl_run pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub"
 
 DB=$tmp/db/suitd.db
 CONF=$tmp/suitd.conf
+if [ "$BACKEND" = postgresql ]; then
+	# Its own folder: as root the server runs as "postgres", which cannot
+	# enter $tmp (0700). The watchdog stops it if this script dies.
+	PG=$(mktemp -d "${TMPDIR:-/tmp}/suitd-crash-pg.XXXXXX")
+	"$ROOT/tests/pg/pg_tmp.sh" start "$PG" $$ || die "no PostgreSQL server (tests/pg/pg_tmp.sh)"
+	DB=$(cat "$PG/url")
+	STORAGE_CONF="backend = postgresql
+url = $DB
+password_file = $PG/password"
+	db_args=(--backend postgresql --db-password-file "$PG/password")
+else
+	STORAGE_CONF="database = $DB
+synchronous = full"
+	db_args=()
+fi
 cat >"$CONF" <<EOF
 [server]
 listen = 127.0.0.1:0
@@ -157,8 +205,7 @@ connection_timeout = 30
 # one API key drives most of the load: no per-identity limit (as the e2e harness)
 rate_limit = 0
 [storage]
-database = $DB
-synchronous = full
+$STORAGE_CONF
 [devices]
 seen_flush = 1
 # Every acknowledged report is checked by its code: keep them all (the
@@ -219,60 +266,94 @@ stop_suitd() {
 }
 
 common=(--ca "$tmp/ca.pem" --key "$tmp/admin.key" --journal "$tmp/journal.jsonl"
-	--stats "$tmp/stats.jsonl")
-echo "crash consistency: $ITERATIONS iterations, seed $SEED, $("$tmp/suitd" -V 2>&1 | head -n1), state in $tmp"
+	--stats "$tmp/stats.jsonl" "${db_args[@]}")
+echo "crash consistency on $BACKEND: $ITERATIONS iterations, seed $SEED, $("$tmp/suitd" -V 2>&1 | head -n1), state in $tmp${PG:+, PostgreSQL in $PG}"
 t_start=$(now)
 start_suitd
 w=${#ITERATIONS}
 for i in $(seq 1 "$ITERATIONS"); do
-	# 1. load, then kill -9 (by the driver, at the moment it picks)
+	action=kill
+	if [ "$BACKEND" = postgresql ]; then
+		case $((i % 3)) in 2) action=pg ;; 0) action=both ;; esac
+	fi
+	# 1. load, then kill -9 and/or the database server's crash (by the
+	#    driver, at the moment it picks)
 	drive_rc=0
 	drive_out=$(python3 "$CLIENT" drive --url "$URL" "${common[@]}" --seed "$SEED-$i" \
 		--iteration "$i" --pid "$SUITD_PID" --suitd "$tmp/suitd" --conf "$CONF" \
-		--author "$tmp/author.key" --work "$tmp/work" --db "$DB" --min-ms "$MIN_MS" --max-ms "$MAX_MS") ||
+		--author "$tmp/author.key" --work "$tmp/work" --db "$DB" --min-ms "$MIN_MS" \
+		--max-ms "$MAX_MS" --action "$action" ${PG:+--pg-tmp "$ROOT/tests/pg/pg_tmp.sh" --pg-dir "$PG"}) ||
 		drive_rc=$?
 	if [ "$drive_rc" != 0 ]; then
 		kill -KILL "$SUITD_PID" 2>/dev/null || true
 		reap_suitd
 		fail "the load driver failed (status $drive_rc)${drive_out:+: $drive_out}"
 	fi
+	if [ "$action" = pg ]; then
+		# The same suitd goes on: its database came back under it.
+		kill -0 "$SUITD_PID" 2>/dev/null || fail "suitd exited during the database server's crash"
+		rec_out=$(python3 "$CLIENT" verify --phase recovered --db "$DB" --url "$URL" \
+			"${common[@]}" --seed "$SEED" --iteration "$i" --verified "$tmp/verified.json") ||
+			fail "acknowledged writes missing after the database server's crash (above); ${rec_out:-}"
+		printf '[%*d/%d] %s; no restart of suitd: %s\n' "$w" "$i" "$ITERATIONS" "$drive_out" "$rec_out"
+		continue
+	fi
 	reap_suitd
 	[ "$STATUS" = 137 ] || fail "suitd ended with status $STATUS, not by the SIGKILL (137)"
 
-	# 2. the files the kill left, on a copy
-	rm -rf "$tmp/snap"
-	mkdir "$tmp/snap"
-	cp "$DB" "$tmp/snap/suitd.db"
-	if [ -e "$DB-wal" ]; then cp "$DB-wal" "$tmp/snap/suitd.db-wal"; fi
-	ic=$(sqlite3 "$tmp/snap/suitd.db" 'PRAGMA integrity_check' 2>&1 || true)
-	[ "$ic" = ok ] || fail "PRAGMA integrity_check on the files the kill left: $ic"
-	crash_out=$(python3 "$CLIENT" verify --phase crashed --db "$tmp/snap/suitd.db" --url "$URL" \
+	# 2. what the kill left: on SQLite its files, on a copy (integrity_check
+	#    too); on PostgreSQL the database itself (nothing serves it now)
+	if [ "$BACKEND" = sqlite ]; then
+		rm -rf "$tmp/snap"
+		mkdir "$tmp/snap"
+		cp "$DB" "$tmp/snap/suitd.db"
+		if [ -e "$DB-wal" ]; then cp "$DB-wal" "$tmp/snap/suitd.db-wal"; fi
+		ic=$(sqlite3 "$tmp/snap/suitd.db" 'PRAGMA integrity_check' 2>&1 || true)
+		[ "$ic" = ok ] || fail "PRAGMA integrity_check on the files the kill left: $ic"
+		killed_db=$tmp/snap/suitd.db
+		killed_note="killed db: integrity ok"
+	else
+		killed_db=$DB
+		killed_note="killed db"
+	fi
+	crash_out=$(python3 "$CLIENT" verify --phase crashed --db "$killed_db" --url "$URL" \
 		"${common[@]}" --seed "$SEED" --iteration "$i" --verified "$tmp/verified.json") ||
-		fail "acknowledged writes missing from the files the kill left (above); ${crash_out:-}"
+		fail "acknowledged writes missing from the database the kill left (above); ${crash_out:-}"
 	rm -rf "$tmp/snap"
 
 	# 3. restart on the same database, check again, through the API too
 	t0=$(now)
 	start_suitd
 	t1=$(now)
-	ic=$(sqlite3 -readonly "$DB" 'PRAGMA integrity_check' 2>&1 || true)
-	[ "$ic" = ok ] || fail "PRAGMA integrity_check after the restart: $ic"
+	after_note=
+	if [ "$BACKEND" = sqlite ]; then
+		ic=$(sqlite3 -readonly "$DB" 'PRAGMA integrity_check' 2>&1 || true)
+		[ "$ic" = ok ] || fail "PRAGMA integrity_check after the restart: $ic"
+		after_note="integrity ok, "
+	fi
 	after_out=$(python3 "$CLIENT" verify --phase restarted --db "$DB" --url "$URL" \
 		"${common[@]}" --seed "$SEED" --iteration "$i" --verified "$tmp/verified.json") ||
 		fail "check after the restart failed (above); ${after_out:-}"
-	printf '[%*d/%d] %s; killed db: integrity ok, %s; restart %ss, readyz 200; integrity ok, %s\n' \
-		"$w" "$i" "$ITERATIONS" "$drive_out" "$crash_out" "$(elapsed "$t0" "$t1")" "$after_out"
+	printf '[%*d/%d] %s; %s, %s; restart %ss, readyz 200; %s%s\n' \
+		"$w" "$i" "$ITERATIONS" "$drive_out" "$killed_note" "$crash_out" "$(elapsed "$t0" "$t1")" \
+		"$after_note" "$after_out"
 done
 
 stop_suitd
 [ "$STATUS" = 0 ] || fail "the last suitd did not stop cleanly on SIGTERM (status $STATUS)"
-ic=$(sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1 || true)
-[ "$ic" = ok ] || fail "PRAGMA integrity_check after the final clean stop: $ic"
+if [ "$BACKEND" = sqlite ]; then
+	ic=$(sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1 || true)
+	[ "$ic" = ok ] || fail "PRAGMA integrity_check after the final clean stop: $ic"
+fi
 errors=$(cat "$tmp"/log/suitd.*.log | grep -c '^<[0-3]>' || true)
 
-echo "summary: $ITERATIONS iterations, seed $SEED, $(elapsed "$t_start" "$(now)") s: every acknowledged write present, no partial payload visible, integrity ok after every kill and restart"
+if [ "$BACKEND" = sqlite ]; then
+	echo "summary: $ITERATIONS iterations, seed $SEED, $(elapsed "$t_start" "$(now)") s: every acknowledged write present, no partial payload visible, integrity ok after every kill and restart"
+else
+	echo "summary (postgresql): $ITERATIONS iterations, seed $SEED, $(elapsed "$t_start" "$(now)") s: every acknowledged write present, no partial payload visible, no broken foreign key after every kill, database server crash and restart"
+fi
 python3 "$CLIENT" summary --stats "$tmp/stats.jsonl" --journal "$tmp/journal.jsonl"
-echo "  suitd starts: $starts (1 + one per kill), final SIGTERM: exit 0; error lines in its logs: $errors"
+echo "  suitd starts: $starts (1 + one per kill), final SIGTERM: exit 0; error lines in its logs: $errors${PG:+ (the database outages log some)}"
 if [ "$errors" != 0 ]; then
 	cat "$tmp"/log/suitd.*.log | grep '^<[0-3]>' | sort | uniq -c | sort -rn | head -n5 | sed 's/^/    /'
 fi

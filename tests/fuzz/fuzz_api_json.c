@@ -2,7 +2,12 @@
  * a real (temporary) database: device create and update, deployment create,
  * pause and resume, device reports (JSON and SUIT, through the group
  * commit), and API key creation. The first input byte picks the route,
- * the rest is the body. */
+ * the rest is the body.
+ *
+ * The database is a SQLite file in a temporary folder, or with
+ * SUITD_FUZZ_PG_URL (a libpq URL of an empty database; its password in
+ * SUITD_FUZZ_PG_PASSWORD_FILE) PostgreSQL: tests/fuzz/replay.sh replays the
+ * corpus on both (issue 21). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,8 +79,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct device_new dn = {.id = "fuzz-dev", .attributes = "{}"};
 	struct config *config = NULL;
 	struct diag d = {0};
-	char conf[256], path[64];
-	int fd;
+	const char *pg_url = getenv("SUITD_FUZZ_PG_URL");
+	const char *pg_password = getenv("SUITD_FUZZ_PG_PASSWORD_FILE");
+	char conf[1024], path[64];
+	int fd, n;
 
 	(void)argc;
 	(void)argv;
@@ -85,15 +92,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(remove_dir);
 	/* A config of defaults; only the database is placed. */
 	fd = memfd_create("suitd-fuzz.conf", 0);
-	snprintf(conf, sizeof(conf), "[storage]\ndatabase = %s/suitd.db\nsynchronous = normal\n",
-		 dir);
-	if (fd < 0 || write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf))
+	if (pg_url && pg_url[0])
+		n = snprintf(conf, sizeof(conf),
+			     "[storage]\nbackend = postgresql\nurl = %s\npassword_file = %s\n",
+			     pg_url, pg_password ? pg_password : "");
+	else
+		n = snprintf(conf, sizeof(conf),
+			     "[storage]\ndatabase = %s/suitd.db\nsynchronous = normal\n", dir);
+	if (n < 0 || (size_t)n >= sizeof(conf))
+		die("config: SUITD_FUZZ_PG_URL or SUITD_FUZZ_PG_PASSWORD_FILE too long");
+	if (fd < 0 || write(fd, conf, (size_t)n) != n)
 		die("config");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (config_load(path, &config, &d) != ERR_OK)
 		die(d.text);
 	close(fd);
 	so.path = config->storage.database;
+	if (config->storage.backend == CONFIG_BACKEND_POSTGRESQL) {
+		so.backend = STORAGE_POSTGRESQL;
+		so.url = config->storage.url;
+		so.password_file =
+			config->storage.password_file[0] ? config->storage.password_file : NULL;
+	}
 	if (storage_open(&so, &ctx.storage, &d) != ERR_OK)
 		die(d.text);
 	ctx.config = config;

@@ -3,7 +3,7 @@
 #
 #   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
 #   tests/pg/pg_tmp.sh stop DIR
-#   tests/pg/pg_tmp.sh restart DIR
+#   tests/pg/pg_tmp.sh crash DIR | recover DIR | restart DIR
 #
 # start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
 # socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
@@ -24,12 +24,14 @@
 # postmaster.pid every minute and shuts itself down once DIR is removed, so
 # `rm -rf DIR` is the whole clean-up.
 #
-# restart: pg_ctl restart -m immediate, as after a crash of the server
-# (every connection cut, recovery from the WAL), same port; waits until it
-# accepts connections again.
-#
 # stop: pg_ctl stop -m immediate (no checkpoint: nothing is kept), then
 # removes DIR.
+#
+# crash: pg_ctl stop -m immediate and keep DIR: a crash of the database
+# server as its clients see it (connections cut, no checkpoint); recover:
+# start it again on DIR (crash recovery from the WAL), wait until it accepts
+# connections. For tests/crash/run.sh (BACKEND=postgresql). restart: crash
+# then recover, at once (tests/e2e/check_e2e_cluster.c).
 set -eu
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
@@ -151,17 +153,25 @@ stop() {
 	rm -rf "$dir"
 }
 
+crash() {
+	as_owner "$(bindir)/pg_ctl" -D "$1/data" -m immediate -w stop >/dev/null ||
+		die "pg_ctl stop -m immediate failed"
+}
+
+recover() {
+	as_owner "$(bindir)/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 start >/dev/null ||
+		{ tail -20 "$1/server.log" >&2; die "the server does not start again"; }
+}
+
 restart() {
-	dir=$(cd "$1" && pwd)
-	port=$(cat "$dir/port")
-	as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 \
-		restart >/dev/null 2>&1 || { tail -20 "$dir/server.log" >&2; die "restart failed"; }
-	as_owner "$(bindir)/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "server not ready"
+	crash "$1"
+	recover "$1"
+	as_owner "$(bindir)/pg_isready" -q -h "$1" -p "$(cat "$1/port")" -t 30 || die "server not ready"
 }
 
 case "${1:-}" in
 start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
 stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-restart) [ $# -ge 2 ] || die "usage: $0 restart DIR"; restart "$2" ;;
-*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | restart DIR" ;;
+crash | recover | restart) [ $# -ge 2 ] && [ -f "$2/data/PG_VERSION" ] || die "usage: $0 $1 DIR (a started DIR)"; "$1" "$2" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | crash DIR | recover DIR | restart DIR" ;;
 esac
