@@ -91,7 +91,7 @@ port=$(free_port) || die "no free port"
 SUITD_BASE=https://127.0.0.1:$port
 SUITD_CONF=$tmp/suitd.conf
 {
-	suitd_base_conf "$port" "$DB" | sed 's/^connection_limit = 1024$/connection_limit = 4096\nper_address_connection_limit = 0/'
+	CONNECTION_LIMIT=4096 suitd_base_conf "$port" "$DB"
 	cat <<EOF
 [devices]
 auth = token
