@@ -67,7 +67,7 @@ install_traps
 
 print_machine
 build_suitd
-SIM=$ROOT/build/suit-sim
+SIM=$ROOT/${BUILD:-build}/suit-sim
 [ -x "$SIM" ] || die "no $SIM after make"
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1); $DEVICES registered, $SIMULATED simulated, payload $PAYLOAD_SIZE bytes, fail rate $FAIL_RATE"
 print_tmpdir
