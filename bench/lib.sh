@@ -384,15 +384,21 @@ watch_rollout() { # dep sim-pid start timeout
 		fi
 		if ! kill -0 "$2" 2>/dev/null; then
 			[ -n "$DONE_AT" ] && return 0
-			# The simulator ended first: give the tracker a moment, then judge.
-			sleep 2
-			if [ "$(api GET "/api/v1/deployments/$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')" = completed ]; then
-				DONE_AT=$el
-				echo "  ${el} s: deployment completed"
-				return 0
-			fi
+			# The simulator ended first: give the tracker up to 30 s (its
+			# last reports may still be in a group commit on a busy
+			# machine), then judge.
+			for _ in $(seq 1 30); do
+				sleep 1
+				out=$(api GET "/api/v1/deployments/$1") || true
+				if [ "$(printf '%s' "$out" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')" = completed ]; then
+					DONE_AT=$el
+					echo "  ${el} s: deployment completed (seen $(awk -v a="$3" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the start)"
+					return 0
+				fi
+			done
 			cat "$tmp/sim.log" >&2
-			die "the simulator ended and the deployment is not completed"
+			printf '%s\n' "$out" | grep -o '"counts":{[^}]*}' >&2 || true
+			die "the simulator ended and the deployment is not completed after 30 s"
 		fi
 		awk -v e="$el" -v t="$4" 'BEGIN { exit !(e > t) }' && die "not completed after $4 s"
 		sleep 1
