@@ -74,6 +74,7 @@ cleanup() {
 		kill -TERM "$SUITD_PID" 2>/dev/null || true
 		kill_after 50 "$SUITD_PID"
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -155,6 +156,7 @@ machine_ticks() {
 # ---- machine, build ---------------------------------------------------------
 print_machine
 build_suitd
+backend_start
 LOADGEN=$ROOT/build/bench/loadgen
 mkdir -p "$ROOT/build/bench"
 # shellcheck disable=SC2046 # pkg-config prints several words
@@ -200,8 +202,7 @@ rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]
-database = $tmp/db/suitd.db
-synchronous = normal
+$(storage_conf "$tmp/db/suitd.db")
 [devices]
 auth = certificate, token
 client_ca = $tmp/device-ca.pem

@@ -87,14 +87,22 @@ cleanup() {
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 100 $SUITD_PID $NGINX_PID
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
 
-wal_size() { stat -c %s "$DB-wal" 2>/dev/null || echo 0; }
+wal_size() { wal_bytes; }
 # Changes when suitd flushes the last-seen times (read-only query).
-flush_mark() { sqlite3 "file:$DB?mode=ro" "SELECT coalesce(max(last_seen_at), 0) FROM devices" 2>/dev/null || echo "?"; }
-wal_sum() { sha256sum "$DB-wal" 2>/dev/null | cut -c1-16 || echo none; }
+flush_mark() { db_query "SELECT coalesce(max(last_seen_at), 0) FROM devices" 2>/dev/null || echo "?"; }
+# SQLite: a digest of the WAL file; PostgreSQL: the WAL position.
+wal_sum() {
+	if [ "$BACKEND" = postgresql ]; then
+		wal_bytes
+	else
+		sha256sum "$DB-wal" 2>/dev/null | cut -c1-16 || echo none
+	fi
+}
 
 # ---- machine, build ---------------------------------------------------------
 print_machine
@@ -102,6 +110,7 @@ echo "tools: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | h
 build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = 0 (one per core)"
 print_tmpdir
+backend_start
 
 # ---- files --------------------------------------------------------------------
 make_server_cert 30
@@ -127,8 +136,7 @@ tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 connection_limit = 1024
 [storage]
-database = $DB
-synchronous = normal
+$(storage_conf "$DB")
 [devices]
 auth = token
 seen_flush = 60
@@ -142,24 +150,24 @@ KEY=$(admin_key "$SUITD_CONF") || exit 1
 
 t0=$(date +%s.%N)
 python3 - "$DEVICES" >"$tmp/devices.sql" <<'EOF'
-import hashlib, sys, time
+import hashlib, os, sys, time
 n = int(sys.argv[1])
 now = int(time.time())
 out = sys.stdout
 out.write("PRAGMA journal_mode = WAL;\nBEGIN;\n")
 for i in range(1, n + 1):
-    h = hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
+    h = os.environ["SQL_BLOB"] % hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
     grp = "canary" if i % 10 == 0 else "fleet"
     out.write("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-              "VALUES ('bench-%d', '%s', '{}', X'%s', %d);\n" % (i, grp, h, now))
+              "VALUES ('bench-%d', '%s', '{}', %s, %d);\n" % (i, grp, h, now))
 out.write("COMMIT;\n")
 EOF
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+db_sql <"$tmp/devices.sql" || die "bulk insert failed"
 rm -f "$tmp/devices.sql"
 t1=$(date +%s.%N)
-got=$(sqlite3 "$DB" "SELECT count(*) FROM devices")
+got=$(db_query "SELECT count(*) FROM devices")
 [ "$got" = "$DEVICES" ] || die "$got devices in the database, expected $DEVICES"
-echo "registered $DEVICES devices (python3 SHA-256 + one sqlite3 transaction) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "registered $DEVICES devices (python3 SHA-256 + one $BACKEND transaction) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 
 start_suitd "$SUITD_CONF"
 SUITD_BASE=https://127.0.0.1:$SUITD_PORT
@@ -294,7 +302,7 @@ for i in $(seq 1 "$ROUNDS"); do
 			why=""
 			[ "$f0" != "$f1" ] && why=" (a periodic last-seen flush fell in this run)"
 			[ "$c" = suitd-offered ] && [ "$d1" != "$d0" ] && why+=" ($((d1 - d0)) first deliveries)"
-			WAL_LINES+=("  round $i $c: suitd.db-wal $w0 -> $w1 bytes, $changed over $n requests$why")
+			WAL_LINES+=("  round $i $c: WAL ($BACKEND) $w0 -> $w1 bytes, $changed over $n requests$why")
 		fi
 		printf '  round %d %-13s %9.0f req/s  p50 %6.3f  p99 %6.3f ms  CPU %4s us/req  (%d requests, %s; %d of %d tokens%s)\n' \
 			"$i" "$c" "$rps" "$p50" "$p99" "$cpu" "$n" "${statuses% }" \
@@ -304,7 +312,7 @@ done
 echo
 echo "WAL (seen_flush = 60: a flush of the sightings of the previous minute may fall in a run)"
 printf '%s\n' "${WAL_LINES[@]}"
-flushed=$(sqlite3 "$DB" "SELECT count(*) FROM devices WHERE last_seen_at IS NOT NULL")
+flushed=$(db_query "SELECT count(*) FROM devices WHERE last_seen_at IS NOT NULL")
 echo "  devices with last_seen_at in the database now: $flushed (written by periodic flushes, not per request)"
 
 # ---- table ------------------------------------------------------------------------------------
@@ -322,13 +330,15 @@ r=$(ratio "${MR[suitd-idle]}" "${MR[nginx]}")
 g_ratio=$(awk -v r="$r" 'BEGIN { print (r >= 0.9 ? "ok" : "MISSED") }')
 g_p99=$(awk -v p="${MP99[suitd-idle]}" 'BEGIN { print (p < 5 ? "ok" : "MISSED") }')
 echo
-echo "RESULTS (median of $ROUNDS rounds; $DEVICES devices, CONNS=$CONNS, nginx workers=$NGINX_WORKERS)"
+echo "RESULTS (median of $ROUNDS rounds; BACKEND=$BACKEND; $DEVICES devices, CONNS=$CONNS, nginx workers=$NGINX_WORKERS)"
 printf '%-40s %10s %10s %10s\n' "metric" "suitd-idle" "nginx" "suitd-offered"
 printf '%-40s %10.0f %10.0f %10.0f\n' "check-ins/s" "${MR[suitd-idle]}" "${MR[nginx]}" "${MR[suitd-offered]}"
 printf '%-40s %10.3f %10.3f %10.3f\n' "latency p50, ms" "${MP50[suitd-idle]}" "${MP50[nginx]}" "${MP50[suitd-offered]}"
 printf '%-40s %10.3f %10.3f %10.3f\n' "latency p99, ms" "${MP99[suitd-idle]}" "${MP99[nginx]}" "${MP99[suitd-offered]}"
 printf '%-40s %10s %10s %10s\n' "server CPU-us per request" "${MCPU[suitd-idle]}" "${MCPU[nginx]}" "${MCPU[suitd-offered]}"
 echo "suitd-idle/nginx: $r (goal >= 0.9: $g_ratio); suitd-idle p99 ${MP99[suitd-idle]} ms (goal < 5 ms: $g_p99)"
+echo "figure: checkins_per_s ${MR[suitd-idle]} check-ins/s, nothing to do (suitd-idle)"
+echo "figure: checkins_offered_per_s ${MR[suitd-offered]} check-ins/s, manifest offered (suitd-offered)"
 echo "suitd-offered: every answer a 200 with the $ENV_LEN-byte envelope; first check-in of a device = pending -> delivered (a write), later ones none"
 echo "nginx error log: $(grep -c . "$N/logs/error.log" || true) lines; suitd log: $(grep -c . "$tmp/suitd.log" || true) lines"
 sed 's/^/  suitd: /' "$tmp/suitd.log" | sort | uniq -c | head -n5

@@ -42,6 +42,7 @@ print_machine
 build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1)"
 print_tmpdir
+backend_start
 make_server_cert 30
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
 openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
@@ -58,7 +59,7 @@ rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]
-database = $DB
+$(storage_conf "$DB" full)
 [devices]
 auth = token
 [manifests]

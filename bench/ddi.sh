@@ -62,6 +62,7 @@ cleanup() {
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 100 $SIM_PID $SUITD_PID
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -73,6 +74,7 @@ make ${BUILD:+BUILD=$BUILD} "${BUILD:-build}/suit-sim" >"$tmp/make.log" 2>&1 ||
 SIM=$ROOT/${BUILD:-build}/suit-sim
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1); $DEVICES devices; wrk -t$THREADS -c$CONNS -d${SECONDS_PER_RUN}s x $ROUNDS rounds"
 print_tmpdir
+backend_start
 make_server_cert 30
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
 openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
@@ -90,7 +92,7 @@ SUITD_PORT=$(free_port) || die "no free port"
 KEY=$(admin_key "$tmp/suitd.conf") || exit 1
 
 python3 - "$DEVICES" "$tmp/tokens" >"$tmp/devices.sql" <<'PY'
-import hashlib, sys, time
+import hashlib, os, sys, time
 n, tokens = int(sys.argv[1]), sys.argv[2]
 now = int(time.time())
 out = sys.stdout
@@ -98,13 +100,13 @@ out.write("BEGIN;\n")
 with open(tokens, "w") as t:
     for i in range(1, n + 1):
         tok = "suitd_dt_bench-%d" % i
-        h = hashlib.sha256(tok.encode()).hexdigest()
+        h = os.environ["SQL_BLOB"] % hashlib.sha256(tok.encode()).hexdigest()
         out.write("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-                  "VALUES ('bench-%d', 'fleet', '{\"hw\":\"bench\"}', X'%s', %d);\n" % (i, h, now))
+                  "VALUES ('bench-%d', 'fleet', '{\"hw\":\"bench\"}', %s, %d);\n" % (i, h, now))
         t.write("bench-%d %s\n" % (i, tok))
 out.write("COMMIT;\n")
 PY
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+db_sql <"$tmp/devices.sql" || die "bulk insert failed"
 rm -f "$tmp/devices.sql"
 
 start_suitd "$tmp/suitd.conf"

@@ -62,6 +62,7 @@ cleanup() {
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 50 $SUITD_PID $NGINX_PID
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -106,6 +107,7 @@ echo "tools: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | h
 build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = 0 (one per core)"
 print_tmpdir
+backend_start
 
 # ---- files --------------------------------------------------------------------
 make_server_cert 2
@@ -126,9 +128,8 @@ tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 connection_limit = 1024
 [storage]
-database = $tmp/db/suitd.db
-synchronous = normal
-mmap_size = ${MMAP_SIZE:-0}
+$(storage_conf "$tmp/db/suitd.db")
+$([ "$BACKEND" = sqlite ] && echo "mmap_size = ${MMAP_SIZE:-0}")
 [payloads]
 anonymous_download = on
 max_size = 2G
@@ -374,7 +375,7 @@ row() { # label suitd nginx suitd+log goal-threshold(or -) lower-is-better(0/1)
 	printf '%-44s %9s %9s %7s  %-14s %11s %7s\n' "$1" "$2" "$3" "$r" "$g" "$4" "$rl"
 }
 echo
-echo "RESULTS (suitd: [log] level = warning, no access log; suitd+log: level = info, access log to a file)"
+echo "RESULTS (BACKEND=$BACKEND; suitd: [log] level = warning, no access log; suitd+log: level = info, access log to a file)"
 printf '%-44s %9s %9s %7s  %-14s %11s %7s\n' "metric" "suitd" "nginx" "s/n" "goal" "suitd+log" "s+l/n"
 row "(a) 1 client 64 MiB, MiB/s, median of $CURL_RUNS" "${AM[suitd]}" "${AM[nginx]}" "${AM[suitd+log]}" 1.0
 row "(a) server CPU-s per GiB" "${ACPU[suitd]}" "${ACPU[nginx]}" "${ACPU[suitd+log]}" -
@@ -384,6 +385,9 @@ row "(c) 128 KiB ranges, req/s, median of $RANGE_RUNS" "${CR[suitd]}" "${CR[ngin
 row "(c) 128 KiB ranges, MiB/s (wrk Transfer/sec)" "${CM[suitd]}" "${CM[nginx]}" "${CM[suitd+log]}" -
 row "(c) server CPU-us per range request" "${CCPU[suitd]}" "${CCPU[nginx]}" "${CCPU[suitd+log]}" -
 [ -n "$D_LINE" ] && echo "$D_LINE"
+echo "figure: download_1_mib_s ${AM[suitd]} MiB/s, 64 MiB, 1 client (a)"
+echo "figure: download_8_mib_s ${BM[suitd]} MiB/s, 64 MiB, 8 clients (b)"
+echo "figure: ranges_per_s ${CR[suitd]} req/s, random 128 KiB ranges (c)"
 errs=0
 for c in "${CONTENDERS[@]}"; do
 	if [ -n "${B_ERR[$c]}${C_ERR[$c]}" ]; then

@@ -55,6 +55,7 @@ cleanup() {
 		kill -TERM "$SUITD_PID" 2>/dev/null || true
 		kill_after 100 "$SUITD_PID"
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -78,6 +79,7 @@ FAN=$tmp/sse_fanout
 cc -O2 -o "$FAN" "$ROOT/bench/sse_fanout.c" $(pkg-config --cflags --libs libcurl) 2>"$tmp/cc.log" ||
 	{ cat "$tmp/cc.log" >&2; die "building sse_fanout failed"; }
 print_tmpdir
+backend_start
 
 make_server_cert 30
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null &&
@@ -89,7 +91,7 @@ port=$(free_port) || die "no free port"
 SUITD_BASE=https://127.0.0.1:$port
 SUITD_CONF=$tmp/suitd.conf
 {
-	suitd_base_conf "$port" "$DB" | sed 's/^connection_limit = 1024$/connection_limit = 4096\nper_address_connection_limit = 0/'
+	CONNECTION_LIMIT=4096 suitd_base_conf "$port" "$DB"
 	cat <<EOF
 [devices]
 auth = token
@@ -103,17 +105,17 @@ EOF
 } >"$SUITD_CONF"
 KEY=$(admin_key "$SUITD_CONF") || exit 1
 python3 - "$DEVICES" >"$tmp/devices.sql" <<'EOF'
-import hashlib, sys, time
+import hashlib, os, sys, time
 n = int(sys.argv[1])
 now = int(time.time())
 print("PRAGMA journal_mode = WAL;\nBEGIN;")
 for i in range(1, n + 1):
-    h = hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
+    h = os.environ["SQL_BLOB"] % hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
     print("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-          "VALUES ('bench-%d', 'fleet', '{}', X'%s', %d);" % (i, h, now))
+          "VALUES ('bench-%d', 'fleet', '{}', %s, %d);" % (i, h, now))
 print("COMMIT;")
 EOF
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+db_sql <"$tmp/devices.sql" || die "bulk insert failed"
 start_suitd "$SUITD_CONF"
 wait_up "$SUITD_BASE/readyz" "$SUITD_PID" || { cat "$tmp/suitd.log" >&2; die "suitd did not start"; }
 publish_firmware "$SUITD_CONF" bench-v1 "events benchmark"
@@ -145,10 +147,10 @@ c1=$(cpu_ticks "$SUITD_PID")
 echo "idle: suitd used $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v s="$IDLE" 'BEGIN { printf "%.3f CPU-s in %d s (%.1f %%)", t / hz, s, t / hz / s * 100 }') with $STREAMS idle streams; RSS $(($(rss_kib) / 1024)) MiB"
 
 # ---- feed -------------------------------------------------------------------------
-ev0=$(sqlite3 "file:$DB?mode=ro" "SELECT coalesce(max(id), 0) FROM events")
+ev0=$(db_query "SELECT coalesce(max(id), 0) FROM events")
 c0=$(cpu_ticks "$SUITD_PID")
 for i in $(seq 1 "$ROUNDS"); do
-	sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID" >/dev/null
+	db_sql_no_events "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID"
 	timeout 150 wrk -t"$THREADS" -c"$CONNS" -d120s -s "$ROOT/bench/reports.lua" "$SUITD_BASE/device/v1/reports" \
 		-- once "$DIGEST" "$DEVICES" 0 "$THREADS" "$i" >"$tmp/wrk.txt" 2>&1 || { cat "$tmp/wrk.txt" >&2; die "wrk failed"; }
 	summary=$(grep '^reports:' "$tmp/wrk.txt") || { cat "$tmp/wrk.txt" >&2; die "round $i: no summary from reports.lua"; }
@@ -164,7 +166,7 @@ wait "$FAN_PID" || die "sse_fanout failed"
 FAN_PID=
 c1=$(cpu_ticks "$SUITD_PID")
 line=$(grep '^streams=' "$tmp/fan.txt")
-want=$(sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM events WHERE id > $ev0 AND deployment_id = $DEP_ID")
+want=$(db_query "SELECT count(*) FROM events WHERE id > $ev0 AND deployment_id = $DEP_ID")
 events=$(field events "$line") secs=$(field seconds "$line")
 echo "fed: $ROUNDS rounds of $DEVICES state changes, $want events of the deployment in the log"
 [ "$want" -gt 0 ] || die "no events in the log"

@@ -65,6 +65,7 @@ cleanup() {
 	if [ -n "${KEEP_DB:-}" ] && [ -f "${DB:-}" ]; then
 		sqlite3 "$DB" ".backup '$KEEP_DB'" && echo "database kept as $KEEP_DB"
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -75,6 +76,7 @@ SIM=$ROOT/${BUILD:-build}/suit-sim
 [ -x "$SIM" ] || die "no $SIM after make"
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1); $DEVICES registered, $SIMULATED simulated, payload $PAYLOAD_SIZE bytes, fail rate $FAIL_RATE"
 print_tmpdir
+backend_start
 make_server_cert 30
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
 openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
@@ -94,7 +96,7 @@ connection_limit = 4096
 # Every simulated device comes from 127.0.0.1 (CONCURRENCY at once).
 per_address_connection_limit = 0
 [storage]
-database = $DB
+$(storage_conf "$DB" full)
 [devices]
 auth = token
 poll_interval = 300
@@ -108,7 +110,7 @@ KEY=$(admin_key "$tmp/suitd.conf") || exit 1
 
 t0=$(date +%s.%N)
 python3 - "$DEVICES" "$SIMULATED" "$tmp/tokens" >"$tmp/devices.sql" <<'EOF'
-import hashlib, sys, time
+import hashlib, os, sys, time
 n, sim, tokens = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 now = int(time.time())
 out = sys.stdout
@@ -116,15 +118,15 @@ out.write("BEGIN;\n")
 with open(tokens, "w") as t:
     for i in range(1, n + 1):
         tok = "suitd_dt_fleet-%d" % i
-        h = hashlib.sha256(tok.encode()).hexdigest()
+        h = os.environ["SQL_BLOB"] % hashlib.sha256(tok.encode()).hexdigest()
         grp = "sim" if i <= sim else "idle"
         out.write("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-                  "VALUES ('fleet-%d', '%s', '{}', X'%s', %d);\n" % (i, grp, h, now))
+                  "VALUES ('fleet-%d', '%s', '{}', %s, %d);\n" % (i, grp, h, now))
         if i <= sim:
             t.write("fleet-%d %s\n" % (i, tok))
 out.write("COMMIT;\n")
 EOF
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+db_sql <"$tmp/devices.sql" || die "bulk insert failed"
 rm -f "$tmp/devices.sql"
 echo "registered $DEVICES devices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 
@@ -171,6 +173,8 @@ dep = json.loads(sys.argv[2].rsplit("\n", 1)[0])
 sim, done = int(sys.argv[3]), float(sys.argv[4])
 c = dep["counts"]
 wall = s["wall_seconds"]
+print("figure: fleet_seconds %.1f s to completed, %d devices" % (done, sim))
+print("figure: fleet_unexpected_errors %d errors" % s["errors"]["total"])
 print("RESULT: %d simulated devices, staged [1, 10, 50, 100]: completed in %.1f s" % (sim, done))
 print("  tracker: confirmed %d, failed %d, timed_out %d, other active %d" % (
     c["confirmed"], c["failed"], c["timed_out"],

@@ -41,12 +41,14 @@ cleanup() {
 	if [ -n "$SUITD_PID" ]; then kill -TERM "$SUITD_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 100 $SUITD_PID
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
 
 print_machine
 build_suitd
+backend_start
 build_loadgen
 cp "$SUITD" "$tmp/suitd-new" && cp "$ROOT/$REF/suitd" "$tmp/suitd-ref" &&
 	cp "$LOADGEN" "$tmp/loadgen" || die "cannot copy the binaries"
@@ -73,7 +75,7 @@ run_one() { # build mode round
 	for try in 1 2 3 4 5; do
 		port=$(free_port) || die "no free port"
 		{ suitd_base_conf "$port" "$tmp/$which.db"; printf '%s\n' "[server]" "threads = 2" "[log]" "level = warning"; } >"$conf"
-		rm -f "$tmp/$which.db"*
+		DB=$tmp/$which.db backend_reset
 		start_suitd "$conf"
 		wait_up "https://127.0.0.1:$port/healthz" "$SUITD_PID" && break
 		wait "$SUITD_PID" 2>/dev/null || true

@@ -78,6 +78,7 @@ print_machine
 build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1)"
 print_tmpdir
+backend_start
 make_server_cert 30
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
 openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
@@ -227,7 +228,7 @@ echo "   RSS: $(rss_mib "$SUITD_PID") MiB"
 
 echo
 echo "7. list pages at depth (limit 100; server time = starttransfer - appconnect, median of 5)"
-db() { sqlite3 -readonly "$tmp/db/suitd.db" "$1"; }
+db() { DB=$tmp/db/suitd.db db_query "$1"; }
 half=$((DEVICES / 2))
 # The cursor in the middle of each order, as the list would print it.
 mid_num=$(db "SELECT num FROM devices ORDER BY num LIMIT 1 OFFSET $half")

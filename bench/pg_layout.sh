@@ -9,6 +9,10 @@
 # socket) and a temp dir, both removed at exit.
 set -eu
 
+case ${BACKEND:-sqlite} in
+sqlite | postgresql) ;; # it measures both, always
+*) echo "BACKEND must be sqlite or postgresql" >&2 && exit 1 ;;
+esac
 cd "$(dirname "$0")/.."
 
 CC=${CC:-cc}

@@ -116,6 +116,7 @@ cleanup() {
 	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
 	# shellcheck disable=SC2086 # empty PIDs vanish
 	kill_after 100 $TRACER_PID $SUITD_PID $NGINX_PID
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -131,6 +132,7 @@ LOADGEN=$tmp/loadgen
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), threads = $SUITD_THREADS (0: one per core); GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
 echo "clients: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), loadgen on libcurl $(pkg-config --modversion libcurl), $(openssl version | cut -d' ' -f1-2); nginx $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
 print_tmpdir
+backend_start
 
 # ---- suitd --------------------------------------------------------------------
 make_server_cert 2

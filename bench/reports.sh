@@ -90,6 +90,10 @@ GOAL=${GOAL:-10000}
 THREADS=2
 # shellcheck disable=SC2206 # a list of words
 CONFIGS=(${CONFIGS:-full normal})
+# PostgreSQL: one configuration, "full" = synchronous_commit = on (the
+# server's default; [storage] synchronous is SQLite's key).
+# shellcheck disable=SC2206
+[ "$BACKEND" = postgresql ] && CONFIGS=(${CONFIGS_PG:-full})
 NOEVENTS=${NOEVENTS:-}
 PAIRS=${PAIRS:-5}
 PAIR_SECONDS=${PAIR_SECONDS:-5}
@@ -108,13 +112,14 @@ cleanup() {
 		kill -TERM "$SUITD_PID" 2>/dev/null || true
 		kill_after 100 "$SUITD_PID"
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
 
-wal_size() { stat -c %s "$DB-wal" 2>/dev/null || echo 0; }
+wal_size() { wal_bytes; }
 # Rows of the reports table, read-only (suitd keeps running).
-report_rows() { sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM reports"; }
+report_rows() { db_query "SELECT count(*) FROM reports"; }
 # Reports answered 204 since this suitd started, as the database and
 # /metrics account for them: the rows, plus the rows the per-device
 # history bound dropped, plus the exact replays accepted without a row.
@@ -127,12 +132,17 @@ accepted_reports() {
 }
 # "state:count ..." of the deployment's assignments, read-only.
 assignment_states() {
-	sqlite3 "file:$DB?mode=ro" "SELECT state || ':' || count(*) FROM assignments
+	db_query "SELECT state || ':' || count(*) FROM assignments
 		WHERE deployment_id = $DEP_ID GROUP BY state ORDER BY state" | tr '\n' ' ' | sed 's/ $//'
 }
 
 # Events in the log, read-only.
-event_rows() { sqlite3 "file:$DB?mode=ro" "SELECT count(*) FROM events"; }
+event_rows() { db_query "SELECT count(*) FROM events"; }
+# Every assignment of the deployment (in STATES, an SQL list) set to
+# delivered, as a check-in would, in one transaction that writes no event.
+deliver_all() { # states
+	db_sql_no_events "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID AND state IN ($1)"
+}
 
 # Write $tmp/suitd-NAME.conf for synchronous = $1 on a free port; sets
 # SUITD_CONF, SUITD_BASE and REPORTS_URL.
@@ -152,8 +162,7 @@ tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 connection_limit = 1024
 [storage]
-database = $DB
-synchronous = $1
+$(storage_conf "$DB" "$1")
 [devices]
 auth = token
 [manifests]
@@ -248,6 +257,7 @@ if [ -n "$NOEVENTS" ]; then
 	echo "noevents: $("$SUITD_NOEVENTS" -V 2>&1 | head -n1) ($NOEVENTS, ${NOEVENTS_WHAT:-built with -DSUITD_NO_EVENT_LOG})"
 fi
 print_tmpdir
+backend_start
 
 # ---- files ----------------------------------------------------------------------
 make_server_cert 30
@@ -269,23 +279,23 @@ KEY=$(admin_key "$SUITD_CONF") || exit 1
 
 t0=$(date +%s.%N)
 python3 - "$DEVICES" >"$tmp/devices.sql" <<'EOF'
-import hashlib, sys, time
+import hashlib, os, sys, time
 n = int(sys.argv[1])
 now = int(time.time())
 out = sys.stdout
 out.write("PRAGMA journal_mode = WAL;\nBEGIN;\n")
 for i in range(1, n + 1):
-    h = hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
+    h = os.environ["SQL_BLOB"] % hashlib.sha256(b"suitd_dt_bench-%d" % i).hexdigest()
     out.write("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-              "VALUES ('bench-%d', 'fleet', '{}', X'%s', %d);\n" % (i, h, now))
+              "VALUES ('bench-%d', 'fleet', '{}', %s, %d);\n" % (i, h, now))
 out.write("COMMIT;\n")
 EOF
-sqlite3 "$DB" <"$tmp/devices.sql" >/dev/null || die "bulk insert failed"
+db_sql <"$tmp/devices.sql" || die "bulk insert failed"
 rm -f "$tmp/devices.sql"
 t1=$(date +%s.%N)
-got=$(sqlite3 "$DB" "SELECT count(*) FROM devices")
+got=$(db_query "SELECT count(*) FROM devices")
 [ "$got" = "$DEVICES" ] || die "$got devices in the database, expected $DEVICES"
-echo "registered $DEVICES devices in group fleet (python3 SHA-256 + one sqlite3 transaction) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "registered $DEVICES devices in group fleet (python3 SHA-256 + one $BACKEND transaction) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 
 # ---- suitd: payload, manifest, deployment -----------------------------------------------
 start_config full setup
@@ -301,7 +311,7 @@ echo "deployment $DEP_ID of manifest ${DIGEST:0:16}… to group fleet: $pending 
 # Reports are taken only on delivered assignments: deliver them all in one
 # transaction, as every device's check-in would (suitd's in-memory index
 # keeps them pending; reports read the database).
-sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID AND state = 'pending'" >/dev/null ||
+deliver_all "'pending'" ||
 	die "cannot mark the assignments delivered"
 
 # ---- checks ---------------------------------------------------------------------
@@ -372,7 +382,7 @@ for c in "${CONFIGS[@]}"; do
 	TRPSS[$c]='' TEVS[$c]=''
 	# State changes: one event each (none with noevents).
 	for i in $(seq 1 "$ROUNDS"); do
-		sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID" >/dev/null ||
+		deliver_all "'downloading', 'delivered'" ||
 			die "cannot set the assignments back to delivered"
 		rows0=$(accepted_reports)
 		ev0=$(event_rows)
@@ -428,7 +438,7 @@ if [ -n "$NOEVENTS" ]; then
 	for i in $(seq 1 "$PAIRS"); do
 		for v in events noevents; do
 			start_config full "$([ "$v" = noevents ] && echo noevents || echo full)"
-			sqlite3 "$DB" ".timeout 5000" "UPDATE assignments SET state = 'delivered' WHERE deployment_id = $DEP_ID" >/dev/null ||
+			deliver_all "'downloading', 'delivered'" ||
 				die "cannot set the assignments back to delivered"
 			rows0=$(accepted_reports)
 			run_wrk once 0 120 "$((100 + i))"
@@ -462,9 +472,9 @@ for c in "${CONFIGS[@]}"; do
 	MB[$c]=$(median ${BATCHES[$c]})
 	MCPU[$c]=$(awk -v t="${TICKS[$c]}" -v hz="$HZ" -v n="${REPS[$c]}" 'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1000 : 0) }')
 done
-g_full=$(awk -v r="${MR[full]}" -v g="$GOAL" 'BEGIN { print (r >= g ? "ok" : "MISSED") }')
+g_full=$(awk -v r="${MR[full]:-0}" -v g="$GOAL" 'BEGIN { print (r >= g ? "ok" : "MISSED") }')
 echo
-echo "RESULTS (median of $ROUNDS runs; $DEVICES devices, CONNS=$CONNS, ${SECONDS_PER_RUN}s per run; every 204 = one committed report row)"
+echo "RESULTS (median of $ROUNDS runs; BACKEND=$BACKEND; $DEVICES devices, CONNS=$CONNS, ${SECONDS_PER_RUN}s per run; every 204 = one committed report row)"
 row() { # label format key-array-name
 	local -n arr=$3
 	printf '%-44s' "$1"
@@ -488,8 +498,9 @@ if [ -n "$NOEVENTS" ]; then
 	echo "paired (median of $PAIRS): state-change reports/s (one event each) $pte with events, $ptn without ($(awk -v a="$pte" -v b="$ptn" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }')); timed reports/s $pre with, $prn without ($(awk -v a="$pre" -v b="$prn" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }'))"
 	echo "the event log's cost, synchronous = full against noevents (unpaired runs above): reports/s $(awk -v a="${MR[full]}" -v b="${MR[noevents]}" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }'), state-change reports/s $(awk -v a="${MT[full]}" -v b="${MT[noevents]}" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }')"
 fi
-for c in "${CONFIGS[@]}"; do echo "suitd.db-wal bytes after each run, synchronous = $c:${WALS[$c]}"; done
-echo "goal: $GOAL reports/s with synchronous = full: ${MR[full]} ($g_full)"
+for c in "${CONFIGS[@]}"; do echo "WAL bytes ($([ "$BACKEND" = postgresql ] && echo "server's WAL position" || echo suitd.db-wal)) after each run, synchronous = $c:${WALS[$c]}"; done
+echo "goal: $GOAL reports/s with synchronous = full$([ "$BACKEND" = postgresql ] && echo " (PostgreSQL: synchronous_commit = on)"): ${MR[full]:-none} ($g_full)"
+echo "figure: reports_per_s ${MR[full]:-0} reports/s, committed (synchronous = full / synchronous_commit = on)"
 echo "checks: every answer 204, no wrk socket error, no request in flight at the end of a run, reports rows + dropped + duplicates grown by exactly the 204s of each run"
 echo "suitd log: $(grep -c . "$tmp/suitd-all.log" || true) lines over its $((${#CONFIGS[@]} + 1)) starts"
 sed 's/^/  suitd: /' "$tmp/suitd-all.log" | sort | uniq -c | head -n5

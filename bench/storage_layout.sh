@@ -4,6 +4,11 @@
 # Creates and removes its own temp dir (mktemp -d; honours TMPDIR).
 set -eu
 
+case ${BACKEND:-sqlite} in
+sqlite) ;;
+postgresql) echo "BACKEND=postgresql: no effect here: this probe is SQLite's chunk layout (bench/pg_layout.sh is PostgreSQL's)" ;;
+*) echo "BACKEND must be sqlite or postgresql" >&2 && exit 1 ;;
+esac
 cd "$(dirname "$0")/.."
 
 CC=${CC:-cc}

@@ -31,6 +31,7 @@ cleanup() {
 		kill_after 100 "$SUITD_PID"
 		wait "$SUITD_PID" 2>/dev/null || true
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -42,6 +43,7 @@ make ${BUILD:+BUILD=$BUILD} "${BUILD:-build}/suitctl" >"$tmp/make.log" 2>&1 ||
 SUITCTL=$ROOT/${BUILD:-build}/suitctl
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), curl $(curl -V | head -n1 | cut -d' ' -f2)"
 print_tmpdir
+backend_start
 
 make_server_cert 2
 FILE=$tmp/payload.bin
@@ -60,8 +62,7 @@ rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]
-database = $tmp/suitd.db
-synchronous = normal
+$(storage_conf "$tmp/suitd.db")
 [payloads]
 max_size = 4G
 [log]

@@ -59,6 +59,7 @@ cleanup() {
 		kill_after 100 "$NGINX_PID"
 		wait "$NGINX_PID" 2>/dev/null || true
 	fi
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -67,6 +68,8 @@ print_machine
 build_suitd
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), curl $(curl -V | head -n1 | cut -d' ' -f2)"
 print_tmpdir
+backend_start
+DB=$tmp/db/suitd.db
 
 make_server_cert 2
 head -c 64M /dev/urandom >"$tmp/r64.bin"
@@ -131,8 +134,7 @@ put_file() {
 suitd_round() {
 	local sync=$1 port conf key
 	stop_suitd
-	rm -rf "$tmp/db"
-	mkdir -p "$tmp/db"
+	backend_reset
 	# shellcheck disable=SC2119 # no port to avoid
 	port=$(free_port) || die "no free port"
 	conf=$tmp/suitd.conf
@@ -144,8 +146,7 @@ rate_limit = 0
 tls_cert = $tmp/cert.pem
 tls_key = $tmp/key.pem
 [storage]
-database = $tmp/db/suitd.db
-synchronous = $sync
+$(storage_conf "$DB" "$sync")
 [payloads]
 max_size = 2G
 [log]
@@ -159,7 +160,7 @@ CONF
 	R_BPS1=$R_BPS R_TICKS1=$R_TICKS
 	put_file "$FILE2" "$SHA2" POST "https://127.0.0.1:$port/api/v1/payloads" "$key" "$SUITD_PID"
 	R_BPS2=$R_BPS R_TICKS2=$R_TICKS
-	R_DB=$(du -cb "$tmp/db" | awk 'END { print $1 }')
+	R_DB=$(db_bytes)
 	stop_suitd
 }
 
@@ -182,8 +183,10 @@ mbs_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 cpu_of() { awk -v t="$1" -v hz="$HZ" -v n="$BYTES" 'BEGIN { printf "%.2f", t / hz / (n / 1073741824) }'; }
 
 CONTENDERS=(normal full nginx)
+# PostgreSQL: synchronous_commit = on only (synchronous is SQLite's key).
+[ "$BACKEND" = postgresql ] && CONTENDERS=(full nginx)
 declare -A SPEEDS CPUS
-for c in "${CONTENDERS[@]}"; do SPEEDS[$c.1]='' CPUS[$c.1]='' SPEEDS[$c.2]='' CPUS[$c.2]=''; done
+for c in normal full nginx; do SPEEDS[$c.1]='' CPUS[$c.1]='' SPEEDS[$c.2]='' CPUS[$c.2]=''; done
 echo
 echo "$RUNS rounds; in each, every contender starts empty, takes upload 1, then upload 2 while"
 echo "it holds upload 1 (MB/s = 10^6 bytes/s; CPU = the server's, per GiB)"
@@ -201,7 +204,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 echo
-echo "RESULTS: $SIZE_MIB MiB uploads over TLS 1.3 on loopback (client and servers share the same $(nproc) cores)"
+echo "RESULTS (BACKEND=$BACKEND): $SIZE_MIB MiB uploads over TLS 1.3 on loopback (client and servers share the same $(nproc) cores)"
 printf '%-30s %9s %9s %9s %9s %7s %7s  %s\n' "upload" "normal" "full" "nginx" "s/n" "normal" "full" "suitd goal >= 200 MB/s"
 printf '%-30s %9s %9s %9s %9s %7s %7s\n' "" "MB/s" "MB/s" "MB/s" "(normal)" "CPU-s" "CPU-s"
 for k in 1 2; do
@@ -214,6 +217,7 @@ for k in 1 2; do
 		"$(ratio "$mn" "$mx")" "$cn" "$cf" \
 		"$(awk -v a="$mn" -v b="$mf" 'BEGIN { print (a >= 200 && b >= 200 ? "ok" : "MISSED") }')"
 	echo "  nginx CPU-s per GiB: $cx"
+	echo "figure: upload${k}_mb_s $mf MB/s, upload $what, synchronous = full / synchronous_commit = on"
 done
 [ -s "$N/logs/error.log" ] && sed 's/^/  nginx: /' "$N/logs/error.log" | head -n5
 exit 0

@@ -30,6 +30,7 @@ SUITD_PID='' RX_PID=''
 cleanup() {
 	[ -n "$SUITD_PID" ] && kill "$SUITD_PID" 2>/dev/null && kill_after 100 "$SUITD_PID"
 	[ -n "$RX_PID" ] && kill "$RX_PID" 2>/dev/null && kill_after 50 "$RX_PID"
+	backend_stop
 	rm -rf "$tmp"
 }
 install_traps
@@ -43,6 +44,7 @@ cc -O2 -o "$RX" "$ROOT/bench/webhook_receiver.c" $(pkg-config --cflags --libs li
 	2>"$tmp/cc.log" || { cat "$tmp/cc.log" >&2; die "building the receiver failed"; }
 make_server_cert 2
 print_tmpdir
+backend_start
 
 port=$(free_port) || die "no free port"
 rx_port=$(free_port "$port") || die "no free port"
@@ -78,6 +80,18 @@ ok_count() {
 base=$(ok_count)
 want=$((EVENTS * WEBHOOKS))
 cpu0=$(cpu_ticks "$SUITD_PID")
+if [ "$BACKEND" = postgresql ]; then
+	# The writer lock of suitd's transactions (storage/postgresql/pg_events.c)
+	# keeps event ids in commit order.
+	pg_psql <<SQL >/dev/null
+BEGIN;
+SELECT pg_advisory_xact_lock(8319671835259531881);
+INSERT INTO events (at, type, actor, subject, data)
+	SELECT (extract(epoch FROM now()) * 1000)::bigint, 'bench.event', 'system',
+		'bench:' || i, json_build_object('i', i)::text FROM generate_series(1, $EVENTS) i;
+COMMIT;
+SQL
+else
 sqlite3 "$tmp/suitd.db" <<SQL
 .timeout 10000
 BEGIN IMMEDIATE;
@@ -87,6 +101,7 @@ INSERT INTO events (at, type, actor, subject, data)
 		'bench:' || i, json_object('i', i) FROM n;
 COMMIT;
 SQL
+fi
 t0=$(date +%s.%N)
 done_n=0
 for _ in $(seq 1 6000); do

@@ -59,6 +59,9 @@ struct pg_stmt {
 	enum pg_stmt_kind kind;
 	/* INSERT, UPDATE or DELETE: alone, it takes the writer lock too. */
 	bool writes;
+	/* In a transaction, sent without waiting for its answer (pg_stmt.c,
+	 * "Deferred statements"). */
+	bool deferrable;
 	const char *name, *text;
 	/* Parameters: values in text format (i64, text) or binary (bytea). */
 	int nparams;
@@ -84,6 +87,11 @@ struct pg_db {
 	/* The open transaction changed assignment states (the trigger may have
 	 * written events): COMMIT reads the newest event id. */
 	bool events_maybe;
+	/* Statements sent in pipeline mode whose answers are not read yet
+	 * (deferred); the failure of one found by pg_flush() when the caller
+	 * could not hear it then (changes()), for the next statement. */
+	int deferred;
+	int deferred_rc;
 	/* The session's suitd.actor is actor (false: not known, set it). */
 	bool actor_set;
 	char actor[sizeof(((struct db *)0)->event_actor)];
@@ -106,6 +114,9 @@ void pg_stmts_release(struct pg_db *db);
 void pg_stmts_free(struct pg_db *db);
 /* The connection is gone: close it, the next db_get() reconnects. */
 void pg_db_broken(struct pg_db *db);
+/* Read the answers of the deferred statements (one round trip, none when
+ * there are none) and leave pipeline mode; SQL_OK or the first failure. */
+int pg_flush(struct pg_db *db);
 /* A failed result as an sql_code (SQL_CONSTRAINT, SQL_UNAVAILABLE, ...). */
 int pg_sql_code(PGconn *c, const PGresult *r);
 

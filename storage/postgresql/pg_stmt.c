@@ -86,6 +86,7 @@ void pg_db_broken(struct pg_db *db)
 	}
 	db->events_maybe = false;
 	db->actor_set = false;
+	db->deferred = 0;
 }
 
 /* A failed statement: its code, and the connection dropped when it is gone
@@ -295,14 +296,145 @@ static PGresult *exec_locked(struct pg_stmt *st, int64_t *ret_newest)
 	return res;
 }
 
+/* Deferred statements. Per device report, the batch writer runs a
+ * SAVEPOINT, two reads, an UPDATE, an INSERT, a read and a RELEASE; per
+ * 4 MiB of an upload, 64 chunk INSERTs: each a round trip, a wake-up of the
+ * server process and of this thread, which on a busy machine costs more
+ * than the statement. The statements whose answer nobody waits for
+ * (deferrable: the job's SAVEPOINT, the report's UPDATE and INSERT, a
+ * payload chunk's INSERT, whose callers read no rows, no change count and
+ * no constraint code from them) are sent in pipeline mode inside the
+ * transaction; their answers arrive with the next statement that waits
+ * (sent in the same pipeline: one round trip) or at COMMIT. A failure of a
+ * deferred statement is the answer of that next statement: the transaction
+ * is in error then, and what the caller does with any failure (ROLLBACK TO
+ * SAVEPOINT, ROLLBACK) undoes it. Each report job ends with a RELEASE that
+ * waits, so a failure never reaches the next job. */
+static bool deferrable_id(enum stmt id)
+{
+	return id == STMT_SAVEPOINT || id == STMT_ASSIGNMENT_REPORTED || id == STMT_REPORT_INSERT ||
+	       id == STMT_CHUNK_INSERT;
+}
+
+/* The answers of the deferred statements, then (unless NULL is sent) the
+ * statement st's, all after one sync. The first failure is the result;
+ * else st's result (or NULL with st NULL and *ret_rc SQL_OK). */
+static PGresult *pipeline_finish(struct pg_db *db, struct pg_stmt *st, int *ret_rc)
+{
+	PGconn *c = db->conn;
+	PGresult *r, *failure = NULL, *res = NULL;
+	int queries = db->deferred + (st != NULL);
+	bool sent = true;
+
+	*ret_rc = SQL_OK;
+	if (st)
+		sent = PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths,
+					   st->formats, 1);
+	sent = sent && PQpipelineSync(c);
+	db->deferred = 0;
+	for (int q = 0; sent && q <= queries; q++) {
+		while ((r = PQgetResult(c))) {
+			ExecStatusType t = PQresultStatus(r);
+			bool ok = t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK;
+			if (ok)
+				changes_note(db, r);
+			if (!ok && t != PGRES_PIPELINE_SYNC && t != PGRES_PIPELINE_ABORTED &&
+			    !failure)
+				failure = r;
+			else if (st && q == queries - 1 && ok && !res)
+				res = r;
+			else
+				PQclear(r);
+			if (t == PGRES_PIPELINE_SYNC || PQstatus(c) == CONNECTION_BAD)
+				break;
+		}
+		if (PQstatus(c) == CONNECTION_BAD)
+			break;
+	}
+	if (!PQexitPipelineMode(c) || !sent) {
+		PQclear(res);
+		PQclear(failure);
+		pg_db_broken(db);
+		*ret_rc = SQL_UNAVAILABLE;
+		return NULL;
+	}
+	if (failure) {
+		PQclear(res);
+		return failure;
+	}
+	return res;
+}
+
+int pg_flush(struct pg_db *db)
+{
+	PGresult *r;
+	int rc;
+
+	if (!db->conn || !db->deferred)
+		return SQL_OK;
+	r = pipeline_finish(db, NULL, &rc);
+	if (r) {
+		rc = failed(db, r);
+		PQclear(r);
+	}
+	return rc;
+}
+
+/* Send st without waiting for its answer: SQL_OK, its answer comes later. */
+static int defer(struct pg_stmt *st)
+{
+	struct pg_db *db = st->db;
+	PGconn *c = db->conn;
+
+	if (!db->deferred && !PQenterPipelineMode(c))
+		return SQL_ERROR;
+	if (!PQsendQueryPrepared(c, st->name, st->nparams, st->values, st->lengths, st->formats,
+				 1)) {
+		int rc;
+		PGresult *r = pipeline_finish(db, NULL, &rc);
+		PQclear(r);
+		return rc != SQL_OK ? rc : SQL_ERROR;
+	}
+	db->deferred++;
+	/* The trigger may write events: COMMIT reads the newest id. */
+	if (st->kind == PG_STMT_ASSIGNMT)
+		db->events_maybe = true;
+	return SQL_OK;
+}
+
 /* Run the statement with its bindings; the whole result lands in st->res. */
 static int run(struct pg_stmt *st)
 {
 	struct pg_db *db = st->db;
-	bool alone = st->writes && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+	bool alone = st->writes && !db->deferred && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
 	int64_t newest = 0;
 	PGresult *r;
 	int rc;
+
+	/* A failure changes() found: the next statement's answer, unless
+	 * that undoes it. */
+	if (db->deferred_rc) {
+		rc = db->deferred_rc;
+		db->deferred_rc = SQL_OK;
+		if (st->kind != PG_STMT_UNDO)
+			return rc;
+	}
+	/* Deferred: inside a transaction, with the session's actor already
+	 * the one an assignment change needs. */
+	if (st->deferrable && (db->deferred || PQtransactionStatus(db->conn) == PQTRANS_INTRANS) &&
+	    (st->kind != PG_STMT_ASSIGNMT ||
+	     (db->actor_set && strcmp(db->actor, db->base.event_actor) == 0)))
+		return defer(st);
+	/* A rollback must not be skipped as part of a failed pipeline: the
+	 * deferred answers first (a failure among them is what it undoes). */
+	if (st->kind == PG_STMT_UNDO || st->kind == PG_STMT_BEGIN || st->kind == PG_STMT_COMMIT ||
+	    st->kind == PG_STMT_ASSIGNMT) {
+		rc = pg_flush(db);
+		if (rc != SQL_OK && st->kind != PG_STMT_UNDO)
+			return rc;
+		if (!db->conn)
+			return SQL_UNAVAILABLE;
+	}
 
 	switch (st->kind) {
 	case PG_STMT_BEGIN:
@@ -318,11 +450,16 @@ static int run(struct pg_stmt *st)
 	case PG_STMT_UNDO:
 		break;
 	}
-	if (alone)
+	if (alone) {
 		r = exec_locked(st, &newest);
-	else
+	} else if (db->deferred) {
+		r = pipeline_finish(db, st, &rc);
+		if (!r)
+			return rc != SQL_OK ? rc : SQL_ERROR;
+	} else {
 		r = PQexecPrepared(db->conn, st->name, st->nparams, st->values, st->lengths,
 				   st->formats, 1);
+	}
 	switch (r ? PQresultStatus(r) : PGRES_FATAL_ERROR) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
@@ -685,6 +822,7 @@ enum err pg_stmts_prepare(struct pg_db *db, struct diag *d)
 			st->writes = strncmp(st->text, "INSERT", 6) == 0 ||
 				     strncmp(st->text, "UPDATE", 6) == 0 ||
 				     strncmp(st->text, "DELETE", 6) == 0;
+			st->deferrable = deferrable_id(st->id);
 			st->row = -1;
 			db->base.stmts[i] = &st->base;
 		}
@@ -723,9 +861,15 @@ void pg_stmts_free(struct pg_db *db)
 	}
 }
 
-static int changes(struct db *db)
+static int changes(struct db *base)
 {
-	return pg_db(db)->changes;
+	struct pg_db *db = pg_db(base);
+	int rc = pg_flush(db);
+
+	/* The next statement hears the failure (none does now). */
+	if (rc != SQL_OK)
+		db->deferred_rc = rc;
+	return db->changes;
 }
 
 static bool in_transaction(struct db *base)

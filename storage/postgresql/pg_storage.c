@@ -67,6 +67,9 @@ static enum err db_connect(struct pg_db *db, PGconn *c, struct diag *d)
 		return e;
 	}
 	db->conn = c;
+	/* Nothing deferred survives the connection it was sent on. */
+	db->deferred = 0;
+	db->deferred_rc = 0;
 	e = pg_stmts_prepare(db, d);
 	if (e)
 		pg_db_broken(db);
