@@ -49,9 +49,9 @@ static void *writer(void *arg)
 	struct batcher *b = arg;
 	struct batch_job *jobs[BATCH_MAX];
 	enum err errs[BATCH_MAX];
-	struct db *db = NULL;
 
 	for (;;) {
+		struct db *db = NULL;
 		unsigned n = 0;
 
 		pthread_mutex_lock(&b->lock);
@@ -68,7 +68,12 @@ static void *writer(void *arg)
 		if (stop)
 			break;
 
-		enum err e = db ? ERR_OK : db_get(b->storage, &db);
+		/* Asked every batch, not once: on PostgreSQL a connection lost
+		 * (a server restart) is opened again only by db_get(), and a
+		 * writer that kept its first handle failed every batch after a
+		 * reconnect attempt that came too early (tests/cluster/run.sh,
+		 * case c). On SQLite it is the same handle each time. */
+		enum err e = db_get(b->storage, &db);
 		for (unsigned i = 0; i < n; i++)
 			errs[i] = ERR_OK;
 		if (!e)
