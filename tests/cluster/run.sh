@@ -34,6 +34,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=bench/lib.sh # die, free_port, wait_up, api, admin_key, ...
 . "$ROOT/bench/lib.sh"
+# shellcheck source=tests/cluster/lib.sh # PostgreSQL, nodes, haproxy
+. "$ROOT/tests/cluster/lib.sh"
 # shellcheck disable=SC2034 # read by die in bench/lib.sh
 DIE_PREFIX="tests/cluster/run.sh: "
 
@@ -61,6 +63,7 @@ install_tools "${need[@]}" >&2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/suitd-cluster.XXXXXX")
 passed=0
 HAPROXY_PID=
+PG=
 SIM_PID=
 KILLER_PID=
 cleanup() {
@@ -68,12 +71,11 @@ cleanup() {
 	[ -n "$SIM_PID" ] && kill -TERM "$SIM_PID" 2>/dev/null
 	[ -n "$HAPROXY_PID" ] && kill -TERM "$HAPROXY_PID" 2>/dev/null
 	touch "$tmp/stop"
-	for i in 1 2 3; do
-		[ -f "$tmp/node$i.pid" ] && kill -TERM "$(cat "$tmp/node$i.pid")" 2>/dev/null
-	done
+	# shellcheck disable=SC2046 # one PID per word
+	kill -TERM $(node_pids) 2>/dev/null
 	# shellcheck disable=SC2046,SC2086 # one PID per word; empty ones vanish
-	kill_after 50 $KILLER_PID $SIM_PID $HAPROXY_PID $(cat "$tmp"/node?.pid 2>/dev/null)
-	"$ROOT/tests/pg/pg_tmp.sh" stop "$tmp/pg" 2>/dev/null || true
+	kill_after 50 $KILLER_PID $SIM_PID $HAPROXY_PID $(node_pids)
+	cluster_pg_stop
 	if [ "$passed" = 1 ] && [ "${CLUSTER_KEEP:-0}" != 1 ]; then
 		rm -rf "$tmp"
 	else
@@ -86,119 +88,27 @@ install_traps
 t_start=$(date +%s.%N)
 since() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# ---- PostgreSQL, certificates, configuration --------------------------------
-mkdir -p "$tmp/pg"
-"$ROOT/tests/pg/pg_tmp.sh" start "$tmp/pg" $$ || die "no PostgreSQL test server"
-# shellcheck disable=SC1091 # written by pg_tmp.sh
-. "$tmp/pg/env"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_TMP_DIR" -p "$PG_TMP_PORT" -U pgtmp -d suitd "$@"; }
-
+# ---- PostgreSQL, certificates, configuration, nodes, haproxy ------------------
+cluster_pg_start
 make_server_cert 2
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
 openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
-
-# free_port runs in a subshell, which inherits the same $RANDOM state each
-# time: a port is drawn until it is not one of ours already, and reading
-# $RANDOM here moves the state on.
-declare -a PORT
-new_port() {
-	local p
-	while :; do
-		: "$RANDOM"
-		p=$(free_port) || die "no free port"
-		case " ${PORT[*]} " in *" $p "*) ;; *) echo "$p"; return 0 ;; esac
-	done
-}
-for i in 1 2 3; do
-	PORT[i]=$(new_port)
-	: "$RANDOM"
-	cat >"$tmp/node$i.conf" <<EOF
-[server]
-listen = 127.0.0.1:${PORT[i]}
-rate_limit = 0
-tls_cert = $tmp/cert.pem
-tls_key = $tmp/key.pem
-# Every simulated device comes through haproxy from 127.0.0.1.
-per_address_connection_limit = 0
-[storage]
-backend = postgresql
-url = $PG_TMP_URL
-password_file = $PG_TMP_PASSWORD_FILE
-[devices]
+cluster_ports
+cluster_confs "[devices]
 auth = token
 poll_interval = 300
 poll_interval_active = 1
 [manifests]
 trust_anchor = $tmp/author.pub
 [log]
-level = notice
-EOF
-done
-"$SUITD" -c "$tmp/node1.conf" migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; die "migrate failed"; }
+level = notice"
 KEY=$(admin_key "$tmp/node1.conf") || exit 1
-
-# DEVICES devices of group "sim" with known tokens, straight into the
-# database before any node reads it (as bench/fleet.sh does for SQLite).
-python3 - "$DEVICES" "$tmp/tokens" >"$tmp/devices.sql" <<'EOF'
-import hashlib, sys, time
-n, tokens = int(sys.argv[1]), sys.argv[2]
-now = int(time.time())
-print("BEGIN;")
-with open(tokens, "w") as t:
-    for i in range(1, n + 1):
-        tok = "suitd_dt_cluster-%d" % i
-        h = hashlib.sha256(tok.encode()).hexdigest()
-        print("INSERT INTO devices (id, grp, attributes, token_hash, created_at) "
-              "VALUES ('cluster-%d', 'sim', '{}', '\\x%s', %d);" % (i, h, now))
-        t.write("cluster-%d %s\n" % (i, tok))
-print("COMMIT;")
-EOF
-sql -f "$tmp/devices.sql" >/dev/null || die "inserting the devices failed"
-
-# node_start I: start node I (log appended to node$I.log, PID in node$I.pid).
-node_start() {
-	"$SUITD" -c "$tmp/node$1.conf" >>"$tmp/node$1.log" 2>&1 &
-	echo $! >"$tmp/node$1.pid"
-}
-node_kill() {
-	local pid
-	pid=$(cat "$tmp/node$1.pid")
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-# node_ready I: wait (at most 30 s) until node I answers /readyz with 200.
-node_ready() {
-	local code
-	for _ in $(seq 1 300); do
-		code=$(curl -s --cacert "$tmp/cert.pem" -o /dev/null -w '%{http_code}' --max-time 2 \
-			"https://127.0.0.1:${PORT[$1]}/readyz" || true)
-		[ "$code" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+cluster_devices "$DEVICES" cluster sim "$tmp/tokens"
 for i in 1 2 3; do node_start "$i"; done
 for i in 1 2 3; do node_ready "$i" || { tail -n 20 "$tmp/node$i.log" >&2; die "node $i not ready"; }; done
-
-# haproxy from the shipped example: only addresses, ports, the CA and the log
-# target change (stderr instead of syslog).
-HAPROXY_PORT=$(new_port)
-sed -e "s/^\tbind :8443$/\tbind 127.0.0.1:$HAPROXY_PORT/" \
-	-e "s/10\.0\.0\.11:8443/127.0.0.1:${PORT[1]}/; s/10\.0\.0\.12:8443/127.0.0.1:${PORT[2]}/" \
-	-e "s/10\.0\.0\.13:8443/127.0.0.1:${PORT[3]}/" \
-	-e "s#ca-file /etc/suitd/ca.pem#ca-file $tmp/cert.pem#" \
-	-e "s#^\tlog /dev/log local0 notice#\tlog stderr format raw local0 notice#" \
-	"$ROOT/contrib/haproxy/suitd.cfg" >"$tmp/haproxy.cfg"
-for want in "bind 127.0.0.1:$HAPROXY_PORT" "127.0.0.1:${PORT[1]}" "127.0.0.1:${PORT[2]}" \
-	"127.0.0.1:${PORT[3]}" "ca-file $tmp/cert.pem" "log stderr"; do
-	grep -qF "$want" "$tmp/haproxy.cfg" || die "contrib/haproxy/suitd.cfg changed: no '$want' after substitution"
-done
-haproxy -c -q -f "$tmp/haproxy.cfg" >"$tmp/haproxy-check.log" 2>&1 ||
-	{ cat "$tmp/haproxy-check.log" >&2; die "haproxy refuses the config"; }
-haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-HAPROXY_PID=$!
+cluster_haproxy_conf 3 notice
+cluster_haproxy_start
 SUITD_BASE=https://127.0.0.1:$HAPROXY_PORT
-wait_up "$SUITD_BASE/readyz" "$HAPROXY_PID" --cacert "$tmp/cert.pem" || die "haproxy does not answer"
 echo "cluster: PostgreSQL, 3 nodes and haproxy up in $(since) s; $DEVICES devices"
 
 # ---- a. uploads and downloads on any node ------------------------------------
@@ -292,7 +202,7 @@ rollout() {
 		[ -e "$tmp/killer.err" ] && die "$(cat "$tmp/killer.err")"
 		if [ "$mode" = pg ] && [ "$moved" = 0 ] &&
 			[ "$(sql -c "SELECT count(*) FROM assignments WHERE deployment_id = $dep AND state = 'confirmed'")" -ge 1 ]; then
-			"$ROOT/tests/pg/pg_tmp.sh" restart "$tmp/pg" || die "PostgreSQL restart failed"
+			"$ROOT/tests/pg/pg_tmp.sh" restart "$PG" || die "PostgreSQL restart failed"
 			moved=1
 			echo "   PostgreSQL restarted at $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 		fi
@@ -329,5 +239,12 @@ echo "b. a rollout while a random node is killed every $KILL_MIN-$((KILL_MIN + K
 rollout 1 kill
 echo "c. a rollout with PostgreSQL restarted in the middle:"
 rollout 2 pg
+# What the rows of these two rollouts take (docs/cluster.md's capacity
+# model reads it from the large mode): bytes per device by table, indexes
+# and TOAST included.
+sizes=$(sql -F ' ' -c "SELECT c, pg_total_relation_size(c::regclass) FROM unnest(ARRAY['devices',
+	'assignments', 'events', 'reports']) AS c")
+echo "database: $(sql -c "SELECT pg_size_pretty(pg_database_size('suitd'))"); per device after 2 rollouts:" \
+	"$(awk -v n="$DEVICES" '{ printf "%s%s %.0f B", (NR > 1 ? ", " : ""), $1, $2 / n }' <<<"$sizes")"
 passed=1
 echo "tests/cluster/run.sh: all cases passed in $(since) s"
