@@ -3,7 +3,7 @@
 #
 #   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
 #   tests/pg/pg_tmp.sh stop DIR
-#   tests/pg/pg_tmp.sh restart DIR
+#   tests/pg/pg_tmp.sh restart DIR [SECONDS]
 #
 # start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
 # socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
@@ -26,7 +26,8 @@
 #
 # restart: pg_ctl restart -m immediate, as after a crash of the server
 # (every connection cut, recovery from the WAL), same port; waits until it
-# accepts connections again.
+# accepts connections again. SECONDS: the server stays down that long
+# between the immediate stop and the start (clients meet it down).
 #
 # stop: pg_ctl stop -m immediate (no checkpoint: nothing is kept), then
 # removes DIR.
@@ -153,15 +154,24 @@ stop() {
 
 restart() {
 	dir=$(cd "$1" && pwd)
+	down=${2:-0}
 	port=$(cat "$dir/port")
-	as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 \
-		restart >/dev/null 2>&1 || { tail -20 "$dir/server.log" >&2; die "restart failed"; }
+	if [ "$down" = 0 ]; then
+		as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 \
+			restart >/dev/null 2>&1 || { tail -20 "$dir/server.log" >&2; die "restart failed"; }
+	else
+		as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 ||
+			die "stop failed"
+		sleep "$down"
+		as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+			>/dev/null 2>&1 || { tail -20 "$dir/server.log" >&2; die "start failed"; }
+	fi
 	as_owner "$(bindir)/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "server not ready"
 }
 
 case "${1:-}" in
 start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
 stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-restart) [ $# -ge 2 ] || die "usage: $0 restart DIR"; restart "$2" ;;
-*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | restart DIR" ;;
+restart) [ $# -ge 2 ] || die "usage: $0 restart DIR [SECONDS]"; restart "$2" "${3:-0}" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | restart DIR [SECONDS]" ;;
 esac
