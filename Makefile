@@ -85,7 +85,7 @@ TEST_SUPPORT = $(BUILD)/obj/tests/e2e/harness.o $(BUILD)/obj/tests/e2e/fleet.o \
 
 .SECONDARY:
 
-.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check check-pg e2e-pg storage-dialect stress coverage fuzz lint install verify-install clean
+.PHONY: FORCE all deps deps-check deps-fuzz deps-coverage run dev-reset check check-cluster check-pg e2e-pg storage-dialect stress coverage fuzz lint install verify-install clean
 
 all: $(BUILD)/suitd $(BUILD)/suit-sim $(BUILD)/suitctl
 
@@ -282,9 +282,12 @@ endif
 # (tests/ui/), then the checks on the shipped files (man pages, systemd
 # unit, example config), SWUpdate as a hawkBit DDI device
 # (tests/ddi/swupdate.py, as root), make run and the README tour
-# (tests/tour.sh), and crash consistency (SQLite; PostgreSQL too unless a
-# sanitizer build). The fuzz replays run on PostgreSQL too where the target
-# opens a storage (tests/fuzz/replay.sh).
+# (tests/tour.sh), crash consistency (SQLite; PostgreSQL too unless a
+# sanitizer build), and the cluster behind haproxy (tests/cluster/run.sh,
+# small; not in the sanitizer builds: it runs no C code that
+# check_e2e_cluster does not already run there, and CI's time is short).
+# The fuzz replays run on PostgreSQL too where the target opens a storage
+# (tests/fuzz/replay.sh).
 check: deps-check storage-dialect
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS); do \
@@ -300,6 +303,17 @@ check: deps-check storage-dialect
 	@$(TEST_ENV) tests/tour.sh $(BUILD)
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 	$(CRASH_PG)
+ifeq ($(SANITIZE),0)
+	@echo "== tests/cluster/run.sh (3 nodes behind haproxy, small)"
+	@SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/cluster/run.sh
+endif
+
+# The cluster suite at full size: a CLUSTER_DEVICES rollout through haproxy
+# while nodes are killed, then one across a PostgreSQL restart.
+CLUSTER_DEVICES ?= 1000
+check-cluster: deps-check
+	@$(MAKE) --no-print-directory all
+	@CLUSTER_DEVICES=$(CLUSTER_DEVICES) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/cluster/run.sh
 
 # Only the PostgreSQL pass of the e2e suites.
 check-pg: deps-check

@@ -491,6 +491,15 @@ enum err api_payloads_content(struct api_ctx *ctx, const struct request *req, st
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	response_header_set(res, "ETag", "%s", etag);
 	response_header_set(res, "Accept-Ranges", "bytes");
+	/* The URL names the bytes by their SHA-256: they never change, so any
+	 * cache may keep them for a year without asking again (immutable).
+	 * A shared cache (a CDN, a proxy) may keep them only when anyone may
+	 * fetch them ([payloads] anonymous_download on the device route);
+	 * otherwise only the client's own (private), so that a cache never
+	 * hands firmware to someone suitd would refuse (docs/cluster.md). */
+	bool shared = ctx->config->payloads.anonymous_download && !req->key;
+	response_header_set(res, "Cache-Control", "%s, max-age=31536000, immutable",
+			    shared ? "public" : "private");
 	if (inm && etag_list_matches(inm, etag)) {
 		free(ps);
 		res->status = 304;

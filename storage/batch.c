@@ -56,6 +56,7 @@ static void *writer(void *arg)
 	enum err errs[BATCH_MAX];
 
 	for (;;) {
+		struct db *db = NULL;
 		unsigned n = 0;
 
 		pthread_mutex_lock(&b->lock);

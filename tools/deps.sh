@@ -3,7 +3,7 @@
 # usage: tools/deps.sh build|check|fuzz|coverage
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev libpq-dev openssl curl"
-check="$build check postgresql man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq swupdate cpio chromium fonts-dejavu-core"
+check="$build check postgresql man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq swupdate cpio chromium fonts-dejavu-core haproxy"
 # The console's browser tests (tests/ui/) run node and npm; a node installed
 # outside Debian's packages (nodesource, nvm) is used as it is.
 if ! command -v npm >/dev/null 2>&1; then
@@ -49,6 +49,15 @@ case " $missing " in
 *" prometheus "*)
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	fi
+	;;
+esac
+# haproxy: tests/cluster/run.sh runs its own on loopback, never the
+# service the package enables (whose default config serves nothing).
+case " $missing " in
+*" haproxy "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now haproxy.service >/dev/null 2>&1 || true
 	fi
 	;;
 esac

@@ -387,6 +387,49 @@ START_TEST(test_database_restart)
 }
 END_TEST
 
+/* The database is down for a few seconds while a device reports to node C:
+ * the reports get 503 and C's group-commit writer finds no server when it
+ * tries to reconnect. Once the server is back, the reports commit again.
+ * (The writer kept its first handle and so never reconnected: every report
+ * to that node got 503 until it was restarted; tests/cluster/run.sh found
+ * it.) */
+START_TEST(test_writer_reconnects_after_outage)
+{
+	char token[128];
+	struct http_result r;
+	const char *body;
+	long status = 0;
+	int64_t t0;
+
+	add_device("d5", NULL, token, sizeof(token));
+	deploy_devices(&F.m1, "[\"d5\"]");
+	wait_checkin(&C, token, 200, &F.m1);
+	body = rep(&F.m1, "downloading", "");
+	node_report(&C, token, body);
+	harness_pg_outage(3);
+	/* Reports until one fails: the server is down and the writer met it. */
+	for (t0 = now_ms(); status != 503; usleep(20 * 1000)) {
+		ck_assert_msg(now_ms() - t0 < WAIT_MS,
+			      "no report failed while the database was down");
+		harness_request(&C, "POST", REPORTS, token, "application/json", body, strlen(body),
+				&r);
+		status = r.status;
+		ck_assert_msg(status == 204 || status == 503, "report: %ld", status);
+		http_result_release(&r);
+	}
+	/* Then until one commits again, on the same node. */
+	for (t0 = now_ms(); status != 204; usleep(50 * 1000)) {
+		ck_assert_msg(now_ms() - t0 < WAIT_MS + 3000,
+			      "node C still refuses reports %d ms after the outage began",
+			      WAIT_MS + 3000);
+		harness_request(&C, "POST", REPORTS, token, "application/json", body, strlen(body),
+				&r);
+		status = r.status;
+		http_result_release(&r);
+	}
+}
+END_TEST
+
 /* SQLite: one node. Nothing of the cluster runs; its series are absent. */
 START_TEST(test_single_node_has_no_cluster)
 {
@@ -414,6 +457,7 @@ int main(void)
 		tcase_add_test(tc, test_housekeeper_takeover);
 		tcase_add_test(tc, test_rollout_survives_its_housekeeper);
 		tcase_add_test(tc, test_database_restart);
+		tcase_add_test(tc, test_writer_reconnects_after_outage);
 	} else {
 		tcase_add_test(tc, test_single_node_has_no_cluster);
 	}

@@ -817,6 +817,8 @@ START_TEST(test_payload_route_needs_identity)
 	assert_status(&r, 200);
 	ck_assert_uint_eq(r.body_len, strlen(data));
 	ck_assert_int_eq(memcmp(r.body, data, r.body_len), 0);
+	/* Only for authenticated devices: no shared cache may keep it. */
+	ck_assert_str_eq(hdr(&r, "Cache-Control"), "private, max-age=31536000, immutable");
 	http_result_release(&r);
 	harness_request(&P, "GET", path, NULL, NULL, NULL, 0, &r);
 	assert_device_denied(&r, path);

@@ -118,10 +118,14 @@ START_TEST(test_round_trip)
 	char etag[80];
 	snprintf(etag, sizeof(etag), "\"%s\"", sha5);
 	ck_assert_str_eq(hdr(&r, "ETag"), etag);
+	/* Anyone may fetch it here: a shared cache may keep it. */
+	ck_assert_str_eq(hdr(&r, "Cache-Control"), "public, max-age=31536000, immutable");
 	http_result_release(&r);
 	snprintf(path, sizeof(path), "/api/v1/payloads/%s/content", sha5);
 	harness_request(&P, "GET", path, P.admin_key, NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 200);
+	/* Behind an API key: the client's own cache only. */
+	ck_assert_str_eq(hdr(&r, "Cache-Control"), "private, max-age=31536000, immutable");
 	sha256_hex(r.body, r.body_len, got);
 	ck_assert_str_eq(got, sha5);
 	http_result_release(&r);

@@ -311,6 +311,12 @@ void harness_pg_restart(void)
 	ck_assert_msg(pg_tmp_restart(&pg_server), "the PostgreSQL restart failed");
 }
 
+void harness_pg_outage(unsigned seconds)
+{
+	ck_assert_msg(harness_backend_is_pg() && !pg_failed, "no PostgreSQL test server");
+	ck_assert_msg(pg_tmp_outage(&pg_server, seconds), "the PostgreSQL outage did not start");
+}
+
 static int run_child(struct suitd_proc *p, char *const argv[], char *out, size_t out_size)
 {
 	int pipefd[2], status;

@@ -66,6 +66,9 @@ void harness_setup_node(struct suitd_proc *p, const struct suitd_proc *first);
  * crash of the server; tests/pg/pg_tmp.sh restart) and wait until it
  * accepts connections again. */
 void harness_pg_restart(void);
+/* Take the suite's PostgreSQL server down (-m immediate) for seconds, then
+ * start it again, in the background: returns at once. */
+void harness_pg_outage(unsigned seconds);
 /* ---- The backend (issue 21) ----
  * SUITD_TEST_BACKEND=postgresql runs a suite on PostgreSQL: the process
  * starts one throwaway server before main (tests/pg/pg_tmp.c; Check forks

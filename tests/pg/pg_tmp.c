@@ -82,6 +82,15 @@ bool pg_tmp_restart(const struct pg_tmp *t)
 	return system(cmd) == 0;
 }
 
+bool pg_tmp_outage(const struct pg_tmp *t, unsigned seconds)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' restart '%s' %u >/dev/null 2>&1 &",
+		 src_dir(), t->dir, seconds);
+	return system(cmd) == 0;
+}
+
 bool pg_tmp_createdb(const struct pg_tmp *t, const char *name, char *ret_url, size_t size)
 {
 	char sql[160];

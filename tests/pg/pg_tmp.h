@@ -26,6 +26,11 @@ void pg_tmp_stop(struct pg_tmp *t);
 /* Restart it at once (-m immediate: as after a crash of the server, every
  * connection cut) and wait until it accepts connections; same port. */
 bool pg_tmp_restart(const struct pg_tmp *t);
+/* Begin an outage: stop it at once (-m immediate), keep it down for
+ * seconds, then start it again, in the background (tests/pg/pg_tmp.sh
+ * restart DIR SECONDS &); returns once the stop has been asked for. false
+ * if the command could not be started. */
+bool pg_tmp_outage(const struct pg_tmp *t, unsigned seconds);
 /* CREATE DATABASE name OWNER suitd; url of it (role suitd over TCP) into
  * ret_url. false on failure. */
 bool pg_tmp_createdb(const struct pg_tmp *t, const char *name, char *ret_url, size_t size);

@@ -3,7 +3,7 @@
 #
 #   tests/pg/pg_tmp.sh start DIR [OWNER_PID]   DIR: an empty directory
 #   tests/pg/pg_tmp.sh stop DIR
-#   tests/pg/pg_tmp.sh crash DIR | recover DIR | restart DIR
+#   tests/pg/pg_tmp.sh crash DIR | recover DIR | restart DIR [SECONDS]
 #
 # start: initdb in DIR/data, a server on a free 127.0.0.1 port with its unix
 # socket in DIR, fsync on; a database "suitd" owned by a role "suitd" whose
@@ -30,8 +30,9 @@
 # crash: pg_ctl stop -m immediate and keep DIR: a crash of the database
 # server as its clients see it (connections cut, no checkpoint); recover:
 # start it again on DIR (crash recovery from the WAL), wait until it accepts
-# connections. For tests/crash/run.sh (BACKEND=postgresql). restart: crash
-# then recover, at once (tests/e2e/check_e2e_cluster.c).
+# connections. For tests/crash/run.sh (BACKEND=postgresql). restart: crash,
+# SECONDS down (default 0: clients meet it down), recover, and wait until it
+# accepts connections (tests/e2e/check_e2e_cluster.c, tests/cluster/).
 set -eu
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
@@ -165,6 +166,7 @@ recover() {
 
 restart() {
 	crash "$1"
+	sleep "${2:-0}"
 	recover "$1"
 	as_owner "$(bindir)/pg_isready" -q -h "$1" -p "$(cat "$1/port")" -t 30 || die "server not ready"
 }
@@ -172,6 +174,7 @@ restart() {
 case "${1:-}" in
 start) [ $# -ge 2 ] || die "usage: $0 start DIR [OWNER_PID]"; start "$2" "${3:-}" ;;
 stop) [ $# -ge 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-crash | recover | restart) [ $# -ge 2 ] && [ -f "$2/data/PG_VERSION" ] || die "usage: $0 $1 DIR (a started DIR)"; "$1" "$2" ;;
-*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | crash DIR | recover DIR | restart DIR" ;;
+crash | recover) [ $# -ge 2 ] && [ -f "$2/data/PG_VERSION" ] || die "usage: $0 $1 DIR (a started DIR)"; "$1" "$2" ;;
+restart) [ $# -ge 2 ] && [ -f "$2/data/PG_VERSION" ] || die "usage: $0 restart DIR [SECONDS]"; restart "$2" "${3:-0}" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR | crash DIR | recover DIR | restart DIR [SECONDS]" ;;
 esac
