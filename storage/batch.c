@@ -56,7 +56,6 @@ static void *writer(void *arg)
 	enum err errs[BATCH_MAX];
 
 	for (;;) {
-		struct db *db = NULL;
 		unsigned n = 0;
 
 		pthread_mutex_lock(&b->lock);
@@ -75,8 +74,10 @@ static void *writer(void *arg)
 
 		/* db_get() per batch (a thread-local look-up): it opens the
 		 * connection again once a lost one is found (PostgreSQL); a
-		 * connection kept across batches stayed broken for good. */
-		struct db *db;
+		 * connection kept across batches stayed broken for good
+		 * (tests/cluster/run.sh case c, check_pg_backend). On SQLite it
+		 * is the same handle each time. */
+		struct db *db = NULL;
 		enum err e = db_get(b->storage, &db);
 		for (unsigned i = 0; i < n; i++)
 			errs[i] = ERR_OK;
