@@ -1,11 +1,14 @@
 /* Payload store end to end: upload, metadata, resumable download. */
 #include <check.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -603,6 +606,116 @@ START_TEST(test_disk_full_pg)
 }
 END_TEST
 
+/* A tmpfs of SIZE bytes at DIR (a new folder) owned by the PostgreSQL
+ * server's user ("postgres" as root: tests/pg/pg_tmp.sh); 0 or errno. */
+static int tiny_fs_mount(char *dir, size_t dir_size, unsigned long size)
+{
+	const struct passwd *pw = getpwnam("postgres");
+	char opts[96];
+
+	if (!pw)
+		return ENOENT;
+	snprintf(dir, dir_size, "/tmp/suitd-tiny-XXXXXX");
+	if (!mkdtemp(dir))
+		return errno;
+	snprintf(opts, sizeof(opts), "size=%lu,mode=0700,uid=%u,gid=%u", size, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
+	if (mount("suitd-tiny", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0) {
+		int e = errno;
+		rmdir(dir);
+		return e;
+	}
+	return 0;
+}
+
+static void tiny_fs_unmount(const char *dir)
+{
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+/* The test's tmpfs, unmounted at exit: a failed assertion ends the test
+ * process with exit() (Check forks each test), which runs atexit. */
+static char tiny_dir[64];
+
+static void tiny_fs_at_exit(void)
+{
+	if (tiny_dir[0])
+		tiny_fs_unmount(tiny_dir);
+	tiny_dir[0] = '\0';
+}
+
+/* Can this process mount a file system (root with CAP_SYS_ADMIN, as on a
+ * developer's machine; often not in a container)? NULL, or why not. */
+static const char *tiny_fs_unavailable(void)
+{
+	static char why[128];
+	char dir[64];
+	int e;
+
+	if (!harness_backend_is_pg())
+		return NULL; /* not registered there anyway */
+	if (geteuid() != 0)
+		return "mounting a tmpfs needs root (the server runs as user postgres then)";
+	e = tiny_fs_mount(dir, sizeof(dir), 1u << 20);
+	if (e) {
+		snprintf(why, sizeof(why), "cannot mount a tmpfs here: %s", strerror(e));
+		return why;
+	}
+	tiny_fs_unmount(dir);
+	return NULL;
+}
+
+/* The real thing: chunks (and their TOAST table) in a tablespace on a
+ * 4 MiB tmpfs. PostgreSQL fails the relation extension with ENOSPC as
+ * SQLSTATE 53100, the one error suitd answers 507 for on PostgreSQL (its
+ * WAL is on the data directory's file system, so the server goes on, no
+ * PANIC); the 5 MiB upload gets 507 and leaves nothing,
+ * reads go on; with the table moved to a file system with room (an
+ * operator's bigger disk) the same upload works. */
+START_TEST(test_tablespace_full_pg)
+{
+	char dir[64], sql[256], path[128];
+	struct http_result r;
+
+	ck_assert_int_eq(tiny_fs_mount(dir, sizeof(dir), 4u << 20), 0);
+	snprintf(tiny_dir, sizeof(tiny_dir), "%s", dir);
+	atexit(tiny_fs_at_exit);
+	snprintf(sql, sizeof(sql), "CREATE TABLESPACE %s_tiny LOCATION '%s'", P.db_name, dir);
+	harness_sql_exec(&P, sql);
+	snprintf(sql, sizeof(sql), "ALTER TABLE chunks SET TABLESPACE %s_tiny", P.db_name);
+	harness_sql_exec(&P, sql);
+	ck_assert_int_eq(upload(data5 + MIB, MIB, NULL, NULL, &r), 201);
+	http_result_release(&r);
+	long long chunks = harness_sql_int(&P, "SELECT count(*) FROM chunks");
+
+	ck_assert_int_eq(upload(data5, 5 * MIB, NULL, NULL, &r), 507);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"urn:suitd:insufficient-storage\""));
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM chunks"), chunks);
+	harness_request(&P, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/payloads?limit=10");
+	harness_request(&P, "GET", path, P.admin_key, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_null(strstr(r.body, sha5));
+	http_result_release(&r);
+
+	harness_sql_exec(&P, "ALTER TABLE chunks SET TABLESPACE pg_default");
+	upload5();
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	get(path, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_mem_eq(r.body, data5, 5 * MIB);
+	http_result_release(&r);
+	snprintf(sql, sizeof(sql), "DROP TABLESPACE %s_tiny", P.db_name);
+	harness_sql_exec(&P, sql);
+	tiny_fs_at_exit();
+}
+END_TEST
+
 /* chunks.data is STORAGE EXTERNAL (migrations/postgresql/0001): every chunk
  * out of line and never compressed, compressible bytes too (a default
  * column would pglz 1 MiB of zeros into a few KiB stored in line), in
@@ -777,6 +890,12 @@ int main(void)
 	harness_pg_only(tc, test_disk_full_pg,
 			"SQLSTATE 53100 comes from PostgreSQL; SQLite: test_database_full");
 	harness_pg_only(tc, test_toast_uncompressed_pg, "TOAST is PostgreSQL's");
+	const char *no_tiny_fs = tiny_fs_unavailable();
+	if (no_tiny_fs)
+		harness_skip_on_pg("test_tablespace_full_pg", no_tiny_fs);
+	else
+		harness_pg_only(tc, test_tablespace_full_pg,
+				"a tablespace is PostgreSQL's; SQLite: test_database_full");
 	tcase_add_test(tc2, test_device_route_closed_by_default);
 	harness_sqlite_only(tc2, test_database_full,
 			    "[storage] max_size caps the SQLite file; PostgreSQL: "
