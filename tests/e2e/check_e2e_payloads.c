@@ -736,7 +736,8 @@ START_TEST(test_toast_uncompressed_pg)
 					     "WHERE pg_column_compression(data) IS NOT NULL"),
 			 0);
 	ck_assert_int_eq(
-		harness_sql_int(&P, "SELECT count(*) FROM chunks WHERE octet_length(data) <> 65536"),
+		harness_sql_int(&P,
+				"SELECT count(*) FROM chunks WHERE octet_length(data) <> 65536"),
 		0);
 	ck_assert_int_eq(harness_sql_int(&P, "SELECT min(chunk_size) FROM uploads"), 65536);
 	ck_assert_int_eq(harness_sql_int(&P, "SELECT max(chunk_size) FROM uploads"), 65536);
@@ -886,7 +887,9 @@ int main(void)
 	tcase_add_test(tc, test_kill9_mid_upload);
 	tcase_add_test(tc, test_concurrent_identical_uploads);
 	harness_sqlite_only(tc, test_checkpoint_thread,
-			    "SQLite's WAL checkpoint thread; PostgreSQL checkpoints by itself");
+			    "SQLite's WAL checkpoint thread; no counterpart: the PostgreSQL "
+			    "server checkpoints by itself (checkpoint_timeout, max_wal_size), "
+			    "suitd_wal_checkpoints_total stays 0");
 	harness_pg_only(tc, test_disk_full_pg,
 			"SQLSTATE 53100 comes from PostgreSQL; SQLite: test_database_full");
 	harness_pg_only(tc, test_toast_uncompressed_pg, "TOAST is PostgreSQL's");

@@ -1190,7 +1190,8 @@ START_TEST(test_disk_full_pg)
 	ck_assert_int_eq(r.status, 200);
 	http_result_release(&r);
 
-	harness_pg_hook(&P, "devices", "RAISE EXCEPTION 'test: no space' USING ERRCODE = 'disk_full';");
+	harness_pg_hook(&P, "devices",
+			"RAISE EXCEPTION 'test: no space' USING ERRCODE = 'disk_full';");
 	harness_request(&P, "POST", "/api/v1/devices", P.admin_key, "application/json",
 			"{\"id\":\"no-room\"}", 16, &r);
 	ck_assert_int_eq(r.status, 507);
@@ -1229,8 +1230,9 @@ int main(void)
 	tcase_add_test(tc, test_report_history_bound);
 	tcase_add_test(tc, test_report_replay);
 	tcase_add_test(tc, test_report_listing_bounded);
-	harness_pg_only(tc, test_disk_full_pg,
-			"SQLSTATE 53100 comes from PostgreSQL; SQLite: payloads test_database_full");
+	harness_pg_only(
+		tc, test_disk_full_pg,
+		"SQLSTATE 53100 comes from PostgreSQL; SQLite: payloads test_database_full");
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

@@ -270,12 +270,13 @@ START_TEST(test_pg_dump_round_trip_pg)
 
 	snprintf(dump, sizeof(dump), "%s/suitd.dump", P.dir);
 	ck_assert_int_eq(
-		harness_pg_client(&P, "pg_dump", "-Fc", "-d", P.db_url, "-f", dump, (char *)NULL), 0);
+		harness_pg_client(&P, "pg_dump", "-Fc", "-d", P.db_url, "-f", dump, (char *)NULL),
+		0);
 	report_ok(tok_a, rep(&F.m1, "installed", ""));
 	add_device("dev-late", NULL, tok_late, sizeof(tok_late));
 
-	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "restore", "--force", dump, (char *)NULL),
-			 1);
+	ck_assert_int_eq(
+		harness_cli(&P, out, sizeof(out), "restore", "--force", dump, (char *)NULL), 1);
 	ck_assert(harness_log_contains(&P, "suitd: restore puts back SQLite backups; restore a "
 					   "PostgreSQL database with pg_restore or psql "
 					   "(docs/operations.md)\n"));
@@ -287,8 +288,8 @@ START_TEST(test_pg_dump_round_trip_pg)
 	fresh_state(&P, &OLD);
 	harness_pg_database_empty(&P);
 	fleet_write_config("");
-	ck_assert_int_eq(harness_pg_client(&P, "pg_restore", "--exit-on-error", "-d", P.db_url, dump,
-					   (char *)NULL),
+	ck_assert_int_eq(harness_pg_client(&P, "pg_restore", "--exit-on-error", "-d", P.db_url,
+					   dump, (char *)NULL),
 			 0);
 	harness_start(&P);
 	ck_assert(harness_log_contains(&P, "2 active assignments in memory"));
@@ -444,10 +445,9 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, fleet_setup, restore_teardown);
-	harness_sqlite_only(
-		tc, test_backup_restore_round_trip,
-		"suitd backup/restore copy the SQLite file; PostgreSQL: "
-		"test_pg_dump_round_trip_pg");
+	harness_sqlite_only(tc, test_backup_restore_round_trip,
+			    "suitd backup/restore copy the SQLite file; PostgreSQL: "
+			    "test_pg_dump_round_trip_pg");
 	harness_pg_only(tc, test_pg_dump_round_trip_pg,
 			"pg_dump and pg_restore are PostgreSQL's; SQLite: "
 			"test_backup_restore_round_trip");
