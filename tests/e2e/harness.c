@@ -215,7 +215,8 @@ __attribute__((constructor)) static void pg_server_start(void)
 		    !pg_admin_exec("postgres", "SELECT pg_reload_conf()") || !pg_template_make();
 }
 
-static void pg_database_create(struct suitd_proc *p)
+/* A database of its own for p, a copy of TEMPLATE, owned by the role. */
+static void pg_database_create(struct suitd_proc *p, const char *template)
 {
 	static unsigned made;
 	char sql[128];
@@ -223,8 +224,8 @@ static void pg_database_create(struct suitd_proc *p)
 	ck_assert_msg(!pg_failed, "no PostgreSQL test server (SUITD_TEST_BACKEND=postgresql); "
 				  "see the reason above");
 	snprintf(p->db_name, sizeof(p->db_name), "e2e_%ld_%u", (long)getpid(), made++);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE e2e_template OWNER suitd",
-		 p->db_name);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE %s OWNER suitd", p->db_name,
+		 template);
 	ck_assert_msg(pg_admin_exec("postgres", sql), "CREATE DATABASE %s failed", p->db_name);
 	snprintf(p->db_url, sizeof(p->db_url), "postgresql://suitd@127.0.0.1:%u/%s", pg_server.port,
 		 p->db_name);
@@ -283,7 +284,7 @@ void harness_setup(struct suitd_proc *p, const char *extra_conf)
 	snprintf(p->log, sizeof(p->log), "%s/suitd.log", p->dir);
 	make_test_pki(p);
 	if (harness_backend_is_pg())
-		pg_database_create(p);
+		pg_database_create(p, "e2e_template");
 	harness_write_config(p, extra_conf);
 }
 
@@ -326,16 +327,8 @@ static int run_child(struct suitd_proc *p, char *const argv[], char *out, size_t
 
 void harness_pg_database_empty(struct suitd_proc *p)
 {
-	static unsigned made;
-	char sql[128];
-
-	ck_assert(harness_backend_is_pg() && !pg_failed);
-	snprintf(p->db_name, sizeof(p->db_name), "e2e_%ld_r%u", (long)getpid(), made++);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE template0 OWNER suitd",
-		 p->db_name);
-	ck_assert_msg(pg_admin_exec("postgres", sql), "CREATE DATABASE %s failed", p->db_name);
-	snprintf(p->db_url, sizeof(p->db_url), "postgresql://suitd@127.0.0.1:%u/%s", pg_server.port,
-		 p->db_name);
+	ck_assert(harness_backend_is_pg());
+	pg_database_create(p, "template0");
 }
 
 /* BIN/NAME of the newest installed PostgreSQL (as pg_tmp.sh picks its
