@@ -3,7 +3,11 @@
  *   08xxx (connection), 57P01 admin_shutdown, 57P02 crash_shutdown,
  *   57P03 cannot_connect_now, or a result without SQLSTATE on a broken
  *   connection  -> ERR_STORAGE_UNAVAILABLE (503 + Retry-After; reconnect)
- *   53100 disk_full                   -> ERR_NO_SPACE (507, as SQLite's FULL)
+ *   53100 disk_full                   -> ERR_NO_SPACE (507, as SQLite's FULL):
+ *         PostgreSQL's ENOSPC (and short writes) on a relation file. Not
+ *         53000 insufficient_resources, which file access raises for
+ *         ENFILE/EMFILE, nor XX000, which EFBIG (RLIMIT_FSIZE) and EDQUOT
+ *         give: ERR_STORAGE (500), measured in docs/design.md.
  *   57014 query_canceled (statement_timeout) -> ERR_STORAGE_TIMEOUT (503)
  *   23505 unique_violation            -> ERR_EXISTS (409)
  *   23503 foreign_key_violation       -> ERR_CONFLICT (409: still referenced)

@@ -1669,6 +1669,32 @@ START_TEST(test_last_seen_not_inherited)
 		0);
 }
 END_TEST
+/* statement_timeout = 1s: a statement the server cancels (57014). */
+static void start_timeout(void)
+{
+	start_with("[devices]\nauth = token\n[storage]\nstatement_timeout = 1s\n");
+}
+
+/* A statement that outlives [storage] statement_timeout (a test trigger
+ * sleeps in the device insert far longer than the 1 s) is canceled by the
+ * server: 503 storage-timeout with Retry-After, nothing stored, the daemon
+ * answers the next request; without the trigger the same insert works. */
+START_TEST(test_statement_timeout_pg)
+{
+	struct http_result r;
+
+	harness_pg_hook(&P, "devices", "PERFORM pg_sleep(60);");
+	api("POST", "/api/v1/devices", P.admin_key, "{\"id\":\"slow\"}", &r);
+	assert_problem(&r, 503, "storage-timeout", NULL);
+	ck_assert_str_eq(hdr(&r, "Retry-After"), "2");
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id = 'slow'"), 0);
+	ck_assert_uint_eq(device_count(""), 0);
+	harness_pg_hook_drop(&P, "devices");
+	add_device("slow", NULL, NULL, 0);
+	ck_assert_uint_eq(device_count(""), 1);
+}
+END_TEST
 
 int main(void)
 {
@@ -1679,10 +1705,11 @@ int main(void)
 	TCase *tok = tcase_create("token-only");
 	TCase *reg = tcase_create("registry");
 	TCase *seen = tcase_create("last-seen");
+	TCase *timeout = tcase_create("statement-timeout");
 	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	TCase *all[] = {mtls, autoreg, ident, tok, reg, seen};
+	TCase *all[] = {mtls, autoreg, ident, tok, reg, seen, timeout};
 	for (unsigned i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		tcase_set_timeout(all[i], 120);
 
@@ -1724,6 +1751,10 @@ int main(void)
 	tcase_add_checked_fixture(seen, start_seen, stop);
 	tcase_add_test(seen, test_last_seen_flushed_at_shutdown);
 	tcase_add_test(seen, test_last_seen_not_inherited);
+
+	tcase_add_checked_fixture(timeout, start_timeout, stop);
+	harness_pg_only(timeout, test_statement_timeout_pg,
+			"[storage] statement_timeout is PostgreSQL's; SQLite has none");
 
 	for (unsigned i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		suite_add_tcase(s, all[i]);

@@ -775,6 +775,96 @@ START_TEST(test_cli_file_modes)
 }
 END_TEST
 
+/* suitd backup copies SQLite files: on PostgreSQL it writes nothing, exits
+ * 1 and names pg_dump (docs/operations.md "Backups"). */
+START_TEST(test_backup_refused_pg)
+{
+	char out[512], path[192];
+
+	snprintf(path, sizeof(path), "%s/backup.db", P.dir);
+	ck_assert_int_eq(harness_cli(&P, out, sizeof(out), "backup", path, (char *)NULL), 1);
+	ck_assert(harness_log_contains(
+		&P, "suitd: [storage] backend = postgresql: back the database up with pg_dump "
+		    "(or the server's base backups); suitd backup copies SQLite files only\n"));
+	ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
+/* A config for p on PostgreSQL with this [storage] password_file (NULL:
+ * none) and url, in mode MODE. */
+static void write_pg_config(struct suitd_proc *p, const char *url, const char *password_file,
+			    mode_t mode)
+{
+	FILE *f = fopen(p->conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"[server]\nlisten = 127.0.0.1:0\ntls_cert = server.pem\ntls_key = server.key\n"
+		"[storage]\nbackend = postgresql\nurl = %s\n%s%s%s",
+		url, password_file ? "password_file = " : "", password_file ? password_file : "",
+		password_file ? "\n" : "");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(p->conf, mode), 0);
+}
+
+/* PostgreSQL's counterpart of the file modes: the role's password is
+ * refused, by the CLI and the daemon and before any connection, when group
+ * or others may read it (as libpq refuses such a ~/.pgpass): in
+ * [storage] password_file, or in the url of a config file. The password is
+ * never logged. */
+START_TEST(test_password_file_mode_pg)
+{
+	char storage[512], password[160], path[192], out[512], want[320], url[320];
+	struct suitd_proc p;
+	const char *at;
+	FILE *f;
+
+	harness_setup(&p, "");
+	harness_storage_conf(&p, storage, sizeof(storage));
+	at = strstr(storage, "password_file = ");
+	ck_assert_ptr_nonnull(at);
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(at + 16, "\n"), at + 16);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(password, sizeof(password), f));
+	fclose(f);
+	password[strcspn(password, "\n")] = '\0';
+	ck_assert_uint_gt(strlen(password), 8);
+
+	snprintf(path, sizeof(path), "%s/password", p.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", password);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	write_pg_config(&p, p.db_url, path, 0600);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 1);
+	snprintf(want, sizeof(want),
+		 "'%s' is accessible by group or others (mode 0640): chmod 0600 it", path);
+	ck_assert(harness_log_contains(&p, want));
+	ck_assert_int_ne(harness_cli(&p, out, sizeof(out), (char *)NULL), 0); /* the daemon */
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 0);
+	harness_start(&p);
+	ck_assert_int_eq(harness_stop(&p), 0);
+
+	/* postgresql://suitd:PASSWORD@host...: only in a file nobody else reads. */
+	at = strstr(p.db_url, "suitd@");
+	ck_assert_ptr_nonnull(at);
+	snprintf(url, sizeof(url), "%.*ssuitd:%s@%s", (int)(at - p.db_url), p.db_url, password,
+		 at + 6);
+	write_pg_config(&p, url, NULL, 0644);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 1);
+	ck_assert(harness_log_contains(
+		&p, "holds a password while the file is readable by group or others"));
+	ck_assert(!harness_log_contains(&p, password));
+	ck_assert_int_eq(chmod(p.conf, 0600), 0);
+	ck_assert_int_eq(harness_cli(&p, out, sizeof(out), "migrate", (char *)NULL), 0);
+	ck_assert(!harness_log_contains(&p, password));
+	harness_cleanup(&p);
+}
+END_TEST
+
 START_TEST(test_self_signed_and_plain_warning)
 {
 	struct suitd_proc p;
@@ -890,11 +980,15 @@ int main(void)
 	harness_sqlite_only(
 		tc, test_backup_online,
 		"suitd backup copies the SQLite file (checked with PRAGMA integrity_check); "
-		"PostgreSQL: pg_dump");
+		"PostgreSQL: test_backup_refused_pg, restore's test_pg_dump_round_trip_pg");
+	harness_pg_only(tc, test_backup_refused_pg,
+			"PostgreSQL's refusal; SQLite: test_backup_online");
 	tcase_add_test(tc2, test_refuses_newer_database);
 	harness_sqlite_only(tc2, test_cli_file_modes,
 			    "modes of the SQLite file, its WAL and shm and its backup; PostgreSQL: "
-			    "the password file's mode (the daemon refuses a readable one)");
+			    "test_password_file_mode_pg");
+	harness_pg_only(tc2, test_password_file_mode_pg,
+			"[storage] password_file is PostgreSQL's; SQLite: test_cli_file_modes");
 	tcase_add_test(tc2, test_rate_limit);
 	tcase_add_test(tc2, test_self_signed_and_plain_warning);
 	suite_add_tcase(s, tc);

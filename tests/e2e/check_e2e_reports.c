@@ -1167,6 +1167,48 @@ START_TEST(test_report_listing_bounded)
 }
 END_TEST
 
+/* PostgreSQL's disk_full (SQLSTATE 53100) in the group commit: the report
+ * is answered 507 insufficient-storage, never 204, and nothing of it is
+ * stored (its savepoint is rolled back, the assignment keeps its state);
+ * a device insert likewise. With space back both work. Test triggers raise
+ * the SQLSTATE (the payloads suite fills a real file system). */
+START_TEST(test_disk_full_pg)
+{
+	struct http_result r;
+	char tok[128];
+	long id;
+
+	add_device("full", NULL, tok, sizeof(tok));
+	id = deploy_delivered("full", tok);
+	harness_pg_hook(&P, "reports",
+			"RAISE EXCEPTION 'test: no space' USING ERRCODE = 'disk_full';");
+	report_refused(tok, rep(&F.m1, "downloading", "\"progress\":10"), 507,
+		       "insufficient-storage", NULL);
+	ck_assert_int_eq(report_rows(), 0);
+	assert_assignment(id, "full", "delivered", "");
+	harness_request(&P, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+
+	harness_pg_hook(&P, "devices",
+			"RAISE EXCEPTION 'test: no space' USING ERRCODE = 'disk_full';");
+	harness_request(&P, "POST", "/api/v1/devices", P.admin_key, "application/json",
+			"{\"id\":\"no-room\"}", 16, &r);
+	ck_assert_int_eq(r.status, 507);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"urn:suitd:insufficient-storage\""));
+	http_result_release(&r);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM devices WHERE id = 'no-room'"),
+			 0);
+
+	harness_pg_hook_drop(&P, "reports");
+	harness_pg_hook_drop(&P, "devices");
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":10"));
+	ck_assert_int_eq(report_rows(), 1);
+	assert_assignment(id, "full", "downloading", "");
+	add_device("no-room", NULL, tok, sizeof(tok));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -1188,6 +1230,9 @@ int main(void)
 	tcase_add_test(tc, test_report_history_bound);
 	tcase_add_test(tc, test_report_replay);
 	tcase_add_test(tc, test_report_listing_bounded);
+	harness_pg_only(
+		tc, test_disk_full_pg,
+		"SQLSTATE 53100 comes from PostgreSQL; SQLite: payloads test_database_full");
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

@@ -160,23 +160,59 @@ static void assert_whoami(const char *token, long status)
 	http_result_release(&r);
 }
 
-START_TEST(test_backup_restore_round_trip)
+/* The state at backup time: dev-a has its envelope and reported
+ * downloading, dev-b has not checked in yet (pending). The deployment's id;
+ * the tokens, and dev-a's check-in answer into before. */
+static long state_at_backup(char tok_a[128], char tok_b[128], struct answer *before)
 {
-	char tok_a[128], tok_b[128], tok_late[128], backup[256], out[1024], path[256];
-	struct answer before, after;
-	struct http_result r;
 	long dep;
 
-	/* At backup time: dev-a has its envelope and reported downloading,
-	 * dev-b has not checked in yet (pending). */
-	add_device("dev-a", NULL, tok_a, sizeof(tok_a));
-	add_device("dev-b", NULL, tok_b, sizeof(tok_b));
+	add_device("dev-a", NULL, tok_a, 128);
+	add_device("dev-b", NULL, tok_b, 128);
 	dep = deploy_devices(&F.m1, "[\"dev-a\",\"dev-b\"]");
 	expect_envelope(tok_a, "seq=0", &F.m1);
 	report_ok(tok_a, rep(&F.m1, "downloading", "\"progress\":40"));
 	assert_counts(dep, "pending=1,downloading=1");
-	answer_take(tok_a, &before);
-	ck_assert_int_eq(before.status, 200);
+	answer_take(tok_a, before);
+	ck_assert_int_eq(before->status, 200);
+	return dep;
+}
+
+/* The restored daemon P serves state_at_backup's state: the API key and
+ * the device tokens are the backup's (tok_late, made after it, is not),
+ * the assignments and dev-a's check-in answer are as they were, the
+ * payload comes back byte for byte. */
+static void assert_state_at_backup(long dep, const char *tok_a, const char *tok_late,
+				   const struct answer *before)
+{
+	struct answer after;
+	struct http_result r;
+	char path[256];
+
+	assert_counts(dep, "pending=1,downloading=1");
+	assert_assignment(dep, "dev-a", "downloading", "");
+	assert_assignment(dep, "dev-b", "pending", "");
+	ck_assert_uint_eq(report_count("dev-a"), 1);
+	answer_take(tok_a, &after);
+	answer_assert_same(before, &after);
+	free(after.body);
+	assert_whoami(tok_late, 401);
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", F.fw_sha);
+	harness_request(&P, "GET", path, tok_a, NULL, NULL, 0, &r);
+	assert_status(&r, 200);
+	ck_assert_uint_eq(r.body_len, F.fw_len);
+	ck_assert(memcmp(r.body, F.fw_bytes, F.fw_len) == 0);
+	http_result_release(&r);
+}
+
+START_TEST(test_backup_restore_round_trip)
+{
+	char tok_a[128], tok_b[128], tok_late[128], backup[256], out[1024], path[256];
+	struct answer before;
+	struct http_result r;
+	long dep;
+
+	dep = state_at_backup(tok_a, tok_b, &before);
 
 	/* The backup, while the daemon serves. */
 	snprintf(backup, sizeof(backup), "%s/backup.db", P.dir);
@@ -213,23 +249,8 @@ START_TEST(test_backup_restore_round_trip)
 	/* The index of active assignments is rebuilt from the database. */
 	ck_assert(harness_log_contains(&P, "2 active assignments in memory"));
 
-	/* The API key and the device tokens are the backup's; the assignments
-	 * are as they were when it was taken. */
-	assert_counts(dep, "pending=1,downloading=1");
-	assert_assignment(dep, "dev-a", "downloading", "");
-	assert_assignment(dep, "dev-b", "pending", "");
-	ck_assert_uint_eq(report_count("dev-a"), 1);
-	answer_take(tok_a, &after);
-	answer_assert_same(&before, &after);
-	assert_whoami(tok_late, 401);
-
-	/* The payload, byte for byte, by the device and by the API. */
-	snprintf(path, sizeof(path), "/device/v1/payloads/%s", F.fw_sha);
-	harness_request(&P, "GET", path, tok_a, NULL, NULL, 0, &r);
-	assert_status(&r, 200);
-	ck_assert_uint_eq(r.body_len, F.fw_len);
-	ck_assert(memcmp(r.body, F.fw_bytes, F.fw_len) == 0);
-	http_result_release(&r);
+	assert_state_at_backup(dep, tok_a, tok_late, &before);
+	/* The payload by the API too. */
 	snprintf(path, sizeof(path), "/api/v1/payloads/%s/content", F.fw_sha);
 	api("GET", path, NULL, &r);
 	assert_status(&r, 200);
@@ -243,7 +264,55 @@ START_TEST(test_backup_restore_round_trip)
 	expect_envelope(tok_b, "seq=0", &F.m1);
 	assert_counts(dep, "delivered=1,installed=1");
 	free(before.body);
-	free(after.body);
+}
+END_TEST
+
+/* PostgreSQL's backup and restore are its own tools, as docs/operations.md
+ * "Backups" says: pg_dump -Fc as the suitd role while the daemon serves,
+ * pg_restore as that role into an empty database, and suitd serves there
+ * what the dump held (API key, device tokens, assignments, check-in answer,
+ * payload bytes), nothing written after it. suitd restore refuses (exit 1)
+ * and names pg_restore, the database untouched. */
+START_TEST(test_pg_dump_round_trip_pg)
+{
+	char tok_a[128], tok_b[128], tok_late[128], dump[256], out[1024];
+	struct answer before;
+	long dep;
+
+	dep = state_at_backup(tok_a, tok_b, &before);
+
+	snprintf(dump, sizeof(dump), "%s/suitd.dump", P.dir);
+	ck_assert_int_eq(
+		harness_pg_client(&P, "pg_dump", "-Fc", "-d", P.db_url, "-f", dump, (char *)NULL),
+		0);
+	report_ok(tok_a, rep(&F.m1, "installed", ""));
+	add_device("dev-late", NULL, tok_late, sizeof(tok_late));
+
+	ck_assert_int_eq(
+		harness_cli(&P, out, sizeof(out), "restore", "--force", dump, (char *)NULL), 1);
+	ck_assert(harness_log_contains(&P, "suitd: restore puts back SQLite backups; restore a "
+					   "PostgreSQL database with pg_restore or psql "
+					   "(docs/operations.md)\n"));
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM devices"), 3);
+	assert_counts(dep, "pending=1,installed=1");
+	ck_assert_int_eq(harness_stop(&P), 0);
+	OLD = P;
+
+	fresh_state(&P, &OLD);
+	harness_pg_database_empty(&P);
+	fleet_write_config("");
+	ck_assert_int_eq(harness_pg_client(&P, "pg_restore", "--exit-on-error", "-d", P.db_url,
+					   dump, (char *)NULL),
+			 0);
+	harness_start(&P);
+	ck_assert(harness_log_contains(&P, "2 active assignments in memory"));
+	assert_state_at_backup(dep, tok_a, tok_late, &before);
+	assert_whoami(tok_b, 200);
+	/* Writes go on where the dump left off (the sequences came along). */
+	add_device("dev-new", NULL, tok_late, sizeof(tok_late));
+	report_ok(tok_a, rep(&F.m1, "installed", ""));
+	assert_counts(dep, "pending=1,installed=1");
+	free(before.body);
 }
 END_TEST
 
@@ -377,14 +446,19 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, fleet_setup, restore_teardown);
-	harness_sqlite_only(
-		tc, test_backup_restore_round_trip,
-		"suitd backup/restore copy the SQLite file; PostgreSQL: pg_dump/pg_restore");
+	harness_sqlite_only(tc, test_backup_restore_round_trip,
+			    "suitd backup/restore copy the SQLite file; PostgreSQL: "
+			    "test_pg_dump_round_trip_pg");
+	harness_pg_only(tc, test_pg_dump_round_trip_pg,
+			"pg_dump and pg_restore are PostgreSQL's; SQLite: "
+			"test_backup_restore_round_trip");
 	suite_add_tcase(s, tc);
 	TCase *refuse = tcase_create("refuse");
 	tcase_set_timeout(refuse, 60);
 	harness_sqlite_only(refuse, test_restore_refuses,
-			    "restore's refusals are about SQLite files (damaged, newer, in use)");
+			    "restore's refusals are about SQLite files (damaged, newer, in use); "
+			    "PostgreSQL: suitd restore refuses every file "
+			    "(test_pg_dump_round_trip_pg), pg_restore checks its own");
 	suite_add_tcase(s, refuse);
 	return check_run(s);
 }

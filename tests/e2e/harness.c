@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,6 +122,15 @@ bool harness_skip_on_pg(const char *test, const char *reason)
 	return true;
 }
 
+bool harness_skip_on_sqlite(const char *test, const char *reason)
+{
+	if (harness_backend_is_pg())
+		return false;
+	printf("SKIP %s on sqlite (not run, not a pass): %s\n", test, reason);
+	fflush(stdout);
+	return true;
+}
+
 static void pg_server_stop(void)
 {
 	/* Check's forked test processes run atexit too: only the owner stops. */
@@ -205,7 +215,8 @@ __attribute__((constructor)) static void pg_server_start(void)
 		    !pg_admin_exec("postgres", "SELECT pg_reload_conf()") || !pg_template_make();
 }
 
-static void pg_database_create(struct suitd_proc *p)
+/* A database of its own for p, a copy of TEMPLATE, owned by the role. */
+static void pg_database_create(struct suitd_proc *p, const char *template)
 {
 	static unsigned made;
 	char sql[128];
@@ -213,8 +224,8 @@ static void pg_database_create(struct suitd_proc *p)
 	ck_assert_msg(!pg_failed, "no PostgreSQL test server (SUITD_TEST_BACKEND=postgresql); "
 				  "see the reason above");
 	snprintf(p->db_name, sizeof(p->db_name), "e2e_%ld_%u", (long)getpid(), made++);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE e2e_template OWNER suitd",
-		 p->db_name);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE %s OWNER suitd", p->db_name,
+		 template);
 	ck_assert_msg(pg_admin_exec("postgres", sql), "CREATE DATABASE %s failed", p->db_name);
 	snprintf(p->db_url, sizeof(p->db_url), "postgresql://suitd@127.0.0.1:%u/%s", pg_server.port,
 		 p->db_name);
@@ -279,7 +290,7 @@ void harness_setup(struct suitd_proc *p, const char *extra_conf)
 {
 	proc_folder(p);
 	if (harness_backend_is_pg())
-		pg_database_create(p);
+		pg_database_create(p, "e2e_template");
 	harness_write_config(p, extra_conf);
 }
 
@@ -352,6 +363,61 @@ static int run_child(struct suitd_proc *p, char *const argv[], char *out, size_t
 	close(pipefd[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void harness_pg_database_empty(struct suitd_proc *p)
+{
+	ck_assert(harness_backend_is_pg());
+	pg_database_create(p, "template0");
+}
+
+/* BIN/NAME of the newest installed PostgreSQL (as pg_tmp.sh picks its
+ * server), into out. */
+static void pg_client_path(const char *name, char *out, size_t size)
+{
+	char pattern[96];
+	long best = -1;
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "/usr/lib/postgresql/*/bin/%s", name);
+	ck_assert_msg(glob(pattern, 0, NULL, &g) == 0, "no %s", pattern);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		long v = strtol(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"), NULL, 10);
+		if (v > best) {
+			best = v;
+			snprintf(out, size, "%s", g.gl_pathv[i]);
+		}
+	}
+	globfree(&g);
+}
+
+int harness_pg_client(struct suitd_proc *p, const char *name, ...)
+{
+	char *argv[32], bin[128], password[160] = "";
+	int argc = 0, rc;
+	va_list ap;
+	FILE *f;
+
+	ck_assert(harness_backend_is_pg());
+	pg_client_path(name, bin, sizeof(bin));
+	argv[argc++] = bin;
+	va_start(ap, name);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	/* The role's password as libpq's ~/.pgpass would give it (this test
+	 * process is Check's fork: the variable goes with it). */
+	f = fopen(pg_server.password_file, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(password, sizeof(password), f));
+	fclose(f);
+	password[strcspn(password, "\n")] = '\0';
+	setenv("PGPASSWORD", password, 1);
+	explicit_bzero(password, sizeof(password));
+	rc = run_child(p, argv, NULL, 0);
+	unsetenv("PGPASSWORD");
+	return rc;
 }
 
 int harness_cli(struct suitd_proc *p, char *out, size_t out_size, ...)
@@ -724,6 +790,35 @@ long long harness_sql_int(struct suitd_proc *p, const char *sql)
 long long harness_sql_exec(struct suitd_proc *p, const char *sql)
 {
 	return (long long)sql_run(p, sql, NULL, NULL);
+}
+
+void harness_pg_hook(struct suitd_proc *p, const char *table, const char *body)
+{
+	char sql[1024];
+	int n;
+
+	ck_assert(harness_backend_is_pg());
+	n = snprintf(sql, sizeof(sql),
+		     "CREATE FUNCTION test_hook_%s() RETURNS trigger LANGUAGE plpgsql AS $hook$ "
+		     "BEGIN %s RETURN NEW; END $hook$",
+		     table, body);
+	ck_assert(n > 0 && (size_t)n < sizeof(sql));
+	harness_sql_exec(p, sql);
+	snprintf(sql, sizeof(sql),
+		 "CREATE TRIGGER test_hook BEFORE INSERT ON %s FOR EACH ROW "
+		 "EXECUTE FUNCTION test_hook_%s()",
+		 table, table);
+	harness_sql_exec(p, sql);
+}
+
+void harness_pg_hook_drop(struct suitd_proc *p, const char *table)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "DROP TRIGGER test_hook ON %s", table);
+	harness_sql_exec(p, sql);
+	snprintf(sql, sizeof(sql), "DROP FUNCTION test_hook_%s()", table);
+	harness_sql_exec(p, sql);
 }
 
 const char *harness_sql_text(struct suitd_proc *p, const char *sql, char *out, size_t size)

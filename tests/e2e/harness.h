@@ -90,6 +90,29 @@ const char *harness_storage_conf(const struct suitd_proc *p, char *out, size_t s
 			tcase_add_test(tc, fn);       \
 	} while (0)
 bool harness_skip_on_pg(const char *test, const char *reason);
+/* The converse: a test of PostgreSQL itself (its SQLSTATEs, TOAST, its
+ * password file) is registered on PostgreSQL only; on SQLite a SKIP line
+ * with the reason is printed. */
+#define harness_pg_only(tc, fn, reason)                   \
+	do {                                              \
+		if (!harness_skip_on_sqlite(#fn, reason)) \
+			tcase_add_test(tc, fn);           \
+	} while (0)
+bool harness_skip_on_sqlite(const char *test, const char *reason);
+/* PostgreSQL only: a test-only BEFORE INSERT trigger on TABLE of p's
+ * database running the plpgsql statements BODY for every row (NEW is the
+ * row), e.g. a RAISE of the SQLSTATE a full disk gives, or a pg_sleep
+ * longer than the statement_timeout; harness_pg_hook_drop removes it. */
+void harness_pg_hook(struct suitd_proc *p, const char *table, const char *body);
+void harness_pg_hook_drop(struct suitd_proc *p, const char *table);
+/* PostgreSQL only: a new empty database (no schema: what a restore goes
+ * into) as p's, into p->db_name and p->db_url; harness_cleanup drops it.
+ * A database p had is left to whoever holds a copy of p. */
+void harness_pg_database_empty(struct suitd_proc *p);
+/* PostgreSQL only: run the server installation's client program NAME
+ * (pg_dump, pg_restore) with ARGS (NULL-terminated) as the role suitd with
+ * its password; returns its exit code, its output goes to p's log. */
+int harness_pg_client(struct suitd_proc *p, const char *name, ...);
 
 /* SQL on the daemon's database (the file, or the test's PostgreSQL database
  * over libpq as the superuser). The text must be valid in both dialects, or

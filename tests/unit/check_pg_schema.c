@@ -383,13 +383,18 @@ START_TEST(test_sqlstate_table)
 		{"57P01", ERR_STORAGE_UNAVAILABLE, false}, /* admin_shutdown */
 		{"57P03", ERR_STORAGE_UNAVAILABLE, false}, /* cannot_connect_now */
 		{"53100", ERR_NO_SPACE, false},		   /* disk_full */
-		{"57014", ERR_STORAGE_TIMEOUT, false},	   /* query_canceled */
-		{"23505", ERR_EXISTS, false},		   /* unique_violation */
-		{"23503", ERR_CONFLICT, false},		   /* foreign_key_violation */
-		{"40001", ERR_BUSY, true},		   /* serialization_failure */
-		{"40P01", ERR_BUSY, true},		   /* deadlock_detected */
-		{"28P01", ERR_CONFIG, false},		   /* invalid_password */
-		{"42601", ERR_STORAGE, false},		   /* syntax_error */
+		/* insufficient_resources is ENFILE/EMFILE in file access, and a
+		 * file-size limit or quota (EFBIG, EDQUOT) is internal_error:
+		 * neither is a full disk (docs/design.md). */
+		{"53000", ERR_STORAGE, false},
+		{"XX000", ERR_STORAGE, false},
+		{"57014", ERR_STORAGE_TIMEOUT, false}, /* query_canceled */
+		{"23505", ERR_EXISTS, false},	       /* unique_violation */
+		{"23503", ERR_CONFLICT, false},	       /* foreign_key_violation */
+		{"40001", ERR_BUSY, true},	       /* serialization_failure */
+		{"40P01", ERR_BUSY, true},	       /* deadlock_detected */
+		{"28P01", ERR_CONFIG, false},	       /* invalid_password */
+		{"42601", ERR_STORAGE, false},	       /* syntax_error */
 		{"", ERR_STORAGE, false},
 		{NULL, ERR_STORAGE, false},
 	};
