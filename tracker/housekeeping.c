@@ -29,12 +29,15 @@ void housekeeping_timeouts(struct storage *s, struct assignment_index *ix)
 	 * in the list all the same. */
 	if (storage_assignments_time_out(s, time_now(), &devices, &n) != ERR_OK)
 		log_warn("cannot time out silent assignments");
-	if (n)
-		log_notice("%u assignments timed out (no news from their device)", n);
 	/* Those devices only, not the whole index (issue 15). */
 	for (unsigned i = 0; i < n; i++)
 		if (assignment_index_refresh(ix, s, devices[i]) != ERR_OK)
 			log_err("cannot refresh device %lld in the index", (long long)devices[i]);
+	/* Once the index shows it too: from this line on no such device is
+	 * offered its manifest (on PostgreSQL the refreshes of a large sweep
+	 * take a round trip each). */
+	if (n)
+		log_notice("%u assignments timed out (no news from their device)", n);
 	free(devices);
 }
 
