@@ -287,7 +287,10 @@ endif
 # small; not in the sanitizer builds: it runs no C code that
 # check_e2e_cluster does not already run there, and CI's time is short).
 # The fuzz replays run on PostgreSQL too where the target opens a storage
-# (tests/fuzz/replay.sh).
+# (tests/fuzz/replay.sh). The sanitizer builds leave out the console in
+# chromium and the README tour as well (.ci/run's 45 minutes): the
+# daemon code they drive is driven there by check_e2e_ui, check_e2e_events
+# and the other e2e suites.
 check: deps-check storage-dialect
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS) $(FUZZ_REPLAY)
 	@set -e; for t in $(UNIT_TESTS) $(PG_TESTS) $(E2E_TESTS); do \
@@ -296,11 +299,15 @@ check: deps-check storage-dialect
 			SUITD_SRC=$(CURDIR) $$t; \
 	done
 	@$(MAKE) --no-print-directory e2e-pg
+ifeq ($(SANITIZE),0)
 	@echo "== tests/ui (the web console in chromium)"; tests/ui/run.sh $(BUILD)
+endif
 	@$(TEST_ENV) tests/fuzz/replay.sh $(BUILD) $(FUZZ_TARGETS)
 	@tests/files.sh $(BUILD)/suitd
 	@$(TEST_ENV) tests/ddi/swupdate.py $(BUILD)
+ifeq ($(SANITIZE),0)
 	@$(TEST_ENV) tests/tour.sh $(BUILD)
+endif
 	@$(TEST_ENV) SUITD_BIN=$(CURDIR)/$(BUILD)/suitd tests/crash/run.sh 3
 	$(CRASH_PG)
 ifeq ($(SANITIZE),0)
