@@ -42,6 +42,8 @@ for n in $names; do
 	s=$(median $(cat "$OUT/$name"-sqlite-*.txt | awk -v n="$n" '$1 == "figure:" && $2 == n { print $3 }'))
 	# shellcheck disable=SC2046
 	p=$(median $(cat "$OUT/$name"-postgresql-*.txt | awk -v n="$n" '$1 == "figure:" && $2 == n { print $3 }'))
-	unit=$(cat "$OUT/$name"-*-*.txt | awk -v n="$n" '$1 == "figure:" && $2 == n { $1 = $2 = $3 = ""; sub(/^ +/, ""); print; exit }')
+	# awk reads the files itself: with `cat | awk ... exit`, a long output
+	# gave cat SIGPIPE, and pipefail ended the script before the table.
+	unit=$(awk -v n="$n" '$1 == "figure:" && $2 == n { $1 = $2 = $3 = ""; sub(/^ +/, ""); print; exit }' "$OUT/$name"-*-*.txt)
 	printf '%-28s %12s %12s %8s  %s\n' "$n" "$s" "$p" "$(ratio "$p" "$s")" "$unit"
 done
