@@ -32,9 +32,20 @@ static bool read_line(const struct pg_tmp *t, const char *name, char *buf, size_
 	return ok;
 }
 
+/* tests/pg/pg_tmp.sh VERB DIR, then tail (more arguments, redirections)
+ * as it is, through the shell; true when it exits 0. */
+static bool script(const struct pg_tmp *t, const char *verb, const char *tail)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' %s '%s'%s", src_dir(), verb, t->dir,
+		 tail);
+	return system(cmd) == 0;
+}
+
 bool pg_tmp_start(struct pg_tmp *t)
 {
-	char cmd[512], port[16];
+	char owner[32], port[16];
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->dir, sizeof(t->dir), "/tmp/suitd-pg-XXXXXX");
@@ -42,10 +53,9 @@ bool pg_tmp_start(struct pg_tmp *t)
 		perror("pg_tmp: mkdtemp");
 		return false;
 	}
-	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' start '%s' %ld", src_dir(), t->dir,
-		 (long)getpid());
-	if (system(cmd) != 0) {
-		fprintf(stderr, "pg_tmp: '%s' failed\n", cmd);
+	snprintf(owner, sizeof(owner), " %ld", (long)getpid());
+	if (!script(t, "start", owner)) {
+		fprintf(stderr, "pg_tmp: starting a server in '%s' failed\n", t->dir);
 		pg_tmp_stop(t);
 		return false;
 	}
@@ -64,31 +74,24 @@ bool pg_tmp_start(struct pg_tmp *t)
 
 void pg_tmp_stop(struct pg_tmp *t)
 {
-	char cmd[512];
-
 	if (!t->dir[0])
 		return;
-	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' stop '%s'", src_dir(), t->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "pg_tmp: '%s' failed\n", cmd);
+	if (!script(t, "stop", ""))
+		fprintf(stderr, "pg_tmp: stopping the server in '%s' failed\n", t->dir);
 	t->dir[0] = '\0';
 }
 
 bool pg_tmp_restart(const struct pg_tmp *t)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' restart '%s'", src_dir(), t->dir);
-	return system(cmd) == 0;
+	return script(t, "restart", "");
 }
 
 bool pg_tmp_outage(const struct pg_tmp *t, unsigned seconds)
 {
-	char cmd[512];
+	char tail[48];
 
-	snprintf(cmd, sizeof(cmd), "'%s/tests/pg/pg_tmp.sh' restart '%s' %u >/dev/null 2>&1 &",
-		 src_dir(), t->dir, seconds);
-	return system(cmd) == 0;
+	snprintf(tail, sizeof(tail), " %u >/dev/null 2>&1 &", seconds);
+	return script(t, "restart", tail);
 }
 
 bool pg_tmp_createdb(const struct pg_tmp *t, const char *name, char *ret_url, size_t size)
