@@ -86,6 +86,19 @@ cpu_ticks() {
 	for p; do f+=("/proc/$p/stat"); done
 	awk '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }' "${f[@]}"
 }
+# CPU ticks of the throwaway PostgreSQL server (its postmaster and every
+# process under it: backends, writers); 0 without one. The backends of
+# suitd's pool live as long as suitd, so a difference over a run is theirs.
+pg_cpu_ticks() {
+	local pm
+	if [ -z "${PG_DIR:-}" ] || [ ! -r "$PG_DIR/data/postmaster.pid" ]; then
+		echo 0
+		return
+	fi
+	pm=$(head -n1 "$PG_DIR/data/postmaster.pid")
+	# shellcheck disable=SC2046 # one argument per process
+	cpu_ticks "$pm" $(pgrep -P "$pm") 2>/dev/null || echo 0
+}
 # shellcheck disable=SC2034 # used by the scripts
 HZ=$(getconf CLK_TCK)
 

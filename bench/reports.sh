@@ -404,8 +404,10 @@ for c in "${CONFIGS[@]}"; do
 		rows0=$(accepted_reports)
 		m0=$(batch_counters)
 		t0=$(cpu_ticks "$SUITD_PID")
+		p0=$(pg_cpu_ticks)
 		run_wrk timed "$SECONDS_PER_RUN" $((SECONDS_PER_RUN + 60))
 		t1=$(cpu_ticks "$SUITD_PID")
+		p1=$(pg_cpu_ticks)
 		check_run "$c run $i" "$rows0"
 		m1=$(batch_counters)
 		batch=$(batch_size "$m0" "$m1")
@@ -419,8 +421,11 @@ for c in "${CONFIGS[@]}"; do
 		REPS[$c]=$((REPS[$c] + N204))
 		WALS[$c]+=" $wal"
 		cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N204" 'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1000 : 0) }')
-		printf '  synchronous=%-6s run %d %9.1f reports/s  p50 %7.3f  p99 %7.3f ms  CPU %6s s/1000  batch %6s  WAL %10d bytes, %s waits  (%d reports in %.2f s, %s; +%d rows)\n' \
-			"$c" "$i" "$RPS" "$P50" "$P99" "$cpu" "$batch" "$wal" "$waits" "$N204" "$SECS_MEASURED" "$STATUSES" "$ROWS_GREW"
+		pgcpu=
+		[ "$BACKEND" = postgresql ] &&
+			pgcpu=$(awk -v t=$((p1 - p0)) -v hz="$HZ" -v n="$N204" 'BEGIN { printf "  PostgreSQL CPU %.3f s/1000", (n > 0 ? t / hz / n * 1000 : 0) }')
+		printf '  synchronous=%-6s run %d %9.1f reports/s  p50 %7.3f  p99 %7.3f ms  CPU %6s s/1000%s  batch %6s  WAL %10d bytes, %s waits  (%d reports in %.2f s, %s; +%d rows)\n' \
+			"$c" "$i" "$RPS" "$P50" "$P99" "$cpu" "$pgcpu" "$batch" "$wal" "$waits" "$N204" "$SECS_MEASURED" "$STATUSES" "$ROWS_GREW"
 	done
 	stop_suitd
 done
