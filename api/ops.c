@@ -160,8 +160,12 @@ enum err api_ops_metrics(struct api_ctx *ctx, const struct request *req, struct 
 			       "# HELP suitd_report_commits_total Transactions that committed "
 			       "them.\n"
 			       "# TYPE suitd_report_commits_total counter\n"
-			       "suitd_report_commits_total %llu\n",
-			       bs.jobs, bs.commits);
+			       "suitd_report_commits_total %llu\n"
+			       "# HELP suitd_report_batch_reruns_total Batches run again job by "
+			       "job after one of their segments failed.\n"
+			       "# TYPE suitd_report_batch_reruns_total counter\n"
+			       "suitd_report_batch_reruns_total %llu\n",
+			       bs.jobs, bs.commits, bs.reruns);
 	}
 	/* Stored is the sum of the stored reports by state. */
 	unsigned long long stored = 0;

@@ -15,38 +15,119 @@ struct batcher {
 	struct batch_job *head, **tail;
 	bool stopping;
 	unsigned max_jobs;
-	unsigned long long jobs, commits;
+	unsigned long long jobs, commits, reruns;
 };
 
-/* Apply each job in its own savepoint; the outcomes go to errs[]. */
-static enum err run_batch(struct db *db, struct batch_job **jobs, unsigned n, enum err *errs)
+/* One job in its own savepoint: its outcome to *ret_err. The returned
+ * error ends the batch. */
+static enum err job_in_savepoint(struct db *db, struct batch_job *job, enum err *ret_err)
+{
+	enum err e = db_step_once(db, STMT_SAVEPOINT);
+
+	if (e)
+		return e;
+	*ret_err = job->apply(db, job);
+	/* A full disk, I/O error or lack of memory may have made SQLite roll
+	 * back the whole transaction, a lost connection to PostgreSQL too:
+	 * then every job failed, for the same reason as this one. */
+	if (*ret_err && !sql_in_transaction(db))
+		return *ret_err;
+	if (*ret_err && (e = db_step_once(db, STMT_ROLLBACK_TO_SAVEPOINT)))
+		return e;
+	return db_step_once(db, STMT_RELEASE_SAVEPOINT);
+}
+
+/* Each job in its own savepoint: one failing job spoils no other. */
+static enum err run_safe(struct db *db, struct batch_job **jobs, unsigned n, enum err *errs)
 {
 	enum err e = db_begin(db);
 
-	for (unsigned i = 0; i < n && !e; i++) {
-		if ((e = db_step_once(db, STMT_SAVEPOINT)))
-			break;
-		errs[i] = jobs[i]->apply(db, jobs[i]);
-		/* A full disk, I/O error or lack of memory may have made SQLite
-		 * roll back the whole transaction, a lost connection to
-		 * PostgreSQL too: then every job failed, for the same reason as
-		 * this one. db_rollback() still ends our writer turn (and the
-		 * events): kept, it held every other writer for
-		 * WRITER_TURN_WAIT_MS while this thread idled. */
-		if (errs[i] && !sql_in_transaction(db)) {
-			db_rollback(db);
-			return errs[i];
+	for (unsigned i = 0; i < n && !e; i++)
+		e = job_in_savepoint(db, jobs[i], &errs[i]);
+	if (e) {
+		/* db_rollback() also ends our writer turn (and the events):
+		 * kept, it held every other writer for WRITER_TURN_WAIT_MS
+		 * while this thread idled. */
+		db_rollback(db);
+		return e;
+	}
+	return db_commit(db);
+}
+
+/* The end of the segment that starts at jobs[0]: the jobs after it with
+ * the same fast and keys not seen before in it (n <= BATCH_MAX: the
+ * quadratic look is a few thousand comparisons at most). */
+static unsigned segment_end(struct batch_job **jobs, unsigned n)
+{
+	unsigned end = 1;
+
+	for (; end < n && jobs[end]->fast == jobs[0]->fast; end++)
+		for (unsigned k = 0; k < end; k++)
+			if (jobs[k]->key == jobs[end]->key)
+				return end;
+	return end;
+}
+
+/* Segments of fast jobs (one read, writes without savepoints), other
+ * jobs each in its own savepoint. Any error spoils the transaction:
+ * rolled back, it is the caller's to run the batch again. */
+static enum err run_segments(struct db *db, struct batch_job **jobs, unsigned n, enum err *errs)
+{
+	enum err e = db_begin(db);
+
+	for (unsigned i = 0; i < n && !e;) {
+		if (!jobs[i]->fast) {
+			e = job_in_savepoint(db, jobs[i], &errs[i]);
+			i++;
+			continue;
 		}
-		if (errs[i])
-			e = db_step_once(db, STMT_ROLLBACK_TO_SAVEPOINT);
+		unsigned end = i + segment_end(jobs + i, n - i);
+		const struct batch_fast *fast = jobs[i]->fast;
+		unsigned first = i;
+		e = fast->prefetch(db, jobs + i, end - i);
+		for (; i < end && !e; i++)
+			e = fast->apply(db, jobs[i], &errs[i]);
 		if (!e)
-			e = db_step_once(db, STMT_RELEASE_SAVEPOINT);
+			e = fast->finish(db, jobs + first, end - first);
 	}
 	if (e) {
 		db_rollback(db);
 		return e;
 	}
 	return db_commit(db);
+}
+
+static bool any_fast(struct batch_job **jobs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (jobs[i]->fast)
+			return true;
+	return false;
+}
+
+/* The outcomes go to errs[]; the returned error is every job's. */
+static enum err run_batch(struct batcher *b, struct db *db, struct batch_job **jobs, unsigned n,
+			  enum err *errs)
+{
+	enum err e;
+
+	if (!any_fast(jobs, n))
+		return run_safe(db, jobs, n, errs);
+	e = run_segments(db, jobs, n, errs);
+	/* Which job failed is unknown (a pipelined write answers late), so
+	 * all run again, each in its savepoint; unless the database is gone:
+	 * then they would only fail again. Nothing of the first run stayed:
+	 * it was rolled back. */
+	if (!e || e == ERR_STORAGE_UNAVAILABLE || e == ERR_UNAVAILABLE)
+		return e;
+	log_warn("a batch of %u writes failed (%s): running them again one by one", n,
+		 err_title(e));
+	for (unsigned i = 0; i < n; i++)
+		errs[i] = ERR_OK;
+	pthread_mutex_lock(&b->lock);
+	b->reruns++;
+	pthread_mutex_unlock(&b->lock);
+	return run_safe(db, jobs, n, errs);
 }
 
 static void *writer(void *arg)
@@ -82,7 +163,7 @@ static void *writer(void *arg)
 		for (unsigned i = 0; i < n; i++)
 			errs[i] = ERR_OK;
 		if (!e)
-			e = run_batch(db, jobs, n, errs);
+			e = run_batch(b, db, jobs, n, errs);
 		if (e)
 			log_warn("a batch of %u writes failed: %s", n, err_title(e));
 		pthread_mutex_lock(&b->lock);
@@ -149,5 +230,6 @@ void batcher_stats(struct batcher *b, struct batch_stats *ret)
 	pthread_mutex_lock(&b->lock);
 	ret->jobs = b->jobs;
 	ret->commits = b->commits;
+	ret->reruns = b->reruns;
 	pthread_mutex_unlock(&b->lock);
 }

@@ -6,6 +6,7 @@
 
 #include "common/timeutil.h"
 #include "storage/db.h"
+#include "storage/report_plan.h"
 
 /* The device's newest assignment of the manifest and its state. */
 static enum err report_assignment(struct db *db, const struct report_new *r, int64_t *ret_id,
@@ -42,10 +43,8 @@ static enum err report_is_replay(struct db *db, const struct report_new *r, int6
 	return ERR_OK;
 }
 
-/* Drop the device's oldest reports while it holds more than the bound
- * (the one just stored always stays). */
-static enum err report_history_bound(struct db *db, int64_t device_num, uint64_t max_count,
-				     uint64_t max_bytes, unsigned *ret_dropped)
+enum err report_history_bound(struct db *db, int64_t device_num, uint64_t max_count,
+			      uint64_t max_bytes, unsigned *ret_dropped)
 {
 	int64_t count = 0, bytes = 0;
 	unsigned dropped = 0;
@@ -98,57 +97,91 @@ static enum err report_insert(struct db *db, const struct report_new *r, int64_t
 	return db_result(sql_step(st));
 }
 
+void report_plan_make(const struct report_job *job, enum report_verdict verdict,
+		      struct report_plan *ret)
+{
+	const struct report_seen *seen = &job->seen;
+
+	/* A replay is accepted again and not stored; on an open assignment it
+	 * is still news that the device is alive. */
+	ret->open = verdict == REPORT_MOVE || verdict == REPORT_KEEP;
+	ret->next = verdict == REPORT_MOVE && !seen->replay ? job->r.state : seen->state;
+	ret->moves = ret->next != seen->state;
+	ret->store = ret->open && !seen->replay;
+}
+
+void report_plan_done(struct report_job *job, const struct report_plan *plan, unsigned dropped)
+{
+	job->assignment = job->seen.assignment;
+	job->next = plan->next;
+	job->changed = plan->moves;
+	job->stored = plan->store;
+	job->dropped = dropped;
+}
+
+enum err report_assignment_write(struct db *db, const struct report_job *job,
+				 const struct report_plan *plan, int64_t now)
+{
+	/* Any accepted report on an open assignment restarts the deployment's
+	 * device_timeout, even when the state stays: then without naming the
+	 * state, so that no trigger on UPDATE OF state fires. */
+	CLEANUP_STMT struct sql_stmt *st =
+		db_stmt(db, plan->moves ? STMT_ASSIGNMENT_REPORTED : STMT_ASSIGNMENT_TOUCHED);
+	sql_bind_i64(st, 1, job->seen.assignment);
+	if (plan->moves) {
+		db_bind_text(st, 2, assignment_state_name(plan->next));
+		if (plan->next == ASSIGN_FAILED && job->r.reason)
+			db_bind_text(st, 3, job->r.reason);
+		sql_bind_i64(st, 4, now);
+	} else {
+		sql_bind_i64(st, 2, now);
+	}
+	return db_result(sql_step(st));
+}
+
+enum err report_decide_on(struct report_job *job, enum report_verdict *ret)
+{
+	*ret = job->decide(job->seen.state, job->r.state, &job->why);
+	return *ret == REPORT_REFUSE && !job->seen.replay ? ERR_CONFLICT : ERR_OK;
+}
+
 /* Find the device's newest assignment of the manifest, decide, apply,
- * store the report raw: inside the caller's transaction. */
+ * store the report raw: inside the caller's transaction, statement by
+ * statement (a batch run again job by job; report_batch.c is the fast
+ * way). */
 static enum err report_apply(struct db *db, struct batch_job *base)
 {
 	struct report_job *job = (struct report_job *)base;
-	const struct report_new *r = &job->r;
-	enum assignment_state current = ASSIGN_PENDING, next;
+	struct report_seen *seen = &job->seen;
+	struct report_plan plan;
 	enum report_verdict verdict;
-	int64_t assignment = 0, now = time_now();
-	bool replay = false;
+	int64_t now = time_now();
 	unsigned dropped = 0;
 	enum err e;
 
 	db_event_actor(db, "device"); /* this job's transitions: the reporting device's */
-	if ((e = report_assignment(db, r, &assignment, &current)) ||
-	    (e = report_is_replay(db, r, assignment, &replay)))
+	memset(seen, 0, sizeof(*seen));
+	if ((e = report_assignment(db, &job->r, &seen->assignment, &seen->state)) ||
+	    (e = report_is_replay(db, &job->r, seen->assignment, &seen->replay)) ||
+	    (e = report_decide_on(job, &verdict)))
 		return e;
-	verdict = job->decide(current, r->state, &job->why);
-	if (!replay && verdict == REPORT_REFUSE)
-		return ERR_CONFLICT;
-	/* A replay is accepted again and not stored; on an open assignment it
-	 * is still news that the device is alive. */
-	bool open = verdict == REPORT_MOVE || verdict == REPORT_KEEP;
-	next = verdict == REPORT_MOVE && !replay ? r->state : current;
-	if (open) {
-		/* Any accepted report on an open assignment restarts the
-		 * deployment's device_timeout, even when the state stays. */
-		CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_REPORTED);
-		sql_bind_i64(st, 1, assignment);
-		db_bind_text(st, 2, assignment_state_name(next));
-		if (next == ASSIGN_FAILED && r->reason)
-			db_bind_text(st, 3, r->reason);
-		sql_bind_i64(st, 4, now);
-		e = db_result(sql_step(st));
-	}
-	if (!e && open && !replay && !(e = report_insert(db, r, assignment, now)))
-		e = report_history_bound(db, r->device_num, job->history_count, job->history_bytes,
-					 &dropped);
-	if (e)
+	seen->found = true;
+	report_plan_make(job, verdict, &plan);
+	if (plan.open && (e = report_assignment_write(db, job, &plan, now)))
 		return e;
-	job->assignment = assignment;
-	job->next = next;
-	job->changed = next != current;
-	job->stored = open && !replay;
-	job->dropped = dropped;
+	if (plan.store && ((e = report_insert(db, &job->r, seen->assignment, now)) ||
+			   (e = report_history_bound(db, job->r.device_num, job->history_count,
+						     job->history_bytes, &dropped))))
+		return e;
+	report_plan_done(job, &plan, dropped);
 	return ERR_OK;
 }
 
 void storage_report_submit(struct batcher *b, struct report_job *job)
 {
 	job->base.apply = report_apply;
+	job->base.fast = &report_fast;
+	job->base.key = job->r.device_num;
 	job->why = NULL;
 	job->stored = false;
 	job->dropped = 0;

@@ -40,6 +40,18 @@ enum report_verdict {
 typedef enum report_verdict (*report_decide)(enum assignment_state current,
 					     enum assignment_state reported, const char **ret_why);
 
+/* What the batch read for a report (storage/ only). */
+struct report_seen {
+	bool found; /* the device has an assignment of the manifest */
+	int64_t assignment;
+	enum assignment_state state;
+	bool replay;			  /* the device's newest report, byte for byte, on it */
+	int64_t usage_count, usage_bytes; /* the device's stored reports before this one */
+	/* What the segment's statements write for it (report_batch.c). */
+	bool touch, insert, bound_exact;
+	uint64_t drop;
+};
+
 /* A report on its way through the group commit (storage/batch.h). */
 struct report_job {
 	struct batch_job base; /* first; base.done is the caller's */
@@ -56,6 +68,7 @@ struct report_job {
 	unsigned dropped; /* older reports of the device dropped by the bound */
 	/* When ERR_CONFLICT: why decide refused. */
 	const char *why;
+	struct report_seen seen; /* storage's */
 };
 
 /* Queue a report. In the next batch transaction: find the device's newest

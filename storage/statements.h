@@ -155,6 +155,11 @@
 	X(REPORT_IS_REPLAY)                 \
 	X(REPORT_USAGE)                     \
 	X(REPORT_DROP_OLDEST)               \
+	X(ASSIGNMENTS_TOUCHED)              \
+	X(REPORTS_INSERT_MANY)              \
+	X(REPORTS_DROP_OLDEST_MANY)         \
+	X(ASSIGNMENT_TOUCHED)               \
+	X(REPORTS_PREFETCH)                 \
 	X(REPORTS_OF_DEVICE)                \
 	X(ASSIGNMENTS_TIME_OUT)             \
 	X(REPORTS_EXPIRE)                   \

@@ -36,6 +36,7 @@ static enum err transition_apply(struct db *db, struct batch_job *base)
 void storage_transition_submit(struct batcher *b, struct transition_job *job)
 {
 	job->base.apply = transition_apply;
+	job->base.fast = NULL;
 	job->changed = false;
 	batcher_submit(b, &job->base);
 }

@@ -30,10 +30,16 @@ struct pg_cluster {
 	_Atomic uint64_t notifications, reconnects, gained;
 };
 
-static void conn_lost(struct pg_cluster *c)
+/* The connection ends: lost (a warning when it held the lease), or
+ * closed at stop (the lease is handed back, a notice). */
+static void conn_end(struct pg_cluster *c, bool stopping)
 {
-	if (atomic_exchange(&c->housekeeper, false))
+	bool held = atomic_exchange(&c->housekeeper, false);
+
+	if (held && !stopping)
 		log_warn("cluster: lost the housekeeper lease with the database connection");
+	else if (held)
+		log_notice("cluster: stopping: the housekeeper lease is released");
 	atomic_store(&c->listening, false);
 	PQfinish(c->conn);
 	c->conn = NULL;
@@ -55,13 +61,13 @@ static bool conn_up(struct pg_cluster *c)
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		log_warn("cluster: LISTEN failed: %s", PQerrorMessage(c->conn));
 		PQclear(r);
-		conn_lost(c);
+		conn_end(c, false);
 		return false;
 	}
 	newest = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	if (PQsetnonblocking(c->conn, 1) != 0) {
-		conn_lost(c);
+		conn_end(c, false);
 		return false;
 	}
 	atomic_store(&c->listening, true);
@@ -137,7 +143,7 @@ static void *cluster_main(void *arg)
 		}
 		if (c->conn && !atomic_load(&c->housekeeper) && now >= next_try) {
 			if (!lease_try(c))
-				conn_lost(c);
+				conn_end(c, false);
 			next_try = now + STORAGE_HOUSEKEEPER_RETRY_MS;
 		}
 		if (c->conn) {
@@ -155,14 +161,14 @@ static void *cluster_main(void *arg)
 		if (!PQconsumeInput(c->conn)) {
 			log_warn("cluster: the database connection broke: %s",
 				 PQerrorMessage(c->conn));
-			conn_lost(c);
+			conn_end(c, false);
 			continue;
 		}
 		if ((newest = notifications_drain(c)) > 0)
 			db_events_notify(&c->s->base, newest);
 	}
 	if (c->conn)
-		conn_lost(c); /* the session ends: the server releases the lease */
+		conn_end(c, true); /* the session ends: the server releases the lease */
 	return NULL;
 }
 

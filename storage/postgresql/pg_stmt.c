@@ -312,8 +312,10 @@ static PGresult *exec_locked(struct pg_stmt *st, int64_t *ret_newest)
  * waits, so a failure never reaches the next job. */
 static bool deferrable_id(enum stmt id)
 {
-	return id == STMT_SAVEPOINT || id == STMT_ASSIGNMENT_REPORTED || id == STMT_REPORT_INSERT ||
-	       id == STMT_CHUNK_INSERT;
+	return id == STMT_SAVEPOINT || id == STMT_ASSIGNMENT_REPORTED ||
+	       id == STMT_ASSIGNMENT_TOUCHED || id == STMT_REPORT_INSERT ||
+	       id == STMT_ASSIGNMENTS_TOUCHED || id == STMT_REPORTS_INSERT_MANY ||
+	       id == STMT_REPORTS_DROP_OLDEST_MANY || id == STMT_CHUNK_INSERT;
 }
 
 /* The answers of the deferred statements, then (unless NULL is sent) the

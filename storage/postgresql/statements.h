@@ -616,6 +616,11 @@
 				 "JOIN manifests m ON m.id = d.manifest_id "                       \
 				 "WHERE a.device_num = $1 AND m.digest = $2 "                      \
 				 "ORDER BY a.id DESC LIMIT 1")                                     \
+	/* A report that keeps the state: the same row as ASSIGNMENT_REPORTED                      \
+	 * would leave (the state is open, so no reason), without naming the                       \
+	 * state: no trigger on UPDATE OF state fires. */                                          \
+	X(ASSIGNMENT_TOUCHED,                                                                      \
+	  "UPDATE assignments SET reason = NULL, updated_at = $2 WHERE id = $1")                   \
 	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = $2, reason = $3, "                  \
 			       "updated_at = $4 WHERE id = $1")                                    \
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
@@ -630,6 +635,36 @@
 	X(REPORT_DROP_OLDEST, "DELETE FROM reports WHERE id = (SELECT id FROM reports "            \
 			      "WHERE device_num = $1 ORDER BY id LIMIT 1) "                        \
 			      "RETURNING octet_length(body)")                                      \
+	/* The segments of storage/report_batch.c: $1 a JSON array. */                             \
+	X(ASSIGNMENTS_TOUCHED,                                                                     \
+	  "UPDATE assignments SET reason = NULL, updated_at = $2 WHERE id = ANY (ARRAY("           \
+	  "SELECT jsonb_array_elements_text($1::jsonb)::bigint))")                                 \
+	X(REPORTS_INSERT_MANY,                                                                     \
+	  "INSERT INTO reports (device_num, assignment_id, manifest_digest, state, progress, "     \
+	  "reason, code, media_type, body, received_at, signature) "                               \
+	  "SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, decode(e ->> 2, 'hex'), e ->> 3, "         \
+	  "(e ->> 4)::bigint, e ->> 5, (e ->> 6)::bigint, e ->> 7, decode(e ->> 8, 'hex'), $2, "   \
+	  "e ->> 9 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(e, n) ORDER BY n")    \
+	X(REPORTS_DROP_OLDEST_MANY,                                                                \
+	  "DELETE FROM reports WHERE id = ANY (ARRAY(SELECT r.id "                                 \
+	  "FROM jsonb_array_elements($1::jsonb) e CROSS JOIN LATERAL (SELECT id FROM reports "     \
+	  "WHERE device_num = (e ->> 0)::bigint ORDER BY id LIMIT (e ->> 1)::bigint) r))")         \
+	/* See the SQLite text; here the digest compares as bytes. Each look-up                    \
+	 * LATERAL with a LIMIT: an index probe per element (as a plain join,                      \
+	 * the planner may hash the whole table). */                                               \
+	X(REPORTS_PREFETCH,                                                                        \
+	  "SELECT j.i, a.id, a.state, r.assignment_id, r.body, u.reports, u.bytes "                \
+	  "FROM (SELECT e.n - 1 AS i, (e.v ->> 0)::bigint AS d, decode(e.v ->> 1, 'hex') AS m "    \
+	  "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) j "                    \
+	  "LEFT JOIN LATERAL (SELECT a2.id, a2.state FROM assignments a2 "                         \
+	  "JOIN deployments d ON d.id = a2.deployment_id "                                         \
+	  "JOIN manifests m ON m.id = d.manifest_id "                                              \
+	  "WHERE a2.device_num = j.d AND m.digest = j.m ORDER BY a2.id DESC LIMIT 1) a ON true "   \
+	  "LEFT JOIN LATERAL (SELECT assignment_id, body FROM reports WHERE device_num = j.d "     \
+	  "ORDER BY id DESC LIMIT 1) r ON true "                                                   \
+	  "LEFT JOIN LATERAL (SELECT reports, bytes FROM report_usage WHERE device_num = j.d "     \
+	  "LIMIT 1) u ON true "                                                                    \
+	  "ORDER BY j.i")                                                                          \
 	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "     \
 			     "r.code, r.media_type, r.body, r.received_at, r.signature "           \
 			     "FROM reports r "                                                     \

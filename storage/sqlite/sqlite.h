@@ -47,4 +47,7 @@ enum err sqlite_integrity_check(struct storage *s, bool *ret_ok);
  * assignment transitions that calls it (hooks.c). */
 int sqlite_events_attach(sqlite3 *h, struct db *db);
 
+/* suitd_unhex(), for the batch statements that carry blobs as hex (unhex.c). */
+int sqlite_unhex_attach(sqlite3 *h);
+
 #endif

@@ -551,6 +551,11 @@
 				 "JOIN manifests m ON m.id = d.manifest_id "                       \
 				 "WHERE a.device_num = ?1 AND m.digest = ?2 "                      \
 				 "ORDER BY a.id DESC LIMIT 1")                                     \
+	/* A report that keeps the state: the same row as ASSIGNMENT_REPORTED                      \
+	 * would leave (the state is open, so no reason), without naming the                       \
+	 * state: no trigger on UPDATE OF state fires. */                                          \
+	X(ASSIGNMENT_TOUCHED,                                                                      \
+	  "UPDATE assignments SET reason = NULL, updated_at = ?2 WHERE id = ?1")                   \
 	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                  \
 			       "updated_at = ?4 WHERE id = ?1")                                    \
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
@@ -564,6 +569,38 @@
 	X(REPORT_USAGE, "SELECT reports, bytes FROM report_usage WHERE device_num = ?1")           \
 	X(REPORT_DROP_OLDEST, "DELETE FROM reports WHERE id = (SELECT id FROM reports "            \
 			      "WHERE device_num = ?1 ORDER BY id LIMIT 1) RETURNING length(body)") \
+	/* The segments of storage/report_batch.c: ?1 a JSON array. */                             \
+	X(ASSIGNMENTS_TOUCHED, "UPDATE assignments SET reason = NULL, updated_at = ?2 "            \
+			       "WHERE id IN (SELECT value FROM json_each(?1))")                    \
+	X(REPORTS_INSERT_MANY,                                                                     \
+	  "INSERT INTO reports (device_num, assignment_id, manifest_digest, state, progress, "     \
+	  "reason, code, media_type, body, received_at, signature) "                               \
+	  "SELECT value ->> 0, value ->> 1, suitd_unhex(value ->> 2), value ->> 3, value ->> 4, "  \
+	  "value ->> 5, value ->> 6, value ->> 7, suitd_unhex(value ->> 8), ?2, value ->> 9 "      \
+	  "FROM json_each(?1) ORDER BY key")                                                       \
+	/* SQLite allows no column of the outer query in a LIMIT: the rank of                      \
+	 * each of the device's reports instead (a device holds its history                        \
+	 * bound of them, 100 by default). */                                                      \
+	X(REPORTS_DROP_OLDEST_MANY,                                                                \
+	  "DELETE FROM reports WHERE id IN (SELECT id FROM (SELECT r.id, j.value ->> 1 AS n, "     \
+	  "row_number() OVER (PARTITION BY r.device_num ORDER BY r.id) AS k "                      \
+	  "FROM json_each(?1) j JOIN reports r ON r.device_num = j.value ->> 0) WHERE k <= n)")    \
+	/* What a segment of report jobs needs (storage/reports.c), one row per                    \
+	 * element of ?1 = [[device_num, "HEX DIGEST"], ...] in its order: the                     \
+	 * device's newest assignment of the manifest, its newest report, its                      \
+	 * usage. Blobs in the JSON are hex (suitd_unhex: storage/sqlite/unhex.c). */              \
+	X(REPORTS_PREFETCH,                                                                        \
+	  "SELECT j.key, a.id, a.state, r.assignment_id, r.body, u.reports, u.bytes "              \
+	  "FROM json_each(?1) j "                                                                  \
+	  "LEFT JOIN assignments a ON a.id = (SELECT a2.id FROM assignments a2 "                   \
+	  "JOIN deployments d ON d.id = a2.deployment_id "                                         \
+	  "JOIN manifests m ON m.id = d.manifest_id "                                              \
+	  "WHERE a2.device_num = j.value ->> 0 AND m.digest = suitd_unhex(j.value ->> 1) "         \
+	  "ORDER BY a2.id DESC LIMIT 1) "                                                          \
+	  "LEFT JOIN reports r ON r.id = (SELECT max(id) FROM reports "                            \
+	  "WHERE device_num = j.value ->> 0) "                                                     \
+	  "LEFT JOIN report_usage u ON u.device_num = j.value ->> 0 "                              \
+	  "ORDER BY j.key")                                                                        \
 	X(REPORTS_OF_DEVICE, "SELECT r.id, r.manifest_digest, r.state, r.progress, r.reason, "     \
 			     "r.code, r.media_type, r.body, r.received_at, r.signature "           \
 			     "FROM reports r "                                                     \

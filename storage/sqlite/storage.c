@@ -10,6 +10,7 @@
 
 #include "storage/migrations.h"
 #include "storage/sqlite/checkpoint.h"
+#include "common/log.h"
 #include "storage/sqlite/sqlite.h"
 
 /* The checkpoint thread is asked for a checkpoint once the WAL holds this
@@ -200,7 +201,8 @@ static enum err sqlite_connection(struct storage *base, struct db **ret_db)
 	db = &sdb->base;
 	db->backend = &sqlite_backend;
 	db->storage = base;
-	if (sqlite_events_attach(sdb->handle, db) != SQLITE_OK) {
+	if (sqlite_events_attach(sdb->handle, db) != SQLITE_OK ||
+	    sqlite_unhex_attach(sdb->handle) != SQLITE_OK) {
 		db_free(db);
 		return ERR_STORAGE;
 	}
@@ -211,6 +213,8 @@ static enum err sqlite_connection(struct storage *base, struct db **ret_db)
 		sqlite_stmt_init(&sdb->stmts[i], st);
 		db->stmts[i] = &sdb->stmts[i].base;
 		if (rc != SQLITE_OK) {
+			/* A statement this SQLite cannot compile: a bug, named. */
+			log_err("statement %d: %s", i, sqlite3_errmsg(sdb->handle));
 			db_free(db);
 			return ERR_STORAGE;
 		}

@@ -1209,6 +1209,41 @@ START_TEST(test_disk_full_pg)
 }
 END_TEST
 
+/* A segment of the group commit whose write fails is rolled back and run
+ * again job by job (storage/batch.c): the report is then stored once by
+ * the statement-by-statement way, its state change and event once. The
+ * hook fails the first insert only: a sequence is not rolled back. */
+START_TEST(test_segment_rerun_pg)
+{
+	char tok[128];
+	unsigned long long reruns;
+	long id;
+
+	add_device("rerun", NULL, tok, sizeof(tok));
+	id = deploy_delivered("rerun", tok);
+	harness_sql_exec(&P, "CREATE SEQUENCE test_fail_once");
+	harness_sql_exec(&P, "GRANT ALL ON SEQUENCE test_fail_once TO PUBLIC");
+	harness_pg_hook(
+		&P, "reports",
+		"IF nextval('test_fail_once') = 1 THEN RAISE EXCEPTION 'test: once'; END IF;");
+	reruns = harness_metric(&P, "suitd_report_batch_reruns_total");
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":10"));
+	ck_assert_uint_eq(harness_metric(&P, "suitd_report_batch_reruns_total"), reruns + 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT last_value FROM test_fail_once"), 2);
+	ck_assert_int_eq(report_rows(), 1);
+	assert_assignment(id, "rerun", "downloading", "");
+	ck_assert_int_eq(harness_sql_int(&P,
+					 "SELECT count(*) FROM events WHERE device_id = 'rerun' "
+					 "AND type = 'assignment.downloading'"),
+			 1);
+	harness_pg_hook_drop(&P, "reports");
+	/* The fast way again: no rerun, the second row. */
+	report_ok(tok, rep(&F.m1, "downloading", "\"progress\":20"));
+	ck_assert_uint_eq(harness_metric(&P, "suitd_report_batch_reruns_total"), reruns + 1);
+	ck_assert_int_eq(report_rows(), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -1233,6 +1268,9 @@ int main(void)
 	harness_pg_only(
 		tc, test_disk_full_pg,
 		"SQLSTATE 53100 comes from PostgreSQL; SQLite: payloads test_database_full");
+	harness_pg_only(tc, test_segment_rerun_pg,
+			"a failure once needs a sequence (not rolled back); SQLite: the unit test "
+			"check_storage test_batch_spoiled_runs_again");
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	curl_global_cleanup();

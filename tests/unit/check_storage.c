@@ -1,5 +1,6 @@
 /* storage/: migrations on a temp database, API keys, backup, WAL checkpoints. */
 #include <check.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +427,232 @@ START_TEST(test_batch_transaction_gone_leaves_turn)
 }
 END_TEST
 
+/* Segments of the group commit (storage/batch.c): consecutive fast jobs
+ * with distinct keys share one prefetch; a job without fast ops runs in
+ * its own savepoint between them; a fast job that spoils the transaction
+ * makes the whole batch run again job by job, and nothing of the first
+ * run stays. Each job writes a row (an API key named after it), so a
+ * rerun that kept the first run's writes would show twice. A gate job
+ * holds the writer while the others queue: they are one batch. */
+struct seg_job {
+	struct batch_job base; /* first */
+	int id;
+	bool spoil_fast; /* the fast apply fails: the transaction is spoiled */
+	bool fail_safe;	 /* apply fails: this job's outcome */
+	bool conflict;	 /* both: refused without a write */
+	unsigned prefetched, segment_size, fast_runs, safe_runs, finished;
+	enum err outcome;
+	bool done;
+};
+
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t seg_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_entered, gate_open;
+
+static enum err seg_write(struct db *db, const struct seg_job *j)
+{
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_API_KEY_INSERT);
+	char name[16];
+	uint8_t hash[32] = {0};
+
+	snprintf(name, sizeof(name), "job-%d", j->id);
+	hash[0] = (uint8_t)j->id;
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, "reader");
+	db_bind_blob(st, 3, hash, sizeof(hash));
+	sql_bind_i64(st, 4, 1);
+	return db_result(sql_step(st));
+}
+
+static enum err seg_apply(struct db *db, struct batch_job *base)
+{
+	struct seg_job *j = (struct seg_job *)base;
+
+	j->safe_runs++;
+	if (j->conflict)
+		return ERR_CONFLICT;
+	enum err e = seg_write(db, j);
+	return e ? e : j->fail_safe ? ERR_STORAGE : ERR_OK;
+}
+
+static enum err seg_prefetch(struct db *db, struct batch_job **jobs, unsigned n)
+{
+	(void)db;
+	for (unsigned i = 0; i < n; i++) {
+		((struct seg_job *)jobs[i])->prefetched++;
+		((struct seg_job *)jobs[i])->segment_size = n;
+	}
+	return ERR_OK;
+}
+
+static enum err seg_apply_fast(struct db *db, struct batch_job *base, enum err *ret_outcome)
+{
+	struct seg_job *j = (struct seg_job *)base;
+
+	j->fast_runs++;
+	*ret_outcome = j->conflict ? ERR_CONFLICT : ERR_OK;
+	if (j->conflict)
+		return ERR_OK;
+	enum err e = seg_write(db, j);
+	return e ? e : j->spoil_fast ? ERR_STORAGE : ERR_OK;
+}
+
+/* Once per segment, after every job of it. */
+static enum err seg_finish(struct db *db, struct batch_job **jobs, unsigned n)
+{
+	(void)db;
+	for (unsigned i = 0; i < n; i++) {
+		struct seg_job *j = (struct seg_job *)jobs[i];
+		ck_assert_uint_eq(j->fast_runs, 1);
+		j->finished++;
+	}
+	return ERR_OK;
+}
+
+static const struct batch_fast seg_fast = {
+	.prefetch = seg_prefetch, .apply = seg_apply_fast, .finish = seg_finish};
+
+static void seg_done(struct batch_job *base, enum err e)
+{
+	struct seg_job *j = (struct seg_job *)base;
+
+	pthread_mutex_lock(&seg_lock);
+	j->outcome = e;
+	j->done = true;
+	pthread_cond_broadcast(&seg_cond);
+	pthread_mutex_unlock(&seg_lock);
+}
+
+static enum err gate_apply(struct db *db, struct batch_job *base)
+{
+	(void)db, (void)base;
+	pthread_mutex_lock(&seg_lock);
+	gate_entered = true;
+	pthread_cond_broadcast(&seg_cond);
+	while (!gate_open)
+		pthread_cond_wait(&seg_cond, &seg_lock);
+	pthread_mutex_unlock(&seg_lock);
+	return ERR_OK;
+}
+
+/* Run jobs[] as one batch behind the gate; the batcher's stats after. */
+static void seg_run(struct storage *s, struct seg_job *jobs, unsigned n, struct batch_stats *ret)
+{
+	struct seg_job gate = {.base = {.apply = gate_apply, .done = seg_done}};
+	struct batcher *b;
+
+	gate_entered = gate_open = false;
+	ck_assert_int_eq(batcher_start(s, BATCH_MAX, &b), ERR_OK);
+	batcher_submit(b, &gate.base);
+	pthread_mutex_lock(&seg_lock);
+	while (!gate_entered)
+		pthread_cond_wait(&seg_cond, &seg_lock);
+	pthread_mutex_unlock(&seg_lock);
+	for (unsigned i = 0; i < n; i++) {
+		jobs[i].base.apply = seg_apply;
+		jobs[i].base.done = seg_done;
+		batcher_submit(b, &jobs[i].base);
+	}
+	pthread_mutex_lock(&seg_lock);
+	gate_open = true;
+	pthread_cond_broadcast(&seg_cond);
+	for (unsigned i = 0; i < n; i++)
+		while (!jobs[i].done)
+			pthread_cond_wait(&seg_cond, &seg_lock);
+	pthread_mutex_unlock(&seg_lock);
+	batcher_stats(b, ret);
+	batcher_stop(b);
+}
+
+/* The names of the API keys, in id order, comma-separated. */
+static void seg_rows(char *out, size_t size)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h,
+					    "SELECT coalesce(group_concat(name, ','), '') FROM "
+					    "(SELECT name FROM api_keys ORDER BY id)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+START_TEST(test_batch_segments)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	/* keys 1 2 3 | 2 | (no fast) | 4 5, and a refusal in the first */
+	struct seg_job jobs[] = {
+		{.id = 1, .base.key = 1},
+		{.id = 2, .base.key = 2, .conflict = true},
+		{.id = 3, .base.key = 3},
+		{.id = 4, .base.key = 2},
+		{.id = 5},
+		{.id = 6, .base.key = 4},
+		{.id = 7, .base.key = 5},
+	};
+	unsigned n = sizeof(jobs) / sizeof(jobs[0]);
+	static const unsigned segment[] = {3, 3, 3, 1, 0, 2, 2};
+	struct batch_stats bs;
+	char rows[256];
+
+	for (unsigned i = 0; i < n; i++)
+		jobs[i].base.fast = jobs[i].id == 5 ? NULL : &seg_fast;
+	seg_run(s, jobs, n, &bs);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_uint_eq(jobs[i].segment_size, segment[i]);
+		ck_assert_uint_eq(jobs[i].fast_runs, jobs[i].id == 5 ? 0 : 1);
+		ck_assert_uint_eq(jobs[i].safe_runs, jobs[i].id == 5 ? 1 : 0);
+		ck_assert_uint_eq(jobs[i].finished, jobs[i].id == 5 ? 0 : 1);
+		ck_assert_int_eq(jobs[i].outcome, jobs[i].id == 2 ? ERR_CONFLICT : ERR_OK);
+	}
+	ck_assert_uint_eq(bs.reruns, 0);
+	ck_assert_uint_eq(bs.commits, 2); /* the gate's batch and this one */
+	storage_free(s);
+	seg_rows(rows, sizeof(rows));
+	ck_assert_str_eq(rows, "job-1,job-3,job-4,job-5,job-6,job-7");
+}
+END_TEST
+
+START_TEST(test_batch_spoiled_runs_again)
+{
+	struct storage *s = open_db(true, ERR_OK);
+	struct seg_job jobs[] = {
+		{.id = 1, .base.key = 1},
+		{.id = 2, .base.key = 2, .spoil_fast = true, .fail_safe = true},
+		{.id = 3, .base.key = 3, .conflict = true},
+		{.id = 4, .base.key = 4},
+	};
+	unsigned n = sizeof(jobs) / sizeof(jobs[0]);
+	struct batch_stats bs;
+	char rows[256];
+
+	for (unsigned i = 0; i < n; i++)
+		jobs[i].base.fast = &seg_fast;
+	seg_run(s, jobs, n, &bs);
+	ck_assert_uint_eq(bs.reruns, 1);
+	/* Job 2 spoiled the segment: 3 and 4 never ran fast; all ran again. */
+	ck_assert_uint_eq(jobs[0].fast_runs, 1);
+	ck_assert_uint_eq(jobs[1].fast_runs, 1);
+	ck_assert_uint_eq(jobs[2].fast_runs, 0);
+	ck_assert_uint_eq(jobs[0].finished, 0); /* the segment never got there */
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_uint_eq(jobs[i].safe_runs, 1);
+	ck_assert_int_eq(jobs[0].outcome, ERR_OK);
+	ck_assert_int_eq(jobs[1].outcome, ERR_STORAGE);
+	ck_assert_int_eq(jobs[2].outcome, ERR_CONFLICT);
+	ck_assert_int_eq(jobs[3].outcome, ERR_OK);
+	storage_free(s);
+	/* Once each, job 2's write undone by its savepoint. */
+	seg_rows(rows, sizeof(rows));
+	ck_assert_str_eq(rows, "job-1,job-4");
+}
+END_TEST
+
 START_TEST(test_device_list_plans)
 {
 	struct storage *s = open_db(true, ERR_OK);
@@ -483,6 +710,8 @@ int main(void)
 	tcase_add_test(tc, test_writer_in_background);
 	tcase_add_test(tc, test_writer_in_background_full);
 	tcase_add_test(tc, test_batch_transaction_gone_leaves_turn);
+	tcase_add_test(tc, test_batch_segments);
+	tcase_add_test(tc, test_batch_spoiled_runs_again);
 	suite_add_tcase(s, tc);
 	rc = check_run(s);
 	return rc;
