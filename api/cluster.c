@@ -27,6 +27,10 @@ struct batch {
 		bool records_only; /* a stage opened, a pause or a resume */
 	} deployments[CLUSTER_FOLLOW_BATCH];
 	unsigned deployment_count;
+	struct {
+		int64_t deployment, first, last;
+	} ranges[CLUSTER_FOLLOW_BATCH]; /* slices of a deployment still preparing */
+	unsigned range_count;
 	bool tokens;   /* a device's token or identity changed */
 	bool webhooks; /* the webhook set changed or a redelivery waits */
 	unsigned rows, skipped;
@@ -93,20 +97,28 @@ static void deployment_add(struct batch *b, int64_t id, bool records_only)
 	b->deployments[b->deployment_count++].records_only = records_only;
 }
 
-/* Whether the index already shows what an assignment event says: this
- * node's own changes (the index followed them as they committed), or a
- * later state. Then reading the device again would change nothing. */
-static bool index_shows(struct assignment_index *ix, const struct event_brief *ev)
+/* Whether the index already shows the device's assignment id in state
+ * st: this node's own changes (the index followed them as they
+ * committed), or a later state. Then reading the device again would
+ * change nothing. */
+static bool index_has(struct assignment_index *ix, int64_t device_num, int64_t id,
+		      enum assignment_state st)
 {
 	struct active_assignment a;
+	bool has = assignment_index_get(ix, device_num, &a);
+
+	if (assignment_state_active(st))
+		return has && a.id == id && a.state == st;
+	return !has || a.id != id; /* final: out of the index */
+}
+
+static bool index_shows(struct assignment_index *ix, const struct event_brief *ev)
+{
 	enum assignment_state st;
-	bool has = assignment_index_get(ix, ev->device_num, &a);
 
 	if (!ev->assignment_id || !assignment_state_parse(ev->type + strlen("assignment."), &st))
 		return false;
-	if (assignment_state_active(st))
-		return has && a.id == ev->assignment_id && a.state == st;
-	return !has || a.id != ev->assignment_id; /* final: out of the index */
+	return index_has(ix, ev->device_num, ev->assignment_id, st);
 }
 
 static bool collect(void *cls, const struct event_brief *ev)
@@ -139,9 +151,56 @@ static bool collect(void *cls, const struct event_brief *ev)
 			       strcmp(ev->type, "deployment.stage_opened") == 0 ||
 				       strcmp(ev->type, "deployment.paused") == 0 ||
 				       strcmp(ev->type, "deployment.resumed") == 0);
+	if (strcmp(ev->type, "deployment.assigned") == 0 && ev->first_assignment > 0 &&
+	    ev->last_assignment >= ev->first_assignment) {
+		b->ranges[b->range_count].deployment = ev->deployment_id;
+		b->ranges[b->range_count].first = ev->first_assignment;
+		b->ranges[b->range_count++].last = ev->last_assignment;
+	}
 	if (starts_with(ev->type, "webhook."))
 		b->webhooks = true;
 	return true;
+}
+
+/* The devices of a slice whose entry does not show their assignment
+ * (another node prepared it), gathered before any is read again. */
+struct range_devices {
+	struct assignment_index *ix;
+	int64_t *nums;
+	size_t n, cap;
+	bool nomem;
+};
+
+static bool range_device(void *cls, int64_t id, int64_t device_num, enum assignment_state state)
+{
+	struct range_devices *r = cls;
+
+	if (index_has(r->ix, device_num, id, state))
+		return true;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 256;
+		int64_t *p = realloc(r->nums, cap * sizeof(*p));
+		if (!p) {
+			r->nomem = true;
+			return false;
+		}
+		r->nums = p;
+		r->cap = cap;
+	}
+	r->nums[r->n++] = device_num;
+	return true;
+}
+
+static bool range_apply(struct api_ctx *ctx, int64_t deployment, int64_t first, int64_t last)
+{
+	struct range_devices r = {.ix = ctx->assignments};
+	enum err e = storage_assignments_in_range(ctx->storage, deployment, first, last,
+						  range_device, &r);
+
+	for (size_t i = 0; !e && !r.nomem && i < r.n; i++)
+		e = assignment_index_refresh(ctx->assignments, ctx->storage, r.nums[i]);
+	free(r.nums);
+	return !e && !r.nomem;
 }
 
 static int num_cmp(const void *a, const void *b)
@@ -182,7 +241,11 @@ static bool apply(struct cluster_follower *f, struct batch *b)
 	for (unsigned i = 0; i < b->deployment_count; i++)
 		if (deployment_apply(ctx, b->deployments[i].id, b->deployments[i].records_only))
 			return false;
-	if (b->device_count || b->deployment_count)
+	for (unsigned i = 0; i < b->range_count; i++)
+		if (!range_apply(ctx, b->ranges[i].deployment, b->ranges[i].first,
+				 b->ranges[i].last))
+			return false;
+	if (b->device_count || b->deployment_count || b->range_count)
 		ddi_poll_cache_invalidate(ctx->ddi_polls);
 	if (b->webhooks)
 		webhook_worker_changed(ctx->webhooks);
@@ -231,7 +294,7 @@ static void follow(struct cluster_follower *f)
 		return;
 	}
 	while (newest > f->cursor) {
-		b->device_count = b->deployment_count = b->rows = b->skipped = 0;
+		b->device_count = b->deployment_count = b->range_count = b->rows = b->skipped = 0;
 		b->tokens = b->webhooks = false;
 		b->ix = f->ctx->assignments;
 		if (storage_events_follow(f->ctx->storage, f->cursor, CLUSTER_FOLLOW_BATCH, collect,

@@ -342,9 +342,21 @@ enum err storage_deployment_targets(struct storage *s, int64_t id,
 	return ERR_OK;
 }
 
-enum err storage_deployment_slice(struct storage *s, int64_t id, const struct stage_target *t,
-				  size_t n, bool *ret_stop, uint64_t *ret_hold_us)
+/* The newest assignment id (under the write lock: exact). */
+static enum err assignment_max_id(struct db *db, int64_t *ret)
 {
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENT_MAX_ID);
+	enum err e = db_step_row(st);
+
+	if (!e)
+		*ret = sql_col_i64(st, 0);
+	return e;
+}
+
+enum err storage_deployment_slice(struct storage *s, int64_t id, const struct stage_target *t,
+				  size_t n, bool announce, bool *ret_stop, uint64_t *ret_hold_us)
+{
+	int64_t before = 0, after = 0;
 	struct manifest_identity m = {0};
 	char actor[65] = "";
 	int64_t manifest_id = 0, now = time_now();
@@ -376,11 +388,44 @@ enum err storage_deployment_slice(struct storage *s, int64_t id, const struct st
 	/* Superseded assignments of other deployments: its creator did it. */
 	db_event_actor(db, actor);
 	e = manifest_identity(db, STMT_MANIFEST_IDENTITY_BY_ID, NULL, 0, manifest_id, &m);
+	if (!e && announce)
+		e = assignment_max_id(db, &before);
 	for (size_t i = 0; i < n && !e; i++)
 		e = assign(db, id, &m, t[i].num, t[i].stage, now, &inserted);
+	/* The ids this slice inserted, for the other nodes (api/cluster.c):
+	 * every writer holds the write lock, so they are (before, after]. */
+	if (!e && announce)
+		e = assignment_max_id(db, &after);
+	if (!e && announce && after > before)
+		e = deployment_event(db, "system", "deployment.assigned", id, false,
+				     json_pack("{s:I, s:I, s:I}", "devices", (json_int_t)n, "first",
+					       (json_int_t)before + 1, "last", (json_int_t)after));
 	e = finish(db, e);
 	*ret_hold_us = time_mono_usec() - locked;
 	return e;
+}
+
+enum err storage_assignments_in_range(struct storage *s, int64_t deployment_id, int64_t first,
+				      int64_t last, assignment_range_cb cb, void *cls)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+	int rc;
+
+	if (e)
+		return e;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_ASSIGNMENTS_IN_RANGE);
+	sql_bind_i64(st, 1, first);
+	sql_bind_i64(st, 2, last);
+	sql_bind_i64(st, 3, deployment_id);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		enum assignment_state state;
+		if (!assignment_state_parse(db_column_text(st, 2), &state))
+			return db_result(SQL_CORRUPT);
+		if (!cb(cls, sql_col_i64(st, 0), sql_col_i64(st, 1), state))
+			return ERR_OK;
+	}
+	return db_result(rc);
 }
 
 enum err storage_deployment_prepared(struct storage *s, int64_t id)

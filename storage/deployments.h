@@ -168,8 +168,15 @@ enum err storage_deployment_targets(struct storage *s, int64_t id,
  * sequence; a device assigned already is left as it is), superseding each
  * device's older active assignment. *ret_stop: the deployment is no longer
  * preparing (canceled, deleted): nothing was written. */
+/* announce: a deployment.assigned event names the ids inserted, so that
+ * other nodes read them before the deployment is prepared. */
 enum err storage_deployment_slice(struct storage *s, int64_t id, const struct stage_target *t,
-				  size_t n, bool *ret_stop, uint64_t *ret_hold_us);
+				  size_t n, bool announce, bool *ret_stop, uint64_t *ret_hold_us);
+/* The assignments of the deployment with ids first..last, ascending. */
+typedef bool (*assignment_range_cb)(void *cls, int64_t id, int64_t device_num,
+				    enum assignment_state state);
+enum err storage_assignments_in_range(struct storage *s, int64_t deployment_id, int64_t first,
+				      int64_t last, assignment_range_cb cb, void *cls);
 /* The last slice is in: prepared_at set, the kept device list dropped, a
  * deployment.prepared event (unless it was canceled meanwhile). */
 enum err storage_deployment_prepared(struct storage *s, int64_t id);

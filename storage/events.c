@@ -153,7 +153,9 @@ enum err storage_events_follow(struct storage *s, int64_t after, unsigned limit,
 		struct event_brief ev = {.id = sql_col_i64(st, 0),
 					 .at_ms = sql_col_i64(st, 1),
 					 .deployment_id = sql_col_i64(st, 4),
-					 .device_num = sql_col_i64(st, 5)};
+					 .device_num = sql_col_i64(st, 5),
+					 .first_assignment = sql_col_i64(st, 6),
+					 .last_assignment = sql_col_i64(st, 7)};
 		const char *subject = db_column_text(st, 3);
 		snprintf(ev.type, sizeof(ev.type), "%s", db_column_text(st, 2));
 		if (strncmp(subject, "assignment:", 11) == 0)

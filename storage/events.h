@@ -41,6 +41,8 @@ struct event_brief {
 	int64_t assignment_id; /* from the subject "assignment:<id>"; 0: another subject */
 	int64_t deployment_id; /* 0: none */
 	int64_t device_num;    /* 0: none, or the device is gone */
+	/* deployment.assigned: the assignment ids of the slice (0: other types) */
+	int64_t first_assignment, last_assignment;
 };
 typedef bool (*event_brief_cb)(void *cls, const struct event_brief *ev);
 /* Events with id > after, ascending, at most limit. */

@@ -160,6 +160,8 @@
 	X(REPORTS_DROP_OLDEST_MANY)         \
 	X(ASSIGNMENT_TOUCHED)               \
 	X(REPORTS_PREFETCH)                 \
+	X(ASSIGNMENT_MAX_ID)                \
+	X(ASSIGNMENTS_IN_RANGE)             \
 	X(REPORTS_OF_DEVICE)                \
 	X(ASSIGNMENTS_TIME_OUT)             \
 	X(REPORTS_EXPIRE)                   \

@@ -108,7 +108,11 @@ enum err fanout_run(struct storage *s, struct assignment_index *ix, int64_t id,
 		 * report's group commit, a check-in's transition) get in. */
 		if (done)
 			usleep(SLICE_GAP_US);
-		e = storage_deployment_slice(s, id, t + done, k, &halted, &took);
+		/* A background preparation (n > FANOUT_INLINE_MAX) tells the
+		 * other nodes each slice but the last (deployment.prepared
+		 * follows that one). */
+		e = storage_deployment_slice(s, id, t + done, k,
+					     n > FANOUT_INLINE_MAX && done + k < n, &halted, &took);
 		if (e || halted)
 			break;
 		/* After the commit, as for a device that joins: each device of the

@@ -172,7 +172,7 @@ export function link(href, text) {
 const EVENT_TYPES = [
 	'deployment.created', 'deployment.paused', 'deployment.resumed', 'deployment.canceled',
 	'deployment.completed', 'deployment.stage_opened', 'deployment.retried', 'deployment.deleted',
-	'deployment.prepared',
+	'deployment.assigned', 'deployment.prepared',
 	...['pending', 'delivered', 'downloading', 'downloaded', 'installing', 'installed', 'confirmed',
 		'failed', 'timed_out', 'canceled', 'skipped'].map((s) => `assignment.${s}`),
 	'device.created', 'device.updated', 'device.deleted', 'manifest.uploaded', 'payload.uploaded',

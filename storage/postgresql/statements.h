@@ -718,9 +718,15 @@
 	X(EVENTS_AFTER, "SELECT id, at, type, actor, subject, deployment_id, device_id, admin, "   \
 			"data FROM events WHERE id > $1 ORDER BY id LIMIT $2")                     \
 	X(EVENTS_FOLLOW,                                                                           \
-	  "SELECT e.id, e.at, e.type, e.subject, e.deployment_id, "                                \
-	  "coalesce(d.num, 0) FROM events e LEFT JOIN devices d ON d.id = e.device_id "            \
+	  "SELECT e.id, e.at, e.type, e.subject, e.deployment_id, coalesce(d.num, 0), "            \
+	  "CASE WHEN e.type = 'deployment.assigned' THEN (e.data::jsonb ->> 'first')::bigint "     \
+	  "END, "                                                                                  \
+	  "CASE WHEN e.type = 'deployment.assigned' THEN (e.data::jsonb ->> 'last')::bigint END "  \
+	  "FROM events e LEFT JOIN devices d ON d.id = e.device_id "                               \
 	  "WHERE e.id > $1 ORDER BY e.id LIMIT $2")                                                \
+	X(ASSIGNMENT_MAX_ID, "SELECT coalesce(max(id), 0) FROM assignments")                       \
+	X(ASSIGNMENTS_IN_RANGE, "SELECT id, device_num, state FROM assignments "                   \
+				"WHERE id BETWEEN $1 AND $2 AND deployment_id = $3 ORDER BY id")   \
 	X(EVENTS_RANGE, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events")           \
 	/* $2 "prefix.*" matches the types that start with "prefix." (SQLite's                     \
 	 * substr(x, -2) is right(x, 2)). */                                                       \

@@ -234,6 +234,35 @@ START_TEST(test_deployment_offered_by_every_node)
 }
 END_TEST
 
+/* A deployment too large to prepare inline (tracker/fanout.c) reaches the
+ * other nodes slice by slice (deployment.assigned), not only once it is
+ * prepared: here it never is, since a test hook fails the slice of the
+ * group's last device. Node B offers it to a device of the first slice. */
+START_TEST(test_large_deployment_reaches_nodes_while_preparing)
+{
+	char token[128], json[256];
+	long id;
+
+	add_device("big-0", "big", token, sizeof(token));
+	ck_assert_int_eq(node_checkin(&B, token, NULL), 204);
+	harness_sql_exec(&P, "INSERT INTO devices (id, grp, created_at) "
+			     "SELECT 'big-' || g, 'big', 1 FROM generate_series(1, 2100) g");
+	harness_pg_hook(&P, "assignments",
+			"IF NEW.device_num = (SELECT max(num) FROM devices WHERE grp = 'big') THEN "
+			"RAISE EXCEPTION 'test: the last slice fails'; END IF;");
+	snprintf(json, sizeof(json), "{\"manifest\":\"%s\",\"target\":{\"group\":\"big\"}}",
+		 F.m1.digest);
+	id = deploy(json, NULL);
+	int64_t on_b = wait_checkin(&B, token, 200, &F.m1);
+	fprintf(stderr,
+		"deployment %ld (2101 devices, preparing) offered by node B after %lld ms\n", id,
+		(long long)on_b);
+	ck_assert_int_ge(events_of("deployment.assigned", id), 1);
+	ck_assert_int_eq(events_of("deployment.prepared", id), 0);
+	harness_pg_hook_drop(&P, "assignments");
+}
+END_TEST
+
 /* A token rotated through node B is refused by A and C, which had it in
  * their token caches; the new one works everywhere. */
 START_TEST(test_token_rotated_on_one_node_refused_by_all)
@@ -453,6 +482,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	if (harness_backend_is_pg()) {
 		tcase_add_test(tc, test_deployment_offered_by_every_node);
+		tcase_add_test(tc, test_large_deployment_reaches_nodes_while_preparing);
 		tcase_add_test(tc, test_token_rotated_on_one_node_refused_by_all);
 		tcase_add_test(tc, test_housekeeper_takeover);
 		tcase_add_test(tc, test_rollout_survives_its_housekeeper);

@@ -282,7 +282,7 @@ START_TEST(test_deployment_and_report)
 	ck_assert_int_eq(storage_deployment_targets(s, id, &rollout_planner, &targets, &nt),
 			 ERR_OK);
 	ck_assert_uint_eq(nt, 1);
-	ck_assert_int_eq(storage_deployment_slice(s, id, targets, nt, &stop, &hold), ERR_OK);
+	ck_assert_int_eq(storage_deployment_slice(s, id, targets, nt, false, &stop, &hold), ERR_OK);
 	ck_assert(!stop);
 	free(targets);
 	ck_assert_int_eq(storage_deployment_prepared(s, id), ERR_OK);
