@@ -67,18 +67,7 @@ SIM=$(dirname "$SUITD")/suit-sim
 echo "suitd: $("$SUITD" -V 2>&1 | head -n1); $(haproxy -v | head -n1)"
 echo "$SIMULATED devices, payload $PAYLOAD_SIZE bytes, concurrency $CONCURRENCY, max poll $MAX_POLL s"
 cluster_pg_start
-make_server_cert 2
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
-openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
-cluster_ports
-cluster_confs "[devices]
-auth = token
-poll_interval = 300
-poll_interval_active = 1
-[manifests]
-trust_anchor = $tmp/author.pub
-[log]
-level = warning"
+cluster_rollout_confs warning
 # shellcheck disable=SC2034 # read by api in bench/lib.sh
 KEY=$(admin_key "$tmp/node1.conf") || exit 1
 cluster_devices "$SIMULATED" fleet sim "$tmp/tokens"
@@ -103,7 +92,7 @@ confirmed() { sql -c "SELECT count(*) FROM assignments WHERE deployment_id = $1 
 
 # rollout SEQ MODE (reference or killed): prints a result line; sets EL.
 rollout() {
-	local seq=$1 mode=$2 out dep t0 st killed=- h
+	local seq=$1 mode=$2 out dep t0 killed=- h
 	"$SUITD" -c "$tmp/node1.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
 		--vendor-domain example.com --class-info fleet --sequence "$seq" -o "$tmp/m$seq.suit" \
 		2>"$tmp/manifest.log" || { cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
@@ -131,12 +120,7 @@ rollout() {
 	done
 	wait "$SIM_PID" || [ $? -le 1 ] || { cat "$tmp/sim$seq.log" >&2; die "suit-sim failed"; }
 	SIM_PID=
-	for _ in $(seq 1 600); do
-		st=$(api GET "/api/v1/deployments/$dep" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
-		[ "$st" = completed ] && break
-		sleep 0.1
-	done
-	[ "$st" = completed ] || die "deployment $dep is $st"
+	cluster_wait_completed "$dep" 60
 	EL=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	python3 - "$tmp/summary$seq.json" "$mode" "$EL" "$(confirmed "$dep")" "$SIMULATED" "$killed" <<'EOF'
 import json, sys

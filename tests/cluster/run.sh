@@ -121,18 +121,7 @@ since() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - 
 
 # ---- PostgreSQL, certificates, configuration, nodes, haproxy ------------------
 cluster_pg_start
-make_server_cert 2
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
-openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
-cluster_ports
-cluster_confs "[devices]
-auth = token
-poll_interval = 300
-poll_interval_active = 1
-[manifests]
-trust_anchor = $tmp/author.pub
-[log]
-level = notice"
+cluster_rollout_confs notice
 KEY=$(admin_key "$tmp/node1.conf") || exit 1
 cluster_devices "$DEVICES" cluster sim "$tmp/tokens"
 for i in 1 2 3; do node_start "$i"; done
@@ -203,7 +192,7 @@ killer() {
 # 10/50/100 %, play the fleet through haproxy with MODE (kill: the killer
 # meanwhile; pg: restart PostgreSQL once the first stage has moved), check.
 rollout() {
-	local seq=$1 mode=$2 out dep t0 el st rc moved=0
+	local seq=$1 mode=$2 out dep t0 el rc moved=0
 	"$SUITD" -c "$tmp/node1.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
 		--vendor-domain example.com --class-info cluster --sequence "$seq" -o "$tmp/m$seq.suit" \
 		2>"$tmp/manifest.log" || { cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
@@ -262,13 +251,7 @@ rollout() {
 	fi
 	rm -f "$tmp/stop"
 	for i in 1 2 3; do node_ready "$i" || die "node $i not ready after rollout $seq"; done
-	# The housekeeper closes the deployment after the last confirmation.
-	for _ in $(seq 1 100); do
-		st=$(api GET "/api/v1/deployments/$dep" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
-		[ "$st" = completed ] && break
-		sleep 0.1
-	done
-	[ "$st" = completed ] || die "deployment $dep is $st after rollout $seq"
+	cluster_wait_completed "$dep" 10
 	sql -c "SELECT id, state FROM assignments WHERE deployment_id = $dep" >"$tmp/assign$seq.txt"
 	sql -c "SELECT id, type, data FROM events WHERE deployment_id = $dep ORDER BY id" >"$tmp/events$seq.txt"
 	echo "$seq. deployment $dep ($mode): completed in $el s$([ "$mode" = kill ] && echo ", $(cat "$tmp/kills" 2>/dev/null || echo 0) nodes killed")"

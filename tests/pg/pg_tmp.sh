@@ -80,6 +80,26 @@ free_port() {
 	done
 }
 
+# serve DIR BIN WHAT SETTINGS: append "port = <a free port>" and SETTINGS
+# (lines) to DIR/data/postgresql.conf and start the server; another port
+# if it loses a race for that one (5 tries). Sets port.
+serve() {
+	tries=0
+	while :; do
+		port=$(free_port)
+		printf 'port = %s\n%s\n' "$port" "$4" | as_owner sh -c "cat >>'$1/data/postgresql.conf'"
+		if as_owner "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 start \
+			>/dev/null 2>&1; then
+			break
+		fi
+		tries=$((tries + 1))
+		[ "$tries" -lt 5 ] || { tail -20 "$1/server.log" >&2; die "$3 does not start"; }
+	done
+	# pg_ctl -w returned once the server accepts connections; pg_isready
+	# says so over the socket the tests use.
+	as_owner "$2/pg_isready" -q -h "$1" -p "$port" -t 30 || die "$3 not ready"
+}
+
 start() {
 	dir=$1
 	owner=${2:-}
@@ -102,28 +122,12 @@ start() {
 		local all all scram-sha-256
 		host all all 127.0.0.1/32 scram-sha-256
 	EOF
-	tries=0
-	while :; do
-		port=$(free_port)
-		as_owner sh -c "cat >>'$dir/data/postgresql.conf'" <<-EOF
-			port = $port
-			listen_addresses = '127.0.0.1'
-			unix_socket_directories = '$dir'
-			fsync = on
-			synchronous_commit = on
-			max_connections = 60
-			logging_collector = off
-		EOF
-		if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-			>/dev/null 2>&1; then
-			break
-		fi
-		tries=$((tries + 1))
-		[ "$tries" -lt 5 ] || { tail -20 "$dir/server.log" >&2; die "server does not start"; }
-	done
-	# pg_ctl -w returned once the server accepts connections; pg_isready
-	# says so over the socket the tests use.
-	as_owner "$bin/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "server not ready"
+	serve "$dir" "$bin" server "listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = on
+synchronous_commit = on
+max_connections = 60
+logging_collector = off"
 	as_owner "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U pgtmp -d postgres \
 		-c "CREATE ROLE suitd LOGIN PASSWORD '$pw'" -c "CREATE DATABASE suitd OWNER suitd" \
 		>/dev/null || die "cannot create the role and database"
@@ -177,23 +181,9 @@ standby() {
 	as_owner "$bin/pg_basebackup" -D "$dir/data" -R -X stream -c fast -h "$src" \
 		-p "$(cat "$src/port")" -U pgtmp >"$dir/basebackup.log" 2>&1 ||
 		{ cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
-	tries=0
-	while :; do
-		port=$(free_port)
-		# The copy's postgresql.conf names the primary's port and
-		# socket; the last setting of a name wins.
-		as_owner sh -c "cat >>'$dir/data/postgresql.conf'" <<-EOF
-			port = $port
-			unix_socket_directories = '$dir'
-		EOF
-		if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-			>/dev/null 2>&1; then
-			break
-		fi
-		tries=$((tries + 1))
-		[ "$tries" -lt 5 ] || { tail -20 "$dir/server.log" >&2; die "standby does not start"; }
-	done
-	as_owner "$bin/pg_isready" -q -h "$dir" -p "$port" -t 30 || die "standby not ready"
+	# The copy's postgresql.conf names the primary's port and socket; the
+	# last setting of a name wins.
+	serve "$dir" "$bin" standby "unix_socket_directories = '$dir'"
 	describe "$dir" "$bin" "$port"
 	watch "$dir" "$owner"
 	as_owner "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$src" -p "$(cat "$src/port")" -U pgtmp \
