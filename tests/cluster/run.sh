@@ -313,7 +313,8 @@ other_holds() { holds 1 1 || holds 2 1; }
 lost_more() { [ "$(grep -c 'lost the housekeeper lease' "$tmp/node3.log" || true)" -gt "$1" ]; }
 
 partition() {
-	local pp t0 lost
+	local pp t0 lost t
+	t=$(date +%s.%N)
 	echo "d. node 3 cut off from PostgreSQL (its packets dropped) while it holds the housekeeper lease:"
 	if ! iptables -S OUTPUT >/dev/null 2>&1; then
 		echo "   SKIP: iptables does not work here (no netfilter or no CAP_NET_ADMIN)"
@@ -379,10 +380,12 @@ partition() {
 	code_is 3 /api/v1/deployments 200 || die "node 3 after the partition: $(cat "$tmp/last.body")"
 	holds 3 0 || die "node 3 says it holds the lease next to another node"
 	echo "   healed: node 3 ready and answering 200 after $(secs "$t0") s"
+	echo "d. took $(secs "$t") s"
 }
 
 replica() {
-	local url
+	local url t
+	t=$(date +%s.%N)
 	echo "e. failover to a streaming replica (synchronous) in the middle of a rollout:"
 	STANDBY=$(mktemp -d "${TMPDIR:-/tmp}/suitd-pgs.XXXXXX")
 	"$ROOT/tests/pg/pg_tmp.sh" standby "$PG" "$STANDBY" $$ || die "no standby"
@@ -398,6 +401,7 @@ replica() {
 		PGPROXY_PID=
 	fi
 	rollout 3 failover
+	echo "e. took $(secs "$t") s (standby, node restarts, rollout)"
 }
 
 echo "b. a rollout while a random node is killed every $KILL_MIN-$((KILL_MIN + KILL_SPAN - 1)) s:"
