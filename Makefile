@@ -316,7 +316,9 @@ ifeq ($(SANITIZE),0)
 endif
 
 # The cluster suite at full size: a CLUSTER_DEVICES rollout through haproxy
-# while nodes are killed, then one across a PostgreSQL restart.
+# while nodes are killed, then one across a PostgreSQL restart, a node cut
+# off from PostgreSQL (iptables), a rollout across a failover to a
+# streaming replica.
 CLUSTER_DEVICES ?= 1000
 check-cluster: deps-check
 	@$(MAKE) --no-print-directory all

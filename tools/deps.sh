@@ -3,7 +3,7 @@
 # usage: tools/deps.sh build|check|fuzz|coverage
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libsystemd-dev libinih-dev libcbor-dev libcurl4-openssl-dev libpq-dev openssl curl"
-check="$build check postgresql man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq swupdate cpio chromium fonts-dejavu-core haproxy"
+check="$build check postgresql man-db groff-base systemd sqlite3 python3 python3-yaml prometheus jq swupdate cpio chromium fonts-dejavu-core haproxy iptables"
 # The console's browser tests (tests/ui/) run node and npm; a node installed
 # outside Debian's packages (nodesource, nvm) is used as it is.
 if ! command -v npm >/dev/null 2>&1; then

@@ -99,9 +99,29 @@ static enum err session_setup(PGconn *c, const struct pg_conn_options *opt, stru
 enum err pg_conn_open(const struct pg_conn_options *opt, PGconn **ret_conn, struct diag *d)
 {
 	char password[PG_PASSWORD_MAX + 1];
-	const char *keys[4] = {"dbname", NULL, NULL, NULL};
-	const char *values[4] = {opt->url, NULL, NULL, NULL};
-	unsigned k = 1;
+	/* TCP defaults before "dbname": libpq keeps the last value of a
+	 * repeated key, so the url's own settings win. Without them a
+	 * connection whose packets vanish (a partition, a machine gone without
+	 * a RST) blocks its thread for the kernel's retransmissions (about 15
+	 * minutes) or, idle, forever: statement_timeout is the server's and
+	 * cannot fire when the server never sees the statement, and a
+	 * housekeeper would go on believing it holds the lease. With them, a
+	 * write unacknowledged for 20 s, an idle connection whose probes go
+	 * unanswered (after 10 s, 3 probes 5 s apart; tcp_user_timeout bounds
+	 * that too) or a connect (each host) that takes 10 s fails, and the
+	 * thread reconnects (docs/cluster.md, "A network partition"). */
+	const char *keys[10] = {"keepalives",
+				"keepalives_idle",
+				"keepalives_interval",
+				"keepalives_count",
+				"tcp_user_timeout",
+				"connect_timeout",
+				"dbname",
+				NULL,
+				NULL,
+				NULL};
+	const char *values[10] = {"1", "10", "5", "3", "20000", "10", opt->url, NULL, NULL, NULL};
+	unsigned k = 7;
 	PGconn *c;
 	enum err e;
 

@@ -62,6 +62,38 @@ EOF
 		{ cat "$tmp/migrate.log" >&2; die "migrate failed"; }
 }
 
+# For rollouts: the server certificate, an author key ($tmp/author.key,
+# .pub), the ports and node configurations with token devices polling every
+# second while a deployment is active, the author as trust anchor, and
+# [log] level LEVEL.
+cluster_rollout_confs() { # level
+	make_server_cert 2
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
+	openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
+	cluster_ports
+	cluster_confs "[devices]
+auth = token
+poll_interval = 300
+poll_interval_active = 1
+[manifests]
+trust_anchor = $tmp/author.pub
+[log]
+level = $1"
+}
+
+# Wait (at most SECONDS) until deployment DEP says completed: the
+# housekeeper closes it after the last confirmation. Needs api's KEY and
+# SUITD_BASE.
+cluster_wait_completed() { # dep seconds
+	local st
+	for _ in $(seq 1 $(($2 * 10))); do
+		st=$(api GET "/api/v1/deployments/$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+		[ "$st" = completed ] && return 0
+		sleep 0.1
+	done
+	die "deployment $1 is $st after $2 s"
+}
+
 # N devices PREFIX-1..N of group GROUP with token suitd_dt_PREFIX-<n>,
 # straight into the database before any node reads it (as bench/fleet.sh
 # does for SQLite; far faster than the API); "ID TOKEN" lines to TOKENS.

@@ -24,8 +24,29 @@
 #     cut, 2 s down, started again):
 #     every node reconnects and is ready again, the rollout completes, same
 #     checks.
+#  d. (CLUSTER_PARTITION=1) A network partition: node 3, connected to
+#     PostgreSQL through a TCP proxy (haproxy, mode tcp, with keepalives
+#     towards the node as a database server's tcp_keepalives_* would be),
+#     holds the housekeeper lease when the proxy's port starts dropping
+#     packets (iptables DROP on lo: packets vanish, no RST). Node 3 answers
+#     a request that needs the database with 503 storage-unavailable,
+#     /readyz 503, gives up the lease (its /metrics says 0), node 1 or 2
+#     takes it; once the packets flow again node 3 is ready and answers
+#     200. Each time is printed.
+#  e. (CLUSTER_FAILOVER=1) Failover to a streaming replica: a hot standby
+#     with synchronous replication (tests/pg/pg_tmp.sh standby), the nodes
+#     on a two-host URL with target_session_attrs=read-write; a third
+#     rollout during which the primary is stopped -m immediate and, once a
+#     node's /readyz says 503, the standby is promoted: every node finds
+#     the new primary by itself and is ready again, the rollout completes,
+#     the same checks on the promoted server (every confirmation suit-sim
+#     saw acknowledged, before the stop or after, is there).
 #
 # Small mode: 24 devices, one kill every 1-3 s; about a minute on 2 cores.
+# CLUSTER_FAILOVER (e) defaults to 1: about 10 s. CLUSTER_PARTITION (d)
+# defaults to 1 from 200 devices on (make check-cluster), 0 in the small
+# mode: it waits out TCP timeouts (about 15 s) and needs iptables and a
+# kernel with netfilter (else it prints SKIP).
 # Skipped (exit 0 with a SKIP line) when haproxy or PostgreSQL's server is
 # missing and we are not root to install them.
 # Environment: SUITD_BIN (default build/suitd), SIM_BIN (default suit-sim
@@ -51,10 +72,13 @@ TIMEOUT=$((120 + DEVICES / 2))
 # Seconds between kills: 1-2 in the small mode (its rollout takes seconds),
 # 2-4 from 200 devices on.
 if [ "$DEVICES" -lt 200 ]; then KILL_MIN=1 KILL_SPAN=2; else KILL_MIN=2 KILL_SPAN=3; fi
+FAILOVER=${CLUSTER_FAILOVER:-1}
+PARTITION=${CLUSTER_PARTITION:-$([ "$DEVICES" -lt 200 ] && echo 0 || echo 1)}
 
 need=()
 need_cmds haproxy curl openssl python3 psql:postgresql-client
 [ -d /usr/lib/postgresql ] || need+=(postgresql)
+[ "$PARTITION" = 1 ] && need_cmds iptables
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" != 0 ]; then
 	echo "SKIP tests/cluster/run.sh: missing ${need[*]} (tools/deps.sh check installs them)"
 	exit 0
@@ -67,7 +91,13 @@ HAPROXY_PID=
 PG=
 SIM_PID=
 KILLER_PID=
+PGPROXY_PID=
+STANDBY=
+DROPPING=
 cleanup() {
+	[ -n "$DROPPING" ] && iptables -D OUTPUT -o lo -p tcp --dport "$DROPPING" -j DROP
+	[ -n "$PGPROXY_PID" ] && kill -TERM "$PGPROXY_PID" 2>/dev/null
+	[ -n "$STANDBY" ] && "$ROOT/tests/pg/pg_tmp.sh" stop "$STANDBY" 2>/dev/null
 	[ -n "$KILLER_PID" ] && kill -TERM "$KILLER_PID" 2>/dev/null
 	[ -n "$SIM_PID" ] && kill -TERM "$SIM_PID" 2>/dev/null
 	[ -n "$HAPROXY_PID" ] && kill -TERM "$HAPROXY_PID" 2>/dev/null
@@ -91,18 +121,7 @@ since() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - 
 
 # ---- PostgreSQL, certificates, configuration, nodes, haproxy ------------------
 cluster_pg_start
-make_server_cert 2
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/author.key" 2>/dev/null
-openssl pkey -in "$tmp/author.key" -pubout -out "$tmp/author.pub" 2>/dev/null
-cluster_ports
-cluster_confs "[devices]
-auth = token
-poll_interval = 300
-poll_interval_active = 1
-[manifests]
-trust_anchor = $tmp/author.pub
-[log]
-level = notice"
+cluster_rollout_confs notice
 KEY=$(admin_key "$tmp/node1.conf") || exit 1
 cluster_devices "$DEVICES" cluster sim "$tmp/tokens"
 for i in 1 2 3; do node_start "$i"; done
@@ -173,7 +192,7 @@ killer() {
 # 10/50/100 %, play the fleet through haproxy with MODE (kill: the killer
 # meanwhile; pg: restart PostgreSQL once the first stage has moved), check.
 rollout() {
-	local seq=$1 mode=$2 out dep t0 el st rc moved=0
+	local seq=$1 mode=$2 out dep t0 el rc moved=0
 	"$SUITD" -c "$tmp/node1.conf" manifest create --key "$tmp/author.key" --payload "$tmp/fw.bin" \
 		--vendor-domain example.com --class-info cluster --sequence "$seq" -o "$tmp/m$seq.suit" \
 		2>"$tmp/manifest.log" || { cat "$tmp/manifest.log" >&2; die "manifest create failed"; }
@@ -201,6 +220,11 @@ rollout() {
 		el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%d", b - a }')
 		[ "$el" -le "$TIMEOUT" ] || die "rollout $seq ($mode) not done after $TIMEOUT s"
 		[ -e "$tmp/killer.err" ] && die "$(cat "$tmp/killer.err")"
+		if [ "$mode" = failover ] && [ "$moved" = 0 ] &&
+			[ "$(sql -c "SELECT count(*) FROM assignments WHERE deployment_id = $dep AND state = 'confirmed'")" -ge 1 ]; then
+			failover "$t0"
+			moved=1
+		fi
 		if [ "$mode" = pg ] && [ "$moved" = 0 ] &&
 			[ "$(sql -c "SELECT count(*) FROM assignments WHERE deployment_id = $dep AND state = 'confirmed'")" -ge 1 ]; then
 			# Down for 2 s, as a real restart is: devices meet 503s and
@@ -227,29 +251,172 @@ rollout() {
 	fi
 	rm -f "$tmp/stop"
 	for i in 1 2 3; do node_ready "$i" || die "node $i not ready after rollout $seq"; done
-	# The housekeeper closes the deployment after the last confirmation.
-	for _ in $(seq 1 100); do
-		st=$(api GET "/api/v1/deployments/$dep" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
-		[ "$st" = completed ] && break
-		sleep 0.1
-	done
-	[ "$st" = completed ] || die "deployment $dep is $st after rollout $seq"
+	cluster_wait_completed "$dep" 10
 	sql -c "SELECT id, state FROM assignments WHERE deployment_id = $dep" >"$tmp/assign$seq.txt"
 	sql -c "SELECT id, type, data FROM events WHERE deployment_id = $dep ORDER BY id" >"$tmp/events$seq.txt"
 	echo "$seq. deployment $dep ($mode): completed in $el s$([ "$mode" = kill ] && echo ", $(cat "$tmp/kills" 2>/dev/null || echo 0) nodes killed")"
 	python3 "$ROOT/tests/cluster/check_rollout.py" "$tmp/summary$seq.json" "$tmp/assign$seq.txt" \
 		"$tmp/events$seq.txt" 3 "$DEVICES" || die "rollout $seq ($mode): the checks above failed"
 }
+# failover T0: stop the primary -m immediate, wait until node 1's /readyz
+# says 503 (its database is gone and the standby refuses writes), promote
+# the standby; sql then reads the promoted server.
+failover() {
+	local t=$1 code
+	"$ROOT/tests/pg/pg_tmp.sh" crash "$PG" || die "stopping the primary failed"
+	echo "   primary stopped at $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+	for _ in $(seq 1 600); do
+		code=$(curl -s --cacert "$tmp/cert.pem" -o /dev/null -w '%{http_code}' --max-time 5 \
+			"https://127.0.0.1:${PORT[1]}/readyz" || true)
+		[ "$code" = 503 ] && break
+		sleep 0.1
+	done
+	[ "$code" = 503 ] || die "node 1's /readyz says $code with the primary down"
+	"$ROOT/tests/pg/pg_tmp.sh" promote "$STANDBY" || die "promote failed"
+	# shellcheck disable=SC1091 # written by pg_tmp.sh
+	. "$STANDBY/env"
+	echo "   node 1 /readyz 503; standby promoted at $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+}
+
+# ---- d. and e.: a partition, a failover ---------------------------------------
+secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+metric() { # node name -> value or empty
+	curl -s --cacert "$tmp/cert.pem" --max-time 5 "https://127.0.0.1:${PORT[$1]}/metrics" 2>/dev/null |
+		awk -v m="$2" '$1 == m { print $2 }'
+}
+set_url() { # node url: node I's [storage] url
+	local u=${2//&/\\&}
+	sed -i "s#^url = .*#url = $u#" "$tmp/node$1.conf"
+}
+node_restart() { # node: SIGTERM, start, ready
+	node_kill "$1" TERM
+	node_start "$1"
+	node_ready "$1" || die "node $1 not ready after its restart"
+}
+# until_true SECONDS WHAT CMD...: run CMD every 0.1 s until it succeeds;
+# dies after SECONDS (a bound against hanging, not a measurement).
+until_true() {
+	local end=$((SECONDS + $1)) what=$2 s=$1
+	shift 2
+	while [ "$SECONDS" -le "$end" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	die "$what: not within $s s"
+}
+code_is() { # node path code
+	[ "$(curl -s --cacert "$tmp/cert.pem" -H "Authorization: Bearer $KEY" -o "$tmp/last.body" \
+		-w '%{http_code}' --max-time 120 "https://127.0.0.1:${PORT[$1]}$2" || true)" = "$3" ]
+}
+holds() { [ "$(metric "$1" suitd_cluster_housekeeper)" = "$2" ]; }
+other_holds() { holds 1 1 || holds 2 1; }
+lost_more() { [ "$(grep -c 'lost the housekeeper lease' "$tmp/node3.log" || true)" -gt "$1" ]; }
+
+partition() {
+	local pp t0 lost t
+	t=$(date +%s.%N)
+	echo "d. node 3 cut off from PostgreSQL (its packets dropped) while it holds the housekeeper lease:"
+	if ! iptables -S OUTPUT >/dev/null 2>&1; then
+		echo "   SKIP: iptables does not work here (no netfilter or no CAP_NET_ADMIN)"
+		return 0
+	fi
+	pp=$(free_port "$HAPROXY_PORT") || die "no free port"
+	cat >"$tmp/pgproxy.cfg" <<-CFG
+		global
+		  maxconn 500
+		defaults
+		  mode tcp
+		  timeout connect 3s
+		  timeout client 1h
+		  timeout server 1h
+		listen pg
+		  # What a database server's tcp_keepalives_* and tcp_user_timeout
+		  # do: a client cut off is noticed in about 3 s, idle or not, and
+		  # its session ends (here the proxy closes its connection to
+		  # PostgreSQL), releasing its lease. Keepalives alone are not
+		  # enough: the server sends the lease holder notifications, and
+		  # unacknowledged data keeps a connection up for the kernel's
+		  # retransmissions (a first run waited 2 minutes for the lease).
+		  bind 127.0.0.1:$pp tcp-ut 3s
+		  option clitcpka
+		  clitcpka-idle 1s
+		  clitcpka-intvl 1s
+		  clitcpka-cnt 2
+		  server pg 127.0.0.1:$PG_TMP_PORT
+	CFG
+	haproxy -db -f "$tmp/pgproxy.cfg" >"$tmp/pgproxy.log" 2>&1 &
+	PGPROXY_PID=$!
+	# Short keepalives over the defaults of storage/postgresql/pg_conn.c
+	# (10 s idle, 5 s apart, 20 s unacknowledged) so that this takes seconds.
+	set_url 3 "postgresql://suitd@127.0.0.1:$pp/suitd?keepalives_idle=1&keepalives_interval=1&keepalives_count=2&tcp_user_timeout=3000&connect_timeout=2"
+	node_restart 3
+	# Node 3 takes the lease while it is alone.
+	node_kill 1 TERM
+	node_kill 2 TERM
+	until_true 30 "node 3 takes the lease" holds 3 1
+	node_start 1
+	node_start 2
+	node_ready 1 && node_ready 2 || die "nodes 1 and 2 not ready after their restart"
+	holds 3 1 || die "node 3 lost the lease before the partition"
+	# /metrics answers 503 without the database (Prometheus then records
+	# the target as down), so node 3's log tells when it gives up the lease.
+	lost=$(grep -c 'lost the housekeeper lease' "$tmp/node3.log" || true)
+	iptables -I OUTPUT -o lo -p tcp --dport "$pp" -j DROP || die "iptables failed"
+	DROPPING=$pp
+	t0=$(date +%s.%N)
+	code_is 3 /api/v1/deployments 503 && grep -q 'urn:suitd:storage-unavailable' "$tmp/last.body" ||
+		die "node 3 cut off, GET /api/v1/deployments: $(cat "$tmp/last.body")"
+	echo "   node 3: 503 storage-unavailable after $(secs "$t0") s"
+	until_true 120 "node 3's /readyz 503" code_is 3 /readyz 503
+	echo "   node 3: /readyz 503 after $(secs "$t0") s"
+	until_true 120 "node 3 gives up the lease" lost_more "$lost"
+	echo "   node 3: lease given up after $(secs "$t0") s"
+	until_true 120 "node 1 or 2 takes the lease" other_holds
+	echo "   node $(holds 1 1 && echo 1 || echo 2): lease taken after $(secs "$t0") s"
+	iptables -D OUTPUT -o lo -p tcp --dport "$pp" -j DROP || die "iptables -D failed"
+	DROPPING=
+	t0=$(date +%s.%N)
+	node_ready 3 || die "node 3 not ready after the partition healed"
+	code_is 3 /api/v1/deployments 200 || die "node 3 after the partition: $(cat "$tmp/last.body")"
+	holds 3 0 || die "node 3 says it holds the lease next to another node"
+	echo "   healed: node 3 ready and answering 200 after $(secs "$t0") s"
+	echo "d. took $(secs "$t") s"
+}
+
+replica() {
+	local url t
+	t=$(date +%s.%N)
+	echo "e. failover to a streaming replica (synchronous) in the middle of a rollout:"
+	STANDBY=$(mktemp -d "${TMPDIR:-/tmp}/suitd-pgs.XXXXXX")
+	"$ROOT/tests/pg/pg_tmp.sh" standby "$PG" "$STANDBY" $$ || die "no standby"
+	url="postgresql://suitd@127.0.0.1:$PG_TMP_PORT,127.0.0.1:$(cat "$STANDBY/port")/suitd"
+	url="$url?target_session_attrs=read-write&connect_timeout=2"
+	for i in 1 2 3; do
+		set_url "$i" "$url"
+		node_restart "$i"
+	done
+	if [ -n "$PGPROXY_PID" ]; then
+		kill -TERM "$PGPROXY_PID"
+		wait "$PGPROXY_PID" 2>/dev/null || true
+		PGPROXY_PID=
+	fi
+	rollout 3 failover
+	echo "e. took $(secs "$t") s (standby, node restarts, rollout)"
+}
+
 echo "b. a rollout while a random node is killed every $KILL_MIN-$((KILL_MIN + KILL_SPAN - 1)) s:"
 rollout 1 kill
 echo "c. a rollout with PostgreSQL restarted in the middle:"
 rollout 2 pg
+[ "$PARTITION" = 1 ] && partition
+[ "$FAILOVER" = 1 ] && replica
+rollouts=$((2 + FAILOVER))
 # What the rows of these two rollouts take (docs/cluster.md's capacity
 # model reads it from the large mode): bytes per device by table, indexes
 # and TOAST included.
 sizes=$(sql -F ' ' -c "SELECT c, pg_total_relation_size(c::regclass) FROM unnest(ARRAY['devices',
 	'assignments', 'events', 'reports']) AS c")
-echo "database: $(sql -c "SELECT pg_size_pretty(pg_database_size('suitd'))"); per device after 2 rollouts:" \
+echo "database: $(sql -c "SELECT pg_size_pretty(pg_database_size('suitd'))"); per device after $rollouts rollouts:" \
 	"$(awk -v n="$DEVICES" '{ printf "%s%s %.0f B", (NR > 1 ? ", " : ""), $1, $2 / n }' <<<"$sizes")"
 passed=1
 echo "tests/cluster/run.sh: all cases passed in $(since) s"

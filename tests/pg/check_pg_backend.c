@@ -2,8 +2,8 @@
  * storage API on a throwaway server (tests/pg/pg_tmp.h): open and migrate,
  * devices, a deployment and a report, inserted ids, a unique violation,
  * the writer lock, the listener woken by the trigger's event, the statement
- * timeout, and a lost connection that comes back (for the group commit's
- * thread too). */
+ * timeout, the TCP options of every connection, and a lost connection that comes back (for the
+ * group commit's thread too). */
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -445,6 +445,61 @@ START_TEST(test_statement_timeout)
 }
 END_TEST
 
+/* ---- TCP options ------------------------------------------------------ */
+
+/* The value of a libpq option on an open connection ("" if unset). */
+static void option_of(PGconn *c, const char *key, char *buf, size_t size)
+{
+	PQconninfoOption *opts = PQconninfo(c), *o;
+
+	ck_assert_ptr_nonnull(opts);
+	buf[0] = '\0';
+	for (o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, key) == 0 && o->val)
+			snprintf(buf, size, "%s", o->val);
+	PQconninfoFree(opts);
+}
+
+/* Every connection gets keepalives, tcp_user_timeout and connect_timeout
+ * (a partition would block its thread for TCP's retransmissions
+ * otherwise, pg_conn.c), and a url's own values win over them. */
+START_TEST(test_tcp_defaults)
+{
+	static const char *const want[][3] = {
+		/* option, default, with the url's own */
+		{"keepalives", "1", "1"},
+		{"keepalives_idle", "10", "2"},
+		{"keepalives_interval", "5", "5"},
+		{"keepalives_count", "3", "3"},
+		{"tcp_user_timeout", "20000", "3000"},
+		{"connect_timeout", "10", "4"},
+	};
+	char own[384], v[32];
+	struct pg_conn_options o = {.url = own, .password_file = srv.password_file};
+	struct diag d = {0};
+	PGconn *c;
+	size_t i;
+
+	db_fresh("t_tcp");
+	c = side_conn();
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		option_of(c, want[i][0], v, sizeof(v));
+		ck_assert_msg(strcmp(v, want[i][1]) == 0, "%s: '%s', want %s", want[i][0], v,
+			      want[i][1]);
+	}
+	PQfinish(c);
+	snprintf(own, sizeof(own), "%s?keepalives_idle=2&tcp_user_timeout=3000&connect_timeout=4",
+		 url);
+	ck_assert_msg(pg_conn_open(&o, &c, &d) == ERR_OK, "connect: %s", d.text);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		option_of(c, want[i][0], v, sizeof(v));
+		ck_assert_msg(strcmp(v, want[i][2]) == 0, "%s: '%s', want %s (the url's)",
+			      want[i][0], v, want[i][2]);
+	}
+	PQfinish(c);
+}
+END_TEST
+
 /* ---- a lost connection ----------------------------------------------- */
 
 START_TEST(test_connection_loss)
@@ -525,6 +580,7 @@ static Suite *pg_backend_suite(void)
 	tcase_add_test(tc, test_deployment_and_report);
 	tcase_add_test(tc, test_writer_lock_serialises);
 	tcase_add_test(tc, test_statement_timeout);
+	tcase_add_test(tc, test_tcp_defaults);
 	/* Last: it stops and starts the server. */
 	tcase_add_test(tc, test_connection_loss);
 	tcase_add_test(tc, test_batcher_reconnects);
