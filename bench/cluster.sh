@@ -54,9 +54,11 @@ tmp=$(mktemp -d)
 HAPROXY_PID=
 PG=
 cleanup() {
-	[ -n "$HAPROXY_PID" ] && kill -TERM "$HAPROXY_PID" 2>/dev/null
+	# Each may have nothing to stop: an empty kill's status must not end
+	# the script (set -e) with 2 after a good run.
+	[ -z "$HAPROXY_PID" ] || kill -TERM "$HAPROXY_PID" 2>/dev/null || true
 	# shellcheck disable=SC2046 # one PID per word
-	kill -TERM $(node_pids) 2>/dev/null
+	kill -TERM $(node_pids) 2>/dev/null || true
 	# shellcheck disable=SC2046,SC2086 # one PID per word; empty ones vanish
 	kill_after 50 $HAPROXY_PID $(node_pids)
 	cluster_pg_stop
