@@ -59,7 +59,7 @@ CTL_LIBS = $(shell $(PKG_CONFIG) --libs $(CTL_PKGS) 2>/dev/null)
 
 # Layers, bottom up (DESIGN.md §1).
 LIB_SRC = $(wildcard common/*.c config/*.c storage/*.c storage/sqlite/*.c storage/postgresql/*.c suit/*.c tracker/*.c events/*.c api/*.c api/ddi/*.c) \
-	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/cli_migrate_data.c server/run.c
+	server/router.c server/routes.c server/ratelimit.c server/daemon.c server/failure_log.c server/client_cert.c server/tls.c server/tls_cache.c server/tls_groups.c server/tls_park.c server/cli.c server/cli_manifest.c server/cli_gc.c server/cli_restore.c server/cli_import.c server/cli_migrate_data.c server/run.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
 	$(BUILD)/obj/gen/pg_migrations.o $(BUILD)/obj/gen/ui_assets.o
 MIGRATIONS = $(sort $(wildcard migrations/sqlite/*.sql))

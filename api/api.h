@@ -58,6 +58,9 @@ struct api_ctx {
 	/* What DDI polls show beyond the assignment index (NULL: read each
 	 * time; api/ddi/poll_cache.h). */
 	struct ddi_poll_cache *ddi_polls;
+	/* Bursts of one failure, logged once (server/failure_log.h; NULL:
+	 * each in full). */
+	struct failure_log *failures;
 };
 
 typedef enum err (*api_handler)(struct api_ctx *ctx, const struct request *req,

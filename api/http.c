@@ -138,6 +138,10 @@ unsigned api_http_status(enum err e)
 		return 410;
 	case ERR_RATE_LIMITED:
 		return 429;
+	/* Memory runs out under load (suitd's, SQLite's or the PostgreSQL
+	 * server's: 53200): a retry later can succeed, nothing is wrong with
+	 * the request, and a balancer may send it to another node. */
+	case ERR_NOMEM:
 	case ERR_BUSY:
 	case ERR_UNAVAILABLE:
 	case ERR_STORAGE_UNAVAILABLE:
@@ -145,7 +149,6 @@ unsigned api_http_status(enum err e)
 		return 503;
 	case ERR_NO_SPACE:
 		return 507;
-	case ERR_NOMEM:
 	case ERR_STORAGE:
 	case ERR_DB_TOO_NEW:
 	case ERR_IO:
@@ -202,12 +205,14 @@ void api_problem_render(struct response *res, const char *instance)
 	if (response_json(res, status, j) != ERR_OK) {
 		buf_clear(&res->body);
 		buf_append_str(&res->body,
-			       "{\"type\":\"urn:suitd:out-of-memory\",\"status\":500}\n");
-		res->status = 500;
+			       "{\"type\":\"urn:suitd:out-of-memory\",\"status\":503}\n");
+		res->status = 503;
+		e = ERR_NOMEM;
 	}
 	res->content_type = "application/problem+json";
 	/* A database server that is down or slow: the storage reconnects by
-	 * itself (at most once a second per thread), so come back soon. */
-	if (e == ERR_STORAGE_UNAVAILABLE || e == ERR_STORAGE_TIMEOUT)
+	 * itself (at most once a second per thread), so come back soon. The
+	 * same for memory, which the requests in flight give back. */
+	if (e == ERR_STORAGE_UNAVAILABLE || e == ERR_STORAGE_TIMEOUT || e == ERR_NOMEM)
 		response_header_set(res, "Retry-After", "%u", API_STORAGE_RETRY_AFTER);
 }

@@ -30,6 +30,7 @@
 #include "common/parse.h"
 #include "common/timeutil.h"
 #include "server/client_cert.h"
+#include "server/failure_log.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/tls.h"
@@ -615,6 +616,11 @@ static enum MHD_Result exchange_queue(struct exchange *x)
 	if (res->problem || res->status == 0) {
 		if (!res->problem)
 			res->problem = ERR_INTERNAL;
+		/* Every 5xx, whichever step failed (the key's lookup, the
+		 * handler, deferred work): a burst of one kind is one line. */
+		if (api_http_status(res->problem) >= 500)
+			failure_log_request(x->dm->ctx.failures, res->problem, x->method, x->path,
+					    res->detail);
 		api_problem_render(res, x->path);
 	}
 	if (res->stream.read) {
@@ -753,9 +759,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			x->res.defer.start(x->res.defer.cls, exchange_resume, x);
 			return MHD_YES;
 		}
-		if (x->res.problem >= ERR_NOMEM && api_http_status(x->res.problem) >= 500)
-			log_err("%s %s: %s: %s", x->method, x->path, err_title(x->res.problem),
-				x->res.detail);
 	}
 	return exchange_queue(x);
 }

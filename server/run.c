@@ -25,6 +25,7 @@
 #include "events/webhooks.h"
 #include "server/commands.h"
 #include "server/daemon.h"
+#include "server/failure_log.h"
 #include "server/router.h"
 #include "server/tls.h"
 #include "storage/batch.h"
@@ -193,6 +194,20 @@ static void dev_banner(const struct config *config, const char *url)
 		cacert, key_file, url);
 }
 
+/* Uploads that failed while the database was gone stay 'receiving' until
+ * it answers again (storage/payloads.c keeps their ids): delete them now,
+ * not at the next start. Every node deletes only its own. */
+static void sweep_cut_uploads(struct storage *storage)
+{
+	unsigned removed = 0, left = 0;
+	enum err e = storage_payload_orphans_sweep(storage, &removed, &left);
+
+	if (removed)
+		log_notice("removed %u unfinished uploads cut short by the database", removed);
+	if (e && e != ERR_STORAGE_UNAVAILABLE)
+		log_warn("cannot remove %u unfinished uploads now: %s", left, err_title(e));
+}
+
 static struct metrics_route *metrics_routes(void)
 {
 	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
@@ -221,6 +236,7 @@ int command_run(const struct config *config)
 	struct webhook_worker *webhooks = NULL;
 	struct event_hub *events = NULL;
 	struct seen_flusher *flusher = NULL;
+	struct failure_log *failures = NULL;
 	int64_t cli_generation = -1;
 	struct diag d = {0};
 	sigset_t sigs;
@@ -274,7 +290,8 @@ int command_run(const struct config *config)
 	if (stale)
 		log_notice("removed %u unfinished uploads left by the previous run", stale);
 	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
-	    token_cache_new(&tokens) != ERR_OK || ddi_poll_cache_new(&ddi_polls) != ERR_OK ||
+	    failure_log_new(storage, &failures) != ERR_OK || token_cache_new(&tokens) != ERR_OK ||
+	    ddi_poll_cache_new(&ddi_polls) != ERR_OK ||
 	    batcher_start(storage, BATCH_MAX, &reports) != ERR_OK ||
 	    batcher_start(storage, UPLOAD_FLUSHES_PER_TXN, &uploads) != ERR_OK)
 		goto out;
@@ -330,7 +347,8 @@ int command_run(const struct config *config)
 			      .webhooks = webhooks,
 			      .events = events,
 			      .fanout = fanout,
-			      .ddi_polls = ddi_polls};
+			      .ddi_polls = ddi_polls,
+			      .failures = failures};
 	/* Several nodes on one database: follow the others' commits. */
 	if (cluster_follower_start(&ctx, follow_from, &cluster) != ERR_OK) {
 		log_err("cannot start following the other nodes' changes");
@@ -385,6 +403,8 @@ int command_run(const struct config *config)
 		}
 		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);
+		failure_log_tick(failures);
+		sweep_cut_uploads(storage);
 		sig = sigtimedwait(&sigs, &si, &timeout);
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
@@ -432,6 +452,7 @@ out:
 	assignment_index_free(assignments);
 	token_cache_free(tokens);
 	ddi_poll_cache_free(ddi_polls);
+	failure_log_free(failures);
 	metrics_release(&metrics);
 	free(labels);
 	return rc;

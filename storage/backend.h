@@ -6,6 +6,7 @@
 #ifndef SUITD_STORAGE_BACKEND_H
 #define SUITD_STORAGE_BACKEND_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,9 @@
 struct db;
 struct storage_backend;
 
+/* Failed uploads whose deletion waits for the database (struct storage). */
+#define STORAGE_ORPHANS_MAX 64
+
 /* A backend's storage starts with this: what storage.c keeps for all. */
 struct storage {
 	const struct storage_backend *backend;
@@ -30,7 +34,22 @@ struct storage {
 	/* This process's write transactions, first come first served
 	 * (storage/turnstile.h); set up by storage_open(). */
 	struct turnstile writers;
+	/* Uploads that failed while the database was gone, so that their
+	 * 'receiving' rows could not be deleted then (storage/payloads.c);
+	 * storage_payload_orphans_sweep() deletes them once it answers. More
+	 * than STORAGE_ORPHANS_MAX: the rest waits for the start-up cleanup.
+	 * state_lock guards these and unavailable_why. */
+	pthread_mutex_t state_lock;
+	unsigned orphan_count;
+	int64_t orphans[STORAGE_ORPHANS_MAX];
+	/* The last failed connection attempt's message ("" after one that
+	 * succeeded): storage_unavailable_why(). */
+	char unavailable_why[160];
 };
+
+/* For a backend: the outcome of a connection attempt (WHY NULL: it
+ * succeeded). */
+void storage_unavailable_set(struct storage *s, const char *why);
 
 /* The storage.h calls that differ by backend (storage/storage.c passes
  * them on). */

@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/timeutil.h"
+#include "storage/backend.h"
 #include "storage/batch.h"
 #include "storage/db.h"
 
@@ -322,17 +323,80 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 	return ERR_OK;
 }
 
+/* A deletion that failed because the database is gone, slow or busy may
+ * work later; any other failure (the upload was committed after all: the
+ * payload's foreign key refuses) is final. */
+static bool upload_delete_later(enum err e)
+{
+	return e == ERR_STORAGE_UNAVAILABLE || e == ERR_STORAGE_TIMEOUT || e == ERR_BUSY;
+}
+
+/* Keep UPLOAD_ID for storage_payload_orphans_sweep(); when the list is
+ * full, the start-up cleanup is left to delete it. */
+static void orphan_add(struct storage *s, int64_t upload_id)
+{
+	pthread_mutex_lock(&s->state_lock);
+	if (s->orphan_count < STORAGE_ORPHANS_MAX)
+		s->orphans[s->orphan_count++] = upload_id;
+	pthread_mutex_unlock(&s->state_lock);
+}
+
 void storage_payload_writer_free(struct payload_writer *w)
 {
 	struct db *db;
+	enum err e;
 
 	if (!w)
 		return;
 	/* The batcher may still be reading the spare buffer. */
 	(void)writer_wait(w);
-	if (!w->committed && db_get(w->s, &db) == ERR_OK)
-		(void)upload_delete(db, w->upload_id); /* start-up cleanup catches a failure */
+	if (!w->committed) {
+		e = db_get(w->s, &db);
+		if (!e)
+			e = upload_delete(db, w->upload_id);
+		if (upload_delete_later(e))
+			orphan_add(w->s, w->upload_id);
+	}
 	writer_release(w);
+}
+
+enum err storage_payload_orphans_sweep(struct storage *s, unsigned *ret_removed, unsigned *ret_left)
+{
+	int64_t ids[STORAGE_ORPHANS_MAX];
+	bool done[STORAGE_ORPHANS_MAX] = {false};
+	unsigned n, removed = 0;
+	struct db *db;
+	enum err e = ERR_OK;
+
+	pthread_mutex_lock(&s->state_lock);
+	n = s->orphan_count;
+	memcpy(ids, s->orphans, n * sizeof(ids[0]));
+	pthread_mutex_unlock(&s->state_lock);
+	*ret_removed = 0;
+	*ret_left = n;
+	if (n == 0)
+		return ERR_OK;
+	e = db_get(s, &db);
+	for (unsigned i = 0; i < n && !e; i++) {
+		e = upload_delete(db, ids[i]);
+		done[i] = !upload_delete_later(e);
+		if (!e)
+			removed += sql_changes(db) > 0;
+		else if (done[i])
+			e = ERR_OK; /* committed after all, or gone: nothing to do */
+	}
+	/* Others may have been added meanwhile: remove the ones settled. */
+	pthread_mutex_lock(&s->state_lock);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; done[i] && j < s->orphan_count; j++)
+			if (s->orphans[j] == ids[i]) {
+				s->orphans[j] = s->orphans[--s->orphan_count];
+				break;
+			}
+	*ret_left = s->orphan_count;
+	pthread_mutex_unlock(&s->state_lock);
+	*ret_removed = removed;
+	return e;
 }
 
 enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed)

@@ -47,6 +47,14 @@ enum err storage_payload_writer_commit(struct payload_writer *w, const uint8_t s
 /* Free; an upload that was not committed is deleted with its chunks. */
 void storage_payload_writer_free(struct payload_writer *w);
 
+/* Delete the uploads of this process that failed while the database was
+ * gone (their rows stayed 'receiving'), now that it may answer: the
+ * housekeeping loop calls it once a second; nothing to do is no query.
+ * ERR_STORAGE_UNAVAILABLE (and the ids kept) while it still does not
+ * answer. A committed upload is never deleted: its payload's foreign key
+ * refuses, and the id is dropped. */
+enum err storage_payload_orphans_sweep(struct storage *s, unsigned *ret_removed,
+				       unsigned *ret_left);
 /* Remove uploads left 'receiving' by a previous process (start-up). */
 enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed);
 

@@ -3,6 +3,8 @@
  * (issue 21). */
 #include "storage/storage.h"
 
+#include <stdio.h>
+
 #include "storage/backend.h"
 #include "storage/db.h"
 #include "storage/events.h"
@@ -16,8 +18,10 @@ enum err storage_open(const struct storage_options *opt, struct storage **ret_st
 
 	enum err e = b->open(opt, ret_storage, d);
 
-	if (!e)
+	if (!e) {
 		turnstile_init(&(*ret_storage)->writers);
+		pthread_mutex_init(&(*ret_storage)->state_lock, NULL);
+	}
 	return e;
 }
 
@@ -25,8 +29,23 @@ void storage_free(struct storage *s)
 {
 	if (s) {
 		turnstile_destroy(&s->writers);
+		pthread_mutex_destroy(&s->state_lock);
 		s->backend->free(s);
 	}
+}
+
+void storage_unavailable_set(struct storage *s, const char *why)
+{
+	pthread_mutex_lock(&s->state_lock);
+	snprintf(s->unavailable_why, sizeof(s->unavailable_why), "%s", why ? why : "");
+	pthread_mutex_unlock(&s->state_lock);
+}
+
+void storage_unavailable_why(struct storage *s, char *out, size_t size)
+{
+	pthread_mutex_lock(&s->state_lock);
+	snprintf(out, size, "%s", s->unavailable_why);
+	pthread_mutex_unlock(&s->state_lock);
 }
 
 enum err db_get(struct storage *s, struct db **ret_db)

@@ -58,6 +58,10 @@ void storage_wal_stats(struct storage *s, struct storage_wal_stats *ret);
 
 /* Cheap query for /readyz. */
 enum err storage_ping(struct storage *s);
+/* Why the database could not be reached at the last attempt to connect
+ * (the server's or libpq's message, never the URL or a password), or ""
+ * when that attempt succeeded or none failed yet. */
+void storage_unavailable_why(struct storage *s, char *out, size_t size);
 
 /* Consistent copy of the live database into a new file OUT (not overwritten). */
 enum err storage_backup(struct storage *s, const char *out, struct diag *d);

@@ -147,10 +147,15 @@ enum err pg_conn_open(const struct pg_conn_options *opt, PGconn **ret_conn, stru
 		 * server that does not answer may come back. libpq names no
 		 * SQLSTATE here, so its message tells them apart. */
 		const char *m = PQerrorMessage(c);
-		e = strstr(m, "authentication failed") || strstr(m, "password") ||
-				    strstr(m, "does not exist") || strstr(m, "invalid")
-			    ? ERR_CONFIG
-			    : ERR_STORAGE_UNAVAILABLE;
+		bool config = strstr(m, "authentication failed") || strstr(m, "password") ||
+			      strstr(m, "does not exist") || strstr(m, "invalid");
+		/* 53300 (max_connections or the role's CONNECTION LIMIT
+		 * used up) and 57P03 (starting up, shutting down,
+		 * recovering) pass, whatever words the role's name holds. */
+		bool passes = strstr(m, "too many c") ||
+			      strstr(m, "connection slots are reserved") ||
+			      strstr(m, "the database system is");
+		e = config && !passes ? ERR_CONFIG : ERR_STORAGE_UNAVAILABLE;
 		snprintf(why, sizeof(why), "%s", m);
 		why[strcspn(why, "\n")] = '\0';
 		PQfinish(c);

@@ -13,8 +13,11 @@ enum err pg_error_from_sqlstate(const char *sqlstate)
 	if (!sqlstate || strlen(sqlstate) != 5)
 		return ERR_STORAGE;
 	if (class_is(sqlstate, "08") || strcmp(sqlstate, "57P01") == 0 ||
-	    strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0)
+	    strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0 ||
+	    strcmp(sqlstate, "53300") == 0)
 		return ERR_STORAGE_UNAVAILABLE;
+	if (strcmp(sqlstate, "53200") == 0)
+		return ERR_NOMEM;
 	if (strcmp(sqlstate, "53100") == 0)
 		return ERR_NO_SPACE;
 	if (strcmp(sqlstate, "57014") == 0)

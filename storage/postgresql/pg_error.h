@@ -1,8 +1,13 @@
 /* PostgreSQL errors in the project's terms (issue 21): SQLSTATE -> enum err.
  *
  *   08xxx (connection), 57P01 admin_shutdown, 57P02 crash_shutdown,
- *   57P03 cannot_connect_now, or a result without SQLSTATE on a broken
+ *   57P03 cannot_connect_now, 53300 too_many_connections (max_connections
+ *   or the role's CONNECTION LIMIT used up: slots free up as other clients
+ *   leave), or a result without SQLSTATE on a broken
  *   connection  -> ERR_STORAGE_UNAVAILABLE (503 + Retry-After; reconnect)
+ *   53200 out_of_memory               -> ERR_NOMEM (503 + Retry-After, type
+ *         out-of-memory, as SQLite's NOMEM: the server's memory at that
+ *         moment, not the request; pg_stmt.c's SQL_NOMEM says the same)
  *   53100 disk_full                   -> ERR_NO_SPACE (507, as SQLite's FULL):
  *         PostgreSQL's ENOSPC (and short writes) on a relation file. Not
  *         53000 insufficient_resources, which file access raises for

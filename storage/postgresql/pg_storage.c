@@ -82,7 +82,11 @@ enum err pg_db_reconnect(struct pg_db *db)
 		return ERR_OK;
 	if (pg_now_ms() - db->retry_ms < PG_RECONNECT_INTERVAL_MS)
 		return ERR_STORAGE_UNAVAILABLE;
-	return db_connect(db, NULL, NULL);
+	struct diag d = {0};
+	enum err e = db_connect(db, NULL, &d);
+	/* For the log of the requests that fail meanwhile (server/). */
+	storage_unavailable_set(&db->storage->base, e ? d.text : NULL);
+	return e;
 }
 
 static enum err pg_connection(struct storage *base, struct db **ret_db)

@@ -953,6 +953,74 @@ START_TEST(test_rate_limit)
 }
 END_TEST
 
+/* GET PATH with the admin key until it answers STATUS (at most WAIT_S
+ * seconds: the storage reconnects at most once a second). */
+static void await_status(struct suitd_proc *p, const char *path, long status, int wait_s)
+{
+	struct http_result r;
+	time_t t0 = time(NULL);
+
+	for (;;) {
+		harness_request(p, "GET", path, p->admin_key, NULL, NULL, 0, &r);
+		long got = r.status;
+		http_result_release(&r);
+		if (got == status)
+			return;
+		ck_assert_msg(time(NULL) - t0 < wait_s, "%s: %ld for %d s, want %ld", path, got,
+			      wait_s, status);
+		usleep(100 * 1000);
+	}
+}
+
+/* The server refuses suitd's connections: SQLSTATE 53300
+ * too_many_connections ("too many connections for role", as "sorry, too
+ * many clients already" when max_connections is used up). Every request
+ * that needs the database answers 503 storage-unavailable with Retry-After,
+ * as when the server is down, never 500; suitd comes back by itself once
+ * the limit is lifted. Runs last in its case: the limit is the role's, on
+ * the server every test shares. */
+START_TEST(test_too_many_connections_pg)
+{
+	struct suitd_proc p;
+	struct http_result r;
+	char retry[16];
+
+	harness_setup(&p, NULL);
+	harness_admin_key(&p);
+	harness_start(&p);
+	await_status(&p, "/api/v1/devices", 200, 10);
+	harness_sql_exec(&p, "ALTER ROLE suitd CONNECTION LIMIT 0");
+	/* The connections open now stay open under a role's limit: cut them,
+	 * so the pool has to connect again. */
+	ck_assert_int_ge(harness_sql_int(&p, "SELECT count(pg_terminate_backend(pid)) FROM "
+					     "pg_stat_activity WHERE usename = 'suitd'"),
+			 1);
+	for (int i = 0; i < 5; i++) {
+		harness_request(&p, "GET", "/api/v1/devices", p.admin_key, NULL, NULL, 0, &r);
+		assert_problem(&r, 503, "storage-unavailable");
+		ck_assert_ptr_nonnull(http_header(&r, "Retry-After", retry, sizeof(retry)));
+		ck_assert_int_ge(strtol(retry, NULL, 10), 1);
+		http_result_release(&r);
+	}
+	harness_request(&p, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 503);
+	http_result_release(&r);
+	/* The log says why, once (the main loop's next round). */
+	for (time_t t0 = time(NULL); !harness_log_contains(&p, "the database cannot be reached: "
+							       "cannot connect: ");
+	     usleep(100 * 1000))
+		ck_assert_msg(time(NULL) - t0 < 10, "the log does not say why");
+	ck_assert(harness_log_contains(&p, "too many connections for role"));
+	harness_sql_exec(&p, "ALTER ROLE suitd CONNECTION LIMIT -1");
+	await_status(&p, "/api/v1/devices", 200, 10);
+	harness_request(&p, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_result_release(&r);
+	ck_assert_int_eq(harness_stop(&p), 0);
+	harness_cleanup(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-foundation");
@@ -991,6 +1059,8 @@ int main(void)
 			"[storage] password_file is PostgreSQL's; SQLite: test_cli_file_modes");
 	tcase_add_test(tc2, test_rate_limit);
 	tcase_add_test(tc2, test_self_signed_and_plain_warning);
+	harness_pg_only(tc2, test_too_many_connections_pg,
+			"a PostgreSQL role's connection limit (SQLSTATE 53300)");
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);
 	rc = check_run(s);

@@ -350,9 +350,10 @@ START_TEST(test_lookup_errors_and_delete)
 }
 END_TEST
 
-/* An upload whose body stops after `stop_after` bytes of `total`. */
+/* An upload whose body stops after `stop_after` bytes of `total`; with
+ * hold_at, it pauses there until the test resumes it. */
 struct partial {
-	size_t sent, stop_after, total;
+	size_t sent, stop_after, total, hold_at;
 };
 
 static size_t partial_read(char *buf, size_t size, size_t n, void *userp)
@@ -362,6 +363,10 @@ static size_t partial_read(char *buf, size_t size, size_t n, void *userp)
 
 	if (pa->sent >= pa->stop_after)
 		return CURL_READFUNC_ABORT;
+	if (pa->hold_at && pa->sent >= pa->hold_at)
+		return CURL_READFUNC_PAUSE;
+	if (pa->hold_at && want > pa->hold_at - pa->sent)
+		want = pa->hold_at - pa->sent;
 	if (want > pa->stop_after - pa->sent)
 		want = pa->stop_after - pa->sent;
 	memcpy(buf, data5 + pa->sent, want);
@@ -402,6 +407,23 @@ static CURL *partial_upload(struct partial *pa, struct curl_slist **h)
 	return partial_upload_to(&P, pa, h);
 }
 
+/* Drive C on M to its end, then free it and its headers H: its status. */
+static long multi_finish(CURLM *m, CURL *c, struct curl_slist *h)
+{
+	int running = 1;
+	long status = 0;
+
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 20, NULL);
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_multi_remove_handle(m, c);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return status;
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -411,7 +433,7 @@ static void sleep_ms(long ms)
 
 START_TEST(test_client_abort_leaves_nothing)
 {
-	struct partial pa = {0, 3 * MIB, 5 * MIB};
+	struct partial pa = {0, 3 * MIB, 5 * MIB, 0};
 	struct curl_slist *h;
 	CURL *c = partial_upload(&pa, &h);
 
@@ -432,7 +454,7 @@ END_TEST
 
 START_TEST(test_kill9_mid_upload)
 {
-	struct partial pa = {0, 5 * MIB, 5 * MIB};
+	struct partial pa = {0, 5 * MIB, 5 * MIB, 0};
 	struct curl_slist *h;
 	CURL *c = partial_upload(&pa, &h);
 	CURLM *m = curl_multi_init();
@@ -815,13 +837,13 @@ static long upload_small(struct suitd_proc *p, unsigned char first, char *retry,
 START_TEST(test_max_uploads)
 {
 	struct suitd_proc p;
-	struct partial pa = {0, 2 * MIB, 2 * MIB};
+	struct partial pa = {0, 2 * MIB, 2 * MIB, 0};
 	struct curl_slist *h;
 	CURLM *m = curl_multi_init();
 	CURL *c;
 	char retry[16], type[64];
 	int running = 1;
-	long code = 0, status = 0;
+	long status = 0;
 
 	harness_setup(&p, "[payloads]\nmax_uploads = 1\n");
 	harness_admin_key(&p);
@@ -838,20 +860,12 @@ START_TEST(test_max_uploads)
 	ck_assert_int_eq(upload_small(&p, 0xb1, retry, type), 503);
 	ck_assert_str_eq(retry, "5");
 	ck_assert_str_eq(type, "urn:suitd:busy");
-	while (running) {
-		curl_multi_perform(m, &running);
-		curl_multi_poll(m, NULL, 0, 20, NULL);
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	ck_assert_int_eq(code, 201);
-	curl_multi_remove_handle(m, c);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
+	ck_assert_int_eq(multi_finish(m, c, h), 201);
 	ck_assert_int_eq(upload_small(&p, 0xb2, NULL, NULL), 201);
 	ck_assert_uint_eq(harness_metric(&p, "suitd_uploads_in_progress"), 0);
 
 	/* A client that disconnects mid-body gives its place back. */
-	pa = (struct partial){0, MIB, 2 * MIB};
+	pa = (struct partial){0, MIB, 2 * MIB, 0};
 	c = partial_upload_to(&p, &pa, &h);
 	ck_assert_int_ne(curl_easy_perform(c), CURLE_OK);
 	curl_easy_cleanup(c);
@@ -866,6 +880,75 @@ START_TEST(test_max_uploads)
 	curl_multi_cleanup(m);
 	ck_assert_int_eq(harness_stop(&p), 0);
 	harness_cleanup(&p);
+}
+END_TEST
+
+/* GET /readyz until it answers STATUS (the test fails after 30 s). */
+static void await_ready(long status)
+{
+	struct http_result r;
+
+	for (time_t t0 = time(NULL);; sleep_ms(50)) {
+		ck_assert_msg(time(NULL) - t0 < 30, "/readyz never answered %ld", status);
+		harness_request(&P, "GET", "/readyz", NULL, NULL, NULL, 0, &r);
+		long got = r.status;
+		http_result_release(&r);
+		if (got == status)
+			return;
+	}
+}
+
+static long long cut_upload_rows(void)
+{
+	return harness_sql_int(&P, "SELECT count(*) FROM uploads WHERE state = 'receiving'") +
+	       harness_sql_int(&P, "SELECT count(*) FROM chunks WHERE upload_id NOT IN "
+				   "(SELECT upload_id FROM payloads)");
+}
+
+/* The database goes down in the middle of an upload: its last transaction
+ * fails (503), and its chunks cannot be deleted then. Once the database is
+ * back, the running suitd deletes them (the start-up cleanup used to be
+ * the only one); a committed payload with the same bytes is untouched. */
+START_TEST(test_upload_cut_by_outage_pg)
+{
+	struct partial pa = {0, 5 * MIB, 5 * MIB, 4 * MIB + MIB / 2};
+	struct curl_slist *h;
+	struct http_result r;
+	CURL *c;
+	CURLM *m = curl_multi_init();
+	int running = 1;
+	char path[128], sha[65];
+
+	upload5();
+	c = partial_upload(&pa, &h);
+	curl_multi_add_handle(m, c);
+	/* Until the body is held at 4.5 MiB and a batch (4 MiB) is stored. */
+	for (time_t t0 = time(NULL); running && cut_upload_rows() < 64 + 1;) {
+		ck_assert_msg(time(NULL) - t0 < 30, "no chunks of the upload were stored");
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 50, NULL);
+	}
+	ck_assert_int_eq(running, 1);
+	harness_pg_outage(4);
+	await_ready(503);
+	pa.hold_at = 0;
+	curl_easy_pause(c, CURLPAUSE_CONT);
+	ck_assert_int_eq(multi_finish(m, c, h), 503);
+	curl_multi_cleanup(m);
+	await_ready(200);
+	/* Removed by the same process, within a few housekeeping rounds. */
+	for (time_t t0 = time(NULL); cut_upload_rows() != 0; sleep_ms(100))
+		ck_assert_msg(time(NULL) - t0 < 30, "the cut upload is still there");
+	ck_assert(
+		harness_log_contains(&P, "removed 1 unfinished uploads cut short by the database"));
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM payloads"), 1);
+	snprintf(path, sizeof(path), "/device/v1/payloads/%s", sha5);
+	get(path, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 5 * MIB);
+	sha256_hex(r.body, r.body_len, sha);
+	ck_assert_str_eq(sha, sha5);
+	http_result_release(&r);
 }
 END_TEST
 
@@ -899,6 +982,9 @@ int main(void)
 	harness_pg_only(tc, test_disk_full_pg,
 			"SQLSTATE 53100 comes from PostgreSQL; SQLite: test_database_full");
 	harness_pg_only(tc, test_toast_uncompressed_pg, "TOAST is PostgreSQL's");
+	harness_pg_only(
+		tc, test_upload_cut_by_outage_pg,
+		"an outage of the database server; SQLite: test_client_abort_leaves_nothing");
 	const char *no_tiny_fs = tiny_fs_unavailable();
 	if (no_tiny_fs)
 		harness_skip_on_pg("test_tablespace_full_pg", no_tiny_fs);

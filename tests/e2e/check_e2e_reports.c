@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -1244,6 +1245,72 @@ START_TEST(test_segment_rerun_pg)
 }
 END_TEST
 
+/* The lines of P's log that hold TEXT, and the sum of the numbers right
+ * after it (AFTER) or at the start of the line's text, after its "<N>"
+ * priority (!AFTER). */
+static unsigned log_sum(const char *text, bool after, unsigned long *ret_sum)
+{
+	FILE *f = fopen(P.log, "r");
+	char line[2048];
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	*ret_sum = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, text);
+		if (at) {
+			n++;
+			*ret_sum += strtoul(after ? at + strlen(text) : line + 3, NULL, 10);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* A database outage under check-ins: each fails 503, and the log holds one
+ * line for the first, counts ("N more requests failed with ...") and one
+ * line when the database answers again with the total, which is every
+ * failed check-in; not a line per request. (The group-commit thread's
+ * "a batch of N writes failed" per failed report batch is not counted
+ * here: storage/batch.c, docs/design.md.) */
+START_TEST(test_outage_log_bounded_pg)
+{
+	const char *first = "GET /device/v1/manifest: Storage unavailable";
+	const char *more = "more requests failed with urn:suitd:storage-unavailable";
+	struct http_result r;
+	unsigned long failed = 0, sum, total, unlogged;
+	long status = 0;
+	char tok[128];
+
+	add_device("out", NULL, tok, sizeof(tok));
+	deploy_delivered("out", tok);
+	harness_pg_outage(3);
+	/* Check-ins until the database answers again (at least two failed). */
+	for (int64_t t0 = time(NULL); status != 200 || failed < 2; usleep(20 * 1000)) {
+		ck_assert_msg(time(NULL) - t0 < 60, "no recovery: %lu check-ins failed", failed);
+		checkin(tok, "seq=0", NULL, &r);
+		status = r.status;
+		ck_assert_msg(status == 200 || status == 503, "check-in: %ld", status);
+		if (status == 503) {
+			ck_assert_ptr_nonnull(strstr(r.body, "urn:suitd:storage-unavailable"));
+			failed++;
+		}
+		http_result_release(&r);
+	}
+	/* The end of the burst: a second without a failure, then a ping. */
+	for (int64_t t0 = time(NULL); !harness_log_contains(&P, "the database answers again");
+	     usleep(100 * 1000))
+		ck_assert_msg(time(NULL) - t0 < 30, "no line for the end of the outage");
+	ck_assert_uint_eq(log_sum(first, true, &sum), 1);
+	log_sum(more, false, &sum);
+	ck_assert_uint_eq(log_sum("the database answers again: ", true, &total), 1);
+	ck_assert_uint_eq(total, failed);
+	ck_assert_uint_eq(log_sum("s, the last ", true, &unlogged), 1);
+	/* Every failure in exactly one line: the first, a count, the end. */
+	ck_assert_uint_eq(1 + sum + unlogged, total);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-reports");
@@ -1272,6 +1339,12 @@ int main(void)
 			"a failure once needs a sequence (not rolled back); SQLite: the unit test "
 			"check_storage test_batch_spoiled_runs_again");
 	suite_add_tcase(s, tc);
+	/* Its own case: CK_RUN_CASE=outage runs it alone. */
+	TCase *out = tcase_create("outage");
+	tcase_set_timeout(out, 120);
+	tcase_add_checked_fixture(out, fleet_setup, fleet_teardown);
+	harness_pg_only(out, test_outage_log_bounded_pg, "an outage of the database server");
+	suite_add_tcase(s, out);
 	rc = check_run(s);
 	curl_global_cleanup();
 	return rc;

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/i64map.h"
+#include "common/log_burst.h"
 #include "common/metrics.h"
 #include "common/parse.h"
 #include "common/timeutil.h"
@@ -64,6 +65,7 @@ START_TEST(test_errors_complete)
 	ck_assert_uint_eq(api_http_status(ERR_MEDIA_TYPE), 415);
 	ck_assert_uint_eq(api_http_status(ERR_UNPROCESSABLE), 422);
 	ck_assert_uint_eq(api_http_status(ERR_BUSY), 503);
+	ck_assert_uint_eq(api_http_status(ERR_NOMEM), 503);
 	ck_assert_uint_eq(api_http_status(ERR_STORAGE), 500);
 	ck_assert_str_eq(err_slug(ERR_NOT_FOUND), "not-found");
 }
@@ -250,6 +252,50 @@ START_TEST(test_mono_expired)
 }
 END_TEST
 
+/* A burst is its first failure in full, then counts at most once per
+ * interval, then its end with the total; kinds are apart. */
+START_TEST(test_log_burst)
+{
+	struct log_burst *b;
+	struct log_burst_count c;
+	uint64_t last = 0;
+
+	ck_assert_int_eq(log_burst_new(5000, &b), ERR_OK);
+	ck_assert(!log_burst_active(b, ERR_STORAGE_UNAVAILABLE, NULL));
+	ck_assert(!log_burst_due(b, ERR_STORAGE_UNAVAILABLE, 1000, &c));
+	ck_assert(log_burst_hit(b, ERR_STORAGE_UNAVAILABLE, 1000));
+	for (int i = 0; i < 3; i++)
+		ck_assert(!log_burst_hit(b, ERR_STORAGE_UNAVAILABLE, 1100 + (uint64_t)i));
+	/* Another kind has a burst of its own. */
+	ck_assert(log_burst_hit(b, ERR_STORAGE_TIMEOUT, 1200));
+	ck_assert(!log_burst_due(b, ERR_STORAGE_UNAVAILABLE, 5999, &c));
+	ck_assert(log_burst_due(b, ERR_STORAGE_UNAVAILABLE, 6000, &c));
+	ck_assert_uint_eq(c.count, 3);
+	ck_assert_uint_eq(c.total, 4);
+	ck_assert_uint_eq(c.seconds, 5);
+	/* Nothing counted since: nothing due, the burst goes on. */
+	ck_assert(!log_burst_due(b, ERR_STORAGE_UNAVAILABLE, 20000, &c));
+	ck_assert(!log_burst_hit(b, ERR_STORAGE_UNAVAILABLE, 21000));
+	ck_assert(log_burst_active(b, ERR_STORAGE_UNAVAILABLE, &last));
+	ck_assert_uint_eq(last, 21000);
+	/* The end: the one not counted yet, the whole burst's total. */
+	ck_assert(log_burst_end(b, ERR_STORAGE_UNAVAILABLE, 23000, &c));
+	ck_assert_uint_eq(c.count, 1);
+	ck_assert_uint_eq(c.total, 5);
+	ck_assert_uint_eq(c.seconds, 22);
+	ck_assert(!log_burst_end(b, ERR_STORAGE_UNAVAILABLE, 23000, &c));
+	ck_assert(!log_burst_active(b, ERR_STORAGE_UNAVAILABLE, NULL));
+	/* The next failure begins a new burst; the other kind's goes on. */
+	ck_assert(log_burst_hit(b, ERR_STORAGE_UNAVAILABLE, 24000));
+	ck_assert(!log_burst_hit(b, ERR_STORAGE_TIMEOUT, 24000));
+	/* A kind out of range is always logged, never kept. */
+	ck_assert(log_burst_hit(b, ERR__COUNT, 24000));
+	ck_assert(log_burst_hit(b, ERR__COUNT, 24001));
+	ck_assert(!log_burst_active(b, ERR__COUNT, NULL));
+	log_burst_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -260,6 +306,7 @@ int main(void)
 	tcase_add_test(tc, test_mono_expired);
 	tcase_add_test(tc, test_parse_u64);
 	tcase_add_test(tc, test_errors_complete);
+	tcase_add_test(tc, test_log_burst);
 	tcase_add_test(tc, test_problem_render);
 	tcase_add_test(tc, test_secret_and_hex);
 	tcase_add_test(tc, test_metrics_render);

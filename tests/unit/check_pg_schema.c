@@ -382,6 +382,8 @@ START_TEST(test_sqlstate_table)
 		{"08001", ERR_STORAGE_UNAVAILABLE, false}, /* cannot connect */
 		{"57P01", ERR_STORAGE_UNAVAILABLE, false}, /* admin_shutdown */
 		{"57P03", ERR_STORAGE_UNAVAILABLE, false}, /* cannot_connect_now */
+		{"53300", ERR_STORAGE_UNAVAILABLE, false}, /* too_many_connections */
+		{"53200", ERR_NOMEM, false},		   /* out_of_memory */
 		{"53100", ERR_NO_SPACE, false},		   /* disk_full */
 		/* insufficient_resources is ENFILE/EMFILE in file access, and a
 		 * file-size limit or quota (EFBIG, EDQUOT) is internal_error:
