@@ -208,6 +208,21 @@ static void sweep_cut_uploads(struct storage *storage)
 		log_warn("cannot remove %u unfinished uploads now: %s", left, err_title(e));
 }
 
+/* On a shared database the start-up cleanup leaves the uploads of the
+ * last day (another node may be receiving them): the housekeeper removes
+ * those abandoned since, once every 10 minutes. */
+static void sweep_stale_uploads(struct storage *storage, int64_t now, int64_t *next)
+{
+	unsigned removed = 0;
+
+	if (now < *next)
+		return;
+	*next = now + 600;
+	if (storage_payload_cleanup(storage, now - UPLOAD_STALE_SECONDS, &removed) == ERR_OK &&
+	    removed)
+		log_notice("removed %u unfinished uploads started more than 24 h ago", removed);
+}
+
 static struct metrics_route *metrics_routes(void)
 {
 	struct metrics_route *mr = calloc(route_count, sizeof(*mr));
@@ -281,14 +296,21 @@ int command_run(const struct config *config)
 	if (!storage)
 		goto out;
 	/* Uploads cut short by a crash or kill -9 are never visible; drop
-	 * their chunks before serving. */
+	 * their chunks before serving. With other nodes running on the same
+	 * database only the stale ones: another node may be receiving the
+	 * others right now. */
 	unsigned stale = 0;
-	if (storage_payload_cleanup(storage, &stale) != ERR_OK) {
+	bool shared = storage_shared(storage), alone = true;
+	int64_t next_upload_sweep = time_now() + 600;
+	if (storage_nodes_alone(storage, &alone) != ERR_OK ||
+	    storage_payload_cleanup(storage, alone ? INT64_MAX : time_now() - UPLOAD_STALE_SECONDS,
+				    &stale) != ERR_OK) {
 		log_err("cannot remove unfinished uploads from '%s'", command_storage_name(config));
 		goto out;
 	}
 	if (stale)
-		log_notice("removed %u unfinished uploads left by the previous run", stale);
+		log_notice("removed %u unfinished uploads %s", stale,
+			   alone ? "left by the previous run" : "started more than 24 h ago");
 	if (seen_tracker_new(&seen) != ERR_OK || assignment_index_new(&assignments) != ERR_OK ||
 	    failure_log_new(storage, &failures) != ERR_OK || token_cache_new(&tokens) != ERR_OK ||
 	    ddi_poll_cache_new(&ddi_polls) != ERR_OK ||
@@ -400,6 +422,8 @@ int command_run(const struct config *config)
 			housekeeping_reports(storage, config->devices.report_retention);
 			housekeeping_events(storage, config->events.retention,
 					    config->events.max_rows);
+			if (shared)
+				sweep_stale_uploads(storage, time_now(), &next_upload_sweep);
 		}
 		follow_cli_changes(storage, assignments, tokens, &cli_generation);
 		daemon_housekeeping(dm);

@@ -55,8 +55,18 @@ void storage_payload_writer_free(struct payload_writer *w);
  * refuses, and the id is dropped. */
 enum err storage_payload_orphans_sweep(struct storage *s, unsigned *ret_removed,
 				       unsigned *ret_left);
-/* Remove uploads left 'receiving' by a previous process (start-up). */
-enum err storage_payload_cleanup(struct storage *s, unsigned *ret_removed);
+/* Remove uploads left 'receiving' that started before started_before
+ * (seconds): at start-up every one on a database of its own (INT64_MAX),
+ * on a shared one only those older than UPLOAD_STALE_SECONDS, since another
+ * node may be receiving the younger ones (storage/cluster.h). */
+enum err storage_payload_cleanup(struct storage *s, int64_t started_before, unsigned *ret_removed);
+/* Whether this is the only node on the database (before it starts its
+ * cluster thread; always on SQLite): then every upload left 'receiving'
+ * is its previous run's. */
+enum err storage_nodes_alone(struct storage *s, bool *ret);
+/* An upload in progress for longer is taken for abandoned on a shared
+ * database (its node died; nothing else removes it there). */
+#define UPLOAD_STALE_SECONDS (24 * 3600)
 
 enum err storage_payload_get(struct storage *s, const uint8_t sha256[SHA256_LEN],
 			     struct payload *ret_payload);

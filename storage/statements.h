@@ -161,6 +161,7 @@
 	X(ASSIGNMENT_TOUCHED)               \
 	X(REPORTS_PREFETCH)                 \
 	X(ASSIGNMENT_MAX_ID)                \
+	X(NODES_ALONE)                      \
 	X(ASSIGNMENTS_IN_RANGE)             \
 	X(REPORTS_OF_DEVICE)                \
 	X(ASSIGNMENTS_TIME_OUT)             \

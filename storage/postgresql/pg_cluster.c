@@ -18,6 +18,8 @@
  * session ends (a node killed, its machine gone once the server's TCP
  * keepalive notices, the server restarted). */
 #define PG_HOUSEKEEPER_KEY "8319671835258546977" /* 0x7375697464686b21 */
+/* Held shared by every running node: see NODES_ALONE in statements.h. */
+#define PG_PRESENCE_KEY "8319671835258938401" /* "suitdnd!" */
 
 struct pg_cluster {
 	struct pg_storage *s;
@@ -57,7 +59,8 @@ static bool conn_up(struct pg_cluster *c)
 		c->conn = NULL;
 		return false;
 	}
-	r = PQexec(c->conn, "LISTEN suitd_events; SELECT coalesce(max(id), 0) FROM events");
+	r = PQexec(c->conn, "LISTEN suitd_events; SELECT pg_advisory_lock_shared(" PG_PRESENCE_KEY
+			    "); SELECT coalesce(max(id), 0) FROM events");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		log_warn("cluster: LISTEN failed: %s", PQerrorMessage(c->conn));
 		PQclear(r);

@@ -259,7 +259,13 @@
 			 "VALUES ('receiving', $1, $2) RETURNING id")                              \
 	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = $1")                  \
 	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = $1")                                      \
-	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")                   \
+	/* No other node runs: nobody holds the presence lock that every node's                    \
+	 * cluster connection holds shared (pg_cluster.c), so this exclusive                       \
+	 * try succeeds (and is let go at once). */                                                \
+	X(NODES_ALONE, "SELECT CASE WHEN pg_try_advisory_lock(8319671835258938401) "               \
+		       "THEN pg_advisory_unlock(8319671835258938401) ELSE false END")              \
+	X(UPLOADS_STALE_DELETE,                                                                    \
+	  "DELETE FROM uploads WHERE state = 'receiving' AND started_at < $1")                     \
 	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES ($1, $2, $3)")           \
 	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = $1 "                        \
 		       "AND seq BETWEEN $2 AND $3 ORDER BY seq")                                   \

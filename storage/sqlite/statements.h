@@ -206,7 +206,10 @@
 			 "VALUES ('receiving', ?1, ?2)")                                           \
 	X(UPLOAD_COMPLETE, "UPDATE uploads SET state = 'complete' WHERE id = ?1")                  \
 	X(UPLOAD_DELETE, "DELETE FROM uploads WHERE id = ?1")                                      \
-	X(UPLOADS_STALE_DELETE, "DELETE FROM uploads WHERE state = 'receiving'")                   \
+	/* One file, one node. */                                                                  \
+	X(NODES_ALONE, "SELECT 1")                                                                 \
+	X(UPLOADS_STALE_DELETE,                                                                    \
+	  "DELETE FROM uploads WHERE state = 'receiving' AND started_at < ?1")                     \
 	X(CHUNK_INSERT, "INSERT INTO chunks (upload_id, seq, data) VALUES (?1, ?2, ?3)")           \
 	X(CHUNKS_READ, "SELECT seq, data FROM chunks WHERE upload_id = ?1 "                        \
 		       "AND seq BETWEEN ?2 AND ?3 ORDER BY seq")                                   \

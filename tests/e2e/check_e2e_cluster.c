@@ -263,6 +263,46 @@ START_TEST(test_large_deployment_reaches_nodes_while_preparing)
 }
 END_TEST
 
+/* A node that starts removes the unfinished uploads of a crashed run, but
+ * on a shared database only those older than a day: another node may be
+ * receiving the younger ones. */
+START_TEST(test_restart_keeps_uploads_of_other_nodes)
+{
+	harness_sql_exec(&P, "INSERT INTO uploads (state, chunk_size, started_at) VALUES "
+			     "('receiving', 65536, extract(epoch FROM now())::bigint - 60), "
+			     "('receiving', 65536, extract(epoch FROM now())::bigint - 172800)");
+	harness_kill9(&C);
+	harness_start(&C);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads WHERE state = "
+					     "'receiving' AND started_at > extract(epoch FROM "
+					     "now())::bigint - 3600"),
+			 1);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads WHERE state = "
+					     "'receiving' AND started_at < extract(epoch FROM "
+					     "now())::bigint - 86400"),
+			 0);
+	ck_assert(harness_log_contains(&C,
+				       "removed 1 unfinished uploads started more than 24 h ago"));
+	/* Alone on the database (every other node stopped, their sessions
+	 * and presence locks gone), a node removes every one. */
+	harness_stop(&P);
+	harness_stop(&B);
+	harness_kill9(&C);
+	for (int64_t t0 = now_ms(); harness_sql_int(&P, "SELECT count(*) FROM pg_locks "
+							"WHERE locktype = 'advisory'") > 0;
+	     usleep(20 * 1000))
+		ck_assert_msg(now_ms() - t0 < WAIT_MS, "the stopped nodes' locks stay");
+	harness_start(&C);
+	ck_assert_int_eq(harness_sql_int(&P, "SELECT count(*) FROM uploads WHERE state = "
+					     "'receiving'"),
+			 0);
+	ck_assert(
+		harness_log_contains(&C, "removed 1 unfinished uploads left by the previous run"));
+	harness_start(&P);
+	harness_start(&B);
+}
+END_TEST
+
 /* A token rotated through node B is refused by A and C, which had it in
  * their token caches; the new one works everywhere. */
 START_TEST(test_token_rotated_on_one_node_refused_by_all)
@@ -483,6 +523,7 @@ int main(void)
 	if (harness_backend_is_pg()) {
 		tcase_add_test(tc, test_deployment_offered_by_every_node);
 		tcase_add_test(tc, test_large_deployment_reaches_nodes_while_preparing);
+		tcase_add_test(tc, test_restart_keeps_uploads_of_other_nodes);
 		tcase_add_test(tc, test_token_rotated_on_one_node_refused_by_all);
 		tcase_add_test(tc, test_housekeeper_takeover);
 		tcase_add_test(tc, test_rollout_survives_its_housekeeper);
