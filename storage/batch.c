@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "common/log_burst.h"
+#include "common/timeutil.h"
 #include "storage/db.h"
 
 struct batcher {
@@ -16,6 +18,7 @@ struct batcher {
 	bool stopping;
 	unsigned max_jobs;
 	unsigned long long jobs, commits, reruns;
+	struct log_burst *failures, *reruns_log; /* the writer thread's */
 };
 
 /* One job in its own savepoint: its outcome to *ret_err. The returned
@@ -120,14 +123,42 @@ static enum err run_batch(struct batcher *b, struct db *db, struct batch_job **j
 	 * it was rolled back. */
 	if (!e || e == ERR_STORAGE_UNAVAILABLE || e == ERR_UNAVAILABLE)
 		return e;
-	log_warn("a batch of %u writes failed (%s): running them again one by one", n,
-		 err_title(e));
+	/* The first in full, then counts at most every 5 s (the metric
+	 * suitd_report_batch_reruns_total counts them all). */
+	struct log_burst_count c;
+	uint64_t now = time_mono_usec() / 1000;
+	if (!b->reruns_log || log_burst_hit(b->reruns_log, e, now))
+		log_warn("a batch of %u writes failed (%s): running them again one by one", n,
+			 err_title(e));
+	else if (log_burst_due(b->reruns_log, e, now, &c))
+		log_warn("%lu more batches of writes ran again one by one (%s) in the last %u s",
+			 c.count, err_title(e), c.seconds);
 	for (unsigned i = 0; i < n; i++)
 		errs[i] = ERR_OK;
 	pthread_mutex_lock(&b->lock);
 	b->reruns++;
 	pthread_mutex_unlock(&b->lock);
 	return run_safe(db, jobs, n, errs);
+}
+
+/* A failed batch in full once, then counts at most every 5 s, then one
+ * line when batches commit again: a database outage fails every batch the
+ * same way (common/log_burst.h). Without the counter (out of memory at
+ * start) every failure is logged. */
+static void log_outcome(struct batcher *b, unsigned n, enum err e)
+{
+	struct log_burst_count c;
+	uint64_t now = time_mono_usec() / 1000;
+
+	if (e && (!b->failures || log_burst_hit(b->failures, e, now)))
+		log_warn("a batch of %u writes failed: %s", n, err_title(e));
+	else if (e && log_burst_due(b->failures, e, now, &c))
+		log_warn("%lu more batches of writes failed (%s) in the last %u s", c.count,
+			 err_title(e), c.seconds);
+	for (int k = 0; !e && b->failures && k < ERR__COUNT; k++)
+		if (log_burst_end(b->failures, (enum err)k, now, &c))
+			log_notice("batches of writes commit again, after %lu failed (%s) in %u s",
+				   c.total, err_title((enum err)k), c.seconds);
 }
 
 static void *writer(void *arg)
@@ -164,8 +195,7 @@ static void *writer(void *arg)
 			errs[i] = ERR_OK;
 		if (!e)
 			e = run_batch(b, db, jobs, n, errs);
-		if (e)
-			log_warn("a batch of %u writes failed: %s", n, err_title(e));
+		log_outcome(b, n, e);
 		pthread_mutex_lock(&b->lock);
 		b->jobs += n;
 		b->commits += !e;
@@ -188,12 +218,17 @@ enum err batcher_start(struct storage *s, unsigned max_jobs, struct batcher **re
 		return ERR_NOMEM;
 	b->storage = s;
 	b->max_jobs = max_jobs;
+	/* NULL (out of memory): every failure logged. */
+	(void)log_burst_new(5000, &b->failures);
+	(void)log_burst_new(5000, &b->reruns_log);
 	b->tail = &b->head;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);
 	if (pthread_create(&b->thread, NULL, writer, b) != 0) {
 		pthread_cond_destroy(&b->wake);
 		pthread_mutex_destroy(&b->lock);
+		log_burst_free(b->failures);
+		log_burst_free(b->reruns_log);
 		free(b);
 		return ERR_INTERNAL;
 	}
@@ -222,6 +257,8 @@ void batcher_stop(struct batcher *b)
 	pthread_join(b->thread, NULL);
 	pthread_cond_destroy(&b->wake);
 	pthread_mutex_destroy(&b->lock);
+	log_burst_free(b->failures);
+	log_burst_free(b->reruns_log);
 	free(b);
 }
 
