@@ -37,6 +37,9 @@ struct api_ctx {
 	/* Writes payload chunks while the upload thread receives more (may be
 	 * NULL: then the upload thread writes them). */
 	struct batcher *uploads;
+	/* Reads the next block of each download while the daemon sends the
+	 * current one (storage/readahead.h; NULL: reads in place). */
+	struct readahead *readahead;
 	/* Uploads in progress, against [payloads] max_uploads. */
 	atomic_uint uploads_active;
 	struct metrics *metrics;

@@ -17,6 +17,7 @@
 #include "storage/ddi.h"
 #include "storage/manifests.h"
 #include "storage/payloads.h"
+#include "storage/readahead.h"
 
 /* ---- upload ---------------------------------------------------------- */
 
@@ -361,8 +362,9 @@ struct segment {
 };
 
 struct payload_stream {
-	struct storage *storage;
 	struct payload payload;
+	/* Reads the payload, the next block ahead (storage/readahead.h). */
+	struct payload_cursor *reader;
 	/* A device download: its assignment moves to downloaded when the
 	 * payload's last byte has been served. */
 	struct api_ctx *ctx;
@@ -424,8 +426,8 @@ static long stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		enum err e = ERR_OK;
 		if (s->text)
 			memcpy(buf + done, s->text + off, n);
-		else if ((e = storage_payload_read(ps->storage, &ps->payload, s->from + off,
-						   buf + done, n))) {
+		else if ((e = payload_cursor_read(ps->reader, s->from + off, buf + done, n,
+						  s->from + s->len))) {
 			/* The client sees the connection close before the
 			 * announced length: say why here. */
 			log_err("payload %lld: reading %zu bytes at %llu failed (%s): the download "
@@ -445,7 +447,10 @@ static long stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void stream_free(void *cls)
 {
-	free(cls);
+	struct payload_stream *ps = cls;
+
+	payload_cursor_free(ps->reader);
+	free(ps);
 }
 
 /* Any entity-tag in an If-None-Match list equal to ours (weak compare). */
@@ -486,7 +491,6 @@ enum err api_payloads_content(struct api_ctx *ctx, const struct request *req, st
 		free(ps);
 		return e;
 	}
-	ps->storage = ctx->storage;
 	hex_encode(ps->payload.sha256, SHA256_LEN, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	response_header_set(res, "ETag", "%s", etag);
@@ -547,6 +551,10 @@ enum err api_payloads_content(struct api_ctx *ctx, const struct request *req, st
 			stream_add(ps, NULL, ranges[i].first, ranges[i].last - ranges[i].first + 1);
 		}
 		stream_add_text(ps, "\r\n--%s--\r\n", boundary);
+	}
+	if ((e = payload_cursor_new(ctx->readahead, ctx->storage, &ps->payload, &ps->reader))) {
+		free(ps);
+		return e;
 	}
 	if (req->device) {
 		ps->ctx = ctx;

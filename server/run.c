@@ -33,6 +33,7 @@
 #include "storage/deployments.h"
 #include "storage/events.h"
 #include "storage/payloads.h"
+#include "storage/readahead.h"
 #include "storage/reports.h"
 #include "tracker/assignments.h"
 #include "tracker/fanout.h"
@@ -233,6 +234,17 @@ static struct metrics_route *metrics_routes(void)
 	return mr;
 }
 
+/* One read-ahead thread per daemon thread: each has a download to send
+ * while its next block is read. */
+static unsigned download_threads(const struct config *config)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (config->server.threads)
+		return config->server.threads;
+	return cores > 0 ? (unsigned)cores : 1u;
+}
+
 int command_run(const struct config *config)
 {
 	struct storage *storage = NULL;
@@ -248,6 +260,7 @@ int command_run(const struct config *config)
 	struct token_cache *tokens = NULL;
 	struct ddi_poll_cache *ddi_polls = NULL;
 	struct batcher *reports = NULL, *uploads = NULL;
+	struct readahead *readahead = NULL;
 	struct webhook_worker *webhooks = NULL;
 	struct event_hub *events = NULL;
 	struct seen_flusher *flusher = NULL;
@@ -317,6 +330,14 @@ int command_run(const struct config *config)
 	    batcher_start(storage, BATCH_MAX, &reports) != ERR_OK ||
 	    batcher_start(storage, UPLOAD_FLUSHES_PER_TXN, &uploads) != ERR_OK)
 		goto out;
+	/* PostgreSQL answers a read from another process: the next block is
+	 * read while this one is sent. SQLite reads in this process, as fast
+	 * as the copy would be (docs/design.md "Download read-ahead"). */
+	if (config->storage.backend == CONFIG_BACKEND_POSTGRESQL &&
+	    readahead_start(storage, download_threads(config), &readahead) != ERR_OK) {
+		log_err("cannot start the download read-ahead threads");
+		goto out;
+	}
 	/* Read before the load: a CLI change that lands after it moves the
 	 * counter past this value. */
 	if (storage_cli_changes(storage, &cli_generation) != ERR_OK)
@@ -366,6 +387,7 @@ int command_run(const struct config *config)
 			      .tokens = tokens,
 			      .reports = reports,
 			      .uploads = uploads,
+			      .readahead = readahead,
 			      .webhooks = webhooks,
 			      .events = events,
 			      .fanout = fanout,
@@ -462,6 +484,8 @@ out:
 	/* After the daemon: every deferred answer was sent during the drain. */
 	batcher_stop(reports);
 	batcher_stop(uploads);
+	/* After the daemon: its downloads have freed their cursors. */
+	readahead_stop(readahead);
 	/* Between two slices; the rest resumes at the next start. */
 	fanout_stop(fanout);
 	/* It tells the webhook worker of changes: first. */
