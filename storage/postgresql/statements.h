@@ -625,8 +625,8 @@
 	/* A report that keeps the state: the same row as ASSIGNMENT_REPORTED                      \
 	 * would leave (the state is open, so no reason), without naming the                       \
 	 * state: no trigger on UPDATE OF state fires. */                                          \
-	X(ASSIGNMENT_TOUCHED,                                                                      \
-	  "UPDATE assignments SET reason = NULL, updated_at = $2 WHERE id = $1")                   \
+	X(ASSIGNMENT_TOUCHED, "UPDATE assignments SET reason = NULL, updated_at = $2 "             \
+			      "WHERE id = $1 AND (updated_at < $2 OR reason IS NOT NULL)")         \
 	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = $2, reason = $3, "                  \
 			       "updated_at = $4 WHERE id = $1")                                    \
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
@@ -644,7 +644,8 @@
 	/* The segments of storage/report_batch.c: $1 a JSON array. */                             \
 	X(ASSIGNMENTS_TOUCHED,                                                                     \
 	  "UPDATE assignments SET reason = NULL, updated_at = $2 WHERE id = ANY (ARRAY("           \
-	  "SELECT jsonb_array_elements_text($1::jsonb)::bigint))")                                 \
+	  "SELECT jsonb_array_elements_text($1::jsonb)::bigint)) "                                 \
+	  "AND (updated_at < $2 OR reason IS NOT NULL)")                                           \
 	X(REPORTS_INSERT_MANY,                                                                     \
 	  "INSERT INTO reports (device_num, assignment_id, manifest_digest, state, progress, "     \
 	  "reason, code, media_type, body, received_at, signature) "                               \

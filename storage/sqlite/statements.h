@@ -556,9 +556,11 @@
 				 "ORDER BY a.id DESC LIMIT 1")                                     \
 	/* A report that keeps the state: the same row as ASSIGNMENT_REPORTED                      \
 	 * would leave (the state is open, so no reason), without naming the                       \
-	 * state: no trigger on UPDATE OF state fires. */                                          \
-	X(ASSIGNMENT_TOUCHED,                                                                      \
-	  "UPDATE assignments SET reason = NULL, updated_at = ?2 WHERE id = ?1")                   \
+	 * state: no trigger on UPDATE OF state fires; and no write at all when                    \
+	 * the row holds those values already (a second report in the same                         \
+	 * second: updated_at is in seconds). */                                                   \
+	X(ASSIGNMENT_TOUCHED, "UPDATE assignments SET reason = NULL, updated_at = ?2 "             \
+			      "WHERE id = ?1 AND (updated_at < ?2 OR reason IS NOT NULL)")         \
 	X(ASSIGNMENT_REPORTED, "UPDATE assignments SET state = ?2, reason = ?3, "                  \
 			       "updated_at = ?4 WHERE id = ?1")                                    \
 	X(REPORT_INSERT, "INSERT INTO reports (device_num, assignment_id, manifest_digest, "       \
@@ -574,7 +576,8 @@
 			      "WHERE device_num = ?1 ORDER BY id LIMIT 1) RETURNING length(body)") \
 	/* The segments of storage/report_batch.c: ?1 a JSON array. */                             \
 	X(ASSIGNMENTS_TOUCHED, "UPDATE assignments SET reason = NULL, updated_at = ?2 "            \
-			       "WHERE id IN (SELECT value FROM json_each(?1))")                    \
+			       "WHERE id IN (SELECT value FROM json_each(?1)) "                    \
+			       "AND (updated_at < ?2 OR reason IS NOT NULL)")                      \
 	X(REPORTS_INSERT_MANY,                                                                     \
 	  "INSERT INTO reports (device_num, assignment_id, manifest_digest, state, progress, "     \
 	  "reason, code, media_type, body, received_at, signature) "                               \
