@@ -644,17 +644,19 @@
 	/* The segments of storage/report_batch.c: $1 a JSON array. */                             \
 	X(ASSIGNMENTS_TOUCHED,                                                                     \
 	  "UPDATE assignments SET reason = NULL, updated_at = $2 WHERE id = ANY (ARRAY("           \
-	  "SELECT jsonb_array_elements_text($1::jsonb)::bigint)) "                                 \
+	  "SELECT jsonb_array_elements_text($1::text::jsonb)::bigint)) "                           \
 	  "AND (updated_at < $2 OR reason IS NOT NULL)")                                           \
 	X(REPORTS_INSERT_MANY,                                                                     \
 	  "INSERT INTO reports (device_num, assignment_id, manifest_digest, state, progress, "     \
 	  "reason, code, media_type, body, received_at, signature) "                               \
 	  "SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, decode(e ->> 2, 'hex'), e ->> 3, "         \
 	  "(e ->> 4)::bigint, e ->> 5, (e ->> 6)::bigint, e ->> 7, decode(e ->> 8, 'hex'), $2, "   \
-	  "e ->> 9 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(e, n) ORDER BY n")    \
+	  "e ->> 9 FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS j(e, n) ORDER "   \
+	  "BY n")                                                                                  \
 	X(REPORTS_DROP_OLDEST_MANY,                                                                \
 	  "DELETE FROM reports WHERE id = ANY (ARRAY(SELECT r.id "                                 \
-	  "FROM jsonb_array_elements($1::jsonb) e CROSS JOIN LATERAL (SELECT id FROM reports "     \
+	  "FROM jsonb_array_elements($1::text::jsonb) e CROSS JOIN LATERAL (SELECT id FROM "       \
+	  "reports "                                                                               \
 	  "WHERE device_num = (e ->> 0)::bigint ORDER BY id LIMIT (e ->> 1)::bigint) r))")         \
 	/* See the SQLite text; here the digest compares as bytes. Each look-up                    \
 	 * LATERAL with a LIMIT: an index probe per element (as a plain join,                      \
@@ -662,7 +664,7 @@
 	X(REPORTS_PREFETCH,                                                                        \
 	  "SELECT j.i, a.id, a.state, r.assignment_id, r.body, u.reports, u.bytes "                \
 	  "FROM (SELECT e.n - 1 AS i, (e.v ->> 0)::bigint AS d, decode(e.v ->> 1, 'hex') AS m "    \
-	  "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) j "                    \
+	  "FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS e(v, n)) j "              \
 	  "LEFT JOIN LATERAL (SELECT a2.id, a2.state FROM assignments a2 "                         \
 	  "JOIN deployments d ON d.id = a2.deployment_id "                                         \
 	  "JOIN manifests m ON m.id = d.manifest_id "                                              \

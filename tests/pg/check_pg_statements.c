@@ -28,6 +28,7 @@
 #include "storage/postgresql/pg_migrate.h"
 #include "storage/postgresql/pg_types.h"
 #include "storage/postgresql/statements.h"
+#include "storage/sqlite/sqlite.h"
 #include "storage/sqlite/statements.h"
 #include "storage/storage.h"
 
@@ -140,6 +141,8 @@ static sqlite3 *sqlite_database(char *dir)
 	storage_free(s);
 	ck_assert_int_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+	/* As suitd's connections have it (storage/sqlite/unhex.c). */
+	ck_assert_int_eq(sqlite_unhex_attach(h), SQLITE_OK);
 	return h;
 }
 
@@ -281,7 +284,7 @@ struct step {
 	bool sorted;
 };
 
-static size_t hex_decode(const char *hex, unsigned char *out, size_t size)
+static size_t hex_bytes(const char *hex, unsigned char *out, size_t size)
 {
 	size_t n = strlen(hex) / 2;
 
@@ -312,7 +315,7 @@ static void sqlite_run(sqlite3 *h, const struct step *s, struct buf *out, int64_
 		else if (p->kind == 't')
 			rc = sqlite3_bind_text(st, i + 1, p->v, -1, SQLITE_TRANSIENT);
 		else if (p->kind == 'b')
-			rc = sqlite3_bind_blob(st, i + 1, bytes, (int)hex_decode(p->v, bytes, 64),
+			rc = sqlite3_bind_blob(st, i + 1, bytes, (int)hex_bytes(p->v, bytes, 64),
 					       SQLITE_TRANSIENT);
 		else
 			continue;
@@ -364,7 +367,7 @@ static void pg_run(PGconn *c, const struct step *s, struct buf *out, int64_t *re
 		lengths[i] = 0;
 		formats[i] = 0;
 		if (p->kind == 'b') {
-			lengths[i] = (int)hex_decode(p->v, bytes[i], 64);
+			lengths[i] = (int)hex_bytes(p->v, bytes[i], 64);
 			values[i] = (const char *)bytes[i];
 			formats[i] = 1;
 		}
