@@ -19,6 +19,7 @@ struct batcher {
 	unsigned max_jobs;
 	unsigned long long jobs, commits, reruns;
 	struct log_burst *failures, *reruns_log; /* the writer thread's */
+	bool failing; /* the writer thread's: a batch failed since the last commit */
 };
 
 /* One job in its own savepoint: its outcome to *ret_err. The returned
@@ -155,10 +156,15 @@ static void log_outcome(struct batcher *b, unsigned n, enum err e)
 	else if (e && log_burst_due(b->failures, e, now, &c))
 		log_warn("%lu more batches of writes failed (%s) in the last %u s", c.count,
 			 err_title(e), c.seconds);
-	for (int k = 0; !e && b->failures && k < ERR__COUNT; k++)
+	/* Only after failures: a commit in the steady state looks at nothing. */
+	if (e)
+		b->failing = true;
+	for (int k = 0; !e && b->failing && b->failures && k < ERR__COUNT; k++)
 		if (log_burst_end(b->failures, (enum err)k, now, &c))
 			log_notice("batches of writes commit again, after %lu failed (%s) in %u s",
 				   c.total, err_title((enum err)k), c.seconds);
+	if (!e)
+		b->failing = false;
 }
 
 static void *writer(void *arg)

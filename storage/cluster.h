@@ -41,6 +41,10 @@ struct storage_cluster_stats {
 
 /* Whether several suitd nodes may use this storage at once. */
 bool storage_shared(struct storage *s);
+/* Whether this is the only node on the database now (asked before this
+ * node starts its cluster thread; always on SQLite): e.g. every upload left
+ * 'receiving' is then its own previous run's. */
+enum err storage_nodes_alone(struct storage *s, bool *ret);
 /* Start the cluster thread (no-op unless shared); after every event
  * listener is registered, before the daemon serves. */
 enum err storage_cluster_start(struct storage *s, storage_resync_cb resync, void *cls);

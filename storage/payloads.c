@@ -399,19 +399,6 @@ enum err storage_payload_orphans_sweep(struct storage *s, unsigned *ret_removed,
 	return e;
 }
 
-enum err storage_nodes_alone(struct storage *s, bool *ret)
-{
-	struct db *db;
-	enum err e = db_get(s, &db);
-
-	if (e)
-		return e;
-	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_NODES_ALONE);
-	if (!(e = db_step_row(st)))
-		*ret = sql_col_int(st, 0) != 0;
-	return e;
-}
-
 enum err storage_payload_cleanup(struct storage *s, int64_t started_before, unsigned *ret_removed)
 {
 	struct db *db;

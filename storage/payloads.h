@@ -60,10 +60,6 @@ enum err storage_payload_orphans_sweep(struct storage *s, unsigned *ret_removed,
  * on a shared one only those older than UPLOAD_STALE_SECONDS, since another
  * node may be receiving the younger ones (storage/cluster.h). */
 enum err storage_payload_cleanup(struct storage *s, int64_t started_before, unsigned *ret_removed);
-/* Whether this is the only node on the database (before it starts its
- * cluster thread; always on SQLite): then every upload left 'receiving'
- * is its previous run's. */
-enum err storage_nodes_alone(struct storage *s, bool *ret);
 /* An upload in progress for longer is taken for abandoned on a shared
  * database (its node died; nothing else removes it there). */
 #define UPLOAD_STALE_SECONDS (24 * 3600)

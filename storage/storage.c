@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "storage/backend.h"
+#include "storage/cluster.h"
 #include "storage/db.h"
 #include "storage/events.h"
 
@@ -71,6 +72,19 @@ enum err storage_backup(struct storage *s, const char *out, struct diag *d)
 enum err storage_integrity_check(struct storage *s, bool *ret_ok)
 {
 	return s->backend->integrity_check(s, ret_ok);
+}
+
+enum err storage_nodes_alone(struct storage *s, bool *ret)
+{
+	struct db *db;
+	enum err e = db_get(s, &db);
+
+	if (e)
+		return e;
+	CLEANUP_STMT struct sql_stmt *st = db_stmt(db, STMT_NODES_ALONE);
+	if (!(e = db_step_row(st)))
+		*ret = sql_col_int(st, 0) != 0;
+	return e;
 }
 
 bool storage_shared(struct storage *s)
